@@ -1,0 +1,110 @@
+"""The decoded-table data contract (DESIGN.md "Data contract"), written down once.
+
+Every input kind (legacy backup, backup v2, Desktop, CSV) normalizes to these tables;
+`conform` checks and casts a DataFrame at the edge so nothing downstream guesses.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import pyarrow as pa
+
+TIMESTAMP = pa.timestamp("ms", tz="UTC")
+
+SCHEMAS: dict[str, pa.Schema] = {
+    "messages": pa.schema(
+        [
+            pa.field("message_id", pa.int64(), nullable=False),
+            pa.field("thread_id", pa.int64(), nullable=False),
+            pa.field("sender_id", pa.int64(), nullable=False),
+            pa.field("is_outgoing", pa.bool_(), nullable=False),
+            pa.field("sent_at", TIMESTAMP, nullable=False),
+            pa.field("received_at", TIMESTAMP),
+            pa.field("body", pa.string()),
+            pa.field("quote_message_id", pa.int64()),
+            pa.field("attachment_count", pa.int32(), nullable=False),
+            pa.field("edited", pa.bool_(), nullable=False),
+        ]
+    ),
+    "recipients": pa.schema(
+        [
+            pa.field("recipient_id", pa.int64(), nullable=False),
+            pa.field("is_self", pa.bool_(), nullable=False),
+            pa.field("is_group", pa.bool_(), nullable=False),
+            pa.field("display_name", pa.string()),
+            pa.field("given_name", pa.string()),
+            pa.field("family_name", pa.string()),
+            pa.field("nickname", pa.string()),
+            pa.field("e164", pa.string()),
+            pa.field("email", pa.string()),
+            pa.field("username", pa.string()),
+            pa.field("aci", pa.string()),
+            pa.field("group_title", pa.string()),
+        ]
+    ),
+    "threads": pa.schema(
+        [
+            pa.field("thread_id", pa.int64(), nullable=False),
+            pa.field("recipient_id", pa.int64(), nullable=False),
+            pa.field("is_group", pa.bool_(), nullable=False),
+            pa.field("title", pa.string()),
+        ]
+    ),
+    "reactions": pa.schema(
+        [
+            pa.field("message_id", pa.int64(), nullable=False),
+            pa.field("author_id", pa.int64(), nullable=False),
+            pa.field("emoji", pa.string()),
+            pa.field("sent_at", TIMESTAMP),
+        ]
+    ),
+    "mentions": pa.schema(
+        [
+            pa.field("message_id", pa.int64(), nullable=False),
+            pa.field("recipient_id", pa.int64(), nullable=False),
+            pa.field("start", pa.int32(), nullable=False),
+            pa.field("length", pa.int32(), nullable=False),
+        ]
+    ),
+    "attachments": pa.schema(
+        [
+            pa.field("attachment_id", pa.int64(), nullable=False),
+            pa.field("message_id", pa.int64(), nullable=False),
+            pa.field("content_type", pa.string()),
+            pa.field("file_name", pa.string()),
+            pa.field("size", pa.int64()),
+            pa.field("path", pa.string()),
+        ]
+    ),
+}
+
+TABLE_NAMES = tuple(SCHEMAS)
+
+
+class SchemaMismatchError(ValueError):
+    """A table does not match the data contract (missing columns or uncastable values)."""
+
+
+def empty_table(name: str) -> pd.DataFrame:
+    return SCHEMAS[name].empty_table().to_pandas()
+
+
+def conform(name: str, frame: pd.DataFrame) -> pd.DataFrame:
+    """Return `frame` with exactly the contract's columns, in order, cast to its types.
+
+    Raises SchemaMismatchError naming the missing columns (never the values).
+    """
+    schema = SCHEMAS[name]
+    missing = [field.name for field in schema if field.name not in frame.columns]
+    if missing:
+        raise SchemaMismatchError(f"table {name!r} lacks contract columns {missing}")
+    selected = frame[[field.name for field in schema]]
+    try:
+        table = pa.Table.from_pandas(selected, schema=schema, preserve_index=False, safe=False)
+    except (pa.ArrowInvalid, pa.ArrowTypeError) as error:
+        raise SchemaMismatchError(f"table {name!r} has values outside its contract types") from error
+    return table.to_pandas()
+
+
+def to_arrow(name: str, frame: pd.DataFrame) -> pa.Table:
+    return pa.Table.from_pandas(conform(name, frame), schema=SCHEMAS[name], preserve_index=False)

@@ -1,0 +1,107 @@
+"""Private, atomic file-system writes shared by every stage.
+
+Outputs are written beside their final path under a temporary name and renamed into
+place only when complete, so a failure never leaves half an output behind.
+Directories are 0700 and files 0600: the data directory holds a person's chats.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+PRIVATE_DIR_MODE = 0o700
+PRIVATE_FILE_MODE = 0o600
+
+
+def private_dir(path: str | os.PathLike[str]) -> Path:
+    """Create `path` (and parents) if needed and make it 0700."""
+    path = Path(path)
+    path.mkdir(parents=True, exist_ok=True, mode=PRIVATE_DIR_MODE)
+    path.chmod(PRIVATE_DIR_MODE)
+    return path
+
+
+def _make_tree_private(root: Path) -> None:
+    if root.is_file():
+        root.chmod(PRIVATE_FILE_MODE)
+        return
+    root.chmod(PRIVATE_DIR_MODE)
+    for dirpath, dirnames, filenames in os.walk(root):
+        for name in dirnames:
+            Path(dirpath, name).chmod(PRIVATE_DIR_MODE)
+        for name in filenames:
+            Path(dirpath, name).chmod(PRIVATE_FILE_MODE)
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    elif path.exists() or path.is_symlink():
+        path.unlink()
+
+
+@contextmanager
+def atomic_output(final: str | os.PathLike[str], *, directory: bool = False) -> Iterator[Path]:
+    """Yield a temporary sibling path; on success it replaces `final`, on error it vanishes.
+
+    With `directory=True` the temporary path is an empty 0700 directory to fill.
+    """
+    final = Path(final)
+    private_dir(final.parent)
+    temp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent))
+    if not directory:
+        temp.rmdir()
+    try:
+        yield temp
+        _make_tree_private(temp)
+        if directory and final.exists():
+            # A directory cannot be renamed over a non-empty one: swap the old one out first.
+            old = final.with_name(f".{final.name}.old-{os.getpid()}")
+            _remove(old)
+            final.rename(old)
+            temp.rename(final)
+            _remove(old)
+        else:
+            os.replace(temp, final)
+    except BaseException:
+        _remove(temp)
+        raise
+
+
+def write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
+    with atomic_output(path) as temp:
+        temp.write_bytes(data)
+    return Path(path)
+
+
+def write_text(path: str | os.PathLike[str], text: str) -> Path:
+    return write_bytes(path, text.encode("utf-8"))
+
+
+def write_json(path: str | os.PathLike[str], payload: Any) -> Path:
+    return write_text(path, json.dumps(payload, indent=2, sort_keys=True, default=str) + "\n")
+
+
+def write_parquet(
+    path: str | os.PathLike[str], frame: pd.DataFrame, schema: pa.Schema | None = None
+) -> Path:
+    """Write one DataFrame as Parquet, cast to `schema` when one is given."""
+    table = pa.Table.from_pandas(frame, schema=schema, preserve_index=False)
+    with atomic_output(path) as temp:
+        pq.write_table(table, temp)
+    return Path(path)
+
+
+def read_parquet(path: str | os.PathLike[str]) -> pd.DataFrame:
+    return pq.read_table(path).to_pandas()
