@@ -1,0 +1,150 @@
+"""Held-out perplexity on the assistant (backup owner) tokens, for the base model and adapters.
+
+The tokens scored are exactly those the training loss sees: the chat template's
+`{% generation %}` span of each assistant turn, truncated at `max_length` from the start
+as TRL does. Deterministic: eval mode, no dropout, no sampling, fixed order.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from astrabot_pipeline.settings import harden_process
+from astrabot_pipeline.training.base_model import load_base_model
+from astrabot_pipeline.training.stages import require_adapter_dir, validate_chat_records
+
+
+class EvaluationError(ValueError):
+    """The evaluation cannot produce a meaningful number (e.g. no assistant tokens)."""
+
+
+@dataclass(frozen=True)
+class PerplexityResult:
+    """Mean negative log-likelihood per assistant token, its exponential, and the token count."""
+
+    loss: float
+    perplexity: float
+    tokens: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _training_chat_template(tokenizer) -> str | None:
+    """The template with generation markers: the tokenizer's own, or TRL's patched one."""
+    from trl.chat_template_utils import get_training_chat_template, has_generation_markers
+
+    if has_generation_markers(tokenizer.chat_template or ""):
+        return None
+    return get_training_chat_template(tokenizer)
+
+
+class ModelEvaluator:
+    """Scores chat records with a base model, alone or with a LoRA adapter on top.
+
+    The base model is loaded once; adapters are attached for one measurement and removed
+    again, so base and every stage are scored by the same weights and tokenizer.
+    """
+
+    def __init__(self, base_model_path: str | Path, *, quantize_4bit: bool | None = None):
+        harden_process()
+        self.base_model_path = str(base_model_path)
+        self.model, self.tokenizer = load_base_model(
+            self.base_model_path, quantize_4bit=quantize_4bit
+        )
+        self.model.eval()
+        self.chat_template = _training_chat_template(self.tokenizer)
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.model.parameters()).device
+
+    def _encode(self, records: list[dict], max_length: int) -> list[tuple[list[int], list[int]]]:
+        encoded = []
+        for record in records:
+            output = self.tokenizer.apply_chat_template(
+                record["messages"],
+                chat_template=self.chat_template,
+                tokenize=True,
+                return_dict=True,
+                return_assistant_tokens_mask=True,
+            )
+            ids = list(output["input_ids"])[:max_length]
+            mask = list(output["assistant_masks"])[:max_length]
+            encoded.append((ids, mask))
+        return encoded
+
+    @torch.no_grad()
+    def _score(self, model, encoded: list[tuple[list[int], list[int]]], batch_size: int):
+        pad_id = self.tokenizer.pad_token_id
+        total_nll = 0.0
+        total_tokens = 0
+        for start in range(0, len(encoded), batch_size):
+            batch = encoded[start : start + batch_size]
+            width = max(len(ids) for ids, _ in batch)
+            input_ids = torch.full((len(batch), width), pad_id, dtype=torch.long)
+            attention = torch.zeros((len(batch), width), dtype=torch.long)
+            labels = torch.full((len(batch), width), -100, dtype=torch.long)
+            for row, (ids, mask) in enumerate(batch):
+                input_ids[row, : len(ids)] = torch.tensor(ids)
+                attention[row, : len(ids)] = 1
+                labels[row, : len(ids)] = torch.where(
+                    torch.tensor(mask, dtype=torch.bool), torch.tensor(ids), -100
+                )
+            device = self.device
+            logits = model(
+                input_ids=input_ids.to(device), attention_mask=attention.to(device)
+            ).logits
+            # Token t is predicted from the positions before it.
+            targets = labels[:, 1:].to(device)
+            nll = torch.nn.functional.cross_entropy(
+                logits[:, :-1].float().reshape(-1, logits.size(-1)),
+                targets.reshape(-1),
+                ignore_index=-100,
+                reduction="sum",
+            )
+            total_nll += float(nll)
+            total_tokens += int((targets != -100).sum())
+        return total_nll, total_tokens
+
+    def perplexity(
+        self,
+        records: Sequence[Mapping[str, Any]],
+        adapter_dir: Path | None = None,
+        *,
+        max_length: int = 256,
+        batch_size: int = 8,
+    ) -> PerplexityResult:
+        """Assistant-token loss and perplexity of the base model (or base + `adapter_dir`)."""
+        if max_length < 2 or batch_size < 1:
+            raise ValueError("max_length must be at least 2 and batch_size at least 1")
+        clean = validate_chat_records(records, "evaluation")
+        encoded = self._encode(clean, max_length)
+
+        if adapter_dir is None:
+            nll, tokens = self._score(self.model, encoded, batch_size)
+        else:
+            from peft import PeftModel
+
+            adapted = PeftModel.from_pretrained(self.model, str(require_adapter_dir(adapter_dir)))
+            adapted.eval()
+            try:
+                nll, tokens = self._score(adapted, encoded, batch_size)
+            finally:
+                # Take the LoRA layers out again so the next measurement sees the bare base.
+                self.model = adapted.unload()
+                self.model.eval()
+
+        if tokens == 0:
+            raise EvaluationError(
+                "no assistant tokens were left to score: raise max_length or check that the "
+                "records end with the owner's replies"
+            )
+        loss = nll / tokens
+        return PerplexityResult(loss=loss, perplexity=math.exp(min(loss, 700.0)), tokens=tokens)

@@ -1,0 +1,188 @@
+"""Loading the base model (the local tiny one or a real Qwen checkpoint), offline only.
+
+On a CUDA machine a real model is loaded in 4-bit NF4 (QLoRA) with bf16 compute; on a
+CPU everything is fp32, since bitsandbytes' 4-bit path needs a GPU.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import torch
+from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel
+from transformers.tokenization_utils_base import PreTrainedTokenizerBase
+
+from astrabot_pipeline.settings import harden_process
+
+# The real base model named in the design; any local path or cached hub id also works.
+DEFAULT_REAL_MODEL_ID = "Qwen/Qwen2.5-7B-Instruct"
+
+
+class TrainingError(Exception):
+    """Base class for every failure of the training package."""
+
+
+class BaseModelNotFoundError(TrainingError, FileNotFoundError):
+    """The base model is neither a local directory nor in the local Hugging Face cache."""
+
+
+class QuantizationUnavailableError(TrainingError, ValueError):
+    """4-bit loading was requested where it cannot work (no CUDA device)."""
+
+
+def cuda_available() -> bool:
+    return torch.cuda.is_available()
+
+
+def bf16_supported() -> bool:
+    """True only on a CUDA device with native bf16 (CPU training stays fp32)."""
+    return cuda_available() and torch.cuda.is_bf16_supported()
+
+
+def device_summary() -> dict[str, Any]:
+    """What the model will run on, as JSON-able values for asset metadata and reports."""
+    if cuda_available():
+        index = torch.cuda.current_device()
+        props = torch.cuda.get_device_properties(index)
+        name = torch.cuda.get_device_name(index)
+        summary: dict[str, Any] = {
+            "device": "cuda",
+            "name": name,
+            "memory_gib": round(props.total_memory / 2**30, 1),
+            "device_count": torch.cuda.device_count(),
+            "bf16": bf16_supported(),
+        }
+        description = (
+            f"cuda: {name} ({summary['memory_gib']} GiB{', bf16' if summary['bf16'] else ''})"
+        )
+    else:
+        name = platform.processor() or platform.machine() or "cpu"
+        threads = torch.get_num_threads()
+        summary = {"device": "cpu", "name": name, "threads": threads, "bf16": False}
+        description = f"cpu: {name} ({threads} threads, fp32)"
+    summary["torch"] = torch.__version__
+    summary["description"] = description
+    return summary
+
+
+@contextmanager
+def quiet_progress_bars() -> Iterator[None]:
+    """Silence datasets/transformers progress bars (noise in Dagster logs), then restore them."""
+    import datasets
+    from transformers.utils import logging as hf_logging
+
+    datasets_were_on = datasets.is_progress_bar_enabled()
+    hf_was_on = hf_logging.is_progress_bar_enabled()
+    datasets.disable_progress_bars()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if datasets_were_on:
+            datasets.enable_progress_bars()
+        if hf_was_on:
+            hf_logging.enable_progress_bar()
+
+
+def _resolve_local(name_or_path: str | os.PathLike[str]) -> tuple[str, bool]:
+    """(what to pass to from_pretrained, whether it is a local directory)."""
+    path = Path(name_or_path).expanduser()
+    if path.is_dir():
+        if not (path / "config.json").is_file():
+            raise BaseModelNotFoundError(
+                f"{path} is a directory but holds no config.json: point the base model at a "
+                "saved model directory (e.g. one made by build_tiny_base_model)"
+            )
+        return str(path.resolve()), True
+    if path.exists() or str(name_or_path).startswith((".", "/", "~")):
+        raise BaseModelNotFoundError(f"base model directory {path} does not exist")
+    return str(name_or_path), False
+
+
+def load_tokenizer(name_or_path: str | os.PathLike[str]) -> PreTrainedTokenizerBase:
+    """The base model's tokenizer, from local files only, with a pad token set."""
+    harden_process()
+    source, _ = _resolve_local(name_or_path)
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(source, local_files_only=True)
+    except OSError as error:
+        raise _not_found(name_or_path) from error
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return tokenizer
+
+
+def _not_found(name_or_path: str | os.PathLike[str]) -> BaseModelNotFoundError:
+    return BaseModelNotFoundError(
+        f"base model {str(name_or_path)!r} is not available offline. The pipeline never "
+        "downloads: fetch it once beforehand (e.g. `huggingface-cli download "
+        f"{name_or_path}`) or set the base model to a local directory"
+    )
+
+
+def load_base_model(
+    name_or_path: str | os.PathLike[str], *, quantize_4bit: bool | None = None
+) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
+    """Load (model, tokenizer) from a local directory or the local hub cache, never the network.
+
+    `quantize_4bit=None` means "4-bit NF4 when CUDA is available, except for the tiny
+    demo model"; `True` without CUDA
+    raises `QuantizationUnavailableError`; `False` loads full precision (bf16 on a
+    bf16-capable GPU, fp32 otherwise). A 4-bit model comes prepared for k-bit training.
+    """
+    harden_process()
+    use_cuda = cuda_available()
+    if quantize_4bit and not use_cuda:
+        raise QuantizationUnavailableError(
+            "4-bit (QLoRA) loading needs a CUDA GPU; on a CPU leave quantize_4bit unset or False"
+        )
+    source, is_local = _resolve_local(name_or_path)
+    if quantize_4bit is None:
+        from astrabot_pipeline.training.tiny_model import is_tiny_base_model
+
+        # Quantizing the few-hundred-thousand-parameter demo model would only cost accuracy.
+        quantize = use_cuda and not (is_local and is_tiny_base_model(source))
+    else:
+        quantize = quantize_4bit
+    tokenizer = load_tokenizer(name_or_path)
+
+    kwargs: dict[str, Any] = {"local_files_only": True}
+    if quantize:
+        from transformers import BitsAndBytesConfig
+
+        kwargs["quantization_config"] = BitsAndBytesConfig(
+            load_in_4bit=True,
+            bnb_4bit_quant_type="nf4",
+            bnb_4bit_use_double_quant=True,
+            bnb_4bit_compute_dtype=torch.bfloat16,
+        )
+        kwargs["dtype"] = torch.bfloat16
+        kwargs["device_map"] = {"": torch.cuda.current_device()}
+    elif use_cuda:
+        kwargs["dtype"] = torch.bfloat16 if bf16_supported() else torch.float32
+        kwargs["device_map"] = {"": torch.cuda.current_device()}
+    else:
+        kwargs["dtype"] = torch.float32
+
+    try:
+        with quiet_progress_bars():
+            model = AutoModelForCausalLM.from_pretrained(source, **kwargs)
+    except OSError as error:
+        raise _not_found(name_or_path) from error
+
+    if quantize:
+        from peft import prepare_model_for_kbit_training
+
+        model = prepare_model_for_kbit_training(
+            model,
+            use_gradient_checkpointing=True,
+            gradient_checkpointing_kwargs={"use_reentrant": False},
+        )
+    if model.config.pad_token_id is None:
+        model.config.pad_token_id = tokenizer.pad_token_id
+    return model, tokenizer
