@@ -102,7 +102,9 @@ def conform(name: str, frame: pd.DataFrame) -> pd.DataFrame:
     try:
         table = pa.Table.from_pandas(selected, schema=schema, preserve_index=False, safe=False)
     except (pa.ArrowInvalid, pa.ArrowTypeError) as error:
-        raise SchemaMismatchError(f"table {name!r} has values outside its contract types") from error
+        raise SchemaMismatchError(
+            f"table {name!r} has values outside its contract types"
+        ) from error
     return table.to_pandas()
 
 

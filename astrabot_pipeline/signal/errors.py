@@ -1,0 +1,36 @@
+"""The one exception hierarchy of the Signal backup decoder.
+
+Messages say what went wrong and what to do next; they never contain the passphrase,
+key material or message content (only counts, frame indexes and byte offsets).
+"""
+
+from __future__ import annotations
+
+
+class BackupError(Exception):
+    """Base class of every error the Signal backup decoder raises on purpose."""
+
+
+class PassphraseFormatError(BackupError):
+    """The passphrase is not 30 digits (or is a backup-v2 recovery key)."""
+
+
+class WrongPassphraseError(BackupError):
+    """The first encrypted frame does not authenticate: almost always a wrong passphrase."""
+
+
+class TruncatedBackupError(BackupError):
+    """The file ends inside a frame or blob, or before the End frame."""
+
+
+class UnsupportedBackupError(BackupError):
+    """The input is not a legacy Signal Android .backup this decoder can read."""
+
+
+class CorruptFrameError(BackupError):
+    """A frame or blob after the first fails its MAC check or does not parse."""
+
+    def __init__(self, message: str, *, frame_index: int, offset: int) -> None:
+        super().__init__(f"{message} (frame {frame_index}, byte offset {offset})")
+        self.frame_index = frame_index
+        self.offset = offset

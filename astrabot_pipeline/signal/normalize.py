@@ -1,0 +1,571 @@
+"""Read a replayed Signal Android database into the data-contract tables.
+
+Columns are always found by name (PRAGMA table_info), never by position, so one code
+path covers the single `message` table (DB >= 174, `from/to_recipient_id` from 185), the
+merged `mms` table (168-173) and the older separate `sms` + `mms` tables (< 168).
+Schema landmarks and the `type` bit field: signal-backup-format.md §6.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+from google.protobuf.message import DecodeError
+
+from astrabot_pipeline.signal import protos
+from astrabot_pipeline.signal.errors import UnsupportedBackupError
+from astrabot_pipeline.signal.sqlite_replay import BLOB_TABLE, KEY_VALUE_TABLE, PREFERENCE_TABLE
+from astrabot_pipeline.signal.tables import conform
+
+BASE_TYPE_MASK = 0x1F
+INCOMING_BASE = 20
+OUTGOING_BASES = frozenset({21, 22, 23, 24, 25, 26})
+GROUP_UPDATE_BIT = 0x10000
+GROUP_QUIT_BIT = 0x20000
+EXPIRATION_TIMER_UPDATE_BIT = 0x40000
+END_SESSION_BIT = 0x400000
+IDENTITY_NOTICE_BITS = 0xFE00  # key-exchange / identity verified / identity changed notices
+SPECIAL_TYPES_MASK = 0xF00000000  # payments, gift badges, story reactions, spam reports...
+NON_CHAT_BITS = (
+    GROUP_UPDATE_BIT
+    | GROUP_QUIT_BIT
+    | EXPIRATION_TIMER_UPDATE_BIT
+    | END_SESSION_BIT
+    | IDENTITY_NOTICE_BITS
+    | SPECIAL_TYPES_MASK
+)
+LONG_TEXT_CONTENT_TYPE = "text/x-signal-plain"
+FIRST_RECIPIENT_TABLE_VERSION = 24
+
+# canonical name -> candidate column names, newest first
+MESSAGE_COLUMNS: dict[str, Sequence[str]] = {
+    "row_id": ["_id"],
+    "thread_id": ["thread_id"],
+    "date_sent": ["date_sent", "date"],  # old mms: `date` is the sent time
+    "date_received": ["date_received", "date"],  # old sms: `date` is the received time
+    "type": ["type", "msg_box"],
+    "body": ["body"],
+    "other_party": ["recipient_id", "address"],  # pre-185: the other party (author if incoming)
+    "from_recipient_id": ["from_recipient_id"],
+    "to_recipient_id": ["to_recipient_id"],
+    "quote_id": ["quote_id"],
+    "quote_author": ["quote_author"],
+    "story_type": ["story_type"],
+    "remote_deleted": ["remote_deleted"],
+    "latest_revision_id": ["latest_revision_id"],
+    "original_message_id": ["original_message_id"],
+    "revision_number": ["revision_number"],
+    "reactions_blob": ["reactions"],  # DB 37-120: protobuf ReactionList
+}
+RECIPIENT_COLUMNS: dict[str, Sequence[str]] = {
+    "recipient_id": ["_id"],
+    "type": ["type", "group_type"],
+    "group_id": ["group_id"],
+    "e164": ["e164", "phone"],
+    "aci": ["aci", "uuid"],
+    "email": ["email"],
+    "username": ["username"],
+    "system_joined": ["system_joined_name", "system_display_name"],
+    "system_given": ["system_given_name"],
+    "system_family": ["system_family_name"],
+    "given_name": ["profile_given_name", "signal_profile_name"],
+    "family_name": ["profile_family_name"],
+    "profile_joined": ["profile_joined_name"],
+    "nickname_joined": ["nickname_joined_name"],
+    "nickname_given": ["nickname_given_name"],
+    "nickname_family": ["nickname_family_name"],
+}
+THREAD_COLUMNS: dict[str, Sequence[str]] = {
+    "thread_id": ["_id"],
+    "recipient_id": ["recipient_id", "thread_recipient_id", "recipient_ids"],
+}
+ATTACHMENT_COLUMNS: dict[str, Sequence[str]] = {
+    "attachment_id": ["_id"],
+    "message_id": ["message_id", "mid"],
+    "content_type": ["content_type", "ct"],
+    "file_name": ["file_name"],
+    "size": ["data_size"],
+    "quote": ["quote"],
+}
+REACTION_COLUMNS: dict[str, Sequence[str]] = {
+    "message_id": ["message_id"],
+    "author_id": ["author_id"],
+    "emoji": ["emoji"],
+    "date_sent": ["date_sent"],
+    "is_mms": ["is_mms"],
+}
+MENTION_COLUMNS: dict[str, Sequence[str]] = {
+    "message_id": ["message_id"],
+    "recipient_id": ["recipient_id"],
+    "start": ["range_start"],
+    "length": ["range_length"],
+}
+
+
+@dataclass
+class NormalizedBackup:
+    """The six contract tables, the owner's recipient id and non-fatal warnings."""
+
+    tables: dict[str, pd.DataFrame]
+    self_id: int | None
+    database_version: int
+    warnings: list[str] = field(default_factory=list)
+
+
+def normalize_database(
+    db_path: str | Path, *, blob_root: str | Path | None = None
+) -> NormalizedBackup:
+    """Read a replayed database into conformed contract tables.
+
+    `blob_root` is the directory that the `astrabot_blob.path` values are relative to;
+    attachment paths in the result stay relative to it.
+    """
+    connection = sqlite3.connect(f"file:{Path(db_path).as_posix()}?mode=ro", uri=True)
+    try:
+        return _Normalizer(connection, Path(blob_root) if blob_root else None).run()
+    finally:
+        connection.close()
+
+
+# -- small helpers ------------------------------------------------------------------------
+
+
+def to_int(series: pd.Series) -> pd.Series:
+    """Nullable Int64 from a column SQLite may have filled with ints, floats or digit strings."""
+    return pd.to_numeric(series, errors="coerce").round().astype("Int64")
+
+
+def to_timestamp(series: pd.Series) -> pd.Series:
+    """Unix milliseconds -> UTC timestamps; 0 and missing become NaT."""
+    millis = to_int(series)
+    millis = millis.where(millis != 0)
+    return pd.to_datetime(millis, unit="ms", utc=True, errors="coerce")
+
+
+def _text(value: object) -> str | None:
+    if value is None or (isinstance(value, float) and pd.isna(value)) or value is pd.NA:
+        return None
+    text = str(value).strip()
+    return text or None
+
+
+def _joined(*parts: object) -> str | None:
+    return _text(" ".join(p for p in (_text(part) for part in parts) if p))
+
+
+def _first(*values: object) -> str | None:
+    return next((text for text in map(_text, values) if text), None)
+
+
+def _int_or_none(value: object) -> int | None:
+    try:
+        return int(value)  # type: ignore[call-overload]
+    except (TypeError, ValueError, OverflowError):
+        return None
+
+
+def _nonzero(series: pd.Series) -> pd.Series:
+    return to_int(series).fillna(0) != 0
+
+
+# -- the normalizer -------------------------------------------------------------------------
+
+
+class _Normalizer:
+    """One pass over an open database: recipients, messages, then the dependent tables."""
+
+    def __init__(self, connection: sqlite3.Connection, blob_root: Path | None) -> None:
+        self.connection = connection
+        self.blob_root = blob_root
+        self.warnings: list[str] = []
+        self.columns = self._probe_columns()
+        self.database_version = connection.execute("PRAGMA user_version").fetchone()[0]
+        self.key_values = self._side_values(KEY_VALUE_TABLE, "key")
+        self.preferences = self._side_values(PREFERENCE_TABLE, "key")
+        self.blob_paths = self._blob_paths()
+        self.sms_offset = 0
+
+    def _probe_columns(self) -> dict[str, dict[str, str]]:
+        names = [
+            row[0]
+            for row in self.connection.execute("SELECT name FROM sqlite_master WHERE type='table'")
+        ]
+        return {
+            name.lower(): {
+                info[1].lower(): info[1]
+                for info in self.connection.execute(f'PRAGMA table_info("{name}")')
+            }
+            for name in names
+        }
+
+    def has(self, table: str) -> bool:
+        return table in self.columns
+
+    def select(self, table: str, wanted: Mapping[str, Sequence[str]]) -> pd.DataFrame:
+        """SELECT the first existing candidate column per canonical name (NULL if none)."""
+        available = self.columns[table]
+        parts = []
+        for alias, candidates in wanted.items():
+            column = next((available[c] for c in candidates if c in available), None)
+            parts.append(f'"{column}" AS "{alias}"' if column else f'NULL AS "{alias}"')
+        return pd.read_sql_query(f'SELECT {", ".join(parts)} FROM "{table}"', self.connection)
+
+    def _side_values(self, table: str, key: str) -> dict[str, object]:
+        if not self.has(table):
+            return {}
+        return dict(self.connection.execute(f"SELECT {key}, value FROM {table}"))
+
+    def _blob_paths(self) -> dict[int, str]:
+        if not self.has(BLOB_TABLE):
+            return {}
+        query = (
+            f"SELECT row_id, path FROM {BLOB_TABLE} WHERE kind='attachment' AND path IS NOT NULL"
+        )
+        return {int(row_id): path for row_id, path in self.connection.execute(query)}
+
+    # -- driver ---------------------------------------------------------------------------
+
+    def run(self) -> NormalizedBackup:
+        if not self.has("recipient"):
+            raise UnsupportedBackupError(
+                f"this backup's database (version {self.database_version}) predates Signal's "
+                f"recipient table (version {FIRST_RECIPIENT_TABLE_VERSION}, 2019); make a new "
+                "backup with a current Signal version"
+            )
+        recipients = self.recipients()
+        raw = self.raw_messages()
+        self_id = self.find_self_id(recipients, raw)
+        if self_id is None:
+            self_id = self._placeholder_self(recipients)
+        recipients["is_self"] = recipients["recipient_id"] == self_id
+        raw["sender_id"] = self.senders(raw, self_id)
+        attachments, long_texts = self.attachments()
+        messages = self.messages(raw, attachments, long_texts)
+        kept_ids = set(messages["message_id"].tolist())
+        latest = self.latest_revisions(raw)
+        tables = {
+            "messages": messages,
+            "recipients": recipients,
+            "threads": self.threads(recipients),
+            "reactions": self.reactions(raw, kept_ids, latest),
+            "mentions": self.mentions(kept_ids),
+            "attachments": attachments[attachments["message_id"].isin(kept_ids)],
+        }
+        conformed = {
+            name: conform(name, frame.reset_index(drop=True)) for name, frame in tables.items()
+        }
+        return NormalizedBackup(conformed, self_id, self.database_version, self.warnings)
+
+    # -- recipients -------------------------------------------------------------------------
+
+    def recipients(self) -> pd.DataFrame:
+        raw = self.select("recipient", RECIPIENT_COLUMNS)
+        titles = self.group_titles()
+        records = [self._recipient(row, titles) for row in raw.itertuples(index=False)]
+        frame = pd.DataFrame.from_records(records, columns=_RECIPIENT_FIELDS)
+        frame["recipient_id"] = to_int(frame["recipient_id"])
+        return frame.dropna(subset=["recipient_id"])
+
+    def group_titles(self) -> dict[int, str]:
+        if not self.has("groups") or "recipient_id" not in self.columns["groups"]:
+            return {}
+        frame = self.select("groups", {"recipient_id": ["recipient_id"], "title": ["title"]})
+        frame["recipient_id"] = to_int(frame["recipient_id"])
+        return {
+            int(row.recipient_id): row.title
+            for row in frame.dropna(subset=["recipient_id"]).itertuples(index=False)
+        }
+
+    @staticmethod
+    def _recipient(row: object, titles: Mapping[int, str]) -> tuple[object, ...]:
+        recipient_id = _int_or_none(row.recipient_id)
+        group_title = _text(titles.get(recipient_id)) if recipient_id is not None else None
+        is_group = bool(_int_or_none(row.type)) or _text(row.group_id) is not None
+        nickname = _first(row.nickname_joined, _joined(row.nickname_given, row.nickname_family))
+        system_name = _first(row.system_joined, _joined(row.system_given, row.system_family))
+        profile_name = _first(row.profile_joined, _joined(row.given_name, row.family_name))
+        display_name = _first(
+            group_title if is_group else None,
+            nickname,
+            system_name,
+            profile_name,
+            row.e164,
+            row.username,
+        )
+        return (
+            recipient_id,
+            False,
+            is_group,
+            display_name,
+            _text(row.given_name),
+            _text(row.family_name),
+            nickname,
+            _text(row.e164),
+            _text(row.email),
+            _text(row.username),
+            _text(row.aci),
+            group_title,
+        )
+
+    def find_self_id(self, recipients: pd.DataFrame, raw: pd.DataFrame) -> int | None:
+        """The owner's recipient: account ACI/E164 key-values, else the sender of outgoing rows."""
+        aci = _text(
+            self.key_values.get("account.aci")
+            or self.key_values.get("account.uuid")
+            or self.preferences.get("pref_local_uuid")
+        )
+        e164 = _text(
+            self.key_values.get("account.e164") or self.preferences.get("pref_local_number")
+        )
+        for column, wanted in (("aci", aci), ("e164", e164)):
+            if wanted:
+                values = recipients[column].fillna("").str.lower()
+                match = recipients.loc[values == wanted.lower(), "recipient_id"]
+                if len(match):
+                    return int(match.iloc[0])
+        outgoing_senders = to_int(raw.loc[raw["is_outgoing"], "from_recipient_id"]).dropna()
+        if len(outgoing_senders):
+            return int(Counter(outgoing_senders.tolist()).most_common(1)[0][0])
+        return None
+
+    def _placeholder_self(self, recipients: pd.DataFrame) -> int:
+        self_id = int(recipients["recipient_id"].max()) + 1 if len(recipients) else 1
+        self.warnings.append(
+            "the owner's own recipient was not found (no account key-values); outgoing "
+            f"messages use a placeholder recipient {self_id}"
+        )
+        placeholder = dict.fromkeys(_RECIPIENT_FIELDS)
+        placeholder.update(recipient_id=self_id, is_self=True, is_group=False)
+        recipients.loc[len(recipients)] = placeholder
+        return self_id
+
+    # -- threads --------------------------------------------------------------------------
+
+    def threads(self, recipients: pd.DataFrame) -> pd.DataFrame:
+        if not self.has("thread"):
+            return pd.DataFrame(columns=["thread_id", "recipient_id", "is_group", "title"])
+        frame = self.select("thread", THREAD_COLUMNS)
+        # pre-108 `recipient_ids` is text ("5"); take the first id
+        first_id = frame["recipient_id"].map(lambda v: str(v).split()[0] if _text(v) else None)
+        frame["recipient_id"] = to_int(first_id)
+        frame["thread_id"] = to_int(frame["thread_id"])
+        frame = frame.dropna(subset=["thread_id", "recipient_id"])
+        info = recipients.set_index("recipient_id")
+        frame["is_group"] = frame["recipient_id"].map(info["is_group"]).fillna(False).astype(bool)
+        frame["title"] = frame["recipient_id"].map(info["display_name"])
+        return frame
+
+    # -- messages -------------------------------------------------------------------------
+
+    def message_sources(self) -> list[tuple[str, int]]:
+        """(table, id offset): sms ids are shifted past mms ids, as Signal's V168 migration does."""
+        if self.has("message"):
+            return [("message", 0)]
+        if self.has("mms") and self.has("sms"):
+            max_mms = self.connection.execute('SELECT MAX(_id) FROM "mms"').fetchone()[0]
+            self.sms_offset = int(max_mms or 0) + 1
+            return [("mms", 0), ("sms", self.sms_offset)]
+        return [(table, 0) for table in ("mms", "sms") if self.has(table)]
+
+    def raw_messages(self) -> pd.DataFrame:
+        """Every message row of every source, with message_id, direction and chat flag."""
+        frames = []
+        for table, offset in self.message_sources():
+            frame = self.select(table, MESSAGE_COLUMNS)
+            frame["message_id"] = to_int(frame["row_id"]) + offset
+            frames.append(frame)
+        if not frames:
+            return pd.DataFrame(columns=[*MESSAGE_COLUMNS, "message_id", "is_outgoing", "is_chat"])
+        raw = pd.concat(frames, ignore_index=True).dropna(subset=["message_id"])
+        types = to_int(raw["type"]).fillna(0).astype("int64")
+        base = types & BASE_TYPE_MASK
+        raw["is_outgoing"] = base.isin(list(OUTGOING_BASES))
+        raw["is_chat"] = (raw["is_outgoing"] | (base == INCOMING_BASE)) & (
+            (types & NON_CHAT_BITS) == 0
+        )
+        return raw.reset_index(drop=True)
+
+    def senders(self, raw: pd.DataFrame, self_id: int) -> pd.Series:
+        """Owner for outgoing; from_recipient_id (>= 185) or the other-party column if incoming."""
+        author = to_int(raw["from_recipient_id"]).fillna(to_int(raw["other_party"]))
+        return author.mask(raw["is_outgoing"], self_id).astype("Int64")
+
+    def latest_revisions(self, raw: pd.DataFrame) -> dict[int, int]:
+        """Superseded edit revision id -> id of its newest revision."""
+        latest = to_int(raw["latest_revision_id"])
+        pairs = raw.loc[latest.notna(), "message_id"]
+        return dict(zip(pairs.astype(int), latest.dropna().astype(int), strict=True))
+
+    def messages(
+        self, raw: pd.DataFrame, attachments: pd.DataFrame, long_texts: Mapping[int, str]
+    ) -> pd.DataFrame:
+        kept = raw[self._chat_mask(raw)].copy()
+        dropped = kept[["thread_id", "date_sent", "sender_id"]].isna().any(axis=1)
+        if dropped.any():
+            self.warnings.append(
+                f"{int(dropped.sum())} message(s) without thread, date or sender skipped"
+            )
+            kept = kept[~dropped]
+        revised = set(to_int(raw["latest_revision_id"]).dropna().astype(int).tolist())
+        kept["edited"] = (
+            to_int(kept["original_message_id"]).notna()
+            | (to_int(kept["revision_number"]).fillna(0) > 0)
+            | kept["message_id"].isin(revised)
+        )
+        kept["quote_message_id"] = self.resolve_quotes(raw, kept)
+        counts = attachments.groupby("message_id").size()
+        kept["attachment_count"] = kept["message_id"].map(counts).fillna(0).astype("int32")
+        kept["body"] = [
+            long_texts.get(int(mid), body)
+            for mid, body in zip(kept["message_id"], kept["body"], strict=True)
+        ]
+        kept["sent_at"] = to_timestamp(kept["date_sent"])
+        kept["received_at"] = to_timestamp(kept["date_received"])
+        kept["thread_id"] = to_int(kept["thread_id"])
+        kept = kept.dropna(subset=["sent_at"])
+        return kept.sort_values("message_id", kind="stable")
+
+    @staticmethod
+    def _chat_mask(raw: pd.DataFrame) -> pd.Series:
+        """Chat messages only: no stories, remote-deleted tombstones or superseded revisions."""
+        return (
+            raw["is_chat"]
+            & ~_nonzero(raw["story_type"])
+            & ~_nonzero(raw["remote_deleted"])
+            & to_int(raw["latest_revision_id"]).isna()
+        )
+
+    def resolve_quotes(self, raw: pd.DataFrame, kept: pd.DataFrame) -> pd.Series:
+        """Map quote_id (the quoted message's sent time) + quote_author to a kept message_id."""
+        sent = to_int(raw["date_sent"])
+        by_time_author: dict[tuple[int, int], int] = {}
+        by_time: dict[int, list[int]] = {}
+        for message_id, when, author in zip(raw["message_id"], sent, raw["sender_id"], strict=True):
+            if pd.isna(when):
+                continue
+            by_time.setdefault(int(when), []).append(int(message_id))
+            if not pd.isna(author):
+                by_time_author.setdefault((int(when), int(author)), int(message_id))
+        latest = self.latest_revisions(raw)
+        kept_ids = set(kept["message_id"].astype(int).tolist())
+        quote_ids, quote_authors = to_int(kept["quote_id"]), to_int(kept["quote_author"])
+        resolved: list[int | None] = []
+        for quote_id, author in zip(quote_ids, quote_authors, strict=True):
+            target = None
+            if not pd.isna(quote_id) and quote_id != 0:
+                target = by_time_author.get(
+                    (int(quote_id), int(author) if not pd.isna(author) else -1)
+                )
+                candidates = by_time.get(int(quote_id), [])
+                if target is None and len(candidates) == 1:
+                    target = candidates[0]
+                target = latest.get(target, target) if target is not None else None
+            resolved.append(target if target in kept_ids else None)
+        return pd.Series(resolved, index=kept.index, dtype="Int64")
+
+    # -- dependent tables --------------------------------------------------------------------
+
+    def attachment_table(self) -> str | None:
+        return next((t for t in ("attachment", "part") if self.has(t)), None)
+
+    def attachments(self) -> tuple[pd.DataFrame, dict[int, str]]:
+        """Contract attachments (no quote thumbnails, no long-text bodies) and long texts."""
+        table = self.attachment_table()
+        if table is None:
+            return pd.DataFrame(columns=[*ATTACHMENT_COLUMNS, "path"]), {}
+        frame = self.select(table, ATTACHMENT_COLUMNS)
+        frame["attachment_id"] = to_int(frame["attachment_id"])
+        frame["message_id"] = to_int(frame["message_id"])
+        frame["size"] = to_int(frame["size"])
+        frame = frame.dropna(subset=["attachment_id", "message_id"])
+        frame = frame[~_nonzero(frame["quote"])]
+        paths = [self.blob_paths.get(int(i)) for i in frame["attachment_id"]]
+        frame["path"] = pd.Series(paths, index=frame.index, dtype=object)
+        is_long_text = frame["content_type"] == LONG_TEXT_CONTENT_TYPE
+        long_texts = {}
+        for row in frame[is_long_text & frame["path"].notna()].itertuples(index=False):
+            text = self._read_long_text(row.path)
+            if text is not None:
+                long_texts[int(row.message_id)] = text
+        return frame[~is_long_text], long_texts
+
+    def _read_long_text(self, relative: str) -> str | None:
+        path = (self.blob_root / relative) if self.blob_root else Path(relative)
+        try:
+            return path.read_bytes().decode("utf-8", errors="replace")
+        except OSError:
+            self.warnings.append("a long-text attachment could not be read; kept the short body")
+            return None
+
+    def reactions(
+        self, raw: pd.DataFrame, kept_ids: set[int], latest: Mapping[int, int]
+    ) -> pd.DataFrame:
+        if self.has("reaction"):
+            frame = self.select("reaction", REACTION_COLUMNS)
+            frame["message_id"] = to_int(frame["message_id"])
+            if self.sms_offset and "is_mms" in self.columns["reaction"]:
+                on_sms = to_int(frame["is_mms"]).fillna(1) == 0
+                frame.loc[on_sms, "message_id"] += self.sms_offset
+        else:
+            frame = self._legacy_reactions(raw)
+        frame["message_id"] = frame["message_id"].map(
+            lambda i: latest.get(i, i) if not pd.isna(i) else i
+        )
+        frame["author_id"] = to_int(frame["author_id"])
+        frame["sent_at"] = to_timestamp(frame["date_sent"])
+        frame = frame.dropna(subset=["message_id", "author_id"])
+        return frame[frame["message_id"].isin(kept_ids)]
+
+    def _legacy_reactions(self, raw: pd.DataFrame) -> pd.DataFrame:
+        """DB 37-120: reactions are a protobuf ReactionList BLOB on each sms/mms row."""
+        records = []
+        undecodable = 0
+        for message_id, blob in zip(raw["message_id"], raw["reactions_blob"], strict=True):
+            if not isinstance(blob, bytes) or not blob:
+                continue
+            try:
+                reaction_list = protos.ReactionList.FromString(blob)
+            except DecodeError:
+                undecodable += 1
+                continue
+            for reaction in reaction_list.reactions:
+                records.append(
+                    (int(message_id), reaction.author, reaction.emoji, reaction.sentTime)
+                )
+        if undecodable:
+            self.warnings.append(f"{undecodable} legacy reaction list(s) could not be decoded")
+        return pd.DataFrame.from_records(
+            records, columns=["message_id", "author_id", "emoji", "date_sent"]
+        )
+
+    def mentions(self, kept_ids: set[int]) -> pd.DataFrame:
+        if not self.has("mention"):
+            return pd.DataFrame(columns=list(MENTION_COLUMNS))
+        frame = self.select("mention", MENTION_COLUMNS)
+        for column in MENTION_COLUMNS:
+            frame[column] = to_int(frame[column])
+        frame = frame.dropna()
+        return frame[frame["message_id"].isin(kept_ids)]
+
+
+_RECIPIENT_FIELDS = [
+    "recipient_id",
+    "is_self",
+    "is_group",
+    "display_name",
+    "given_name",
+    "family_name",
+    "nickname",
+    "e164",
+    "email",
+    "username",
+    "aci",
+    "group_title",
+]
+
+__all__ = ["NormalizedBackup", "normalize_database", "to_int", "to_timestamp"]

@@ -1,0 +1,207 @@
+"""`SignalProcessor`: decode a legacy `.backup` into SQLite + contract tables, or validate it.
+
+Output layout (written atomically: on any error no `out_dir` is left, and an earlier
+good one is untouched):
+
+    out_dir/signal.sqlite                  the replayed Signal database (+ astrabot_* side tables)
+    out_dir/tables/<name>.parquet          messages, recipients, threads, reactions, mentions, attachments
+    out_dir/attachments|avatars|stickers/  extracted blobs (attachment paths are relative to out_dir)
+    out_dir/decode.json                    counts and versions only
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from astrabot_pipeline import storage
+from astrabot_pipeline.signal.crypto import KeyRing, as_key_ring
+from astrabot_pipeline.signal.errors import BackupError
+from astrabot_pipeline.signal.normalize import normalize_database
+from astrabot_pipeline.signal.reader import (
+    BackupReader,
+    BlobEvent,
+    KeyValueEvent,
+    PreferenceEvent,
+    StatementEvent,
+)
+from astrabot_pipeline.signal.sqlite_replay import SqliteReplayer
+from astrabot_pipeline.signal.tables import SCHEMAS, TABLE_NAMES, conform
+
+DB_FILE = "signal.sqlite"
+TABLES_DIR = "tables"
+MANIFEST_FILE = "decode.json"
+PROGRESS_EVERY_FRAMES = 10_000
+
+ProgressCallback = Callable[[int, int, int], None]
+"""Called as progress(frames_read, bytes_read, file_size) every PROGRESS_EVERY_FRAMES frames."""
+
+
+@dataclass(frozen=True)
+class DecodeResult:
+    """Where a decode wrote its outputs, and counts (never content) describing them."""
+
+    out_dir: Path
+    db_path: Path
+    row_counts: dict[str, int]
+    frames: int
+    bytes_read: int
+    backup_version: int
+    database_version: int | None
+    blobs_extracted: int
+    seconds: float
+    warnings: tuple[str, ...] = ()
+
+    def read_tables(self, *, resolve_paths: bool = True) -> dict[str, pd.DataFrame]:
+        """Load the six contract tables this decode wrote (see `read_tables`)."""
+        return read_tables(self.out_dir, resolve_paths=resolve_paths)
+
+
+@dataclass(frozen=True)
+class IntegrityReport:
+    """Outcome of a MAC check of every frame and blob; `error` is set when `ok` is False."""
+
+    backup_path: Path
+    ok: bool
+    frames: int
+    bytes_read: int
+    file_size: int
+    backup_version: int | None
+    database_version: int | None
+    statements: int
+    blobs: int
+    key_values: int
+    preferences: int
+    seconds: float
+    error: BackupError | None = field(default=None, compare=False)
+
+    def raise_for_error(self) -> None:
+        """Re-raise the BackupError that made this report fail, if any."""
+        if self.error is not None:
+            raise self.error
+
+
+class SignalProcessor:
+    """Load and validate Signal Android `.backup` files with one passphrase."""
+
+    def __init__(
+        self,
+        passphrase: str | KeyRing,
+        *,
+        extract_attachments: bool = True,
+        verify_mac: bool = True,
+    ) -> None:
+        self._key_ring = as_key_ring(passphrase)
+        self.extract_attachments = extract_attachments
+        self.verify_mac = verify_mac
+
+    def __repr__(self) -> str:
+        return (
+            f"SignalProcessor(extract_attachments={self.extract_attachments}, "
+            f"verify_mac={self.verify_mac})"
+        )
+
+    def decode(
+        self,
+        backup_path: str | Path,
+        out_dir: str | Path,
+        *,
+        progress: ProgressCallback | None = None,
+    ) -> DecodeResult:
+        """Decode `backup_path` into `out_dir` (replaced atomically); raise BackupError on failure."""
+        started = time.perf_counter()
+        out_dir = Path(out_dir)
+        with storage.atomic_output(out_dir, directory=True) as temp:
+            reader = BackupReader(
+                backup_path,
+                self._key_ring,
+                blob_dir=temp if self.extract_attachments else None,
+                verify_mac=self.verify_mac,
+            )
+            with SqliteReplayer(temp / DB_FILE, blob_root=temp) as replayer:
+                for count, event in enumerate(reader, start=1):
+                    replayer.handle(event)
+                    if progress is not None and count % PROGRESS_EVERY_FRAMES == 0:
+                        progress(reader.frames_read, reader.bytes_read, reader.file_size)
+            normalized = normalize_database(temp / DB_FILE, blob_root=temp)
+            _write_tables(temp / TABLES_DIR, normalized.tables)
+            assert reader.header is not None
+            result = DecodeResult(
+                out_dir=out_dir,
+                db_path=out_dir / DB_FILE,
+                row_counts={name: len(frame) for name, frame in normalized.tables.items()},
+                frames=reader.frames_read,
+                bytes_read=reader.bytes_read,
+                backup_version=reader.header.version,
+                database_version=reader.database_version,
+                blobs_extracted=replayer.stats.blobs if self.extract_attachments else 0,
+                seconds=round(time.perf_counter() - started, 3),
+                warnings=tuple(reader.warnings + replayer.stats.warnings + normalized.warnings),
+            )
+            storage.write_json(temp / MANIFEST_FILE, _manifest(result))
+        if progress is not None:
+            progress(result.frames, result.bytes_read, result.bytes_read)
+        return result
+
+    def validate_integrity(self, backup_path: str | Path) -> IntegrityReport:
+        """MAC-check every frame and blob without writing anything."""
+        started = time.perf_counter()
+        reader = BackupReader(backup_path, self._key_ring, verify_mac=True)
+        counts = {StatementEvent: 0, BlobEvent: 0, KeyValueEvent: 0, PreferenceEvent: 0}
+        error: BackupError | None = None
+        try:
+            for event in reader:
+                if type(event) in counts:
+                    counts[type(event)] += 1
+        except BackupError as caught:
+            error = caught
+        return IntegrityReport(
+            backup_path=Path(backup_path),
+            ok=error is None,
+            frames=reader.frames_read,
+            bytes_read=reader.bytes_read,
+            file_size=reader.file_size,
+            backup_version=reader.header.version if reader.header else None,
+            database_version=reader.database_version,
+            statements=counts[StatementEvent],
+            blobs=counts[BlobEvent],
+            key_values=counts[KeyValueEvent],
+            preferences=counts[PreferenceEvent],
+            seconds=round(time.perf_counter() - started, 3),
+            error=error,
+        )
+
+
+def _write_tables(directory: Path, tables: dict[str, pd.DataFrame]) -> None:
+    storage.private_dir(directory)
+    for name in TABLE_NAMES:
+        storage.write_parquet(
+            directory / f"{name}.parquet", conform(name, tables[name]), SCHEMAS[name]
+        )
+
+
+def _manifest(result: DecodeResult) -> dict[str, object]:
+    manifest = asdict(result)
+    for key in ("out_dir", "db_path"):
+        manifest.pop(key)
+    manifest["warnings"] = list(result.warnings)
+    return manifest
+
+
+def read_tables(out_dir: str | Path, *, resolve_paths: bool = True) -> dict[str, pd.DataFrame]:
+    """Load the six contract tables of a decode; attachment paths made absolute by default."""
+    out_dir = Path(out_dir)
+    tables = {
+        name: conform(name, storage.read_parquet(out_dir / TABLES_DIR / f"{name}.parquet"))
+        for name in TABLE_NAMES
+    }
+    if resolve_paths:
+        paths = tables["attachments"]["path"]
+        tables["attachments"]["path"] = paths.map(
+            lambda p: str(out_dir / p) if isinstance(p, str) else None
+        )
+    return tables
