@@ -71,7 +71,7 @@ format: setup
 	$(BIN)/ruff check --fix astrabot_pipeline astrabot_pipeline_tests benchmarks
 
 validate: setup dagster-home
-	$(BIN)/dagster definitions validate -m astrabot_pipeline.definitions
+	$(BIN)/dagster definitions validate
 
 bench: setup
 	@for script in benchmarks/bench_*.py; do echo "== $$script"; $(PY) $$script || exit 1; done

@@ -20,6 +20,8 @@ DEFAULT_MIN_MESSAGES_PER_WINDOW = 3
 DEFAULT_MAX_WINDOW_MINUTES = 12 * 60
 DEFAULT_BURST_GAP_SECONDS = 120
 
+_KEY_DTYPES = {"message_id": "int64", "thread_id": "int64", "sender_id": "int64", "is_outgoing": "bool"}
+
 WINDOW_COLUMNS = (
     "window_id",
     "position_in_window",
@@ -72,7 +74,10 @@ class ConversationProcessor:
 
     def create_conversation_windows(self, messages: pd.DataFrame) -> pd.DataFrame:
         """One row per windowed message: the message columns plus WINDOW_COLUMNS."""
-        frame = messages.sort_values(["thread_id", "sent_at", "message_id"]).reset_index(drop=True)
+        # Contract columns may arrive as nullable extension dtypes (Int64, boolean) whose
+        # comparisons yield NA; they are non-null by contract, so use plain numpy dtypes.
+        frame = messages.astype(_KEY_DTYPES).sort_values(["thread_id", "sent_at", "message_id"])
+        frame = frame.reset_index(drop=True)
         if frame.empty:
             return _with_empty_window_columns(frame)
         same_thread = frame["thread_id"].eq(frame["thread_id"].shift())

@@ -67,3 +67,16 @@ def test_emoji_analyzer_counts_multi_codepoint_emoji_once_and_ignores_missing_bo
     analyzer = EmojiAnalyzer()
     counts = analyzer.count_column(pd.Series(["👍🏽 nice 👨‍👩‍👧", None, "plain"]))
     assert counts.tolist() == [2, 0, 0]
+
+
+def test_contract_tables_with_nullable_dtypes_window_like_plain_ones():
+    from astrabot_pipeline.signal.tables import conform
+
+    plain = make_messages([(1, 2, False, 0, "a"), (1, 1, True, 60, "b"), (1, 2, False, 120, "c")])
+    contract = conform(
+        "messages",
+        plain.assign(received_at=None, quote_message_id=None, attachment_count=0, edited=False),
+    ).astype({"message_id": "Int64", "thread_id": "Int64", "sender_id": "Int64"})
+    processor = ConversationProcessor()
+    windows = processor.create_conversation_windows(contract)
+    assert windows["window_id"].tolist() == ["t1-m1"] * 3

@@ -1,0 +1,53 @@
+"""[evaluation] Held-out perplexity of the base model vs each LoRA stage, as a report."""
+
+import dagster as dg
+import pandas as pd
+
+from astrabot_pipeline.dataset import records_from_frame
+from astrabot_pipeline.defs.resources import AstrabotPathsResource
+from astrabot_pipeline.defs.training import STAGES
+from astrabot_pipeline.evaluation import ModelEvaluator, evaluate_stages, write_report
+
+
+class EvalConfig(dg.Config):
+    max_examples: int = 400
+
+
+@dg.asset(
+    group_name="evaluation",
+    ins={"mixed_dataset": dg.AssetIn("mixed_dataset")}
+    | {name: dg.AssetIn(name) for name, _, _ in STAGES},
+    kinds={"pytorch", "markdown"},
+    check_specs=[dg.AssetCheckSpec("report_covers_every_stage", asset="eval_report")],
+)
+def eval_report(
+    context: dg.AssetExecutionContext,
+    config: EvalConfig,
+    paths: AstrabotPathsResource,
+    mixed_dataset: pd.DataFrame,
+    lora_stage_1_conversational: dict,
+    lora_stage_2_adaptive: dict,
+    lora_stage_3_burst: dict,
+):
+    """Markdown + JSON report: held-out loss and perplexity, base vs every stage."""
+    stages = [lora_stage_1_conversational, lora_stage_2_adaptive, lora_stage_3_burst]
+    validation = mixed_dataset[mixed_dataset["split"] == "validation"].head(config.max_examples)
+    evaluator = ModelEvaluator(stages[0]["base_model"])
+    results = evaluate_stages(evaluator, records_from_frame(validation), stages)
+    report = write_report(results, paths.sub("reports"))
+    rows = {row.name: row for row in results.rows}
+    context.log.info(f"eval report written: {report.markdown}")
+    yield dg.Output(
+        {"markdown": str(report.markdown), "json": str(report.json)},
+        metadata={
+            "report": dg.MetadataValue.path(str(report.markdown)),
+            "validation_examples": len(validation),
+            **{f"perplexity_{name}": row.perplexity for name, row in rows.items()},
+        },
+    )
+    expected = {"base", *(name for name, _, _ in STAGES)}
+    yield dg.AssetCheckResult(
+        check_name="report_covers_every_stage",
+        passed=expected <= set(rows) and report.markdown.exists(),
+        metadata={"models_reported": len(rows)},
+    )

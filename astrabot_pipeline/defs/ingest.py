@@ -1,0 +1,69 @@
+"""[ingest] The watched Signal backup and its decoded tables."""
+
+import dagster as dg
+
+from astrabot_pipeline.defs.errors import fail_on
+from astrabot_pipeline.defs.resources import AstrabotPathsResource, SignalBackupResource
+from astrabot_pipeline.signal import BackupError, SignalProcessor
+from astrabot_pipeline.signal.discovery import NoBackupFoundError, file_sha256
+from astrabot_pipeline.signal.tables import SchemaMismatchError, conform
+
+
+class DecodeConfig(dg.Config):
+    extract_attachments: bool = True
+
+
+@dg.observable_source_asset(
+    group_name="ingest",
+    description="Newest Signal backup in ASTRABOT_BACKUP_DIR; its data version is the file's sha256.",
+)
+def signal_backup(signal: SignalBackupResource) -> dg.DataVersion:
+    with fail_on(NoBackupFoundError):
+        return dg.DataVersion(file_sha256(signal.newest()))
+
+
+@dg.asset(
+    group_name="ingest",
+    deps=[signal_backup],
+    kinds={"python", "parquet", "sqlite"},
+    check_specs=[dg.AssetCheckSpec("decoded_tables_match_contract", asset="decoded_backup")],
+)
+def decoded_backup(
+    context: dg.AssetExecutionContext,
+    config: DecodeConfig,
+    signal: SignalBackupResource,
+    paths: AstrabotPathsResource,
+):
+    """The backup decrypted (MAC-checked), replayed into SQLite and normalized to the data contract."""
+    with fail_on(NoBackupFoundError, BackupError):
+        backup = signal.newest()
+        processor = SignalProcessor(signal.passphrase, extract_attachments=config.extract_attachments)
+        result = processor.decode(backup, paths.sub("decoded"))
+    tables = result.read_tables()
+    context.log.info(
+        f"decoded {result.frames} frames; {len(tables['messages'])} chat messages in "
+        f"{len(tables['threads'])} threads"
+    )
+    yield dg.Output(
+        tables,
+        metadata={
+            "backup_sha256": file_sha256(backup),
+            "backup_version": result.backup_version,
+            "database_version": result.database_version,
+            "frames": result.frames,
+            "seconds": round(result.seconds, 3),
+            **{f"rows_{name}": len(frame) for name, frame in tables.items()},
+        },
+    )
+    problems = []
+    for name, frame in tables.items():
+        try:
+            conform(name, frame)
+        except SchemaMismatchError:
+            problems.append(name)
+    owners = int(tables["recipients"]["is_self"].sum())
+    yield dg.AssetCheckResult(
+        check_name="decoded_tables_match_contract",
+        passed=not problems and owners == 1 and len(tables["messages"]) > 0,
+        metadata={"tables_off_contract": len(problems), "owners_identified": owners},
+    )

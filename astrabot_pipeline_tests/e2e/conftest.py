@@ -1,0 +1,71 @@
+"""One full materialization of the graph through the `dagster` CLI, shared by e2e tests."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from astrabot_pipeline.synthetic import DEMO_PASSPHRASE, write_demo_backup
+from astrabot_pipeline_tests.conftest import PROJECT_ROOT
+
+E2E_MESSAGES = 2_500
+# Small but real: every stage trains and is evaluated; kept short for a 2-core CI machine.
+E2E_RUN_CONFIG = {
+    "ops": {
+        name: {"config": {"max_steps": 30, "batch_size": 8, "max_length": 192}}
+        for name in ("lora_stage_1_conversational", "lora_stage_2_adaptive", "lora_stage_3_burst")
+    }
+    | {"eval_report": {"config": {"max_examples": 120}}}
+}
+
+
+@dataclass
+class PipelineRun:
+    data_dir: Path
+    dagster_home: Path
+    backup: Path
+    completed: subprocess.CompletedProcess
+
+    def asset_json(self, name: str) -> dict:
+        return json.loads((self.data_dir / "assets" / f"{name}.json").read_text())
+
+
+@pytest.fixture(scope="session")
+def pipeline_run(tmp_path_factory) -> PipelineRun:
+    root = tmp_path_factory.mktemp("e2e")
+    data_dir, dagster_home = root / "data", root / "dagster_home"
+    dagster_home.mkdir()
+    shutil.copy(PROJECT_ROOT / "dagster.yaml", dagster_home / "dagster.yaml")
+    demo = write_demo_backup(data_dir / "backups", n_messages=E2E_MESSAGES, seed=7)
+    env = {
+        **os.environ,
+        "DAGSTER_HOME": str(dagster_home),
+        "ASTRABOT_DATA_DIR": str(data_dir),
+        "ASTRABOT_BACKUP_DIR": str(data_dir / "backups"),
+        "SIGNAL_BACKUP_PASSPHRASE": DEMO_PASSPHRASE,
+    }
+    command = [
+        str(Path(sys.executable).parent / "dagster"),
+        "asset",
+        "materialize",
+        "-m",
+        "astrabot_pipeline.definitions",
+        "--select",
+        "decoded_backup*",
+        "--config-json",
+        json.dumps(E2E_RUN_CONFIG),
+    ]
+    completed = subprocess.run(
+        command, env=env, cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=1500
+    )
+    run = PipelineRun(data_dir, dagster_home, demo.path, completed)
+    if completed.returncode != 0:
+        pytest.fail(f"materialization failed:\n{completed.stderr[-6000:]}")
+    return run
