@@ -44,4 +44,6 @@ def measure(fn: Callable[[], Any]) -> tuple[float, float, Any]:
 
 def report(label: str, items: int, unit: str, seconds: float, peak_mib: float) -> None:
     rate = items / seconds if seconds else float("inf")
-    print(f"  {label:<38} {items:>9,} {unit} in {seconds:7.2f} s = {rate:>12,.0f} {unit}/s, peak RSS {peak_mib:7.0f} MiB")
+    print(
+        f"  {label:<38} {items:>9,} {unit} in {seconds:7.2f} s = {rate:>12,.0f} {unit}/s, peak RSS {peak_mib:7.0f} MiB"
+    )

@@ -48,7 +48,9 @@ def main() -> None:
     report("vectorized ConversationProcessor", len(messages), "msgs", seconds, peak)
     base_seconds, base_peak, _ = measure(lambda: len(naive_windows(messages)))
     report("baseline: per-row itertuples loop", len(messages), "msgs", base_seconds, base_peak)
-    print(f"  speed-up vs baseline: {base_seconds / seconds:.1f}x (same work: windows, bursts, emoji)")
+    print(
+        f"  speed-up vs baseline: {base_seconds / seconds:.1f}x (same work: windows, bursts, emoji)"
+    )
 
 
 if __name__ == "__main__":

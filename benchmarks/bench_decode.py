@@ -46,8 +46,10 @@ def main() -> None:
         print(f"  {'':<38} {size / seconds / 1e6:9.1f} MB/s")
         base_seconds, base_peak, _ = measure(lambda: bare_crypto_pass(demo.path))
         report("baseline: bare AES-CTR + HMAC pass", size, "bytes", base_seconds, base_peak)
-        print(f"  decode / bare-crypto time ratio: {seconds / base_seconds:.1f}x "
-              "(the decode also parses protobuf, replays SQL and writes Parquet)")
+        print(
+            f"  decode / bare-crypto time ratio: {seconds / base_seconds:.1f}x "
+            "(the decode also parses protobuf, replays SQL and writes Parquet)"
+        )
 
 
 if __name__ == "__main__":

@@ -20,7 +20,12 @@ DEFAULT_MIN_MESSAGES_PER_WINDOW = 3
 DEFAULT_MAX_WINDOW_MINUTES = 12 * 60
 DEFAULT_BURST_GAP_SECONDS = 120
 
-_KEY_DTYPES = {"message_id": "int64", "thread_id": "int64", "sender_id": "int64", "is_outgoing": "bool"}
+_KEY_DTYPES = {
+    "message_id": "int64",
+    "thread_id": "int64",
+    "sender_id": "int64",
+    "is_outgoing": "bool",
+}
 
 WINDOW_COLUMNS = (
     "window_id",
@@ -155,9 +160,9 @@ class ConversationProcessor:
                 "participants": grouped["window_participants"].max(),
             }
         ).reset_index()
-        dynamics["initiation_share"] = _owner_initiation_share(windows).reindex(
-            dynamics["thread_id"]
-        ).to_numpy()
+        dynamics["initiation_share"] = (
+            _owner_initiation_share(windows).reindex(dynamics["thread_id"]).to_numpy()
+        )
         return dynamics[list(_DYNAMICS_COLUMNS)]
 
 

@@ -102,9 +102,16 @@ class TrainingDataCreator:
         for window_id, (thread_id, turns) in self._turns_by_window(windows).items():
             for index in range(1, len(turns)):
                 turn, previous = turns[index], turns[index - 1]
-                if turn.is_owner and turn.burst_size >= self.min_burst_messages and not previous.is_owner:
+                if (
+                    turn.is_owner
+                    and turn.burst_size >= self.min_burst_messages
+                    and not previous.is_owner
+                ):
                     messages = [
-                        {"role": "system", "content": self.system_prompt + " Send several short messages."},
+                        {
+                            "role": "system",
+                            "content": self.system_prompt + " Send several short messages.",
+                        },
                         {"role": "user", "content": previous.text},
                         {"role": "assistant", "content": turn.text},
                     ]

@@ -16,7 +16,9 @@ class WindowConfig(dg.Config):
 @dg.asset(
     group_name="conversations",
     kinds={"pandas", "parquet"},
-    check_specs=[dg.AssetCheckSpec("windows_respect_gap_and_minimum", asset="conversation_windows")],
+    check_specs=[
+        dg.AssetCheckSpec("windows_respect_gap_and_minimum", asset="conversation_windows")
+    ],
 )
 def conversation_windows(config: WindowConfig, decoded_backup: dict[str, pd.DataFrame]):
     """Per-thread sessions split at inactivity gaps, with bursts, reply timing and emoji counts."""

@@ -10,7 +10,9 @@ from astrabot_pipeline.enrichment import TweetCache, TwitterExtractor
 @dg.asset(
     group_name="enrichment",
     kinds={"python", "parquet"},
-    check_specs=[dg.AssetCheckSpec("every_tweet_link_has_a_status", asset="nitter_enriched_windows")],
+    check_specs=[
+        dg.AssetCheckSpec("every_tweet_link_has_a_status", asset="nitter_enriched_windows")
+    ],
 )
 def nitter_enriched_windows(
     context: dg.AssetExecutionContext,

@@ -37,7 +37,9 @@ def decoded_backup(
     """The backup decrypted (MAC-checked), replayed into SQLite and normalized to the data contract."""
     with fail_on(NoBackupFoundError, BackupError):
         backup = signal.newest()
-        processor = SignalProcessor(signal.passphrase, extract_attachments=config.extract_attachments)
+        processor = SignalProcessor(
+            signal.passphrase, extract_attachments=config.extract_attachments
+        )
         result = processor.decode(backup, paths.sub("decoded"))
     tables = result.read_tables()
     context.log.info(

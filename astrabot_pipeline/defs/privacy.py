@@ -26,7 +26,9 @@ class AnonymizationConfig(dg.Config):
     group_name="privacy",
     kinds={"presidio", "spacy", "parquet"},
     check_specs=[
-        dg.AssetCheckSpec("no_known_identifiers_survive", asset="anonymized_windows", blocking=True),
+        dg.AssetCheckSpec(
+            "no_known_identifiers_survive", asset="anonymized_windows", blocking=True
+        ),
         dg.AssetCheckSpec("generic_pii_residue_rate", asset="anonymized_windows"),
     ],
 )
@@ -39,7 +41,9 @@ def anonymized_windows(
     paths: AstrabotPathsResource,
 ):
     """Windows with every identity replaced by a stable pseudonym; raw bodies are dropped."""
-    contacts = KnownContacts.from_recipients(decoded_backup["recipients"])
+    contacts = KnownContacts.from_recipients(
+        decoded_backup["recipients"], decoded_backup["recipient_names"]
+    )
     secret = load_or_create_secret(paths.sub("secrets", "pseudonym.key"))
     anonymizer = ConversationAnonymizer(
         contacts, secret, batch_size=config.batch_size, n_process=config.n_process

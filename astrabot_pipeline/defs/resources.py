@@ -62,7 +62,9 @@ class AstrabotIOManager(dg.ConfigurableIOManager):
         stem = self._stem(context)
         if isinstance(obj, pd.DataFrame):
             write_parquet(stem.with_suffix(".parquet"), obj)
-        elif isinstance(obj, dict) and obj and all(isinstance(v, pd.DataFrame) for v in obj.values()):
+        elif (
+            isinstance(obj, dict) and obj and all(isinstance(v, pd.DataFrame) for v in obj.values())
+        ):
             with atomic_output(stem, directory=True) as folder:
                 for name, frame in obj.items():
                     table = pa.Table.from_pandas(frame, preserve_index=False)

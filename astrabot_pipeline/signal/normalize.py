@@ -109,12 +109,39 @@ MENTION_COLUMNS: dict[str, Sequence[str]] = {
 
 @dataclass
 class NormalizedBackup:
-    """The six contract tables, the owner's recipient id and non-fatal warnings."""
+    """The contract tables, the owner's recipient id and non-fatal warnings."""
 
     tables: dict[str, pd.DataFrame]
     self_id: int | None
     database_version: int
     warnings: list[str] = field(default_factory=list)
+
+
+# Recipient columns that hold a person's name, by the role the name plays.
+NAME_SOURCES = (
+    "system_joined",
+    "system_given",
+    "system_family",
+    "given_name",
+    "family_name",
+    "profile_joined",
+    "nickname_joined",
+    "nickname_given",
+    "nickname_family",
+    "username",
+)
+
+
+def recipient_name_forms(raw: pd.DataFrame) -> pd.DataFrame:
+    """One row per (recipient, source column, name) for every non-empty name column."""
+    present = [source for source in NAME_SOURCES if source in raw.columns]
+    long = raw.melt(
+        id_vars=["recipient_id"], value_vars=present, var_name="source", value_name="name"
+    )
+    long["name"] = long["name"].map(_text)
+    long["recipient_id"] = to_int(long["recipient_id"])
+    long = long.dropna(subset=["recipient_id", "name"])
+    return long.sort_values(["recipient_id", "source"]).reset_index(drop=True)
 
 
 def normalize_database(
@@ -237,7 +264,8 @@ class _Normalizer:
                 f"recipient table (version {FIRST_RECIPIENT_TABLE_VERSION}, 2019); make a new "
                 "backup with a current Signal version"
             )
-        recipients = self.recipients()
+        raw_recipients = self.select("recipient", RECIPIENT_COLUMNS)
+        recipients = self.recipients(raw_recipients)
         raw = self.raw_messages()
         self_id = self.find_self_id(recipients, raw)
         if self_id is None:
@@ -255,6 +283,7 @@ class _Normalizer:
             "reactions": self.reactions(raw, kept_ids, latest),
             "mentions": self.mentions(kept_ids),
             "attachments": attachments[attachments["message_id"].isin(kept_ids)],
+            "recipient_names": recipient_name_forms(raw_recipients),
         }
         conformed = {
             name: conform(name, frame.reset_index(drop=True)) for name, frame in tables.items()
@@ -263,8 +292,7 @@ class _Normalizer:
 
     # -- recipients -------------------------------------------------------------------------
 
-    def recipients(self) -> pd.DataFrame:
-        raw = self.select("recipient", RECIPIENT_COLUMNS)
+    def recipients(self, raw: pd.DataFrame) -> pd.DataFrame:
         titles = self.group_titles()
         records = [self._recipient(row, titles) for row in raw.itertuples(index=False)]
         frame = pd.DataFrame.from_records(records, columns=_RECIPIENT_FIELDS)

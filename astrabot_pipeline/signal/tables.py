@@ -76,6 +76,16 @@ SCHEMAS: dict[str, pa.Schema] = {
             pa.field("path", pa.string()),
         ]
     ),
+    # Beyond the six core tables: every name form a recipient row carries (system,
+    # profile, nickname, username), so the privacy stage knows all of a contact's names
+    # while `recipients` keeps one display/given/family triple.
+    "recipient_names": pa.schema(
+        [
+            pa.field("recipient_id", pa.int64(), nullable=False),
+            pa.field("source", pa.string(), nullable=False),
+            pa.field("name", pa.string(), nullable=False),
+        ]
+    ),
 }
 
 TABLE_NAMES = tuple(SCHEMAS)

@@ -19,9 +19,13 @@ def _check_results(run) -> dict[str, bool]:
     instance = DagsterInstance.from_config(str(run.dagster_home))
     [dagster_run] = instance.get_runs(limit=1)
     results = {}
-    for entry in instance.all_logs(dagster_run.run_id, of_type=DagsterEventType.ASSET_CHECK_EVALUATION):
+    for entry in instance.all_logs(
+        dagster_run.run_id, of_type=DagsterEventType.ASSET_CHECK_EVALUATION
+    ):
         evaluation = entry.dagster_event.event_specific_data
-        results[f"{evaluation.asset_key.to_user_string()}:{evaluation.check_name}"] = evaluation.passed
+        results[f"{evaluation.asset_key.to_user_string()}:{evaluation.check_name}"] = (
+            evaluation.passed
+        )
     instance.dispose()
     return results
 
@@ -55,7 +59,9 @@ def test_no_known_identifier_or_canary_reaches_the_training_data(pipeline_run):
 
 
 def test_no_message_text_or_passphrase_reaches_dagster_storage_or_output(pipeline_run):
-    messages = read_parquet(pipeline_run.data_dir / "assets" / "decoded_backup" / "messages.parquet")
+    messages = read_parquet(
+        pipeline_run.data_dir / "assets" / "decoded_backup" / "messages.parquet"
+    )
     bodies = [b for b in messages["body"].dropna() if len(b) >= 12]
     secrets = set(bodies) | set(load_canaries(pipeline_run.backup))
     from astrabot_pipeline.synthetic import DEMO_PASSPHRASE
@@ -77,3 +83,14 @@ def test_no_message_text_or_passphrase_reaches_dagster_storage_or_output(pipelin
     needles = {(s, json.dumps(s)[1:-1]) for s in secrets}
     leaked = [s for s, escaped in needles if any(s in h or escaped in h for h in haystacks)]
     assert leaked == [], f"{len(leaked)} secret strings found in Dagster storage, logs or reports"
+
+
+def test_everything_the_pipeline_wrote_is_private_to_the_user(pipeline_run):
+    import stat
+
+    loose = []
+    for path in [pipeline_run.data_dir, *pipeline_run.data_dir.rglob("*")]:
+        mode = stat.S_IMODE(path.stat().st_mode)
+        if mode & 0o077:
+            loose.append(f"{path.relative_to(pipeline_run.data_dir)} {oct(mode)}")
+    assert loose == []

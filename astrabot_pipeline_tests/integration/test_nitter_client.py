@@ -10,7 +10,9 @@ import pytest
 
 from astrabot_pipeline.enrichment import TweetCache, TweetStatus, TwitterExtractor
 
-TWEET_PAGE = '<html><div class="tweet-content media-body" dir="auto">Nitter says hi &amp; bye</div></html>'
+TWEET_PAGE = (
+    '<html><div class="tweet-content media-body" dir="auto">Nitter says hi &amp; bye</div></html>'
+)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -51,7 +53,9 @@ def _windows(bodies):
 
 def test_tweets_resolve_through_a_reachable_instance_with_only_the_id_sent(nitter_server, tmp_path):
     windows = _windows(["see https://x.com/someone/status/123456789 ok", "no link", None])
-    with TwitterExtractor([nitter_server], rate_limit_delay=0, cache=TweetCache(tmp_path / "c.json")) as ex:
+    with TwitterExtractor(
+        [nitter_server], rate_limit_delay=0, cache=TweetCache(tmp_path / "c.json")
+    ) as ex:
         enriched = ex.enhance_conversations(windows)
     assert enriched["tweet_status"].fillna("-").tolist() == ["resolved", "-", "-"]
     assert enriched["tweet_text"].iloc[0] == "Nitter says hi & bye"
@@ -73,7 +77,9 @@ def test_second_run_uses_the_cache_and_cookies_are_never_sent_back(nitter_server
 
 
 def test_a_deleted_tweet_is_not_found_and_an_unreachable_instance_is_unresolved(nitter_server):
-    with TwitterExtractor(["http://127.0.0.1:9", nitter_server], rate_limit_delay=0, timeout_seconds=2) as ex:
+    with TwitterExtractor(
+        ["http://127.0.0.1:9", nitter_server], rate_limit_delay=0, timeout_seconds=2
+    ) as ex:
         assert ex.fetch_tweet("404404404").status is TweetStatus.NOT_FOUND
     with TwitterExtractor(["http://127.0.0.1:9"], rate_limit_delay=0, timeout_seconds=2) as ex:
         assert ex.fetch_tweet("5555555").status is TweetStatus.UNRESOLVED

@@ -57,6 +57,7 @@ def test_decode_reports_versions_and_all_frames(decoded: tuple[int, DecodeResult
         "reactions": 1,
         "mentions": 0,
         "attachments": 1,
+        "recipient_names": 6,
     }
 
 
@@ -145,3 +146,10 @@ def test_wrong_passphrase_is_reported_before_any_output(version: int, tmp_path: 
         processor.decode(LEGACY / f"synthetic-v{version}.backup", out_dir)
     assert not out_dir.exists()
     assert list(tmp_path.iterdir()) == []
+
+
+def test_every_name_form_of_a_recipient_is_listed(decoded: tuple[int, DecodeResult]) -> None:
+    names = read_tables(decoded[1].out_dir)["recipient_names"]
+    alice = names[names["recipient_id"] == 2]
+    assert set(alice["name"]) == {"Alice", "Example", "Alice Example"}
+    assert set(alice["source"]) >= {"system_joined", "given_name", "family_name"}

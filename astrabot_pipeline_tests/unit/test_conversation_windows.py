@@ -10,7 +10,11 @@ MINUTE = 60
 def test_a_gap_longer_than_the_window_size_starts_a_new_window():
     messages = make_messages(
         [(1, 2, False, 0, "a"), (1, 1, True, 60, "b"), (1, 2, False, 120, "c")]
-        + [(1, 2, False, 120 + 31 * MINUTE, "d"), (1, 1, True, 121 + 31 * MINUTE, "e"), (1, 2, False, 122 + 31 * MINUTE, "f")]
+        + [
+            (1, 2, False, 120 + 31 * MINUTE, "d"),
+            (1, 1, True, 121 + 31 * MINUTE, "e"),
+            (1, 2, False, 122 + 31 * MINUTE, "f"),
+        ]
     )
     windows = ConversationProcessor(window_size_minutes=30).create_conversation_windows(messages)
     assert windows["window_id"].nunique() == 2
@@ -18,7 +22,9 @@ def test_a_gap_longer_than_the_window_size_starts_a_new_window():
 
 
 def test_windows_below_the_minimum_size_are_dropped():
-    messages = make_messages([(1, 2, False, 0, "a"), (1, 1, True, 60, "b"), (1, 2, False, 10_000, "c")])
+    messages = make_messages(
+        [(1, 2, False, 0, "a"), (1, 1, True, 60, "b"), (1, 2, False, 10_000, "c")]
+    )
     windows = ConversationProcessor(min_messages_per_window=3).create_conversation_windows(messages)
     assert windows.empty
 
@@ -41,7 +47,12 @@ def test_a_long_active_session_is_capped_at_the_maximum_span():
 
 def test_bursts_group_consecutive_messages_of_one_sender_within_the_gap():
     messages = make_messages(
-        [(1, 2, False, 0, "q?"), (1, 1, True, 30, "one"), (1, 1, True, 60, "two"), (1, 1, True, 400, "three")]
+        [
+            (1, 2, False, 0, "q?"),
+            (1, 1, True, 30, "one"),
+            (1, 1, True, 60, "two"),
+            (1, 1, True, 400, "three"),
+        ]
     )
     windows = ConversationProcessor(burst_gap_seconds=120).create_conversation_windows(messages)
     bursts = windows.groupby("burst_id")["message_id"].apply(list).tolist()
@@ -52,10 +63,17 @@ def test_bursts_group_consecutive_messages_of_one_sender_within_the_gap():
 
 def test_relationship_dynamics_measure_owner_share_and_reply_time():
     messages = make_messages(
-        [(1, 2, False, 0, "hey"), (1, 1, True, 90, "hi 😀"), (1, 2, False, 100, "ok"), (1, 1, True, 130, "good")]
+        [
+            (1, 2, False, 0, "hey"),
+            (1, 1, True, 90, "hi 😀"),
+            (1, 2, False, 100, "ok"),
+            (1, 1, True, 130, "good"),
+        ]
     )
     processor = ConversationProcessor()
-    dynamics = processor.analyze_relationship_dynamics(processor.create_conversation_windows(messages))
+    dynamics = processor.analyze_relationship_dynamics(
+        processor.create_conversation_windows(messages)
+    )
     row = dynamics.iloc[0]
     assert row["owner_share"] == pytest.approx(0.5)
     assert row["owner_median_reply_seconds"] == pytest.approx(60)

@@ -46,7 +46,10 @@ def test_adaptive_examples_describe_the_thread_in_the_system_prompt():
 def test_no_window_lands_in_both_splits_and_the_split_is_deterministic():
     creator = TrainingDataCreator()
     windows = _windows(60)
-    parts = (creator.create_conversational_examples(windows), creator.create_burst_examples(windows))
+    parts = (
+        creator.create_conversational_examples(windows),
+        creator.create_burst_examples(windows),
+    )
     first = creator.combine_datasets(*parts, validation_fraction=0.25, seed=3)
     second = creator.combine_datasets(*parts, validation_fraction=0.25, seed=3)
     assert (first.groupby("window_id")["split"].nunique() == 1).all()

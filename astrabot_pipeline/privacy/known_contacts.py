@@ -1,0 +1,309 @@
+"""The owner's address book as a deny-list: every name form, phone number and e-mail.
+
+Built once from the decoded `recipients` table (DESIGN.md "Data contract"). The same
+matching functions serve the Presidio recognizers and the privacy validator, so what the
+anonymizer replaces and what the gate checks can never drift apart.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from functools import cached_property
+
+import pandas as pd
+import phonenumbers
+from spacy.lang.en.stop_words import STOP_WORDS
+
+from astrabot_pipeline.signal.tables import conform
+
+MIN_NAME_FORM_CHARS = 2
+MIN_PHONE_DIGITS = 7
+MAX_PHONE_DIGITS = 15
+# A number is at most this many digit groups ("+1 (415) 555 01 34"): bounds the search.
+MAX_PHONE_GROUPS = 6
+
+# Words inside a name: letters and digits (underscore splits, so "sam_k" is "sam", "k").
+_WORD = re.compile(r"[^\W_]+")
+# What may sit between the words of a multi-word form: "Sam Kim", "Sam\nKim", "sam.k.42".
+_NAME_GAP = re.compile(r"\s{1,4}|[._\-]\s?")
+# A run of digits with the separators people type inside phone numbers.
+_DIGIT_RUN = re.compile(r"\d(?:[\d \t\u00a0().\-/]*\d)?")
+_DIGITS = re.compile(r"\d+")
+_LEADING_LETTERS = re.compile(r"[^\W\d_]+")
+_EMAIL = re.compile(r"[\w.+\-']+@[\w\-]+(?:\.[\w\-]+)+")
+
+
+def fold(text: str) -> str:
+    """Case- and accent-insensitive form used for every name comparison ("Zoë" == "zoe")."""
+    decomposed = unicodedata.normalize("NFKD", text)
+    return "".join(char for char in decomposed if not unicodedata.combining(char)).casefold()
+
+
+def name_words(text: str) -> tuple[str, ...]:
+    return tuple(fold(word) for word in _WORD.findall(text))
+
+
+def digits_of(text: str) -> str:
+    return "".join(_DIGITS.findall(text))
+
+
+def _clean(value: object) -> str | None:
+    if not isinstance(value, str):
+        return None
+    value = value.strip()
+    return value or None
+
+
+@dataclass(frozen=True)
+class NameForm:
+    """One way of writing a known person's name, and whose it is."""
+
+    key: str
+    role: str  # full, given, family, nickname, display or username
+    words: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ContactMatch:
+    """A span of text that is a known contact's identifier (offsets only, never the text)."""
+
+    start: int
+    end: int
+    key: str
+    role: str  # a NameForm role, "phone" or "email"
+
+
+@dataclass(frozen=True)
+class KnownContacts:
+    """Deny-list of the owner's and every contact's identifiers, each tied to a stable key.
+
+    The key (``recipient:<id>``) is what the pseudonymizer hashes, so every form of one
+    person's name, number or e-mail maps to the same surrogate person.
+    """
+
+    names: dict[tuple[str, ...], NameForm] = field(default_factory=dict)
+    phones: dict[str, str] = field(default_factory=dict)  # digits (E.164 w/o "+", or NSN) -> key
+    emails: dict[str, str] = field(default_factory=dict)  # lowercased address -> key
+    keys: tuple[str, ...] = ()
+
+    @classmethod
+    def from_recipients(
+        cls, recipients: pd.DataFrame, name_forms: pd.DataFrame | None = None
+    ) -> KnownContacts:
+        """Every non-group recipient (the owner included) as name forms, numbers and e-mails.
+
+        `name_forms` (the decoded `recipient_names` table) adds every name a recipient row
+        carries (address-book, profile, nickname), beyond the one triple in `recipients`.
+        Frames are checked against the contract first (SchemaMismatchError names any
+        missing column). When two people share a spelling, the lower recipient_id keeps it.
+        """
+        recipients = conform("recipients", recipients)
+        extra = _extra_name_forms(name_forms)
+        names: dict[tuple[str, ...], NameForm] = {}
+        phones: dict[str, str] = {}
+        emails: dict[str, str] = {}
+        keys: list[str] = []
+        people = recipients[~recipients["is_group"]]
+        for row in people.sort_values("recipient_id").itertuples(index=False):
+            key = f"recipient:{int(row.recipient_id)}"
+            keys.append(key)
+            for role, form in [*_name_forms(row), *extra.get(int(row.recipient_id), [])]:
+                words = name_words(form)
+                if words and len("".join(words)) >= MIN_NAME_FORM_CHARS:
+                    names.setdefault(words, NameForm(key, role, words))
+            for digits in _phone_keys(_clean(row.e164)):
+                phones.setdefault(digits, key)
+            email = _clean(row.email)
+            if email and "@" in email:
+                emails.setdefault(email.casefold(), key)
+        return cls(names=names, phones=phones, emails=emails, keys=tuple(keys))
+
+    @cached_property
+    def max_name_words(self) -> int:
+        return max((len(words) for words in self.names), default=0)
+
+    @cached_property
+    def name_vocabulary(self) -> frozenset[str]:
+        """Every word of every known name form: surrogate pools must avoid all of them."""
+        return frozenset(word for words in self.names for word in words if len(word) > 1)
+
+    # -- matching (shared by the recognizers and the validator) ---------------------------
+
+    def find_names(self, text: str) -> list[ContactMatch]:
+        """Known name forms on word boundaries, case-insensitive, longest first.
+
+        A possessive ("sam's") or glued punctuation/emoji ("Priya!!🎉") is left outside the
+        span. A one-word form that is an English stop word ("Will", "May") only counts when
+        capitalized, so "i will" stays text while "Will's here" is a name.
+        """
+        if not self.names:
+            return []
+        words = [(m.start(), m.end(), fold(m.group())) for m in _WORD.finditer(text)]
+        matches: list[ContactMatch] = []
+        longest = self.max_name_words
+        i = 0
+        while i < len(words):
+            for n in range(min(longest, len(words) - i), 0, -1):
+                form = self.names.get(tuple(word for _, _, word in words[i : i + n]))
+                if form is None or not _gaps_fit(text, words[i : i + n]):
+                    continue
+                start, end = words[i][0], words[i + n - 1][1]
+                if n == 1 and form.words[0] in STOP_WORDS and text[start:end].islower():
+                    continue
+                matches.append(ContactMatch(start, end, form.key, form.role))
+                i += n - 1
+                break
+            i += 1
+        return matches
+
+    def find_phones(self, text: str) -> list[ContactMatch]:
+        """Known numbers in any formatting: digit runs compared after normalization."""
+        if not self.phones:
+            return []
+        return [
+            ContactMatch(start, end, key, "phone")
+            for start, end, key in _known_digit_spans(text, self.phone_key)
+        ]
+
+    def find_emails(self, text: str) -> list[ContactMatch]:
+        if not self.emails:
+            return []
+        matches = []
+        for match in _EMAIL.finditer(text):
+            start, end = match.span()
+            candidate = match.group()
+            # Trailing dots and quotes belong to the sentence, not the address.
+            while candidate and candidate[-1] in ".'-":
+                candidate, end = candidate[:-1], end - 1
+            key = self.emails.get(candidate.casefold())
+            if key:
+                matches.append(ContactMatch(start, end, key, "email"))
+        return matches
+
+    # -- identity of an already-found span (for the anonymization operators) -------------
+
+    def name_form(self, text: str) -> NameForm | None:
+        return self.names.get(name_words(text))
+
+    def phone_key(self, digits: str) -> str | None:
+        """The contact whose number these digits are (E.164, 00-prefixed, national, trunk 0)."""
+        if not MIN_PHONE_DIGITS <= len(digits) <= MAX_PHONE_DIGITS + 2:
+            return None
+        return self.phones.get(digits) or self.phones.get(digits.lstrip("0"))
+
+    def phone_key_in(self, text: str) -> str | None:
+        """The contact whose number appears anywhere in `text` (a span found by a recognizer)."""
+        spans = _known_digit_spans(text, self.phone_key)
+        return spans[0][2] if spans else None
+
+    def email_key(self, text: str) -> str | None:
+        return self.emails.get(text.strip().casefold())
+
+
+# recipient_names.source -> the NameForm role its names play
+_SOURCE_ROLES = {
+    "system_joined": "full",
+    "profile_joined": "full",
+    "nickname_joined": "nickname",
+    "system_given": "given",
+    "given_name": "given",
+    "nickname_given": "nickname",
+    "system_family": "family",
+    "family_name": "family",
+    "nickname_family": "family",
+    "username": "username",
+}
+
+
+def _extra_name_forms(name_forms: pd.DataFrame | None) -> dict[int, list[tuple[str, str]]]:
+    if name_forms is None:
+        return {}
+    forms: dict[int, list[tuple[str, str]]] = {}
+    for row in conform("recipient_names", name_forms).itertuples(index=False):
+        name = _clean(row.name)
+        if name:
+            role = _SOURCE_ROLES.get(row.source, "display")
+            forms.setdefault(int(row.recipient_id), []).append((role, name))
+    return forms
+
+
+def _name_forms(row: object) -> Iterator[tuple[str, str]]:
+    """(role, form) pairs of one recipient: as stored, plus the name that leads a display
+    name ("Dima Volkov" -> "Dima") or a username ("dima.07" -> "dima")."""
+    given, family = _clean(row.given_name), _clean(row.family_name)  # type: ignore[attr-defined]
+    display, username = _clean(row.display_name), _clean(row.username)  # type: ignore[attr-defined]
+    if given and family:
+        yield "full", f"{given} {family}"
+    forms = {
+        "given": given,
+        "family": family,
+        "nickname": _clean(row.nickname),  # type: ignore[attr-defined]
+        "display": display,
+        "username": username,
+    }
+    for role, form in forms.items():
+        if form:
+            yield role, form
+    if display and len(display.split()) > 1:
+        yield "display", display.split()[0]
+    leading = _LEADING_LETTERS.match(username or "")
+    if leading and len(leading.group()) >= 3:
+        yield "nickname", leading.group()
+
+
+def _phone_keys(e164: str | None) -> set[str]:
+    """The digit strings a number is recognized by: full international and national."""
+    if not e164:
+        return set()
+    keys = {digits_of(e164)}
+    try:
+        parsed = phonenumbers.parse(e164, None if e164.startswith("+") else "US")
+    except phonenumbers.NumberParseException:
+        parsed = None
+    if parsed is not None:
+        keys.add(f"{parsed.country_code}{phonenumbers.national_significant_number(parsed)}")
+        keys.add(phonenumbers.national_significant_number(parsed))
+    return {key for key in keys if len(key) >= MIN_PHONE_DIGITS}
+
+
+def _gaps_fit(text: str, words: list[tuple[int, int, str]]) -> bool:
+    return all(
+        _NAME_GAP.fullmatch(text, left[1], right[0])
+        for left, right in zip(words, words[1:], strict=False)
+    )
+
+
+def phone_candidates(text: str) -> Iterator[list[tuple[int, int, str]]]:
+    """Digit groups of each run of digits and phone separators: [(start, end, digits)]."""
+    for run in _DIGIT_RUN.finditer(text):
+        yield [
+            (m.start(), m.end(), m.group()) for m in _DIGITS.finditer(text, run.start(), run.end())
+        ]
+
+
+def _known_digit_spans(text: str, key_of) -> list[tuple[int, int, str]]:
+    """Longest runs of consecutive digit groups whose digits are a known number."""
+    spans: list[tuple[int, int, str]] = []
+    for groups in phone_candidates(text):
+        i = 0
+        while i < len(groups):
+            found = None
+            for j in range(min(len(groups), i + MAX_PHONE_GROUPS) - 1, i - 1, -1):
+                key = key_of("".join(digits for _, _, digits in groups[i : j + 1]))
+                if key:
+                    found = (j, key)
+                    break
+            if found is None:
+                i += 1
+                continue
+            j, key = found
+            start = groups[i][0]
+            # Take a leading "+" or "(" with the number: "+1 415…", "(415) 555…".
+            while start > 0 and text[start - 1] in "+(":
+                start -= 1
+            spans.append((start, groups[j][1], key))
+            i = j + 1
+    return spans
