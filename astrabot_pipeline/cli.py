@@ -16,7 +16,12 @@ from astrabot_pipeline import settings
 
 def _read_passphrase(passphrase_file: Path | None) -> str:
     if passphrase_file is not None:
-        return passphrase_file.read_text(encoding="utf-8").strip()
+        try:
+            return passphrase_file.read_text(encoding="utf-8").strip()
+        except OSError as error:
+            raise SystemExit(
+                f"astrabot: cannot read the passphrase file {passphrase_file}: {error.strerror}"
+            ) from None
     passphrase = os.environ.get(settings.PASSPHRASE_ENV, "")
     if not passphrase:
         raise SystemExit(
@@ -63,10 +68,15 @@ def _demo_passphrase(_: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="astrabot", description=__doc__.splitlines()[0])
+    # No prefix matching: `--passphrase SECRET` must fail, not be read as --passphrase-file.
+    parser = argparse.ArgumentParser(
+        prog="astrabot", description=__doc__.splitlines()[0], allow_abbrev=False
+    )
     commands = parser.add_subparsers(dest="command", required=True)
 
-    decode = commands.add_parser("decode", help="decrypt a Signal .backup into SQLite + Parquet")
+    decode = commands.add_parser(
+        "decode", help="decrypt a Signal .backup into SQLite + Parquet", allow_abbrev=False
+    )
     decode.add_argument("backup", type=Path)
     decode.add_argument("--out", type=Path, required=True, help="output folder (created)")
     decode.add_argument("--passphrase-file", type=Path, help="file holding the passphrase")

@@ -10,6 +10,7 @@ import multiprocessing as mp
 import resource
 import sys
 import time
+import traceback
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -22,11 +23,14 @@ harden_process()
 
 
 def _child(fn: Callable[[], Any], queue: mp.Queue) -> None:
-    start = time.perf_counter()
-    extra = fn()
-    seconds = time.perf_counter() - start
-    peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    queue.put((seconds, peak_mib, extra))
+    try:
+        start = time.perf_counter()
+        extra = fn()
+        seconds = time.perf_counter() - start
+        peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        queue.put(("ok", (seconds, peak_mib, extra)))
+    except BaseException:
+        queue.put(("error", traceback.format_exc()))
 
 
 def measure(fn: Callable[[], Any]) -> tuple[float, float, Any]:
@@ -35,11 +39,11 @@ def measure(fn: Callable[[], Any]) -> tuple[float, float, Any]:
     queue = context.Queue()
     process = context.Process(target=_child, args=(fn, queue))
     process.start()
-    result = queue.get()
+    status, payload = queue.get()
     process.join()
-    if process.exitcode:
-        raise RuntimeError(f"benchmark child failed with exit code {process.exitcode}")
-    return result
+    if status != "ok":
+        raise RuntimeError(f"benchmark child failed:\n{payload}")
+    return payload
 
 
 def report(label: str, items: int, unit: str, seconds: float, peak_mib: float) -> None:

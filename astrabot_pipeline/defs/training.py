@@ -29,14 +29,17 @@ STAGES = (
 
 
 class LoraStageConfig(dg.Config):
+    """Per-stage settings in the UI; hyperparameter defaults are StageConfig's own."""
+
     base_model: str = TINY_BASE_MODEL
-    max_steps: int = 60
-    learning_rate: float = 2e-3
-    lora_r: int = 8
-    lora_alpha: int = 16
-    batch_size: int = 8
-    max_length: int = 256
-    seed: int = 0
+    max_steps: int = 200  # the demo trains longer than StageConfig's quick default
+    learning_rate: float = StageConfig.learning_rate
+    lora_r: int = StageConfig.lora_r
+    lora_alpha: int = StageConfig.lora_alpha
+    lora_dropout: float = StageConfig.lora_dropout
+    batch_size: int = StageConfig.batch_size
+    max_length: int = StageConfig.max_length
+    seed: int = StageConfig.seed
 
 
 def _split_records(examples: pd.DataFrame, kind: str, split: str) -> list[dict]:
@@ -68,16 +71,7 @@ def _run_stage(
             _split_records(mixed_dataset, kind, "train"),
             _split_records(mixed_dataset, kind, "validation"),
             paths.sub("models", name),
-            StageConfig(
-                name=name,
-                max_steps=config.max_steps,
-                learning_rate=config.learning_rate,
-                lora_r=config.lora_r,
-                lora_alpha=config.lora_alpha,
-                batch_size=config.batch_size,
-                max_length=config.max_length,
-                seed=config.seed,
-            ),
+            StageConfig(name=name, **config.model_dump(exclude={"base_model"})),
             previous_adapter_dir=Path(previous_stage["adapter_dir"]) if previous_stage else None,
         )
     manifest = result.to_dict()

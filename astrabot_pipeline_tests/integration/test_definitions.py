@@ -1,0 +1,62 @@
+"""The Dagster layer: the asset graph's contract and the new-backup sensor."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from astrabot_pipeline.defs.automation import new_backup_sensor
+from astrabot_pipeline.defs.resources import SignalBackupResource
+from astrabot_pipeline.definitions import defs
+
+ASSET_GROUPS = {
+    "signal_backup": "ingest",
+    "decoded_backup": "ingest",
+    "conversation_windows": "conversations",
+    "nitter_enriched_windows": "enrichment",
+    "anonymized_windows": "privacy",
+    "mixed_dataset": "dataset",
+    "lora_stage_1_conversational": "training",
+    "lora_stage_2_adaptive": "training",
+    "lora_stage_3_burst": "training",
+    "eval_report": "evaluation",
+}
+CHAIN = list(ASSET_GROUPS)[1:]
+
+
+def test_the_ten_assets_exist_in_their_groups():
+    graph = defs.resolve_asset_graph()
+    groups = {key.to_user_string(): graph.get(key).group_name for key in graph.get_all_asset_keys()}
+    assert groups == ASSET_GROUPS
+
+
+def test_each_asset_depends_on_the_one_before_it():
+    graph = defs.resolve_asset_graph()
+    for upstream, downstream in zip(CHAIN, CHAIN[1:], strict=False):
+        parents = {k.to_user_string() for k in graph.get(dg.AssetKey(downstream)).parent_keys}
+        assert upstream in parents, f"{downstream} should depend on {upstream}"
+    parents = graph.get(dg.AssetKey("decoded_backup")).parent_keys
+    assert dg.AssetKey("signal_backup") in parents
+
+
+def test_every_materializable_asset_has_a_check_and_the_privacy_gate_blocks():
+    specs = {
+        spec.key: spec
+        for assets_def in defs.assets
+        if isinstance(assets_def, dg.AssetsDefinition)
+        for spec in assets_def.check_specs
+    }
+    assert set(CHAIN) <= {key.asset_key.to_user_string() for key in specs}
+    gate = dg.AssetCheckKey(dg.AssetKey("anonymized_windows"), "no_known_identifiers_survive")
+    assert specs[gate].blocking
+
+
+def test_sensor_requests_one_run_per_new_backup(tmp_path):
+    resource = SignalBackupResource(backup_dir=str(tmp_path), passphrase="unused")
+    context = dg.build_sensor_context(resources={"signal": resource})
+    assert isinstance(new_backup_sensor(context), dg.SkipReason)
+    (tmp_path / "signal-2026-01-01.backup").write_bytes(b"first")
+    request = new_backup_sensor(context)
+    assert isinstance(request, dg.RunRequest)
+    assert isinstance(new_backup_sensor(context), dg.SkipReason)
+    (tmp_path / "signal-2026-02-01.backup").write_bytes(b"second")
+    assert new_backup_sensor(context).run_key != request.run_key
