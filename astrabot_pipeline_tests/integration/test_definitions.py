@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import dagster as dg
 
+from astrabot_pipeline.definitions import defs
 from astrabot_pipeline.defs.automation import new_backup_sensor
 from astrabot_pipeline.defs.resources import SignalBackupResource
-from astrabot_pipeline.definitions import defs
 
 ASSET_GROUPS = {
     "signal_backup": "ingest",
