@@ -4,7 +4,7 @@ Output layout (written atomically: on any error no `out_dir` is left, and an ear
 good one is untouched):
 
     out_dir/signal.sqlite                  the replayed Signal database (+ astrabot_* side tables)
-    out_dir/tables/<name>.parquet          messages, recipients, threads, reactions, mentions, attachments
+    out_dir/tables/<name>.parquet          the contract tables (signal/tables.py)
     out_dir/attachments|avatars|stickers/  extracted blobs (attachment paths are relative to out_dir)
     out_dir/decode.json                    counts and versions only
 """
@@ -57,7 +57,7 @@ class DecodeResult:
     warnings: tuple[str, ...] = ()
 
     def read_tables(self, *, resolve_paths: bool = True) -> dict[str, pd.DataFrame]:
-        """Load the six contract tables this decode wrote (see `read_tables`)."""
+        """Load the contract tables this decode wrote (see `read_tables`)."""
         return read_tables(self.out_dir, resolve_paths=resolve_paths)
 
 
@@ -193,7 +193,7 @@ def _manifest(result: DecodeResult) -> dict[str, object]:
 
 
 def read_tables(out_dir: str | Path, *, resolve_paths: bool = True) -> dict[str, pd.DataFrame]:
-    """Load the six contract tables of a decode; attachment paths made absolute by default."""
+    """Load the contract tables of a decode; attachment paths made absolute by default."""
     out_dir = Path(out_dir)
     tables = {
         name: conform(name, storage.read_parquet(out_dir / TABLES_DIR / f"{name}.parquet"))
