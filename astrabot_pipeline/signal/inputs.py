@@ -1,0 +1,119 @@
+"""Which kind of Signal history a path holds, decided from its content, not trusted names.
+
+Supported: a legacy Android `.backup` file; a backup-v2 encrypted `main` file or its
+`signal-backup-*` snapshot folder; the plaintext export (ZIP or `main.jsonl`); a Signal
+Desktop database (SQLCipher `db.sqlite` or its data folder); an already-decrypted
+Android database; and a signalbackup-tools `--exportcsv` folder.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import struct
+import zipfile
+from enum import StrEnum
+from pathlib import Path
+
+from astrabot_pipeline.signal.errors import UnsupportedBackupError
+
+SQLITE_MAGIC = b"SQLite format 3\x00"
+BACKUP_V2_MAGIC = b"SBACKUP\x01"
+MAX_LEGACY_HEADER = 10_240  # signalbackup-tools' sanity bound on the plaintext header frame
+_HEADER_FIELD_TAG = 0x0A  # BackupFrame field 1 (header), length-delimited
+_CSV_MESSAGE_FILES = ("message.csv", "sms.csv", "mms.csv")
+
+
+class InputKind(StrEnum):
+    LEGACY_BACKUP = "legacy-backup"
+    BACKUP_V2 = "backup-v2"
+    BACKUP_V2_EXPORT = "backup-v2-export"
+    DESKTOP = "desktop"
+    PLAIN_SQLITE = "plain-sqlite"
+    CSV_EXPORT = "csv-export"
+
+
+SUPPORTED = (
+    "a Signal Android .backup file, a backup-v2 folder (signal-backup-*) or its `main` file, "
+    "the plaintext export (.zip or main.jsonl), a Signal Desktop db.sqlite or data folder, "
+    "a decrypted Signal SQLite database, or a signalbackup-tools --exportcsv folder"
+)
+
+
+def _head(path: Path, size: int = 64) -> bytes:
+    with open(path, "rb") as handle:
+        return handle.read(size)
+
+
+def _is_legacy_backup(head: bytes) -> bool:
+    if len(head) < 6:
+        return False
+    (length,) = struct.unpack(">I", head[:4])
+    return 2 <= length <= MAX_LEGACY_HEADER and head[4] == _HEADER_FIELD_TAG
+
+
+def _sqlite_tables(path: Path) -> set[str]:
+    uri = f"file:{path.as_posix()}?mode=ro"
+    with sqlite3.connect(uri, uri=True) as connection:
+        return {row[0] for row in connection.execute("SELECT name FROM sqlite_master")}
+
+
+def _detect_file(path: Path) -> InputKind | None:
+    head = _head(path)
+    if (
+        head.startswith(BACKUP_V2_MAGIC)
+        or path.name == "main"
+        or path.name.endswith(".binproto.encrypted")
+    ):
+        return InputKind.BACKUP_V2
+    if path.suffix == ".jsonl":
+        return InputKind.BACKUP_V2_EXPORT
+    if zipfile.is_zipfile(path):
+        with zipfile.ZipFile(path) as archive:
+            names = archive.namelist()
+        return InputKind.BACKUP_V2_EXPORT if any(n.endswith("main.jsonl") for n in names) else None
+    if head.startswith(SQLITE_MAGIC):
+        tables = _sqlite_tables(path)
+        if "conversations" in tables and "messages" in tables:
+            return InputKind.DESKTOP
+        if "recipient" in tables or "recipient_preferences" in tables:
+            return InputKind.PLAIN_SQLITE
+        return None
+    if path.name == "db.sqlite":
+        return InputKind.DESKTOP  # SQLCipher: encrypted from the first byte
+    if _is_legacy_backup(head) or path.suffix == ".backup":
+        return InputKind.LEGACY_BACKUP
+    return None
+
+
+def _detect_folder(path: Path) -> InputKind | None:
+    if (path / "main").is_file():
+        return InputKind.BACKUP_V2
+    if (path / "main.jsonl").is_file():
+        return InputKind.BACKUP_V2_EXPORT
+    if (path / "sql" / "db.sqlite").is_file() or (path / "db.sqlite").is_file():
+        return InputKind.DESKTOP
+    if any((path / name).is_file() for name in _CSV_MESSAGE_FILES):
+        return InputKind.CSV_EXPORT
+    return None
+
+
+def detect_input(path: str | Path) -> InputKind:
+    """The kind of history at `path`; UnsupportedBackupError (saying what is) otherwise."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(path)
+    kind = _detect_folder(path) if path.is_dir() else _detect_file(path)
+    if kind is None:
+        raise UnsupportedBackupError(f"{path.name} is not a supported input; expected {SUPPORTED}")
+    return kind
+
+
+def is_supported_input(path: Path) -> bool:
+    """True when `path` is an input this project decodes (sidecar and hidden files are not)."""
+    if path.name.startswith(".") or path.name.endswith(".canaries.json"):
+        return False
+    try:
+        detect_input(path)
+    except (UnsupportedBackupError, OSError, sqlite3.DatabaseError, zipfile.BadZipFile):
+        return False
+    return True
