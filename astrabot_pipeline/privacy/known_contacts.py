@@ -208,6 +208,7 @@ _SOURCE_ROLES = {
     "system_joined": "full",
     "profile_joined": "full",
     "nickname_joined": "nickname",
+    "system_nickname": "nickname",
     "system_given": "given",
     "given_name": "given",
     "nickname_given": "nickname",

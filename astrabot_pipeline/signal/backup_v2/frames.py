@@ -1,0 +1,240 @@
+"""The subset of libsignal's backup.proto (package `signal.backup`) this decoder reads.
+
+Built at import time without protoc, like signal/protos.py. Field numbers and names
+follow libsignal `rust/message-backup/src/proto/backup.proto`; only fields the
+normalizer uses are declared, so everything else (settings, enums, call details, ...)
+is skipped as an unknown field, in binary and in protobuf-JSON alike. Items that are not
+chat messages are declared as empty messages so that `WhichOneof` still names them.
+Declared as proto2 so optional scalars (e.g. `Quote.targetSentTimestamp`) have presence;
+the wire format is the same as proto3's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+
+from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
+from google.protobuf.message import DecodeError, Message
+
+from astrabot_pipeline.signal.backup_v2.errors import CorruptBackupV2Error
+
+_F = descriptor_pb2.FieldDescriptorProto
+_TYPES = {
+    "string": _F.TYPE_STRING,
+    "bytes": _F.TYPE_BYTES,
+    "bool": _F.TYPE_BOOL,
+    "uint64": _F.TYPE_UINT64,
+    "uint32": _F.TYPE_UINT32,
+}
+_PACKAGE = "signal.backup"
+_EMPTY: list[tuple[str, int, str, str]] = []
+
+# message name -> [(field name, number, scalar type or message name, "" | "repeated" | oneof)]
+_MESSAGES: dict[str, list[tuple[str, int, str, str]]] = {
+    "BackupInfo": [
+        ("version", 1, "uint64", ""),
+        ("backupTimeMs", 2, "uint64", ""),
+        ("mediaRootBackupKey", 3, "bytes", ""),
+        ("currentAppVersion", 4, "string", ""),
+        ("firstAppVersion", 5, "string", ""),
+    ],
+    "Frame": [
+        ("account", 1, "AccountData", "item"),
+        ("recipient", 2, "Recipient", "item"),
+        ("chat", 3, "Chat", "item"),
+        ("chatItem", 4, "ChatItem", "item"),
+        ("stickerPack", 5, "Skipped", "item"),
+        ("adHocCall", 6, "Skipped", "item"),
+        ("notificationProfile", 7, "Skipped", "item"),
+        ("chatFolder", 8, "Skipped", "item"),
+    ],
+    "Skipped": _EMPTY,
+    "AccountData": [
+        ("username", 2, "string", ""),
+        ("givenName", 4, "string", ""),
+        ("familyName", 5, "string", ""),
+    ],
+    "Recipient": [
+        ("id", 1, "uint64", ""),
+        ("contact", 2, "Contact", "destination"),
+        ("group", 3, "Group", "destination"),
+        ("distributionList", 4, "Skipped", "destination"),
+        ("self", 5, "Skipped", "destination"),
+        ("releaseNotes", 6, "Skipped", "destination"),
+        ("callLink", 7, "CallLink", "destination"),
+    ],
+    "Contact": [
+        ("aci", 1, "bytes", ""),
+        ("pni", 2, "bytes", ""),
+        ("username", 3, "string", ""),
+        ("e164", 4, "uint64", ""),
+        ("profileGivenName", 11, "string", ""),
+        ("profileFamilyName", 12, "string", ""),
+        ("nickname", 16, "Contact.Name", ""),
+        ("systemGivenName", 18, "string", ""),
+        ("systemFamilyName", 19, "string", ""),
+        ("systemNickname", 20, "string", ""),
+    ],
+    "Contact.Name": [("given", 1, "string", ""), ("family", 2, "string", "")],
+    "Group": [("snapshot", 5, "Group.GroupSnapshot", "")],
+    "Group.GroupSnapshot": [("title", 2, "Group.GroupAttributeBlob", "")],
+    "Group.GroupAttributeBlob": [("title", 1, "string", "")],
+    "CallLink": [("name", 3, "string", "")],
+    "Chat": [("id", 1, "uint64", ""), ("recipientId", 2, "uint64", "")],
+    "ChatItem": [
+        ("chatId", 1, "uint64", ""),
+        ("authorId", 2, "uint64", ""),
+        ("dateSent", 3, "uint64", ""),
+        ("revisions", 6, "ChatItem", "repeated"),
+        ("incoming", 8, "ChatItem.IncomingMessageDetails", "directionalDetails"),
+        ("outgoing", 9, "ChatItem.OutgoingMessageDetails", "directionalDetails"),
+        ("directionless", 10, "Skipped", "directionalDetails"),
+        ("standardMessage", 11, "StandardMessage", "item"),
+        ("contactMessage", 12, "ContactMessage", "item"),
+        ("stickerMessage", 13, "StickerMessage", "item"),
+        ("remoteDeletedMessage", 14, "Skipped", "item"),
+        ("updateMessage", 15, "Skipped", "item"),
+        ("paymentNotification", 16, "Skipped", "item"),
+        ("giftBadge", 17, "Skipped", "item"),
+        ("viewOnceMessage", 18, "Skipped", "item"),
+        ("directStoryReplyMessage", 19, "Skipped", "item"),
+        ("poll", 20, "Skipped", "item"),
+    ],
+    "ChatItem.IncomingMessageDetails": [
+        ("dateReceived", 1, "uint64", ""),
+        ("dateServerSent", 2, "uint64", ""),
+    ],
+    "ChatItem.OutgoingMessageDetails": [("dateReceived", 2, "uint64", "")],
+    "Text": [("body", 1, "string", ""), ("bodyRanges", 2, "BodyRange", "repeated")],
+    "BodyRange": [
+        ("start", 1, "uint32", ""),
+        ("length", 2, "uint32", ""),
+        ("mentionAci", 3, "bytes", ""),
+    ],
+    "StandardMessage": [
+        ("quote", 1, "Quote", ""),
+        ("text", 2, "Text", ""),
+        ("attachments", 3, "MessageAttachment", "repeated"),
+        ("longText", 5, "FilePointer", ""),
+        ("reactions", 6, "Reaction", "repeated"),
+    ],
+    "ContactMessage": [
+        ("contact", 1, "ContactAttachment", ""),
+        ("reactions", 2, "Reaction", "repeated"),
+    ],
+    "ContactAttachment": [
+        ("name", 1, "ContactAttachment.Name", ""),
+        ("organization", 7, "string", ""),
+    ],
+    "ContactAttachment.Name": [
+        ("givenName", 1, "string", ""),
+        ("familyName", 2, "string", ""),
+        ("nickname", 6, "string", ""),
+    ],
+    "StickerMessage": [
+        ("sticker", 1, "Sticker", ""),
+        ("reactions", 2, "Reaction", "repeated"),
+    ],
+    "Sticker": [("emoji", 4, "string", ""), ("data", 5, "FilePointer", "")],
+    "MessageAttachment": [("pointer", 1, "FilePointer", "")],
+    "FilePointer": [
+        ("contentType", 4, "string", ""),
+        ("fileName", 7, "string", ""),
+        ("locatorInfo", 13, "FilePointer.LocatorInfo", ""),
+    ],
+    "FilePointer.LocatorInfo": [("size", 3, "uint32", "")],
+    "Quote": [
+        ("targetSentTimestamp", 1, "uint64", ""),
+        ("authorId", 2, "uint64", ""),
+    ],
+    "Reaction": [
+        ("emoji", 1, "string", ""),
+        ("authorId", 2, "uint64", ""),
+        ("sentTimestamp", 3, "uint64", ""),
+        ("sortOrder", 4, "uint64", ""),
+    ],
+    # The `SBACKUP\x01` prefix of remote backups (libsignal svrb `backup_metadata.proto`).
+    "BackupMetadata": [("pair", 1, "BackupMetadata.Pair", "repeated")],
+    "BackupMetadata.Pair": [("ct", 1, "bytes", ""), ("pw_salt", 2, "bytes", "")],
+}
+
+
+def _add_fields(message: descriptor_pb2.DescriptorProto, name: str) -> None:
+    oneofs: dict[str, int] = {}
+    for field_name, number, kind, label in _MESSAGES[name]:
+        field = message.field.add(name=field_name, number=number)
+        field.label = _F.LABEL_REPEATED if label == "repeated" else _F.LABEL_OPTIONAL
+        if label not in ("", "repeated"):
+            if label not in oneofs:
+                oneofs[label] = len(message.oneof_decl)
+                message.oneof_decl.add(name=label)
+            field.oneof_index = oneofs[label]
+        if kind in _TYPES:
+            field.type = _TYPES[kind]
+        else:
+            field.type = _F.TYPE_MESSAGE
+            field.type_name = f".{_PACKAGE}.{kind}"
+
+
+def _file_descriptor() -> descriptor_pb2.FileDescriptorProto:
+    proto = descriptor_pb2.FileDescriptorProto(
+        name="astrabot/signal/backup_v2.proto", package=_PACKAGE, syntax="proto2"
+    )
+    for name in _MESSAGES:
+        if "." in name:
+            continue
+        message = proto.message_type.add(name=name)
+        _add_fields(message, name)
+        for nested in (n for n in _MESSAGES if n.startswith(f"{name}.")):
+            _add_fields(message.nested_type.add(name=nested.partition(".")[2]), nested)
+    return proto
+
+
+_POOL = descriptor_pool.DescriptorPool()
+_POOL.Add(_file_descriptor())
+
+
+def _message_class(name: str) -> type[Message]:
+    return message_factory.GetMessageClass(_POOL.FindMessageTypeByName(f"{_PACKAGE}.{name}"))
+
+
+BackupInfo = _message_class("BackupInfo")
+Frame = _message_class("Frame")
+Recipient = _message_class("Recipient")
+Chat = _message_class("Chat")
+ChatItem = _message_class("ChatItem")
+BackupMetadata = _message_class("BackupMetadata")
+
+FRAME_KINDS = tuple(field.name for field in Frame.DESCRIPTOR.fields)
+
+
+def parse_frames(records: Iterable[bytes]) -> tuple[Message, Iterator[Message]]:
+    """(BackupInfo, lazy Frames) from a stream of varint-delimited protobuf records."""
+    iterator = iter(records)
+    first = next(iterator, None)
+    if first is None:
+        raise CorruptBackupV2Error("the backup stream is empty: no BackupInfo record")
+    return _parse(BackupInfo, first, 0), (
+        _parse(Frame, record, index) for index, record in enumerate(iterator, start=1)
+    )
+
+
+def _parse(cls: type[Message], record: bytes, index: int) -> Message:
+    try:
+        return cls.FromString(record)
+    except DecodeError as error:
+        raise CorruptBackupV2Error(
+            f"record {index} of the backup stream is not a valid {cls.DESCRIPTOR.name}"
+        ) from error
+
+
+__all__ = [
+    "FRAME_KINDS",
+    "BackupInfo",
+    "BackupMetadata",
+    "Chat",
+    "ChatItem",
+    "Frame",
+    "Recipient",
+    "parse_frames",
+]

@@ -1,0 +1,385 @@
+"""Backup-v2 frames -> the data-contract tables (signal/tables.py), in one streaming pass.
+
+Ids are file-local (signal-backup-format.md §8.1): `Recipient.id` becomes recipient_id,
+`Chat.id` thread_id, and each ChatItem's 1-based position in the file its message_id,
+which is stable for a given backup and unique. Only chat messages become rows: standard,
+contact-share and sticker messages. Update items (calls, group/timer/profile changes),
+remote-delete tombstones, view-once messages, payments, gift badges and story replies
+are skipped. An edited message is one ChatItem whose top level is the latest version and
+whose `revisions` are the earlier ones: one row, latest text, edited=True.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import pandas as pd
+from google.protobuf.message import Message
+
+from astrabot_pipeline.signal.normalize import NormalizedBackup, to_int, to_timestamp
+from astrabot_pipeline.signal.tables import SCHEMAS, conform
+
+CHAT_MESSAGE_KINDS = frozenset({"standardMessage", "contactMessage", "stickerMessage"})
+
+_RECIPIENT_FIELDS = [f.name for f in SCHEMAS["recipients"]]
+_MESSAGE_FIELDS = [
+    "message_id",
+    "thread_id",
+    "sender_id",
+    "is_outgoing",
+    "date_sent",
+    "date_received",
+    "body",
+    "quote_message_id",
+    "attachment_count",
+    "edited",
+]
+
+
+def _text(value: str) -> str | None:
+    value = value.strip()
+    return value or None
+
+
+def _joined(*parts: str | None) -> str | None:
+    return _text(" ".join(p for p in parts if p))
+
+
+def _first(*values: str | None) -> str | None:
+    return next((v for v in values if v), None)
+
+
+def format_aci(raw: bytes) -> str | None:
+    """16 raw bytes -> the canonical lower-case UUID string (None if not 16 bytes)."""
+    return str(uuid.UUID(bytes=raw)) if len(raw) == 16 else None
+
+
+@dataclass
+class _Quote:
+    message_id: int
+    target_sent: int
+    author_id: int
+
+
+@dataclass
+class _State:
+    """Everything gathered while the frames stream past."""
+
+    account_names: dict[str, str | None] = field(default_factory=dict)
+    recipients: dict[int, dict[str, object]] = field(default_factory=dict)
+    names: list[tuple[int, str, str]] = field(default_factory=list)
+    aci_to_recipient: dict[bytes, int] = field(default_factory=dict)
+    chats: dict[int, int] = field(default_factory=dict)
+    self_id: int | None = None
+    messages: list[dict[str, object]] = field(default_factory=list)
+    reactions: list[tuple[int, int, str, int]] = field(default_factory=list)
+    mentions: list[tuple[int, bytes, int, int]] = field(default_factory=list)
+    attachments: list[tuple[int, int, str | None, str | None, int | None]] = field(
+        default_factory=list
+    )
+    quotes: list[_Quote] = field(default_factory=list)
+    sent_index: dict[tuple[int, int], int] = field(default_factory=dict)
+    skipped: Counter[str] = field(default_factory=Counter)
+    chat_items: int = 0
+
+
+def normalize_frames(
+    info: Message, frames: Iterable[Message], *, self_aci: str | None = None
+) -> NormalizedBackup:
+    """Consume BackupInfo + Frames and return conformed contract tables.
+
+    `self_aci` (the account's ACI, when known) fills the owner's `aci` column and lets
+    mentions of the owner resolve; the frames themselves never carry it.
+    """
+    state = _State()
+    for frame in frames:
+        kind = frame.WhichOneof("item")
+        if kind == "account":
+            _account(state, frame.account)
+        elif kind == "recipient":
+            _recipient(state, frame.recipient)
+        elif kind == "chat":
+            state.chats[frame.chat.id] = frame.chat.recipientId
+        elif kind == "chatItem":
+            state.chat_items += 1
+            _chat_item(state, frame.chatItem, state.chat_items)
+    return _finish(state, int(info.version), self_aci)
+
+
+# -- recipients -------------------------------------------------------------------------
+
+
+def _account(state: _State, account: Message) -> None:
+    state.account_names = {
+        "given_name": _text(account.givenName),
+        "family_name": _text(account.familyName),
+        "username": _text(account.username),
+    }
+
+
+def _recipient(state: _State, recipient: Message) -> None:
+    recipient_id = int(recipient.id)
+    kind = recipient.WhichOneof("destination")
+    row: dict[str, object] = dict.fromkeys(_RECIPIENT_FIELDS)
+    row.update(recipient_id=recipient_id, is_self=False, is_group=False)
+    forms: dict[str, str | None] = {}
+    if kind == "contact":
+        contact = recipient.contact
+        forms = {
+            "system_given": _text(contact.systemGivenName),
+            "system_family": _text(contact.systemFamilyName),
+            "system_nickname": _text(contact.systemNickname),
+            "given_name": _text(contact.profileGivenName),
+            "family_name": _text(contact.profileFamilyName),
+            "nickname_given": _text(contact.nickname.given),
+            "nickname_family": _text(contact.nickname.family),
+            "username": _text(contact.username),
+        }
+        e164 = f"+{contact.e164}" if contact.HasField("e164") and contact.e164 else None
+        aci = format_aci(contact.aci)
+        if aci:
+            state.aci_to_recipient.setdefault(contact.aci, recipient_id)
+        row.update(e164=e164, aci=aci, username=forms["username"])
+    elif kind == "self":
+        state.self_id = recipient_id
+        row["is_self"] = True
+    elif kind == "group":
+        title = _text(recipient.group.snapshot.title.title)
+        row.update(is_group=True, group_title=title, display_name=title)
+    elif kind == "callLink":
+        row["display_name"] = _text(recipient.callLink.name)
+    _apply_names(state, row, forms)
+    state.recipients[recipient_id] = row
+
+
+def _apply_names(state: _State, row: dict[str, object], forms: dict[str, str | None]) -> None:
+    """Fill the name columns of `row` and record every name form it has."""
+    recipient_id = int(row["recipient_id"])  # type: ignore[call-overload]
+    forms = dict(forms)
+    forms["system_joined"] = _joined(forms.get("system_given"), forms.get("system_family"))
+    forms["profile_joined"] = _joined(forms.get("given_name"), forms.get("family_name"))
+    forms["nickname_joined"] = _joined(forms.get("nickname_given"), forms.get("nickname_family"))
+    nickname = _first(forms["nickname_joined"], forms.get("system_nickname"))
+    if any(forms.values()):
+        row.update(
+            given_name=forms.get("given_name"),
+            family_name=forms.get("family_name"),
+            nickname=nickname,
+            username=forms.get("username") or row.get("username"),
+        )
+        row["display_name"] = _first(
+            row.get("display_name"),  # type: ignore[arg-type]
+            nickname,
+            forms["system_joined"],
+            forms["profile_joined"],
+            row.get("e164"),  # type: ignore[arg-type]
+            forms.get("username"),
+        )
+    elif row.get("display_name") is None:
+        row["display_name"] = _first(row.get("e164"), row.get("username"))  # type: ignore[arg-type]
+    state.names.extend(
+        (recipient_id, source, name)
+        for source, name in forms.items()
+        if name and not (source.endswith("_joined") and " " not in name)
+    )
+
+
+# -- chat items -------------------------------------------------------------------------
+
+
+def _chat_item(state: _State, item: Message, message_id: int) -> None:
+    kind = item.WhichOneof("item")
+    if kind not in CHAT_MESSAGE_KINDS:
+        state.skipped[kind or "unset"] += 1
+        return
+    direction = item.WhichOneof("directionalDetails")
+    if direction is None or not item.dateSent or item.chatId not in state.chats:
+        state.skipped["incomplete"] += 1
+        return
+    is_outgoing = direction == "outgoing"
+    sender = state.self_id if is_outgoing and state.self_id is not None else int(item.authorId)
+    received = None
+    if direction == "incoming":
+        received = int(item.incoming.dateReceived) or None
+    elif is_outgoing:
+        received = int(item.outgoing.dateReceived) or None
+    for version in (item, *item.revisions):
+        if version.dateSent:
+            state.sent_index.setdefault((int(version.dateSent), int(item.authorId)), message_id)
+
+    body: str | None = None
+    reactions: Iterable[Message] = ()
+    pointers: list[Message] = []
+    if kind == "standardMessage":
+        message = item.standardMessage
+        body = message.text.body or None
+        reactions = message.reactions
+        pointers = [attachment.pointer for attachment in message.attachments]
+        for body_range in message.text.bodyRanges:
+            if body_range.mentionAci:
+                state.mentions.append(
+                    (message_id, body_range.mentionAci, body_range.start, body_range.length)
+                )
+        if message.HasField("quote") and message.quote.HasField("targetSentTimestamp"):
+            state.quotes.append(
+                _Quote(message_id, message.quote.targetSentTimestamp, message.quote.authorId)
+            )
+        if message.HasField("longText"):
+            state.skipped["long_text_not_expanded"] += 1
+    elif kind == "contactMessage":
+        reactions = item.contactMessage.reactions
+    elif kind == "stickerMessage":
+        reactions = item.stickerMessage.reactions
+        if item.stickerMessage.sticker.HasField("data"):
+            pointers = [item.stickerMessage.sticker.data]
+
+    for pointer in pointers:
+        size = pointer.locatorInfo.size if pointer.HasField("locatorInfo") else None
+        state.attachments.append(
+            (
+                len(state.attachments) + 1,
+                message_id,
+                _text(pointer.contentType),
+                _text(pointer.fileName),
+                size,
+            )
+        )
+    state.reactions.extend(
+        (message_id, int(r.authorId), r.emoji, int(r.sentTimestamp)) for r in reactions
+    )
+    state.messages.append(
+        {
+            "message_id": message_id,
+            "thread_id": int(item.chatId),
+            "sender_id": sender,
+            "is_outgoing": is_outgoing,
+            "date_sent": int(item.dateSent),
+            "date_received": received,
+            "body": body,
+            "quote_message_id": None,
+            "attachment_count": len(pointers),
+            "edited": len(item.revisions) > 0,
+        }
+    )
+
+
+# -- tables -------------------------------------------------------------------------------
+
+
+def _finish(state: _State, version: int, self_aci: str | None) -> NormalizedBackup:
+    warnings: list[str] = []
+    self_id = state.self_id
+    if self_id is None:
+        self_id = max(state.recipients, default=0) + 1
+        warnings.append(
+            "the backup has no Self recipient; outgoing messages use a placeholder "
+            f"recipient {self_id}"
+        )
+        row = dict.fromkeys(_RECIPIENT_FIELDS)
+        row.update(recipient_id=self_id, is_self=True, is_group=False)
+        state.recipients[self_id] = row
+        for message in state.messages:
+            if message["is_outgoing"]:
+                message["sender_id"] = self_id
+    owner = state.recipients[self_id]
+    _apply_names(state, owner, state.account_names)
+    if self_aci:
+        aci = uuid.UUID(self_aci)
+        owner["aci"] = str(aci)
+        state.aci_to_recipient.setdefault(aci.bytes, self_id)
+
+    messages = pd.DataFrame.from_records(state.messages, columns=_MESSAGE_FIELDS)
+    kept = set(messages["message_id"].tolist())
+    _resolve_quotes(state, messages, kept)
+    messages["sent_at"] = to_timestamp(messages["date_sent"])
+    messages["received_at"] = to_timestamp(messages["date_received"])
+    messages["quote_message_id"] = to_int(messages["quote_message_id"])
+
+    recipients = pd.DataFrame.from_records(
+        list(state.recipients.values()), columns=_RECIPIENT_FIELDS
+    )
+    info = recipients.set_index("recipient_id")
+    threads = pd.DataFrame(
+        {"thread_id": list(state.chats), "recipient_id": list(state.chats.values())}
+    )
+    threads["is_group"] = threads["recipient_id"].map(info["is_group"]).fillna(False).astype(bool)
+    threads["title"] = threads["recipient_id"].map(info["display_name"])
+
+    reactions = pd.DataFrame.from_records(
+        state.reactions, columns=["message_id", "author_id", "emoji", "date_sent"]
+    )
+    reactions["sent_at"] = to_timestamp(reactions["date_sent"])
+
+    mention_rows = []
+    unresolved = 0
+    for message_id, aci_raw, start, length in state.mentions:
+        recipient_id = state.aci_to_recipient.get(aci_raw)
+        if recipient_id is None:
+            unresolved += 1
+        else:
+            mention_rows.append((message_id, recipient_id, start, length))
+    if unresolved:
+        warnings.append(f"{unresolved} mention(s) of an ACI with no recipient were dropped")
+    mentions = pd.DataFrame.from_records(
+        mention_rows, columns=["message_id", "recipient_id", "start", "length"]
+    )
+    attachments = pd.DataFrame.from_records(
+        state.attachments,
+        columns=["attachment_id", "message_id", "content_type", "file_name", "size"],
+    )
+    attachments["size"] = to_int(attachments["size"])
+    attachments["path"] = None
+    names = pd.DataFrame.from_records(state.names, columns=["recipient_id", "source", "name"])
+    names = names.drop_duplicates().sort_values(["recipient_id", "source"], kind="stable")
+
+    warnings.extend(_skip_warnings(state.skipped))
+    tables = {
+        "messages": messages,
+        "recipients": recipients,
+        "threads": threads,
+        "reactions": reactions,
+        "mentions": mentions,
+        "attachments": attachments,
+        "recipient_names": names,
+    }
+    conformed = {
+        name: conform(name, frame.reset_index(drop=True)) for name, frame in tables.items()
+    }
+    return NormalizedBackup(conformed, self_id, version, warnings)
+
+
+def _resolve_quotes(state: _State, messages: pd.DataFrame, kept: set[int]) -> None:
+    """quote.targetSentTimestamp + authorId -> message_id (by time alone if unambiguous)."""
+    if not state.quotes:
+        return
+    by_time: dict[int, set[int]] = {}
+    for (sent, _author), message_id in state.sent_index.items():
+        by_time.setdefault(sent, set()).add(message_id)
+    resolved: dict[int, int] = {}
+    for quote in state.quotes:
+        target = state.sent_index.get((quote.target_sent, quote.author_id))
+        if target is None and len(by_time.get(quote.target_sent, ())) == 1:
+            target = next(iter(by_time[quote.target_sent]))
+        if target in kept:
+            resolved[quote.message_id] = target
+    messages["quote_message_id"] = messages["message_id"].map(resolved)
+
+
+def _skip_warnings(skipped: Counter[str]) -> list[str]:
+    warnings = []
+    if skipped["incomplete"]:
+        warnings.append(
+            f"{skipped['incomplete']} chat item(s) without direction, date or known chat skipped"
+        )
+    if skipped["long_text_not_expanded"]:
+        warnings.append(
+            f"{skipped['long_text_not_expanded']} long message(s) keep only their first part: "
+            "the long-text attachment is not read"
+        )
+    return warnings
+
+
+__all__ = ["CHAT_MESSAGE_KINDS", "format_aci", "normalize_frames"]
