@@ -385,7 +385,8 @@ class _Normalizer:
         frame = frame.dropna(subset=["thread_id", "recipient_id"])
         info = recipients.set_index("recipient_id")
         frame["is_group"] = frame["recipient_id"].map(info["is_group"]).fillna(False).astype(bool)
-        frame["title"] = frame["recipient_id"].map(info["display_name"])
+        # astype(object): with no names at all the mapped column would be all-NaN floats
+        frame["title"] = frame["recipient_id"].map(info["display_name"]).astype(object)
         return frame
 
     # -- messages -------------------------------------------------------------------------

@@ -1,0 +1,460 @@
+"""Read a Signal Desktop `db.sqlite` (SQLCipher 4, raw 32-byte key) into the contract tables.
+
+The Desktop schema (`conversations`, `messages` with most data in a `json` column,
+`items`) is rewritten into an Android-shaped SQLite database in `work_dir` and read by
+the same `normalize_database` as a `.backup`, so quotes, edits, self identification and
+the chat filter behave alike for every input (signal-backup-format.md §8.2):
+
+* ids: a conversation is both a recipient and a thread, numbered 1.. in `conversations`
+  rowid order; a message keeps its `messages.rowid`; attachments are numbered 1.. in
+  message order. The same numbers are used across all tables of one decode.
+* owner: `items` `uuid_id` ("<aci>.<device>") or `number_id` ("<e164>.<device>") matched
+  to `conversations.serviceId` / `e164`; without them normalize adds a placeholder owner
+  and says so in the warnings.
+* chat messages: `type` 'incoming' / 'outgoing' only (calls, key changes, group and timer
+  updates, profile changes are left out), no stories; a message deleted for everyone is
+  kept out by normalize (`remote_deleted`). Edited messages keep their latest body.
+* attachments: counted and described, never read (Desktop encrypts them at rest), so
+  their `path` is empty.
+
+The key is only ever put into the `PRAGMA key` statement; no message carries it.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import sqlite3
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from astrabot_pipeline import storage
+from astrabot_pipeline.signal.errors import (
+    PassphraseFormatError,
+    UnsupportedBackupError,
+    WrongPassphraseError,
+)
+from astrabot_pipeline.signal.normalize import INCOMING_BASE, NormalizedBackup, normalize_database
+from astrabot_pipeline.signal.sqlite_replay import KEY_VALUE_TABLE
+
+KEY_ENV_VAR = "SIGNAL_DESKTOP_KEY"
+HEX_KEY = re.compile(r"[0-9a-fA-F]{64}")
+SQLITE_MAGIC = b"SQLite format 3\x00"
+COPY_FILE = "desktop.sqlite"
+CONVERTED_FILE = "desktop-as-android.sqlite"
+PUSH_SECURE_BITS = 0x200000 | 0x800000
+INCOMING_TYPE = INCOMING_BASE | PUSH_SECURE_BITS
+OUTGOING_TYPE = 23 | PUSH_SECURE_BITS  # base 23 = sent
+RECIPIENT_TYPE_GROUP = 3
+PLAUSIBLE_MILLIS = 10**12  # `received_at` became a counter in 2021; older rows hold ms
+
+ANDROID_SCHEMA = f"""
+CREATE TABLE recipient (_id INTEGER PRIMARY KEY, type INTEGER DEFAULT 0, e164 TEXT, aci TEXT,
+  username TEXT, group_id TEXT, system_joined_name TEXT, system_given_name TEXT,
+  system_family_name TEXT, profile_given_name TEXT, profile_family_name TEXT,
+  profile_joined_name TEXT, nickname_given_name TEXT, nickname_family_name TEXT);
+CREATE TABLE groups (_id INTEGER PRIMARY KEY, group_id TEXT, recipient_id INTEGER, title TEXT);
+CREATE TABLE thread (_id INTEGER PRIMARY KEY, recipient_id INTEGER);
+CREATE TABLE message (_id INTEGER PRIMARY KEY, thread_id INTEGER, date_sent INTEGER,
+  date_received INTEGER, type INTEGER, body TEXT, from_recipient_id INTEGER,
+  to_recipient_id INTEGER, quote_id INTEGER DEFAULT 0, quote_author INTEGER DEFAULT 0,
+  story_type INTEGER DEFAULT 0, remote_deleted INTEGER DEFAULT 0,
+  revision_number INTEGER DEFAULT 0);
+CREATE TABLE attachment (_id INTEGER PRIMARY KEY, message_id INTEGER, content_type TEXT,
+  file_name TEXT, data_size INTEGER);
+CREATE TABLE reaction (_id INTEGER PRIMARY KEY, message_id INTEGER, author_id INTEGER,
+  emoji TEXT, date_sent INTEGER, UNIQUE(message_id, author_id) ON CONFLICT REPLACE);
+CREATE TABLE mention (_id INTEGER PRIMARY KEY, message_id INTEGER, recipient_id INTEGER,
+  range_start INTEGER, range_length INTEGER);
+CREATE TABLE {KEY_VALUE_TABLE} (key TEXT PRIMARY KEY, value, value_type TEXT NOT NULL);
+"""
+
+
+def looks_like_desktop_db(path: str | Path) -> bool:
+    """True for a Desktop data folder (with `sql/db.sqlite`), an encrypted `db.sqlite`, or
+    a plain SQLite file with Desktop's `conversations` and `messages` tables."""
+    path = Path(path)
+    if path.is_dir():
+        return (path / "sql" / "db.sqlite").is_file()
+    if not path.is_file():
+        return False
+    with path.open("rb") as handle:
+        if handle.read(len(SQLITE_MAGIC)) != SQLITE_MAGIC:
+            return path.name == "db.sqlite"  # encrypted: only the name can tell
+    try:
+        connection = sqlite3.connect(f"file:{path.resolve().as_posix()}?mode=ro", uri=True)
+        try:
+            rows = connection.execute("SELECT name FROM sqlite_master WHERE type='table'")
+            tables = {str(name).lower() for (name,) in rows}
+        finally:
+            connection.close()
+    except sqlite3.DatabaseError:
+        return False
+    return {"conversations", "messages"} <= tables
+
+
+def normalize_desktop_db(
+    db_path: str | Path, work_dir: str | Path, *, key_hex: str | None
+) -> NormalizedBackup:
+    """Decrypt (when `key_hex` is given) and normalize a Signal Desktop database.
+
+    `db_path` is `sql/db.sqlite` or the Desktop data folder holding it. The file (and its
+    `-wal`) is copied into `work_dir` first; the user's copy is never opened for writing.
+    Raises PassphraseFormatError for a malformed key, WrongPassphraseError when the key
+    does not open the database, UnsupportedBackupError when it is not a Desktop database.
+    """
+    db_path, work_dir = Path(db_path), Path(work_dir)
+    if db_path.is_dir():
+        db_path = db_path / "sql" / "db.sqlite"
+    if not db_path.is_file():
+        raise UnsupportedBackupError(
+            f"{db_path} is not a file; give Signal Desktop's sql/db.sqlite or its data folder"
+        )
+    storage.private_dir(work_dir)  # the copies hold message text
+    copy = _copy_with_wal(db_path, work_dir / COPY_FILE)
+    warnings: list[str] = []
+    connection = _open(copy, key_hex, warnings)
+    try:
+        converted = _Converter(connection).write(work_dir / CONVERTED_FILE)
+    finally:
+        connection.close()
+    normalized = normalize_database(converted.path)
+    normalized.warnings[:0] = warnings + converted.warnings
+    return normalized
+
+
+# -- opening ----------------------------------------------------------------------------
+
+
+def _copy_with_wal(source: Path, target: Path) -> Path:
+    for suffix in ("", "-wal"):
+        stale = target.with_name(target.name + suffix)
+        stale.unlink(missing_ok=True)
+        original = source.with_name(source.name + suffix)
+        if original.is_file():
+            shutil.copyfile(original, stale)
+    return target
+
+
+def _clean_key(key_hex: str) -> str:
+    key = key_hex.strip()
+    key = key[2:] if key.lower().startswith("0x") else key
+    if not HEX_KEY.fullmatch(key):
+        raise PassphraseFormatError(
+            f"{KEY_ENV_VAR} must be the 64 hexadecimal characters of the `key` in Signal "
+            "Desktop's config.json (or the decrypted `encryptedKey`)"
+        )
+    return key.lower()
+
+
+def _open(path: Path, key_hex: str | None, warnings: list[str]) -> Any:
+    """A DB-API connection to the copy: plain sqlite3, or sqlcipher3 keyed with the raw key."""
+    with path.open("rb") as handle:
+        is_plain = handle.read(len(SQLITE_MAGIC)) == SQLITE_MAGIC
+    if is_plain:
+        if key_hex is not None:
+            warnings.append(f"the Desktop database is not encrypted; {KEY_ENV_VAR} was not used")
+        return sqlite3.connect(path)
+    if key_hex is None:
+        raise WrongPassphraseError(
+            f"this Signal Desktop database is encrypted: set {KEY_ENV_VAR} to the 64-hex-digit "
+            "key from Signal Desktop's config.json"
+        )
+    key = _clean_key(key_hex)
+    try:
+        import sqlcipher3  # the wheel bundles SQLCipher 4
+    except ImportError as error:
+        raise UnsupportedBackupError(
+            "reading an encrypted Signal Desktop database needs the `sqlcipher3` package "
+            "(pip install sqlcipher3)"
+        ) from error
+    connection = sqlcipher3.connect(str(path))
+    connection.execute(f"PRAGMA key = \"x'{key}'\"")
+    _probe(connection, sqlcipher3.DatabaseError)
+    return connection
+
+
+def _probe(connection: Any, database_error: type[Exception]) -> None:
+    try:
+        connection.execute("SELECT count(*) FROM sqlite_master").fetchone()
+    except database_error:
+        connection.close()
+        raise WrongPassphraseError(
+            f"the Signal Desktop database did not open with this key: check {KEY_ENV_VAR} "
+            "(64 hex digits, the `key` of config.json; newer Desktop versions keep only an "
+            "`encryptedKey` that must be decrypted first)"
+        ) from None
+
+
+# -- converting -------------------------------------------------------------------------
+
+
+@dataclass
+class _Converted:
+    path: Path
+    warnings: list[str] = field(default_factory=list)
+
+
+def _loads(text: object) -> dict[str, Any]:
+    if not isinstance(text, str | bytes) or not text:
+        return {}
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def _text(value: object) -> str | None:
+    if value is None:
+        return None
+    text = str(value).strip()
+    return text or None
+
+
+def _int(value: object) -> int | None:
+    if isinstance(value, bool):
+        return int(value)
+    try:
+        return int(value)  # type: ignore[call-overload]
+    except (TypeError, ValueError, OverflowError):
+        return None
+
+
+def _strip_device(value: object) -> str | None:
+    """`items` values are "<aci or e164>.<device id>"."""
+    text = _text(value)
+    if text is None:
+        return None
+    head, dot, tail = text.rpartition(".")
+    return head if dot and tail.isdigit() else text
+
+
+class _Converter:
+    """Desktop rows -> Android-shaped rows, with one id mapping shared by every table."""
+
+    def __init__(self, connection: Any) -> None:
+        self.connection = connection
+        self.warnings: list[str] = []
+        self.columns = self._probe_columns()
+        for required in ("conversations", "messages"):
+            if required not in self.columns:
+                hint = (
+                    " (this looks like a Signal Android database: use the plain-database input)"
+                    if "recipient" in self.columns
+                    else ""
+                )
+                raise UnsupportedBackupError(
+                    f"not a Signal Desktop database: it lacks the `{required}` table{hint}"
+                )
+        self.conversation_ids: dict[str, int] = {}
+        self.by_service_id: dict[str, int] = {}
+        self.by_e164: dict[str, int] = {}
+        self.group_ids: set[int] = set()
+        self.self_id: int | None = None
+
+    def _probe_columns(self) -> dict[str, set[str]]:
+        names = [
+            row[0]
+            for row in self.connection.execute("SELECT name FROM sqlite_master WHERE type='table'")
+        ]
+        return {
+            name.lower(): {
+                info[1] for info in self.connection.execute(f'PRAGMA table_info("{name}")')
+            }
+            for name in names
+        }
+
+    def rows(self, table: str, order: str) -> Iterator[dict[str, Any]]:
+        """Rows of `table` as dicts (plus `_rowid`), each with its parsed `json` merged under."""
+        cursor = self.connection.execute(
+            f'SELECT rowid AS _rowid, * FROM "{table}" ORDER BY {order}'
+        )
+        names = [description[0] for description in cursor.description]
+        for values in cursor:
+            row = dict(zip(names, values, strict=True))
+            yield {**_loads(row.get("json")), **{k: v for k, v in row.items() if v is not None}}
+
+    def lookup(self, service_id: object = None, e164: object = None) -> int | None:
+        key = _text(service_id)
+        if key is not None and (found := self.by_service_id.get(key.lower())) is not None:
+            return found
+        number = _text(e164)
+        return self.by_e164.get(number) if number is not None else None
+
+    # -- tables ---------------------------------------------------------------------------
+
+    def write(self, path: Path) -> _Converted:
+        path.unlink(missing_ok=True)
+        target = sqlite3.connect(path)
+        try:
+            with target:
+                target.executescript(ANDROID_SCHEMA)
+                version = self.connection.execute("PRAGMA user_version").fetchone()[0]
+                target.execute(f"PRAGMA user_version = {int(version)}")
+                self.write_recipients(target)
+                self.write_owner(target)
+                self.write_messages(target)
+        finally:
+            target.close()
+        return _Converted(path, self.warnings)
+
+    def write_recipients(self, target: sqlite3.Connection) -> None:
+        recipients, groups = [], []
+        for number, row in enumerate(self.rows("conversations", "rowid"), start=1):
+            self.conversation_ids[str(row["id"])] = number
+            service_id = _text(row.get("serviceId") or row.get("uuid"))
+            e164 = _text(row.get("e164"))
+            if service_id:
+                self.by_service_id.setdefault(service_id.lower(), number)
+            if e164:
+                self.by_e164.setdefault(e164, number)
+            if row.get("type") == "group":
+                self.group_ids.add(number)
+                group_id = _text(row.get("groupId")) or f"desktop:{row['id']}"
+                groups.append((len(groups) + 1, group_id, number, _text(row.get("name"))))
+                recipients.append((number, RECIPIENT_TYPE_GROUP, *[None] * 3, group_id,
+                                   *[None] * 8))  # fmt: skip
+                continue
+            aci = service_id if service_id and not service_id.upper().startswith("PNI:") else None
+            recipients.append((
+                number, 0, e164, aci, _text(row.get("username")), None,
+                _text(row.get("name")), _text(row.get("systemGivenName")),
+                _text(row.get("systemFamilyName")), _text(row.get("profileName")),
+                _text(row.get("profileFamilyName")), _text(row.get("profileFullName")),
+                _text(row.get("nicknameGivenName")), _text(row.get("nicknameFamilyName")),
+            ))  # fmt: skip
+        target.executemany(f"INSERT INTO recipient VALUES ({','.join('?' * 14)})", recipients)
+        target.executemany("INSERT INTO groups VALUES (?, ?, ?, ?)", groups)
+
+    def write_owner(self, target: sqlite3.Connection) -> None:
+        """Account key-values from `items`, so normalize finds the owner as for Android."""
+        items = self.items()
+        aci, e164 = _strip_device(items.get("uuid_id")), _strip_device(items.get("number_id"))
+        self.self_id = self.lookup(aci, e164)
+        values = [("account.aci", aci), ("account.e164", e164)]
+        target.executemany(
+            f"INSERT INTO {KEY_VALUE_TABLE} VALUES (?, ?, 'string')",
+            [(key, value) for key, value in values if value],
+        )
+
+    def items(self) -> dict[str, object]:
+        if "items" not in self.columns:
+            return {}
+        found: dict[str, object] = {}
+        for row in self.rows("items", "rowid"):
+            key = row.get("id") or row.get("key")
+            if key in ("uuid_id", "number_id"):
+                found[str(key)] = row.get("value")
+        return found
+
+    def write_messages(self, target: sqlite3.Connection) -> None:
+        messages, attachments, reactions, mentions = [], [], [], []
+        threads: set[int] = set()
+        unknown_conversation = 0
+        for row in self.rows("messages", "rowid"):
+            kind = row.get("type")
+            if kind not in ("incoming", "outgoing") or row.get("isStory"):
+                continue  # calls, safety-number and group changes, timers, stories
+            conversation = self.conversation_ids.get(str(row.get("conversationId")))
+            if conversation is None:
+                unknown_conversation += 1
+                continue
+            message_id = int(row["_rowid"])
+            threads.add(conversation)
+            messages.append(self.message_row(row, message_id, conversation, kind == "outgoing"))
+            for attachment in row.get("attachments") or []:
+                if isinstance(attachment, Mapping):
+                    attachments.append((
+                        len(attachments) + 1, message_id, _text(attachment.get("contentType")),
+                        _text(attachment.get("fileName")), _int(attachment.get("size")),
+                    ))  # fmt: skip
+            reactions.extend(self.reaction_rows(row, message_id))
+            mentions.extend(self.mention_rows(row, message_id))
+        if unknown_conversation:
+            self.warnings.append(
+                f"{unknown_conversation} Desktop message(s) of an unknown conversation skipped"
+            )
+        target.executemany(f"INSERT INTO message VALUES ({','.join('?' * 13)})", messages)
+        target.executemany("INSERT INTO thread VALUES (?, ?)", [(t, t) for t in sorted(threads)])
+        target.executemany("INSERT INTO attachment VALUES (?, ?, ?, ?, ?)", attachments)
+        target.executemany(
+            "INSERT INTO reaction (message_id, author_id, emoji, date_sent) VALUES (?, ?, ?, ?)",
+            reactions,
+        )
+        target.executemany(
+            "INSERT INTO mention (message_id, recipient_id, range_start, range_length) "
+            "VALUES (?, ?, ?, ?)",
+            mentions,
+        )
+
+    def message_row(
+        self, row: Mapping[str, Any], message_id: int, conversation: int, outgoing: bool
+    ) -> tuple:
+        is_group = conversation in self.group_ids
+        if outgoing:
+            sender, receiver = self.self_id, conversation
+        else:
+            sender = self.lookup(
+                row.get("sourceServiceId") or row.get("sourceUuid"), row.get("source")
+            )
+            if sender is None and not is_group:
+                sender = conversation  # a 1:1 chat has one other party
+            receiver = conversation if is_group else self.self_id
+        sent = _int(row.get("sent_at")) or _int(row.get("timestamp"))
+        received = _int(row.get("received_at_ms"))
+        if received is None and (_int(row.get("received_at")) or 0) >= PLAUSIBLE_MILLIS:
+            received = _int(row.get("received_at"))
+        quote = row.get("quote") if isinstance(row.get("quote"), Mapping) else {}
+        quote_author = self.lookup(
+            quote.get("authorAci") or quote.get("authorUuid"), quote.get("author")
+        )
+        history = row.get("editHistory")
+        revisions = len(history) - 1 if isinstance(history, list) and history else 0
+        if revisions == 0 and row.get("editMessageTimestamp"):
+            revisions = 1
+        return (
+            message_id,
+            conversation,
+            sent,
+            received if received is not None else sent,
+            OUTGOING_TYPE if outgoing else INCOMING_TYPE,
+            row.get("body"),
+            sender,
+            receiver,
+            _int(quote.get("id")) or 0,
+            quote_author or 0,
+            0,
+            int(bool(row.get("deletedForEveryone"))),
+            revisions,
+        )
+
+    def reaction_rows(self, row: Mapping[str, Any], message_id: int) -> list[tuple]:
+        found = []
+        for reaction in row.get("reactions") or []:
+            if not isinstance(reaction, Mapping) or not _text(reaction.get("emoji")):
+                continue
+            author = self.conversation_ids.get(str(reaction.get("fromId")))
+            if author is not None:
+                found.append(
+                    (message_id, author, reaction["emoji"], _int(reaction.get("timestamp")))
+                )
+        return found
+
+    def mention_rows(self, row: Mapping[str, Any], message_id: int) -> list[tuple]:
+        found = []
+        for body_range in row.get("bodyRanges") or []:
+            if not isinstance(body_range, Mapping):
+                continue
+            service_id = body_range.get("mentionAci") or body_range.get("mentionUuid")
+            recipient = self.lookup(service_id) if service_id else None
+            start, length = _int(body_range.get("start")), _int(body_range.get("length"))
+            if recipient is not None and start is not None and length is not None:
+                found.append((message_id, recipient, start, length))
+        return found
+
+
+__all__ = ["KEY_ENV_VAR", "looks_like_desktop_db", "normalize_desktop_db"]

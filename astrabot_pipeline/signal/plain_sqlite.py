@@ -1,0 +1,101 @@
+"""Read an already-decrypted Signal Android database (no `.backup` around it).
+
+Such files come from `signalbackup-tools --output DIR` (`database.sqlite`) or from an
+earlier decode of ours (`signal.sqlite`). The user's file is copied into `work_dir` with
+SQLite's backup API (which also folds in a `-wal` file) and only the copy is read, by
+the same `normalize_database` the `.backup` decoder uses.
+
+Without account key-values (signalbackup-tools drops them) the owner is found from the
+`from_recipient_id` of outgoing messages (DB >= 185); older databases get a placeholder
+owner and a warning (see `normalize.py`).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from astrabot_pipeline import storage
+from astrabot_pipeline.signal.errors import UnsupportedBackupError
+from astrabot_pipeline.signal.normalize import NormalizedBackup, normalize_database
+from astrabot_pipeline.signal.sqlite_replay import BLOB_TABLE
+
+COPY_FILE = "plain-signal.sqlite"
+MESSAGE_TABLES = ("message", "mms", "sms")
+SQLITE_MAGIC = b"SQLite format 3\x00"
+
+
+def looks_like_plain_android_db(path: str | Path) -> bool:
+    """True for an unencrypted SQLite file holding Signal Android's `recipient` table."""
+    path = Path(path)
+    if not path.is_file():
+        return False
+    with path.open("rb") as handle:
+        if handle.read(len(SQLITE_MAGIC)) != SQLITE_MAGIC:
+            return False
+    try:
+        tables = _table_names(path)
+    except sqlite3.DatabaseError:
+        return False
+    return "recipient" in tables and any(table in tables for table in MESSAGE_TABLES)
+
+
+def normalize_plain_android_db(db_path: str | Path, work_dir: str | Path) -> NormalizedBackup:
+    """Copy `db_path` into `work_dir` and normalize the copy into the contract tables.
+
+    Raises UnsupportedBackupError when the file is not a Signal Android database.
+    Attachment paths (only present in databases of our own decodes) stay relative to the
+    folder of `db_path`.
+    """
+    db_path, work_dir = Path(db_path), Path(work_dir)
+    if not db_path.is_file():
+        raise UnsupportedBackupError(f"{db_path} is not a file; give the path of the .sqlite file")
+    _check_is_signal_db(db_path)
+    storage.private_dir(work_dir)  # the copies hold message text
+    copy = work_dir / COPY_FILE
+    copy.unlink(missing_ok=True)
+    source = sqlite3.connect(f"file:{db_path.resolve().as_posix()}?mode=ro", uri=True)
+    target = sqlite3.connect(copy)
+    try:
+        source.backup(target)
+    finally:
+        target.close()
+        source.close()
+    blob_root = db_path.parent if BLOB_TABLE in _table_names(copy) else None
+    return normalize_database(copy, blob_root=blob_root)
+
+
+def _table_names(path: Path) -> set[str]:
+    connection = sqlite3.connect(f"file:{path.resolve().as_posix()}?mode=ro", uri=True)
+    try:
+        rows = connection.execute("SELECT name FROM sqlite_master WHERE type='table'").fetchall()
+    finally:
+        connection.close()
+    return {str(name).lower() for (name,) in rows}
+
+
+def _check_is_signal_db(path: Path) -> None:
+    with path.open("rb") as handle:
+        magic = handle.read(len(SQLITE_MAGIC))
+    if magic != SQLITE_MAGIC:
+        raise UnsupportedBackupError(
+            f"{path.name} is not a plain SQLite database (an encrypted Signal Desktop "
+            "db.sqlite needs SIGNAL_DESKTOP_KEY; a Signal Android .backup needs its passphrase)"
+        )
+    try:
+        tables = _table_names(path)
+    except sqlite3.DatabaseError as error:
+        raise UnsupportedBackupError(f"{path.name} could not be read as SQLite: {error}") from None
+    if "recipient" not in tables or not any(table in tables for table in MESSAGE_TABLES):
+        hint = (
+            " (this looks like a Signal Desktop database: use the Desktop input instead)"
+            if {"conversations", "messages"} <= tables
+            else ""
+        )
+        raise UnsupportedBackupError(
+            f"{path.name} is not a Signal Android database: it lacks the `recipient` table "
+            f"or a message table (`message`, or `sms`/`mms`){hint}"
+        )
+
+
+__all__ = ["looks_like_plain_android_db", "normalize_plain_android_db"]
