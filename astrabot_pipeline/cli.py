@@ -9,9 +9,14 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import time
 from pathlib import Path
+from typing import TextIO
 
 from astrabot_pipeline import settings
+
+MB = 1_000_000
+BAR_WIDTH = 24
 
 
 def _read_passphrase(passphrase_file: Path | None) -> str:
@@ -30,21 +35,129 @@ def _read_passphrase(passphrase_file: Path | None) -> str:
     return passphrase
 
 
+class ProgressBar:
+    """A one-line carriage-return progress bar (bytes, frames, percent, MB/s) on a terminal.
+
+    Used as the decoder's progress callback; renders at most every `interval` seconds, and
+    draws nothing unless `stream` is a TTY (logs and pipes get only the final summary).
+    """
+
+    def __init__(self, label: str, stream: TextIO = sys.stderr, *, interval: float = 0.1) -> None:
+        self.label = label
+        self.stream = stream
+        self.enabled = stream.isatty()
+        self.interval = interval
+        self._started = time.monotonic()
+        self._last = 0.0
+        self._drawn = False
+        self._width = 0
+
+    def __call__(self, frames: int, bytes_read: int, total: int) -> None:
+        now = time.monotonic()
+        final = total > 0 and bytes_read >= total
+        if not self.enabled or (now - self._last < self.interval and not final):
+            return
+        self._last = now
+        share = bytes_read / total if total else 0.0
+        filled = int(share * BAR_WIDTH)
+        rate = bytes_read / MB / max(now - self._started, 1e-9)
+        line = (
+            f"{self.label} [{'#' * filled}{'.' * (BAR_WIDTH - filled)}] {share:6.1%} "
+            f"{bytes_read / MB:,.1f}/{total / MB:,.1f} MB  {frames:,} frames  {rate:,.1f} MB/s"
+        )
+        self.stream.write("\r" + line.ljust(self._width))  # pad over a longer previous line
+        self._width = len(line)
+        self.stream.flush()
+        self._drawn = True
+
+    def close(self) -> None:
+        """End the bar's line so later output starts on a fresh one."""
+        if self._drawn:
+            self.stream.write("\n")
+            self.stream.flush()
+            self._drawn = False
+
+
 def _decode(args: argparse.Namespace) -> int:
-    from astrabot_pipeline.signal import BackupError, SignalProcessor
+    from astrabot_pipeline.signal import (
+        BackupError,
+        CorruptFrameError,
+        SignalProcessor,
+        TruncatedBackupError,
+    )
 
     passphrase = _read_passphrase(args.passphrase_file)
-    processor = SignalProcessor(passphrase, extract_attachments=not args.no_attachments)
+    processor = SignalProcessor(
+        passphrase, extract_attachments=not args.no_attachments, verify_mac=not args.no_verify_mac
+    )
+    bar = ProgressBar("decoding")
     try:
-        result = processor.decode(args.backup, args.out)
+        result = processor.decode(args.backup, args.out, progress=bar, salvage=args.salvage)
     except BackupError as error:
+        bar.close()
         print(f"astrabot decode: {error}", file=sys.stderr)
+        if args.salvage and isinstance(error, CorruptFrameError | TruncatedBackupError):
+            print(
+                "astrabot decode: --salvage: the damage comes before any frame could be "
+                "decoded; no output written",
+                file=sys.stderr,
+            )
         return 2
     except FileNotFoundError as error:
+        bar.close()
         print(f"astrabot decode: no such backup file: {error.filename}", file=sys.stderr)
         return 2
+    bar.close()
+    for warning in result.warnings:
+        print(f"astrabot decode: warning: {warning}", file=sys.stderr)
     counts = ", ".join(f"{name} {count}" for name, count in result.row_counts.items())
-    print(f"decoded {result.frames} frames into {result.out_dir} ({counts})")
+    rate = result.bytes_read / MB / max(result.seconds, 1e-9)
+    print(
+        f"decoded {result.frames} frames ({result.bytes_read / MB:,.1f} MB in "
+        f"{result.seconds:.1f} s, {rate:,.1f} MB/s) into {result.out_dir} ({counts})"
+    )
+    if result.bytes_not_decoded:
+        print(
+            f"salvaged a damaged backup: {result.bytes_not_decoded} bytes at the end were not "
+            "decoded (see the warning above)"
+        )
+    return 0
+
+
+def _inspect(args: argparse.Namespace) -> int:
+    from astrabot_pipeline.signal import BackupError
+    from astrabot_pipeline.signal.inspect import inspect_backup
+
+    passphrase = _read_passphrase(args.passphrase_file)
+    bar = ProgressBar("checking")
+    try:
+        report = inspect_backup(args.backup, passphrase, progress=bar)
+    except BackupError as error:
+        bar.close()
+        print(f"astrabot inspect: {error}", file=sys.stderr)
+        return 2
+    except FileNotFoundError as error:
+        bar.close()
+        print(f"astrabot inspect: no such backup file: {error.filename}", file=sys.stderr)
+        return 2
+    bar.close()
+    lines = [
+        f"backup: {report.backup_path.name} ({report.file_size:,} bytes, every MAC verified "
+        f"in {report.seconds:.1f} s)",
+        f"format version: {report.backup_version}",
+        f"database version: {report.database_version}",
+        f"frames: {report.frames:,}",
+        *(f"  {kind}: {count:,}" for kind, count in report.frames_by_kind.items()),
+        "blobs:" if report.blob_counts else "blobs: none",
+        *(
+            f"  {kind}: {count:,} ({report.blob_bytes[kind]:,} bytes)"
+            for kind, count in report.blob_counts.items()
+        ),
+        "table rows (INSERT statements):",
+        *(f"  {table}: {count:,}" for table, count in report.table_rows.items()),
+        *(f"warning: {warning}" for warning in report.warnings),
+    ]
+    print("\n".join(lines))
     return 0
 
 
@@ -83,7 +196,26 @@ def build_parser() -> argparse.ArgumentParser:
     decode.add_argument(
         "--no-attachments", action="store_true", help="MAC-check attachments but do not write them"
     )
+    decode.add_argument(
+        "--salvage",
+        action="store_true",
+        help="on a truncated or corrupted backup, keep what was decoded before the damage",
+    )
+    decode.add_argument(
+        "--no-verify-mac",
+        action="store_true",
+        help="diagnostic only: skip MAC checks of frames and blobs (damage goes undetected)",
+    )
     decode.set_defaults(handler=_decode)
+
+    inspect = commands.add_parser(
+        "inspect",
+        help="MAC-check a .backup and print versions and counts, writing nothing",
+        allow_abbrev=False,
+    )
+    inspect.add_argument("backup", type=Path)
+    inspect.add_argument("--passphrase-file", type=Path, help="file holding the passphrase")
+    inspect.set_defaults(handler=_inspect)
 
     demo = commands.add_parser("demo", help="write the synthetic encrypted demo backup")
     demo.add_argument("--out", type=Path, default=None, help="folder (default: backup dir)")

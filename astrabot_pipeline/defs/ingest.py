@@ -3,8 +3,12 @@
 import dagster as dg
 
 from astrabot_pipeline.defs.errors import fail_on
-from astrabot_pipeline.defs.resources import AstrabotPathsResource, SignalBackupResource
-from astrabot_pipeline.signal import BackupError, SignalProcessor
+from astrabot_pipeline.defs.resources import (
+    AstrabotPathsResource,
+    DecoderLauncherResource,
+    SignalBackupResource,
+)
+from astrabot_pipeline.signal import read_tables
 from astrabot_pipeline.signal.discovery import NoBackupFoundError, file_sha256
 from astrabot_pipeline.signal.tables import SchemaMismatchError, conform
 
@@ -32,31 +36,24 @@ def decoded_backup(
     context: dg.AssetExecutionContext,
     config: DecodeConfig,
     signal: SignalBackupResource,
+    decoder: DecoderLauncherResource,
     paths: AstrabotPathsResource,
 ):
-    """The backup decrypted (MAC-checked), replayed into SQLite and normalized to the data contract."""
-    with fail_on(NoBackupFoundError, BackupError):
+    """The backup decrypted (MAC-checked), replayed into SQLite and normalized to the data
+    contract by the decoder running as its own process (subprocess or container, via Pipes)."""
+    with fail_on(NoBackupFoundError):
         backup = signal.newest()
-        processor = SignalProcessor(
-            signal.passphrase, extract_attachments=config.extract_attachments
-        )
-        result = processor.decode(backup, paths.sub("decoded"))
-    tables = result.read_tables()
-    context.log.info(
-        f"decoded {result.frames} frames; {len(tables['messages'])} chat messages in "
-        f"{len(tables['threads'])} threads"
+    out_dir = paths.sub("decoded", "latest")
+    decoded = decoder.decode(
+        context,
+        backup=backup,
+        out_dir=out_dir,
+        passphrase=signal.passphrase,
+        options={"extract_attachments": config.extract_attachments},
     )
-    yield dg.Output(
-        tables,
-        metadata={
-            "backup_sha256": file_sha256(backup),
-            "backup_version": result.backup_version,
-            "database_version": result.database_version,
-            "frames": result.frames,
-            "seconds": round(result.seconds, 3),
-            **{f"rows_{name}": len(frame) for name, frame in tables.items()},
-        },
-    )
+    tables = read_tables(out_dir)
+    context.log.info(f"{len(tables['messages'])} chat messages in {len(tables['threads'])} threads")
+    yield dg.Output(tables, metadata=dict(decoded.metadata or {}))
     problems = []
     for name, frame in tables.items():
         try:

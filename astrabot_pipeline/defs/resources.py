@@ -1,15 +1,29 @@
 """Resources and the IO manager, bound to environment variables and defaults."""
 
 import json
+import os
+import sys
+import tempfile
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any, Literal
 
 import dagster as dg
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
+from dagster_docker import PipesDockerClient
+from dagster_docker.pipes import PipesDockerLogsMessageReader
+from dagster_pipes import PipesParams
 
 from astrabot_pipeline import settings
 from astrabot_pipeline.signal.discovery import newest_backup
+from astrabot_pipeline.signal.pipes_entry import (
+    FAILURE_KEY,
+    PASSPHRASE_FILE_ENV,
+    PIPES_ENTRY_MODULE,
+)
 from astrabot_pipeline.storage import (
     atomic_output,
     private_dir,
@@ -39,6 +53,117 @@ class SignalBackupResource(dg.ConfigurableResource):
 
     def newest(self) -> Path:
         return newest_backup(self.backup_dir)
+
+
+CONTAINER_SECRET_PATH = "/run/secrets/astrabot_passphrase"
+
+
+class DecoderLauncherResource(dg.ConfigurableResource):
+    """Runs the decoder (`signal/pipes_entry.py`) outside the Dagster process through Pipes:
+    as a subprocess (default) or in the decoder image (`launcher: docker`).
+
+    The passphrase travels only as a 0600 temporary file, removed afterwards: never as a
+    command argument, an extra, or an environment value of the container.
+    """
+
+    launcher: Literal["subprocess", "docker"] = "subprocess"
+    image: str = "astrabot-decoder:latest"
+
+    def decode(
+        self,
+        context: dg.AssetExecutionContext,
+        *,
+        backup: Path,
+        out_dir: Path,
+        passphrase: str,
+        options: Mapping[str, Any] | None = None,
+    ) -> dg.MaterializeResult:
+        """Decode `backup` into `out_dir`; the result carries the decoder's metadata.
+
+        Raises dg.Failure with the decoder's own message when the backup cannot be decoded.
+        """
+        launch = self._in_docker if self.launcher == "docker" else self._in_subprocess
+        reader = _DockerReader() if self.launcher == "docker" else _SubprocessReader()
+        with _secret_file(passphrase) as secret:
+            try:
+                invocation = launch(context, reader, backup, out_dir, secret, dict(options or {}))
+            except Exception:
+                if failure := reader.reported_failure():
+                    raise dg.Failure(description=failure) from None
+                raise
+        return invocation.get_materialize_result()
+
+    def _in_subprocess(self, context, reader, backup, out_dir, secret, extras):
+        return dg.PipesSubprocessClient(message_reader=reader).run(
+            context=context,
+            command=[sys.executable, "-m", PIPES_ENTRY_MODULE],
+            extras={**extras, "backup_path": str(backup), "out_dir": str(out_dir)},
+            # An empty SIGNAL_BACKUP_PASSPHRASE: the child reads the file, not inherited env.
+            env={PASSPHRASE_FILE_ENV: str(secret), settings.PASSPHRASE_ENV: ""},
+        )
+
+    def _in_docker(self, context, reader, backup, out_dir, secret, extras):
+        private_dir(out_dir.parent)  # created by us (0700), not by the Docker daemon as root
+        return PipesDockerClient(message_reader=reader).run(
+            context=context,
+            image=self.image,
+            command=["-m", PIPES_ENTRY_MODULE],
+            extras={
+                **extras,
+                "backup_path": f"/input/{backup.name}",
+                "out_dir": f"/output/{out_dir.name}",
+            },
+            env={PASSPHRASE_FILE_ENV: CONTAINER_SECRET_PATH},
+            container_kwargs={
+                "entrypoint": ["python"],
+                "volumes": {
+                    str(backup.parent.resolve()): {"bind": "/input", "mode": "ro"},
+                    str(out_dir.parent.resolve()): {"bind": "/output", "mode": "rw"},
+                    str(secret): {"bind": CONTAINER_SECRET_PATH, "mode": "ro"},
+                },
+                # The host user, so the container can read the 0600 secret and writes files we own.
+                "user": f"{os.getuid()}:{os.getgid()}",
+                "network_disabled": True,
+            },
+        )
+
+
+@contextmanager
+def _secret_file(secret: str) -> Iterator[Path]:
+    """`secret` in a new 0600 temporary file, removed on the way out whatever happens."""
+    handle, name = tempfile.mkstemp(prefix="astrabot-passphrase-")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as file:
+            file.write(secret)
+        yield Path(name)
+    finally:
+        Path(name).unlink(missing_ok=True)
+
+
+class _KeepsHandler:
+    """Message-reader mixin keeping the session's handler, so that after the client raised
+    the decoder's own failure message (a Pipes custom message) can still be read."""
+
+    _kept: dg.PipesMessageHandler | None = None
+
+    @contextmanager
+    def read_messages(self, handler: dg.PipesMessageHandler) -> Iterator[PipesParams]:
+        self._kept = handler
+        with super().read_messages(handler) as params:  # type: ignore[misc]
+            yield params
+
+    def reported_failure(self) -> str | None:
+        messages = self._kept.get_custom_messages() if self._kept is not None else ()
+        failures = [m[FAILURE_KEY] for m in messages if isinstance(m, dict) and FAILURE_KEY in m]
+        return failures[-1] if failures else None
+
+
+class _SubprocessReader(_KeepsHandler, dg.PipesTempFileMessageReader):
+    pass
+
+
+class _DockerReader(_KeepsHandler, PipesDockerLogsMessageReader):
+    pass
 
 
 class NitterResource(dg.ConfigurableResource):
@@ -95,6 +220,7 @@ def pipeline_resources() -> dict[str, dg.ConfigurableResource | dg.ConfigurableI
             backup_dir=str(settings.backup_dir()),
             passphrase=dg.EnvVar(settings.PASSPHRASE_ENV),
         ),
+        "decoder": DecoderLauncherResource(),
         "nitter": NitterResource(),
         "io_manager": AstrabotIOManager(base_dir=data_dir),
     }

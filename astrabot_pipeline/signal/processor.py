@@ -20,7 +20,7 @@ import pandas as pd
 
 from astrabot_pipeline import storage
 from astrabot_pipeline.signal.crypto import KeyRing, as_key_ring
-from astrabot_pipeline.signal.errors import BackupError
+from astrabot_pipeline.signal.errors import BackupError, CorruptFrameError, TruncatedBackupError
 from astrabot_pipeline.signal.normalize import normalize_database
 from astrabot_pipeline.signal.reader import (
     BackupReader,
@@ -36,9 +36,15 @@ DB_FILE = "signal.sqlite"
 TABLES_DIR = "tables"
 MANIFEST_FILE = "decode.json"
 PROGRESS_EVERY_FRAMES = 10_000
+PROGRESS_EVERY_BYTES = 16 << 20  # large attachments: frames alone would report too rarely
+NO_MAC_WARNING = (
+    "MAC verification was disabled: corrupted or tampered data was not "
+    "detected; use this output for diagnosis only"
+)
 
 ProgressCallback = Callable[[int, int, int], None]
-"""Called as progress(frames_read, bytes_read, file_size) every PROGRESS_EVERY_FRAMES frames."""
+"""Called as progress(frames_read, bytes_read, file_size) every PROGRESS_EVERY_FRAMES frames
+or PROGRESS_EVERY_BYTES bytes, whichever comes first, and once at the end."""
 
 
 @dataclass(frozen=True)
@@ -55,6 +61,7 @@ class DecodeResult:
     blobs_extracted: int
     seconds: float
     warnings: tuple[str, ...] = ()
+    bytes_not_decoded: int = 0  # non-zero only for a salvaged (damaged) backup
 
     def read_tables(self, *, resolve_paths: bool = True) -> dict[str, pd.DataFrame]:
         """Load the contract tables this decode wrote (see `read_tables`)."""
@@ -111,8 +118,14 @@ class SignalProcessor:
         out_dir: str | Path,
         *,
         progress: ProgressCallback | None = None,
+        salvage: bool = False,
     ) -> DecodeResult:
-        """Decode `backup_path` into `out_dir` (replaced atomically); raise BackupError on failure."""
+        """Decode `backup_path` into `out_dir` (replaced atomically); raise BackupError on failure.
+
+        With `salvage`, a corrupted or truncated backup keeps every frame replayed before the
+        damage, and a warning says where decoding stopped and how many bytes were lost. A
+        wrong passphrase, or damage before the first frame, still raises.
+        """
         started = time.perf_counter()
         out_dir = Path(out_dir)
         with storage.atomic_output(out_dir, directory=True) as temp:
@@ -122,25 +135,43 @@ class SignalProcessor:
                 blob_dir=temp if self.extract_attachments else None,
                 verify_mac=self.verify_mac,
             )
+            frames_good = bytes_good = reported = 0
+            damage: BackupError | None = None
             with SqliteReplayer(temp / DB_FILE, blob_root=temp) as replayer:
-                for count, event in enumerate(reader, start=1):
-                    replayer.handle(event)
-                    if progress is not None and count % PROGRESS_EVERY_FRAMES == 0:
-                        progress(reader.frames_read, reader.bytes_read, reader.file_size)
+                try:
+                    for count, event in enumerate(reader, start=1):
+                        replayer.handle(event)
+                        frames_good, bytes_good = reader.frames_read, reader.bytes_read
+                        if progress is not None and (
+                            count % PROGRESS_EVERY_FRAMES == 0
+                            or bytes_good - reported >= PROGRESS_EVERY_BYTES
+                        ):
+                            progress(frames_good, bytes_good, reader.file_size)
+                            reported = bytes_good
+                except (CorruptFrameError, TruncatedBackupError) as error:
+                    if not salvage or frames_good == 0:
+                        raise
+                    damage = error
             normalized = normalize_database(temp / DB_FILE, blob_root=temp)
             _write_tables(temp / TABLES_DIR, normalized.tables)
             assert reader.header is not None
+            warnings = list(reader.warnings + replayer.stats.warnings + normalized.warnings)
+            if not self.verify_mac:
+                warnings.insert(0, NO_MAC_WARNING)
+            if damage is not None:
+                warnings.insert(0, _salvage_warning(damage, frames_good, bytes_good, reader))
             result = DecodeResult(
                 out_dir=out_dir,
                 db_path=out_dir / DB_FILE,
                 row_counts={name: len(frame) for name, frame in normalized.tables.items()},
-                frames=reader.frames_read,
-                bytes_read=reader.bytes_read,
+                frames=frames_good,
+                bytes_read=bytes_good,
                 backup_version=reader.header.version,
                 database_version=reader.database_version,
                 blobs_extracted=replayer.stats.blobs if self.extract_attachments else 0,
                 seconds=round(time.perf_counter() - started, 3),
-                warnings=tuple(reader.warnings + replayer.stats.warnings + normalized.warnings),
+                warnings=tuple(warnings),
+                bytes_not_decoded=reader.file_size - bytes_good,
             )
             storage.write_json(temp / MANIFEST_FILE, _manifest(result))
         if progress is not None:
@@ -182,6 +213,19 @@ def _write_tables(directory: Path, tables: dict[str, pd.DataFrame]) -> None:
         storage.write_parquet(
             directory / f"{name}.parquet", conform(name, tables[name]), SCHEMAS[name]
         )
+
+
+def _salvage_warning(
+    error: BackupError, frames_good: int, bytes_good: int, reader: BackupReader
+) -> str:
+    """Where a salvaged decode stopped and what was lost: offsets and counts only."""
+    lost = reader.file_size - bytes_good
+    share = lost / reader.file_size if reader.file_size else 0.0
+    return (
+        f"salvaged: decoding stopped at frame {frames_good + 1} (byte offset {bytes_good}); "
+        f"{lost} of {reader.file_size} bytes ({share:.1%}) not decoded; "
+        f"{type(error).__name__}: {error}"
+    )
 
 
 def _manifest(result: DecodeResult) -> dict[str, object]:

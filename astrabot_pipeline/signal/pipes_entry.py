@@ -1,0 +1,101 @@
+"""The decoder as an external process for Dagster Pipes: `python -m astrabot_pipeline.signal.pipes_entry`.
+
+Launched by the `decoder` resource as a subprocess or in the decoder image. Extras carry
+`backup_path`, `out_dir` and options; the passphrase is read from the file named by
+ASTRABOT_PASSPHRASE_FILE (or, failing that, from SIGNAL_BACKUP_PASSPHRASE), never from
+extras or arguments. Only counts, versions and timings go back to Dagster.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+from dagster_pipes import PipesContext, open_dagster_pipes
+
+from astrabot_pipeline import settings
+from astrabot_pipeline.signal.discovery import file_sha256
+from astrabot_pipeline.signal.errors import BackupError
+from astrabot_pipeline.signal.processor import DecodeResult, SignalProcessor
+
+PIPES_ENTRY_MODULE = "astrabot_pipeline.signal.pipes_entry"
+PASSPHRASE_FILE_ENV = "ASTRABOT_PASSPHRASE_FILE"
+FAILURE_KEY = "decode_failure"
+"""Custom-message key of a failed decode: {FAILURE_KEY: "<ErrorClass>: <message>"}."""
+EXIT_DECODE_FAILED = 2
+
+
+class PassphraseMissingError(BackupError):
+    """Neither the passphrase file nor the environment variable holds a passphrase."""
+
+
+def read_passphrase() -> str:
+    """The passphrase from ASTRABOT_PASSPHRASE_FILE, else from SIGNAL_BACKUP_PASSPHRASE."""
+    if secret_file := os.environ.get(PASSPHRASE_FILE_ENV):
+        try:
+            return Path(secret_file).read_text(encoding="utf-8").strip()
+        except OSError as error:
+            raise PassphraseMissingError(
+                f"cannot read the passphrase file named by {PASSPHRASE_FILE_ENV}: {error.strerror}"
+            ) from None
+    if passphrase := os.environ.get(settings.PASSPHRASE_ENV, ""):
+        return passphrase
+    raise PassphraseMissingError(
+        f"no passphrase: set {settings.PASSPHRASE_ENV} (or {PASSPHRASE_FILE_ENV} to a file)"
+    )
+
+
+def materialization_metadata(result: DecodeResult, backup: Path) -> dict[str, object]:
+    """Counts, versions and timings of a decode: what the asset shows (never text)."""
+    return {
+        "backup_sha256": file_sha256(backup),
+        "backup_version": result.backup_version,
+        "database_version": result.database_version,
+        "frames": result.frames,
+        "bytes_read": result.bytes_read,
+        "blobs_extracted": result.blobs_extracted,
+        "warnings": len(result.warnings),
+        "seconds": result.seconds,
+        **{f"rows_{name}": count for name, count in result.row_counts.items()},
+    }
+
+
+def run(pipes: PipesContext) -> int:
+    """Decode as the extras say and report the materialization; 0, or 2 on a BackupError."""
+    backup = Path(pipes.get_extra("backup_path"))
+    out_dir = Path(pipes.get_extra("out_dir"))
+
+    def progress(frames: int, bytes_read: int, file_size: int) -> None:
+        share = bytes_read / file_size if file_size else 1.0
+        pipes.log.info(f"decoded {frames} frames, {bytes_read} of {file_size} bytes ({share:.0%})")
+
+    try:
+        processor = SignalProcessor(
+            read_passphrase(),
+            extract_attachments=bool(pipes.extras.get("extract_attachments", True)),
+            verify_mac=bool(pipes.extras.get("verify_mac", True)),
+        )
+        result = processor.decode(backup, out_dir, progress=progress)
+    except (BackupError, FileNotFoundError) as error:
+        if isinstance(error, FileNotFoundError):
+            message = f"FileNotFoundError: no such backup file {backup.name}"
+        else:
+            message = f"{type(error).__name__}: {error}"
+        pipes.log.error(message)
+        pipes.report_custom_message({FAILURE_KEY: message})
+        return EXIT_DECODE_FAILED
+    for warning in result.warnings:
+        pipes.log.warning(warning)
+    pipes.report_asset_materialization(metadata=materialization_metadata(result, backup))
+    return 0
+
+
+def main() -> int:
+    settings.harden_process()
+    with open_dagster_pipes() as pipes:
+        return run(pipes)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
