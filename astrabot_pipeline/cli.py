@@ -19,7 +19,9 @@ MB = 1_000_000
 BAR_WIDTH = 24
 
 
-def _read_passphrase(passphrase_file: Path | None) -> str:
+def _read_passphrase(passphrase_file: Path | None, *, required: bool = True) -> str | None:
+    """From --passphrase-file or the environment; None when absent and not `required`
+    (plain inputs need none: the decoder says so when one that does lacks it)."""
     if passphrase_file is not None:
         try:
             return passphrase_file.read_text(encoding="utf-8").strip()
@@ -28,11 +30,11 @@ def _read_passphrase(passphrase_file: Path | None) -> str:
                 f"astrabot: cannot read the passphrase file {passphrase_file}: {error.strerror}"
             ) from None
     passphrase = os.environ.get(settings.PASSPHRASE_ENV, "")
-    if not passphrase:
+    if not passphrase and required:
         raise SystemExit(
             f"astrabot: no passphrase: set {settings.PASSPHRASE_ENV} or pass --passphrase-file FILE"
         )
-    return passphrase
+    return passphrase or None
 
 
 class ProgressBar:
@@ -86,9 +88,12 @@ def _decode(args: argparse.Namespace) -> int:
         TruncatedBackupError,
     )
 
-    passphrase = _read_passphrase(args.passphrase_file)
     processor = SignalProcessor(
-        passphrase, extract_attachments=not args.no_attachments, verify_mac=not args.no_verify_mac
+        _read_passphrase(args.passphrase_file, required=False),
+        aci=os.environ.get(settings.ACI_ENV) or None,
+        desktop_key=os.environ.get(settings.DESKTOP_KEY_ENV) or None,
+        extract_attachments=not args.no_attachments,
+        verify_mac=not args.no_verify_mac,
     )
     bar = ProgressBar("decoding")
     try:
@@ -188,9 +193,17 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
 
     decode = commands.add_parser(
-        "decode", help="decrypt a Signal .backup into SQLite + Parquet", allow_abbrev=False
+        "decode",
+        help="decode any supported Signal history into the normalized Parquet tables",
+        allow_abbrev=False,
     )
-    decode.add_argument("backup", type=Path)
+    decode.add_argument(
+        "backup",
+        type=Path,
+        help=".backup file, backup-v2 folder/main file, plaintext export (.zip/main.jsonl), "
+        "Desktop db.sqlite or folder, decrypted Signal SQLite, or --exportcsv folder "
+        "(secrets: SIGNAL_BACKUP_PASSPHRASE, SIGNAL_ACI, SIGNAL_DESKTOP_KEY)",
+    )
     decode.add_argument("--out", type=Path, required=True, help="output folder (created)")
     decode.add_argument("--passphrase-file", type=Path, help="file holding the passphrase")
     decode.add_argument(

@@ -4,7 +4,7 @@ import dagster as dg
 
 from astrabot_pipeline.defs.ingest import decoded_backup
 from astrabot_pipeline.defs.resources import SignalBackupResource
-from astrabot_pipeline.signal.discovery import NoBackupFoundError, file_sha256
+from astrabot_pipeline.signal.discovery import NoBackupFoundError, content_sha256
 
 full_pipeline_job = dg.define_asset_job(
     "astrabot_full_pipeline",
@@ -17,7 +17,7 @@ full_pipeline_job = dg.define_asset_job(
 def new_backup_sensor(context: dg.SensorEvaluationContext, signal: SignalBackupResource):
     """Requests a full run when the newest backup's content hash changes (cursor = the hash)."""
     try:
-        digest = file_sha256(signal.newest())
+        digest = content_sha256(signal.newest())
     except NoBackupFoundError:
         return dg.SkipReason("no backup in the backup folder yet")
     if digest == context.cursor:

@@ -9,7 +9,7 @@ from astrabot_pipeline.defs.resources import (
     SignalBackupResource,
 )
 from astrabot_pipeline.signal import read_tables
-from astrabot_pipeline.signal.discovery import NoBackupFoundError, file_sha256
+from astrabot_pipeline.signal.discovery import NoBackupFoundError, content_sha256
 from astrabot_pipeline.signal.tables import SchemaMismatchError, conform
 
 
@@ -23,7 +23,7 @@ class DecodeConfig(dg.Config):
 )
 def signal_backup(signal: SignalBackupResource) -> dg.DataVersion:
     with fail_on(NoBackupFoundError):
-        return dg.DataVersion(file_sha256(signal.newest()))
+        return dg.DataVersion(content_sha256(signal.newest()))
 
 
 @dg.asset(

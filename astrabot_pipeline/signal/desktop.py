@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from astrabot_pipeline import storage
+from astrabot_pipeline import settings, storage
 from astrabot_pipeline.signal.errors import (
     PassphraseFormatError,
     UnsupportedBackupError,
@@ -40,7 +40,7 @@ from astrabot_pipeline.signal.errors import (
 from astrabot_pipeline.signal.normalize import INCOMING_BASE, NormalizedBackup, normalize_database
 from astrabot_pipeline.signal.sqlite_replay import KEY_VALUE_TABLE
 
-KEY_ENV_VAR = "SIGNAL_DESKTOP_KEY"
+KEY_ENV_VAR = settings.DESKTOP_KEY_ENV
 HEX_KEY = re.compile(r"[0-9a-fA-F]{64}")
 SQLITE_MAGIC = b"SQLite format 3\x00"
 COPY_FILE = "desktop.sqlite"

@@ -1,11 +1,13 @@
-"""Finding the newest backup in the backup folder and fingerprinting it."""
+"""Finding the newest input in the backup folder and fingerprinting it by content."""
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterator
 from pathlib import Path
 
-BACKUP_PATTERNS = ("*.backup",)
+from astrabot_pipeline.signal.inputs import is_supported_input
+
 _HASH_CHUNK = 1 << 20
 
 
@@ -13,24 +15,51 @@ class NoBackupFoundError(FileNotFoundError):
     """The backup folder holds no supported input."""
 
 
+def _files(path: Path) -> Iterator[Path]:
+    """The files that make up an input, in a stable order (a file is its own list)."""
+    if path.is_file():
+        yield path
+        return
+    for child in sorted(path.rglob("*")):
+        if child.is_file() and not child.name.startswith("."):
+            yield child
+
+
+def _modified_ns(path: Path) -> int:
+    return max((file.stat().st_mtime_ns for file in _files(path)), default=0)
+
+
 def newest_backup(directory: str | Path) -> Path:
-    """The most recently modified supported backup in `directory`."""
+    """The most recently modified supported input (file or folder) in `directory`."""
     directory = Path(directory)
-    candidates = [
-        path for pattern in BACKUP_PATTERNS for path in directory.glob(pattern) if path.is_file()
-    ]
+    candidates = (
+        [path for path in directory.iterdir() if is_supported_input(path)]
+        if directory.is_dir()
+        else []
+    )
     if not candidates:
         raise NoBackupFoundError(
-            f"no Signal backup (*.backup) found in {directory}: copy your backup there or set "
+            f"no Signal backup found in {directory}: copy your backup (a .backup file, a "
+            "signal-backup-* folder, a plaintext export, a Desktop db.sqlite, ...) there or set "
             "ASTRABOT_BACKUP_DIR to the folder that holds it (`make demo` writes a demo backup)"
         )
-    return max(candidates, key=lambda path: (path.stat().st_mtime_ns, path.name))
+    return max(candidates, key=lambda path: (_modified_ns(path), path.name))
 
 
-def file_sha256(path: str | Path) -> str:
-    """Hex SHA-256 of a file, streamed in 1 MiB chunks."""
+def content_sha256(path: str | Path) -> str:
+    """Hex SHA-256 of an input's content: a file's bytes, or every file of a folder
+    (relative name and bytes, in sorted order), streamed in 1 MiB chunks."""
+    path = Path(path)
     digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while chunk := handle.read(_HASH_CHUNK):
-            digest.update(chunk)
+    for file in _files(path):
+        if path.is_dir():
+            digest.update(file.relative_to(path).as_posix().encode() + b"\0")
+        with open(file, "rb") as handle:
+            while chunk := handle.read(_HASH_CHUNK):
+                digest.update(chunk)
     return digest.hexdigest()
+
+
+def input_size(path: str | Path) -> int:
+    """Bytes in an input: a file's size or the sum over a folder's files."""
+    return sum(file.stat().st_size for file in _files(Path(path)))

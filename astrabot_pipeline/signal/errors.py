@@ -34,3 +34,7 @@ class CorruptFrameError(BackupError):
         super().__init__(f"{message} (frame {frame_index}, byte offset {offset})")
         self.frame_index = frame_index
         self.offset = offset
+
+
+class PassphraseMissingError(BackupError):
+    """The input needs a secret (passphrase, recovery key) and none was given."""

@@ -15,8 +15,8 @@ from pathlib import Path
 from dagster_pipes import PipesContext, open_dagster_pipes
 
 from astrabot_pipeline import settings
-from astrabot_pipeline.signal.discovery import file_sha256
-from astrabot_pipeline.signal.errors import BackupError
+from astrabot_pipeline.signal.discovery import content_sha256
+from astrabot_pipeline.signal.errors import BackupError, PassphraseMissingError
 from astrabot_pipeline.signal.processor import DecodeResult, SignalProcessor
 
 PIPES_ENTRY_MODULE = "astrabot_pipeline.signal.pipes_entry"
@@ -26,12 +26,9 @@ FAILURE_KEY = "decode_failure"
 EXIT_DECODE_FAILED = 2
 
 
-class PassphraseMissingError(BackupError):
-    """Neither the passphrase file nor the environment variable holds a passphrase."""
-
-
-def read_passphrase() -> str:
-    """The passphrase from ASTRABOT_PASSPHRASE_FILE, else from SIGNAL_BACKUP_PASSPHRASE."""
+def read_passphrase() -> str | None:
+    """The passphrase from ASTRABOT_PASSPHRASE_FILE, else SIGNAL_BACKUP_PASSPHRASE, else None
+    (plain inputs need none; the decoder says so when one that does is missing)."""
     if secret_file := os.environ.get(PASSPHRASE_FILE_ENV):
         try:
             return Path(secret_file).read_text(encoding="utf-8").strip()
@@ -39,17 +36,13 @@ def read_passphrase() -> str:
             raise PassphraseMissingError(
                 f"cannot read the passphrase file named by {PASSPHRASE_FILE_ENV}: {error.strerror}"
             ) from None
-    if passphrase := os.environ.get(settings.PASSPHRASE_ENV, ""):
-        return passphrase
-    raise PassphraseMissingError(
-        f"no passphrase: set {settings.PASSPHRASE_ENV} (or {PASSPHRASE_FILE_ENV} to a file)"
-    )
+    return os.environ.get(settings.PASSPHRASE_ENV) or None
 
 
 def materialization_metadata(result: DecodeResult, backup: Path) -> dict[str, object]:
     """Counts, versions and timings of a decode: what the asset shows (never text)."""
     return {
-        "backup_sha256": file_sha256(backup),
+        "backup_sha256": content_sha256(backup),
         "backup_version": result.backup_version,
         "database_version": result.database_version,
         "frames": result.frames,
@@ -73,6 +66,8 @@ def run(pipes: PipesContext) -> int:
     try:
         processor = SignalProcessor(
             read_passphrase(),
+            aci=os.environ.get(settings.ACI_ENV) or None,
+            desktop_key=os.environ.get(settings.DESKTOP_KEY_ENV) or None,
             extract_attachments=bool(pipes.extras.get("extract_attachments", True)),
             verify_mac=bool(pipes.extras.get("verify_mac", True)),
         )

@@ -19,9 +19,20 @@ from pathlib import Path
 import pandas as pd
 
 from astrabot_pipeline import storage
+from astrabot_pipeline.signal.backup_v2 import decode_backup_v2
 from astrabot_pipeline.signal.crypto import KeyRing, as_key_ring
-from astrabot_pipeline.signal.errors import BackupError, CorruptFrameError, TruncatedBackupError
-from astrabot_pipeline.signal.normalize import normalize_database
+from astrabot_pipeline.signal.csv_export import normalize_csv_export
+from astrabot_pipeline.signal.desktop import normalize_desktop_db
+from astrabot_pipeline.signal.discovery import input_size
+from astrabot_pipeline.signal.errors import (
+    BackupError,
+    CorruptFrameError,
+    PassphraseMissingError,
+    TruncatedBackupError,
+)
+from astrabot_pipeline.signal.inputs import InputKind, detect_input
+from astrabot_pipeline.signal.normalize import NormalizedBackup, normalize_database
+from astrabot_pipeline.signal.plain_sqlite import normalize_plain_android_db
 from astrabot_pipeline.signal.reader import (
     BackupReader,
     BlobEvent,
@@ -52,7 +63,7 @@ class DecodeResult:
     """Where a decode wrote its outputs, and counts (never content) describing them."""
 
     out_dir: Path
-    db_path: Path
+    db_path: Path | None
     row_counts: dict[str, int]
     frames: int
     bytes_read: int
@@ -61,7 +72,8 @@ class DecodeResult:
     blobs_extracted: int
     seconds: float
     warnings: tuple[str, ...] = ()
-    bytes_not_decoded: int = 0  # non-zero only for a salvaged (damaged) backup
+    bytes_not_decoded: int = 0
+    input_kind: str = InputKind.LEGACY_BACKUP.value  # non-zero only for a salvaged (damaged) backup
 
     def read_tables(self, *, resolve_paths: bool = True) -> dict[str, pd.DataFrame]:
         """Load the contract tables this decode wrote (see `read_tables`)."""
@@ -92,19 +104,62 @@ class IntegrityReport:
             raise self.error
 
 
+@dataclass(frozen=True, repr=False)
+class DecodeSecrets:
+    """What an input may need to open: passphrase or recovery key, ACI, Desktop key."""
+
+    passphrase: str | None = None
+    aci: str | None = None
+    desktop_key: str | None = None
+
+
+# How each non-legacy input becomes contract tables inside the (temporary) output folder.
+_NORMALIZERS: dict[InputKind, Callable[[Path, Path, DecodeSecrets], NormalizedBackup]] = {
+    InputKind.BACKUP_V2: lambda path, work, secrets: decode_backup_v2(
+        path, work, recovery_key=secrets.passphrase, aci=secrets.aci
+    ),
+    InputKind.BACKUP_V2_EXPORT: lambda path, work, secrets: decode_backup_v2(
+        path, work, recovery_key=None, aci=secrets.aci
+    ),
+    InputKind.DESKTOP: lambda path, work, secrets: normalize_desktop_db(
+        path, work, key_hex=secrets.desktop_key
+    ),
+    InputKind.PLAIN_SQLITE: lambda path, work, _: normalize_plain_android_db(path, work),
+    InputKind.CSV_EXPORT: lambda path, work, _: normalize_csv_export(path, work),
+}
+
+
 class SignalProcessor:
-    """Load and validate Signal Android `.backup` files with one passphrase."""
+    """Load and validate any supported Signal history (see `signal/inputs.py`)."""
 
     def __init__(
         self,
-        passphrase: str | KeyRing,
+        passphrase: str | KeyRing | None = None,
         *,
+        aci: str | None = None,
+        desktop_key: str | None = None,
         extract_attachments: bool = True,
         verify_mac: bool = True,
     ) -> None:
-        self._key_ring = as_key_ring(passphrase)
+        self._passphrase = passphrase
+        self._key_ring_cache: KeyRing | None = None
+        self._secrets = DecodeSecrets(
+            passphrase if isinstance(passphrase, str) else None, aci, desktop_key
+        )
         self.extract_attachments = extract_attachments
         self.verify_mac = verify_mac
+
+    @property
+    def _key_ring(self) -> KeyRing:
+        """The legacy passphrase's keys, checked only when a legacy backup needs them."""
+        if self._key_ring_cache is None:
+            if self._passphrase is None:
+                raise PassphraseMissingError(
+                    "this backup needs its passphrase: set SIGNAL_BACKUP_PASSPHRASE to the "
+                    "30 digits Signal showed when backups were turned on"
+                )
+            self._key_ring_cache = as_key_ring(self._passphrase)
+        return self._key_ring_cache
 
     def __repr__(self) -> str:
         return (
@@ -126,6 +181,9 @@ class SignalProcessor:
         damage, and a warning says where decoding stopped and how many bytes were lost. A
         wrong passphrase, or damage before the first frame, still raises.
         """
+        kind = detect_input(backup_path)
+        if kind is not InputKind.LEGACY_BACKUP:
+            return self._decode_normalized(kind, Path(backup_path), Path(out_dir))
         started = time.perf_counter()
         out_dir = Path(out_dir)
         with storage.atomic_output(out_dir, directory=True) as temp:
@@ -176,6 +234,29 @@ class SignalProcessor:
             storage.write_json(temp / MANIFEST_FILE, _manifest(result))
         if progress is not None:
             progress(result.frames, result.bytes_read, result.bytes_read)
+        return result
+
+    def _decode_normalized(self, kind: InputKind, path: Path, out_dir: Path) -> DecodeResult:
+        """Backup v2, Desktop, plain SQLite and CSV inputs: normalize, write, rename."""
+        started = time.perf_counter()
+        with storage.atomic_output(out_dir, directory=True) as temp:
+            normalized = _NORMALIZERS[kind](path, temp, self._secrets)
+            _write_tables(temp / TABLES_DIR, normalized.tables)
+            databases = sorted(temp.glob("*.sqlite"))
+            result = DecodeResult(
+                out_dir=out_dir,
+                db_path=out_dir / databases[0].name if databases else None,
+                row_counts={name: len(frame) for name, frame in normalized.tables.items()},
+                frames=0,
+                bytes_read=input_size(path),
+                backup_version=0,
+                database_version=normalized.database_version,
+                blobs_extracted=0,
+                seconds=round(time.perf_counter() - started, 3),
+                warnings=tuple(normalized.warnings),
+                input_kind=kind.value,
+            )
+            storage.write_json(temp / MANIFEST_FILE, _manifest(result))
         return result
 
     def validate_integrity(self, backup_path: str | Path) -> IntegrityReport:

@@ -25,7 +25,7 @@ from astrabot_pipeline.defs.resources import (
     DecoderLauncherResource,
     SignalBackupResource,
 )
-from astrabot_pipeline.signal.discovery import file_sha256
+from astrabot_pipeline.signal.discovery import content_sha256
 from astrabot_pipeline.signal.pipes_entry import PASSPHRASE_FILE_ENV, PIPES_ENTRY_MODULE
 from astrabot_pipeline.synthetic import DEMO_PASSPHRASE, write_demo_backup
 from astrabot_pipeline_tests.conftest import PROJECT_ROOT
@@ -80,7 +80,7 @@ def test_decoded_backup_materializes_through_the_pipes_subprocess(
     assert metadata["backup_version"].value == 1
     assert metadata["database_version"].value > 0
     assert metadata["frames"].value > 0
-    assert metadata["backup_sha256"].value == file_sha256(demo.path)
+    assert metadata["backup_sha256"].value == content_sha256(demo.path)
     assert metadata["seconds"].value >= 0
     checks = result.get_asset_check_evaluations()
     assert [check.passed for check in checks] == [True]

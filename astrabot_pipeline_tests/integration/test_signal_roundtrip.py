@@ -23,6 +23,7 @@ from astrabot_pipeline.signal import (
     BlobEvent,
     CorruptFrameError,
     KeyRing,
+    PassphraseFormatError,
     SignalProcessor,
     StatementEvent,
     TruncatedBackupError,
@@ -807,12 +808,14 @@ def test_unsupported_inputs_are_named(processor: SignalProcessor, tmp_path: Path
     garbage.write_bytes(bytes(range(256)) * 4)
     for path, pattern in [
         (future, "version 2"),
-        (v2, "backup-v2"),
-        (folder, "folder"),
+        (folder, "not a supported input"),
         (garbage, "not a Signal"),
     ]:
         with pytest.raises(UnsupportedBackupError, match=pattern):
             processor.decode(path, tmp_path / "out")
+    # A backup-v2 file is recognised and routed; a legacy passphrase cannot open it.
+    with pytest.raises(PassphraseFormatError, match="backup-v2"):
+        processor.decode(v2, tmp_path / "out")
     empty = tmp_path / "empty.backup"
     empty.write_bytes(b"")
     with pytest.raises(TruncatedBackupError):
