@@ -38,6 +38,7 @@ MAX_HEADER_LENGTH = 10_240
 MIN_HEADER_LENGTH = 2
 SUPPORTED_BACKUP_VERSIONS = (0, 1)
 BLOB_CHUNK_SIZE = 1 << 20
+FIRST_FRAME_MAX_LENGTH = 4096
 BACKUP_V2_MAGIC = b"SBACKUP\x01"
 _READ_BUFFER = 1 << 20
 _U32 = struct.Struct(">I")
@@ -340,7 +341,13 @@ class BackupReader:
         remaining = self.file_size - self.bytes_read
         plausible = MAC_SIZE < length <= self.max_frame_length
         encrypted_length = self.header is not None and self.header.version >= 1
-        if index == 1 and encrypted_length and (not plausible or length > remaining):
+        # v1 hides frame lengths: a wrong passphrase decrypts the first one to a random
+        # 32-bit number. The first frame is the few-byte DatabaseVersion frame, so a small
+        # length that overruns the file means truncation (a random one is this small with
+        # probability ~1e-6), anything else a wrong passphrase.
+        cut_short = plausible and remaining < length <= FIRST_FRAME_MAX_LENGTH
+        unreadable = not plausible or length > remaining
+        if index == 1 and encrypted_length and unreadable and not cut_short:
             raise WrongPassphraseError(self._wrong_passphrase_message())
         if not plausible:
             raise CorruptFrameError(

@@ -910,3 +910,34 @@ def test_any_bit_flip_raises_only_backup_errors(
     data = bytearray(small_backups[version].read_bytes())
     data[int(len(data) * position)] ^= 1 << bit
     assert_only_backup_errors(processor, bytes(data), tmp_path)
+
+
+@pytest.mark.parametrize("version", [0, 1])
+def test_truncation_at_every_frame_boundary_and_inside_every_frame_is_reported(
+    version: int, processor: SignalProcessor, small_backups: dict[int, Path], tmp_path: Path
+) -> None:
+    """Every cut: exactly at each frame start, and a few bytes into it."""
+    data = small_backups[version].read_bytes()
+    for offset in frame_offsets(small_backups[version]):
+        for cut in (offset, offset + 3, offset + 11):
+            backup = tmp_path / "cut.backup"
+            backup.write_bytes(data[:cut])
+            with pytest.raises(BackupError) as caught:
+                processor.decode(backup, tmp_path / "out")
+            assert isinstance(caught.value, TruncatedBackupError | CorruptFrameError)
+            assert sorted(p.name for p in tmp_path.iterdir()) == ["cut.backup"]
+
+
+def test_absurd_frame_lengths_are_refused_without_allocating_them(
+    processor: SignalProcessor, small_backups: dict[int, Path], tmp_path: Path
+) -> None:
+    """A v0 length field claiming 4 GiB (or 0) stops at once with a typed error."""
+    data = bytearray(small_backups[0].read_bytes())
+    second_frame = frame_offsets(small_backups[0])[1]
+    for absurd in (0xFFFFFFFF, 0x7FFFFFFF, 0, 5):
+        data[second_frame : second_frame + 4] = absurd.to_bytes(4, "big")
+        backup = tmp_path / "absurd.backup"
+        backup.write_bytes(bytes(data))
+        with pytest.raises(BackupError):
+            processor.decode(backup, tmp_path / "out")
+        assert not (tmp_path / "out").exists()
