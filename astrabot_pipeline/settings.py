@@ -14,6 +14,7 @@ BACKUP_DIR_ENV = "ASTRABOT_BACKUP_DIR"
 PASSPHRASE_ENV = "SIGNAL_BACKUP_PASSPHRASE"  # 30 digits (legacy) or 64-char recovery key (v2)
 ACI_ENV = "SIGNAL_ACI"  # the account's ACI, for a bare backup-v2 `main` file
 DESKTOP_KEY_ENV = "SIGNAL_DESKTOP_KEY"  # hex SQLCipher key of a Signal Desktop database
+DECODER_LAUNCHER_ENV = "ASTRABOT_DECODER_LAUNCHER"  # "subprocess" (default) or "docker"
 DEFAULT_DATA_DIR = "./data"
 
 # Environment the pipeline sets for itself (not only in tests): no hub downloads, no

@@ -49,7 +49,7 @@ class SignalBackupResource(dg.ConfigurableResource):
     """The watched backup folder and the secret that opens the backups in it."""
 
     backup_dir: str
-    passphrase: str
+    passphrase: str | None = None  # plain inputs (decrypted SQLite, CSV, exports) need none
 
     def newest(self) -> Path:
         return newest_backup(self.backup_dir)
@@ -75,7 +75,7 @@ class DecoderLauncherResource(dg.ConfigurableResource):
         *,
         backup: Path,
         out_dir: Path,
-        passphrase: str,
+        passphrase: str | None,
         options: Mapping[str, Any] | None = None,
     ) -> dg.MaterializeResult:
         """Decode `backup` into `out_dir`; the result carries the decoder's metadata.
@@ -84,7 +84,7 @@ class DecoderLauncherResource(dg.ConfigurableResource):
         """
         launch = self._in_docker if self.launcher == "docker" else self._in_subprocess
         reader = _DockerReader() if self.launcher == "docker" else _SubprocessReader()
-        with _secret_file(passphrase) as secret:
+        with _secret_file(passphrase or "") as secret:
             try:
                 invocation = launch(context, reader, backup, out_dir, secret, dict(options or {}))
             except Exception:
@@ -212,15 +212,20 @@ class AstrabotIOManager(dg.ConfigurableIOManager):
 
 
 def pipeline_resources() -> dict[str, dg.ConfigurableResource | dg.ConfigurableIOManager]:
-    """Resources bound to the environment: data and backup folders, the passphrase EnvVar."""
+    """Resources bound to the environment: data and backup folders, the passphrase EnvVar
+    (bound only when set: plain inputs need none), the decoder launcher."""
     data_dir = str(settings.data_dir())
+    passphrase = (
+        dg.EnvVar(settings.PASSPHRASE_ENV) if os.environ.get(settings.PASSPHRASE_ENV) else None
+    )
     return {
         "paths": AstrabotPathsResource(data_dir=data_dir),
         "signal": SignalBackupResource(
-            backup_dir=str(settings.backup_dir()),
-            passphrase=dg.EnvVar(settings.PASSPHRASE_ENV),
+            backup_dir=str(settings.backup_dir()), passphrase=passphrase
         ),
-        "decoder": DecoderLauncherResource(),
+        "decoder": DecoderLauncherResource(
+            launcher=os.environ.get(settings.DECODER_LAUNCHER_ENV) or "subprocess"
+        ),
         "nitter": NitterResource(),
         "io_manager": AstrabotIOManager(base_dir=data_dir),
     }

@@ -31,7 +31,7 @@ def read_passphrase() -> str | None:
     (plain inputs need none; the decoder says so when one that does is missing)."""
     if secret_file := os.environ.get(PASSPHRASE_FILE_ENV):
         try:
-            return Path(secret_file).read_text(encoding="utf-8").strip()
+            return Path(secret_file).read_text(encoding="utf-8").strip() or None
         except OSError as error:
             raise PassphraseMissingError(
                 f"cannot read the passphrase file named by {PASSPHRASE_FILE_ENV}: {error.strerror}"

@@ -248,3 +248,20 @@ def test_the_decoder_image_holds_every_module_the_pipes_entry_point_imports(tmp_
     assert PIPES_ENTRY_MODULE in loaded["ours"]
     assert loaded["outside"] == [], "imported from outside the image"
     assert loaded["heavy"] == []
+
+
+def test_a_plain_database_input_materializes_without_any_passphrase(tmp_path, secrets_dir):
+    from types import SimpleNamespace
+
+    from astrabot_pipeline.synthetic.corpus import generate_corpus
+    from astrabot_pipeline.synthetic.signal_db import write_signal_database
+
+    backups = tmp_path / "backups"
+    backups.mkdir()
+    database = write_signal_database(
+        generate_corpus(n_messages=200, seed=5), backups / "plain.sqlite"
+    )
+    result, _ = materialize(SimpleNamespace(path=database.path), tmp_path / "data", None)
+    assert result.success
+    assert len(result.output_for_node("decoded_backup")["messages"]) == 200
+    assert list(secrets_dir.iterdir()) == []
