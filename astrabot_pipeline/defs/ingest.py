@@ -49,6 +49,8 @@ def decoded_backup(
         backup=backup,
         out_dir=out_dir,
         passphrase=signal.passphrase,
+        aci=signal.aci,
+        desktop_key=signal.desktop_key,
         options={"extract_attachments": config.extract_attachments},
     )
     tables = read_tables(out_dir)

@@ -7,7 +7,7 @@ import tempfile
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 import dagster as dg
 import pandas as pd
@@ -20,6 +20,7 @@ from dagster_pipes import PipesParams
 from astrabot_pipeline import settings
 from astrabot_pipeline.signal.discovery import newest_backup
 from astrabot_pipeline.signal.pipes_entry import (
+    DESKTOP_KEY_FILE_ENV,
     FAILURE_KEY,
     PASSPHRASE_FILE_ENV,
     PIPES_ENTRY_MODULE,
@@ -50,12 +51,15 @@ class SignalBackupResource(dg.ConfigurableResource):
 
     backup_dir: str
     passphrase: str | None = None  # plain inputs (decrypted SQLite, CSV, exports) need none
+    aci: str | None = None  # for a bare backup-v2 `main` file
+    desktop_key: str | None = None  # hex SQLCipher key of a Signal Desktop database
 
     def newest(self) -> Path:
         return newest_backup(self.backup_dir)
 
 
 CONTAINER_SECRET_PATH = "/run/secrets/astrabot_passphrase"
+CONTAINER_DESKTOP_KEY_PATH = "/run/secrets/astrabot_desktop_key"
 
 
 class DecoderLauncherResource(dg.ConfigurableResource):
@@ -76,6 +80,8 @@ class DecoderLauncherResource(dg.ConfigurableResource):
         backup: Path,
         out_dir: Path,
         passphrase: str | None,
+        aci: str | None = None,
+        desktop_key: str | None = None,
         options: Mapping[str, Any] | None = None,
     ) -> dg.MaterializeResult:
         """Decode `backup` into `out_dir`; the result carries the decoder's metadata.
@@ -84,25 +90,32 @@ class DecoderLauncherResource(dg.ConfigurableResource):
         """
         launch = self._in_docker if self.launcher == "docker" else self._in_subprocess
         reader = _DockerReader() if self.launcher == "docker" else _SubprocessReader()
-        with _secret_file(passphrase or "") as secret:
+        with _secret_file(passphrase or "") as secret, _secret_file(desktop_key or "") as key:
+            files = _SecretFiles(secret, key, aci or "")
             try:
-                invocation = launch(context, reader, backup, out_dir, secret, dict(options or {}))
+                invocation = launch(context, reader, backup, out_dir, files, dict(options or {}))
             except Exception:
                 if failure := reader.reported_failure():
                     raise dg.Failure(description=failure) from None
                 raise
         return invocation.get_materialize_result()
 
-    def _in_subprocess(self, context, reader, backup, out_dir, secret, extras):
+    def _in_subprocess(self, context, reader, backup, out_dir, files, extras):
         return dg.PipesSubprocessClient(message_reader=reader).run(
             context=context,
             command=[sys.executable, "-m", PIPES_ENTRY_MODULE],
             extras={**extras, "backup_path": str(backup), "out_dir": str(out_dir)},
-            # An empty SIGNAL_BACKUP_PASSPHRASE: the child reads the file, not inherited env.
-            env={PASSPHRASE_FILE_ENV: str(secret), settings.PASSPHRASE_ENV: ""},
+            # Empty secret variables: the child reads the files, not the inherited environment.
+            env={
+                PASSPHRASE_FILE_ENV: str(files.passphrase),
+                settings.PASSPHRASE_ENV: "",
+                DESKTOP_KEY_FILE_ENV: str(files.desktop_key),
+                settings.DESKTOP_KEY_ENV: "",
+                settings.ACI_ENV: files.aci,
+            },
         )
 
-    def _in_docker(self, context, reader, backup, out_dir, secret, extras):
+    def _in_docker(self, context, reader, backup, out_dir, files, extras):
         private_dir(out_dir.parent)  # created by us (0700), not by the Docker daemon as root
         return PipesDockerClient(message_reader=reader).run(
             context=context,
@@ -113,19 +126,32 @@ class DecoderLauncherResource(dg.ConfigurableResource):
                 "backup_path": f"/input/{backup.name}",
                 "out_dir": f"/output/{out_dir.name}",
             },
-            env={PASSPHRASE_FILE_ENV: CONTAINER_SECRET_PATH},
+            env={
+                PASSPHRASE_FILE_ENV: CONTAINER_SECRET_PATH,
+                DESKTOP_KEY_FILE_ENV: CONTAINER_DESKTOP_KEY_PATH,
+                settings.ACI_ENV: files.aci,
+            },
             container_kwargs={
                 "entrypoint": ["python"],
                 "volumes": {
                     str(backup.parent.resolve()): {"bind": "/input", "mode": "ro"},
                     str(out_dir.parent.resolve()): {"bind": "/output", "mode": "rw"},
-                    str(secret): {"bind": CONTAINER_SECRET_PATH, "mode": "ro"},
+                    str(files.passphrase): {"bind": CONTAINER_SECRET_PATH, "mode": "ro"},
+                    str(files.desktop_key): {"bind": CONTAINER_DESKTOP_KEY_PATH, "mode": "ro"},
                 },
                 # The host user, so the container can read the 0600 secret and writes files we own.
                 "user": f"{os.getuid()}:{os.getgid()}",
                 "network_disabled": True,
             },
         )
+
+
+class _SecretFiles(NamedTuple):
+    """The 0600 files carrying the secrets to the decoder, and the (non-secret) ACI."""
+
+    passphrase: Path
+    desktop_key: Path
+    aci: str
 
 
 @contextmanager
@@ -209,6 +235,11 @@ class AstrabotIOManager(dg.ConfigurableIOManager):
             description=f"asset {context.asset_key.to_user_string()} has not been materialized yet: "
             "materialize it first (or the whole graph with `make run`)"
         )
+
+
+def _env_secret(name: str) -> dg.EnvVar | None:
+    """An EnvVar for `name` when it is set; None otherwise (not every input needs it)."""
+    return dg.EnvVar(name) if os.environ.get(name) else None
 
 
 def pipeline_resources() -> dict[str, dg.ConfigurableResource | dg.ConfigurableIOManager]:

@@ -21,22 +21,28 @@ from astrabot_pipeline.signal.processor import DecodeResult, SignalProcessor
 
 PIPES_ENTRY_MODULE = "astrabot_pipeline.signal.pipes_entry"
 PASSPHRASE_FILE_ENV = "ASTRABOT_PASSPHRASE_FILE"
+DESKTOP_KEY_FILE_ENV = "ASTRABOT_DESKTOP_KEY_FILE"
 FAILURE_KEY = "decode_failure"
 """Custom-message key of a failed decode: {FAILURE_KEY: "<ErrorClass>: <message>"}."""
 EXIT_DECODE_FAILED = 2
 
 
-def read_passphrase() -> str | None:
-    """The passphrase from ASTRABOT_PASSPHRASE_FILE, else SIGNAL_BACKUP_PASSPHRASE, else None
-    (plain inputs need none; the decoder says so when one that does is missing)."""
-    if secret_file := os.environ.get(PASSPHRASE_FILE_ENV):
+def read_secret(file_env: str, value_env: str) -> str | None:
+    """A secret from the file named by `file_env`, else from `value_env`, else None (plain
+    inputs need none; the decoder says which variable to set when one that does is missing)."""
+    if secret_file := os.environ.get(file_env):
         try:
             return Path(secret_file).read_text(encoding="utf-8").strip() or None
         except OSError as error:
             raise PassphraseMissingError(
-                f"cannot read the passphrase file named by {PASSPHRASE_FILE_ENV}: {error.strerror}"
+                f"cannot read the secret file named by {file_env}: {error.strerror}"
             ) from None
-    return os.environ.get(settings.PASSPHRASE_ENV) or None
+    return os.environ.get(value_env) or None
+
+
+def read_passphrase() -> str | None:
+    """The passphrase from ASTRABOT_PASSPHRASE_FILE, else SIGNAL_BACKUP_PASSPHRASE."""
+    return read_secret(PASSPHRASE_FILE_ENV, settings.PASSPHRASE_ENV)
 
 
 def materialization_metadata(result: DecodeResult, backup: Path) -> dict[str, object]:
@@ -67,7 +73,7 @@ def run(pipes: PipesContext) -> int:
         processor = SignalProcessor(
             read_passphrase(),
             aci=os.environ.get(settings.ACI_ENV) or None,
-            desktop_key=os.environ.get(settings.DESKTOP_KEY_ENV) or None,
+            desktop_key=read_secret(DESKTOP_KEY_FILE_ENV, settings.DESKTOP_KEY_ENV),
             extract_attachments=bool(pipes.extras.get("extract_attachments", True)),
             verify_mac=bool(pipes.extras.get("verify_mac", True)),
         )

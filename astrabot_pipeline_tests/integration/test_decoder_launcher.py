@@ -19,6 +19,7 @@ from dagster_pipes import DAGSTER_PIPES_CONTEXT_ENV_VAR, decode_param, encode_pa
 
 from astrabot_pipeline.defs.ingest import decoded_backup
 from astrabot_pipeline.defs.resources import (
+    CONTAINER_DESKTOP_KEY_PATH,
     CONTAINER_SECRET_PATH,
     AstrabotIOManager,
     AstrabotPathsResource,
@@ -26,7 +27,11 @@ from astrabot_pipeline.defs.resources import (
     SignalBackupResource,
 )
 from astrabot_pipeline.signal.discovery import content_sha256
-from astrabot_pipeline.signal.pipes_entry import PASSPHRASE_FILE_ENV, PIPES_ENTRY_MODULE
+from astrabot_pipeline.signal.pipes_entry import (
+    DESKTOP_KEY_FILE_ENV,
+    PASSPHRASE_FILE_ENV,
+    PIPES_ENTRY_MODULE,
+)
 from astrabot_pipeline.synthetic import DEMO_PASSPHRASE, write_demo_backup
 from astrabot_pipeline_tests.conftest import PROJECT_ROOT
 
@@ -134,7 +139,8 @@ class FakeContainer:
         for key in ("backup_path", "out_dir"):
             extras[key] = self._host_path(extras[key])
         env[DAGSTER_PIPES_CONTEXT_ENV_VAR] = encode_param(context)
-        env[PASSPHRASE_FILE_ENV] = self._host_path(env[PASSPHRASE_FILE_ENV])
+        for file_env in (PASSPHRASE_FILE_ENV, DESKTOP_KEY_FILE_ENV):
+            env[file_env] = self._host_path(env[file_env])
         command = [sys.executable, *self.kwargs["command"]]
         assert self.kwargs["entrypoint"] == ["python"]
         done = subprocess.run(
@@ -190,6 +196,8 @@ def test_the_docker_launcher_mounts_the_secret_read_only_and_never_puts_it_in_th
     assert volumes[str(data_dir / "decoded")] == {"bind": "/output", "mode": "rw"}
     (secret,) = [host for host, bind in volumes.items() if bind["bind"] == CONTAINER_SECRET_PATH]
     assert volumes[secret]["mode"] == "ro"
+    (key,) = [host for host, bind in volumes.items() if bind["bind"] == CONTAINER_DESKTOP_KEY_PATH]
+    assert volumes[key]["mode"] == "ro" and not Path(key).exists()
     assert Path(secret).parent == secrets_dir
     assert spec["environment"][PASSPHRASE_FILE_ENV] == CONTAINER_SECRET_PATH
     assert DEMO_PASSPHRASE not in spec["environment"].values()
@@ -264,4 +272,32 @@ def test_a_plain_database_input_materializes_without_any_passphrase(tmp_path, se
     result, _ = materialize(SimpleNamespace(path=database.path), tmp_path / "data", None)
     assert result.success
     assert len(result.output_for_node("decoded_backup")["messages"]) == 200
+    assert list(secrets_dir.iterdir()) == []
+
+
+def test_an_encrypted_desktop_database_materializes_with_its_key_from_a_secret_file(
+    tmp_path, secrets_dir, capfd
+):
+    import secrets
+
+    from astrabot_pipeline_tests.integration.test_plain_inputs import build_desktop_db
+
+    sqlcipher3 = pytest.importorskip("sqlcipher3")
+    key = secrets.token_bytes(32).hex()
+    backups = tmp_path / "backups"
+    backups.mkdir()
+    build_desktop_db(backups / "db.sqlite", sqlcipher3.connect, key)
+    instance = dg.DagsterInstance.ephemeral()
+    resources = {
+        "signal": SignalBackupResource(backup_dir=str(backups), desktop_key=key),
+        "paths": AstrabotPathsResource(data_dir=str(tmp_path / "data")),
+        "decoder": DecoderLauncherResource(),
+        "io_manager": AstrabotIOManager(base_dir=str(tmp_path / "data")),
+    }
+    result = dg.materialize([decoded_backup], resources=resources, instance=instance)
+    assert result.success
+    assert len(result.output_for_node("decoded_backup")["messages"]) > 0
+    event_log = "\n".join(repr(entry) for entry in instance.all_logs(result.run_id))
+    captured = capfd.readouterr()
+    assert key not in event_log + captured.out + captured.err
     assert list(secrets_dir.iterdir()) == []
