@@ -15,7 +15,7 @@ export TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS :=
 PYTEST := $(PY) -m pytest -p no:cacheprovider
 RESULTS := test-results
 
-.PHONY: setup run dev demo test test-unit test-integration test-privacy test-e2e lint format bench validate clean dagster-home
+.PHONY: decoder-image setup run dev demo test test-unit test-integration test-privacy test-e2e lint format bench validate clean dagster-home
 
 setup: $(STAMP)
 
@@ -75,6 +75,10 @@ validate: setup dagster-home
 
 bench: setup
 	@for script in benchmarks/bench_*.py; do echo "== $$script"; $(PY) $$script || exit 1; done
+
+# Needs a Docker engine; then set ASTRABOT_DECODER_LAUNCHER=docker to decode in it.
+decoder-image:
+	docker build -f docker/decoder/Dockerfile -t astrabot-decoder:latest .
 
 clean:
 	rm -rf $(DAGSTER_HOME) $(RESULTS) .pytest_cache
