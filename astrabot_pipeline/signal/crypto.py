@@ -26,6 +26,9 @@ HKDF_INFO = b"Backup Export"
 MAC_SIZE = 10
 IV_SIZE = 16
 COUNTER_MODULUS = 2**32
+FRAME_KEYSTREAM = 1024  # keystream made per frame up front; longer frames use a CTR context
+_BLOCK = 16
+_FRAME_BLOCKS = FRAME_KEYSTREAM // _BLOCK
 
 _RECOVERY_KEY = re.compile(r"[0-9A-Za-z=#]{64}")
 _SEPARATORS = re.compile(r"[\s\-]")
@@ -129,8 +132,22 @@ class CryptoUnit:
         return hmac.compare_digest(self.mac(), expected)
 
 
+def xor_bytes(data: bytes, keystream: bytes) -> bytes:
+    """`data` XOR the first `len(data)` bytes of `keystream` (CTR en/decryption)."""
+    size = len(data)
+    mask = int.from_bytes(keystream[:size], "big")
+    return (int.from_bytes(data, "big") ^ mask).to_bytes(size, "big")
+
+
 class FrameCipher:
-    """Hands out one CryptoUnit per frame/blob, advancing the 32-bit IV counter."""
+    """Hands out one CryptoUnit per frame/blob, advancing the 32-bit IV counter.
+
+    Ordinary frames use the cheaper `next_frame`/`frame_mac` pair: the first
+    FRAME_KEYSTREAM bytes of the unit's CTR keystream come from one reused AES-ECB
+    context over the unit's counter blocks (IV, IV+1, ... with the full 128-bit
+    big-endian increment), and the HMAC starts from precomputed inner/outer SHA-256
+    states (RFC 2104), so no cipher or HMAC object is built per frame.
+    """
 
     def __init__(self, keys: BackupKeys, iv: bytes) -> None:
         if len(iv) != IV_SIZE:
@@ -139,6 +156,19 @@ class FrameCipher:
         self._mac_template = hmac.new(keys.mac_key, digestmod=hashlib.sha256)
         self._iv_tail = iv[4:]
         self.counter = _U32.unpack(iv[:4])[0]
+        self._ecb = Cipher(self._algorithm, modes.ECB()).encryptor()
+        tail = int.from_bytes(self._iv_tail, "big")
+        # Counter blocks of unit c: ((c << 96) + tail + j) for j < _FRAME_BLOCKS, as one
+        # big integer; only valid while tail + j never carries into the top 32 bits.
+        self._blocks_base: int | None = None
+        self._blocks_step = 0
+        if tail + _FRAME_BLOCKS <= 1 << 96:
+            shifts = [8 * _BLOCK * (_FRAME_BLOCKS - 1 - j) for j in range(_FRAME_BLOCKS)]
+            self._blocks_base = sum((tail + j) << shift for j, shift in enumerate(shifts))
+            self._blocks_step = sum(1 << (shift + 96) for shift in shifts)
+        key = keys.mac_key.ljust(hashlib.sha256().block_size, b"\0")
+        self._mac_inner = hashlib.sha256(bytes(byte ^ 0x36 for byte in key))
+        self._mac_outer = hashlib.sha256(bytes(byte ^ 0x5C for byte in key))
 
     def __repr__(self) -> str:
         return f"FrameCipher(counter={self.counter})"
@@ -149,3 +179,27 @@ class FrameCipher:
         self.counter = (self.counter + 1) % COUNTER_MODULUS
         ctr = Cipher(self._algorithm, modes.CTR(iv)).encryptor()
         return CryptoUnit(iv, ctr, self._mac_template.copy())
+
+    def next_frame(self) -> tuple[bytes, bytes]:
+        """Start the next unit; return its IV and the first FRAME_KEYSTREAM keystream bytes."""
+        counter = self.counter
+        self.counter = (counter + 1) % COUNTER_MODULUS
+        iv = _U32.pack(counter) + self._iv_tail
+        if self._blocks_base is None:
+            return iv, self.keystream(iv, FRAME_KEYSTREAM)
+        blocks = self._blocks_base + counter * self._blocks_step
+        return iv, self._ecb.update(blocks.to_bytes(FRAME_KEYSTREAM, "big"))
+
+    def keystream(self, iv: bytes, size: int) -> bytes:
+        """The first `size` keystream bytes of the unit that starts at `iv`."""
+        return Cipher(self._algorithm, modes.CTR(iv)).encryptor().update(bytes(size))
+
+    def frame_mac(self, data: bytes, prefix: bytes = b"") -> bytes:
+        """Truncated HMAC-SHA256 of `prefix || data` (a fresh MAC, as for every unit)."""
+        inner = self._mac_inner.copy()
+        if prefix:
+            inner.update(prefix)
+        inner.update(data)
+        outer = self._mac_outer.copy()
+        outer.update(inner.digest())
+        return outer.digest()[:MAC_SIZE]

@@ -79,6 +79,22 @@ _MESSAGES: dict[str, list[tuple[str, int, str, bool]]] = {
         ("sticker", 8, ".signal.Sticker", False),
         ("keyValue", 9, ".signal.KeyValue", False),
     ],
+    # Wire-compatible views for the fast statement path: each SqlParameter stays raw bytes.
+    "RawSqlStatement": [
+        ("statement", 1, "string", False),
+        ("parameters", 2, "bytes", True),
+    ],
+    "RawBackupFrame": [
+        ("header", 1, ".signal.Header", False),
+        ("statement", 2, ".signal.RawSqlStatement", False),
+        ("preference", 3, ".signal.SharedPreference", False),
+        ("attachment", 4, ".signal.Attachment", False),
+        ("version", 5, ".signal.DatabaseVersion", False),
+        ("end", 6, "bool", False),
+        ("avatar", 7, ".signal.Avatar", False),
+        ("sticker", 8, ".signal.Sticker", False),
+        ("keyValue", 9, ".signal.KeyValue", False),
+    ],
     "ReactionList.Reaction": [
         ("emoji", 1, "string", False),
         ("author", 2, "uint64", False),
@@ -134,6 +150,8 @@ Avatar = _message_class("Avatar")
 DatabaseVersion = _message_class("DatabaseVersion")
 KeyValue = _message_class("KeyValue")
 ReactionList = _message_class("ReactionList")
+RawBackupFrame = _message_class("RawBackupFrame")
+RawSqlStatement = _message_class("RawSqlStatement")
 
 __all__ = [
     "Attachment",
@@ -142,6 +160,8 @@ __all__ = [
     "DatabaseVersion",
     "Header",
     "KeyValue",
+    "RawBackupFrame",
+    "RawSqlStatement",
     "ReactionList",
     "SharedPreference",
     "SqlParameter",

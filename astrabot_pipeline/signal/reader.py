@@ -11,6 +11,8 @@ import re
 import struct
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from hmac import compare_digest
+from itertools import repeat
 from pathlib import Path
 from typing import BinaryIO, Literal
 
@@ -24,6 +26,7 @@ from astrabot_pipeline.signal.crypto import (
     FrameCipher,
     KeyRing,
     as_key_ring,
+    xor_bytes,
 )
 from astrabot_pipeline.signal.errors import (
     CorruptFrameError,
@@ -42,6 +45,7 @@ FIRST_FRAME_MAX_LENGTH = 4096
 BACKUP_V2_MAGIC = b"SBACKUP\x01"
 _READ_BUFFER = 1 << 20
 _U32 = struct.Struct(">I")
+_DOUBLE = struct.Struct("<d")
 _INT64_WRAP = 1 << 64
 _INT64_MAX = (1 << 63) - 1
 _UNSAFE_NAME = re.compile(r"[^A-Za-z0-9+._-]")
@@ -130,8 +134,79 @@ def _param_value(param: protos.SqlParameter) -> SqlValue:
     return value
 
 
-def _statement_event(statement: protos.SqlStatement) -> StatementEvent:
-    return StatementEvent(statement.statement, tuple(map(_param_value, statement.parameters)))
+# Values of recently seen short encoded parameters (NULL, 0, 1, flags, short strings):
+# most columns of a row repeat, so most parameters are one C-level dict lookup.
+_PARAM_CACHE: dict[bytes, SqlValue] = {}
+_PARAM_CACHE_MAX = 1 << 16
+_PARAM_CACHE_KEY_MAX = 16
+_MISS = object()
+
+
+def _decode_param(raw: bytes) -> SqlValue:
+    """The value of one encoded SqlParameter, like `_param_value` of the parsed message.
+
+    Canonical single-field encodings (tag, one-byte length where there is one) are read
+    directly; anything else (several fields, unknown fields, long lengths, invalid
+    UTF-8, truncation) goes through the protobuf class, which also raises DecodeError.
+    """
+    size = len(raw)
+    if size >= 2:
+        tag = raw[0]
+        if tag == 0x0A:  # stringParamter
+            if raw[1] == size - 2 < 0x80:
+                try:
+                    return raw[2:].decode()
+                except UnicodeDecodeError:
+                    pass
+        elif tag == 0x10:  # integerParameter: varint uint64 carrying a Java long
+            if size <= 11 and raw[-1] < 0x80:
+                value = shift = 0
+                for byte in raw[1:-1]:
+                    if byte < 0x80:
+                        break
+                    value |= (byte & 0x7F) << shift
+                    shift += 7
+                else:
+                    value |= raw[-1] << shift
+                    if value <= _INT64_MAX:
+                        return value
+                    if value < _INT64_WRAP:
+                        return value - _INT64_WRAP
+        elif tag == 0x19:  # doubleParameter
+            if size == 9:
+                return _DOUBLE.unpack_from(raw, 1)[0]
+        elif tag == 0x22:  # blobParameter
+            if raw[1] == size - 2 < 0x80:
+                return raw[2:]
+        elif tag == 0x28 and size == 2 and raw[1] < 0x80:  # nullparameter
+            return None
+    return _param_value(protos.SqlParameter.FromString(raw))
+
+
+def _statement_event(statement: protos.RawSqlStatement) -> StatementEvent:
+    """Build the event from a statement whose parameters are still encoded bytes.
+
+    Raises DecodeError for a malformed parameter, as parsing SqlStatement would.
+    """
+    raw_params = statement.parameters
+    values = list(map(_PARAM_CACHE.get, raw_params, repeat(_MISS)))
+    try:
+        index = values.index(_MISS)
+    except ValueError:
+        return StatementEvent(statement.statement, tuple(values))
+    cache = _PARAM_CACHE
+    while True:
+        raw = raw_params[index]
+        values[index] = value = _decode_param(raw)
+        if len(raw) <= _PARAM_CACHE_KEY_MAX:
+            if len(cache) >= _PARAM_CACHE_MAX:
+                cache.clear()
+            cache[raw] = value
+        try:
+            index = values.index(_MISS, index + 1)
+        except ValueError:
+            break
+    return StatementEvent(statement.statement, tuple(values))
 
 
 def _preference_event(preference: protos.SharedPreference) -> PreferenceEvent:
@@ -183,6 +258,8 @@ class BackupReader:
         self._cipher: FrameCipher | None = None
         self._frame_start = 0
         self._used_names: set[Path] = set()
+        self._buffer = b""
+        self._position = 0
 
     def __repr__(self) -> str:
         return f"BackupReader({self.path.name!r}, frames_read={self.frames_read})"
@@ -283,7 +360,10 @@ class BackupReader:
         descriptor, value = fields[0]
         number = descriptor.number
         if number == 2:
-            return _statement_event(value)
+            try:
+                return _statement_event(value)
+            except DecodeError as error:
+                raise self._undecodable_frame(self.frames_read, self._frame_start) from error
         if number == 4:
             return self._blob(
                 "attachment",
@@ -308,37 +388,49 @@ class BackupReader:
         self.warnings.append(f"skipped frame {self.frames_read}: unexpected header frame")
         return None
 
-    def _read_frame(self) -> protos.BackupFrame:
-        assert self._cipher is not None and self.header is not None
+    def _read_frame(self) -> protos.RawBackupFrame:
+        """Read, authenticate and decrypt one frame (statement parameters stay encoded)."""
+        cipher = self._cipher
+        assert cipher is not None and self.header is not None
         index = self.frames_read + 1
         offset = self._frame_start = self.bytes_read
-        unit = self._cipher.next_unit()
+        iv, keystream = cipher.next_frame()
         raw_length = self._read_exact(4, "a frame length")
-        if self.header.version >= 1:
-            unit.mac_update(raw_length)
-            raw_length = unit.apply(raw_length)
-        length = _U32.unpack(raw_length)[0]
-        self._check_frame_length(length, index, offset)
+        encrypted_length = self.header.version >= 1
+        length = _U32.unpack(xor_bytes(raw_length, keystream) if encrypted_length else raw_length)[
+            0
+        ]
+        if not (
+            MAC_SIZE < length <= self.max_frame_length and length <= self.file_size - offset - 4
+        ):
+            self._check_frame_length(length, index, offset)
         data = self._read_exact(length, "a frame")
         body = data[:-MAC_SIZE]
-        unit.mac_update(body)
-        if self.verify_mac and not unit.mac_matches(data[-MAC_SIZE:]):
+        if self.verify_mac and not compare_digest(
+            cipher.frame_mac(body, raw_length if encrypted_length else b""), data[-MAC_SIZE:]
+        ):
             self._authentication_failed(index, offset, "frame")
         self.frames_read = index
+        start = 4 if encrypted_length else 0
+        if start + len(body) > len(keystream):
+            keystream = cipher.keystream(iv, start + len(body))
         try:
-            return protos.BackupFrame.FromString(unit.apply(body))
+            return protos.RawBackupFrame.FromString(xor_bytes(body, keystream[start:]))
         except DecodeError as error:
-            if index == 1 and not self.verify_mac:
-                raise WrongPassphraseError(self._wrong_passphrase_message()) from error
-            raise CorruptFrameError(
-                "a frame authenticated but is not a valid backup frame; the backup was written "
-                "by an incompatible or broken exporter",
-                frame_index=index,
-                offset=offset,
-            ) from error
+            raise self._undecodable_frame(index, offset) from error
+
+    def _undecodable_frame(self, index: int, offset: int) -> Exception:
+        if index == 1 and not self.verify_mac:
+            return WrongPassphraseError(self._wrong_passphrase_message())
+        return CorruptFrameError(
+            "a frame authenticated but is not a valid backup frame; the backup was written "
+            "by an incompatible or broken exporter",
+            frame_index=index,
+            offset=offset,
+        )
 
     def _check_frame_length(self, length: int, index: int, offset: int) -> None:
-        remaining = self.file_size - self.bytes_read
+        remaining = self.file_size - offset - 4
         plausible = MAC_SIZE < length <= self.max_frame_length
         encrypted_length = self.header is not None and self.header.version >= 1
         # v1 hides frame lengths: a wrong passphrase decrypts the first one to a random
@@ -451,8 +543,14 @@ class BackupReader:
     # -- raw I/O ----------------------------------------------------------------------
 
     def _read_exact(self, size: int, what: str) -> bytes:
-        assert self._file is not None
-        data = self._file.read(size)
+        position = self._position
+        end = position + size
+        buffer = self._buffer
+        if end <= len(buffer):
+            self._position = end
+            self.bytes_read += size
+            return buffer[position:end]
+        data = self._refill(size)
         self.bytes_read += len(data)
         if len(data) != size:
             raise TruncatedBackupError(
@@ -461,11 +559,29 @@ class BackupReader:
             )
         return data
 
-    def _peek(self, size: int) -> bytes:
+    def _refill(self, size: int) -> bytes:
+        """Return the next `size` bytes (fewer at the end of the file), reading ahead."""
         assert self._file is not None
-        return self._file.peek(size)[:size]  # type: ignore[attr-defined]
+        head = self._buffer[self._position :]
+        if size - len(head) >= _READ_BUFFER:  # large blob chunks: no read-ahead copy
+            self._buffer, self._position = b"", 0
+            tail = self._file.read(size - len(head))
+            return head + tail if head else tail
+        self._buffer = buffer = head + self._file.read(_READ_BUFFER)
+        self._position = min(size, len(buffer))
+        return buffer[:size]
+
+    def _peek(self, size: int) -> bytes:
+        if self._position + size > len(self._buffer):
+            assert self._file is not None
+            self._buffer = self._buffer[self._position :] + self._file.read(_READ_BUFFER)
+            self._position = 0
+        return self._buffer[self._position : self._position + size]
 
     def _skip(self, length: int) -> None:
         assert self._file is not None
-        self._file.seek(length + MAC_SIZE, 1)
-        self.bytes_read += length + MAC_SIZE
+        size = length + MAC_SIZE
+        buffered = min(size, len(self._buffer) - self._position)
+        self._position += buffered
+        self._file.seek(size - buffered, 1)
+        self.bytes_read += size

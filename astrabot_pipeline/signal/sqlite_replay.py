@@ -2,7 +2,8 @@
 
 Only CREATE and INSERT statements run (anything else is skipped and counted); INSERTs
 are batched with executemany; triggers are created after the data so they do not fire
-during the restore. Key-values, preferences and where each blob went are stored in
+during the restore, and non-UNIQUE indexes after it so they are built in one pass (they
+cannot make an INSERT fail, so the rows kept are the same). Key-values, preferences and where each blob went are stored in
 `astrabot_*` side tables, and `PRAGMA user_version` is set from the DatabaseVersion frame.
 """
 
@@ -47,6 +48,7 @@ _CREATE = re.compile(
     rf"(?:IF\s+NOT\s+EXISTS\s+)?{_NAME}",
     re.IGNORECASE,
 )
+_UNIQUE_INDEX = re.compile(r"\s*CREATE\s+UNIQUE\s", re.IGNORECASE)
 _INSERT = re.compile(rf"\s*INSERT\s+(?:OR\s+\w+\s+)?INTO\s+{_NAME}", re.IGNORECASE)
 _FTS_SHADOW = re.compile(r".+_(data|idx|content|docsize|config)$", re.IGNORECASE)
 _EXTERNAL_CONTENT_FTS = re.compile(r"USING\s+fts5\s*\(.*\bcontent\s*=", re.IGNORECASE | re.DOTALL)
@@ -94,7 +96,7 @@ class ReplayStats:
 
 @dataclass(frozen=True)
 class _Plan:
-    """How to run one distinct SQL text: `kind` is insert, create, trigger or skip."""
+    """How to run one distinct SQL text: `kind` is insert, create, index, trigger or skip."""
 
     kind: str
     name: str = ""
@@ -130,6 +132,7 @@ class SqliteReplayer:
         self._virtual_tables: set[str] = set()
         self._search_indexes: list[str] = []
         self._triggers: list[tuple[str, str]] = []
+        self._indexes: list[tuple[str, _Plan, tuple[SqlValue, ...]]] = []
         self._skip_counts: Counter[str] = Counter()
         self._failures: dict[str, tuple[int, str]] = {}
         self._pending_sql: str | None = None
@@ -166,6 +169,8 @@ class SqliteReplayer:
     def finish(self) -> ReplayStats:
         """Flush pending rows, create deferred triggers, commit and close."""
         self._flush()
+        for sql, plan, params in self._indexes:
+            self._create(sql, plan, params)
         self._create_triggers()
         self._rebuild_search_indexes()
         self._conn.execute("COMMIT")
@@ -198,6 +203,8 @@ class SqliteReplayer:
         self._flush()
         if plan.kind == "create":
             self._create(sql, plan, event.params)
+        elif plan.kind == "index":
+            self._indexes.append((sql, plan, event.params))
         elif plan.kind == "trigger":
             self._triggers.append((plan.name, sql))
         elif plan.kind == "insert":
@@ -220,6 +227,8 @@ class SqliteReplayer:
             return _Plan("skip", name, reason="reserved astrabot_* tables")
         if kind == "TRIGGER":
             return _Plan("trigger", name)
+        if kind == "INDEX" and not _UNIQUE_INDEX.match(sql):
+            return _Plan("index", name)
         return _Plan("create", name, is_virtual=kind.startswith("VIRTUAL"))
 
     def _create(self, sql: str, plan: _Plan, params: tuple[SqlValue, ...]) -> None:

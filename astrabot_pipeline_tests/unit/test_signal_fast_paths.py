@@ -1,0 +1,138 @@
+"""The fast decode paths agree with the protobuf classes and the plain CTR/HMAC primitives."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import math
+import os
+import struct
+
+import pytest
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+from google.protobuf.message import DecodeError
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from astrabot_pipeline.signal import protos
+from astrabot_pipeline.signal.crypto import (
+    FRAME_KEYSTREAM,
+    MAC_SIZE,
+    BackupKeys,
+    FrameCipher,
+    xor_bytes,
+)
+from astrabot_pipeline.signal.reader import _param_value, _statement_event
+
+
+def _varint(value: int) -> bytes:
+    out = bytearray()
+    while True:
+        byte = value & 0x7F
+        value >>= 7
+        if value:
+            out.append(byte | 0x80)
+        else:
+            out.append(byte)
+            return bytes(out)
+
+
+def _field(number: int, wire_type: int, payload: bytes) -> bytes:
+    key = _varint(number << 3 | wire_type)
+    if wire_type == 2:
+        return key + _varint(len(payload)) + payload
+    return key + payload
+
+
+_INT64 = st.integers(min_value=-(2**63), max_value=2**63 - 1)
+_KNOWN_FIELD = st.one_of(
+    st.text().map(lambda text: _field(1, 2, text.encode())),
+    _INT64.map(lambda n: _field(2, 0, _varint(n % 2**64))),
+    st.integers(min_value=0, max_value=2**70).map(lambda n: _field(2, 0, _varint(n))),
+    st.floats(allow_nan=True).map(lambda x: _field(3, 1, struct.pack("<d", x))),
+    st.binary().map(lambda data: _field(4, 2, data)),
+    st.integers(min_value=0, max_value=300).map(lambda n: _field(5, 0, _varint(n))),
+)
+_UNKNOWN_FIELD = st.one_of(
+    st.tuples(st.integers(6, 2000), st.integers(0, 2**64 - 1)).map(
+        lambda t: _field(t[0], 0, _varint(t[1]))
+    ),
+    st.tuples(st.integers(6, 2000), st.binary(max_size=20)).map(lambda t: _field(t[0], 2, t[1])),
+    st.tuples(st.integers(6, 2000), st.binary(min_size=8, max_size=8)).map(
+        lambda t: _field(t[0], 1, t[1])
+    ),
+)
+# Mostly canonical one-field parameters, plus empty, multi-field and unknown-field ones.
+_PARAMETER = st.one_of(
+    _KNOWN_FIELD,
+    _KNOWN_FIELD,
+    _KNOWN_FIELD,
+    st.just(b""),
+    st.lists(st.one_of(_KNOWN_FIELD, _UNKNOWN_FIELD), max_size=4).map(b"".join),
+)
+_STATEMENT = st.tuples(
+    st.text(),
+    st.lists(_PARAMETER, max_size=60),
+    st.lists(_UNKNOWN_FIELD, max_size=2).map(b"".join),
+).map(
+    lambda t: (
+        _field(1, 2, t[0].encode()) + b"".join(_field(2, 2, parameter) for parameter in t[1]) + t[2]
+    )
+)
+
+
+def _same(left: object, right: object) -> bool:
+    if isinstance(left, float) and isinstance(right, float):
+        return struct.pack("<d", left) == struct.pack("<d", right) or (
+            math.isnan(left) and math.isnan(right)
+        )
+    return type(left) is type(right) and left == right
+
+
+@settings(max_examples=400, deadline=None)
+@given(_STATEMENT)
+def test_raw_statement_path_agrees_with_the_protobuf_class(encoded: bytes) -> None:
+    try:
+        expected = protos.SqlStatement.FromString(encoded)
+    except DecodeError:
+        with pytest.raises(DecodeError):
+            _statement_event(protos.RawSqlStatement.FromString(encoded))
+        return
+    # Twice: the second pass is served from the parameter cache.
+    for _ in range(2):
+        event = _statement_event(protos.RawSqlStatement.FromString(encoded))
+        assert event.sql == expected.statement
+        values = tuple(map(_param_value, expected.parameters))
+        assert len(event.params) == len(values)
+        assert all(map(_same, event.params, values)), (event.params, values)
+
+
+def test_malformed_parameter_raises_decode_error() -> None:
+    truncated = _field(1, 2, b"INSERT") + _field(2, 2, b"\x0a\x05ab")
+    with pytest.raises(DecodeError):
+        _statement_event(protos.RawSqlStatement.FromString(truncated))
+
+
+def test_negative_and_large_integers_are_signed_int64() -> None:
+    params = [_field(2, 0, _varint(n % 2**64)) for n in (-1, -(2**63), 2**63 - 1, 0, 300)]
+    encoded = _field(1, 2, b"x") + b"".join(_field(2, 2, p) for p in params)
+    event = _statement_event(protos.RawSqlStatement.FromString(encoded))
+    assert event.params == (-1, -(2**63), 2**63 - 1, 0, 300)
+
+
+@pytest.mark.parametrize("tail", [os.urandom(12), b"\xff" * 12, b"\x00" * 4 + b"\xff" * 8])
+@pytest.mark.parametrize("counter", [0, 7, 2**32 - 1])
+def test_frame_keystream_and_mac_match_ctr_and_hmac(tail: bytes, counter: int) -> None:
+    keys = BackupKeys(cipher_key=os.urandom(32), mac_key=os.urandom(32))
+    cipher = FrameCipher(keys, counter.to_bytes(4, "big") + tail)
+    for expected_counter in (counter, (counter + 1) % 2**32):
+        iv, keystream = cipher.next_frame()
+        assert iv == expected_counter.to_bytes(4, "big") + tail
+        ctr = Cipher(algorithms.AES(keys.cipher_key), modes.CTR(iv)).encryptor()
+        assert keystream == ctr.update(bytes(FRAME_KEYSTREAM))
+        assert cipher.keystream(iv, 3000)[:FRAME_KEYSTREAM] == keystream
+    data, prefix = os.urandom(333), os.urandom(4)
+    full = hmac.new(keys.mac_key, prefix + data, hashlib.sha256).digest()[:MAC_SIZE]
+    assert cipher.frame_mac(data, prefix) == full
+    assert cipher.frame_mac(data) == hmac.new(keys.mac_key, data, hashlib.sha256).digest()[:10]
+    assert xor_bytes(xor_bytes(data, keystream), keystream) == data
