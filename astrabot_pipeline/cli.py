@@ -185,6 +185,54 @@ def _demo_passphrase(_: argparse.Namespace) -> int:
     return 0
 
 
+def _size(size: int) -> str:
+    if size < 1000:
+        return f"{size:,} bytes"
+    return f"{size / 1000:,.1f} kB" if size < MB else f"{size / MB:,.1f} MB"
+
+
+def _purge(args: argparse.Namespace) -> int:
+    from astrabot_pipeline.privacy.purge import (
+        PurgeError,
+        everything_targets,
+        measure,
+        plaintext_targets,
+        purge_paths,
+    )
+
+    data_dir = settings.data_dir()
+    targets = everything_targets(data_dir) if args.all else plaintext_targets(data_dir)
+    if not targets:
+        print(f"nothing to purge under {data_dir}")
+        return 0
+    if not args.yes:
+        if not sys.stdin.isatty():
+            print(
+                "astrabot purge: not a terminal: pass --yes to delete without asking",
+                file=sys.stderr,
+            )
+            return 2
+        print(f"about to delete under {data_dir}:")
+        for target in targets:
+            size, files = measure(target)
+            print(f"  {target.relative_to(data_dir)} ({files:,} files, {_size(size)})")
+        if input("delete these? [y/N] ").strip().lower() not in ("y", "yes"):
+            print("nothing deleted")
+            return 1
+    try:
+        purged = purge_paths(data_dir, targets, keep=(settings.backup_dir(),))
+    except PurgeError as error:
+        print(f"astrabot purge: {error}", file=sys.stderr)
+        return 2
+    for item in purged:
+        print(f"deleted {item.path} ({item.files:,} files, {_size(item.size)})")
+    total = sum(item.size for item in purged)
+    print(f"purged {len(purged)} paths, {_size(total)}; kept backups/ and secrets/")
+    if not args.all:
+        print("re-materializing decoded_backup decodes the backup again")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     # No prefix matching: `--passphrase SECRET` must fail, not be read as --passphrase-file.
     parser = argparse.ArgumentParser(
@@ -236,6 +284,19 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--seed", type=int, default=0)
     demo.add_argument("--if-missing", action="store_true", help="do nothing if a backup exists")
     demo.set_defaults(handler=_demo)
+
+    purge = commands.add_parser(
+        "purge",
+        help="delete the decoded plaintext and raw-text intermediates under ASTRABOT_DATA_DIR",
+        allow_abbrev=False,
+    )
+    purge.add_argument(
+        "--all",
+        action="store_true",
+        help="also delete models/, reports/ and every asset output (never backups/ or secrets/)",
+    )
+    purge.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    purge.set_defaults(handler=_purge)
 
     passphrase = commands.add_parser("demo-passphrase", help="print the demo backup's passphrase")
     passphrase.set_defaults(handler=_demo_passphrase)

@@ -1,25 +1,67 @@
 """[privacy] Anonymized windows and the blocking gate that keeps real identities out of training."""
 
 import itertools
+from pathlib import Path
 
 import dagster as dg
 import pandas as pd
 
+from astrabot_pipeline.defs.errors import fail_on
 from astrabot_pipeline.defs.resources import AstrabotPathsResource, SignalBackupResource
 from astrabot_pipeline.privacy import (
     ConversationAnonymizer,
     KnownContacts,
+    LanguageReport,
     PrivacyValidator,
+    ScopeError,
+    ScopePolicy,
+    ScopeResult,
+    apply_scope,
+    detect_languages,
     load_canaries,
     load_or_create_secret,
+    purge_plaintext,
 )
 
 MAX_GENERIC_RESIDUE_RATE = 0.01
 
 
-class AnonymizationConfig(dg.Config):
+class PrivacyScopeConfig(dg.Config):
+    """Consent and scope (privacy/scope.py): the defaults keep every chat in scope.
+
+    Contacts are named by recipient id, phone number or any name form (case-insensitive);
+    threads by decoded thread_id; dates are ISO 8601, UTC (a date-only end is inclusive).
+    """
+
+    include_threads: list[str] = []
+    exclude_threads: list[str] = []
+    include_contacts: list[str] = []
+    exclude_contacts: list[str] = []
+    opt_out_contacts: list[str] = []  # their messages dropped, every mention replaced
+    include_groups: bool = True
+    start_date: str | None = None
+    end_date: str | None = None
+
+    def to_policy(self) -> ScopePolicy:
+        return ScopePolicy(
+            include_threads=self.include_threads,
+            exclude_threads=self.exclude_threads,
+            include_contacts=self.include_contacts,
+            exclude_contacts=self.exclude_contacts,
+            opt_out_contacts=self.opt_out_contacts,
+            include_groups=self.include_groups,
+            start=self.start_date,
+            end=self.end_date,
+        )
+
+
+class AnonymizationConfig(PrivacyScopeConfig):
     batch_size: int = 256
     n_process: int = 1
+    # Once the blocking gate passes, delete the decoded backup and the raw-text asset
+    # outputs (privacy/purge.py). Downstream assets need only anonymized_windows onward;
+    # re-materializing decoded_backup decodes the backup again.
+    delete_plaintext_after_gate: bool = False
 
 
 @dg.asset(
@@ -40,15 +82,16 @@ def anonymized_windows(
     signal: SignalBackupResource,
     paths: AstrabotPathsResource,
 ):
-    """Windows with every identity replaced by a stable pseudonym; raw bodies are dropped."""
-    contacts = KnownContacts.from_recipients(
-        decoded_backup["recipients"], decoded_backup["recipient_names"]
-    )
+    """In-scope windows with every identity replaced by a stable pseudonym; raw bodies are
+    dropped. Out-of-scope and opted-out messages are removed before anything is written."""
+    recipients, names = decoded_backup["recipients"], decoded_backup["recipient_names"]
+    contacts = KnownContacts.from_recipients(recipients, names)
+    scope, languages = _in_scope(context, config, nitter_enriched_windows, decoded_backup, contacts)
+    windows = scope.frame
     secret = load_or_create_secret(paths.sub("secrets", "pseudonym.key"))
     anonymizer = ConversationAnonymizer(
         contacts, secret, batch_size=config.batch_size, n_process=config.n_process
     )
-    windows = nitter_enriched_windows
     bodies = anonymizer.anonymize_texts(windows["body"].tolist())
     tweets = anonymizer.anonymize_texts(windows["tweet_text"].tolist())
     anonymized = windows.drop(columns=["body", "tweet_text"]).assign(
@@ -62,6 +105,8 @@ def anonymized_windows(
         anonymized,
         metadata={
             "messages": len(anonymized),
+            **{f"scope_{key}": int(value) for key, value in scope.counts.items()},
+            **languages.to_metadata(),
             **{f"replaced_{kind.lower()}": int(count) for kind, count in entity_counts.items()},
         },
     )
@@ -82,3 +127,55 @@ def anonymized_windows(
             "threshold": MAX_GENERIC_RESIDUE_RATE,
         },
     )
+    if config.delete_plaintext_after_gate and report.passed:
+        purged = purge_plaintext(paths.root(), keep=(Path(signal.backup_dir),))
+        context.log.info(
+            f"gate passed: deleted {len(purged)} plaintext paths "
+            f"({sum(item.files for item in purged)} files, {sum(item.size for item in purged)} bytes)"
+        )
+
+
+def _in_scope(
+    context: dg.AssetExecutionContext,
+    config: AnonymizationConfig,
+    windows: pd.DataFrame,
+    decoded_backup: dict[str, pd.DataFrame],
+    contacts: KnownContacts,
+) -> tuple[ScopeResult, LanguageReport]:
+    """The windows the owner's scope allows (counts by drop reason), and their language
+    counts: what is out of scope never reaches the anonymizer or the output.
+
+    An opt-out or exclusion naming nobody fails the run (a misspelt name must not let
+    someone's messages through); an unmatched inclusion only warns.
+    """
+    with fail_on(ScopeError):
+        scope = apply_scope(
+            windows,
+            decoded_backup["recipients"],
+            decoded_backup["recipient_names"],
+            config.to_policy(),
+            threads=decoded_backup.get("threads"),
+        )
+    counts = scope.counts
+    refused = counts["unmatched_opt_out_contacts"] + counts["unmatched_exclude_contacts"]
+    if refused:
+        raise dg.Failure(
+            description=f"{refused} opt_out_contacts/exclude_contacts entries match no known "
+            "contact: name each by recipient id, phone number or a name form they are saved as"
+        )
+    if counts["unmatched_include_contacts"]:
+        context.log.warning(
+            f"{counts['unmatched_include_contacts']} include_contacts entries match no contact"
+        )
+    # Opted-out people's mentions are replaced because they are on the deny-list.
+    missing = {f"recipient:{rid}" for rid in scope.always_replace_ids} - set(contacts.keys)
+    if missing:
+        raise dg.Failure(description=f"{len(missing)} opted-out contacts are not on the deny-list")
+    languages = detect_languages(scope.frame["body"])
+    if languages.needs_warning:
+        context.log.warning(
+            f"{languages.non_english} of {languages.english + languages.non_english} "
+            f"messages ({languages.non_english_share:.1%}) do not look English: the NER model "
+            "is English, so names in them rely on the contact deny-list alone"
+        )
+    return scope, languages

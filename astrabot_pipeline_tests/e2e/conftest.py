@@ -16,6 +16,8 @@ from astrabot_pipeline.synthetic import DEMO_PASSPHRASE, write_demo_backup
 from astrabot_pipeline_tests.conftest import PROJECT_ROOT
 
 E2E_MESSAGES = 2_500
+# A sitecustomize that records and refuses every non-loopback connection (test_egress.py).
+EGRESS_GUARD_DIR = Path(__file__).resolve().parent / "egress_guard"
 # Small but real: every stage trains and is evaluated; kept short for a 2-core CI machine.
 E2E_RUN_CONFIG = {
     "ops": {
@@ -32,6 +34,7 @@ class PipelineRun:
     dagster_home: Path
     backup: Path
     completed: subprocess.CompletedProcess
+    egress_log: Path
 
     def asset_json(self, name: str) -> dict:
         return json.loads((self.data_dir / "assets" / f"{name}.json").read_text())
@@ -44,12 +47,16 @@ def pipeline_run(tmp_path_factory) -> PipelineRun:
     dagster_home.mkdir()
     shutil.copy(PROJECT_ROOT / "dagster.yaml", dagster_home / "dagster.yaml")
     demo = write_demo_backup(data_dir / "backups", n_messages=E2E_MESSAGES, seed=7)
+    egress_log = root / "egress.log"
+    python_path = [str(EGRESS_GUARD_DIR), *filter(None, [os.environ.get("PYTHONPATH")])]
     env = {
         **os.environ,
         "DAGSTER_HOME": str(dagster_home),
         "ASTRABOT_DATA_DIR": str(data_dir),
         "ASTRABOT_BACKUP_DIR": str(data_dir / "backups"),
         "SIGNAL_BACKUP_PASSPHRASE": DEMO_PASSPHRASE,
+        "PYTHONPATH": os.pathsep.join(python_path),
+        "ASTRABOT_EGRESS_LOG": str(egress_log),
     }
     command = [
         str(Path(sys.executable).parent / "dagster"),
@@ -65,7 +72,7 @@ def pipeline_run(tmp_path_factory) -> PipelineRun:
     completed = subprocess.run(
         command, env=env, cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=1500
     )
-    run = PipelineRun(data_dir, dagster_home, demo.path, completed)
+    run = PipelineRun(data_dir, dagster_home, demo.path, completed, egress_log)
     if completed.returncode != 0:
         pytest.fail(f"materialization failed:\n{completed.stderr[-6000:]}")
     return run

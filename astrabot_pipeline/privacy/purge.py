@@ -1,0 +1,122 @@
+"""Deleting what the pipeline decoded: plaintext chats and the intermediates holding raw text.
+
+Everything lives under the data directory (DESIGN.md "Configuration"). Two sets:
+
+- plaintext (`plaintext_targets`): the decoded backup (`decoded/`: signal.sqlite,
+  attachments, tables), the asset outputs that still hold raw message text
+  (`assets/decoded_backup/`, `assets/conversation_windows.parquet`,
+  `assets/nitter_enriched_windows.parquet`) and `cache/` (resolved tweets). What starts
+  at `anonymized_windows` stays, so the dataset, training and evaluation still run.
+  Re-materializing `decoded_backup` (or anything upstream of `anonymized_windows`)
+  decodes the backup again and writes the plaintext back.
+- everything (`everything_targets`): the above plus `models/`, `reports/` and all of
+  `assets/`.
+
+`backups/` (the inputs), the configured backup folder and `secrets/` (the pseudonym
+key: it reveals nothing without the data, and keeps surrogates stable across re-runs)
+are never touched.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+PLAINTEXT_PATHS = (
+    "decoded",
+    "assets/decoded_backup",
+    "assets/conversation_windows.parquet",
+    "assets/nitter_enriched_windows.parquet",
+    "cache",
+)
+EVERYTHING_PATHS = (*PLAINTEXT_PATHS, "assets", "models", "reports")
+NEVER_PURGED = ("backups", "secrets")
+
+
+class PurgeError(RuntimeError):
+    """A purge target lies outside the data directory or is one of the kept folders."""
+
+
+@dataclass(frozen=True)
+class PurgedPath:
+    """One deleted file or folder: its path, size in bytes and file count (never content)."""
+
+    path: Path
+    size: int
+    files: int
+
+
+def plaintext_targets(data_dir: str | os.PathLike[str]) -> list[Path]:
+    """The decoded plaintext and raw-text intermediates that exist under `data_dir`."""
+    return _existing(Path(data_dir), PLAINTEXT_PATHS)
+
+
+def everything_targets(data_dir: str | os.PathLike[str]) -> list[Path]:
+    """Everything the pipeline wrote under `data_dir`, except the backups."""
+    return _existing(Path(data_dir), EVERYTHING_PATHS)
+
+
+def measure(path: Path) -> tuple[int, int]:
+    """(bytes, files) of a file or a folder tree, symlinks not followed."""
+    if not path.is_dir() or path.is_symlink():
+        return path.lstat().st_size, 1
+    size = files = 0
+    for dirpath, _, filenames in os.walk(path):
+        for name in filenames:
+            size += Path(dirpath, name).lstat().st_size
+            files += 1
+    return size, files
+
+
+def purge_paths(
+    data_dir: str | os.PathLike[str],
+    targets: list[Path],
+    *,
+    keep: tuple[Path, ...] = (),
+) -> list[PurgedPath]:
+    """Delete `targets` (each inside `data_dir`, none a kept folder) and say what went.
+
+    `keep` adds folders that must survive (the configured backup folder, wherever it is).
+    Raises PurgeError before deleting anything if a target is out of bounds.
+    """
+    root = Path(data_dir).resolve()
+    protected = [root / name for name in NEVER_PURGED] + [Path(p).resolve() for p in keep]
+    for target in targets:
+        resolved = target.resolve()
+        if resolved == root or root not in resolved.parents:
+            raise PurgeError(f"refusing to delete {target}: it is not inside {root}")
+        if any(resolved == kept or kept.is_relative_to(resolved) for kept in protected):
+            raise PurgeError(f"refusing to delete {target}: it holds the backups or the secrets")
+    purged = []
+    for target in targets:
+        if not (target.exists() or target.is_symlink()):
+            continue  # inside an earlier target
+        size, files = measure(target)
+        if target.is_dir() and not target.is_symlink():
+            shutil.rmtree(target)
+        else:
+            target.unlink()
+        purged.append(PurgedPath(target, size, files))
+    return purged
+
+
+def purge_plaintext(
+    data_dir: str | os.PathLike[str], *, keep: tuple[Path, ...] = ()
+) -> list[PurgedPath]:
+    """Delete the decoded plaintext and the raw-text intermediates under `data_dir`."""
+    return purge_paths(data_dir, plaintext_targets(data_dir), keep=keep)
+
+
+def _existing(root: Path, names: tuple[str, ...]) -> list[Path]:
+    seen: list[Path] = []
+    for name in names:
+        path = root / name
+        if (path.exists() or path.is_symlink()) and not any(
+            parent in path.parents for parent in seen
+        ):
+            # A folder listed later swallows the files already listed inside it.
+            seen = [p for p in seen if path not in p.parents]
+            seen.append(path)
+    return seen

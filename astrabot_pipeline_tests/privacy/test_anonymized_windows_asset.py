@@ -1,0 +1,76 @@
+"""The `anonymized_windows` asset honours the scope before writing and, when asked,
+deletes the decoded plaintext once its blocking gate has passed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from astrabot_pipeline.defs.privacy import AnonymizationConfig, anonymized_windows
+from astrabot_pipeline.defs.resources import AstrabotPathsResource, SignalBackupResource
+from astrabot_pipeline.synthetic import write_demo_backup
+
+from .conftest import SAM, recipients_frame
+from .test_scope import _messages, _names, _threads
+
+PLAINTEXT = ["decoded/latest/signal.sqlite", "assets/conversation_windows.parquet"]
+KEPT = ["assets/mixed_dataset.parquet", "secrets/keep.txt"]
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path) -> Path:
+    root = tmp_path / "data"
+    for name in [*PLAINTEXT, *KEPT]:
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_bytes(b"x")
+    write_demo_backup(root / "backups", n_messages=50, seed=1)
+    return root
+
+
+def materialize(data_dir: Path, **config):
+    windows = _messages().assign(tweet_text=None)
+    decoded = {"recipients": recipients_frame(), "recipient_names": _names(), "threads": _threads()}
+    with dg.build_asset_context() as context:
+        events = list(
+            anonymized_windows(
+                context=context,
+                config=AnonymizationConfig(**config),
+                nitter_enriched_windows=windows,
+                decoded_backup=decoded,
+                signal=SignalBackupResource(backup_dir=str(data_dir / "backups")),
+                paths=AstrabotPathsResource(data_dir=str(data_dir)),
+            )
+        )
+    [output] = [e for e in events if isinstance(e, dg.Output)]
+    checks = {e.check_name: e.passed for e in events if isinstance(e, dg.AssetCheckResult)}
+    return output, checks
+
+
+def test_opted_out_and_out_of_scope_messages_never_reach_the_output(data_dir):
+    output, checks = materialize(
+        data_dir, opt_out_contacts=["Sam"], include_groups=True, end_date="2024-06-30"
+    )
+    frame = output.value
+    assert SAM.recipient_id not in set(frame["sender_id"])
+    assert not frame["text"].str.contains(r"(?i)\bsam\b|okafor|0134").any()
+    assert output.metadata["scope_dropped_opt_out"].value == 3
+    assert output.metadata["scope_dropped_date"].value == 2
+    assert output.metadata["language_english"].value >= 1
+    assert checks["no_known_identifiers_survive"]
+    assert all((data_dir / name).exists() for name in PLAINTEXT)  # kept by default
+
+
+def test_a_misspelt_opt_out_fails_the_run_before_anything_is_written(data_dir):
+    with pytest.raises(dg.Failure, match="match no known contact"):
+        materialize(data_dir, opt_out_contacts=["Samm Okafour"])
+
+
+def test_plaintext_is_deleted_after_the_gate_passes_when_configured(data_dir):
+    _, checks = materialize(data_dir, delete_plaintext_after_gate=True)
+    assert checks["no_known_identifiers_survive"]
+    assert not (data_dir / "decoded").exists()
+    assert [name for name in PLAINTEXT if (data_dir / name).exists()] == []
+    assert all((data_dir / name).exists() for name in KEPT)
+    assert list((data_dir / "backups").glob("*.backup"))
