@@ -7,6 +7,7 @@ or a file named with --passphrase-file (shell history and `ps` would expose an a
 from __future__ import annotations
 
 import argparse
+import getpass
 import os
 import sys
 import time
@@ -20,8 +21,9 @@ BAR_WIDTH = 24
 
 
 def _read_passphrase(passphrase_file: Path | None, *, required: bool = True) -> str | None:
-    """From --passphrase-file or the environment; None when absent and not `required`
-    (plain inputs need none: the decoder says so when one that does lacks it)."""
+    """From --passphrase-file, the environment, or (on a terminal) a hidden prompt; None
+    when absent and not `required` (plain inputs need none: the decoder says so when one
+    that does lacks it)."""
     if passphrase_file is not None:
         try:
             return passphrase_file.read_text(encoding="utf-8").strip()
@@ -30,11 +32,23 @@ def _read_passphrase(passphrase_file: Path | None, *, required: bool = True) -> 
                 f"astrabot: cannot read the passphrase file {passphrase_file}: {error.strerror}"
             ) from None
     passphrase = os.environ.get(settings.PASSPHRASE_ENV, "")
+    if not passphrase and required and sys.stdin.isatty():
+        passphrase = getpass.getpass("Signal backup passphrase (or recovery key): ")
     if not passphrase and required:
         raise SystemExit(
             f"astrabot: no passphrase: set {settings.PASSPHRASE_ENV} or pass --passphrase-file FILE"
         )
     return passphrase or None
+
+
+def _needs_passphrase(path: Path) -> bool:
+    """Whether the input at `path` is encrypted with a passphrase or recovery key."""
+    from astrabot_pipeline.signal.inputs import DETECTION_ERRORS, InputKind, detect_input
+
+    try:
+        return detect_input(path) in (InputKind.LEGACY_BACKUP, InputKind.BACKUP_V2)
+    except DETECTION_ERRORS:
+        return False  # the decoder reports what is wrong with the input itself
 
 
 class ProgressBar:
@@ -89,7 +103,7 @@ def _decode(args: argparse.Namespace) -> int:
     )
 
     processor = SignalProcessor(
-        _read_passphrase(args.passphrase_file, required=False),
+        _read_passphrase(args.passphrase_file, required=_needs_passphrase(args.backup)),
         aci=os.environ.get(settings.ACI_ENV) or None,
         desktop_key=os.environ.get(settings.DESKTOP_KEY_ENV) or None,
         extract_attachments=not args.no_attachments,

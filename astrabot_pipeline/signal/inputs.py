@@ -108,12 +108,16 @@ def detect_input(path: str | Path) -> InputKind:
     return kind
 
 
+# What detect_input can raise on an unreadable or unsupported path.
+DETECTION_ERRORS = (UnsupportedBackupError, OSError, sqlite3.DatabaseError, zipfile.BadZipFile)
+
+
 def is_supported_input(path: Path) -> bool:
     """True when `path` is an input this project decodes (sidecar and hidden files are not)."""
     if path.name.startswith(".") or path.name.endswith(".canaries.json"):
         return False
     try:
         detect_input(path)
-    except (UnsupportedBackupError, OSError, sqlite3.DatabaseError, zipfile.BadZipFile):
+    except DETECTION_ERRORS:
         return False
     return True

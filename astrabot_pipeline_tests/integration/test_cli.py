@@ -79,3 +79,30 @@ def test_the_passphrase_is_never_accepted_as_an_argument(demo, tmp_path):
     )
     assert done.returncode == 2
     assert "unrecognized arguments" in done.stderr
+
+
+def test_on_a_terminal_the_passphrase_is_asked_for_without_echo(demo, tmp_path):
+    import pty
+
+    out = tmp_path / "decoded"
+    env = {k: v for k, v in os.environ.items() if k != "SIGNAL_BACKUP_PASSPHRASE"}
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: astrabot on a pseudo-terminal
+        command = str(Path(sys.executable).parent / "astrabot")
+        os.execve(command, [command, "decode", str(demo.path), "--out", str(out)], env)
+    screen = b""
+    while b"passphrase" not in screen.lower():
+        screen += os.read(fd, 1024)
+    os.write(fd, DEMO_PASSPHRASE.encode() + b"\n")
+    while True:
+        try:
+            chunk = os.read(fd, 1024)
+        except OSError:
+            break
+        if not chunk:
+            break
+        screen += chunk
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0, screen.decode(errors="replace")
+    assert DEMO_PASSPHRASE.encode() not in screen  # not echoed
+    assert (out / "tables" / "messages.parquet").is_file()
