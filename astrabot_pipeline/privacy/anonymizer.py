@@ -24,6 +24,7 @@ from presidio_analyzer.predefined_recognizers import (
     IpRecognizer,
     PhoneRecognizer,
     UrlRecognizer,
+    UsSsnRecognizer,
 )
 from presidio_anonymizer import AnonymizerEngine
 from presidio_anonymizer.entities import OperatorConfig, RecognizerResult
@@ -40,6 +41,7 @@ from astrabot_pipeline.privacy.recognizers import (
     KnownContactEmailRecognizer,
     KnownContactNameRecognizer,
     KnownContactPhoneRecognizer,
+    LuhnCardRecognizer,
     StreetAddressRecognizer,
 )
 
@@ -73,7 +75,7 @@ SPACY_KEEP_PIPES = ("ner",)
 # the longer span wins. NER spans rank below every pattern or deny-list finding.
 STRUCTURED_ENTITIES = frozenset(
     {"EMAIL_ADDRESS", "PHONE_NUMBER", "URL", "IBAN_CODE", "CREDIT_CARD", "IP_ADDRESS",
-     STREET_ADDRESS} | KNOWN_CONTACT_ENTITIES
+     "US_SSN", STREET_ADDRESS} | KNOWN_CONTACT_ENTITIES
 )  # fmt: skip
 
 
@@ -122,6 +124,8 @@ def build_analyzer(known_contacts: KnownContacts) -> AnalyzerEngine:
         PhoneRecognizer(),
         IbanRecognizer(),
         CreditCardRecognizer(),
+        LuhnCardRecognizer(),
+        UsSsnRecognizer(),
         IpRecognizer(),
         UrlRecognizer(),
         ChatPhoneRecognizer(),
@@ -240,6 +244,26 @@ class ConversationAnonymizer:
     def _email(self, text: str) -> str:
         return self.pseudonymizer.email(text, self.known_contacts.email_key(text))
 
+    def find_entities(self, texts: Sequence[str]) -> list[list[AnalyzerResult]]:
+        """What would be replaced in each text: non-overlapping findings, in text order."""
+        findings = self._batch_analyzer.analyze_iterator(
+            list(texts),
+            language=LANGUAGE,
+            batch_size=self.batch_size,
+            n_process=self.n_process,
+            score_threshold=self.score_threshold,
+        )
+        chosen: list[list[AnalyzerResult]] = []
+        for text, found in zip(texts, findings, strict=True):
+            kept = (
+                result
+                if result.entity_type in STRUCTURED_ENTITIES
+                else _tidy_ner_span(text, result)
+                for result in found
+            )
+            chosen.append(resolve_overlaps([result for result in kept if result is not None]))
+        return chosen
+
     def anonymize_texts(self, texts: Sequence[str | None]) -> AnonymizationResult:
         """Anonymize `texts` in batches; None/NaN/blank entries are passed through."""
         output: list[str | None] = [
@@ -247,24 +271,11 @@ class ConversationAnonymizer:
             for text in texts
         ]
         todo = [i for i, text in enumerate(output) if isinstance(text, str) and text.strip()]
-        findings = self._batch_analyzer.analyze_iterator(
-            [output[i] for i in todo],
-            language=LANGUAGE,
-            batch_size=self.batch_size,
-            n_process=self.n_process,
-            score_threshold=self.score_threshold,
-        )
+        findings = self.find_entities([output[i] for i in todo])  # type: ignore[misc]
         counts: Counter[str] = Counter()
-        for i, found in zip(todo, findings, strict=True):
+        for i, chosen in zip(todo, findings, strict=True):
             text = output[i]
             assert text is not None
-            kept = (
-                result
-                if result.entity_type in STRUCTURED_ENTITIES
-                else _tidy_ner_span(text, result)
-                for result in found
-            )
-            chosen = resolve_overlaps([result for result in kept if result is not None])
             if not chosen:
                 continue
             output[i] = self._anonymizer.anonymize(

@@ -35,6 +35,109 @@ _DIGITS = re.compile(r"\d+")
 _LEADING_LETTERS = re.compile(r"[^\W\d_]+")
 _EMAIL = re.compile(r"[\w.+\-']+@[\w\-]+(?:\.[\w\-]+)+")
 
+# Short forms people use for a given name. A contact saved as "Alexander" is also "Alex"
+# in chats; one saved as "Kate" may be "Katherine" to others. Each row is one family of
+# names: every member of a row found among a contact's given names or nicknames brings
+# the others in (as derived forms, weaker than what the address book says).
+DIMINUTIVES: tuple[tuple[str, ...], ...] = (
+    ("Abigail", "Abby", "Abbie"),
+    ("Alexander", "Alex", "Xander", "Sasha"),
+    ("Alexandra", "Alex", "Lexi", "Sasha"),
+    ("Alfred", "Alfie", "Fred"),
+    ("Amanda", "Mandy"),
+    ("Andrew", "Andy", "Drew"),
+    ("Anthony", "Tony"),
+    ("Benjamin", "Ben", "Benny", "Benji"),
+    ("Catherine", "Cathy", "Cat", "Kate", "Katie"),
+    ("Charles", "Charlie", "Chuck"),
+    ("Charlotte", "Charlie", "Lottie"),
+    ("Christina", "Christine", "Chris", "Tina", "Chrissy"),
+    ("Christopher", "Chris", "Topher"),
+    ("Daniel", "Dan", "Danny"),
+    ("Danielle", "Dani"),
+    ("David", "Dave", "Davey"),
+    ("Deborah", "Debbie", "Deb"),
+    ("Dmitri", "Dmitry", "Dima"),
+    ("Edward", "Ed", "Eddie", "Ted", "Ned"),
+    ("Eleanor", "Ellie", "Nora"),
+    ("Elizabeth", "Liz", "Lizzie", "Beth", "Betty", "Eliza", "Libby"),
+    ("Emily", "Emmy", "Em"),
+    ("Frederick", "Fred", "Freddie"),
+    ("Gabriel", "Gabe"),
+    ("Gabriella", "Gabrielle", "Gabby", "Gabi"),
+    ("Gregory", "Greg"),
+    ("Henry", "Harry", "Hank"),
+    ("Isabella", "Isabel", "Isabelle", "Izzy", "Bella"),
+    ("Jacob", "Jake"),
+    ("James", "Jim", "Jimmy", "Jamie"),
+    ("Jennifer", "Jen", "Jenny"),
+    ("Jessica", "Jess", "Jessie"),
+    ("John", "Johnny", "Jack"),
+    ("Jonathan", "Jon", "Jonny"),
+    ("Joseph", "Joe", "Joey"),
+    ("Joshua", "Josh"),
+    ("Katherine", "Kathryn", "Kate", "Katie", "Kathy", "Kat"),
+    ("Kenneth", "Ken", "Kenny"),
+    ("Lawrence", "Larry"),
+    ("Margaret", "Maggie", "Meg", "Peggy"),
+    ("Matthew", "Matt", "Matty"),
+    ("Michael", "Mike", "Mikey", "Mick"),
+    ("Nathan", "Nathaniel", "Nate"),
+    ("Nicholas", "Nick", "Nicky"),
+    ("Olivia", "Liv", "Livvy"),
+    ("Patricia", "Pat", "Patty", "Trish"),
+    ("Patrick", "Pat", "Paddy"),
+    ("Peter", "Pete"),
+    ("Rebecca", "Becca", "Becky"),
+    ("Richard", "Rich", "Rick", "Ricky", "Richie"),
+    ("Robert", "Rob", "Robbie", "Bob", "Bobby"),
+    ("Samantha", "Sam", "Sammy"),
+    ("Samuel", "Sam", "Sammy"),
+    ("Stephen", "Steven", "Steve"),
+    ("Susan", "Sue", "Susie"),
+    ("Theodore", "Theo", "Ted"),
+    ("Thomas", "Tom", "Tommy"),
+    ("Timothy", "Tim", "Timmy"),
+    ("Tobias", "Toby"),
+    ("Victoria", "Vicky", "Tori"),
+    ("William", "Will", "Bill", "Billy", "Willy", "Liam"),
+    ("Yekaterina", "Ekaterina", "Katya"),
+    ("Zachary", "Zach", "Zack"),
+)
+# Names that are also everyday English words (beyond spaCy's stop words, which "will"
+# and "may" already are). Such a one-word form is trusted less: see `find_names`.
+COMMON_WORD_NAMES = frozenset(
+    {
+        "amber", "angel", "april", "art", "august", "autumn", "bill", "billy", "bob", "brown",
+        "bud", "buddy", "candy", "carol", "chase", "chuck", "cook", "crystal", "dad", "daisy",
+        "dawn", "dean", "dick", "don", "dot", "drew", "eve", "faith", "frank", "gene", "ginger",
+        "grace", "grant", "green", "guy", "hall", "holly", "honey", "hope", "hunter", "iris",
+        "ivy", "jack", "jade", "joy", "june", "king", "lane", "lily", "long", "mark", "max",
+        "miles", "mom", "mum", "nick", "pat", "pearl", "penny", "rich", "river", "rob",
+        "robin", "rocky", "rose", "ruby", "rusty", "sandy", "sky", "summer", "sunny", "tank",
+        "white", "will", "willy", "young",
+    }
+)  # fmt: skip
+# A common-word form right after one of these is the word: "my mom", "the bill", "i hope".
+_WORD_BEFORE = frozenset(
+    {
+        "a", "an", "the", "my", "your", "ur", "his", "her", "our", "their", "its", "this",
+        "that", "no", "some", "any", "every", "each", "what", "which", "whose", "i", "we",
+        "they", "he", "she", "it", "would", "could", "should", "can", "must", "might", "ll",
+        "in", "since", "until", "till", "last", "next", "early", "late", "mid",
+    }
+)  # fmt: skip
+# At the start of a sentence, a common-word form followed by one of these is the word:
+# "Will you be there?", "Hope it helps", "Mark my words", "May I borrow it".
+_WORD_AFTER = frozenset(
+    {
+        "i", "you", "u", "we", "they", "he", "she", "it", "me", "us", "them", "him", "her",
+        "my", "your", "ur", "our", "their", "his", "its", "the", "a", "an", "this", "that",
+        "these", "those", "so", "everyone", "everybody", "all", "y'all", "ya",
+    }
+)  # fmt: skip
+_SENTENCE_END = ".!?\n:;"
+
 
 def fold(text: str) -> str:
     """Case- and accent-insensitive form used for every name comparison ("Zoë" == "zoe")."""
@@ -64,6 +167,13 @@ class NameForm:
     key: str
     role: str  # full, given, family, nickname, display or username
     words: tuple[str, ...]
+    derived: bool = False  # a diminutive the address book does not spell out
+
+    @property
+    def is_common_word(self) -> bool:
+        return len(self.words) == 1 and (
+            self.words[0] in STOP_WORDS or self.words[0] in COMMON_WORD_NAMES
+        )
 
 
 @dataclass(frozen=True)
@@ -106,6 +216,7 @@ class KnownContacts:
         phones: dict[str, str] = {}
         emails: dict[str, str] = {}
         keys: list[str] = []
+        short_forms: dict[str, set[str]] = {}
         people = recipients[~recipients["is_group"]]
         for row in people.sort_values("recipient_id").itertuples(index=False):
             key = f"recipient:{int(row.recipient_id)}"
@@ -114,11 +225,17 @@ class KnownContacts:
                 words = name_words(form)
                 if words and len("".join(words)) >= MIN_NAME_FORM_CHARS:
                     names.setdefault(words, NameForm(key, role, words))
+                    if role in ("given", "nickname", "display") and len(words) == 1:
+                        short_forms.setdefault(key, set()).add(words[0])
             for digits in _phone_keys(_clean(row.e164)):
                 phones.setdefault(digits, key)
             email = _clean(row.email)
             if email and "@" in email:
                 emails.setdefault(email.casefold(), key)
+        # Diminutives last: a form the address book spells out always wins.
+        for key in keys:
+            for word in sorted(_diminutives_of(short_forms.get(key, set()))):
+                names.setdefault((word,), NameForm(key, "nickname", (word,), derived=True))
         return cls(names=names, phones=phones, emails=emails, keys=tuple(keys))
 
     @cached_property
@@ -136,8 +253,9 @@ class KnownContacts:
         """Known name forms on word boundaries, case-insensitive, longest first.
 
         A possessive ("sam's") or glued punctuation/emoji ("Priya!!🎉") is left outside the
-        span. A one-word form that is an English stop word ("Will", "May") only counts when
-        capitalized, so "i will" stays text while "Will's here" is a name.
+        span. A one-word form that is also an English word ("Will", "May", "Rose") is read
+        as the word where its neighbours say so (`_used_as_word`), and a stop word ("will")
+        or a derived diminutive ("bill") only counts when capitalized.
         """
         if not self.names:
             return []
@@ -151,7 +269,7 @@ class KnownContacts:
                 if form is None or not _gaps_fit(text, words[i : i + n]):
                     continue
                 start, end = words[i][0], words[i + n - 1][1]
-                if n == 1 and form.words[0] in STOP_WORDS and text[start:end].islower():
+                if n == 1 and form.is_common_word and _used_as_word(text, words, i, form):
                     continue
                 matches.append(ContactMatch(start, end, form.key, form.role))
                 i += n - 1
@@ -229,6 +347,45 @@ def _extra_name_forms(name_forms: pd.DataFrame | None) -> dict[int, list[tuple[s
             role = _SOURCE_ROLES.get(row.source, "display")
             forms.setdefault(int(row.recipient_id), []).append((role, name))
     return forms
+
+
+def _diminutives_of(forms: set[str]) -> set[str]:
+    """Every other member of each DIMINUTIVES row that holds one of `forms` (folded)."""
+    derived: set[str] = set()
+    for row in _DIMINUTIVE_ROWS:
+        if forms & row:
+            derived |= row
+    return derived - forms
+
+
+_DIMINUTIVE_ROWS = tuple(frozenset(fold(name) for name in row) for row in DIMINUTIVES)
+
+
+def _used_as_word(text: str, words: list[tuple[int, int, str]], i: int, form: NameForm) -> bool:
+    """Whether the one-word common-word form at words[i] reads as the word, not the name.
+
+    Lowercase stop words and derived diminutives are words. Otherwise a determiner or
+    subject pronoun just before ("my mom", "i hope") makes a lowercase one a word, and a
+    pronoun or determiner just after one that starts a sentence makes it a word in any
+    case ("Will you…", "hope it helps"); "Will, you coming?" stays a name.
+    """
+    start, end, word = words[i]
+    lower = text[start:end].islower()
+    if lower and (word in STOP_WORDS or form.derived):
+        return True
+    before = words[i - 1] if i > 0 else None
+    if text.startswith(("'s", "’s"), end):
+        return False
+    if lower and before and before[2] in _WORD_BEFORE and text[before[1] : start].isspace():
+        return True
+    head = text[:start].rstrip()
+    after = words[i + 1] if i + 1 < len(words) else None
+    return (
+        (not head or head[-1] in _SENTENCE_END)
+        and after is not None
+        and after[2] in _WORD_AFTER
+        and text[end : after[0]].isspace()
+    )
 
 
 def _name_forms(row: object) -> Iterator[tuple[str, str]]:

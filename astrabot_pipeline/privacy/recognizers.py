@@ -98,9 +98,9 @@ STREET_SUFFIXES = (
     "terrace|ter|terr|close|crescent|cres|circle|cir|highway|hwy|parkway|pkwy|square|sq|"
     "trail|trl|alley|row|mews|grove|gardens|walk|loop|plaza|plz"
 )
-_UNIT = r"(?:,?[ \t]*(?:apt|apartment|unit|suite|ste|flat|fl|floor|\#)\.?[ \t]*\#?[\w\-]{1,6})"
+_UNIT = r"(?:,?[ \t]*(?:apt|apartment|unit|suite|ste|flat|fl|floor|\#)\.?[ \t]*\#?(?:\d[\w\-]{0,5}|[a-z])(?![\w]))"
+_PART_SEPARATOR = r"(?:[ \t]*,[ \t]*(?:\r?\n[ \t]*)?|[ \t]*\r?\n[ \t]*)"  # comma or next line
 _CITY_STATE_ZIP = (
-    r"(?:[ \t]*,[ \t]*(?:\r?\n[ \t]*)?|[ \t]*\r?\n[ \t]*)"  # after a comma or on the next line
     r"(?:(?-i:[A-Z][a-z.'\-]+(?:[ \t]+[A-Z][a-z.'\-]+){0,2},?[ \t]+[A-Z]{2})"  # City, ST
     r"(?:[ \t]+\d{5}(?:-\d{4})?)?"  # optional ZIP
     r"|[a-z][a-z.'\-]+(?:[ \t]+[a-z][a-z.'\-]+){0,2},?[ \t]+[a-z]{2}[ \t]+\d{5}(?:-\d{4})?)"
@@ -120,19 +120,71 @@ _NOT_STREET_WORD = "|".join(
 )
 # "way too many", "way more": the adverb, not a street.
 _NOT_AFTER_WAY = "too|more|less|better|worse|off|over|out|back|ahead|behind|cooler|faster"
+# Street words of other languages: as the end of one word ("Koskikatu", "Pohlstrasse",
+# "Þórunnarstræti") or as a word before the name ("Rue Gafsa", "Via Franscini").
+STREET_WORD_ENDINGS = (
+    "strasse|straße|gasse|allee|platz|weg|damm|ufer|gata|gatan|vägen|gränd|vej|vænget|gade|"
+    "veien|vegen|stræti|katu|kuja|tie|polku|straat|laan|plein|gracht|ulica|utca"
+)
+STREET_WORDS_BEFORE = (
+    "rue|avenue|via|viale|piazza|piazzetta|corso|strada|rua|avenida|av\\.|travessa|praça|largo|"
+    "calle|carrer|camino|paseo|plaza|ul\\.|ulica|chemin|allée|quai|boulevard|odos"
+)
+_HOUSE_NUMBER = r"\d{1,6}[a-z]?"
 # Presidio compiles these with IGNORECASE: "12 elm st" and "12 Elm St" both match.
-STREET_ADDRESS_REGEX = (
-    r"(?<![\w#/.\-])\d{1,6}[a-z]?"  # house number, "221b"
+_US_STREET = (
+    rf"{_HOUSE_NUMBER}"  # house number, "221b"
     rf"[ \t]+(?:(?!(?:{_NOT_STREET_WORD})(?![\w'’]))[a-z0-9][a-z0-9'.\-]*[ \t]+){{1,3}}?"  # name
     rf"(?!way[ \t]+(?:{_NOT_AFTER_WAY})\b)(?:{STREET_SUFFIXES})\.?(?![\w])"  # suffix
-    rf"{_UNIT}?(?:{_CITY_STATE_ZIP})?"
 )
+# "Koskikatu 25", "6750 Loorenstrasse 149": a Capitalized street word, then its number.
+_COMPOUND_STREET = (
+    rf"(?:{_HOUSE_NUMBER}[ \t]+)?(?-i:\p{{Lu}})\p{{L}}{{2,}}?(?:{STREET_WORD_ENDINGS})"
+    rf"[ \t]+{_HOUSE_NUMBER}(?![\w])"
+)
+# "Via Franscini 71", "Rua do Arenque 1634", "62 Rue Gafsa": the street word comes first.
+# A house number on one side or the other: "Via email" is no street.
+_STREET_WORD_FIRST = (
+    rf"(?-i:(?=\p{{Lu}}))(?:{STREET_WORDS_BEFORE})(?:[ \t]+\p{{L}}[\p{{L}}'’\-]*){{1,4}}?"
+)
+_WORD_FIRST_STREET = (
+    rf"(?:{_HOUSE_NUMBER}[ \t]+{_STREET_WORD_FIRST}(?:[ \t]+{_HOUSE_NUMBER})?"
+    rf"|{_STREET_WORD_FIRST}[ \t]+{_HOUSE_NUMBER})(?![\w])"
+)
+# After the street, up to three more parts, each after a comma or on its own line: a unit,
+# "City, ST 12345", or a Capitalized / ALL-CAPS place and postal code ("FÜRLING",
+# "Cyprus 36903").
+_PLACE_LINE = (
+    r"(?-i:\p{Lu}[\p{L}.'’\-]*(?:[ \t]+(?:\p{Lu}[\p{L}.'’\-]*|de|del|da|do|di|la|le|von|van)){0,3})"
+    r"(?:,?[ \t]+(?-i:\p{Lu}{2}))?(?:[ \t]+\d{4,6}(?:-\d{4})?)?"
+    r"|(?:(?-i:\p{Lu}{2})[ \t]+)?\d{4,6}(?:-\d{4})?"
+)
+_UNIT_BODY = (
+    r"(?:apt|apartment|suite|ste|unit|flat|fl|floor|\#)\.?[ \t]*\#?(?:\d[\w\-]{0,5}|[a-z])(?![\w])"
+)
+# A place alone after a comma ("4146 Marlowe St, Cambridge") may be a sentence going on;
+# on its own line, or with a postal code, it is part of the address.
+_NEXT_LINE = r"[ \t]*(?:,[ \t]*)?\r?\n[ \t]*"
+_NEXT_PART = (
+    rf"(?:{_PART_SEPARATOR}(?:{_UNIT_BODY}|{_CITY_STATE_ZIP}|(?:{_PLACE_LINE})[ \t]+\d{{4,6}}(?![\w]))"
+    rf"|{_NEXT_LINE}(?:{_PLACE_LINE})(?![\w]))"
+)
+STREET_ADDRESS_REGEX = (
+    r"(?<![\w#/.\-])"
+    rf"(?:{_US_STREET}|{_COMPOUND_STREET}|{_WORD_FIRST_STREET})"
+    rf"(?:[ \t]*{_UNIT})?(?:{_NEXT_PART}){{0,3}}"
+)
+# A unit on its own, Capitalized ("Apt. 595", "Suite 12"): part of an address even without the street.
+UNIT_REGEX = r"(?<![\w])(?-i:Apt|Apartment|Suite|Unit)\.?[ \t]*\#?\d{1,5}[a-z]?(?![\w])"
 
 
 class StreetAddressRecognizer(PatternRecognizer):
     """House number + street name + suffix, optional unit and city/state/ZIP (next line too)."""
 
-    PATTERNS = [Pattern("street_address", STREET_ADDRESS_REGEX, 0.7)]
+    PATTERNS = [
+        Pattern("street_address", STREET_ADDRESS_REGEX, 0.7),
+        Pattern("unit", UNIT_REGEX, 0.6),
+    ]
     CONTEXT = ["address", "live", "moved", "street", "apartment", "apt", "place"]
 
     def __init__(self, supported_language: str = "en") -> None:
@@ -144,8 +196,11 @@ class StreetAddressRecognizer(PatternRecognizer):
         )
 
 
+_EXTENSION = r"(?:[ \t]*(?:x|ext\.?)[ \t]*\d{1,5})?"
 # Chat-tolerant numbers: international (+ or 00), North American (with or without
-# separators and a leading 1), and national numbers with a trunk 0 ("07700 900123").
+# separators and a leading 1, maybe an extension), national numbers with a trunk 0
+# ("07700 900123"), and any 7+ digits typed in 2- to 4-digit groups ("0490 75 40 81",
+# "(37) 788-063", "467 3395") unless they read as a date.
 CHAT_PHONE_PATTERNS = [
     Pattern(
         "international",
@@ -154,7 +209,8 @@ CHAT_PHONE_PATTERNS = [
     ),
     Pattern(
         "north_american",
-        r"(?<![\w+])(?:1[ \t.\-]?)?(?:\(\d{3}\)[ \t]?|\d{3}[ \t.\-])\d{3}[ \t.\-]\d{4}(?![\w])",
+        r"(?<![\w+])(?:1[ \t.\-]?)?(?:\(\d{3}\)[ \t]?|\d{3}[ \t.\-])\d{3}[ \t.\-]\d{4}"
+        rf"{_EXTENSION}(?![\w])",
         0.7,
     ),
     Pattern("north_american_digits", r"(?<![\w+])1?\d{10}(?![\w])", 0.5),
@@ -163,7 +219,18 @@ CHAT_PHONE_PATTERNS = [
         r"(?<![\w+])0\d{2,4}[ \t.\-]?\d{3,4}[ \t.\-]?\d{3,4}(?![\w])",
         0.6,
     ),
+    Pattern(
+        "grouped_digits",
+        r"(?<![\w+.\-/:,])(?:\(\d{2,4}\)|\d{2,4})(?:[ \t.\-]\(?\d{2,6}\)?){1,4}(?![\w]|[.\-/:,]\d)",
+        0.55,
+    ),
 ]
+# "12.03.2024", "2024-03-12", "3 12 2024": a date, not a number to call; "123-45-6789" is
+# a social security number (UsSsnRecognizer's).
+_NOT_A_PHONE = re.compile(
+    r"\d{1,2}[ ./\-]\d{1,2}[ ./\-](?:19|20)\d{2}|(?:19|20)\d{2}[ ./\-]\d{1,2}[ ./\-]\d{1,2}"
+    r"|\d{3}([- .])\d{2}\1\d{4}"
+)
 
 
 class ChatPhoneRecognizer(PatternRecognizer):
@@ -181,7 +248,36 @@ class ChatPhoneRecognizer(PatternRecognizer):
         )
 
     def invalidate_result(self, pattern_text: str) -> bool:
-        return not has_phone_length(pattern_text)
+        number = re.split(r"[ \t]*(?:x|ext)", pattern_text, maxsplit=1, flags=re.IGNORECASE)[0]
+        return not has_phone_length(number) or bool(_NOT_A_PHONE.fullmatch(number))
+
+
+# 12 to 19 digits, maybe in groups: what card numbers look like. Only Luhn-valid ones
+# count, which also lets through the 19-digit and 2-series cards Presidio's pattern skips.
+CARD_NUMBER_REGEX = r"(?<![\w+.\-])\d(?:[ \-]?\d){11,18}(?![\w]|[.\-]\d)"
+
+
+class LuhnCardRecognizer(PatternRecognizer):
+    """Any 12–19 digit number that passes the Luhn checksum, as CREDIT_CARD."""
+
+    def __init__(self, supported_language: str = "en") -> None:
+        super().__init__(
+            supported_entity="CREDIT_CARD",
+            patterns=[Pattern("luhn_card", CARD_NUMBER_REGEX, 0.5)],
+            supported_language=supported_language,
+            name="LuhnCardRecognizer",
+        )
+
+    def validate_result(self, pattern_text: str) -> bool:
+        return passes_luhn(digits_of(pattern_text))
+
+
+def passes_luhn(digits: str) -> bool:
+    total = 0
+    for position, digit in enumerate(reversed(digits)):
+        value = int(digit) * (2 if position % 2 else 1)
+        total += value - 9 if value > 9 else value
+    return bool(digits) and total % 10 == 0
 
 
 def has_phone_length(text: str) -> bool:

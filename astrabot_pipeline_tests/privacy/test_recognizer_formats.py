@@ -1,0 +1,58 @@
+"""Formats beyond US chat style: European streets, grouped numbers, cards, SSNs."""
+
+from __future__ import annotations
+
+import pytest
+
+from astrabot_pipeline.privacy.recognizers import (
+    PHONE_NUMBER,
+    STREET_ADDRESS,
+    ChatPhoneRecognizer,
+    LuhnCardRecognizer,
+    StreetAddressRecognizer,
+    passes_luhn,
+)
+
+
+def found(recognizer, entity: str, text: str) -> list[str]:
+    return [text[r.start : r.end] for r in recognizer.analyze(text, [entity])]
+
+
+@pytest.mark.parametrize(
+    ("text", "address"),
+    [
+        ("i live at Koskikatu 25 now", "Koskikatu 25"),
+        ("it's 1072 Pohlstrasse 9\nSuite 858\nBÖRSSUM\nGermany 74285", None),
+        ("meet at Via Franscini 71?", "Via Franscini 71"),
+        ("62 Rue Gafsa, Apt. 981", "62 Rue Gafsa, Apt. 981"),
+        ("14 Crown Street\n Suite 321\n LONDON\n United Kingdom 75419", None),
+    ],
+)
+def test_street_addresses_of_other_countries_are_found_with_their_lines(text, address):
+    expected = address or text[text.index(next(c for c in text if c.isdigit())) :]
+    assert found(StreetAddressRecognizer(), STREET_ADDRESS, text) == [expected]
+
+
+@pytest.mark.parametrize("text", ["Via email is fine", "Weg 5 minutes", "the ring 5 times"])
+def test_street_words_without_a_house_number_are_not_addresses(text):
+    assert found(StreetAddressRecognizer(), STREET_ADDRESS, text) == []
+
+
+@pytest.mark.parametrize(
+    "phone", ["0490 75 40 81", "(37) 788-063", "467 3395", "03.93.92.16.85", "345-899-3560x4587"]
+)
+def test_grouped_and_extension_phone_numbers_are_found(phone):
+    assert found(ChatPhoneRecognizer(), PHONE_NUMBER, f"call {phone} pls") == [phone]
+
+
+@pytest.mark.parametrize("text", ["due 12.03.2024 ok", "ssn 123-45-6789", "born 1990-04-12"])
+def test_dates_and_social_security_numbers_are_not_phones(text):
+    assert found(ChatPhoneRecognizer(), PHONE_NUMBER, text) == []
+
+
+def test_luhn_valid_numbers_of_any_card_length_are_cards():
+    cards = LuhnCardRecognizer()
+    # 19 digits and a 2-series prefix: both outside Presidio's card pattern.
+    assert passes_luhn("4131034282458809939") and passes_luhn("2720418695252980")
+    text = "card 4131034282458809939 or 2720 4186 9525 2980, not 4131034282458809938"
+    assert found(cards, "CREDIT_CARD", text) == ["4131034282458809939", "2720 4186 9525 2980"]

