@@ -13,24 +13,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 
-from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
 from google.protobuf.message import DecodeError, Message
 
 from astrabot_pipeline.signal.backup_v2.errors import CorruptBackupV2Error
+from astrabot_pipeline.signal.proto_builder import FieldSpec, build_messages
 
-_F = descriptor_pb2.FieldDescriptorProto
-_TYPES = {
-    "string": _F.TYPE_STRING,
-    "bytes": _F.TYPE_BYTES,
-    "bool": _F.TYPE_BOOL,
-    "uint64": _F.TYPE_UINT64,
-    "uint32": _F.TYPE_UINT32,
-}
 _PACKAGE = "signal.backup"
-_EMPTY: list[tuple[str, int, str, str]] = []
+_EMPTY: list[FieldSpec] = []
 
 # message name -> [(field name, number, scalar type or message name, "" | "repeated" | oneof)]
-_MESSAGES: dict[str, list[tuple[str, int, str, str]]] = {
+_MESSAGES: dict[str, list[FieldSpec]] = {
     "BackupInfo": [
         ("version", 1, "uint64", ""),
         ("backupTimeMs", 2, "uint64", ""),
@@ -159,44 +151,7 @@ _MESSAGES: dict[str, list[tuple[str, int, str, str]]] = {
 }
 
 
-def _add_fields(message: descriptor_pb2.DescriptorProto, name: str) -> None:
-    oneofs: dict[str, int] = {}
-    for field_name, number, kind, label in _MESSAGES[name]:
-        field = message.field.add(name=field_name, number=number)
-        field.label = _F.LABEL_REPEATED if label == "repeated" else _F.LABEL_OPTIONAL
-        if label not in ("", "repeated"):
-            if label not in oneofs:
-                oneofs[label] = len(message.oneof_decl)
-                message.oneof_decl.add(name=label)
-            field.oneof_index = oneofs[label]
-        if kind in _TYPES:
-            field.type = _TYPES[kind]
-        else:
-            field.type = _F.TYPE_MESSAGE
-            field.type_name = f".{_PACKAGE}.{kind}"
-
-
-def _file_descriptor() -> descriptor_pb2.FileDescriptorProto:
-    proto = descriptor_pb2.FileDescriptorProto(
-        name="astrabot/signal/backup_v2.proto", package=_PACKAGE, syntax="proto2"
-    )
-    for name in _MESSAGES:
-        if "." in name:
-            continue
-        message = proto.message_type.add(name=name)
-        _add_fields(message, name)
-        for nested in (n for n in _MESSAGES if n.startswith(f"{name}.")):
-            _add_fields(message.nested_type.add(name=nested.partition(".")[2]), nested)
-    return proto
-
-
-_POOL = descriptor_pool.DescriptorPool()
-_POOL.Add(_file_descriptor())
-
-
-def _message_class(name: str) -> type[Message]:
-    return message_factory.GetMessageClass(_POOL.FindMessageTypeByName(f"{_PACKAGE}.{name}"))
-
+_message_class = build_messages(_PACKAGE, "astrabot/signal/backup_v2.proto", _MESSAGES)
 
 BackupInfo = _message_class("BackupInfo")
 Frame = _message_class("Frame")
