@@ -1,11 +1,14 @@
 """anonymized_windows: our batched anonymizer vs Presidio's defaults called per message.
 
+`bench_privacy.py [N]`: N demo messages (default 10,000; the issue's figure uses 100,000).
+
 Both run on the decoded demo corpus (chat text with planted PII); the validator then
 counts what survived each, so speed is compared at the recall each one reaches.
 """
 
 from __future__ import annotations
 
+import sys
 import tempfile
 from pathlib import Path
 
@@ -43,8 +46,9 @@ def naive_presidio(texts: list[str]) -> list[str]:
 
 
 def main() -> None:
+    n_messages = int(sys.argv[1]) if len(sys.argv) > 1 else N_MESSAGES
     with tempfile.TemporaryDirectory() as tmp:
-        demo = write_demo_backup(Path(tmp) / "in", n_messages=N_MESSAGES, seed=3)
+        demo = write_demo_backup(Path(tmp) / "in", n_messages=n_messages, seed=3)
         tables = (
             SignalProcessor(DEMO_PASSPHRASE, extract_attachments=False)
             .decode(demo.path, Path(tmp) / "out")
