@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pandas as pd
-import pytest
 
 from astrabot_pipeline.settings import harden_process
 
@@ -13,13 +12,6 @@ harden_process()
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DIR = PROJECT_ROOT.parent / "shared"
-
-
-@pytest.fixture
-def shared_dir() -> Path:
-    if not SHARED_DIR.is_dir():
-        pytest.skip(f"../shared is absent ({SHARED_DIR}): fixture-based test skipped")
-    return SHARED_DIR
 
 
 def make_messages(rows: list[tuple[int, int, bool, float, str | None]]) -> pd.DataFrame:

@@ -21,10 +21,11 @@ from astrabot_pipeline.signal.tables import TABLE_NAMES
 from astrabot_pipeline.synthetic import DEMO_PASSPHRASE, write_demo_backup
 from astrabot_pipeline.synthetic.corpus import generate_corpus
 from astrabot_pipeline.synthetic.signal_db import write_signal_database
+from astrabot_pipeline_tests.conftest import SHARED_DIR
 from astrabot_pipeline_tests.integration.test_plain_inputs import NEW_ERA_TABLES, export_csv
 
 N_MESSAGES, SEED = 300, 21
-SHARED_V2 = Path(__file__).resolve().parents[2].parent / "shared" / "fixtures" / "backup-v2"
+SHARED_V2 = SHARED_DIR / "fixtures" / "backup-v2"
 
 
 @pytest.fixture(scope="module")

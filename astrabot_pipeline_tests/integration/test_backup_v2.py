@@ -34,9 +34,9 @@ from astrabot_pipeline.signal.backup_v2 import (
 from astrabot_pipeline.signal.backup_v2.keys import aci_bytes
 from astrabot_pipeline.signal.errors import PassphraseFormatError, WrongPassphraseError
 from astrabot_pipeline.signal.tables import SCHEMAS, TABLE_NAMES
+from astrabot_pipeline_tests.conftest import SHARED_DIR
 
-SHARED = Path(__file__).resolve().parents[2].parent / "shared"
-FIXTURES = SHARED / "fixtures" / "backup-v2"
+FIXTURES = SHARED_DIR / "fixtures" / "backup-v2"
 JSONPROTO = FIXTURES / "jsonproto"
 RECOVERY_KEY = "m" * 64
 ACI = "11111111-1111-1111-1111-111111111111"

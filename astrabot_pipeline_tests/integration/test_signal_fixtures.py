@@ -14,9 +14,9 @@ from astrabot_pipeline.signal import (
     WrongPassphraseError,
     read_tables,
 )
+from astrabot_pipeline_tests.conftest import SHARED_DIR
 
-SHARED = Path(__file__).resolve().parents[2].parent / "shared"
-LEGACY = SHARED / "fixtures" / "legacy"
+LEGACY = SHARED_DIR / "fixtures" / "legacy"
 PASSPHRASE = "12345 67890 12345 67890 12345 67890"
 INCOMING_BODY = 'Hello from Alice, with a comma, and "quotes"'
 OUTGOING_BODY = "Hi Alice, sending a picture"
