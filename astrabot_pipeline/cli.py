@@ -94,6 +94,16 @@ class ProgressBar:
             self._drawn = False
 
 
+def _failed(command: str, error: Exception, bar: ProgressBar) -> int:
+    """Close the progress bar, say what went wrong (never a secret), return exit status 2."""
+    bar.close()
+    if isinstance(error, FileNotFoundError):
+        print(f"astrabot {command}: no such backup file: {error.filename}", file=sys.stderr)
+    else:
+        print(f"astrabot {command}: {error}", file=sys.stderr)
+    return 2
+
+
 def _decode(args: argparse.Namespace) -> int:
     from astrabot_pipeline.signal import (
         BackupError,
@@ -112,20 +122,15 @@ def _decode(args: argparse.Namespace) -> int:
     bar = ProgressBar("decoding")
     try:
         result = processor.decode(args.backup, args.out, progress=bar, salvage=args.salvage)
-    except BackupError as error:
-        bar.close()
-        print(f"astrabot decode: {error}", file=sys.stderr)
+    except (BackupError, FileNotFoundError) as error:
+        status = _failed("decode", error, bar)
         if args.salvage and isinstance(error, CorruptFrameError | TruncatedBackupError):
             print(
                 "astrabot decode: --salvage: the damage comes before any frame could be "
                 "decoded; no output written",
                 file=sys.stderr,
             )
-        return 2
-    except FileNotFoundError as error:
-        bar.close()
-        print(f"astrabot decode: no such backup file: {error.filename}", file=sys.stderr)
-        return 2
+        return status
     bar.close()
     for warning in result.warnings:
         print(f"astrabot decode: warning: {warning}", file=sys.stderr)
@@ -151,14 +156,8 @@ def _inspect(args: argparse.Namespace) -> int:
     bar = ProgressBar("checking")
     try:
         report = inspect_backup(args.backup, passphrase, progress=bar)
-    except BackupError as error:
-        bar.close()
-        print(f"astrabot inspect: {error}", file=sys.stderr)
-        return 2
-    except FileNotFoundError as error:
-        bar.close()
-        print(f"astrabot inspect: no such backup file: {error.filename}", file=sys.stderr)
-        return 2
+    except (BackupError, FileNotFoundError) as error:
+        return _failed("inspect", error, bar)
     bar.close()
     lines = [
         f"backup: {report.backup_path.name} ({report.file_size:,} bytes, every MAC verified "
