@@ -8,6 +8,7 @@ Android database; and a signalbackup-tools `--exportcsv` folder.
 
 from __future__ import annotations
 
+import errno
 import sqlite3
 import struct
 import zipfile
@@ -101,7 +102,7 @@ def detect_input(path: str | Path) -> InputKind:
     """The kind of history at `path`; UnsupportedBackupError (saying what is) otherwise."""
     path = Path(path)
     if not path.exists():
-        raise FileNotFoundError(path)
+        raise FileNotFoundError(errno.ENOENT, "no such file or folder", str(path))
     kind = _detect_folder(path) if path.is_dir() else _detect_file(path)
     if kind is None:
         raise UnsupportedBackupError(f"{path.name} is not a supported input; expected {SUPPORTED}")

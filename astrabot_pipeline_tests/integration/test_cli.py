@@ -106,3 +106,16 @@ def test_on_a_terminal_the_passphrase_is_asked_for_without_echo(demo, tmp_path):
     assert os.waitstatus_to_exitcode(status) == 0, screen.decode(errors="replace")
     assert DEMO_PASSPHRASE.encode() not in screen  # not echoed
     assert (out / "tables" / "messages.parquet").is_file()
+
+
+def test_a_missing_backup_is_named_in_the_error(tmp_path):
+    missing = tmp_path / "nowhere.backup"
+    done = astrabot(
+        "decode",
+        str(missing),
+        "--out",
+        str(tmp_path / "o"),
+        env={"SIGNAL_BACKUP_PASSPHRASE": DEMO_PASSPHRASE},
+    )
+    assert done.returncode == 2
+    assert f"no such backup file: {missing}" in done.stderr
