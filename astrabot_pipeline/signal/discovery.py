@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Iterator
 from pathlib import Path
@@ -48,10 +49,21 @@ def newest_backup(directory: str | Path) -> Path:
 
 def content_sha256(path: str | Path) -> str:
     """Hex SHA-256 of an input's content: a file's bytes, or every file of a folder
-    (relative name and bytes, in sorted order), streamed in 1 MiB chunks."""
-    path = Path(path)
+    (relative name and bytes, in sorted order), streamed in 1 MiB chunks.
+
+    The sensor asks every minute: an unchanged input (same files, sizes and mtimes) is
+    not read again in this process.
+    """
+    path = Path(path).resolve()
+    stamp = tuple((str(f), f.stat().st_size, f.stat().st_mtime_ns) for f in _files(path))
+    return _hash_files(path, stamp)
+
+
+@functools.lru_cache(maxsize=32)
+def _hash_files(path: Path, stamp: tuple[tuple[str, int, int], ...]) -> str:
     digest = hashlib.sha256()
-    for file in _files(path):
+    for name, _, _ in stamp:
+        file = Path(name)
         if path.is_dir():
             digest.update(file.relative_to(path).as_posix().encode() + b"\0")
         with open(file, "rb") as handle:
