@@ -11,8 +11,8 @@ import re
 
 from presidio_analyzer import EntityRecognizer, Pattern, PatternRecognizer, RecognizerResult
 from presidio_analyzer.nlp_engine import NlpArtifacts
-from spacy.lang.en.stop_words import STOP_WORDS
 
+from astrabot_pipeline.privacy.address_patterns import STREET_ADDRESS_REGEX, UNIT_REGEX
 from astrabot_pipeline.privacy.known_contacts import (
     MAX_PHONE_DIGITS,
     MIN_PHONE_DIGITS,
@@ -91,91 +91,6 @@ class KnownContactEmailRecognizer(_KnownContactRecognizer):
 
     def find(self, text: str) -> list[ContactMatch]:
         return self.known_contacts.find_emails(text)
-
-
-STREET_SUFFIXES = (
-    "street|st|avenue|ave|av|road|rd|lane|ln|boulevard|blvd|drive|dr|way|court|ct|place|pl|"
-    "terrace|ter|terr|close|crescent|cres|circle|cir|highway|hwy|parkway|pkwy|square|sq|"
-    "trail|trl|alley|row|mews|grove|gardens|walk|loop|plaza|plz"
-)
-_UNIT = r"(?:,?[ \t]*(?:apt|apartment|unit|suite|ste|flat|fl|floor|\#)\.?[ \t]*\#?(?:\d[\w\-]{0,5}|[a-z])(?![\w]))"
-_PART_SEPARATOR = r"(?:[ \t]*,[ \t]*(?:\r?\n[ \t]*)?|[ \t]*\r?\n[ \t]*)"  # comma or next line
-_CITY_STATE_ZIP = (
-    r"(?:(?-i:[A-Z][a-z.'\-]+(?:[ \t]+[A-Z][a-z.'\-]+){0,2},?[ \t]+[A-Z]{2})"  # City, ST
-    r"(?:[ \t]+\d{5}(?:-\d{4})?)?"  # optional ZIP
-    r"|[a-z][a-z.'\-]+(?:[ \t]+[a-z][a-z.'\-]+){0,2},?[ \t]+[a-z]{2}[ \t]+\d{5}(?:-\d{4})?)"
-    r"(?![\w])"
-)
-# Words that make "10 min drive" or "5 minutes down the road" a phrase, not an address.
-_NOT_STREET_WORDS = frozenset(
-    {
-        "min", "mins", "minute", "minutes", "hr", "hrs", "hour", "hours", "sec", "secs",
-        "second", "seconds", "day", "days", "week", "weeks", "month", "months", "year",
-        "years", "mile", "miles", "mi", "km", "kms", "kilometer", "kilometers", "block",
-        "blocks", "step", "steps", "time", "times", "people", "x",
-    }
-)  # fmt: skip
-_NOT_STREET_WORD = "|".join(
-    sorted((re.escape(word) for word in STOP_WORDS | _NOT_STREET_WORDS), key=len, reverse=True)
-)
-# "way too many", "way more": the adverb, not a street.
-_NOT_AFTER_WAY = "too|more|less|better|worse|off|over|out|back|ahead|behind|cooler|faster"
-# Street words of other languages: as the end of one word ("Koskikatu", "Pohlstrasse",
-# "Þórunnarstræti") or as a word before the name ("Rue Gafsa", "Via Franscini").
-STREET_WORD_ENDINGS = (
-    "strasse|straße|gasse|allee|platz|weg|damm|ufer|gata|gatan|vägen|gränd|vej|vænget|gade|"
-    "veien|vegen|stræti|katu|kuja|tie|polku|straat|laan|plein|gracht|ulica|utca"
-)
-STREET_WORDS_BEFORE = (
-    "rue|avenue|via|viale|piazza|piazzetta|corso|strada|rua|avenida|av\\.|travessa|praça|largo|"
-    "calle|carrer|camino|paseo|plaza|ul\\.|ulica|chemin|allée|quai|boulevard|odos"
-)
-_HOUSE_NUMBER = r"\d{1,6}[a-z]?"
-# Presidio compiles these with IGNORECASE: "12 elm st" and "12 Elm St" both match.
-_US_STREET = (
-    rf"{_HOUSE_NUMBER}"  # house number, "221b"
-    rf"[ \t]+(?:(?!(?:{_NOT_STREET_WORD})(?![\w'’]))[a-z0-9][a-z0-9'.\-]*[ \t]+){{1,3}}?"  # name
-    rf"(?!way[ \t]+(?:{_NOT_AFTER_WAY})\b)(?:{STREET_SUFFIXES})\.?(?![\w])"  # suffix
-)
-# "Koskikatu 25", "6750 Loorenstrasse 149": a Capitalized street word, then its number.
-_COMPOUND_STREET = (
-    rf"(?:{_HOUSE_NUMBER}[ \t]+)?(?-i:\p{{Lu}})\p{{L}}{{2,}}?(?:{STREET_WORD_ENDINGS})"
-    rf"[ \t]+{_HOUSE_NUMBER}(?![\w])"
-)
-# "Via Franscini 71", "Rua do Arenque 1634", "62 Rue Gafsa": the street word comes first.
-# A house number on one side or the other: "Via email" is no street.
-_STREET_WORD_FIRST = (
-    rf"(?-i:(?=\p{{Lu}}))(?:{STREET_WORDS_BEFORE})(?:[ \t]+\p{{L}}[\p{{L}}'’\-]*){{1,4}}?"
-)
-_WORD_FIRST_STREET = (
-    rf"(?:{_HOUSE_NUMBER}[ \t]+{_STREET_WORD_FIRST}(?:[ \t]+{_HOUSE_NUMBER})?"
-    rf"|{_STREET_WORD_FIRST}[ \t]+{_HOUSE_NUMBER})(?![\w])"
-)
-# After the street, up to three more parts, each after a comma or on its own line: a unit,
-# "City, ST 12345", or a Capitalized / ALL-CAPS place and postal code ("FÜRLING",
-# "Cyprus 36903").
-_PLACE_LINE = (
-    r"(?-i:\p{Lu}[\p{L}.'’\-]*(?:[ \t]+(?:\p{Lu}[\p{L}.'’\-]*|de|del|da|do|di|la|le|von|van)){0,3})"
-    r"(?:,?[ \t]+(?-i:\p{Lu}{2}))?(?:[ \t]+\d{4,6}(?:-\d{4})?)?"
-    r"|(?:(?-i:\p{Lu}{2})[ \t]+)?\d{4,6}(?:-\d{4})?"
-)
-_UNIT_BODY = (
-    r"(?:apt|apartment|suite|ste|unit|flat|fl|floor|\#)\.?[ \t]*\#?(?:\d[\w\-]{0,5}|[a-z])(?![\w])"
-)
-# A place alone after a comma ("4146 Marlowe St, Cambridge") may be a sentence going on;
-# on its own line, or with a postal code, it is part of the address.
-_NEXT_LINE = r"[ \t]*(?:,[ \t]*)?\r?\n[ \t]*"
-_NEXT_PART = (
-    rf"(?:{_PART_SEPARATOR}(?:{_UNIT_BODY}|{_CITY_STATE_ZIP}|(?:{_PLACE_LINE})[ \t]+\d{{4,6}}(?![\w]))"
-    rf"|{_NEXT_LINE}(?:{_PLACE_LINE})(?![\w]))"
-)
-STREET_ADDRESS_REGEX = (
-    r"(?<![\w#/.\-])"
-    rf"(?:{_US_STREET}|{_COMPOUND_STREET}|{_WORD_FIRST_STREET})"
-    rf"(?:[ \t]*{_UNIT})?(?:{_NEXT_PART}){{0,3}}"
-)
-# A unit on its own, Capitalized ("Apt. 595", "Suite 12"): part of an address even without the street.
-UNIT_REGEX = r"(?<![\w])(?-i:Apt|Apartment|Suite|Unit)\.?[ \t]*\#?\d{1,5}[a-z]?(?![\w])"
 
 
 class StreetAddressRecognizer(PatternRecognizer):

@@ -26,6 +26,26 @@ def found(recognizer, entity: str, text: str) -> list[str]:
         ("meet at Via Franscini 71?", "Via Franscini 71"),
         ("62 Rue Gafsa, Apt. 981", "62 Rue Gafsa, Apt. 981"),
         ("14 Crown Street\n Suite 321\n LONDON\n United Kingdom 75419", None),
+        # A name and the house number after it, with a house number before or a part after.
+        ("the address: 692 Kuuse 53 Apt. 641, Grubbenvorst, Netherlands 04020", None),
+        ("send it to Dunajska 56, Studenec", "Dunajska 56, Studenec"),
+        (
+            "Fuglie 41 Popović Dam\n Suite 860\n UPPLANDS VÄSBY\n Sweden 56687",
+            "Fuglie 41 Popović Dam\n Suite 860\n UPPLANDS VÄSBY\n Sweden 56687",
+        ),
+        ("it's 9931 14 Iliou Street, MARIEHOLM, Sweden", None),
+        ("lives at 10252 Μεγάλη Άμμος 184, ΠΑΦΟΣ", None),
+        ("on Villacher Strasse 89 now", "Villacher Strasse 89"),
+        ("at 29 Rue de Tanger tonight", "29 Rue de Tanger"),
+        ("Via dei Fiorentini 17\nRoma", "Via dei Fiorentini 17\nRoma"),
+        # Quoted lines, blank lines, and a postal code closing the last part mid-sentence.
+        ("> 772 ul. Narewska 94\n> Apt. 478\n>\n> Poznań\n> Poland 35403", None),
+        ("at 2035 Gewerbepark 45 Apt. 815 Suite 979, Brú, Iceland 82407", None),
+        # Boxes and military post.
+        ("PO: 0912 P.O. Box 287 Apt. 051, Tallinn, Estonia", None),
+        ("PSC 4095, Box 8316\nAPO AE 85103", "PSC 4095, Box 8316\nAPO AE 85103"),
+        ("USNS Bergman\nFPO AP 93757", "USNS Bergman\nFPO AP 93757"),
+        ("meet at the corner of Kuusiku 7 and Alexander Flat", "Kuusiku 7 and Alexander Flat"),
     ],
 )
 def test_street_addresses_of_other_countries_are_found_with_their_lines(text, address):
@@ -33,7 +53,21 @@ def test_street_addresses_of_other_countries_are_found_with_their_lines(text, ad
     assert found(StreetAddressRecognizer(), STREET_ADDRESS, text) == [expected]
 
 
-@pytest.mark.parametrize("text", ["Via email is fine", "Weg 5 minutes", "the ring 5 times"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Via email is fine",
+        "Weg 5 minutes",
+        "the ring 5 times",
+        "Windows 11, Mac is better",
+        "we won Game 7 lol",
+        "Area 51 is real",
+        "i have 2 cats and 3 dogs",
+        "Season 2 was better\nSeason 3 meh",
+        "top 10 Movies 2024",
+        "USS Enterprise is my fav ship",
+    ],
+)
 def test_street_words_without_a_house_number_are_not_addresses(text):
     assert found(StreetAddressRecognizer(), STREET_ADDRESS, text) == []
 

@@ -31,7 +31,8 @@ def phones() -> ChatPhoneRecognizer:
         ("moved to 1234 linden avenue btw", "1234 linden avenue"),
         ("meet at 77 Harwood St?", "77 Harwood St"),
         ("221B Baker St. is the one", "221B Baker St."),
-        ("i'm at 4146 Marlowe St, Cambridge", "4146 Marlowe St"),
+        ("i'm at 4146 Marlowe St, Cambridge", "4146 Marlowe St, Cambridge"),
+        ("4146 Marlowe St, Cambridge is nice", "4146 Marlowe St"),
         ("12 Oak Ave, Apt 4B, Springfield, IL 62704", "12 Oak Ave, Apt 4B, Springfield, IL 62704"),
         (
             "send it to\n4114 Linden Avenue\nPortland, OR 97205\nthx",
