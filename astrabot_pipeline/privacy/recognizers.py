@@ -20,6 +20,7 @@ from astrabot_pipeline.privacy.known_contacts import (
     KnownContacts,
     digits_of,
 )
+from astrabot_pipeline.privacy.name_gazetteer import NameGazetteer
 
 KNOWN_CONTACT_NAME = "KNOWN_CONTACT_NAME"
 KNOWN_CONTACT_PHONE = "KNOWN_CONTACT_PHONE"
@@ -63,6 +64,34 @@ class _KnownContactRecognizer(EntityRecognizer):
                 },
             )
             for match in self.find(text)
+        ]
+
+
+class GivenNameRecognizer(EntityRecognizer):
+    """People by their given names, where a name cannot be read as an English word."""
+
+    ENTITY = "PERSON"
+    SCORE = 0.6
+
+    def __init__(self, gazetteer: NameGazetteer, supported_language: str = "en") -> None:
+        self.gazetteer = gazetteer
+        super().__init__(supported_entities=[self.ENTITY], supported_language=supported_language)
+
+    def load(self) -> None:
+        pass
+
+    def analyze(
+        self, text: str, entities: list[str], nlp_artifacts: NlpArtifacts | None = None
+    ) -> list[RecognizerResult]:
+        if self.ENTITY not in entities:
+            return []
+        metadata = {
+            RecognizerResult.RECOGNIZER_NAME_KEY: self.name,
+            RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: self.id,
+        }
+        return [
+            RecognizerResult(self.ENTITY, span.start, span.end, self.SCORE, dict(metadata))
+            for span in self.gazetteer.find(text)
         ]
 
 

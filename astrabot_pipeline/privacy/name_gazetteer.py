@@ -1,0 +1,152 @@
+"""People's given names the small NER model misses: a world name list, read with care.
+
+spaCy's small English model misses names it has not seen ("Sunniva is very reliable",
+"my kid Tadzio") and every lower-case one ("tell silvana"). A list of 48,000 given names
+from many countries (Jörg Michael's, shipped in the `gender-guesser` package) finds them,
+but many given names are also English words ("Will", "May", "Rose", "Hope", "Mark"). So
+a name counts only where it cannot be read as a word:
+
+- Capitalized in the middle of a sentence: a name, unless it is a stop word or a month
+  or weekday ("in May");
+- Capitalized at the start of a sentence, or lower-case: a name only when it is no
+  English word at all, in any inflection ("ran", "prices"): absent from the lemma index
+  (WordNet's nouns, verbs, adjectives and adverbs) that ships with the spaCy model, and
+  no chat noise ("hey").
+
+A name found takes the family name after it ("Faina D. Yefremova", "monika žilková")
+when the next words are Capitalized (or, after a lower-case name, are no English word).
+"""
+
+from __future__ import annotations
+
+import calendar
+from collections.abc import Callable, Container, Iterable
+from dataclasses import dataclass
+
+import regex
+from spacy.lang.en.stop_words import STOP_WORDS
+
+MIN_NAME_LETTERS = 3
+MAX_FAMILY_WORDS = 2
+_WORD = regex.compile(r"[\p{L}][\p{L}'’\-]+")  # single letters are initials
+_POSSESSIVE = regex.compile(r"['’]s?$")
+_INITIAL = regex.compile(r"[ \t]+(?:\p{Lu}\.?[ \t]+)?")  # "Faina D. Yefremova", "Szabina J G"
+_SENTENCE_END = frozenset('.!?\n\r"“”:>')
+CALENDAR_WORDS = frozenset(
+    word.lower()
+    for word in (*calendar.month_name[1:], *calendar.month_abbr[1:], *calendar.day_name)
+)
+
+
+@dataclass(frozen=True)
+class NameSpan:
+    start: int
+    end: int
+
+
+def load_given_names() -> frozenset[str]:
+    """Every given name in gender-guesser's list, lower-cased."""
+    from gender_guesser.detector import Detector
+
+    return frozenset(Detector(case_sensitive=False).names)
+
+
+class NameGazetteer:
+    """Finds given names (and the family names after them) that read as names only."""
+
+    def __init__(
+        self,
+        given_names: Iterable[str],
+        english_words: Container[str],
+        is_noise: Callable[[str], bool] = lambda word: False,
+    ) -> None:
+        self.given_names = frozenset(given_names)
+        self.english_words = english_words
+        self.is_noise = is_noise
+
+    def _is_word(self, lower: str) -> bool:
+        return lower in self.english_words or lower in STOP_WORDS or lower in CALENDAR_WORDS
+
+    def _reads_as_name(self, word: str, sentence_start: bool) -> bool:
+        lower = word.lower()
+        if len(lower) < MIN_NAME_LETTERS or lower not in self.given_names or self.is_noise(word):
+            return False
+        if word[0].isupper() and not word.isupper() and not sentence_start:
+            return lower not in STOP_WORDS and lower not in CALENDAR_WORDS
+        return not self._is_word(lower)
+
+    def _is_family_name(self, word: str, after_lower_case: bool) -> bool:
+        if self.is_noise(word):
+            return False
+        if word[0].isupper():
+            return word.lower() not in STOP_WORDS and word.lower() not in CALENDAR_WORDS
+        return after_lower_case and len(word) >= MIN_NAME_LETTERS and not self._is_word(word)
+
+    def find(self, text: str) -> list[NameSpan]:
+        words = [(m.start(), _bare(m.group())) for m in _WORD.finditer(text)]
+        spans: list[NameSpan] = []
+        i = 0
+        while i < len(words):
+            start, word = words[i]
+            if not self._reads_as_name(word, _starts_sentence(text, start)):
+                i += 1
+                continue
+            end = start + len(word)
+            j = i + 1
+            while j < len(words) and j - i <= MAX_FAMILY_WORDS:
+                next_start, next_word = words[j]
+                gap = _INITIAL.fullmatch(text, end, next_start)
+                if gap is None or not self._is_family_name(next_word, word.islower()):
+                    break
+                end = next_start + len(next_word)
+                j += 1
+            spans.append(NameSpan(start, end))
+            i = j
+        return spans
+
+
+def _bare(word: str) -> str:
+    """The word without a possessive or trailing apostrophe ("Roberto's" -> "Roberto")."""
+    return _POSSESSIVE.sub("", word) or word
+
+
+def _starts_sentence(text: str, start: int) -> bool:
+    before = text[:start].rstrip(" \t\"'“‘(*_")
+    return not before or before[-1] in _SENTENCE_END
+
+
+class EnglishLexicon:
+    """Is a word English? WordNet's lemmas, their irregular forms, and the suffix rules
+    ("ran" -> run, "prices" -> price, "kinder" -> kind), as spaCy's lemmatizer ships them."""
+
+    POS = ("noun", "verb", "adj", "adv")
+
+    def __init__(
+        self,
+        lemmas: Iterable[str],
+        irregular: Iterable[str] = (),
+        suffix_rules: Iterable[tuple[str, str]] = (),
+    ) -> None:
+        self.lemmas = frozenset(lemmas)
+        self.irregular = frozenset(irregular)
+        self.suffix_rules = tuple(dict.fromkeys((old, new) for old, new in suffix_rules if old))
+
+    @classmethod
+    def from_spacy(cls, nlp) -> EnglishLexicon:
+        """The lemmatizer tables of a loaded spaCy pipeline (enabled or not)."""
+        lookups = dict(nlp.components)["lemmatizer"].lookups
+        index, exceptions = lookups.get_table("lemma_index"), lookups.get_table("lemma_exc")
+        rules = lookups.get_table("lemma_rules")
+        return cls(
+            (word for pos in cls.POS for word in index.get(pos, ())),
+            (word for pos in cls.POS for word in exceptions.get(pos, {})),
+            (tuple(rule) for pos in cls.POS for rule in rules.get(pos, ())),
+        )
+
+    def __contains__(self, word: str) -> bool:
+        if word in self.lemmas or word in self.irregular:
+            return True
+        return any(
+            word.endswith(old) and word[: -len(old)] + new in self.lemmas
+            for old, new in self.suffix_rules
+        )

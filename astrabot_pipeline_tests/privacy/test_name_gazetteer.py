@@ -1,0 +1,72 @@
+"""Given names from the world name list: found where they read as names, left as words."""
+
+from __future__ import annotations
+
+import pytest
+
+from astrabot_pipeline.privacy.name_gazetteer import EnglishLexicon, NameGazetteer, load_given_names
+
+GIVEN = {"sunniva", "silvana", "monika", "will", "rose", "hope", "may", "faina", "hey", "sam"}
+ENGLISH = {"will", "rose", "hope", "may", "said", "hey", "soon", "tales"}
+
+
+@pytest.fixture(scope="module")
+def gazetteer() -> NameGazetteer:
+    return NameGazetteer(GIVEN, ENGLISH, is_noise=lambda word: word.lower() == "hey")
+
+
+def names(gazetteer: NameGazetteer, text: str) -> list[str]:
+    return [text[span.start : span.end] for span in gazetteer.find(text)]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Sunniva is very reliable", ["Sunniva"]),  # no English word: a name anywhere
+        ("tell silvana i said hi", ["silvana"]),  # lower-case, no English word
+        ("follow up with monika žilková soon", ["monika žilková"]),
+        ("verses from Faina D. Yefremova's tales", ["Faina D. Yefremova"]),
+        ("ask Rose Delgado about it", ["Rose Delgado"]),  # Capitalized mid-sentence
+        ("did you ask Rose?", ["Rose"]),
+        ("Roberto's sister Sunniva's car", ["Sunniva"]),
+    ],
+)
+def test_names_are_found_where_they_read_as_names(gazetteer, text, expected):
+    assert names(gazetteer, text) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Will you be there?",  # sentence start: the word
+        "i will call you later",
+        "Hope you're ok. Rose prices again",
+        "see you in May",  # a month, even Capitalized
+        "did you ask Will?",  # a stop word stays a word wherever it stands
+        "hey there",  # chat noise
+    ],
+)
+def test_names_that_are_english_words_are_left_as_words(gazetteer, text):
+    assert names(gazetteer, text) == []
+
+
+def test_lower_case_names_do_not_swallow_english_words_after_them(gazetteer):
+    assert names(gazetteer, "hey sam said yes") == ["sam"]
+
+
+def test_the_shipped_name_list_is_read():
+    given = load_given_names()
+    assert len(given) > 40_000
+    assert {"sunniva", "antti", "tünde", "elínborg"} <= given
+
+
+def test_english_words_are_known_in_every_inflection():
+    lexicon = EnglishLexicon(
+        ["run", "price", "kind"], ["ran"], [("s", ""), ("es", "e"), ("er", "")]
+    )
+    assert {"run", "ran", "prices", "kinder"} <= {
+        w for w in ("run", "ran", "prices", "kinder") if w in lexicon
+    }
+    assert "silvana" not in lexicon and "runx" not in lexicon
+    names_only = NameGazetteer({"ran", "silvana"}, lexicon)
+    assert [(s.start, s.end) for s in names_only.find("she ran to silvana")] == [(11, 18)]
