@@ -22,6 +22,7 @@ from astrabot_pipeline.privacy import (
     load_or_create_secret,
     purge_plaintext,
 )
+from astrabot_pipeline.privacy.anonymizer import DEFAULT_N_PROCESS
 
 MAX_GENERIC_RESIDUE_RATE = 0.01
 
@@ -57,7 +58,10 @@ class PrivacyScopeConfig(dg.Config):
 
 class AnonymizationConfig(PrivacyScopeConfig):
     batch_size: int = 256
-    n_process: int = 1
+    # Processes finding entities, this one included: the machine's cores, at most 2
+    # (on 2 cores, 100,000 demo messages took 15.1 s instead of 23.0 s). Workers start
+    # only from MIN_TEXTS_FOR_WORKERS texts on (privacy/anonymizer.py); 1 starts none.
+    n_process: int = DEFAULT_N_PROCESS
     # Once the blocking gate passes, delete the decoded backup and the raw-text asset
     # outputs (privacy/purge.py). Downstream assets need only anonymized_windows onward;
     # re-materializing decoded_backup decodes the backup again.

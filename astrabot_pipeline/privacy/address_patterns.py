@@ -159,9 +159,10 @@ _ADDRESS_FOLLOWS = (
     rf"(?=(?:[ \t]+{_PLACE})?(?:[ \t]*{_UNIT}|{_NEXT_LINE}(?:{_UNIT_BODY}|{_PLACE_OR_CODE}))"
     rf"|{_COMMA}{_PLACE_OR_CODE})"
 )
-# "the corner of Kuusiku 7 and Alexander Flat": two streets, the second maybe only named.
+# "the corner of Kuusiku 7 and Alexander Flat": two streets, the second maybe only named;
+# the first has its number, as every address here has one.
 _INTERSECTION = (
-    rf"(?<=(?:corner|intersection)[ \t]+of[ \t]+(?:the[ \t]+)?)"
+    rf"(?<=(?:corner|intersection)[ \t]+of[ \t]+(?:the[ \t]+)?)(?=[^\n]*?\d[^\n]*?[ \t](?:and|&)[ \t])"
     rf"(?:{_HOUSE_NUMBER}[ \t]+)?(?:(?:{SEPARATE_STREET_WORDS})[ \t]+)?{_CAP_WORD}"
     rf"(?:[ \t]+(?:{_CAP_WORD}|{_LOW_WORD}|\d{{1,5}}\.?)){{0,4}}"
     rf"[ \t]+(?:and|&)[ \t]+{_CAP_WORD}(?:[ \t]+{_CAP_WORD}){{0,3}}"

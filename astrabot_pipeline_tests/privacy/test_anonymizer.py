@@ -3,7 +3,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from spacy.lang.en.stop_words import STOP_WORDS
 
@@ -149,6 +149,17 @@ def test_a_planted_identifier_never_survives(
     identifier = identifiers(contact)[pick % len(identifiers(contact))]
     if identifier.lower() in STOP_WORDS and casing is str.lower:
         casing = str.title  # lowercase "will" is the verb, by design
+    form = known_contacts.name_form(identifier)
+    # "Will you…", "Will me…" opening a message is the word, by design (see _used_as_word).
+    assume(
+        not (
+            min(position, len(words)) == 0
+            and not decoration
+            and words[:1] in (["you"], ["me"])
+            and form is not None
+            and form.is_common_word
+        )
+    )
     words.insert(min(position, len(words)), casing(identifier) + decoration)
     text = " ".join(words)
     out = anonymizer.anonymize_texts([text]).texts

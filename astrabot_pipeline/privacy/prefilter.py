@@ -1,0 +1,87 @@
+"""`Prefiltered`: a recognizer that is only asked about texts that could hold what it finds.
+
+Most chat messages hold no digit and no "@", so the number, e-mail and address
+recognizers can only come back empty on them. Each is wrapped together with a pattern
+that every one of its matches contains (a necessary condition, never a guess): a text
+without it is answered [] at the cost of one regex search, any other text goes to the
+wrapped recognizer unchanged.
+
+The conditions are written with `regex`, the engine Presidio compiles recognizer patterns
+with, so classes like `\\d` and case-insensitive `[a-z]` mean exactly what they mean in the
+patterns they stand for. `regex` knows a newer Unicode than `re`: its `\\d` covers every
+digit `re` (phonenumbers, KnownContacts) sees, and more (a test checks).
+"""
+
+from __future__ import annotations
+
+import regex
+from presidio_analyzer import EntityRecognizer, RecognizerResult
+from presidio_analyzer.nlp_engine import NlpArtifacts
+
+# What every match contains, per recognizer (the reasons are the recognizers' patterns).
+DIGIT = regex.compile(r"\d")
+AT_SIGN = regex.compile("@")
+# CreditCardRecognizer: an issuer prefix of four digits, "(4\d{3})|(5[0-5]\d{2})|(6\d{3})…".
+FOUR_DIGITS = regex.compile(r"\d{4}")
+# UsSsnRecognizer: every pattern opens with [0-9]{3} or a longer run.
+THREE_DIGITS = regex.compile(r"[0-9]{3}")
+# IbanRecognizer: a country code and check digits, matched case-sensitively like its pattern.
+IBAN_OPENING = regex.compile(r"[A-Z]{2}[0-9]{2}")
+# IpRecognizer: every IPv6 form has a colon ("abcd::ef" has no digit); IPv4 has "digit.digit".
+IP_SEPARATOR = regex.compile(r":|[0-9]\.[0-9]")
+# UrlRecognizer: "[.]" and then a top-level domain, each of two or more letters; under the
+# same IGNORECASE the pattern uses ("ſ" and the Kelvin sign "K" count as letters there too).
+DOT_AND_TWO_LETTERS = regex.compile(r"\.[a-z]{2}", regex.IGNORECASE)
+# StreetAddressRecognizer: a house, box, unit or postal number, except a navy ship's name
+# ("USS Enterprise"), whose prefixes all start with a case-sensitive "US".
+NUMBER_OR_SHIP = regex.compile(r"\d|US")
+
+
+class Prefiltered(EntityRecognizer):
+    """`recognizer`, asked only about texts in which `requires` is found.
+
+    It keeps the wrapped recognizer's name, id, entities, language and context, so its
+    results, their `recognition_metadata` and Presidio's per-recognizer bookkeeping (which
+    matches results to recognizers by id) are exactly those of the wrapped one.
+    """
+
+    def __init__(self, recognizer: EntityRecognizer, requires: regex.Pattern[str]) -> None:
+        self.recognizer = recognizer
+        self.requires = requires
+        super().__init__(
+            supported_entities=recognizer.supported_entities,
+            name=recognizer.name,
+            supported_language=recognizer.supported_language,
+            version=recognizer.version,
+            context=recognizer.context,
+            country_code=recognizer.country_code(),
+            score_thresholds=recognizer.score_thresholds,
+        )
+
+    @property
+    def id(self) -> str:
+        return self.recognizer.id
+
+    def load(self) -> None:
+        if not self.recognizer.is_loaded:
+            self.recognizer.load()
+            self.recognizer.is_loaded = True
+
+    def analyze(
+        self, text: str, entities: list[str], nlp_artifacts: NlpArtifacts | None = None
+    ) -> list[RecognizerResult]:
+        if self.requires.search(text) is None:
+            return []
+        return self.recognizer.analyze(text, entities, nlp_artifacts)
+
+    def enhance_using_context(
+        self,
+        text: str,
+        raw_recognizer_results: list[RecognizerResult],
+        other_raw_recognizer_results: list[RecognizerResult],
+        nlp_artifacts: NlpArtifacts,
+        context: list[str] | None = None,
+    ) -> list[RecognizerResult]:
+        return self.recognizer.enhance_using_context(
+            text, raw_recognizer_results, other_raw_recognizer_results, nlp_artifacts, context
+        )
