@@ -85,14 +85,11 @@ _COMPOUND_STREET = (
 # "Via Franscini 71", "Rua do Arenque 1634", "62 Rue de Tanger": the street word first,
 # then Capitalized words and particles; a house number on one side or the other ("Via
 # email" is no street).
-_STREET_WORD_FIRST = (
-    rf"(?-i:(?=\p{{Lu}}))(?:{STREET_WORDS_BEFORE})"
-    rf"(?:[ \t]+(?:(?:{NAME_PARTICLES})[ \t]+)*{_CAP_WORD}){{1,4}}"
-)
-# After a house number the street word may be lower-case ("56 rue La Boétie").
 _STREET_WORD_FIRST_ANY_CASE = (
     rf"(?:{STREET_WORDS_BEFORE})(?:[ \t]+(?:(?:{NAME_PARTICLES})[ \t]+)*{_CAP_WORD}){{1,4}}"
 )
+# Capitalized unless a house number comes before it ("56 rue La Boétie").
+_STREET_WORD_FIRST = rf"(?-i:(?=\p{{Lu}})){_STREET_WORD_FIRST_ANY_CASE}"
 _WORD_FIRST_STREET = (
     rf"(?:{_HOUSE_NUMBER}[ \t]+(?:\d{{1,4}}[ \t]+)?{_STREET_WORD_FIRST_ANY_CASE}"
     rf"(?:[ \t]+{_HOUSE_NUMBER}\.?)?"

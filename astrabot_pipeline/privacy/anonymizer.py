@@ -194,7 +194,7 @@ def build_analyzer(known_contacts: KnownContacts) -> AnalyzerEngine:
         Prefiltered(IpRecognizer(), prefilter.IP_SEPARATOR),
         Prefiltered(UrlRecognizer(), prefilter.DOT_AND_TWO_LETTERS),
         Prefiltered(ChatPhoneRecognizer(), prefilter.DIGIT),
-        Prefiltered(StreetAddressRecognizer(), prefilter.NUMBER_OR_SHIP),
+        Prefiltered(StreetAddressRecognizer(), prefilter.DIGIT),
         KnownContactNameRecognizer(known_contacts),
         Prefiltered(KnownContactPhoneRecognizer(known_contacts), prefilter.DIGIT),
         Prefiltered(KnownContactEmailRecognizer(known_contacts), prefilter.AT_SIGN),

@@ -32,6 +32,8 @@ _WORD = regex.compile(r"[\p{L}][\p{L}'’\-]+")  # single letters are initials
 _POSSESSIVE = regex.compile(r"['’]s?$")
 _INITIAL = regex.compile(r"[ \t]+(?:\p{Lu}\.?[ \t]+)?")  # "Faina D. Yefremova", "Szabina J G"
 _SENTENCE_END = frozenset('.!?\n\r"“”:>')
+# What may stand between a sentence's end and its first word: "…ok. (Sam", '…\n"Sam'.
+_BEFORE_A_SENTENCE = frozenset(" \t\"'“‘(*_")
 CALENDAR_WORDS = frozenset(
     word.lower()
     for word in (*calendar.month_name[1:], *calendar.month_abbr[1:], *calendar.day_name)
@@ -65,21 +67,21 @@ class NameGazetteer:
         self.is_noise = is_noise
 
     def _is_word(self, lower: str) -> bool:
-        return lower in self.english_words or lower in STOP_WORDS or lower in CALENDAR_WORDS
+        return lower in self.english_words or _is_function_word(lower)
 
-    def _reads_as_name(self, word: str, sentence_start: bool) -> bool:
+    def _reads_as_name(self, text: str, start: int, word: str) -> bool:
         lower = word.lower()
         if len(lower) < MIN_NAME_LETTERS or lower not in self.given_names or self.is_noise(word):
             return False
-        if word[0].isupper() and not word.isupper() and not sentence_start:
-            return lower not in STOP_WORDS and lower not in CALENDAR_WORDS
+        if word[0].isupper() and not word.isupper() and not _starts_sentence(text, start):
+            return not _is_function_word(lower)
         return not self._is_word(lower)
 
     def _is_family_name(self, word: str, after_lower_case: bool) -> bool:
         if self.is_noise(word):
             return False
         if word[0].isupper():
-            return word.lower() not in STOP_WORDS and word.lower() not in CALENDAR_WORDS
+            return not _is_function_word(word.lower())
         return after_lower_case and len(word) >= MIN_NAME_LETTERS and not self._is_word(word)
 
     def find(self, text: str) -> list[NameSpan]:
@@ -88,7 +90,7 @@ class NameGazetteer:
         i = 0
         while i < len(words):
             start, word = words[i]
-            if not self._reads_as_name(word, _starts_sentence(text, start)):
+            if not self._reads_as_name(text, start, word):
                 i += 1
                 continue
             end = start + len(word)
@@ -110,9 +112,17 @@ def _bare(word: str) -> str:
     return _POSSESSIVE.sub("", word) or word
 
 
+def _is_function_word(lower: str) -> bool:
+    """A stop word or a month or weekday: a word wherever it stands, even Capitalized."""
+    return lower in STOP_WORDS or lower in CALENDAR_WORDS
+
+
 def _starts_sentence(text: str, start: int) -> bool:
-    before = text[:start].rstrip(" \t\"'“‘(*_")
-    return not before or before[-1] in _SENTENCE_END
+    """Whether only quotes, brackets or spaces stand between `start` and a sentence end."""
+    i = start
+    while i > 0 and text[i - 1] in _BEFORE_A_SENTENCE:
+        i -= 1
+    return i == 0 or text[i - 1] in _SENTENCE_END
 
 
 class EnglishLexicon:

@@ -19,6 +19,9 @@ from presidio_analyzer import EntityRecognizer, RecognizerResult
 from presidio_analyzer.nlp_engine import NlpArtifacts
 
 # What every match contains, per recognizer (the reasons are the recognizers' patterns).
+# Numbers to call or pay, and every address form here: it holds a house, box, unit or
+# postal number (a navy ship only with the APO/FPO/DPO line after it, an intersection
+# only with a house number: privacy/address_patterns.py).
 DIGIT = regex.compile(r"\d")
 AT_SIGN = regex.compile("@")
 # CreditCardRecognizer: an issuer prefix of four digits, "(4\d{3})|(5[0-5]\d{2})|(6\d{3})…".
@@ -32,9 +35,6 @@ IP_SEPARATOR = regex.compile(r":|[0-9]\.[0-9]")
 # UrlRecognizer: "[.]" and then a top-level domain, each of two or more letters; under the
 # same IGNORECASE the pattern uses ("ſ" and the Kelvin sign "K" count as letters there too).
 DOT_AND_TWO_LETTERS = regex.compile(r"\.[a-z]{2}", regex.IGNORECASE)
-# StreetAddressRecognizer: a house, box, unit or postal number, except a navy ship's name
-# ("USS Enterprise"), whose prefixes all start with a case-sensitive "US".
-NUMBER_OR_SHIP = regex.compile(r"\d|US")
 
 
 class Prefiltered(EntityRecognizer):

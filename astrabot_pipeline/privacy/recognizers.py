@@ -8,6 +8,8 @@ the owner's own address book, the others are general patterns.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
+from typing import Protocol
 
 from presidio_analyzer import EntityRecognizer, Pattern, PatternRecognizer, RecognizerResult
 from presidio_analyzer.nlp_engine import NlpArtifacts
@@ -20,7 +22,7 @@ from astrabot_pipeline.privacy.known_contacts import (
     KnownContacts,
     digits_of,
 )
-from astrabot_pipeline.privacy.name_gazetteer import NameGazetteer
+from astrabot_pipeline.privacy.name_gazetteer import NameGazetteer, NameSpan
 
 KNOWN_CONTACT_NAME = "KNOWN_CONTACT_NAME"
 KNOWN_CONTACT_PHONE = "KNOWN_CONTACT_PHONE"
@@ -32,19 +34,24 @@ KNOWN_CONTACT_ENTITIES = frozenset({KNOWN_CONTACT_NAME, KNOWN_CONTACT_PHONE, KNO
 KNOWN_CONTACT_SCORE = 1.0
 
 
-class _KnownContactRecognizer(EntityRecognizer):
-    """Base: turns KnownContacts matches of one kind into Presidio results."""
+class _Span(Protocol):
+    start: int
+    end: int
+
+
+class _SpanRecognizer(EntityRecognizer):
+    """Base: one entity type, found by `find(text)` as spans, all with the same score."""
 
     ENTITY = ""
+    SCORE = 1.0
 
-    def __init__(self, known_contacts: KnownContacts, supported_language: str = "en") -> None:
-        self.known_contacts = known_contacts
+    def __init__(self, supported_language: str = "en") -> None:
         super().__init__(supported_entities=[self.ENTITY], supported_language=supported_language)
 
     def load(self) -> None:
         pass
 
-    def find(self, text: str) -> list[ContactMatch]:
+    def find(self, text: str) -> Sequence[_Span]:
         raise NotImplementedError
 
     def analyze(
@@ -55,19 +62,32 @@ class _KnownContactRecognizer(EntityRecognizer):
         return [
             RecognizerResult(
                 self.ENTITY,
-                match.start,
-                match.end,
-                KNOWN_CONTACT_SCORE,
+                span.start,
+                span.end,
+                self.SCORE,
                 recognition_metadata={
                     RecognizerResult.RECOGNIZER_NAME_KEY: self.name,
                     RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: self.id,
                 },
             )
-            for match in self.find(text)
+            for span in self.find(text)
         ]
 
 
-class GivenNameRecognizer(EntityRecognizer):
+class _KnownContactRecognizer(_SpanRecognizer):
+    """Base: turns KnownContacts matches of one kind into Presidio results."""
+
+    SCORE = KNOWN_CONTACT_SCORE
+
+    def __init__(self, known_contacts: KnownContacts, supported_language: str = "en") -> None:
+        self.known_contacts = known_contacts
+        super().__init__(supported_language)
+
+    def find(self, text: str) -> list[ContactMatch]:
+        raise NotImplementedError
+
+
+class GivenNameRecognizer(_SpanRecognizer):
     """People by their given names, where a name cannot be read as an English word."""
 
     ENTITY = "PERSON"
@@ -78,24 +98,10 @@ class GivenNameRecognizer(EntityRecognizer):
 
     def __init__(self, gazetteer: NameGazetteer, supported_language: str = "en") -> None:
         self.gazetteer = gazetteer
-        super().__init__(supported_entities=[self.ENTITY], supported_language=supported_language)
+        super().__init__(supported_language)
 
-    def load(self) -> None:
-        pass
-
-    def analyze(
-        self, text: str, entities: list[str], nlp_artifacts: NlpArtifacts | None = None
-    ) -> list[RecognizerResult]:
-        if self.ENTITY not in entities:
-            return []
-        metadata = {
-            RecognizerResult.RECOGNIZER_NAME_KEY: self.name,
-            RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: self.id,
-        }
-        return [
-            RecognizerResult(self.ENTITY, span.start, span.end, self.SCORE, dict(metadata))
-            for span in self.gazetteer.find(text)
-        ]
+    def find(self, text: str) -> list[NameSpan]:
+        return self.gazetteer.find(text)
 
 
 class KnownContactNameRecognizer(_KnownContactRecognizer):

@@ -31,7 +31,6 @@ from astrabot_pipeline.privacy.prefilter import (
     FOUR_DIGITS,
     IBAN_OPENING,
     IP_SEPARATOR,
-    NUMBER_OR_SHIP,
     THREE_DIGITS,
     Prefiltered,
 )
@@ -163,7 +162,7 @@ CONDITIONS = [
     (IpRecognizer, IP_SEPARATOR, st.text(_NEAR_IPS, min_size=7)),
     (UrlRecognizer, DOT_AND_TWO_LETTERS, st.text(_NEAR_URLS, min_size=4)),
     (ChatPhoneRecognizer, DIGIT, st.text(_NEAR_NUMBERS)),
-    (StreetAddressRecognizer, NUMBER_OR_SHIP, st.lists(st.sampled_from(_ADDRESS_WORDS)).map(" ".join)),
+    (StreetAddressRecognizer, DIGIT, st.lists(st.sampled_from(_ADDRESS_WORDS)).map(" ".join)),
     (partial(KnownContactPhoneRecognizer, _CONTACTS), DIGIT, st.text(_NEAR_NUMBERS)),
     (partial(KnownContactEmailRecognizer, _CONTACTS), AT_SIGN, st.text(_NEAR_EMAILS)),
 ]  # fmt: skip
