@@ -6,8 +6,10 @@ key material or message content (only counts, frame indexes and byte offsets).
 
 from __future__ import annotations
 
+from astrabot_pipeline.errors import AstrabotError
 
-class BackupError(Exception):
+
+class BackupError(AstrabotError):
     """Base class of every error the Signal backup decoder raises on purpose."""
 
 
