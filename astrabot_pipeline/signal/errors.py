@@ -40,3 +40,11 @@ class CorruptFrameError(BackupError):
 
 class PassphraseMissingError(BackupError):
     """The input needs a secret (passphrase, recovery key) and none was given."""
+
+
+class ResourceLimitError(BackupError):
+    """The input asks for more work, disk or memory than any real backup can need."""
+
+
+class OutOfSpaceError(BackupError, OSError):
+    """The disk filled up while the decoded output was being written."""

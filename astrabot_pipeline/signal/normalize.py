@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import sqlite3
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,7 +20,13 @@ from google.protobuf.message import DecodeError
 
 from astrabot_pipeline.signal import protos
 from astrabot_pipeline.signal.errors import UnsupportedBackupError
-from astrabot_pipeline.signal.sqlite_replay import BLOB_TABLE, KEY_VALUE_TABLE, PREFERENCE_TABLE
+from astrabot_pipeline.signal.sqlite_guard import (
+    SqlAuthorizer,
+    WorkBudget,
+    apply_limits,
+    quote_identifier,
+)
+from astrabot_pipeline.signal.sqlite_replay import KEY_VALUE_TABLE, PREFERENCE_TABLE
 from astrabot_pipeline.signal.tables import conform
 
 BASE_TYPE_MASK = 0x1F
@@ -40,6 +47,9 @@ NON_CHAT_BITS = (
     | SPECIAL_TYPES_MASK
 )
 LONG_TEXT_CONTENT_TYPE = "text/x-signal-plain"
+# Signal caps a message at a few kB of body plus a long-text attachment of at most tens of
+# kB; a "long text" of megabytes is not one, and reading it whole would cost memory.
+MAX_LONG_TEXT_BYTES = 1 << 20
 FIRST_RECIPIENT_TABLE_VERSION = 24
 
 # canonical name -> candidate column names, newest first
@@ -145,18 +155,58 @@ def recipient_name_forms(raw: pd.DataFrame) -> pd.DataFrame:
 
 
 def normalize_database(
-    db_path: str | Path, *, blob_root: str | Path | None = None
+    db_path: str | Path,
+    *,
+    blob_root: str | Path | None = None,
+    attachment_paths: Mapping[int, str] | None = None,
 ) -> NormalizedBackup:
-    """Read a replayed database into conformed contract tables.
+    """Read a replayed (or otherwise untrusted) database into conformed contract tables.
 
-    `blob_root` is the directory that the `astrabot_blob.path` values are relative to;
-    attachment paths in the result stay relative to it.
+    `attachment_paths` maps attachment row ids to the files this decode's own reader
+    wrote, relative to `blob_root`; paths stored inside the database are never followed.
+    Attachment paths in the result stay relative to `blob_root`. The database is read
+    under `sqlite_guard`'s read-only authorizer, limits and work budget.
     """
-    connection = sqlite3.connect(f"file:{Path(db_path).as_posix()}?mode=ro", uri=True)
+    db_path = Path(db_path)
+    connection = sqlite3.connect(f"file:{db_path.as_posix()}?mode=ro", uri=True)
     try:
-        return _Normalizer(connection, Path(blob_root) if blob_root else None).run()
+        guard = _ReadGuard(connection, db_path.stat().st_size)
+        normalizer = _Normalizer(
+            connection,
+            guard,
+            Path(blob_root) if blob_root else None,
+            dict(attachment_paths or {}),
+        )
+        return normalizer.run()
     finally:
         connection.close()
+
+
+class _ReadGuard:
+    """The authorizer, limits and budget of a connection reading an untrusted database."""
+
+    def __init__(self, connection: sqlite3.Connection, database_bytes: int) -> None:
+        self.authorizer = SqlAuthorizer(read_only=True)
+        connection.set_authorizer(self.authorizer)
+        apply_limits(connection)
+        self.budget = WorkBudget.for_input(database_bytes, "the database")
+        self.budget.install(connection)
+
+    @contextmanager
+    def reading(self, what: str, *, trusted: bool = False) -> Iterator[None]:
+        """Turn a failed read of `what` into a typed error (never SQLite's raw traceback)."""
+        try:
+            if trusted:
+                with self.authorizer.trusted():
+                    yield
+            else:
+                yield
+        except sqlite3.Error as error:
+            self.budget.check(error)
+            raise UnsupportedBackupError(
+                f"{what} of the database could not be read ({str(error)[:120]}); the file is "
+                "damaged or not a Signal database"
+            ) from None
 
 
 # -- small helpers ------------------------------------------------------------------------
@@ -200,35 +250,74 @@ def _nonzero(series: pd.Series) -> pd.Series:
     return to_int(series).fillna(0) != 0
 
 
+def _inside(root: Path | None, relative: str) -> Path | None:
+    """`root / relative` if it is a plain file inside `root` (no absolute path, no `..`,
+    no symlink out), else None."""
+    if root is None or not isinstance(relative, str):
+        return None
+    candidate = Path(relative)
+    if candidate.is_absolute() or ".." in candidate.parts:
+        return None
+    base = root.resolve()
+    path = (base / candidate).resolve()
+    if not path.is_relative_to(base) or not path.is_file():
+        return None
+    return path
+
+
 # -- the normalizer -------------------------------------------------------------------------
 
 
 class _Normalizer:
     """One pass over an open database: recipients, messages, then the dependent tables."""
 
-    def __init__(self, connection: sqlite3.Connection, blob_root: Path | None) -> None:
+    def __init__(
+        self,
+        connection: sqlite3.Connection,
+        guard: _ReadGuard,
+        blob_root: Path | None,
+        attachment_paths: dict[int, str],
+    ) -> None:
         self.connection = connection
+        self.guard = guard
         self.blob_root = blob_root
         self.warnings: list[str] = []
         self.columns = self._probe_columns()
-        self.database_version = connection.execute("PRAGMA user_version").fetchone()[0]
+        with guard.reading("the schema version", trusted=True):
+            self.database_version = connection.execute("PRAGMA user_version").fetchone()[0]
         self.key_values = self._side_values(KEY_VALUE_TABLE, "key")
         self.preferences = self._side_values(PREFERENCE_TABLE, "key")
-        self.blob_paths = self._blob_paths()
+        self.blob_paths = attachment_paths
         self.sms_offset = 0
 
+    def query(self, sql: str, what: str) -> pd.DataFrame:
+        """Run one of our SELECTs and return its rows as a DataFrame."""
+        with self.guard.reading(what):
+            cursor = self.connection.execute(sql)
+            columns = [description[0] for description in cursor.description]
+            rows = cursor.fetchall()
+        return pd.DataFrame.from_records(rows, columns=columns, coerce_float=True)
+
     def _probe_columns(self) -> dict[str, dict[str, str]]:
-        names = [
-            row[0]
-            for row in self.connection.execute("SELECT name FROM sqlite_master WHERE type='table'")
-        ]
-        return {
-            name.lower(): {
-                info[1].lower(): info[1]
-                for info in self.connection.execute(f'PRAGMA table_info("{name}")')
+        with self.guard.reading("the table list"):
+            names = [
+                row[0]
+                for row in self.connection.execute(
+                    "SELECT name FROM sqlite_master WHERE type='table'"
+                )
+            ]
+        columns: dict[str, dict[str, str]] = {}
+        for name in names:
+            if not isinstance(name, str) or "\x00" in name:
+                continue  # not a name SQL can address: nothing of Signal's
+            with self.guard.reading("a table's columns", trusted=True):
+                info = self.connection.execute(
+                    f"PRAGMA table_info({quote_identifier(name)})"
+                ).fetchall()
+            columns[name.lower()] = {
+                str(row[1]).lower(): str(row[1]) for row in info if isinstance(row[1], str)
             }
-            for name in names
-        }
+        return columns
 
     def has(self, table: str) -> bool:
         return table in self.columns
@@ -239,21 +328,18 @@ class _Normalizer:
         parts = []
         for alias, candidates in wanted.items():
             column = next((available[c] for c in candidates if c in available), None)
-            parts.append(f'"{column}" AS "{alias}"' if column else f'NULL AS "{alias}"')
-        return pd.read_sql_query(f'SELECT {", ".join(parts)} FROM "{table}"', self.connection)
+            source = quote_identifier(column) if column else "NULL"
+            parts.append(f"{source} AS {quote_identifier(alias)}")
+        sql = f"SELECT {', '.join(parts)} FROM {quote_identifier(table)}"
+        return self.query(sql, f"table {table}")
 
     def _side_values(self, table: str, key: str) -> dict[str, object]:
-        if not self.has(table):
+        if not self.has(table) or not {key, "value"} <= set(self.columns[table]):
             return {}
-        return dict(self.connection.execute(f"SELECT {key}, value FROM {table}"))
-
-    def _blob_paths(self) -> dict[int, str]:
-        if not self.has(BLOB_TABLE):
-            return {}
-        query = (
-            f"SELECT row_id, path FROM {BLOB_TABLE} WHERE kind='attachment' AND path IS NOT NULL"
+        frame = self.query(
+            f"SELECT {quote_identifier(key)}, value FROM {quote_identifier(table)}", table
         )
-        return {int(row_id): path for row_id, path in self.connection.execute(query)}
+        return dict(frame.itertuples(index=False, name=None))
 
     # -- driver ---------------------------------------------------------------------------
 
@@ -396,7 +482,8 @@ class _Normalizer:
         if self.has("message"):
             return [("message", 0)]
         if self.has("mms") and self.has("sms"):
-            max_mms = self.connection.execute('SELECT MAX(_id) FROM "mms"').fetchone()[0]
+            max_mms = self.query('SELECT MAX(_id) FROM "mms"', "table mms").iloc[0, 0]
+            max_mms = None if pd.isna(max_mms) else max_mms
             self.sms_offset = int(max_mms or 0) + 1
             return [("mms", 0), ("sms", self.sms_offset)]
         return [(table, 0) for table in ("mms", "sms") if self.has(table)]
@@ -524,12 +611,23 @@ class _Normalizer:
         return frame[~is_long_text], long_texts
 
     def _read_long_text(self, relative: str) -> str | None:
-        path = (self.blob_root / relative) if self.blob_root else Path(relative)
+        """The full text of a long message, read only from inside `blob_root`."""
+        path = _inside(self.blob_root, relative)
+        if path is None:
+            self.warnings.append("a long-text attachment lies outside the output; ignored")
+            return None
         try:
-            return path.read_bytes().decode("utf-8", errors="replace")
+            with path.open("rb") as handle:
+                data = handle.read(MAX_LONG_TEXT_BYTES + 1)
         except OSError:
             self.warnings.append("a long-text attachment could not be read; kept the short body")
             return None
+        if len(data) > MAX_LONG_TEXT_BYTES:
+            self.warnings.append(
+                f"a long-text attachment is over {MAX_LONG_TEXT_BYTES:,} bytes; kept its start"
+            )
+            data = data[:MAX_LONG_TEXT_BYTES]
+        return data.decode("utf-8", errors="replace")
 
     def reactions(
         self, raw: pd.DataFrame, kept_ids: set[int], latest: Mapping[int, int]

@@ -44,8 +44,8 @@ def normalize_plain_android_db(db_path: str | Path, work_dir: str | Path) -> Nor
     """Copy `db_path` into `work_dir` and normalize the copy into the contract tables.
 
     Raises UnsupportedBackupError when the file is not a Signal Android database.
-    Attachment paths (only present in databases of our own decodes) stay relative to the
-    folder of `db_path`.
+    Attachment files are never read from a plain database: the paths it records are the
+    file's word, not ours (every `attachments.path` is None).
     """
     db_path, work_dir = Path(db_path), Path(work_dir)
     if not db_path.is_file():
@@ -58,11 +58,22 @@ def normalize_plain_android_db(db_path: str | Path, work_dir: str | Path) -> Nor
     target = sqlite3.connect(copy)
     try:
         source.backup(target)
+    except sqlite3.DatabaseError as error:
+        raise UnsupportedBackupError(
+            f"{db_path.name} could not be copied: {str(error)[:120]} (a damaged database)"
+        ) from None
     finally:
         target.close()
         source.close()
-    blob_root = db_path.parent if BLOB_TABLE in _table_names(copy) else None
-    return normalize_database(copy, blob_root=blob_root)
+    normalized = normalize_database(copy)
+    if BLOB_TABLE in _table_names(copy):
+        # Paths recorded in someone else's database are never followed: they could name any
+        # file on this machine. Decode the original backup to get the attachments.
+        normalized.warnings.append(
+            "attachment files named inside this database were not read; decode the "
+            "original backup to extract attachments"
+        )
+    return normalized
 
 
 def _table_names(path: Path) -> set[str]:

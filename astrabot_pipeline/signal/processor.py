@@ -193,9 +193,12 @@ class SignalProcessor:
                 blob_dir=temp if self.extract_attachments else None,
                 verify_mac=self.verify_mac,
             )
+            reader.open()
             frames_good = bytes_good = reported = 0
             damage: BackupError | None = None
-            with SqliteReplayer(temp / DB_FILE, blob_root=temp) as replayer:
+            with SqliteReplayer(
+                temp / DB_FILE, blob_root=temp, input_bytes=reader.file_size
+            ) as replayer:
                 try:
                     for count, event in enumerate(reader, start=1):
                         replayer.handle(event)
@@ -210,7 +213,11 @@ class SignalProcessor:
                     if not salvage or frames_good == 0:
                         raise
                     damage = error
-            normalized = normalize_database(temp / DB_FILE, blob_root=temp)
+            normalized = normalize_database(
+                temp / DB_FILE,
+                blob_root=temp,
+                attachment_paths=replayer.blob_paths.get("attachment", {}),
+            )
             _write_tables(temp / TABLES_DIR, normalized.tables)
             assert reader.header is not None
             warnings = list(reader.warnings + replayer.stats.warnings + normalized.warnings)

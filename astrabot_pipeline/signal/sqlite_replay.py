@@ -1,10 +1,15 @@
 """Replay backup frame events into a SQLite file, in one transaction.
 
-Only CREATE and INSERT statements run (anything else is skipped and counted); INSERTs
-are batched with executemany; triggers are created after the data so they do not fire
-during the restore, and non-UNIQUE indexes after it so they are built in one pass (they
-cannot make an INSERT fail, so the rows kept are the same). Key-values, preferences and where each blob went are stored in
-`astrabot_*` side tables, and `PRAGMA user_version` is set from the DatabaseVersion frame.
+The backup's SQL is untrusted. Only the statement shapes Signal's exporter writes run
+(`CREATE TABLE`, `CREATE [UNIQUE] INDEX`, `CREATE VIRTUAL TABLE … USING fts5`, and
+`INSERT INTO t [(columns)] VALUES (?, …)`); anything else, triggers and views included,
+is skipped and counted. What does run is held by `sqlite_guard`: an authorizer that keeps
+it off our `astrabot_*` side tables and away from pragmas, ATTACH, SELECT and all but a
+few cheap functions, SQLite limits, a work budget and a database-size cap proportional
+to the input. INSERTs are batched with executemany; non-UNIQUE indexes are built after
+the data in one pass (they cannot make an INSERT fail, so the rows kept are the same).
+Key-values, preferences and where each blob went are stored in the side tables, and
+`PRAGMA user_version` is set from the DatabaseVersion frame.
 """
 
 from __future__ import annotations
@@ -14,11 +19,12 @@ import json
 import re
 import sqlite3
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
+from astrabot_pipeline.signal.errors import OutOfSpaceError, ResourceLimitError, UnsupportedBackupError
 from astrabot_pipeline.signal.reader import (
     BlobEvent,
     DatabaseVersionEvent,
@@ -28,8 +34,18 @@ from astrabot_pipeline.signal.reader import (
     SqlValue,
     StatementEvent,
 )
+from astrabot_pipeline.signal.sqlite_guard import (
+    RESERVED_PREFIX,
+    SqlAuthorizer,
+    WorkBudget,
+    apply_limits,
+    cap_database_size,
+    database_bytes,
+    is_reserved,
+    quote_identifier,
+)
 
-SIDE_TABLE_PREFIX = "astrabot_"
+SIDE_TABLE_PREFIX = RESERVED_PREFIX
 KEY_VALUE_TABLE = "astrabot_key_value"
 PREFERENCE_TABLE = "astrabot_preference"
 BLOB_TABLE = "astrabot_blob"
@@ -42,18 +58,53 @@ _SIDE_TABLES = (
     f"CREATE TABLE {BLOB_TABLE} (kind TEXT NOT NULL, row_id INTEGER, attachment_id INTEGER, "
     "name TEXT, length INTEGER NOT NULL, path TEXT)",
 )
-_NAME = r"""["`\[]?([^\s"`\]\(]+)["`\]]?"""
-_CREATE = re.compile(
-    r"\s*CREATE\s+(?:UNIQUE\s+)?(?:TEMP(?:ORARY)?\s+)?(VIRTUAL\s+TABLE|TABLE|INDEX|TRIGGER|VIEW)\s+"
-    rf"(?:IF\s+NOT\s+EXISTS\s+)?{_NAME}",
+
+# -- the statement shapes Signal's exporter writes ---------------------------------------
+# An identifier, bare or quoted in any of SQLite's three ways, optionally schema-qualified
+# (the authorizer, not this pattern, decides which schema and table may be written).
+_IDENTIFIER = r"""(?:"(?:[^"]|"")+"|`(?:[^`]|``)+`|\[[^\]]+\]|[A-Za-z_][A-Za-z0-9_$]*)"""
+_TABLE = rf"(?:{_IDENTIFIER}\s*\.\s*)?({_IDENTIFIER})"
+_IF_NOT_EXISTS = r"(?:IF\s+NOT\s+EXISTS\s+)?"
+_CREATE_TABLE = re.compile(rf"\s*CREATE\s+TABLE\s+{_IF_NOT_EXISTS}{_TABLE}\s*\(", re.IGNORECASE)
+_CREATE_VIRTUAL = re.compile(
+    rf"\s*CREATE\s+VIRTUAL\s+TABLE\s+{_IF_NOT_EXISTS}{_TABLE}\s+USING\s+(\w+)\s*\(",
     re.IGNORECASE,
 )
-_UNIQUE_INDEX = re.compile(r"\s*CREATE\s+UNIQUE\s", re.IGNORECASE)
-_INSERT = re.compile(rf"\s*INSERT\s+(?:OR\s+\w+\s+)?INTO\s+{_NAME}", re.IGNORECASE)
+_CREATE_INDEX = re.compile(
+    rf"\s*CREATE\s+(UNIQUE\s+)?INDEX\s+{_IF_NOT_EXISTS}{_TABLE}\s+ON\s+{_TABLE}\s*\(",
+    re.IGNORECASE,
+)
+_CREATE_TRIGGER_OR_VIEW = re.compile(
+    r"\s*CREATE\s+(?:TEMP(?:ORARY)?\s+)?(?:TRIGGER|VIEW)\b", re.IGNORECASE
+)
+# INSERT with only positional placeholders: no SELECT, no expressions, no OR ROLLBACK.
+_INSERT = re.compile(
+    rf"\s*INSERT\s+(?:OR\s+(?:REPLACE|IGNORE|ABORT|FAIL)\s+)?INTO\s+{_TABLE}\s*"
+    r"(?:\(\s*[^()]*\)\s*)?VALUES\s*\(\s*\?(?:\s*,\s*\?)*\s*\)\s*;?\s*\Z",
+    re.IGNORECASE,
+)
+# A conflict clause that would roll back the whole restore transaction.
+_ROLLBACK_CONFLICT = re.compile(r"\bON\s+CONFLICT\s+ROLLBACK\b", re.IGNORECASE)
 _FTS_SHADOW = re.compile(r".+_(data|idx|content|docsize|config)$", re.IGNORECASE)
 _EXTERNAL_CONTENT_FTS = re.compile(r"USING\s+fts5\s*\(.*\bcontent\s*=", re.IGNORECASE | re.DOTALL)
-_SQLITE_ATTACH = 24
-_SQLITE_DETACH = 25
+_SQLITE_FULL = 13
+
+
+def unquote_identifier(token: str) -> str:
+    """The name an identifier token stands for (`"a""b"` -> `a"b`, `[x]` -> `x`)."""
+    if token[:1] == '"' and token[-1:] == '"':
+        return token[1:-1].replace('""', '"')
+    if token[:1] == "`" and token[-1:] == "`":
+        return token[1:-1].replace("``", "`")
+    if token[:1] == "[" and token[-1:] == "]":
+        return token[1:-1]
+    return token
+
+
+def inserted_table(sql: str) -> str | None:
+    """The table an exporter-shaped INSERT writes to, or None for any other statement."""
+    match = _INSERT.match(sql)
+    return unquote_identifier(match.group(1)) if match else None
 
 
 @cache
@@ -64,11 +115,6 @@ def fts5_available() -> bool:
     except sqlite3.Error:
         return False
     return True
-
-
-def _authorize(action: int, *_: object) -> int:
-    """Refuse ATTACH/DETACH: a backup must never make SQLite touch other files."""
-    return sqlite3.SQLITE_DENY if action in (_SQLITE_ATTACH, _SQLITE_DETACH) else sqlite3.SQLITE_OK
 
 
 def _value_type(value: object) -> str:
@@ -88,6 +134,7 @@ class ReplayStats:
     rows_inserted: int = 0
     rows_failed: int = 0
     statements_skipped: int = 0
+    statements_refused: int = 0
     key_values: int = 0
     preferences: int = 0
     blobs: int = 0
@@ -96,7 +143,7 @@ class ReplayStats:
 
 @dataclass(frozen=True)
 class _Plan:
-    """How to run one distinct SQL text: `kind` is insert, create, index, trigger or skip."""
+    """How to run one distinct SQL text: `kind` is insert, create, index or skip."""
 
     kind: str
     name: str = ""
@@ -104,8 +151,44 @@ class _Plan:
     reason: str = ""
 
 
+def _plan(sql: str) -> _Plan:
+    """Classify one statement of the backup by its shape (see the module docstring)."""
+    if "\x00" in sql:
+        return _Plan("skip", reason="statements with a NUL character")
+    if match := _INSERT.match(sql):
+        name = unquote_identifier(match.group(1))
+        if is_reserved(name):
+            return _Plan("skip", name, reason="rows of reserved astrabot_* tables")
+        return _Plan("insert", name)
+    if _CREATE_TRIGGER_OR_VIEW.match(sql):
+        return _Plan("skip", reason="triggers and views (never kept: no backup SQL runs later)")
+    if _ROLLBACK_CONFLICT.search(sql):
+        return _Plan("skip", reason="tables with ON CONFLICT ROLLBACK")
+    if match := _CREATE_INDEX.match(sql):
+        name, table = unquote_identifier(match.group(2)), unquote_identifier(match.group(3))
+        if is_reserved(name) or is_reserved(table):
+            return _Plan("skip", name, reason="indexes on reserved astrabot_* tables")
+        return _Plan("create" if match.group(1) else "index", name)
+    if match := _CREATE_VIRTUAL.match(sql):
+        name, module = unquote_identifier(match.group(1)), match.group(2).lower()
+        if module != "fts5":
+            return _Plan("skip", name, reason="virtual tables other than FTS5")
+        return _Plan("create", name, is_virtual=True)
+    if match := _CREATE_TABLE.match(sql):
+        name = unquote_identifier(match.group(1))
+        if name.lower().startswith("sqlite_"):
+            return _Plan("skip", name, reason="")
+        if is_reserved(name):
+            return _Plan("skip", name, reason="reserved astrabot_* tables")
+        return _Plan("create", name)
+    return _Plan("skip", reason="statements other than Signal's CREATE/INSERT shapes")
+
+
 class SqliteReplayer:
-    """Apply frame events to a new SQLite database; use as a context manager."""
+    """Apply frame events to a new SQLite database; use as a context manager.
+
+    `input_bytes` (the backup's size) scales the work budget and the database-size cap.
+    """
 
     def __init__(
         self,
@@ -113,6 +196,7 @@ class SqliteReplayer:
         *,
         blob_root: str | Path | None = None,
         batch_size: int = DEFAULT_BATCH_SIZE,
+        input_bytes: int = 0,
     ) -> None:
         self.db_path = Path(db_path)
         if self.db_path.exists():
@@ -120,18 +204,25 @@ class SqliteReplayer:
         self.blob_root = Path(blob_root) if blob_root is not None else None
         self.batch_size = batch_size
         self.stats = ReplayStats()
+        self.blob_paths: dict[str, dict[int, str]] = {}
+        """Where this replay's own reader wrote each blob: kind -> row id -> relative path."""
         self._conn = sqlite3.connect(self.db_path, isolation_level=None)
         self._conn.execute("PRAGMA journal_mode=MEMORY")
         self._conn.execute("PRAGMA synchronous=OFF")
-        self._conn.set_authorizer(_authorize)
-        self._conn.execute("BEGIN")
-        for ddl in _SIDE_TABLES:
-            self._conn.execute(ddl)
+        self.max_bytes = cap_database_size(self._conn, input_bytes)
+        apply_limits(self._conn)
+        self._authorizer = SqlAuthorizer()
+        self._conn.set_authorizer(self._authorizer)
+        self._budget = WorkBudget.for_input(input_bytes)
+        self._budget.install(self._conn)
+        with self._ours():
+            self._conn.execute("BEGIN")
+            for ddl in _SIDE_TABLES:
+                self._conn.execute(ddl)
         self._plans: dict[str, _Plan] = {}
         self._skipped_tables: set[str] = set()
         self._virtual_tables: set[str] = set()
         self._search_indexes: list[str] = []
-        self._triggers: list[tuple[str, str]] = []
         self._indexes: list[tuple[str, _Plan, tuple[SqlValue, ...]]] = []
         self._skip_counts: Counter[str] = Counter()
         self._failures: dict[str, tuple[int, str]] = {}
@@ -148,6 +239,41 @@ class SqliteReplayer:
         else:
             self.abort()
 
+    @contextlib.contextmanager
+    def _ours(self) -> Iterator[None]:
+        """Run statements this module wrote (trusted), turning aborts into typed errors."""
+        with self._authorizer.trusted(), self._checked():
+            yield
+
+    @contextlib.contextmanager
+    def _checked(self) -> Iterator[None]:
+        """Let only ordinary SQLite errors through; interruptions, the work budget, a full
+        database or disk, and a lost transaction become what they stand for."""
+        try:
+            yield
+        except sqlite3.Error as error:
+            self._raise_if_fatal(error)
+            raise
+
+    def _raise_if_fatal(self, error: sqlite3.Error) -> None:
+        self._budget.check(error)
+        if getattr(error, "sqlite_errorcode", None) == _SQLITE_FULL:
+            size = database_bytes(self._conn)
+            if size + (1 << 20) >= self.max_bytes:
+                raise ResourceLimitError(
+                    f"the restored database would grow past {self.max_bytes:,} bytes, far "
+                    "more than this backup's rows can fill; it is corrupt or crafted to fill "
+                    "the disk - decoding stopped"
+                ) from None
+            raise OutOfSpaceError(
+                f"the disk holding {self.db_path.parent} is full: free some space and decode again"
+            ) from None
+        if not self._conn.in_transaction:
+            raise UnsupportedBackupError(
+                "a statement of the backup ended the restore transaction; the backup is "
+                "corrupt or crafted - decoding stopped"
+            ) from None
+
     # -- events -----------------------------------------------------------------------
 
     def handle(self, event: FrameEvent) -> None:
@@ -157,7 +283,8 @@ class SqliteReplayer:
             return
         self._flush()
         if isinstance(event, DatabaseVersionEvent):
-            self._conn.execute(f"PRAGMA user_version = {int(event.version)}")
+            with self._ours():
+                self._conn.execute(f"PRAGMA user_version = {int(event.version)}")
             self.stats.database_version = event.version
         elif isinstance(event, KeyValueEvent):
             self._store_key_value(event)
@@ -167,20 +294,20 @@ class SqliteReplayer:
             self._store_blob(event)
 
     def finish(self) -> ReplayStats:
-        """Flush pending rows, create deferred triggers, commit and close."""
+        """Flush pending rows, build deferred indexes and search indexes, commit and close."""
         self._flush()
         for sql, plan, params in self._indexes:
             self._create(sql, plan, params)
-        self._create_triggers()
         self._rebuild_search_indexes()
-        self._conn.execute("COMMIT")
+        with self._ours():
+            self._conn.execute("COMMIT")
         self._conn.close()
         self._summarize()
         return self.stats
 
     def abort(self) -> None:
         """Roll back and close; the caller removes the file."""
-        with contextlib.suppress(sqlite3.Error):
+        with contextlib.suppress(sqlite3.Error), self._authorizer.trusted():
             self._conn.execute("ROLLBACK")
         self._conn.close()
 
@@ -194,7 +321,7 @@ class SqliteReplayer:
             if len(self._pending_rows) >= self.batch_size:
                 self._flush()
             return
-        plan = self._plans.get(sql) or self._plans.setdefault(sql, self._plan(sql))
+        plan = self._plans.get(sql) or self._plans.setdefault(sql, _plan(sql))
         if plan.kind == "insert" and plan.name not in self._skipped_tables:
             self._flush()
             self._pending_sql, self._pending_table = sql, plan.name
@@ -205,56 +332,43 @@ class SqliteReplayer:
             self._create(sql, plan, event.params)
         elif plan.kind == "index":
             self._indexes.append((sql, plan, event.params))
-        elif plan.kind == "trigger":
-            self._triggers.append((plan.name, sql))
         elif plan.kind == "insert":
             self._skip(f"rows of skipped table {plan.name}")
         else:
             self._skip(plan.reason)
-
-    def _plan(self, sql: str) -> _Plan:
-        if match := _INSERT.match(sql):
-            name = match.group(1)
-            if name.lower().startswith(SIDE_TABLE_PREFIX):
-                return _Plan("skip", name, reason="rows of reserved astrabot_* tables")
-            return _Plan("insert", name)
-        if not (match := _CREATE.match(sql)):
-            return _Plan("skip", reason="statements other than CREATE/INSERT")
-        kind, name = match.group(1).upper(), match.group(2)
-        if kind == "TABLE" and name.lower().startswith("sqlite_"):
-            return _Plan("skip", name, reason="")
-        if name.lower().startswith(SIDE_TABLE_PREFIX):
-            return _Plan("skip", name, reason="reserved astrabot_* tables")
-        if kind == "TRIGGER":
-            return _Plan("trigger", name)
-        if kind == "INDEX" and not _UNIQUE_INDEX.match(sql):
-            return _Plan("index", name)
-        return _Plan("create", name, is_virtual=kind.startswith("VIRTUAL"))
 
     def _create(self, sql: str, plan: _Plan, params: tuple[SqlValue, ...]) -> None:
         if self._is_fts_shadow(plan.name):
             self._skipped_tables.add(plan.name)
             self._skip("FTS shadow tables (SQLite creates them itself)")
             return
-        if plan.is_virtual and "fts5" in sql.lower() and not fts5_available():
+        if plan.is_virtual and not fts5_available():
             self._skipped_tables.add(plan.name)
             self._skip("FTS5 tables (this SQLite lacks FTS5)")
             return
+        setup = self._authorizer.virtual_table_setup if plan.is_virtual else contextlib.nullcontext
         try:
-            self._conn.execute(sql, params)
+            with self._checked(), setup():
+                self._conn.execute(sql, params)
         except sqlite3.Error as error:
             if not self._exists(plan.name):
                 self._skipped_tables.add(plan.name)
-            self.stats.warnings.append(f"could not create {plan.name}: {error}")
+            self._record_refusal(error)
+            self.stats.warnings.append(f"could not create {plan.name}: {_reason(error)}")
             return
         if plan.is_virtual:
             self._virtual_tables.add(plan.name)
             if _EXTERNAL_CONTENT_FTS.search(sql):
                 self._search_indexes.append(plan.name)
 
+    def _record_refusal(self, error: sqlite3.Error) -> None:
+        if getattr(error, "sqlite_errorcode", None) == sqlite3.SQLITE_AUTH:
+            self.stats.statements_refused += 1
+
     def _exists(self, name: str) -> bool:
         query = "SELECT 1 FROM sqlite_master WHERE name = ? COLLATE NOCASE"
-        return self._conn.execute(query, (name,)).fetchone() is not None
+        with self._ours():
+            return self._conn.execute(query, (name,)).fetchone() is not None
 
     def _is_fts_shadow(self, name: str) -> bool:
         match = _FTS_SHADOW.match(name)
@@ -273,56 +387,55 @@ class SqliteReplayer:
         if len(rows) == 1:
             self._insert_one(sql, rows[0], table)
             return
-        self._conn.execute("SAVEPOINT astrabot_batch")
+        with self._ours():
+            self._conn.execute("SAVEPOINT astrabot_batch")
         try:
-            self._conn.executemany(sql, rows)
+            with self._checked():
+                self._conn.executemany(sql, rows)
         except sqlite3.Error:
-            self._conn.execute("ROLLBACK TO astrabot_batch")
-            self._conn.execute("RELEASE astrabot_batch")
+            with self._ours():
+                self._conn.execute("ROLLBACK TO astrabot_batch")
+                self._conn.execute("RELEASE astrabot_batch")
             for row in rows:
                 self._insert_one(sql, row, table)
             return
-        self._conn.execute("RELEASE astrabot_batch")
+        with self._ours():
+            self._conn.execute("RELEASE astrabot_batch")
         self.stats.rows_inserted += len(rows)
 
     def _insert_one(self, sql: str | None, row: tuple[SqlValue, ...], table: str) -> None:
         try:
-            self._conn.execute(sql, row)
+            with self._checked():
+                self._conn.execute(sql, row)
         except sqlite3.Error as error:
-            count, first = self._failures.get(table, (0, str(error)[:120]))
+            self._record_refusal(error)
+            count, first = self._failures.get(table, (0, _reason(error)))
             self._failures[table] = (count + 1, first)
             self.stats.rows_failed += 1
             return
         self.stats.rows_inserted += 1
 
-    def _create_triggers(self) -> None:
-        for name, sql in self._triggers:
-            mentioned = [t for t in self._skipped_tables if re.search(rf"\b{re.escape(t)}\b", sql)]
-            if mentioned:
-                self._skip("triggers on skipped tables")
-                continue
-            try:
-                self._conn.execute(sql)
-            except sqlite3.Error as error:
-                self.stats.warnings.append(f"could not create trigger {name}: {error}")
-
     def _rebuild_search_indexes(self) -> None:
         """External-content FTS5 indexes are not in the backup: rebuild them from the rows."""
         for name in self._search_indexes:
-            quoted = '"' + name.replace('"', '""') + '"'
+            quoted = quote_identifier(name)
             try:
-                self._conn.execute(f"INSERT INTO {quoted}({quoted}) VALUES ('rebuild')")
+                with self._ours():
+                    self._conn.execute(f"INSERT INTO {quoted}({quoted}) VALUES ('rebuild')")
             except sqlite3.Error as error:
-                self.stats.warnings.append(f"could not rebuild search index {name}: {error}")
+                self.stats.warnings.append(
+                    f"could not rebuild search index {name}: {_reason(error)}"
+                )
 
     # -- side tables ------------------------------------------------------------------
 
     def _store_key_value(self, event: KeyValueEvent) -> None:
         value = int(event.value) if isinstance(event.value, bool) else event.value
-        self._conn.execute(
-            f"INSERT OR REPLACE INTO {KEY_VALUE_TABLE} VALUES (?, ?, ?)",
-            (event.key, value, _value_type(event.value)),
-        )
+        with self._ours():
+            self._conn.execute(
+                f"INSERT OR REPLACE INTO {KEY_VALUE_TABLE} VALUES (?, ?, ?)",
+                (event.key, value, _value_type(event.value)),
+            )
         self.stats.key_values += 1
 
     def _store_preference(self, event: PreferenceEvent) -> None:
@@ -332,10 +445,11 @@ class SqliteReplayer:
         else:
             value_type = _value_type(event.value)
             value = int(event.value) if isinstance(event.value, bool) else event.value
-        self._conn.execute(
-            f"INSERT OR REPLACE INTO {PREFERENCE_TABLE} VALUES (?, ?, ?, ?)",
-            (event.file, event.key, value, value_type),
-        )
+        with self._ours():
+            self._conn.execute(
+                f"INSERT OR REPLACE INTO {PREFERENCE_TABLE} VALUES (?, ?, ?, ?)",
+                (event.file, event.key, value, value_type),
+            )
         self.stats.preferences += 1
 
     def _store_blob(self, event: BlobEvent) -> None:
@@ -344,24 +458,41 @@ class SqliteReplayer:
             path = event.path.as_posix()
             if self.blob_root is not None and event.path.is_relative_to(self.blob_root):
                 path = event.path.relative_to(self.blob_root).as_posix()
-        self._conn.execute(
-            f"INSERT INTO {BLOB_TABLE} VALUES (?, ?, ?, ?, ?, ?)",
-            (event.kind, event.row_id, event.attachment_id, event.name, event.length, path),
-        )
+            if event.row_id is not None:
+                self.blob_paths.setdefault(event.kind, {})[event.row_id] = path
+        with self._ours():
+            self._conn.execute(
+                f"INSERT INTO {BLOB_TABLE} VALUES (?, ?, ?, ?, ?, ?)",
+                (event.kind, event.row_id, event.attachment_id, event.name, event.length, path),
+            )
         self.stats.blobs += 1
 
     def _summarize(self) -> None:
         for reason, count in sorted(self._skip_counts.items()):
             self.stats.warnings.append(f"skipped {count} statement(s): {reason}")
+        if self.stats.statements_refused:
+            self.stats.warnings.append(
+                f"refused {self.stats.statements_refused} statement(s) that tried what a "
+                "Signal backup never does (our side tables, pragmas, functions, ...)"
+            )
         for table, (count, first) in sorted(self._failures.items()):
             self.stats.warnings.append(f"{count} row(s) of {table} not inserted ({first})")
 
 
+def _reason(error: sqlite3.Error) -> str:
+    """SQLite's own message, cut short: it names tables or columns, never row values."""
+    return str(error)[:120]
+
+
 def replay_into_sqlite(
-    events: Iterable[FrameEvent], db_path: str | Path, *, blob_root: str | Path | None = None
+    events: Iterable[FrameEvent],
+    db_path: str | Path,
+    *,
+    blob_root: str | Path | None = None,
+    input_bytes: int = 0,
 ) -> ReplayStats:
     """Replay `events` into a new SQLite file at `db_path`, committing once at the end."""
-    with SqliteReplayer(db_path, blob_root=blob_root) as replayer:
+    with SqliteReplayer(db_path, blob_root=blob_root, input_bytes=input_bytes) as replayer:
         for event in events:
             replayer.handle(event)
     return replayer.stats
