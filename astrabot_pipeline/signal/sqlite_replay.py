@@ -24,7 +24,11 @@ from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
-from astrabot_pipeline.signal.errors import OutOfSpaceError, ResourceLimitError, UnsupportedBackupError
+from astrabot_pipeline.signal.errors import (
+    OutOfSpaceError,
+    ResourceLimitError,
+    UnsupportedBackupError,
+)
 from astrabot_pipeline.signal.reader import (
     BlobEvent,
     DatabaseVersionEvent,
