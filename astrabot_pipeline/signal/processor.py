@@ -72,8 +72,9 @@ class DecodeResult:
     blobs_extracted: int
     seconds: float
     warnings: tuple[str, ...] = ()
-    bytes_not_decoded: int = 0
-    input_kind: str = InputKind.LEGACY_BACKUP.value  # non-zero only for a salvaged (damaged) backup
+    bytes_not_decoded: int = 0  # non-zero only for a salvaged (damaged) backup
+    input_kind: str = InputKind.LEGACY_BACKUP.value
+    trailing_bytes: int = 0  # bytes after a legacy backup's End frame, ignored
 
     def read_tables(self, *, resolve_paths: bool = True) -> dict[str, pd.DataFrame]:
         """Load the contract tables this decode wrote (see `read_tables`)."""
@@ -236,7 +237,8 @@ class SignalProcessor:
                 blobs_extracted=replayer.stats.blobs if self.extract_attachments else 0,
                 seconds=round(time.perf_counter() - started, 3),
                 warnings=tuple(warnings),
-                bytes_not_decoded=reader.file_size - bytes_good,
+                bytes_not_decoded=reader.file_size - bytes_good if damage is not None else 0,
+                trailing_bytes=reader.trailing_bytes,
             )
             storage.write_json(temp / MANIFEST_FILE, _manifest(result))
         if progress is not None:

@@ -7,6 +7,7 @@ and skipped. Layout and failure modes: signal-backup-format.md §0, §1, §3, §
 
 from __future__ import annotations
 
+import hashlib
 import re
 import struct
 from collections.abc import Iterator
@@ -49,6 +50,8 @@ _DOUBLE = struct.Struct("<d")
 _INT64_WRAP = 1 << 64
 _INT64_MAX = (1 << 63) - 1
 _UNSAFE_NAME = re.compile(r"[^A-Za-z0-9+._-]")
+MAX_STEM_LENGTH = 64  # file names stay far below NAME_MAX (255) whatever the backup says
+_COPY_MARK = "~"  # never in a sanitized stem, so "<stem>~2" cannot collide with a real name
 
 SqlValue = str | int | float | bytes | None
 BlobKind = Literal["attachment", "avatar", "sticker"]
@@ -114,6 +117,15 @@ class EndEvent:
 FrameEvent = (
     DatabaseVersionEvent | StatementEvent | PreferenceEvent | KeyValueEvent | BlobEvent | EndEvent
 )
+
+
+def _safe_stem(name: str) -> str:
+    """A file-name stem from a name in the backup: safe characters only, bounded length."""
+    stem = _UNSAFE_NAME.sub("_", name)
+    if len(stem) > MAX_STEM_LENGTH:
+        digest = hashlib.sha256(name.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+        stem = f"{stem[: MAX_STEM_LENGTH - 17]}_{digest}"
+    return stem
 
 
 def _signed64(value: int) -> int:
@@ -257,7 +269,9 @@ class BackupReader:
         self._file: BinaryIO | None = None
         self._cipher: FrameCipher | None = None
         self._frame_start = 0
-        self._used_names: set[Path] = set()
+        self._stem_counts: dict[tuple[str, str], int] = {}
+        self._blob_directories: dict[str, Path] = {}
+        self.trailing_bytes = 0
         self._buffer = b""
         self._position = 0
 
@@ -314,8 +328,19 @@ class BackupReader:
                 event = self._next_event()
                 if event is not None:
                     yield event
+            self._note_trailing_data()
         finally:
             self.close()
+
+    def _note_trailing_data(self) -> None:
+        """Bytes after the End frame are not part of the backup: say so, never decode them."""
+        self.trailing_bytes = self.file_size - self.bytes_read
+        if self.trailing_bytes > 0:
+            self.warnings.append(
+                f"{self.trailing_bytes} bytes after the End frame (byte offset "
+                f"{self.bytes_read}) are not part of the backup and were ignored; another "
+                "tool appended them, or the file was copied over a longer one"
+            )
 
     # -- header -----------------------------------------------------------------------
 
@@ -368,8 +393,8 @@ class BackupReader:
             return self._blob(
                 "attachment",
                 value.length,
-                row_id=value.rowId,
-                attachment_id=value.attachmentId or None,
+                row_id=_signed64(value.rowId),
+                attachment_id=_signed64(value.attachmentId) or None,
             )
         if number == 5:
             self.database_version = value.version
@@ -381,7 +406,7 @@ class BackupReader:
         if number == 7:
             return self._blob("avatar", value.length, name=value.recipientId or value.name)
         if number == 8:
-            return self._blob("sticker", value.length, row_id=value.rowId)
+            return self._blob("sticker", value.length, row_id=_signed64(value.rowId))
         if number == 6:
             self.complete = bool(value)
             return EndEvent() if value else None
@@ -528,17 +553,21 @@ class BackupReader:
             target.chmod(PRIVATE_FILE_MODE)  # type: ignore[union-attr]
 
     def _blob_target(self, kind: BlobKind, row_id: int | None, name: str | None) -> Path | None:
+        """A new file name for a blob: its row id (or sanitized name), numbered on repeats.
+
+        A repeated name costs one dict lookup (a backup may repeat one name thousands of
+        times); the file is opened with O_EXCL, so nothing is ever overwritten.
+        """
         if self.blob_dir is None:
             return None
-        directory = private_dir(self.blob_dir / BLOB_DIRECTORIES[kind])
-        stem = str(row_id) if row_id is not None else _UNSAFE_NAME.sub("_", name or "unnamed")
-        target = directory / f"{stem}.bin"
-        suffix = 1
-        while target in self._used_names or target.exists():
-            suffix += 1
-            target = directory / f"{stem}-{suffix}.bin"
-        self._used_names.add(target)
-        return target
+        directory = self._blob_directories.get(kind)
+        if directory is None:
+            directory = private_dir(self.blob_dir / BLOB_DIRECTORIES[kind])
+            self._blob_directories[kind] = directory
+        stem = str(row_id) if row_id is not None else _safe_stem(name or "unnamed")
+        count = self._stem_counts.get((kind, stem), 0) + 1
+        self._stem_counts[(kind, stem)] = count
+        return directory / (f"{stem}.bin" if count == 1 else f"{stem}{_COPY_MARK}{count}.bin")
 
     # -- raw I/O ----------------------------------------------------------------------
 
