@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import json
 import re
+import shutil
 import sqlite3
 from collections import Counter
 from collections.abc import Iterable, Iterator
@@ -39,12 +40,12 @@ from astrabot_pipeline.signal.reader import (
     StatementEvent,
 )
 from astrabot_pipeline.signal.sqlite_guard import (
+    ALLOWED_FUNCTIONS,
     RESERVED_PREFIX,
     SqlAuthorizer,
     WorkBudget,
     apply_limits,
     cap_database_size,
-    database_bytes,
     is_reserved,
     quote_identifier,
 )
@@ -92,6 +93,9 @@ _ROLLBACK_CONFLICT = re.compile(r"\bON\s+CONFLICT\s+ROLLBACK\b", re.IGNORECASE)
 _FTS_SHADOW = re.compile(r".+_(data|idx|content|docsize|config)$", re.IGNORECASE)
 _EXTERNAL_CONTENT_FTS = re.compile(r"USING\s+fts5\s*\(.*\bcontent\s*=", re.IGNORECASE | re.DOTALL)
 _SQLITE_FULL = 13
+DISK_FULL_MARGIN = 64 << 20  # less free space than this, and SQLITE_FULL means the disk
+_STRING_LITERAL = re.compile(r"'(?:[^']|'')*'")
+_CALL = re.compile(r"([A-Za-z_][A-Za-z0-9_$]*)\s*\(")
 
 
 def unquote_identifier(token: str) -> str:
@@ -262,8 +266,9 @@ class SqliteReplayer:
     def _raise_if_fatal(self, error: sqlite3.Error) -> None:
         self._budget.check(error)
         if getattr(error, "sqlite_errorcode", None) == _SQLITE_FULL:
-            size = database_bytes(self._conn)
-            if size + (1 << 20) >= self.max_bytes:
+            # SQLite rolls the transaction back on SQLITE_FULL, so the file's size no longer
+            # tells which limit was hit: the disk's free space does.
+            if shutil.disk_usage(self.db_path.parent).free > DISK_FULL_MARGIN:
                 raise ResourceLimitError(
                     f"the restored database would grow past {self.max_bytes:,} bytes, far "
                     "more than this backup's rows can fill; it is corrupt or crafted to fill "
@@ -360,10 +365,30 @@ class SqliteReplayer:
             self._record_refusal(error)
             self.stats.warnings.append(f"could not create {plan.name}: {_reason(error)}")
             return
+        if not plan.is_virtual and not self._defaults_are_safe(plan.name):
+            with self._ours():
+                self._conn.execute(f"DROP TABLE {quote_identifier(plan.name)}")
+            self._skipped_tables.add(plan.name)
+            self.stats.statements_refused += 1
+            self._skip("tables whose column defaults call functions")
+            return
         if plan.is_virtual:
             self._virtual_tables.add(plan.name)
             if _EXTERNAL_CONTENT_FTS.search(sql):
                 self._search_indexes.append(plan.name)
+
+    def _defaults_are_safe(self, table: str) -> bool:
+        """SQLite's authorizer never sees a DEFAULT expression (it runs on each INSERT), so
+        the functions a default calls are checked here, against the same short list."""
+        with self._ours():
+            info = self._conn.execute(f"PRAGMA table_info({quote_identifier(table)})").fetchall()
+        for column in info:
+            default = column[4]
+            if isinstance(default, str) and "(" in default:
+                code = _STRING_LITERAL.sub("''", default)
+                if any(name.lower() not in ALLOWED_FUNCTIONS for name in _CALL.findall(code)):
+                    return False
+        return True
 
     def _record_refusal(self, error: sqlite3.Error) -> None:
         if getattr(error, "sqlite_errorcode", None) == sqlite3.SQLITE_AUTH:
