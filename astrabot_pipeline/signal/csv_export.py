@@ -27,6 +27,7 @@ from astrabot_pipeline.signal.normalize import (
     NormalizedBackup,
     normalize_database,
 )
+from astrabot_pipeline.signal.sqlite_guard import quote_identifier
 
 DB_FILE = "csv-export.sqlite"
 MESSAGE_TABLES = ("message", "mms", "sms")
@@ -160,10 +161,6 @@ def _header(file: Path) -> list[str]:
 # -- loading -----------------------------------------------------------------------------
 
 
-def _quoted(identifier: str) -> str:
-    return '"' + identifier.replace('"', '""') + '"'
-
-
 def _read_rows(file: Path, warnings: list[str]) -> tuple[list[str], list[list[str]]]:
     csv.field_size_limit(max(csv.field_size_limit(), FIELD_SIZE_LIMIT))
     with file.open(encoding="utf-8-sig", errors="replace", newline="") as handle:
@@ -236,12 +233,12 @@ def _load_csv(connection: sqlite3.Connection, table: str, file: Path, warnings: 
         for name, kind in zip(header, kinds, strict=True)
     ]
     definition = ", ".join(
-        f"{_quoted(name)} {kind}" for name, kind in zip(header, kinds, strict=True)
+        f"{quote_identifier(name)} {kind}" for name, kind in zip(header, kinds, strict=True)
     )
-    connection.execute(f"CREATE TABLE {_quoted(table)} ({definition})")
+    connection.execute(f"CREATE TABLE {quote_identifier(table)} ({definition})")
     placeholders = ", ".join("?" * len(header))
     connection.executemany(
-        f"INSERT INTO {_quoted(table)} VALUES ({placeholders})",
+        f"INSERT INTO {quote_identifier(table)} VALUES ({placeholders})",
         ([convert(value) for convert, value in zip(converters, row, strict=True)] for row in rows),
     )
 
@@ -250,7 +247,10 @@ def _load_csv(connection: sqlite3.Connection, table: str, file: Path, warnings: 
 
 
 def _columns(connection: sqlite3.Connection, table: str) -> set[str]:
-    return {row[1].lower() for row in connection.execute(f"PRAGMA table_info({_quoted(table)})")}
+    return {
+        row[1].lower()
+        for row in connection.execute(f"PRAGMA table_info({quote_identifier(table)})")
+    }
 
 
 def _message_rows(
@@ -261,10 +261,12 @@ def _message_rows(
     for table in (t for t in MESSAGE_TABLES if t in present):
         available = _columns(connection, table)
         parts = [
-            _quoted(column) if column in available else f"NULL AS {_quoted(column)}"
+            quote_identifier(column)
+            if column in available
+            else f"NULL AS {quote_identifier(column)}"
             for column in wanted
         ]
-        query = f"SELECT {', '.join(parts)} FROM {_quoted(table)}"
+        query = f"SELECT {', '.join(parts)} FROM {quote_identifier(table)}"
         rows.extend(dict(zip(wanted, row, strict=True)) for row in connection.execute(query))
     return rows
 
@@ -286,7 +288,7 @@ def _synthesize_recipients(connection: sqlite3.Connection, present: set[str]) ->
         ("groups", "recipient_id"),
     ):
         if table in present and column in _columns(connection, table):
-            query = f"SELECT DISTINCT {_quoted(column)} FROM {_quoted(table)}"
+            query = f"SELECT DISTINCT {quote_identifier(column)} FROM {quote_identifier(table)}"
             ids.update(i for (value,) in connection.execute(query) if (i := _as_int(value)))
     connection.execute("CREATE TABLE recipient (_id INTEGER PRIMARY KEY, type INTEGER)")
     connection.executemany("INSERT INTO recipient VALUES (?, 0)", [(i,) for i in sorted(ids)])

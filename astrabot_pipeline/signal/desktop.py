@@ -38,6 +38,7 @@ from astrabot_pipeline.signal.errors import (
     WrongPassphraseError,
 )
 from astrabot_pipeline.signal.normalize import INCOMING_BASE, NormalizedBackup, normalize_database
+from astrabot_pipeline.signal.sqlite_guard import quote_identifier
 from astrabot_pipeline.signal.sqlite_replay import KEY_VALUE_TABLE
 
 KEY_ENV_VAR = settings.DESKTOP_KEY_ENV
@@ -263,7 +264,8 @@ class _Converter:
         ]
         return {
             name.lower(): {
-                info[1] for info in self.connection.execute(f'PRAGMA table_info("{name}")')
+                info[1]
+                for info in self.connection.execute(f"PRAGMA table_info({quote_identifier(name)})")
             }
             for name in names
         }
@@ -271,7 +273,7 @@ class _Converter:
     def rows(self, table: str, order: str) -> Iterator[dict[str, Any]]:
         """Rows of `table` as dicts (plus `_rowid`), each with its parsed `json` merged under."""
         cursor = self.connection.execute(
-            f'SELECT rowid AS _rowid, * FROM "{table}" ORDER BY {order}'
+            f"SELECT rowid AS _rowid, * FROM {quote_identifier(table)} ORDER BY {order}"
         )
         names = [description[0] for description in cursor.description]
         for values in cursor:

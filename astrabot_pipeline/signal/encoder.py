@@ -19,6 +19,7 @@ from typing import BinaryIO
 from astrabot_pipeline.signal import protos
 from astrabot_pipeline.signal.crypto import MAC_SIZE, FrameCipher, KeyRing, as_key_ring
 from astrabot_pipeline.signal.reader import SqlValue
+from astrabot_pipeline.signal.sqlite_guard import quote_identifier
 from astrabot_pipeline.signal.sqlite_replay import SIDE_TABLE_PREFIX
 from astrabot_pipeline.storage import atomic_output
 
@@ -188,7 +189,7 @@ class BackupWriter:
 
 
 def _quoted(name: str) -> str:
-    return name if _PLAIN_NAME.fullmatch(name) else '"' + name.replace('"', '""') + '"'
+    return name if _PLAIN_NAME.fullmatch(name) else quote_identifier(name)
 
 
 def _schema(connection: sqlite3.Connection) -> list[tuple[str, str, str]]:
