@@ -1,7 +1,9 @@
 """`astrabot` commands that work without Dagster.
 
-Secrets never travel as arguments: the passphrase comes from SIGNAL_BACKUP_PASSPHRASE
-or a file named with --passphrase-file (shell history and `ps` would expose an argument).
+Secrets never travel as arguments: they come from the environment as
+`settings.read_secrets` finds them (SIGNAL_BACKUP_PASSPHRASE, SIGNAL_ACI, SIGNAL_DESKTOP_KEY
+or the files their ASTRABOT_*_FILE variables name), the passphrase also from a file named
+with --passphrase-file (shell history and `ps` would expose an argument).
 """
 
 from __future__ import annotations
