@@ -19,6 +19,7 @@ from dagster_docker.pipes import PipesDockerLogsMessageReader
 from dagster_pipes import PipesParams
 
 from astrabot_pipeline import settings
+from astrabot_pipeline.defs.errors import failures_redacted
 from astrabot_pipeline.signal.discovery import newest_backup
 from astrabot_pipeline.signal.pipes_entry import FAILURE_KEY, PIPES_ENTRY_MODULE
 from astrabot_pipeline.storage import (
@@ -228,6 +229,11 @@ class AstrabotIOManager(dg.ConfigurableIOManager):
         return Path(self.base_dir, "assets", *context.asset_key.path)
 
     def handle_output(self, context: dg.OutputContext, obj: object) -> None:
+        # pyarrow's conversion errors quote the offending cell: redact like an asset body.
+        with failures_redacted():
+            self._write(context, obj)
+
+    def _write(self, context: dg.OutputContext, obj: object) -> None:
         stem = self._stem(context)
         if isinstance(obj, pd.DataFrame):
             write_parquet(stem.with_suffix(".parquet"), obj)
@@ -242,6 +248,10 @@ class AstrabotIOManager(dg.ConfigurableIOManager):
             write_json(stem.with_suffix(".json"), obj)
 
     def load_input(self, context: dg.InputContext) -> object:
+        with failures_redacted():
+            return self._read(context)
+
+    def _read(self, context: dg.InputContext) -> object:
         stem = self._stem(context)
         if stem.with_suffix(".parquet").exists():
             return read_parquet(stem.with_suffix(".parquet"))

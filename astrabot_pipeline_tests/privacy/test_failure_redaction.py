@@ -113,6 +113,23 @@ def test_the_event_log_holds_the_body_unless_the_asset_redacts_its_failures(body
     assert (BODY in error_chain(error)) is leaks
 
 
+def test_the_io_manager_redacts_a_pyarrow_error_quoting_a_cell(tmp_path):
+    """pyarrow says "Could not convert '<body>' with type str" when a column mixes types."""
+
+    @dg.asset(name="windows")
+    def mixed_column() -> pd.DataFrame:
+        return pd.DataFrame({"thread_id": [1, BODY]})
+
+    io_manager = AstrabotIOManager(base_dir=str(tmp_path))
+    _, error, stored = run_failing(mixed_column, resources={"io_manager": io_manager})
+    assert error.message.startswith(
+        "dagster._core.definitions.events.Failure: pyarrow.lib.ArrowInvalid at "
+        "astrabot_pipeline/storage.py:"
+    )
+    assert BODY not in error_chain(error) and BODY not in stored
+    assert not (tmp_path / "assets" / "windows.parquet").exists()
+
+
 def test_an_astrabot_error_fails_the_asset_with_its_own_message(tmp_path):
     empty = tmp_path / "backups"
     empty.mkdir()
