@@ -13,7 +13,7 @@ import dagster as dg
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
-from dagster._core.errors import DagsterPipesExecutionError
+from dagster._core.errors import DagsterPipesExecutionError  # not exported by `dagster`
 from dagster_docker import PipesDockerClient
 from dagster_docker.pipes import PipesDockerLogsMessageReader
 from dagster_pipes import PipesParams
@@ -73,8 +73,9 @@ class DecoderLauncherResource(dg.ConfigurableResource):
 
     Each secret the decoder is given (passphrase, ACI, Desktop key) travels only as a 0600
     temporary file, removed afterwards, whose path is in the secret's `*_FILE` variable:
-    never as a command argument, an extra, or a value in the environment. A secret not
-    given is left alone (the subprocess inherits the user's own variable).
+    never as a command argument, an extra, or a value in the environment. A secret that is
+    neither given nor in the environment is not passed at all: no blank value ever overrides
+    one the user exported.
     """
 
     launcher: Literal["subprocess", "docker"] = "subprocess"
