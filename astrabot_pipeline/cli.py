@@ -1,14 +1,16 @@
 """`astrabot` commands that work without Dagster.
 
-Secrets never travel as arguments: the passphrase comes from SIGNAL_BACKUP_PASSPHRASE
-or a file named with --passphrase-file (shell history and `ps` would expose an argument).
+Secrets never travel as arguments: they come from the environment as
+`settings.read_secrets` finds them (SIGNAL_BACKUP_PASSPHRASE, SIGNAL_ACI, SIGNAL_DESKTOP_KEY
+or the files their ASTRABOT_*_FILE variables name), the passphrase also from a file named
+with --passphrase-file (shell history and `ps` would expose an argument).
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import getpass
-import os
 import sys
 import time
 from pathlib import Path
@@ -20,25 +22,36 @@ MB = 1_000_000
 BAR_WIDTH = 24
 
 
-def _read_passphrase(passphrase_file: Path | None, *, required: bool = True) -> str | None:
-    """From --passphrase-file, the environment, or (on a terminal) a hidden prompt; None
-    when absent and not `required` (plain inputs need none: the decoder says so when one
-    that does lacks it)."""
+def _read_secrets(passphrase_file: Path | None, *, required: bool = True) -> settings.Secrets:
+    """Every secret as `settings.read_secrets` finds it, the passphrase from --passphrase-file
+    first and, when still missing and `required`, from a hidden prompt on a terminal (plain
+    inputs need none: the decoder says so when one that does lacks it)."""
+    from astrabot_pipeline.errors import UnreadableSecretFileError
+
+    try:
+        secrets = settings.read_secrets()
+    except UnreadableSecretFileError as error:
+        raise SystemExit(f"astrabot: {error}") from None
     if passphrase_file is not None:
         try:
-            return passphrase_file.read_text(encoding="utf-8").strip()
+            passphrase = passphrase_file.read_text(encoding="utf-8").strip()
         except OSError as error:
             raise SystemExit(
                 f"astrabot: cannot read the passphrase file {passphrase_file}: {error.strerror}"
             ) from None
-    passphrase = os.environ.get(settings.PASSPHRASE_ENV, "")
-    if not passphrase and required and sys.stdin.isatty():
-        passphrase = getpass.getpass("Signal backup passphrase (or recovery key): ")
-    if not passphrase and required:
+        return dataclasses.replace(secrets, passphrase=passphrase)
+    if secrets.passphrase or not required:
+        return secrets
+    passphrase = (
+        getpass.getpass("Signal backup passphrase (or recovery key): ")
+        if sys.stdin.isatty()
+        else ""
+    )
+    if not passphrase:
         raise SystemExit(
             f"astrabot: no passphrase: set {settings.PASSPHRASE_ENV} or pass --passphrase-file FILE"
         )
-    return passphrase or None
+    return dataclasses.replace(secrets, passphrase=passphrase)
 
 
 def _needs_passphrase(path: Path) -> bool:
@@ -112,10 +125,11 @@ def _decode(args: argparse.Namespace) -> int:
         TruncatedBackupError,
     )
 
+    secrets = _read_secrets(args.passphrase_file, required=_needs_passphrase(args.backup))
     processor = SignalProcessor(
-        _read_passphrase(args.passphrase_file, required=_needs_passphrase(args.backup)),
-        aci=os.environ.get(settings.ACI_ENV) or None,
-        desktop_key=os.environ.get(settings.DESKTOP_KEY_ENV) or None,
+        secrets.passphrase,
+        aci=secrets.aci,
+        desktop_key=secrets.desktop_key,
         extract_attachments=not args.no_attachments,
         verify_mac=not args.no_verify_mac,
     )
@@ -152,7 +166,7 @@ def _inspect(args: argparse.Namespace) -> int:
     from astrabot_pipeline.signal import BackupError
     from astrabot_pipeline.signal.inspect import inspect_backup
 
-    passphrase = _read_passphrase(args.passphrase_file)
+    passphrase = _read_secrets(args.passphrase_file).passphrase
     bar = ProgressBar("checking")
     try:
         report = inspect_backup(args.backup, passphrase, progress=bar)

@@ -1,10 +1,41 @@
-"""The project's one exception base.
+"""The project's one exception family.
 
-Every error the pipeline raises on purpose derives from `AstrabotError` (and, where it
-helps callers, from the matching builtin too, e.g. `BackupError` subclasses that are also
-`OSError`). Messages of `AstrabotError`s are written to be safe to show: they never
-contain message text, names, numbers or secrets, so the Dagster layer may put them in the
-event log. Any other exception is treated as unsafe (see `defs/errors.py`).
+Every error the pipeline raises on purpose derives from `AstrabotError`, and also from the
+builtin a caller would expect (so `except OSError` / `except ValueError` keep working).
+Their messages are written to be safe to show: they never contain message text, names,
+numbers or secrets (only counts, offsets, paths and what to do next), so the Dagster layer
+puts them in the event log as they are. Any other exception is treated as unsafe: it fails
+the asset with its type and location only (see `defs/errors.py`).
+
+* AstrabotError
+  x SettingError (ValueError)                a setting is out of its range
+  x UnreadableSecretFileError (OSError)      a *_FILE variable names an unreadable file
+  x NoBackupFoundError (FileNotFoundError)   signal/discovery.py
+  x SchemaMismatchError (ValueError)         signal/tables.py
+  x BackupError                              signal/errors.py: the decoder's own family
+    + PassphraseFormatError
+      - MissingRecoveryKeyError              signal/backup_v2/errors.py
+    + WrongPassphraseError
+    + PassphraseMissingError
+    + TruncatedBackupError
+    + CorruptFrameError
+    + UnsupportedBackupError
+      - ForwardSecrecyTokenRequiredError     signal/backup_v2/errors.py
+    + MissingAciError                        signal/backup_v2/errors.py
+    + CorruptBackupV2Error                   signal/backup_v2/errors.py
+  x ScopeError (ValueError)                  privacy/scope.py
+  x SecretFileError (OSError)                privacy/pseudonyms.py: the pseudonym key
+  x SpacyModelMissingError (RuntimeError)    privacy/anonymizer.py
+  x PurgeError (RuntimeError)                privacy/purge.py
+  x NoExamplesError (ValueError)             dataset/builder.py
+  x TrainingError                            training/base_model.py
+    + BaseModelNotFoundError (FileNotFoundError)
+    + QuantizationUnavailableError (ValueError)
+    + EmptyDatasetError (ValueError)         training/stages.py
+    + InvalidRecordError (ValueError)        training/stages.py
+    + TrainingDivergedError (ArithmeticError)  training/stages.py
+    + AdapterNotFoundError (FileNotFoundError)  training/stages.py
+  x EvaluationError (ValueError)             evaluation/perplexity.py
 """
 
 from __future__ import annotations
@@ -14,4 +45,12 @@ class AstrabotError(Exception):
     """Base class of every error astrabot-pipeline raises on purpose; its message is safe."""
 
 
-__all__ = ["AstrabotError"]
+class SettingError(AstrabotError, ValueError):
+    """A setting (a config value or argument) is outside the range it must be in."""
+
+
+class UnreadableSecretFileError(AstrabotError, OSError):
+    """A `*_FILE` variable names a secret file that cannot be read."""
+
+
+__all__ = ["AstrabotError", "SettingError", "UnreadableSecretFileError"]

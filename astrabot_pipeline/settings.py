@@ -7,13 +7,23 @@ first, so the pipeline never reaches a model hub and writes only private files.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
+
+from astrabot_pipeline.errors import UnreadableSecretFileError
 
 DATA_DIR_ENV = "ASTRABOT_DATA_DIR"
 BACKUP_DIR_ENV = "ASTRABOT_BACKUP_DIR"
 PASSPHRASE_ENV = "SIGNAL_BACKUP_PASSPHRASE"  # 30 digits (legacy) or 64-char recovery key (v2)
 ACI_ENV = "SIGNAL_ACI"  # the account's ACI, for a bare backup-v2 `main` file
 DESKTOP_KEY_ENV = "SIGNAL_DESKTOP_KEY"  # hex SQLCipher key of a Signal Desktop database
+# Each secret may instead come from a file named by these (how the Dagster decoder launcher
+# hands secrets to the decoder process: a 0600 temporary file, never a value in the
+# environment); a named file wins over the value variable.
+PASSPHRASE_FILE_ENV = "ASTRABOT_PASSPHRASE_FILE"
+ACI_FILE_ENV = "ASTRABOT_ACI_FILE"
+DESKTOP_KEY_FILE_ENV = "ASTRABOT_DESKTOP_KEY_FILE"
 DECODER_LAUNCHER_ENV = "ASTRABOT_DECODER_LAUNCHER"  # "subprocess" (default) or "docker"
 DEFAULT_DATA_DIR = "./data"
 
@@ -47,3 +57,54 @@ def data_dir() -> Path:
 def backup_dir() -> Path:
     configured = os.environ.get(BACKUP_DIR_ENV)
     return Path(configured).expanduser().resolve() if configured else data_dir() / "backups"
+
+
+# Each secret: (its value variable, the variable naming a file that holds it).
+SECRET_VARIABLES = {
+    "passphrase": (PASSPHRASE_ENV, PASSPHRASE_FILE_ENV),
+    "aci": (ACI_ENV, ACI_FILE_ENV),
+    "desktop_key": (DESKTOP_KEY_ENV, DESKTOP_KEY_FILE_ENV),
+}
+
+
+@dataclass(frozen=True)
+class Secrets:
+    """What opens an input: the passphrase (or backup-v2 recovery key), the account's ACI
+    (for a bare backup-v2 `main` file) and the hex key of a Signal Desktop database. Any
+    may be None: plain inputs need none. Its repr says which are set, never their values."""
+
+    passphrase: str | None = None
+    aci: str | None = None
+    desktop_key: str | None = None
+
+    def __repr__(self) -> str:
+        shown = ", ".join(f"{name}={'set' if value else 'unset'}" for name, value in self.items())
+        return f"Secrets({shown})"
+
+    def items(self) -> list[tuple[str, str | None]]:
+        """(name, value) of each secret, in SECRET_VARIABLES order."""
+        return [(name, getattr(self, name)) for name in SECRET_VARIABLES]
+
+
+def read_secrets(environ: Mapping[str, str] | None = None) -> Secrets:
+    """Every secret from the environment: the file its `*_FILE` variable names, else its
+    value variable, else None. The one place the pipeline (CLI, Dagster resources and the
+    decoder process alike) reads them.
+
+    Raises UnreadableSecretFileError when a named file cannot be read.
+    """
+    environ = os.environ if environ is None else environ
+    values: dict[str, str | None] = {}
+    for name, (env, file_env) in SECRET_VARIABLES.items():
+        if path := environ.get(file_env):
+            try:
+                values[name] = Path(path).read_text(encoding="utf-8").strip() or None
+            except (OSError, UnicodeDecodeError) as error:
+                reason = getattr(error, "strerror", None) or "it is not UTF-8 text"
+                raise UnreadableSecretFileError(
+                    f"cannot read the file named by {file_env}: {reason}; point it at a "
+                    f"readable file, or unset it and set {env}"
+                ) from None
+        else:
+            values[name] = environ.get(env) or None
+    return Secrets(**values)

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from astrabot_pipeline.conversations.emoji_analysis import EmojiAnalyzer
+from astrabot_pipeline.errors import SettingError
 
 DEFAULT_WINDOW_SIZE_MINUTES = 30
 DEFAULT_MIN_MESSAGES_PER_WINDOW = 3
@@ -68,9 +69,9 @@ class ConversationProcessor:
         burst_gap_seconds: int = DEFAULT_BURST_GAP_SECONDS,
     ) -> None:
         if window_size_minutes <= 0 or min_messages_per_window < 1:
-            raise ValueError("window_size_minutes must be > 0 and min_messages_per_window >= 1")
+            raise SettingError("window_size_minutes must be > 0 and min_messages_per_window >= 1")
         if max_window_minutes < window_size_minutes:
-            raise ValueError("max_window_minutes must be at least window_size_minutes")
+            raise SettingError("max_window_minutes must be at least window_size_minutes")
         self.window_gap = pd.Timedelta(minutes=window_size_minutes)
         self.max_span = pd.Timedelta(minutes=max_window_minutes)
         self.min_messages = min_messages_per_window

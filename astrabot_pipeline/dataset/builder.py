@@ -15,10 +15,15 @@ from dataclasses import dataclass
 import pandas as pd
 
 from astrabot_pipeline.dataset.split import DEFAULT_VALIDATION_FRACTION, assign_splits
+from astrabot_pipeline.errors import AstrabotError
 
 EXAMPLE_KINDS = ("conversational", "adaptive", "burst")
 DEFAULT_SYSTEM_PROMPT = "You are chatting with friends on Signal. Reply the way you always do."
 EXAMPLE_COLUMNS = ("example_id", "kind", "window_id", "thread_id", "split", "messages")
+
+
+class NoExamplesError(AstrabotError, ValueError):
+    """No training example could be built from the windows (no owner replies in them)."""
 
 
 @dataclass(frozen=True)
@@ -127,7 +132,7 @@ class TrainingDataCreator:
         """All examples in one frame with a `split` column assigned per window."""
         combined = pd.concat([d for d in datasets if len(d)], ignore_index=True)
         if combined.empty:
-            raise ValueError(
+            raise NoExamplesError(
                 "no training examples could be built: the windows hold no owner replies "
                 "(check that the backup owner was identified and windows are not empty)"
             )

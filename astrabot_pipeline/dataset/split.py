@@ -6,6 +6,8 @@ import hashlib
 
 import pandas as pd
 
+from astrabot_pipeline.errors import SettingError
+
 DEFAULT_VALIDATION_FRACTION = 0.1
 
 
@@ -19,7 +21,7 @@ def assign_splits(
 ) -> pd.Series:
     """'train' or 'validation' per row, decided by a hash of the row's window id."""
     if not 0 < validation_fraction < 1:
-        raise ValueError("validation_fraction must be between 0 and 1 (exclusive)")
+        raise SettingError("validation_fraction must be between 0 and 1 (exclusive)")
     buckets = {wid: _bucket(wid, seed) for wid in window_ids.unique()}
     return window_ids.map(
         lambda wid: "validation" if buckets[wid] < validation_fraction else "train"

@@ -4,6 +4,7 @@ import dagster as dg
 import pandas as pd
 
 from astrabot_pipeline.conversations import ConversationProcessor
+from astrabot_pipeline.defs.errors import redact_failures
 
 
 class WindowConfig(dg.Config):
@@ -20,6 +21,7 @@ class WindowConfig(dg.Config):
         dg.AssetCheckSpec("windows_respect_gap_and_minimum", asset="conversation_windows")
     ],
 )
+@redact_failures
 def conversation_windows(config: WindowConfig, decoded_backup: dict[str, pd.DataFrame]):
     """Per-thread sessions split at inactivity gaps, with bursts, reply timing and emoji counts."""
     processor = ConversationProcessor(

@@ -5,7 +5,7 @@ import pandas as pd
 
 from astrabot_pipeline.conversations import ConversationProcessor
 from astrabot_pipeline.dataset import EXAMPLE_KINDS, TrainingDataCreator
-from astrabot_pipeline.defs.errors import fail_on
+from astrabot_pipeline.defs.errors import redact_failures
 
 
 class DatasetConfig(dg.Config):
@@ -21,20 +21,20 @@ class DatasetConfig(dg.Config):
         dg.AssetCheckSpec("no_window_in_both_splits", asset="mixed_dataset", blocking=True),
     ],
 )
+@redact_failures
 def mixed_dataset(config: DatasetConfig, anonymized_windows: pd.DataFrame):
     """Chat-format examples (owner = assistant) of three kinds, split train/validation by window."""
     creator = TrainingDataCreator(max_context_turns=config.max_context_turns)
     dynamics = ConversationProcessor().analyze_relationship_dynamics(
         anonymized_windows, text_column="text"
     )
-    with fail_on(ValueError):
-        examples = creator.combine_datasets(
-            creator.create_conversational_examples(anonymized_windows),
-            creator.create_adaptive_examples(anonymized_windows, dynamics),
-            creator.create_burst_examples(anonymized_windows),
-            validation_fraction=config.validation_fraction,
-            seed=config.seed,
-        )
+    examples = creator.combine_datasets(
+        creator.create_conversational_examples(anonymized_windows),
+        creator.create_adaptive_examples(anonymized_windows, dynamics),
+        creator.create_burst_examples(anonymized_windows),
+        validation_fraction=config.validation_fraction,
+        seed=config.seed,
+    )
     counts = examples.groupby(["kind", "split"]).size()
     yield dg.Output(
         examples,

@@ -3,6 +3,7 @@
 import dagster as dg
 import pandas as pd
 
+from astrabot_pipeline.defs.errors import redact_failures
 from astrabot_pipeline.defs.resources import AstrabotPathsResource, NitterResource
 from astrabot_pipeline.enrichment import TweetCache, TwitterExtractor
 
@@ -14,6 +15,7 @@ from astrabot_pipeline.enrichment import TweetCache, TwitterExtractor
         dg.AssetCheckSpec("every_tweet_link_has_a_status", asset="nitter_enriched_windows")
     ],
 )
+@redact_failures
 def nitter_enriched_windows(
     context: dg.AssetExecutionContext,
     conversation_windows: pd.DataFrame,

@@ -4,6 +4,7 @@ import dagster as dg
 import pandas as pd
 
 from astrabot_pipeline.dataset import records_from_frame
+from astrabot_pipeline.defs.errors import redact_failures
 from astrabot_pipeline.defs.resources import AstrabotPathsResource
 from astrabot_pipeline.defs.training import STAGES
 from astrabot_pipeline.evaluation import ModelEvaluator, evaluate_stages, write_report
@@ -20,6 +21,7 @@ class EvalConfig(dg.Config):
     kinds={"pytorch", "markdown"},
     check_specs=[dg.AssetCheckSpec("report_covers_every_stage", asset="eval_report")],
 )
+@redact_failures
 def eval_report(
     context: dg.AssetExecutionContext,
     config: EvalConfig,

@@ -2,14 +2,14 @@
 
 import dagster as dg
 
-from astrabot_pipeline.defs.errors import fail_on
+from astrabot_pipeline.defs.errors import redact_failures
 from astrabot_pipeline.defs.resources import (
     AstrabotPathsResource,
     DecoderLauncherResource,
     SignalBackupResource,
 )
 from astrabot_pipeline.signal import read_tables
-from astrabot_pipeline.signal.discovery import NoBackupFoundError, content_sha256
+from astrabot_pipeline.signal.discovery import content_sha256
 from astrabot_pipeline.signal.tables import SchemaMismatchError, conform
 
 
@@ -21,9 +21,9 @@ class DecodeConfig(dg.Config):
     group_name="ingest",
     description="Newest Signal backup in ASTRABOT_BACKUP_DIR; its data version is the file's sha256.",
 )
+@redact_failures
 def signal_backup(signal: SignalBackupResource) -> dg.DataVersion:
-    with fail_on(NoBackupFoundError):
-        return dg.DataVersion(content_sha256(signal.newest()))
+    return dg.DataVersion(content_sha256(signal.newest()))
 
 
 @dg.asset(
@@ -32,6 +32,7 @@ def signal_backup(signal: SignalBackupResource) -> dg.DataVersion:
     kinds={"python", "parquet", "sqlite"},
     check_specs=[dg.AssetCheckSpec("decoded_tables_match_contract", asset="decoded_backup")],
 )
+@redact_failures
 def decoded_backup(
     context: dg.AssetExecutionContext,
     config: DecodeConfig,
@@ -41,8 +42,7 @@ def decoded_backup(
 ):
     """The backup decrypted (MAC-checked), replayed into SQLite and normalized to the data
     contract by the decoder running as its own process (subprocess or container, via Pipes)."""
-    with fail_on(NoBackupFoundError):
-        backup = signal.newest()
+    backup = signal.newest()
     out_dir = paths.sub("decoded", "latest")
     decoded = decoder.decode(
         context,

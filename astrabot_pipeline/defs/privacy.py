@@ -6,14 +6,13 @@ from pathlib import Path
 import dagster as dg
 import pandas as pd
 
-from astrabot_pipeline.defs.errors import fail_on
+from astrabot_pipeline.defs.errors import redact_failures
 from astrabot_pipeline.defs.resources import AstrabotPathsResource, SignalBackupResource
 from astrabot_pipeline.privacy import (
     ConversationAnonymizer,
     KnownContacts,
     LanguageReport,
     PrivacyValidator,
-    ScopeError,
     ScopePolicy,
     ScopeResult,
     apply_scope,
@@ -78,6 +77,7 @@ class AnonymizationConfig(PrivacyScopeConfig):
         dg.AssetCheckSpec("generic_pii_residue_rate", asset="anonymized_windows"),
     ],
 )
+@redact_failures
 def anonymized_windows(
     context: dg.AssetExecutionContext,
     config: AnonymizationConfig,
@@ -152,14 +152,13 @@ def _in_scope(
     An opt-out or exclusion naming nobody fails the run (a misspelt name must not let
     someone's messages through); an unmatched inclusion only warns.
     """
-    with fail_on(ScopeError):
-        scope = apply_scope(
-            windows,
-            decoded_backup["recipients"],
-            decoded_backup["recipient_names"],
-            config.to_policy(),
-            threads=decoded_backup.get("threads"),
-        )
+    scope = apply_scope(
+        windows,
+        decoded_backup["recipients"],
+        decoded_backup["recipient_names"],
+        config.to_policy(),
+        threads=decoded_backup.get("threads"),
+    )
     counts = scope.counts
     refused = counts["unmatched_opt_out_contacts"] + counts["unmatched_exclude_contacts"]
     if refused:

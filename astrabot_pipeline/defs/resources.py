@@ -5,26 +5,23 @@ import os
 import sys
 import tempfile
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
-from typing import Any, Literal, NamedTuple
+from typing import Any, Literal
 
 import dagster as dg
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
+from dagster._core.errors import DagsterPipesExecutionError  # not exported by `dagster`
 from dagster_docker import PipesDockerClient
 from dagster_docker.pipes import PipesDockerLogsMessageReader
 from dagster_pipes import PipesParams
 
 from astrabot_pipeline import settings
+from astrabot_pipeline.defs.errors import failures_redacted
 from astrabot_pipeline.signal.discovery import newest_backup
-from astrabot_pipeline.signal.pipes_entry import (
-    DESKTOP_KEY_FILE_ENV,
-    FAILURE_KEY,
-    PASSPHRASE_FILE_ENV,
-    PIPES_ENTRY_MODULE,
-)
+from astrabot_pipeline.signal.pipes_entry import FAILURE_KEY, PIPES_ENTRY_MODULE
 from astrabot_pipeline.storage import (
     atomic_output,
     private_dir,
@@ -47,7 +44,8 @@ class AstrabotPathsResource(dg.ConfigurableResource):
 
 
 class SignalBackupResource(dg.ConfigurableResource):
-    """The watched backup folder and the secret that opens the backups in it."""
+    """The watched backup folder and the secrets that open the inputs in it (each bound to
+    its environment variable by `pipeline_resources`)."""
 
     backup_dir: str
     passphrase: str | None = None  # plain inputs (decrypted SQLite, CSV, exports) need none
@@ -58,16 +56,26 @@ class SignalBackupResource(dg.ConfigurableResource):
         return newest_backup(self.backup_dir)
 
 
-CONTAINER_SECRET_PATH = "/run/secrets/astrabot_passphrase"
-CONTAINER_DESKTOP_KEY_PATH = "/run/secrets/astrabot_desktop_key"
+CONTAINER_SECRETS_DIR = "/run/secrets"
+CONTAINER_SECRET_PATH = f"{CONTAINER_SECRETS_DIR}/astrabot_passphrase"
+CONTAINER_ACI_PATH = f"{CONTAINER_SECRETS_DIR}/astrabot_aci"
+CONTAINER_DESKTOP_KEY_PATH = f"{CONTAINER_SECRETS_DIR}/astrabot_desktop_key"
+CONTAINER_SECRET_PATHS = {
+    "passphrase": CONTAINER_SECRET_PATH,
+    "aci": CONTAINER_ACI_PATH,
+    "desktop_key": CONTAINER_DESKTOP_KEY_PATH,
+}
 
 
 class DecoderLauncherResource(dg.ConfigurableResource):
     """Runs the decoder (`signal/pipes_entry.py`) outside the Dagster process through Pipes:
     as a subprocess (default) or in the decoder image (`launcher: docker`).
 
-    The passphrase travels only as a 0600 temporary file, removed afterwards: never as a
-    command argument, an extra, or an environment value of the container.
+    Each secret the decoder is given (passphrase, ACI, Desktop key) travels only as a 0600
+    temporary file, removed afterwards, whose path is in the secret's `*_FILE` variable:
+    never as a command argument, an extra, or a value in the environment. A secret that is
+    neither given nor in the environment is not passed at all: no blank value ever overrides
+    one the user exported.
     """
 
     launcher: Literal["subprocess", "docker"] = "subprocess"
@@ -86,37 +94,54 @@ class DecoderLauncherResource(dg.ConfigurableResource):
     ) -> dg.MaterializeResult:
         """Decode `backup` into `out_dir`; the result carries the decoder's metadata.
 
+        Each secret not given here is taken from this process's environment
+        (`settings.read_secrets`), so both launchers see the same ones.
         Raises dg.Failure with the decoder's own message when the backup cannot be decoded.
         """
+        given = settings.Secrets(passphrase=passphrase, aci=aci, desktop_key=desktop_key)
+        from_env = settings.read_secrets()
+        secrets = settings.Secrets(
+            **{name: value or getattr(from_env, name) for name, value in given.items()}
+        )
         launch = self._in_docker if self.launcher == "docker" else self._in_subprocess
         reader = _DockerReader() if self.launcher == "docker" else _SubprocessReader()
-        with _secret_file(passphrase or "") as secret, _secret_file(desktop_key or "") as key:
-            files = _SecretFiles(secret, key, aci or "")
+        with _secret_files(secrets) as files:
             try:
                 invocation = launch(context, reader, backup, out_dir, files, dict(options or {}))
-            except Exception:
+            except Exception as error:
                 if failure := reader.reported_failure():
                     raise dg.Failure(description=failure) from None
+                if isinstance(error, DagsterPipesExecutionError):
+                    # "External execution process failed with code N": Dagster's own words.
+                    raise dg.Failure(description=f"{type(error).__name__}: {error}") from None
                 raise
         return invocation.get_materialize_result()
 
     def _in_subprocess(self, context, reader, backup, out_dir, files, extras):
+        env = {}
+        for name, path in files.items():
+            value_env, file_env = settings.SECRET_VARIABLES[name]
+            # The file wins over the value variable; blanking the value only keeps the
+            # secret out of the child's environment (it is the same secret).
+            env.update({file_env: str(path), value_env: ""})
         return dg.PipesSubprocessClient(message_reader=reader).run(
             context=context,
             command=[sys.executable, "-m", PIPES_ENTRY_MODULE],
             extras={**extras, "backup_path": str(backup), "out_dir": str(out_dir)},
-            # Empty secret variables: the child reads the files, not the inherited environment.
-            env={
-                PASSPHRASE_FILE_ENV: str(files.passphrase),
-                settings.PASSPHRASE_ENV: "",
-                DESKTOP_KEY_FILE_ENV: str(files.desktop_key),
-                settings.DESKTOP_KEY_ENV: "",
-                settings.ACI_ENV: files.aci,
-            },
+            env=env,
         )
 
     def _in_docker(self, context, reader, backup, out_dir, files, extras):
         private_dir(out_dir.parent)  # created by us (0700), not by the Docker daemon as root
+        volumes = {
+            str(backup.parent.resolve()): {"bind": "/input", "mode": "ro"},
+            str(out_dir.parent.resolve()): {"bind": "/output", "mode": "rw"},
+        }
+        env = {}
+        for name, path in files.items():
+            inside = CONTAINER_SECRET_PATHS[name]
+            volumes[str(path)] = {"bind": inside, "mode": "ro"}
+            env[settings.SECRET_VARIABLES[name][1]] = inside
         return PipesDockerClient(message_reader=reader).run(
             context=context,
             image=self.image,
@@ -126,19 +151,10 @@ class DecoderLauncherResource(dg.ConfigurableResource):
                 "backup_path": f"/input/{backup.name}",
                 "out_dir": f"/output/{out_dir.name}",
             },
-            env={
-                PASSPHRASE_FILE_ENV: CONTAINER_SECRET_PATH,
-                DESKTOP_KEY_FILE_ENV: CONTAINER_DESKTOP_KEY_PATH,
-                settings.ACI_ENV: files.aci,
-            },
+            env=env,
             container_kwargs={
                 "entrypoint": ["python"],
-                "volumes": {
-                    str(backup.parent.resolve()): {"bind": "/input", "mode": "ro"},
-                    str(out_dir.parent.resolve()): {"bind": "/output", "mode": "rw"},
-                    str(files.passphrase): {"bind": CONTAINER_SECRET_PATH, "mode": "ro"},
-                    str(files.desktop_key): {"bind": CONTAINER_DESKTOP_KEY_PATH, "mode": "ro"},
-                },
+                "volumes": volumes,
                 # The host user, so the container can read the 0600 secret and writes files we own.
                 "user": f"{os.getuid()}:{os.getgid()}",
                 "network_disabled": True,
@@ -146,18 +162,22 @@ class DecoderLauncherResource(dg.ConfigurableResource):
         )
 
 
-class _SecretFiles(NamedTuple):
-    """The 0600 files carrying the secrets to the decoder, and the (non-secret) ACI."""
-
-    passphrase: Path
-    desktop_key: Path
-    aci: str
+@contextmanager
+def _secret_files(secrets: settings.Secrets) -> Iterator[dict[str, Path]]:
+    """Each secret that is set in a new 0600 temporary file ({name: path}), all removed on
+    the way out whatever happens."""
+    with ExitStack() as stack:
+        yield {
+            name: stack.enter_context(_secret_file(value))
+            for name, value in secrets.items()
+            if value
+        }
 
 
 @contextmanager
 def _secret_file(secret: str) -> Iterator[Path]:
     """`secret` in a new 0600 temporary file, removed on the way out whatever happens."""
-    handle, name = tempfile.mkstemp(prefix="astrabot-passphrase-")
+    handle, name = tempfile.mkstemp(prefix="astrabot-secret-")
     try:
         with os.fdopen(handle, "w", encoding="utf-8") as file:
             file.write(secret)
@@ -210,6 +230,11 @@ class AstrabotIOManager(dg.ConfigurableIOManager):
         return Path(self.base_dir, "assets", *context.asset_key.path)
 
     def handle_output(self, context: dg.OutputContext, obj: object) -> None:
+        # pyarrow's conversion errors quote the offending cell: redact like an asset body.
+        with failures_redacted():
+            self._write(context, obj)
+
+    def _write(self, context: dg.OutputContext, obj: object) -> None:
         stem = self._stem(context)
         if isinstance(obj, pd.DataFrame):
             write_parquet(stem.with_suffix(".parquet"), obj)
@@ -224,6 +249,10 @@ class AstrabotIOManager(dg.ConfigurableIOManager):
             write_json(stem.with_suffix(".json"), obj)
 
     def load_input(self, context: dg.InputContext) -> object:
+        with failures_redacted():
+            return self._read(context)
+
+    def _read(self, context: dg.InputContext) -> object:
         stem = self._stem(context)
         if stem.with_suffix(".parquet").exists():
             return read_parquet(stem.with_suffix(".parquet"))
@@ -237,23 +266,18 @@ class AstrabotIOManager(dg.ConfigurableIOManager):
         )
 
 
-def _env_secret(name: str) -> dg.EnvVar | None:
-    """An EnvVar for `name` when it is set; None otherwise (not every input needs it)."""
-    return dg.EnvVar(name) if os.environ.get(name) else None
-
-
 def pipeline_resources() -> dict[str, dg.ConfigurableResource | dg.ConfigurableIOManager]:
-    """Resources bound to the environment: data and backup folders, the passphrase EnvVar
-    (bound only when set: plain inputs need none), the decoder launcher."""
+    """Resources bound to the environment: data and backup folders, each secret as an
+    EnvVar (bound only when set: plain inputs need none), the decoder launcher."""
     data_dir = str(settings.data_dir())
-    passphrase = (
-        dg.EnvVar(settings.PASSPHRASE_ENV) if os.environ.get(settings.PASSPHRASE_ENV) else None
-    )
+    secrets = {
+        name: dg.EnvVar(value_env)
+        for name, (value_env, _) in settings.SECRET_VARIABLES.items()
+        if os.environ.get(value_env)
+    }
     return {
         "paths": AstrabotPathsResource(data_dir=data_dir),
-        "signal": SignalBackupResource(
-            backup_dir=str(settings.backup_dir()), passphrase=passphrase
-        ),
+        "signal": SignalBackupResource(backup_dir=str(settings.backup_dir()), **secrets),
         "decoder": DecoderLauncherResource(
             launcher=os.environ.get(settings.DECODER_LAUNCHER_ENV) or "subprocess"
         ),

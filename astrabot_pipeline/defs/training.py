@@ -11,11 +11,10 @@ import dagster as dg
 import pandas as pd
 
 from astrabot_pipeline.dataset import records_from_frame
-from astrabot_pipeline.defs.errors import fail_on
+from astrabot_pipeline.defs.errors import redact_failures
 from astrabot_pipeline.defs.resources import AstrabotPathsResource
 from astrabot_pipeline.training import (
     StageConfig,
-    TrainingError,
     build_tiny_base_model,
     train_lora_stage,
 )
@@ -63,17 +62,16 @@ def _run_stage(
     mixed_dataset: pd.DataFrame,
     previous_stage: dict | None,
 ):
-    with fail_on(TrainingError, ValueError, OSError):
-        base = previous_stage["base_model"] if previous_stage else None
-        base = base or _base_model_path(config, mixed_dataset, paths)
-        result = train_lora_stage(
-            base,
-            _split_records(mixed_dataset, kind, "train"),
-            _split_records(mixed_dataset, kind, "validation"),
-            paths.sub("models", name),
-            StageConfig(name=name, **config.model_dump(exclude={"base_model"})),
-            previous_adapter_dir=Path(previous_stage["adapter_dir"]) if previous_stage else None,
-        )
+    base = previous_stage["base_model"] if previous_stage else None
+    base = base or _base_model_path(config, mixed_dataset, paths)
+    result = train_lora_stage(
+        base,
+        _split_records(mixed_dataset, kind, "train"),
+        _split_records(mixed_dataset, kind, "validation"),
+        paths.sub("models", name),
+        StageConfig(name=name, **config.model_dump(exclude={"base_model"})),
+        previous_adapter_dir=Path(previous_stage["adapter_dir"]) if previous_stage else None,
+    )
     manifest = result.to_dict()
     manifest["base_model"] = str(base)
     context.log.info(
@@ -116,6 +114,7 @@ def _lora_stage(name: str, kind: str, previous: str | None) -> dg.AssetsDefiniti
     if previous is None:
 
         @dg.asset(**spec)
+        @redact_failures
         def _first_stage(
             context: dg.AssetExecutionContext,
             config: LoraStageConfig,
@@ -127,6 +126,7 @@ def _lora_stage(name: str, kind: str, previous: str | None) -> dg.AssetsDefiniti
         return _first_stage
 
     @dg.asset(ins={"previous_stage": dg.AssetIn(previous)}, **spec)
+    @redact_failures
     def _next_stage(
         context: dg.AssetExecutionContext,
         config: LoraStageConfig,

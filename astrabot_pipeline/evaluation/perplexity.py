@@ -15,12 +15,13 @@ from typing import Any
 
 import torch
 
+from astrabot_pipeline.errors import AstrabotError, SettingError
 from astrabot_pipeline.settings import harden_process
 from astrabot_pipeline.training.base_model import load_base_model
 from astrabot_pipeline.training.stages import require_adapter_dir, validate_chat_records
 
 
-class EvaluationError(ValueError):
+class EvaluationError(AstrabotError, ValueError):
     """The evaluation cannot produce a meaningful number (e.g. no assistant tokens)."""
 
 
@@ -123,7 +124,7 @@ class ModelEvaluator:
     ) -> PerplexityResult:
         """Assistant-token loss and perplexity of the base model (or base + `adapter_dir`)."""
         if max_length < 2 or batch_size < 1:
-            raise ValueError("max_length must be at least 2 and batch_size at least 1")
+            raise SettingError("max_length must be at least 2 and batch_size at least 1")
         clean = validate_chat_records(records, "evaluation")
         encoded = self._encode(clean, max_length)
 

@@ -33,6 +33,7 @@ from presidio_anonymizer import AnonymizerEngine
 from presidio_anonymizer.entities import OperatorConfig, RecognizerResult
 from spacy.tokens import Doc
 
+from astrabot_pipeline.errors import AstrabotError
 from astrabot_pipeline.privacy import prefilter
 from astrabot_pipeline.privacy.known_contacts import KnownContacts
 from astrabot_pipeline.privacy.name_gazetteer import (
@@ -110,7 +111,7 @@ def _is_chat_noise(word: str) -> bool:
     return len(letters) < 2 or bool(_CHAT_NOISE.fullmatch(letters))
 
 
-class SpacyModelMissingError(RuntimeError):
+class SpacyModelMissingError(AstrabotError, RuntimeError):
     """The spaCy model Presidio needs is not installed (the pipeline never downloads it)."""
 
 

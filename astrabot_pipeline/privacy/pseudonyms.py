@@ -19,6 +19,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from astrabot_pipeline.errors import AstrabotError
 from astrabot_pipeline.privacy.known_contacts import digits_of, fold, name_words
 from astrabot_pipeline.storage import PRIVATE_FILE_MODE, private_dir
 
@@ -81,7 +82,7 @@ _POSSESSIVE = re.compile(r"(?:['’]s|['’])$", re.IGNORECASE)
 _WORD_SPLIT = re.compile(r"(\s+|[._\-])")
 
 
-class SecretFileError(OSError):
+class SecretFileError(AstrabotError, OSError):
     """The pseudonym secret file exists but is unusable (empty, truncated, unreadable)."""
 
 

@@ -24,6 +24,8 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+from astrabot_pipeline.errors import AstrabotError
+
 PLAINTEXT_PATHS = (
     "decoded",
     "assets/decoded_backup",
@@ -35,7 +37,7 @@ EVERYTHING_PATHS = (*PLAINTEXT_PATHS, "assets", "models", "reports")
 NEVER_PURGED = ("backups", "secrets")
 
 
-class PurgeError(RuntimeError):
+class PurgeError(AstrabotError, RuntimeError):
     """A purge target lies outside the data directory or is one of the kept folders."""
 
 

@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from astrabot_pipeline.errors import AstrabotError
 from astrabot_pipeline.privacy.known_contacts import digits_of, fold
 from astrabot_pipeline.signal.tables import conform
 
@@ -41,7 +42,7 @@ _NAME_COLUMNS = ("display_name", "given_name", "family_name", "nickname", "usern
 DateBound = str | dt.date | dt.datetime | pd.Timestamp | None
 
 
-class ScopeError(ValueError):
+class ScopeError(AstrabotError, ValueError):
     """A scope setting cannot be read (a date that is not ISO 8601, a start after the end)."""
 
 

@@ -7,12 +7,13 @@ import hashlib
 from collections.abc import Iterator
 from pathlib import Path
 
+from astrabot_pipeline.errors import AstrabotError
 from astrabot_pipeline.signal.inputs import is_supported_input
 
 _HASH_CHUNK = 1 << 20
 
 
-class NoBackupFoundError(FileNotFoundError):
+class NoBackupFoundError(AstrabotError, FileNotFoundError):
     """The backup folder holds no supported input."""
 
 

@@ -1,48 +1,44 @@
 """The decoder as an external process for Dagster Pipes: `python -m astrabot_pipeline.signal.pipes_entry`.
 
 Launched by the `decoder` resource as a subprocess or in the decoder image. Extras carry
-`backup_path`, `out_dir` and options; the passphrase is read from the file named by
-ASTRABOT_PASSPHRASE_FILE (or, failing that, from SIGNAL_BACKUP_PASSPHRASE), never from
-extras or arguments. Only counts, versions and timings go back to Dagster.
+`backup_path`, `out_dir` and options; the secrets (passphrase, ACI, Desktop key) are read by
+`settings.read_secrets` from the files named by ASTRABOT_*_FILE (or, failing that, from
+their SIGNAL_* variables), never from extras or arguments. Only counts, versions, timings
+and safe failure messages go back to Dagster.
 """
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
 from dagster_pipes import PipesContext, open_dagster_pipes
 
 from astrabot_pipeline import settings
+from astrabot_pipeline.errors import AstrabotError
+from astrabot_pipeline.interrupts import exit_status, signals_as_interrupts
+from astrabot_pipeline.settings import DESKTOP_KEY_FILE_ENV, PASSPHRASE_FILE_ENV
 from astrabot_pipeline.signal.discovery import content_sha256
-from astrabot_pipeline.signal.errors import BackupError, PassphraseMissingError
 from astrabot_pipeline.signal.processor import DecodeResult, SignalProcessor
 
 PIPES_ENTRY_MODULE = "astrabot_pipeline.signal.pipes_entry"
-PASSPHRASE_FILE_ENV = "ASTRABOT_PASSPHRASE_FILE"
-DESKTOP_KEY_FILE_ENV = "ASTRABOT_DESKTOP_KEY_FILE"
 FAILURE_KEY = "decode_failure"
 """Custom-message key of a failed decode: {FAILURE_KEY: "<ErrorClass>: <message>"}."""
 EXIT_DECODE_FAILED = 2
+WITHHELD = (
+    "unexpected error in the decoder (its message is withheld: it may quote the backup's "
+    "content); please report this type as a bug"
+)
 
-
-def read_secret(file_env: str, value_env: str) -> str | None:
-    """A secret from the file named by `file_env`, else from `value_env`, else None (plain
-    inputs need none; the decoder says which variable to set when one that does is missing)."""
-    if secret_file := os.environ.get(file_env):
-        try:
-            return Path(secret_file).read_text(encoding="utf-8").strip() or None
-        except OSError as error:
-            raise PassphraseMissingError(
-                f"cannot read the secret file named by {file_env}: {error.strerror}"
-            ) from None
-    return os.environ.get(value_env) or None
-
-
-def read_passphrase() -> str | None:
-    """The passphrase from ASTRABOT_PASSPHRASE_FILE, else SIGNAL_BACKUP_PASSPHRASE."""
-    return read_secret(PASSPHRASE_FILE_ENV, settings.PASSPHRASE_ENV)
+__all__ = [
+    "DESKTOP_KEY_FILE_ENV",  # re-exported: where the launcher and its tests have found them
+    "EXIT_DECODE_FAILED",
+    "FAILURE_KEY",
+    "PASSPHRASE_FILE_ENV",
+    "PIPES_ENTRY_MODULE",
+    "failure_message",
+    "run",
+]
 
 
 def materialization_metadata(result: DecodeResult, backup: Path) -> dict[str, object]:
@@ -60,8 +56,22 @@ def materialization_metadata(result: DecodeResult, backup: Path) -> dict[str, ob
     }
 
 
+def failure_message(error: BaseException, backup: Path) -> str:
+    """What the decoder reports for `error`: "<Type>: <message>" for our own errors (their
+    messages are safe), the type and a fixed text for anything else."""
+    if isinstance(error, AstrabotError):
+        return f"{type(error).__name__}: {error}"
+    if isinstance(error, KeyboardInterrupt):
+        return f"{type(error).__name__}: decoding interrupted"
+    if isinstance(error, FileNotFoundError):
+        return f"FileNotFoundError: no such backup file {backup.name}"
+    return f"{type(error).__name__}: {WITHHELD}"
+
+
 def run(pipes: PipesContext) -> int:
-    """Decode as the extras say and report the materialization; 0, or 2 on a BackupError."""
+    """Decode as the extras say and report the materialization. 0 on success; on a failure
+    the message of `failure_message` is reported and 2 returned (130/143 when SIGINT/SIGTERM,
+    e.g. Dagster terminating the run, stopped it)."""
     backup = Path(pipes.get_extra("backup_path"))
     out_dir = Path(pipes.get_extra("out_dir"))
 
@@ -70,21 +80,24 @@ def run(pipes: PipesContext) -> int:
         pipes.log.info(f"decoded {frames} frames, {bytes_read} of {file_size} bytes ({share:.0%})")
 
     try:
-        processor = SignalProcessor(
-            read_passphrase(),
-            aci=os.environ.get(settings.ACI_ENV) or None,
-            desktop_key=read_secret(DESKTOP_KEY_FILE_ENV, settings.DESKTOP_KEY_ENV),
-            extract_attachments=bool(pipes.extras.get("extract_attachments", True)),
-            verify_mac=bool(pipes.extras.get("verify_mac", True)),
-        )
-        result = processor.decode(backup, out_dir, progress=progress)
-    except (BackupError, FileNotFoundError) as error:
-        if isinstance(error, FileNotFoundError):
-            message = f"FileNotFoundError: no such backup file {backup.name}"
-        else:
-            message = f"{type(error).__name__}: {error}"
+        with signals_as_interrupts():
+            secrets = settings.read_secrets()
+            processor = SignalProcessor(
+                secrets.passphrase,
+                aci=secrets.aci,
+                desktop_key=secrets.desktop_key,
+                extract_attachments=bool(pipes.extras.get("extract_attachments", True)),
+                verify_mac=bool(pipes.extras.get("verify_mac", True)),
+            )
+            result = processor.decode(backup, out_dir, progress=progress)
+    except (Exception, KeyboardInterrupt) as error:
+        # Everything is caught: an exception leaving `open_dagster_pipes` would be reported
+        # to Dagster with its message and stack, which may quote the backup's content.
+        message = failure_message(error, backup)
         pipes.log.error(message)
         pipes.report_custom_message({FAILURE_KEY: message})
+        if isinstance(error, KeyboardInterrupt):
+            return exit_status(error)
         return EXIT_DECODE_FAILED
     for warning in result.warnings:
         pipes.log.warning(warning)

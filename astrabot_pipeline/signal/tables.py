@@ -9,6 +9,8 @@ from __future__ import annotations
 import pandas as pd
 import pyarrow as pa
 
+from astrabot_pipeline.errors import AstrabotError
+
 TIMESTAMP = pa.timestamp("ms", tz="UTC")
 
 SCHEMAS: dict[str, pa.Schema] = {
@@ -91,7 +93,7 @@ SCHEMAS: dict[str, pa.Schema] = {
 TABLE_NAMES = tuple(SCHEMAS)
 
 
-class SchemaMismatchError(ValueError):
+class SchemaMismatchError(AstrabotError, ValueError):
     """A table does not match the data contract (missing columns or uncastable values)."""
 
 

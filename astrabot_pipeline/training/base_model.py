@@ -17,13 +17,14 @@ import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel
 from transformers.tokenization_utils_base import PreTrainedTokenizerBase
 
+from astrabot_pipeline.errors import AstrabotError
 from astrabot_pipeline.settings import harden_process
 
 # The real base model named in the design; any local path or cached hub id also works.
 DEFAULT_REAL_MODEL_ID = "Qwen/Qwen2.5-7B-Instruct"
 
 
-class TrainingError(Exception):
+class TrainingError(AstrabotError):
     """Base class for every failure of the training package."""
 
 

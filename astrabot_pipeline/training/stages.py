@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from astrabot_pipeline.errors import SettingError
 from astrabot_pipeline.settings import harden_process
 from astrabot_pipeline.storage import atomic_output
 from astrabot_pipeline.training.base_model import (
@@ -78,14 +79,14 @@ class StageConfig:
 
     def __post_init__(self) -> None:
         if not self.name:
-            raise ValueError("a stage needs a name")
+            raise SettingError("a stage needs a name")
         for field_name in ("max_steps", "lora_r", "batch_size", "max_length"):
             if getattr(self, field_name) < 1:
-                raise ValueError(f"StageConfig.{field_name} must be at least 1")
+                raise SettingError(f"StageConfig.{field_name} must be at least 1")
         if self.learning_rate <= 0:
-            raise ValueError("StageConfig.learning_rate must be positive")
+            raise SettingError("StageConfig.learning_rate must be positive")
         if not 0 <= self.lora_dropout < 1:
-            raise ValueError("StageConfig.lora_dropout must be in [0, 1)")
+            raise SettingError("StageConfig.lora_dropout must be in [0, 1)")
 
 
 @dataclass

@@ -19,19 +19,16 @@ from dagster_pipes import DAGSTER_PIPES_CONTEXT_ENV_VAR, decode_param, encode_pa
 
 from astrabot_pipeline.defs.ingest import decoded_backup
 from astrabot_pipeline.defs.resources import (
-    CONTAINER_DESKTOP_KEY_PATH,
     CONTAINER_SECRET_PATH,
+    CONTAINER_SECRETS_DIR,
     AstrabotIOManager,
     AstrabotPathsResource,
     DecoderLauncherResource,
     SignalBackupResource,
 )
+from astrabot_pipeline.settings import ACI_FILE_ENV, DESKTOP_KEY_FILE_ENV, PASSPHRASE_FILE_ENV
 from astrabot_pipeline.signal.discovery import content_sha256
-from astrabot_pipeline.signal.pipes_entry import (
-    DESKTOP_KEY_FILE_ENV,
-    PASSPHRASE_FILE_ENV,
-    PIPES_ENTRY_MODULE,
-)
+from astrabot_pipeline.signal.pipes_entry import PIPES_ENTRY_MODULE
 from astrabot_pipeline.synthetic import DEMO_PASSPHRASE, write_demo_backup
 from astrabot_pipeline_tests.conftest import PROJECT_ROOT
 
@@ -120,6 +117,7 @@ class FakeContainer:
         self.kwargs = kwargs
         self.returncode: int | None = None
         self.secret_seen: tuple[int, str] | None = None
+        self.secrets_seen: dict[str, tuple[int, str]] = {}
 
     def _host_path(self, container_path: str) -> str:
         for host, bind in self.kwargs["volumes"].items():
@@ -129,8 +127,15 @@ class FakeContainer:
         raise AssertionError(f"{container_path} is not inside any bind mount")
 
     def start(self) -> None:
-        secret = Path(self._host_path(CONTAINER_SECRET_PATH))
-        self.secret_seen = (stat.S_IMODE(secret.stat().st_mode), secret.read_text())
+        self.secrets_seen = {}
+        for host, bind in self.kwargs["volumes"].items():
+            if bind["bind"].startswith(CONTAINER_SECRETS_DIR + "/"):
+                secret = Path(host)
+                self.secrets_seen[bind["bind"]] = (
+                    stat.S_IMODE(secret.stat().st_mode),
+                    secret.read_text(),
+                )
+        self.secret_seen = self.secrets_seen.get(CONTAINER_SECRET_PATH)
 
     def logs(self, **_: object):
         env = dict(self.kwargs["environment"])
@@ -139,8 +144,9 @@ class FakeContainer:
         for key in ("backup_path", "out_dir"):
             extras[key] = self._host_path(extras[key])
         env[DAGSTER_PIPES_CONTEXT_ENV_VAR] = encode_param(context)
-        for file_env in (PASSPHRASE_FILE_ENV, DESKTOP_KEY_FILE_ENV):
-            env[file_env] = self._host_path(env[file_env])
+        for file_env in (PASSPHRASE_FILE_ENV, ACI_FILE_ENV, DESKTOP_KEY_FILE_ENV):
+            if file_env in env:
+                env[file_env] = self._host_path(env[file_env])
         command = [sys.executable, *self.kwargs["command"]]
         assert self.kwargs["entrypoint"] == ["python"]
         done = subprocess.run(
@@ -196,8 +202,12 @@ def test_the_docker_launcher_mounts_the_secret_read_only_and_never_puts_it_in_th
     assert volumes[str(data_dir / "decoded")] == {"bind": "/output", "mode": "rw"}
     (secret,) = [host for host, bind in volumes.items() if bind["bind"] == CONTAINER_SECRET_PATH]
     assert volumes[secret]["mode"] == "ro"
-    (key,) = [host for host, bind in volumes.items() if bind["bind"] == CONTAINER_DESKTOP_KEY_PATH]
-    assert volumes[key]["mode"] == "ro" and not Path(key).exists()
+    # Only the secrets that are set are mounted (no Desktop key, no ACI here).
+    assert {bind["bind"] for bind in volumes.values()} == {
+        "/input",
+        "/output",
+        CONTAINER_SECRET_PATH,
+    }
     assert Path(secret).parent == secrets_dir
     assert spec["environment"][PASSPHRASE_FILE_ENV] == CONTAINER_SECRET_PATH
     assert DEMO_PASSPHRASE not in spec["environment"].values()

@@ -60,3 +60,20 @@ def test_sensor_requests_one_run_per_new_backup(tmp_path):
     assert isinstance(new_backup_sensor(context), dg.SkipReason)
     (tmp_path / "signal-2026-02-01.backup").write_bytes(b"second")
     assert new_backup_sensor(context).run_key != request.run_key
+
+
+def test_every_asset_body_runs_under_redact_failures():
+    """So no library message (which may quote a chat message) reaches the event log."""
+    from astrabot_pipeline.defs.errors import REDACTS_FAILURES
+
+    bodies = {}
+    for assets_def in defs.assets:
+        if isinstance(assets_def, dg.SourceAsset):
+            bodies[assets_def.key.to_user_string()] = assets_def.observe_fn
+        else:
+            for key in assets_def.keys:
+                bodies[key.to_user_string()] = assets_def.op.compute_fn.decorated_fn
+    assert set(bodies) == set(ASSET_GROUPS)
+    assert [
+        name for name, body in bodies.items() if not getattr(body, REDACTS_FAILURES, False)
+    ] == []
