@@ -59,8 +59,9 @@ def normalize_plain_android_db(db_path: str | Path, work_dir: str | Path) -> Nor
     try:
         source.backup(target)
     except sqlite3.DatabaseError as error:
+        reason = getattr(error, "sqlite_errorname", None) or type(error).__name__
         raise UnsupportedBackupError(
-            f"{db_path.name} could not be copied: {str(error)[:120]} (a damaged database)"
+            f"{db_path.name} could not be copied ({reason}): the database is damaged"
         ) from None
     finally:
         target.close()
@@ -96,7 +97,11 @@ def _check_is_signal_db(path: Path) -> None:
     try:
         tables = _table_names(path)
     except sqlite3.DatabaseError as error:
-        raise UnsupportedBackupError(f"{path.name} could not be read as SQLite: {error}") from None
+        reason = getattr(error, "sqlite_errorname", None) or type(error).__name__
+        raise UnsupportedBackupError(
+            f"{path.name} could not be read as SQLite ({reason}): the file is damaged or not a "
+            "database"
+        ) from None
     if "recipient" not in tables or not any(table in tables for table in MESSAGE_TABLES):
         hint = (
             " (this looks like a Signal Desktop database: use the Desktop input instead)"
