@@ -38,7 +38,7 @@ from astrabot_pipeline.signal.errors import (
     WrongPassphraseError,
 )
 from astrabot_pipeline.signal.normalize import INCOMING_BASE, NormalizedBackup, normalize_database
-from astrabot_pipeline.signal.sqlite_guard import quote_identifier
+from astrabot_pipeline.signal.sqlite_guard import ReadGuard, quote_identifier
 from astrabot_pipeline.signal.sqlite_replay import KEY_VALUE_TABLE
 
 KEY_ENV_VAR = settings.DESKTOP_KEY_ENV
@@ -117,9 +117,15 @@ def normalize_desktop_db(
     storage.private_dir(work_dir)  # the copies hold message text
     copy = _copy_with_wal(db_path, work_dir / COPY_FILE)
     warnings: list[str] = []
-    connection = _open(copy, key_hex, warnings)
+    connection, database_error = _open(copy, key_hex, warnings)
     try:
-        converted = _Converter(connection).write(work_dir / CONVERTED_FILE)
+        guard = ReadGuard(
+            connection,
+            copy.stat().st_size,
+            "the Desktop database",
+            database_error=database_error,
+        )
+        converted = _Converter(connection, guard).write(work_dir / CONVERTED_FILE)
     finally:
         connection.close()
     normalized = normalize_database(converted.path)
@@ -151,14 +157,15 @@ def _clean_key(key_hex: str) -> str:
     return key.lower()
 
 
-def _open(path: Path, key_hex: str | None, warnings: list[str]) -> Any:
-    """A DB-API connection to the copy: plain sqlite3, or sqlcipher3 keyed with the raw key."""
+def _open(path: Path, key_hex: str | None, warnings: list[str]) -> tuple[Any, type[Exception]]:
+    """A DB-API connection to the copy (plain sqlite3, or sqlcipher3 keyed with the raw
+    key) and that module's base error class."""
     with path.open("rb") as handle:
         is_plain = handle.read(len(SQLITE_MAGIC)) == SQLITE_MAGIC
     if is_plain:
         if key_hex is not None:
             warnings.append(f"the Desktop database is not encrypted; {KEY_ENV_VAR} was not used")
-        return sqlite3.connect(path)
+        return sqlite3.connect(path), sqlite3.Error
     if key_hex is None:
         raise WrongPassphraseError(
             f"this Signal Desktop database is encrypted: set {KEY_ENV_VAR} to the 64-hex-digit "
@@ -175,7 +182,7 @@ def _open(path: Path, key_hex: str | None, warnings: list[str]) -> Any:
     connection = sqlcipher3.connect(str(path))
     connection.execute(f"PRAGMA key = \"x'{key}'\"")
     _probe(connection, sqlcipher3.DatabaseError)
-    return connection
+    return connection, sqlcipher3.Error
 
 
 def _probe(connection: Any, database_error: type[Exception]) -> None:
@@ -237,9 +244,11 @@ def _strip_device(value: object) -> str | None:
 class _Converter:
     """Desktop rows -> Android-shaped rows, with one id mapping shared by every table."""
 
-    def __init__(self, connection: Any) -> None:
+    def __init__(self, connection: Any, guard: ReadGuard) -> None:
         self.connection = connection
+        self.guard = guard
         self.warnings: list[str] = []
+        self.readable: dict[str, list[str]] = {}
         self.columns = self._probe_columns()
         for required in ("conversations", "messages"):
             if required not in self.columns:
@@ -258,27 +267,42 @@ class _Converter:
         self.self_id: int | None = None
 
     def _probe_columns(self) -> dict[str, set[str]]:
-        names = [
-            row[0]
-            for row in self.connection.execute("SELECT name FROM sqlite_master WHERE type='table'")
-        ]
-        return {
-            name.lower(): {
-                info[1]
-                for info in self.connection.execute(f"PRAGMA table_info({quote_identifier(name)})")
-            }
-            for name in names
-        }
+        with self.guard.reading("the Desktop database's table list"):
+            names = [
+                row[0]
+                for row in self.connection.execute(
+                    "SELECT name FROM sqlite_master WHERE type='table'"
+                )
+            ]
+        columns: dict[str, set[str]] = {}
+        for name in names:
+            if not isinstance(name, str) or "\x00" in name:
+                continue  # not a name SQL can address: nothing of Signal Desktop's
+            readable = self.guard.readable_columns(self.connection, name)
+            self.readable[name.lower()] = readable
+            columns[name.lower()] = set(readable)
+        if self.guard.skipped_columns:
+            self.warnings.append(
+                f"{len(self.guard.skipped_columns)} generated column(s) computed by functions "
+                "outside the safe list were not read"
+            )
+        return columns
 
     def rows(self, table: str, order: str) -> Iterator[dict[str, Any]]:
         """Rows of `table` as dicts (plus `_rowid`), each with its parsed `json` merged under."""
-        cursor = self.connection.execute(
-            f"SELECT rowid AS _rowid, * FROM {quote_identifier(table)} ORDER BY {order}"
-        )
-        names = [description[0] for description in cursor.description]
-        for values in cursor:
-            row = dict(zip(names, values, strict=True))
-            yield {**_loads(row.get("json")), **{k: v for k, v in row.items() if v is not None}}
+        with self.guard.reading(f"Desktop table {table}"):
+            selected = ", ".join(map(quote_identifier, self.readable.get(table.lower(), [])))
+            cursor = self.connection.execute(
+                f"SELECT rowid AS _rowid{', ' if selected else ''}{selected} "
+                f"FROM {quote_identifier(table)} ORDER BY {order}"
+            )
+            names = [description[0] for description in cursor.description]
+            for values in cursor:
+                row = dict(zip(names, values, strict=True))
+                yield {
+                    **_loads(row.get("json")),
+                    **{k: v for k, v in row.items() if v is not None},
+                }
 
     def lookup(self, service_id: object = None, e164: object = None) -> int | None:
         key = _text(service_id)
@@ -295,7 +319,8 @@ class _Converter:
         try:
             with target:
                 target.executescript(ANDROID_SCHEMA)
-                version = self.connection.execute("PRAGMA user_version").fetchone()[0]
+                with self.guard.reading("the Desktop schema version", trusted=True):
+                    version = self.connection.execute("PRAGMA user_version").fetchone()[0]
                 target.execute(f"PRAGMA user_version = {int(version)}")
                 self.write_recipients(target)
                 self.write_owner(target)

@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections import Counter
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,12 +19,7 @@ from google.protobuf.message import DecodeError
 
 from astrabot_pipeline.signal import protos
 from astrabot_pipeline.signal.errors import UnsupportedBackupError
-from astrabot_pipeline.signal.sqlite_guard import (
-    SqlAuthorizer,
-    WorkBudget,
-    apply_limits,
-    quote_identifier,
-)
+from astrabot_pipeline.signal.sqlite_guard import ReadGuard, quote_identifier
 from astrabot_pipeline.signal.sqlite_replay import KEY_VALUE_TABLE, PREFERENCE_TABLE
 from astrabot_pipeline.signal.tables import conform
 
@@ -170,7 +164,7 @@ def normalize_database(
     db_path = Path(db_path)
     connection = sqlite3.connect(f"file:{db_path.as_posix()}?mode=ro", uri=True)
     try:
-        guard = _ReadGuard(connection, db_path.stat().st_size)
+        guard = ReadGuard(connection, db_path.stat().st_size)
         normalizer = _Normalizer(
             connection,
             guard,
@@ -180,33 +174,6 @@ def normalize_database(
         return normalizer.run()
     finally:
         connection.close()
-
-
-class _ReadGuard:
-    """The authorizer, limits and budget of a connection reading an untrusted database."""
-
-    def __init__(self, connection: sqlite3.Connection, database_bytes: int) -> None:
-        self.authorizer = SqlAuthorizer(read_only=True)
-        connection.set_authorizer(self.authorizer)
-        apply_limits(connection)
-        self.budget = WorkBudget.for_input(database_bytes, "the database")
-        self.budget.install(connection)
-
-    @contextmanager
-    def reading(self, what: str, *, trusted: bool = False) -> Iterator[None]:
-        """Turn a failed read of `what` into a typed error (never SQLite's raw traceback)."""
-        try:
-            if trusted:
-                with self.authorizer.trusted():
-                    yield
-            else:
-                yield
-        except sqlite3.Error as error:
-            self.budget.check(error)
-            raise UnsupportedBackupError(
-                f"{what} of the database could not be read ({str(error)[:120]}); the file is "
-                "damaged or not a Signal database"
-            ) from None
 
 
 # -- small helpers ------------------------------------------------------------------------
@@ -274,7 +241,7 @@ class _Normalizer:
     def __init__(
         self,
         connection: sqlite3.Connection,
-        guard: _ReadGuard,
+        guard: ReadGuard,
         blob_root: Path | None,
         attachment_paths: dict[int, str],
     ) -> None:
@@ -310,13 +277,13 @@ class _Normalizer:
         for name in names:
             if not isinstance(name, str) or "\x00" in name:
                 continue  # not a name SQL can address: nothing of Signal's
-            with self.guard.reading("a table's columns", trusted=True):
-                info = self.connection.execute(
-                    f"PRAGMA table_info({quote_identifier(name)})"
-                ).fetchall()
-            columns[name.lower()] = {
-                str(row[1]).lower(): str(row[1]) for row in info if isinstance(row[1], str)
-            }
+            readable = self.guard.readable_columns(self.connection, name)
+            columns[name.lower()] = {column.lower(): column for column in readable}
+        if self.guard.skipped_columns:
+            self.warnings.append(
+                f"{len(self.guard.skipped_columns)} generated column(s) computed by functions "
+                "outside the safe list were not read"
+            )
         return columns
 
     def has(self, table: str) -> bool:

@@ -25,9 +25,10 @@ import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 from astrabot_pipeline import interrupts
-from astrabot_pipeline.signal.errors import ResourceLimitError
+from astrabot_pipeline.signal.errors import ResourceLimitError, UnsupportedBackupError
 
 RESERVED_PREFIX = "astrabot_"  # our side tables in the replayed database
 SCHEMA_TABLES = ("sqlite_master", "sqlite_schema", "sqlite_temp_master")
@@ -66,6 +67,30 @@ ALLOWED_FUNCTIONS = frozenset(
         "upper",
     }
 )
+# What a generated column of a database we only read may call (Signal Desktop derives
+# some of its columns from the JSON it stores): the list above plus JSON extraction.
+READ_FUNCTIONS = ALLOWED_FUNCTIONS | {
+    "iif",
+    "json",
+    "json_array_length",
+    "json_extract",
+    "json_type",
+    "json_valid",
+}
+_FUNCTION_OPCODES = frozenset({"Function", "PureFunc", "AggStep", "AggFinal", "AggValue"})
+
+
+def functions_called(connection: Any, sql: str) -> set[str]:
+    """The SQL functions SQLite would run for `sql`, from its own compiled program
+    (EXPLAIN): this sees the expressions the authorizer never does (column defaults,
+    generated columns). Run it where the authorizer trusts the caller."""
+    return {
+        str(row[5]).split("(", 1)[0].lower()
+        for row in connection.execute(f"EXPLAIN {sql}")
+        if row[1] in _FUNCTION_OPCODES and row[5] is not None
+    }
+
+
 # Virtual-table modules a Signal database uses (its message search index).
 ALLOWED_VIRTUAL_TABLE_MODULES = frozenset({"fts5"})
 
@@ -235,12 +260,13 @@ class WorkBudget:
             return 1
         return 0
 
-    def check(self, error: sqlite3.Error) -> None:
+    def check(self, error: Exception) -> None:
         """Turn a statement the handler aborted into the interruption or limit it stands for.
 
         Returns normally when `error` is an ordinary SQLite error.
         """
-        if not (isinstance(error, sqlite3.OperationalError) and str(error) == "interrupted"):
+        # By name: sqlcipher3 raises its own OperationalError class.
+        if not (type(error).__name__ == "OperationalError" and str(error) == "interrupted"):
             return
         interrupts.raise_if_pending()
         if self.exceeded:
@@ -281,24 +307,83 @@ def quote_identifier(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def guard_read_only(connection: sqlite3.Connection, input_bytes: int, what: str) -> WorkBudget:
-    """Guards for reading an untrusted database: read-only authorizer, limits, budget."""
-    authorizer = SqlAuthorizer(read_only=True)
-    connection.set_authorizer(authorizer)
-    apply_limits(connection)
-    budget = WorkBudget.for_input(input_bytes, what)
-    budget.install(connection)
-    return budget
+class ReadGuard:
+    """The authorizer, limits and budget of a connection that reads an untrusted database.
+
+    Works for `sqlite3` and DB-API twins such as `sqlcipher3` (pass its `Error` class).
+    """
+
+    def __init__(
+        self,
+        connection: Any,
+        database_bytes: int,
+        what: str = "the database",
+        *,
+        database_error: type[Exception] = sqlite3.Error,
+    ) -> None:
+        self.authorizer = SqlAuthorizer(read_only=True)
+        self.database_error = database_error
+        self.skipped_columns: list[str] = []
+        connection.set_authorizer(self.authorizer)
+        if hasattr(connection, "setlimit"):
+            apply_limits(connection)
+        self.budget = WorkBudget.for_input(database_bytes, what)
+        self.budget.install(connection)
+
+    def readable_columns(self, connection: Any, table: str) -> list[str]:
+        """The columns of `table` that are safe to SELECT, in table order.
+
+        SQLite runs a generated column's expression whenever the column is read, and never
+        asks the authorizer about the functions it calls: so a table's generated columns
+        are readable only when SQLite's compiled program for reading them calls nothing
+        outside `READ_FUNCTIONS`. The others are left out and listed in `skipped_columns`.
+        """
+        quoted = quote_identifier(table)
+        with self.reading(f"the columns of table {table}", trusted=True):
+            info = connection.execute(f"PRAGMA table_xinfo({quoted})").fetchall()
+            columns = [(row[1], row[6]) for row in info if isinstance(row[1], str)]
+            generated = [name for name, hidden in columns if hidden in (2, 3)]
+            called = (
+                functions_called(
+                    connection,
+                    f"SELECT {', '.join(map(quote_identifier, generated))} FROM {quoted}",
+                )
+                if generated
+                else set()
+            )
+        if not called <= READ_FUNCTIONS:
+            self.skipped_columns.extend(f"{table}.{name}" for name in generated)
+            return [name for name, hidden in columns if hidden not in (2, 3)]
+        return [name for name, hidden in columns if hidden != 1]  # 1: hidden (virtual tables)
+
+    @contextmanager
+    def reading(self, what: str, *, trusted: bool = False) -> Iterator[None]:
+        """Turn a failed read of `what` into a typed error (never SQLite's raw traceback);
+        `trusted` for our own pragmas."""
+        try:
+            if trusted:
+                with self.authorizer.trusted():
+                    yield
+            else:
+                yield
+        except self.database_error as error:
+            self.budget.check(error)
+            reason = getattr(error, "sqlite_errorname", None) or str(error)[:80]
+            raise UnsupportedBackupError(
+                f"{what} could not be read ({reason}); the file is damaged or not a Signal database"
+            ) from None
 
 
 __all__ = [
     "ALLOWED_FUNCTIONS",
+    "ReadGuard",
     "SqlAuthorizer",
     "WorkBudget",
+    "READ_FUNCTIONS",
     "apply_limits",
+    "functions_called",
     "cap_database_size",
     "database_bytes",
-    "guard_read_only",
     "is_reserved",
     "quote_identifier",
 ]

@@ -46,6 +46,7 @@ from astrabot_pipeline.signal.sqlite_guard import (
     WorkBudget,
     apply_limits,
     cap_database_size,
+    functions_called,
     is_reserved,
     quote_identifier,
 )
@@ -94,8 +95,6 @@ _FTS_SHADOW = re.compile(r".+_(data|idx|content|docsize|config)$", re.IGNORECASE
 _EXTERNAL_CONTENT_FTS = re.compile(r"USING\s+fts5\s*\(.*\bcontent\s*=", re.IGNORECASE | re.DOTALL)
 _SQLITE_FULL = 13
 DISK_FULL_MARGIN = 64 << 20  # less free space than this, and SQLITE_FULL means the disk
-_STRING_LITERAL = re.compile(r"'(?:[^']|'')*'")
-_CALL = re.compile(r"([A-Za-z_][A-Za-z0-9_$]*)\s*\(")
 
 
 def unquote_identifier(token: str) -> str:
@@ -157,6 +156,7 @@ class _Plan:
     name: str = ""
     is_virtual: bool = False
     reason: str = ""
+    is_table: bool = False
 
 
 def _plan(sql: str) -> _Plan:
@@ -188,7 +188,7 @@ def _plan(sql: str) -> _Plan:
             return _Plan("skip", name, reason="")
         if is_reserved(name):
             return _Plan("skip", name, reason="reserved astrabot_* tables")
-        return _Plan("create", name)
+        return _Plan("create", name, is_table=True)
     return _Plan("skip", reason="statements other than Signal's CREATE/INSERT shapes")
 
 
@@ -365,7 +365,7 @@ class SqliteReplayer:
             self._record_refusal(error)
             self.stats.warnings.append(f"could not create {plan.name}: {_reason(error)}")
             return
-        if not plan.is_virtual and not self._defaults_are_safe(plan.name):
+        if plan.is_table and not self._defaults_are_safe(plan.name):
             with self._ours():
                 self._conn.execute(f"DROP TABLE {quote_identifier(plan.name)}")
             self._skipped_tables.add(plan.name)
@@ -378,17 +378,14 @@ class SqliteReplayer:
                 self._search_indexes.append(plan.name)
 
     def _defaults_are_safe(self, table: str) -> bool:
-        """SQLite's authorizer never sees a DEFAULT expression (it runs on each INSERT), so
-        the functions a default calls are checked here, against the same short list."""
+        """SQLite's authorizer never sees a column's DEFAULT expression (it runs on each
+        INSERT), so the functions an INSERT of all defaults would call are read from its
+        compiled program and checked against the same short list."""
         with self._ours():
-            info = self._conn.execute(f"PRAGMA table_info({quote_identifier(table)})").fetchall()
-        for column in info:
-            default = column[4]
-            if isinstance(default, str) and "(" in default:
-                code = _STRING_LITERAL.sub("''", default)
-                if any(name.lower() not in ALLOWED_FUNCTIONS for name in _CALL.findall(code)):
-                    return False
-        return True
+            called = functions_called(
+                self._conn, f"INSERT INTO {quote_identifier(table)} DEFAULT VALUES"
+            )
+        return called <= ALLOWED_FUNCTIONS
 
     def _record_refusal(self, error: sqlite3.Error) -> None:
         if getattr(error, "sqlite_errorcode", None) == sqlite3.SQLITE_AUTH:
