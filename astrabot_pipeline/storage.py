@@ -87,9 +87,6 @@ def make_tree_private(root: Path) -> None:
                 entry.chmod(PRIVATE_DIR_MODE if entry.is_dir() else PRIVATE_FILE_MODE)
 
 
-_make_tree_private = make_tree_private
-
-
 def _remove(path: Path) -> None:
     if path.is_dir() and not path.is_symlink():
         shutil.rmtree(path, ignore_errors=True)
