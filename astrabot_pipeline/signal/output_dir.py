@@ -78,13 +78,18 @@ class OutputTarget:
     state: str  # "missing", "empty", "ours" (marker) or "unmarked" (an older version's output)
 
 
+def _real(path: str | os.PathLike[str]) -> Path:
+    """Symlinks resolved as far as they go (a symlink loop is left as is, not an error)."""
+    return Path(os.path.realpath(path))
+
+
 def _target_path(out: str | os.PathLike[str]) -> Path:
     raw = Path(out)
     if raw.name in ("", ".", ".."):  # ".", "..", "a/..": the folder itself
-        raw = raw.resolve()
+        raw = _real(raw)
     if raw.name in ("", ".", ".."):
         raise OutputFolderError(f"{raw} cannot be an output folder; name a new folder")
-    return raw.parent.resolve() / raw.name
+    return _real(raw.parent) / raw.name
 
 
 def check_output_dir(
@@ -127,7 +132,7 @@ def _state(target: Path, *, replace: bool, input_path: str | os.PathLike[str] | 
         raise OutputFolderError(
             f"{target} is a file, not a folder; choose a new folder name for --out"
         )
-    cwd = Path.cwd().resolve()
+    cwd = _real(Path.cwd())
     if cwd == target or target in cwd.parents:
         raise OutputFolderError(
             f"{target} is the current folder or holds it; name a new folder, e.g. --out decoded"
@@ -137,7 +142,7 @@ def _state(target: Path, *, replace: bool, input_path: str | os.PathLike[str] | 
             f"{target} is a mount point; name a new folder inside it, e.g. {target / 'decoded'}"
         )
     if input_path is not None:
-        source = Path(input_path).resolve()
+        source = _real(input_path)
         if source == target or target in source.parents:
             raise OutputFolderError(
                 f"the input {Path(input_path).name} lies inside {target}; "
@@ -504,7 +509,7 @@ def decode_output(
     SIGTERM) it vanishes with the parents it created. OSError and SQLite errors a user can
     hit (disk full, permissions) leave as typed BackupErrors."""
     target = check_output_dir(out, replace=replace, input_path=input_path)
-    source = Path(input_path).resolve() if input_path is not None else None
+    source = _real(input_path) if input_path is not None else None
     try:
         created = storage.make_parents(target.path.parent)
     except OSError as error:

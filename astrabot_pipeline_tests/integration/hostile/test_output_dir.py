@@ -318,10 +318,12 @@ def test_inspect_and_decode_of_a_symlink_loop_say_so_in_one_line(tmp_path):
     done = astrabot("decode", str(loop), "--out", str(tmp_path / "o"))
     assert "symbolic link loop" in one_line_error(done)
     assert time.monotonic() - started < 20
-    with pytest.raises(UnreadableInputError) as caught:
-        SignalProcessor(DEMO_PASSPHRASE).decode(loop, tmp_path / "o")
-    assert caught.value.errno == errno.ELOOP
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["loop.backup"]
+    (tmp_path / "empty").mkdir()
+    for out in (tmp_path / "o", tmp_path / "empty"):
+        with pytest.raises(UnreadableInputError) as caught:
+            SignalProcessor(DEMO_PASSPHRASE).decode(loop, out)
+        assert caught.value.errno == errno.ELOOP
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["empty", "loop.backup"]
 
 
 def _file_size_limit() -> None:
