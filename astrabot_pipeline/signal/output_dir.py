@@ -415,8 +415,9 @@ def translate_os_error(
     ):
         return _typed(
             OutOfSpaceError,
-            f"the disk holding {parent} is full ({(free or 0) // 1_000_000:,} MB free); the "
-            "partial output was removed: free some space or choose another --out",
+            f"the disk holding {parent} is full"
+            + (f" ({free // 1000:,} kB free)" if free is not None else "")
+            + "; the partial output was removed: free some space or choose another --out",
             errno.ENOSPC,
         )
     if code == errno.EFBIG or (
@@ -567,7 +568,9 @@ def _commit(
     temp: Path, target: OutputTarget, *, replace: bool, input_path: str | os.PathLike[str] | None
 ) -> None:
     """Rename `temp` to the target, after checking the target again (it may have changed
-    while we decoded); an earlier output of ours is moved aside, then deleted."""
+    while we decoded); an earlier output of ours is moved aside to a hidden `.….old.tmp`
+    name, then deleted (if we die in between, its marker makes it a stale temporary that
+    the next decode removes; an unmarked older output would stay, under that name)."""
     final = target.path
     state = _state(final, replace=replace, input_path=input_path)
     if state in ("missing", "empty"):
