@@ -415,9 +415,8 @@ def translate_os_error(
     ):
         return _typed(
             OutOfSpaceError,
-            f"the disk holding {parent} is full"
-            + (f" ({free // 1000:,} kB free)" if free is not None else "")
-            + "; the partial output was removed: free some space or choose another --out",
+            f"the disk holding {parent} is full (no space left while writing the decoded "
+            "output); the partial output was removed: free some space or choose another --out",
             errno.ENOSPC,
         )
     if code == errno.EFBIG or (
