@@ -16,7 +16,8 @@ import time
 from pathlib import Path
 from typing import TextIO
 
-from astrabot_pipeline import settings
+from astrabot_pipeline import interrupts, settings
+from astrabot_pipeline.errors import AstrabotError
 
 MB = 1_000_000
 BAR_WIDTH = 24
@@ -124,7 +125,14 @@ def _decode(args: argparse.Namespace) -> int:
         SignalProcessor,
         TruncatedBackupError,
     )
+    from astrabot_pipeline.signal.output_dir import check_output_dir, check_readable_input
 
+    bar = ProgressBar("decoding")
+    try:  # before the passphrase (prompt, key derivation) and any decoding work
+        check_output_dir(args.out, replace=args.force, input_path=args.backup)
+        check_readable_input(args.backup)
+    except (BackupError, FileNotFoundError) as error:
+        return _failed("decode", error, bar)
     secrets = _read_secrets(args.passphrase_file, required=_needs_passphrase(args.backup))
     processor = SignalProcessor(
         secrets.passphrase,
@@ -133,9 +141,13 @@ def _decode(args: argparse.Namespace) -> int:
         extract_attachments=not args.no_attachments,
         verify_mac=not args.no_verify_mac,
     )
-    bar = ProgressBar("decoding")
     try:
-        result = processor.decode(args.backup, args.out, progress=bar, salvage=args.salvage)
+        result = processor.decode(
+            args.backup, args.out, progress=bar, salvage=args.salvage, replace=args.force
+        )
+    except KeyboardInterrupt:
+        bar.close()  # the interruption message starts on its own line
+        raise
     except (BackupError, FileNotFoundError) as error:
         status = _failed("decode", error, bar)
         if args.salvage and isinstance(error, CorruptFrameError | TruncatedBackupError):
@@ -165,11 +177,19 @@ def _decode(args: argparse.Namespace) -> int:
 def _inspect(args: argparse.Namespace) -> int:
     from astrabot_pipeline.signal import BackupError
     from astrabot_pipeline.signal.inspect import inspect_backup
+    from astrabot_pipeline.signal.output_dir import check_readable_input
 
-    passphrase = _read_secrets(args.passphrase_file).passphrase
     bar = ProgressBar("checking")
     try:
+        check_readable_input(args.backup)  # before asking for the passphrase
+    except (BackupError, FileNotFoundError) as error:
+        return _failed("inspect", error, bar)
+    passphrase = _read_secrets(args.passphrase_file).passphrase
+    try:
         report = inspect_backup(args.backup, passphrase, progress=bar)
+    except KeyboardInterrupt:
+        bar.close()
+        raise
     except (BackupError, FileNotFoundError) as error:
         return _failed("inspect", error, bar)
     bar.close()
@@ -228,7 +248,8 @@ def _purge(args: argparse.Namespace) -> int:
     )
 
     data_dir = settings.data_dir()
-    targets = everything_targets(data_dir) if args.all else plaintext_targets(data_dir)
+    kept = (settings.backup_dir(),)
+    targets = (everything_targets if args.all else plaintext_targets)(data_dir, keep=kept)
     if not targets:
         print(f"nothing to purge under {data_dir}")
         return 0
@@ -247,7 +268,7 @@ def _purge(args: argparse.Namespace) -> int:
             print("nothing deleted")
             return 1
     try:
-        purged = purge_paths(data_dir, targets, keep=(settings.backup_dir(),))
+        purged = purge_paths(data_dir, targets, keep=kept)
     except PurgeError as error:
         print(f"astrabot purge: {error}", file=sys.stderr)
         return 2
@@ -279,7 +300,19 @@ def build_parser() -> argparse.ArgumentParser:
         "Desktop db.sqlite or folder, decrypted Signal SQLite, or --exportcsv folder "
         "(secrets: SIGNAL_BACKUP_PASSPHRASE, SIGNAL_ACI, SIGNAL_DESKTOP_KEY)",
     )
-    decode.add_argument("--out", type=Path, required=True, help="output folder (created)")
+    decode.add_argument(
+        "--out",
+        type=Path,
+        required=True,
+        help="output folder: new or empty (an earlier astrabot decode output needs --force; "
+        "a folder holding anything else is refused)",
+    )
+    decode.add_argument(
+        "--force",
+        action="store_true",
+        help="replace an earlier astrabot decode output in --out (never a folder holding "
+        "files astrabot did not write)",
+    )
     decode.add_argument("--passphrase-file", type=Path, help="file holding the passphrase")
     decode.add_argument(
         "--no-attachments", action="store_true", help="MAC-check attachments but do not write them"
@@ -331,11 +364,29 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run one command; exit 2 with one line on a failure a user can hit, 130 on Ctrl-C and
+    143 on SIGTERM (no traceback; a decode removes its partial output first)."""
     settings.harden_process()
     args = build_parser().parse_args(argv)
     if getattr(args, "out", "unset") is None:
         args.out = settings.backup_dir()
-    return args.handler(args)
+    try:
+        with interrupts.signals_as_interrupts():
+            return args.handler(args)
+    except KeyboardInterrupt as interruption:
+        status = interrupts.exit_status(interruption)
+        cause = "SIGTERM" if status == interrupts.EXIT_TERMINATED else "Ctrl-C"
+        print(f"astrabot {args.command}: interrupted ({cause})", file=sys.stderr)
+        return status
+    except AstrabotError as error:
+        print(f"astrabot {args.command}: {error}", file=sys.stderr)
+        return 2
+    except OSError as error:
+        # Only the error's description and the file's name: never text read from a file.
+        where = f" ({Path(error.filename).name})" if error.filename else ""
+        reason = error.strerror or type(error).__name__
+        print(f"astrabot {args.command}: {reason}{where}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ Directories are 0700 and files 0600: the data directory holds a person's chats.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import shutil
@@ -25,23 +26,65 @@ PRIVATE_FILE_MODE = 0o600
 
 
 def private_dir(path: str | os.PathLike[str]) -> Path:
-    """Create `path` (and parents) if needed and make it 0700."""
+    """Create `path` (and parents) if needed and make it 0700.
+
+    Only for folders that are ours (the data directory, folders inside an output): it
+    chmods an existing `path`. For a folder the user named, use `make_parents`.
+    """
     path = Path(path)
     path.mkdir(parents=True, exist_ok=True, mode=PRIVATE_DIR_MODE)
     path.chmod(PRIVATE_DIR_MODE)
     return path
 
 
-def _make_tree_private(root: Path) -> None:
+def make_parents(path: str | os.PathLike[str]) -> list[Path]:
+    """Create `path` and its missing parents 0700; return those created, outermost first.
+
+    Folders that already exist are left exactly as they are (never chmod'ed): a shared
+    sticky /tmp, a home folder or a mount point keeps its mode. Remove the created ones
+    with `remove_created` when the write they were made for fails.
+    """
+    path = Path(path)
+    missing: list[Path] = []
+    for folder in (path, *path.parents):
+        if os.path.lexists(folder):
+            break
+        missing.append(folder)
+    created = []
+    for folder in reversed(missing):
+        try:
+            folder.mkdir(mode=PRIVATE_DIR_MODE)
+        except FileExistsError:
+            continue  # made meanwhile by someone else: not ours
+        folder.chmod(PRIVATE_DIR_MODE)  # ours: the umask may have taken bits away
+        created.append(folder)
+    if not path.is_dir():
+        raise NotADirectoryError(errno.ENOTDIR, "not a folder", str(path))
+    return created
+
+
+def remove_created(created: list[Path]) -> None:
+    """Remove folders `make_parents` created, innermost first, each only while empty."""
+    for folder in reversed(created):
+        try:
+            folder.rmdir()
+        except OSError:
+            return  # not empty (someone else wrote there) or gone: keep it and its parents
+
+
+def make_tree_private(root: Path) -> None:
+    """chmod a tree we wrote: folders 0700, files 0600 (symlinks are not followed)."""
+    if root.is_symlink():
+        return
     if root.is_file():
         root.chmod(PRIVATE_FILE_MODE)
         return
     root.chmod(PRIVATE_DIR_MODE)
     for dirpath, dirnames, filenames in os.walk(root):
-        for name in dirnames:
-            Path(dirpath, name).chmod(PRIVATE_DIR_MODE)
-        for name in filenames:
-            Path(dirpath, name).chmod(PRIVATE_FILE_MODE)
+        for name in (*dirnames, *filenames):
+            entry = Path(dirpath, name)
+            if not entry.is_symlink():
+                entry.chmod(PRIVATE_DIR_MODE if entry.is_dir() else PRIVATE_FILE_MODE)
 
 
 def _remove(path: Path) -> None:
@@ -55,16 +98,21 @@ def _remove(path: Path) -> None:
 def atomic_output(final: str | os.PathLike[str], *, directory: bool = False) -> Iterator[Path]:
     """Yield a temporary sibling path; on success it replaces `final`, on error it vanishes.
 
-    With `directory=True` the temporary path is an empty 0700 directory to fill.
+    With `directory=True` the temporary path is an empty 0700 directory to fill. Missing
+    parents are created 0700 (and removed again on error); existing ones are not touched.
     """
     final = Path(final)
-    private_dir(final.parent)
-    temp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent))
+    created = make_parents(final.parent)
+    try:
+        temp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent))
+    except BaseException:
+        remove_created(created)
+        raise
     if not directory:
         temp.rmdir()
     try:
         yield temp
-        _make_tree_private(temp)
+        make_tree_private(temp)
         if directory and final.exists():
             # A directory cannot be renamed over a non-empty one: swap the old one out first.
             old = final.with_name(f".{final.name}.old-{os.getpid()}")
@@ -76,6 +124,7 @@ def atomic_output(final: str | os.PathLike[str], *, directory: bool = False) -> 
             os.replace(temp, final)
     except BaseException:
         _remove(temp)
+        remove_created(created)
         raise
 
 

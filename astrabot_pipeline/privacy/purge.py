@@ -12,6 +12,11 @@ Everything lives under the data directory (DESIGN.md "Configuration"). Two sets:
 - everything (`everything_targets`): the above plus `models/`, `reports/` and all of
   `assets/`.
 
+Both sets also hold the stale temporary folders of decodes that died (SIGKILL, power
+loss) anywhere under the data directory: hidden `.<name>.<random>.tmp` folders carrying
+the decoder's marker whose lock no live decode holds (`signal/output_dir.py`); a running
+decode's temporary folder is left alone, and nothing is taken for one by its name alone.
+
 `backups/` (the inputs), the configured backup folder and `secrets/` (the pseudonym
 key: it reveals nothing without the data, and keeps surrogates stable across re-runs)
 are never touched.
@@ -25,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from astrabot_pipeline.errors import AstrabotError
+from astrabot_pipeline.signal.output_dir import stale_temps
 
 PLAINTEXT_PATHS = (
     "decoded",
@@ -50,14 +56,47 @@ class PurgedPath:
     files: int
 
 
-def plaintext_targets(data_dir: str | os.PathLike[str]) -> list[Path]:
-    """The decoded plaintext and raw-text intermediates that exist under `data_dir`."""
-    return _existing(Path(data_dir), PLAINTEXT_PATHS)
+def plaintext_targets(
+    data_dir: str | os.PathLike[str], *, keep: tuple[Path, ...] = ()
+) -> list[Path]:
+    """The decoded plaintext and raw-text intermediates that exist under `data_dir`, and
+    the stale temporary folders of dead decodes (none inside `keep`)."""
+    return _with_stale_temps(Path(data_dir), _existing(Path(data_dir), PLAINTEXT_PATHS), keep)
 
 
-def everything_targets(data_dir: str | os.PathLike[str]) -> list[Path]:
+def everything_targets(
+    data_dir: str | os.PathLike[str], *, keep: tuple[Path, ...] = ()
+) -> list[Path]:
     """Everything the pipeline wrote under `data_dir`, except the backups."""
-    return _existing(Path(data_dir), EVERYTHING_PATHS)
+    return _with_stale_temps(Path(data_dir), _existing(Path(data_dir), EVERYTHING_PATHS), keep)
+
+
+def stale_decode_temps(
+    data_dir: str | os.PathLike[str], *, skip: tuple[Path, ...] = ()
+) -> list[Path]:
+    """Temporary folders of decodes that died, anywhere under `data_dir` (symlinks not
+    followed; `backups/`, `secrets/` and the folders in `skip` not searched)."""
+    root = Path(data_dir)
+    pruned = {(root / name).absolute() for name in NEVER_PURGED}
+    pruned |= {Path(p).absolute() for p in skip}
+    found: list[Path] = []
+    for dirpath, dirnames, _ in os.walk(root):
+        folder = Path(dirpath)
+        stale = stale_temps(folder) if any(n.endswith(".tmp") for n in dirnames) else []
+        found.extend(stale)
+        gone = {path.name for path in stale}
+        dirnames[:] = [
+            name
+            for name in dirnames
+            if name not in gone and (folder / name).absolute() not in pruned
+        ]
+    return found
+
+
+def _with_stale_temps(root: Path, targets: list[Path], keep: tuple[Path, ...]) -> list[Path]:
+    """`targets` plus the stale decode temporaries outside them and outside `keep`."""
+    skip = (*targets, *(p for p in keep if Path(p).absolute() != root.absolute()))
+    return targets + stale_decode_temps(root, skip=skip)
 
 
 def measure(path: Path) -> tuple[int, int]:
@@ -108,7 +147,7 @@ def purge_plaintext(
     data_dir: str | os.PathLike[str], *, keep: tuple[Path, ...] = ()
 ) -> list[PurgedPath]:
     """Delete the decoded plaintext and the raw-text intermediates under `data_dir`."""
-    return purge_paths(data_dir, plaintext_targets(data_dir), keep=keep)
+    return purge_paths(data_dir, plaintext_targets(data_dir, keep=keep), keep=keep)
 
 
 def _existing(root: Path, names: tuple[str, ...]) -> list[Path]:

@@ -46,5 +46,25 @@ class ResourceLimitError(BackupError):
     """The input asks for more work, disk or memory than any real backup can need."""
 
 
-class OutOfSpaceError(BackupError, OSError):
-    """The disk filled up while the decoded output was being written."""
+class OutputFolderError(BackupError):
+    """The output folder cannot be used safely: it is a file, a symlink, the current folder,
+    or a non-empty folder that is not an earlier output of `astrabot decode`. Raised before
+    any decoding work; nothing is written or deleted."""
+
+
+class UnreadableInputError(BackupError, OSError):
+    """The input cannot be read: a symbolic link loop, an I/O error (see the subclass for
+    a permission problem). `errno` is set; the message names the file, never its content."""
+
+
+class InputPermissionError(UnreadableInputError, PermissionError):
+    """The input (or a file inside an input folder) is not readable by this user."""
+
+
+class OutputWriteError(BackupError, OSError):
+    """Writing the decoded output failed (a disk error, or permissions of the folder)."""
+
+
+class OutOfSpaceError(OutputWriteError):
+    """The disk holding the output is full, or a file reached the file-size limit
+    (`ulimit -f`). The partial output was removed."""

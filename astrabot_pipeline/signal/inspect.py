@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from astrabot_pipeline.signal.crypto import KeyRing, as_key_ring
+from astrabot_pipeline.signal.output_dir import check_readable_input
 from astrabot_pipeline.signal.processor import (
     PROGRESS_EVERY_BYTES,
     PROGRESS_EVERY_FRAMES,
@@ -64,6 +65,7 @@ def inspect_backup(
 
     Raises the same BackupError subclasses as a decode (wrong passphrase, truncation...).
     """
+    check_readable_input(backup_path)  # a typed error for a locked file or a symlink loop
     started = time.perf_counter()
     reader = BackupReader(backup_path, as_key_ring(passphrase), verify_mac=True)
     kinds: Counter[str] = Counter()

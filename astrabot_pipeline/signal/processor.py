@@ -1,7 +1,7 @@
 """`SignalProcessor`: decode a legacy `.backup` into SQLite + contract tables, or validate it.
 
 Output layout (written atomically: on any error no `out_dir` is left, and an earlier
-good one is untouched):
+good one is untouched; `.astrabot-decode` marks the folder as ours, see output_dir.py):
 
     out_dir/signal.sqlite                  the replayed Signal database (+ astrabot_* side tables)
     out_dir/tables/<name>.parquet          the contract tables (signal/tables.py)
@@ -32,6 +32,11 @@ from astrabot_pipeline.signal.errors import (
 )
 from astrabot_pipeline.signal.inputs import InputKind, detect_input
 from astrabot_pipeline.signal.normalize import NormalizedBackup, normalize_database
+from astrabot_pipeline.signal.output_dir import (
+    check_output_dir,
+    check_readable_input,
+    decode_output,
+)
 from astrabot_pipeline.signal.plain_sqlite import normalize_plain_android_db
 from astrabot_pipeline.signal.reader import (
     BackupReader,
@@ -175,19 +180,25 @@ class SignalProcessor:
         *,
         progress: ProgressCallback | None = None,
         salvage: bool = False,
+        replace: bool = True,
     ) -> DecodeResult:
         """Decode `backup_path` into `out_dir` (replaced atomically); raise BackupError on failure.
 
         With `salvage`, a corrupted or truncated backup keeps every frame replayed before the
         damage, and a warning says where decoding stopped and how many bytes were lost. A
         wrong passphrase, or damage before the first frame, still raises.
+
+        `out_dir` must be new, empty, or (with `replace`, the default) an earlier output of
+        ours; anything else raises OutputFolderError before any work (signal/output_dir.py).
         """
+        check_output_dir(out_dir, replace=replace, input_path=backup_path)
+        check_readable_input(backup_path)
         kind = detect_input(backup_path)
         if kind is not InputKind.LEGACY_BACKUP:
-            return self._decode_normalized(kind, Path(backup_path), Path(out_dir))
+            return self._decode_normalized(kind, Path(backup_path), Path(out_dir), replace=replace)
         started = time.perf_counter()
         out_dir = Path(out_dir)
-        with storage.atomic_output(out_dir, directory=True) as temp:
+        with decode_output(out_dir, replace=replace, input_path=backup_path) as temp:
             reader = BackupReader(
                 backup_path,
                 self._key_ring,
@@ -245,10 +256,12 @@ class SignalProcessor:
             progress(result.frames, result.bytes_read, result.bytes_read)
         return result
 
-    def _decode_normalized(self, kind: InputKind, path: Path, out_dir: Path) -> DecodeResult:
+    def _decode_normalized(
+        self, kind: InputKind, path: Path, out_dir: Path, *, replace: bool = True
+    ) -> DecodeResult:
         """Backup v2, Desktop, plain SQLite and CSV inputs: normalize, write, rename."""
         started = time.perf_counter()
-        with storage.atomic_output(out_dir, directory=True) as temp:
+        with decode_output(out_dir, replace=replace, input_path=path) as temp:
             normalized = _NORMALIZERS[kind](path, temp, self._secrets)
             _write_tables(temp / TABLES_DIR, normalized.tables)
             databases = sorted(temp.glob("*.sqlite"))
