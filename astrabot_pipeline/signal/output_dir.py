@@ -371,7 +371,7 @@ def _remove_tree(path: Path) -> None:
 # -- errors a user can hit while writing ----------------------------------------------
 
 
-def _free_bytes(folder: Path) -> int | None:
+def free_bytes(folder: Path) -> int | None:
     try:
         info = os.statvfs(folder)
     except OSError:
@@ -379,7 +379,7 @@ def _free_bytes(folder: Path) -> int | None:
     return info.f_bavail * info.f_frsize
 
 
-def _file_size_limited() -> bool:
+def file_size_limited() -> bool:
     soft, _ = resource.getrlimit(resource.RLIMIT_FSIZE)
     return soft != resource.RLIM_INFINITY
 
@@ -405,7 +405,7 @@ def translate_os_error(
     )
     if not isinstance(error, OSError | sqlite3.Error):
         return None
-    free = _free_bytes(parent)
+    free = free_bytes(parent)
     low = free is not None and free < LOW_SPACE_BYTES
     filename = getattr(error, "filename", None) if isinstance(error, OSError) else None
     if (
@@ -420,7 +420,7 @@ def translate_os_error(
             errno.ENOSPC,
         )
     if code == errno.EFBIG or (
-        sqlite_code is not None and sqlite_code & 0xFF == _SQLITE_IOERR and _file_size_limited()
+        sqlite_code is not None and sqlite_code & 0xFF == _SQLITE_IOERR and file_size_limited()
     ):
         return _typed(
             OutOfSpaceError,

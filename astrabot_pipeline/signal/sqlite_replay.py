@@ -17,7 +17,6 @@ from __future__ import annotations
 import contextlib
 import json
 import re
-import shutil
 import sqlite3
 from collections import Counter
 from collections.abc import Iterable, Iterator
@@ -26,10 +25,11 @@ from functools import cache
 from pathlib import Path
 
 from astrabot_pipeline.signal.errors import (
-    OutOfSpaceError,
+    OutputWriteError,
     ResourceLimitError,
     UnsupportedBackupError,
 )
+from astrabot_pipeline.signal.output_dir import file_size_limited, free_bytes, translate_os_error
 from astrabot_pipeline.signal.reader import (
     BlobEvent,
     DatabaseVersionEvent,
@@ -93,7 +93,7 @@ _INSERT = re.compile(
 _ROLLBACK_CONFLICT = re.compile(r"\bON\s+CONFLICT\s+ROLLBACK\b", re.IGNORECASE)
 _FTS_SHADOW = re.compile(r".+_(data|idx|content|docsize|config)$", re.IGNORECASE)
 _EXTERNAL_CONTENT_FTS = re.compile(r"USING\s+fts5\s*\(.*\bcontent\s*=", re.IGNORECASE | re.DOTALL)
-_SQLITE_FULL = 13
+_SQLITE_FULL, _SQLITE_IOERR = 13, 10
 DISK_FULL_MARGIN = 64 << 20  # less free space than this, and SQLITE_FULL means the disk
 
 
@@ -265,17 +265,25 @@ class SqliteReplayer:
 
     def _raise_if_fatal(self, error: sqlite3.Error) -> None:
         self._budget.check(error)
-        if getattr(error, "sqlite_errorcode", None) == _SQLITE_FULL:
+        primary = (getattr(error, "sqlite_errorcode", None) or 0) & 0xFF
+        if primary in (_SQLITE_FULL, _SQLITE_IOERR):
             # SQLite rolls the transaction back on SQLITE_FULL, so the file's size no longer
-            # tells which limit was hit: the disk's free space does.
-            if shutil.disk_usage(self.db_path.parent).free > DISK_FULL_MARGIN:
+            # tells which limit was hit: the disk's free space and the process's file-size
+            # limit do.
+            free = free_bytes(self.db_path.parent)
+            if (
+                primary == _SQLITE_FULL
+                and not file_size_limited()
+                and (free is None or free > DISK_FULL_MARGIN)
+            ):
                 raise ResourceLimitError(
                     f"the restored database would grow past {self.max_bytes:,} bytes, far "
                     "more than this backup's rows can fill; it is corrupt or crafted to fill "
                     "the disk - decoding stopped"
                 ) from None
-            raise OutOfSpaceError(
-                f"the disk holding {self.db_path.parent} is full: free some space and decode again"
+            typed = translate_os_error(error, output=self.db_path.parent)
+            raise typed or OutputWriteError(
+                f"writing the decoded database failed ({error.sqlite_errorname})"
             ) from None
         if not self._conn.in_transaction:
             raise UnsupportedBackupError(
