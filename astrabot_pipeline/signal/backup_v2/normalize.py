@@ -3,10 +3,20 @@
 Ids are file-local (signal-backup-format.md §8.1): `Recipient.id` becomes recipient_id,
 `Chat.id` thread_id, and each ChatItem's 1-based position in the file its message_id,
 which is stable for a given backup and unique. Only chat messages become rows: standard,
-contact-share and sticker messages. Update items (calls, group/timer/profile changes),
-remote-delete tombstones, view-once messages, payments, gift badges and story replies
-are skipped. An edited message is one ChatItem whose top level is the latest version and
-whose `revisions` are the earlier ones: one row, latest text, edited=True.
+contact-share and sticker messages, and text replies to a story (a 1:1 message its writer
+typed in the chat; only the story itself is not in the backup). Update items (calls,
+group/timer/profile changes), remote-delete tombstones, view-once messages, payments, gift
+badges and emoji-only story replies are skipped: an emoji reply is a reaction to a story,
+and the legacy decoder drops story reactions too, so both formats give the same messages.
+An edited message is one ChatItem whose top level is the latest version and whose
+`revisions` are the earlier ones: one row, latest text, edited=True.
+
+References are file-local ids and a damaged or hand-made file may name ids that no frame
+defines. Such rows are kept and counted in a warning: a chat item's unknown author, a
+chat's unknown recipient and a reaction's unknown author each get a placeholder recipient
+(no name, not self, not a group) so that joins stay whole; a quote whose target message is
+not in the backup keeps an empty quote link; a chat item in a chat no frame defines has no
+thread to belong to and is skipped (counted).
 """
 
 from __future__ import annotations
@@ -19,10 +29,13 @@ from dataclasses import dataclass, field
 import pandas as pd
 from google.protobuf.message import Message
 
+from astrabot_pipeline.signal.backup_v2.frames import ReadStats
 from astrabot_pipeline.signal.normalize import NormalizedBackup, to_int, to_timestamp
 from astrabot_pipeline.signal.tables import SCHEMAS, conform
 
-CHAT_MESSAGE_KINDS = frozenset({"standardMessage", "contactMessage", "stickerMessage"})
+CHAT_MESSAGE_KINDS = frozenset(
+    {"standardMessage", "contactMessage", "stickerMessage", "directStoryReplyMessage"}
+)
 
 _RECIPIENT_FIELDS = [f.name for f in SCHEMAS["recipients"]]
 _MESSAGE_FIELDS = [
@@ -58,6 +71,13 @@ def format_aci(raw: bytes) -> str | None:
 
 
 @dataclass
+class BackupV2Decode(NormalizedBackup):
+    """The contract tables of a backup-v2 input and what reading it found (`stats`)."""
+
+    stats: ReadStats = field(default_factory=ReadStats)
+
+
+@dataclass
 class _Quote:
     message_id: int
     target_sent: int
@@ -87,12 +107,17 @@ class _State:
 
 
 def normalize_frames(
-    info: Message, frames: Iterable[Message], *, self_aci: str | None = None
-) -> NormalizedBackup:
+    info: Message,
+    frames: Iterable[Message],
+    *,
+    self_aci: str | None = None,
+    stats: ReadStats | None = None,
+) -> BackupV2Decode:
     """Consume BackupInfo + Frames and return conformed contract tables.
 
     `self_aci` (the account's ACI, when known) fills the owner's `aci` column and lets
-    mentions of the owner resolve; the frames themselves never carry it.
+    mentions of the owner resolve; the frames themselves never carry it. `stats` (from
+    the reader) is carried into the result; its warnings (a salvaged read) come first.
     """
     state = _State()
     for frame in frames:
@@ -106,7 +131,8 @@ def normalize_frames(
         elif kind == "chatItem":
             state.chat_items += 1
             _chat_item(state, frame.chatItem, state.chat_items)
-    return _finish(state, int(info.version), self_aci)
+    stats = stats if stats is not None else ReadStats(format_version=int(info.version))
+    return _finish(state, int(info.version), self_aci, stats)
 
 
 # -- recipients -------------------------------------------------------------------------
@@ -195,9 +221,17 @@ def _chat_item(state: _State, item: Message, message_id: int) -> None:
     if kind not in CHAT_MESSAGE_KINDS:
         state.skipped[kind or "unset"] += 1
         return
+    if kind == "directStoryReplyMessage":
+        reply = item.directStoryReplyMessage.WhichOneof("reply")
+        if reply != "textReply":
+            state.skipped["story_emoji_reply" if reply == "emoji" else "unset"] += 1
+            return
     direction = item.WhichOneof("directionalDetails")
-    if direction is None or not item.dateSent or item.chatId not in state.chats:
+    if direction is None or not item.dateSent:
         state.skipped["incomplete"] += 1
+        return
+    if item.chatId not in state.chats:
+        state.skipped["unknown_chat"] += 1
         return
     is_outgoing = direction == "outgoing"
     sender = state.self_id if is_outgoing and state.self_id is not None else int(item.authorId)
@@ -213,21 +247,23 @@ def _chat_item(state: _State, item: Message, message_id: int) -> None:
     body: str | None = None
     reactions: Iterable[Message] = ()
     pointers: list[Message] = []
+    text: Message | None = None
     if kind == "standardMessage":
         message = item.standardMessage
-        body = message.text.body or None
+        text = message.text
         reactions = message.reactions
         pointers = [attachment.pointer for attachment in message.attachments]
-        for body_range in message.text.bodyRanges:
-            if body_range.mentionAci:
-                state.mentions.append(
-                    (message_id, body_range.mentionAci, body_range.start, body_range.length)
-                )
         if message.HasField("quote") and message.quote.HasField("targetSentTimestamp"):
             state.quotes.append(
                 _Quote(message_id, message.quote.targetSentTimestamp, message.quote.authorId)
             )
         if message.HasField("longText"):
+            state.skipped["long_text_not_expanded"] += 1
+    elif kind == "directStoryReplyMessage":
+        story_reply = item.directStoryReplyMessage
+        text = story_reply.textReply.text
+        reactions = story_reply.reactions
+        if story_reply.textReply.HasField("longText"):
             state.skipped["long_text_not_expanded"] += 1
     elif kind == "contactMessage":
         reactions = item.contactMessage.reactions
@@ -236,6 +272,13 @@ def _chat_item(state: _State, item: Message, message_id: int) -> None:
         if item.stickerMessage.sticker.HasField("data"):
             pointers = [item.stickerMessage.sticker.data]
 
+    if text is not None:
+        body = text.body or None
+        for body_range in text.bodyRanges:
+            if body_range.mentionAci:
+                state.mentions.append(
+                    (message_id, body_range.mentionAci, body_range.start, body_range.length)
+                )
     for pointer in pointers:
         size = pointer.locatorInfo.size if pointer.HasField("locatorInfo") else None
         state.attachments.append(
@@ -269,11 +312,12 @@ def _chat_item(state: _State, item: Message, message_id: int) -> None:
 # -- tables -------------------------------------------------------------------------------
 
 
-def _finish(state: _State, version: int, self_aci: str | None) -> NormalizedBackup:
-    warnings: list[str] = []
+def _finish(state: _State, version: int, self_aci: str | None, stats: ReadStats) -> BackupV2Decode:
+    warnings: list[str] = list(stats.warnings)
     self_id = state.self_id
     if self_id is None:
-        self_id = max(state.recipients, default=0) + 1
+        referenced = [*state.recipients, *state.chats.values(), *(r[1] for r in state.reactions)]
+        self_id = max([*referenced, *_senders(state)], default=0) + 1
         warnings.append(
             "the backup has no Self recipient; outgoing messages use a placeholder "
             f"recipient {self_id}"
@@ -291,9 +335,15 @@ def _finish(state: _State, version: int, self_aci: str | None) -> NormalizedBack
         owner["aci"] = str(aci)
         state.aci_to_recipient.setdefault(aci.bytes, self_id)
 
+    warnings.extend(_placeholders_for_dangling(state))
     messages = pd.DataFrame.from_records(state.messages, columns=_MESSAGE_FIELDS)
     kept = set(messages["message_id"].tolist())
-    _resolve_quotes(state, messages, kept)
+    unresolved_quotes = _resolve_quotes(state, messages, kept)
+    if unresolved_quotes:
+        warnings.append(
+            f"{unresolved_quotes} quote(s) name a message that is not in the backup (deleted, "
+            "expired or not a chat message); their quote link is left empty"
+        )
     messages["sent_at"] = to_timestamp(messages["date_sent"])
     messages["received_at"] = to_timestamp(messages["date_received"])
     messages["quote_message_id"] = to_int(messages["quote_message_id"])
@@ -348,13 +398,44 @@ def _finish(state: _State, version: int, self_aci: str | None) -> NormalizedBack
     conformed = {
         name: conform(name, frame.reset_index(drop=True)) for name, frame in tables.items()
     }
-    return NormalizedBackup(conformed, self_id, version, warnings)
+    return BackupV2Decode(conformed, self_id, version, warnings, stats=stats)
 
 
-def _resolve_quotes(state: _State, messages: pd.DataFrame, kept: set[int]) -> None:
-    """quote.targetSentTimestamp + authorId -> message_id (by time alone if unambiguous)."""
+def _senders(state: _State) -> list[int]:
+    return [message["sender_id"] for message in state.messages]  # type: ignore[misc]
+
+
+def _placeholders_for_dangling(state: _State) -> list[str]:
+    """Placeholder recipients for ids that are referenced but never defined; warnings."""
+    known = set(state.recipients)
+    authors = [sender for sender in _senders(state) if sender not in known]
+    chats = [r for r in state.chats.values() if r not in known]
+    reactors = [r[1] for r in state.reactions if r[1] not in known]
+    warnings = []
+    for count, what in (
+        (len(authors), "chat item(s) name an author"),
+        (len(chats), "chat(s) name a recipient"),
+        (len(reactors), "reaction(s) name an author"),
+    ):
+        if count:
+            warnings.append(
+                f"{count} {what} that no Recipient frame defines (dangling reference); "
+                "kept, with a placeholder recipient that has no name"
+            )
+    for recipient_id in sorted({*authors, *chats, *reactors}):
+        row = dict.fromkeys(_RECIPIENT_FIELDS)
+        row.update(recipient_id=recipient_id, is_self=False, is_group=False)
+        state.recipients[recipient_id] = row
+    return warnings
+
+
+def _resolve_quotes(state: _State, messages: pd.DataFrame, kept: set[int]) -> int:
+    """quote.targetSentTimestamp + authorId -> message_id (by time alone if unambiguous).
+
+    Returns how many quotes found no kept target.
+    """
     if not state.quotes:
-        return
+        return 0
     by_time: dict[int, set[int]] = {}
     for (sent, _author), message_id in state.sent_index.items():
         by_time.setdefault(sent, set()).add(message_id)
@@ -366,6 +447,7 @@ def _resolve_quotes(state: _State, messages: pd.DataFrame, kept: set[int]) -> No
         if target in kept:
             resolved[quote.message_id] = target
     messages["quote_message_id"] = messages["message_id"].map(resolved)
+    return len(state.quotes) - len(resolved)
 
 
 def _skip_warnings(skipped: Counter[str]) -> list[str]:
@@ -373,6 +455,11 @@ def _skip_warnings(skipped: Counter[str]) -> list[str]:
     if skipped["incomplete"]:
         warnings.append(
             f"{skipped['incomplete']} chat item(s) without direction, date or known chat skipped"
+        )
+    if skipped["unknown_chat"]:
+        warnings.append(
+            f"{skipped['unknown_chat']} chat item(s) name a chat that no Chat frame defines "
+            "(dangling reference); skipped"
         )
     if skipped["long_text_not_expanded"]:
         warnings.append(
@@ -382,4 +469,4 @@ def _skip_warnings(skipped: Counter[str]) -> list[str]:
     return warnings
 
 
-__all__ = ["CHAT_MESSAGE_KINDS", "format_aci", "normalize_frames"]
+__all__ = ["CHAT_MESSAGE_KINDS", "BackupV2Decode", "format_aci", "normalize_frames"]
