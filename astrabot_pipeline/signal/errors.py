@@ -40,3 +40,7 @@ class CorruptFrameError(BackupError):
 
 class PassphraseMissingError(BackupError):
     """The input needs a secret (passphrase, recovery key) and none was given."""
+
+
+class CorruptInputError(UnsupportedBackupError):
+    """The input starts like a known kind (ZIP, SQLite) but its structure is broken."""

@@ -33,7 +33,11 @@ from astrabot_pipeline.signal.backup_v2.errors import (
 )
 from astrabot_pipeline.signal.backup_v2.frames import ReadStats
 from astrabot_pipeline.signal.backup_v2.keys import MessageBackupKey
-from astrabot_pipeline.signal.backup_v2.limits import MAX_FRAME_BYTES, decompressed_limit
+from astrabot_pipeline.signal.backup_v2.limits import (
+    MAX_FRAME_BYTES,
+    decompressed_limit,
+    expansion_message,
+)
 from astrabot_pipeline.signal.errors import TruncatedBackupError, WrongPassphraseError
 
 MAGIC = b"SBACKUP\x01"
@@ -155,9 +159,11 @@ def decrypted_plaintext(
                 inflated += len(piece)
                 if inflated > limit:
                     raise DecompressionLimitError(
-                        f"the backup's gzip stream inflates to more than {limit:,} bytes from "
-                        f"{mac_start - layout.payload_offset:,} bytes of ciphertext; a real "
-                        "backup does not compress like that, so it is not read further"
+                        expansion_message(
+                            "the backup's gzip stream",
+                            f"inflates past {limit:,} bytes",
+                            mac_start - layout.payload_offset,
+                        )
                     )
                 if stats is not None:
                     stats.bytes_read = inflated

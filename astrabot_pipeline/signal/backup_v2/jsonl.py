@@ -35,7 +35,11 @@ from astrabot_pipeline.signal.backup_v2.errors import (
     FrameTooLargeError,
 )
 from astrabot_pipeline.signal.backup_v2.frames import FrameSource, ReadStats
-from astrabot_pipeline.signal.backup_v2.limits import MAX_FRAME_BYTES, decompressed_limit
+from astrabot_pipeline.signal.backup_v2.limits import (
+    MAX_FRAME_BYTES,
+    decompressed_limit,
+    expansion_message,
+)
 
 MAIN_JSONL = "main.jsonl"
 READ_CHUNK = 1 << 20
@@ -111,6 +115,12 @@ class _Lines:
         self.bytes_read = 0
         self.line = 1  # the physical line at the scan position
         self.broken = False  # the stream itself failed: what follows cannot be counted
+        self._ends_line = True  # the bytes read so far end with a newline (or are none)
+
+    @property
+    def lines_seen(self) -> int:
+        """Physical lines read so far (a last line without its newline counts)."""
+        return self.line - 1 if self._ends_line else self.line
 
     def _read(self) -> bytes:
         try:
@@ -118,19 +128,19 @@ class _Lines:
         except _ZIP_READ_ERRORS as error:
             self.broken = True
             raise CorruptExportLineError(
-                f"{self._what} is damaged at line {self.line}: its compressed data does not "
-                "inflate or fails its CRC check; re-create the export (or decode with "
-                "--salvage to keep the lines before the damage)",
+                f"{self._what} is damaged (noticed reading on from line {self.line}): its "
+                "compressed data does not inflate or fails its CRC check; re-create the export",
                 line=self.line,
                 offset=self.bytes_read,
             ) from error
         self.bytes_read += len(chunk)
+        if chunk:
+            self._ends_line = chunk.endswith(b"\n")
         if self._limit is not None and self.bytes_read > self._limit:
             raise DecompressionLimitError(
-                f"{self._what} inflates to more than {self._limit:,} bytes, over "
-                f"{self._limit // max(self._compressed_size, 1):,}x its compressed size; "
-                "a real Signal export does not compress like that, so this file is not "
-                "read further"
+                expansion_message(
+                    self._what, f"inflates past {self._limit:,} bytes", self._compressed_size
+                )
             )
         return chunk
 
@@ -254,7 +264,7 @@ def read_lines(
             )
         info = _parse_line(obj, frames.BackupInfo(), number, offset)
     finally:
-        stats.lines, stats.bytes_read = lines.line, lines.bytes_read
+        stats.lines, stats.bytes_read = lines.lines_seen, lines.bytes_read
     stats.records = 1
     stats.format_version = int(info.version)
     return FrameSource(info, _frame_lines(iterator, lines, stats, salvage), stats)
@@ -275,15 +285,15 @@ def _frame_lines(
             else:
                 frame = _parse_line(obj, frames.Frame(), number, offset)
         except CorruptExportLineError as error:
-            stats.lines, stats.bytes_read = lines.line, lines.bytes_read
+            stats.lines, stats.bytes_read = lines.lines_seen, lines.bytes_read
             if not salvage:
                 raise
             _salvaged(error, lines, stats)
             return
         stats.records += 1
-        stats.lines, stats.bytes_read = lines.line, lines.bytes_read
+        stats.lines, stats.bytes_read = lines.lines_seen, lines.bytes_read
         yield frame
-    stats.lines, stats.bytes_read = lines.line, lines.bytes_read
+    stats.lines, stats.bytes_read = lines.lines_seen, lines.bytes_read
 
 
 def _salvaged(error: CorruptExportLineError, lines: _Lines, stats: ReadStats) -> None:
@@ -342,9 +352,7 @@ def read_export_zip(path: Path, *, salvage: bool = False) -> FrameSource:
         what = f"the ZIP's {MAIN_JSONL}"
         if member.file_size > limit or member.file_size > (1 << 62):
             raise DecompressionLimitError(
-                f"{what} declares {member.file_size:,} bytes, over {limit:,} "
-                f"({limit // max(compressed, 1):,}x its {compressed:,} compressed bytes); a real "
-                "Signal export does not compress like that, so it is not read"
+                expansion_message(what, f"declares {member.file_size:,} bytes", compressed)
             )
         try:
             stream = archive.open(member)

@@ -48,4 +48,20 @@ def decompressed_limit(compressed_size: int) -> int:
     return max(EXPANSION_FLOOR, EXPANSION_RATIO * max(compressed_size, 0))
 
 
-__all__ = ["EXPANSION_FLOOR", "EXPANSION_RATIO", "MAX_FRAME_BYTES", "decompressed_limit"]
+def expansion_message(what: str, size: str, compressed_size: int) -> str:
+    """One-line explanation of a refused expansion: `what` {size} from N compressed bytes."""
+    limit = decompressed_limit(compressed_size)
+    return (
+        f"{what} {size} from {compressed_size:,} compressed bytes; a real Signal backup of that "
+        f"size holds at most {limit:,} ({EXPANSION_RATIO}x, at least {EXPANSION_FLOOR >> 20} "
+        "MiB), so the file is refused as a decompression bomb"
+    )
+
+
+__all__ = [
+    "EXPANSION_FLOOR",
+    "EXPANSION_RATIO",
+    "MAX_FRAME_BYTES",
+    "decompressed_limit",
+    "expansion_message",
+]

@@ -69,7 +69,7 @@ def _looks_like_json(path: Path) -> bool:
         codecs.getincrementaldecoder("utf-8")().decode(head, final=False)
     except UnicodeDecodeError:
         return False
-    return head.lstrip().startswith(b"{")
+    return head.removeprefix(codecs.BOM_UTF8).lstrip().startswith(b"{")
 
 
 def open_frames(
