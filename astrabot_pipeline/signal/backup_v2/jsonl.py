@@ -37,6 +37,7 @@ from astrabot_pipeline.signal.backup_v2.errors import (
 from astrabot_pipeline.signal.backup_v2.frames import FrameSource, ReadStats
 from astrabot_pipeline.signal.backup_v2.limits import (
     MAX_FRAME_BYTES,
+    MAX_JSON_VALUES,
     decompressed_limit,
     expansion_message,
 )
@@ -224,6 +225,13 @@ def _decode_line(number: int, offset: int, content: bytes, complete: bool) -> ob
             offset,
             complete,
         ) from None
+    if len(content) > MAX_JSON_VALUES and (
+        content.count(b"{") + content.count(b"[") + content.count(b",") > MAX_JSON_VALUES
+    ):
+        raise FrameTooLargeError(
+            f"line {number} of {MAIN_JSONL} holds more than {MAX_JSON_VALUES:,} JSON objects, "
+            "arrays and list items; no real Signal frame has that many"
+        )
     try:
         return json.loads(text)
     except (ValueError, RecursionError) as error:

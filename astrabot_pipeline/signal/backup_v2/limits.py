@@ -8,18 +8,29 @@ of a decode proportional to what a real Signal export of that size can hold.
 
 from __future__ import annotations
 
-MAX_FRAME_BYTES = 8 << 20
+MAX_FRAME_BYTES = 4 << 20
 """The largest single frame we accept: one `main.jsonl` line or one protobuf record.
 
 One constant for both encodings. Nothing large is inline in a backup-v2 frame: attachments
 are FilePointers, and Signal keeps a message body inline only up to 2 KiB (longer text is
 a long-text attachment; Signal-Android `MessageUtil.MAX_INLINE_BODY_SIZE_BYTES`). The
 largest real frames are a group Recipient (at most ~1000 members plus pending and banned
-lists) or a chat item with an edit history and reactions from a whole group: a few hundred
-kilobytes as protobuf-JSON (base64 and field names make JSON ~2-3x the binary record, so
-the binary record of the same frame is smaller still). 8 MiB is more than 10x that, and
-bounds the memory one line or record can take (the bytes, the decoded text and the parsed
-objects: ~5x the frame).
+lists), a chat folder or story audience listing thousands of recipient ids, or a chat item
+with its edit history and reactions from a whole group: at most a few hundred kilobytes as
+protobuf-JSON (base64 and field names make JSON ~2-3x the binary record, so the binary
+record of the same frame is smaller still). 4 MiB is ~10x that. It also bounds what one
+frame costs: 4 MiB of the smallest nested messages (2 bytes each in binary) parse to 2
+million sub-messages, ~0.4 s and ~200 MiB; the JSON form is bounded further below.
+"""
+
+MAX_JSON_VALUES = 1 << 18
+"""The most objects, arrays and list items (`{`, `[` and `,`) one `main.jsonl` line may hold.
+
+Parsing a JSON line builds a Python object per value and then a protobuf message per
+object, ~7 us and ~200 bytes each: a 4 MiB line of `{},{},...` would cost ~10 s and ~500
+MiB. The largest real frames hold a few thousand values (1000 group members with three
+fields each, thousands of ids in a chat folder); 262,144 leaves ~25x that and bounds
+one line to ~2 s. Counted at C speed, and only on lines longer than the count itself.
 """
 
 EXPANSION_RATIO = 32
@@ -62,6 +73,7 @@ __all__ = [
     "EXPANSION_FLOOR",
     "EXPANSION_RATIO",
     "MAX_FRAME_BYTES",
+    "MAX_JSON_VALUES",
     "decompressed_limit",
     "expansion_message",
 ]

@@ -217,6 +217,16 @@ def test_a_line_longer_than_any_frame_is_refused_with_its_number(tmp_path: Path)
     assert peak.seconds < 2 and peak.peak < 3 * MAX_FRAME_BYTES
 
 
+def test_a_line_of_a_million_empty_objects_is_refused_before_parsing(tmp_path: Path) -> None:
+    # 3 MiB of `{},` under one frame kind would parse into a million protobuf messages.
+    objects = b"{}," * MiB + b"{}"
+    main = tmp_path / "main.jsonl"
+    main.write_bytes(_lines([INFO]) + b'{"chatItem": {"revisions": [' + objects + b"]}}\n")
+    with _Peak() as peak, pytest.raises(FrameTooLargeError, match="line 2 of main.jsonl holds"):
+        decode_backup_v2(main, tmp_path / "work", recovery_key=None, aci=None)
+    assert peak.seconds < 2 and peak.peak < 4 * len(objects)
+
+
 def test_a_zip_member_lying_about_its_size_is_stopped_at_the_declared_size(
     tmp_path: Path,
 ) -> None:
