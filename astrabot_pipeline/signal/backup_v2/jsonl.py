@@ -88,8 +88,11 @@ def strip_json_comments(text: str) -> str:
     return "".join(out)
 
 
+_FRAME_KINDS = frozenset(frames.FRAME_KINDS)
+
+
 def _is_frame(obj: dict[str, Any]) -> bool:
-    return any(kind in obj for kind in frames.FRAME_KINDS)
+    return not _FRAME_KINDS.isdisjoint(obj)
 
 
 class _Lines:
@@ -146,45 +149,50 @@ class _Lines:
         return chunk
 
     def __iter__(self) -> Iterator[tuple[int, int, bytes, bool]]:
-        buffer = bytearray()
+        buffer = b""
         base = 0  # stream offset of buffer[0]
-        position = 0
+        position = 0  # scan position: a line start, or the newline that ends a line
         while True:
-            match = _NON_BLANK.search(buffer, position)
-            if match is None:
-                self.line += buffer.count(b"\n", position)
-                base += len(buffer)
-                buffer[:] = self._read()
-                position = 0
-                if not buffer:
-                    return
-                continue
-            start = match.start()
-            self.line += buffer.count(b"\n", position, start)
+            if (
+                buffer[position : position + 1] == b"\n"
+                and buffer[position + 1 : position + 2] == b"{"
+            ):
+                start = position + 1  # the common case: the next line starts at once
+                self.line += 1
+            else:
+                match = _NON_BLANK.search(buffer, position)
+                if match is None:
+                    self.line += buffer.count(b"\n", position)
+                    base += len(buffer)
+                    buffer = self._read()
+                    position = 0
+                    if not buffer:
+                        return
+                    continue
+                start = match.start()
+                self.line += buffer.count(b"\n", position, start)
             end = buffer.find(b"\n", start)
             while end < 0:
                 self._check_length(len(buffer) - start, base + start)
                 chunk = self._read()
                 if not chunk:
                     break
-                del buffer[:start]
                 base += start
+                scan_from = len(buffer) - start
+                buffer = buffer[start:] + chunk
                 start = 0
-                scan_from = len(buffer)
-                buffer += chunk
                 end = buffer.find(b"\n", scan_from)
             complete = end >= 0
             if not complete:
                 end = len(buffer)
             self._check_length(end - start, base + start)
-            content = bytes(buffer[start:end])
+            content = buffer[start:end]
+            position = end
             if base + start == 0 and content.startswith(codecs.BOM_UTF8):
                 content = content[len(codecs.BOM_UTF8) :]
                 if not content.strip(b" \t\r"):
-                    position = end
                     continue
             yield self.line, base + start, content, complete
-            position = end
 
     def _check_length(self, length: int, offset: int) -> None:
         if length > MAX_FRAME_BYTES:
@@ -281,27 +289,27 @@ def read_lines(
 def _frame_lines(
     iterator: Iterator[tuple[int, int, bytes, bool]], lines: _Lines, stats: ReadStats, salvage: bool
 ) -> Iterator[Message]:
-    while True:
-        try:
-            item = next(iterator, None)
-            if item is None:
-                break
-            number, offset, content, complete = item
-            obj = _decode_line(number, offset, content, complete)
-            if isinstance(obj, dict) and not _is_frame(obj):
-                frame = frames.Frame()  # an unknown or empty frame: skipped, as the spec says
-            else:
-                frame = _parse_line(obj, frames.Frame(), number, offset)
-        except CorruptExportLineError as error:
-            stats.lines, stats.bytes_read = lines.lines_seen, lines.bytes_read
-            if not salvage:
-                raise
-            _salvaged(error, lines, stats)
-            return
-        stats.records += 1
+    try:
+        while True:
+            try:
+                item = next(iterator, None)
+                if item is None:
+                    return
+                number, offset, content, complete = item
+                obj = _decode_line(number, offset, content, complete)
+                if isinstance(obj, dict) and not _is_frame(obj):
+                    frame = frames.Frame()  # an unknown or empty frame: skipped, as the spec says
+                else:
+                    frame = _parse_line(obj, frames.Frame(), number, offset)
+            except CorruptExportLineError as error:
+                if not salvage:
+                    raise
+                _salvaged(error, lines, stats)
+                return
+            stats.records += 1
+            yield frame
+    finally:
         stats.lines, stats.bytes_read = lines.lines_seen, lines.bytes_read
-        yield frame
-    stats.lines, stats.bytes_read = lines.lines_seen, lines.bytes_read
 
 
 def _salvaged(error: CorruptExportLineError, lines: _Lines, stats: ReadStats) -> None:
@@ -361,6 +369,13 @@ def read_export_zip(path: Path, *, salvage: bool = False) -> FrameSource:
         if member.file_size > limit or member.file_size > (1 << 62):
             raise DecompressionLimitError(
                 expansion_message(what, f"declares {member.file_size:,} bytes", compressed)
+            )
+        if member.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+            # zipfile inflates bzip2 and LZMA without an output bound per read, and Signal
+            # writes its exports with deflate; anything else is refused before reading.
+            raise CorruptBackupV2Error(
+                f"{what} uses ZIP compression method {member.compress_type}; a Signal export "
+                "uses deflate (8) or none (0), so this file is not read"
             )
         try:
             stream = archive.open(member)

@@ -257,6 +257,19 @@ def test_a_declared_compressed_size_beyond_the_file_does_not_raise_the_limit(
         decode_backup_v2(export, tmp_path / "work", recovery_key=None, aci=None)
 
 
+@pytest.mark.parametrize("method", [zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA], ids=["bzip2", "lzma"])
+def test_a_member_compressed_with_an_unbounded_method_is_refused_unread(
+    tmp_path: Path, method: int
+) -> None:
+    # zipfile reads bzip2/LZMA without an output bound: one small read could inflate to
+    # gigabytes. Signal writes deflate, so other methods are refused before reading.
+    export = tmp_path / "export.zip"
+    with zipfile.ZipFile(export, "w", method) as archive:
+        archive.writestr("main.jsonl", _lines([INFO, *FRAMES]))
+    with pytest.raises(CorruptBackupV2Error, match=f"compression method {method}"):
+        decode_backup_v2(export, tmp_path / "work", recovery_key=None, aci=None)
+
+
 def test_inflated_bytes_are_counted_even_when_no_size_is_declared() -> None:
     # zipfile trusts the declared size; the reader also counts what it inflates, so a
     # stream that lies or has no size at all is still stopped at the limit.
