@@ -17,10 +17,16 @@ chat's unknown recipient and a reaction's unknown author each get a placeholder 
 (no name, not self, not a group) so that joins stay whole; a quote whose target message is
 not in the backup keeps an empty quote link; a chat item in a chat no frame defines has no
 thread to belong to and is skipped (counted).
+
+Numbers are uint64 in the format but int64 (ids) or int32 (mention ranges) in the tables,
+and timestamps end in 2262 in pandas: a frame with an id beyond int64 is skipped, a chat
+item sent beyond 2262 counts as undated (skipped), and other out-of-range times and
+mention ranges are dropped, each counted in a warning, never an overflow.
 """
 
 from __future__ import annotations
 
+import itertools
 import uuid
 from collections import Counter
 from collections.abc import Iterable
@@ -32,6 +38,10 @@ from google.protobuf.message import Message
 from astrabot_pipeline.signal.backup_v2.frames import ReadStats
 from astrabot_pipeline.signal.normalize import NormalizedBackup, to_int, to_timestamp
 from astrabot_pipeline.signal.tables import SCHEMAS, conform
+
+MAX_ID = (1 << 63) - 1  # the tables' ids are int64
+MAX_MILLIS = int(pd.Timestamp.max.value // 1_000_000)  # 2262-04-11, the last pandas time
+MAX_RANGE = (1 << 31) - 1  # mention start/length are int32
 
 CHAT_MESSAGE_KINDS = frozenset(
     {"standardMessage", "contactMessage", "stickerMessage", "directStoryReplyMessage"}
@@ -50,6 +60,11 @@ _MESSAGE_FIELDS = [
     "attachment_count",
     "edited",
 ]
+
+
+def _millis(value: int) -> int | None:
+    """A uint64 millisecond time, or None when unset or past what the tables can hold."""
+    return int(value) if 0 < value <= MAX_MILLIS else None
 
 
 def _text(value: str) -> str | None:
@@ -127,7 +142,10 @@ def normalize_frames(
         elif kind == "recipient":
             _recipient(state, frame.recipient)
         elif kind == "chat":
-            state.chats[frame.chat.id] = frame.chat.recipientId
+            if frame.chat.id > MAX_ID or frame.chat.recipientId > MAX_ID:
+                state.skipped["id_out_of_range"] += 1
+            else:
+                state.chats[frame.chat.id] = frame.chat.recipientId
         elif kind == "chatItem":
             state.chat_items += 1
             _chat_item(state, frame.chatItem, state.chat_items)
@@ -148,6 +166,9 @@ def _account(state: _State, account: Message) -> None:
 
 def _recipient(state: _State, recipient: Message) -> None:
     recipient_id = int(recipient.id)
+    if recipient_id > MAX_ID:
+        state.skipped["id_out_of_range"] += 1
+        return
     kind = recipient.WhichOneof("destination")
     row: dict[str, object] = dict.fromkeys(_RECIPIENT_FIELDS)
     row.update(recipient_id=recipient_id, is_self=False, is_group=False)
@@ -227,7 +248,7 @@ def _chat_item(state: _State, item: Message, message_id: int) -> None:
             state.skipped["story_emoji_reply" if reply == "emoji" else "unset"] += 1
             return
     direction = item.WhichOneof("directionalDetails")
-    if direction is None or not item.dateSent:
+    if direction is None or not item.dateSent or item.dateSent > MAX_MILLIS:
         state.skipped["incomplete"] += 1
         return
     if item.chatId not in state.chats:
@@ -235,11 +256,14 @@ def _chat_item(state: _State, item: Message, message_id: int) -> None:
         return
     is_outgoing = direction == "outgoing"
     sender = state.self_id if is_outgoing and state.self_id is not None else int(item.authorId)
+    if sender > MAX_ID:
+        state.skipped["id_out_of_range"] += 1
+        return
     received = None
     if direction == "incoming":
-        received = int(item.incoming.dateReceived) or None
+        received = _millis(item.incoming.dateReceived)
     elif is_outgoing:
-        received = int(item.outgoing.dateReceived) or None
+        received = _millis(item.outgoing.dateReceived)
     for version in (item, *item.revisions):
         if version.dateSent:
             state.sent_index.setdefault((int(version.dateSent), int(item.authorId)), message_id)
@@ -275,7 +299,9 @@ def _chat_item(state: _State, item: Message, message_id: int) -> None:
     if text is not None:
         body = text.body or None
         for body_range in text.bodyRanges:
-            if body_range.mentionAci:
+            if body_range.mentionAci and max(body_range.start, body_range.length) > MAX_RANGE:
+                state.skipped["range_out_of_range"] += 1
+            elif body_range.mentionAci:
                 state.mentions.append(
                     (message_id, body_range.mentionAci, body_range.start, body_range.length)
                 )
@@ -290,9 +316,12 @@ def _chat_item(state: _State, item: Message, message_id: int) -> None:
                 size,
             )
         )
-    state.reactions.extend(
-        (message_id, int(r.authorId), r.emoji, int(r.sentTimestamp)) for r in reactions
-    )
+    for reaction in reactions:
+        if reaction.authorId > MAX_ID:
+            state.skipped["id_out_of_range"] += 1
+            continue
+        sent = _millis(reaction.sentTimestamp) or 0
+        state.reactions.append((message_id, int(reaction.authorId), reaction.emoji, sent))
     state.messages.append(
         {
             "message_id": message_id,
@@ -316,8 +345,11 @@ def _finish(state: _State, version: int, self_aci: str | None, stats: ReadStats)
     warnings: list[str] = list(stats.warnings)
     self_id = state.self_id
     if self_id is None:
-        referenced = [*state.recipients, *state.chats.values(), *(r[1] for r in state.reactions)]
-        self_id = max([*referenced, *_senders(state)], default=0) + 1
+        used = {*state.recipients, *state.chats.values(), *(r[1] for r in state.reactions)}
+        used.update(_senders(state))
+        self_id = max(used, default=0) + 1
+        if self_id > MAX_ID:  # ids go up to the very last one: take the first free one
+            self_id = next(i for i in itertools.count(1) if i not in used)
         warnings.append(
             "the backup has no Self recipient; outgoing messages use a placeholder "
             f"recipient {self_id}"
@@ -454,7 +486,18 @@ def _skip_warnings(skipped: Counter[str]) -> list[str]:
     warnings = []
     if skipped["incomplete"]:
         warnings.append(
-            f"{skipped['incomplete']} chat item(s) without direction, date or known chat skipped"
+            f"{skipped['incomplete']} chat item(s) without a direction or a usable sent date "
+            "(unset, or after the year 2262) skipped"
+        )
+    if skipped["id_out_of_range"]:
+        warnings.append(
+            f"{skipped['id_out_of_range']} frame(s), chat item(s) or reaction(s) use an id "
+            f"beyond {MAX_ID:,} (no real backup does); skipped"
+        )
+    if skipped["range_out_of_range"]:
+        warnings.append(
+            f"{skipped['range_out_of_range']} mention(s) with a start or length beyond "
+            f"{MAX_RANGE:,} dropped"
         )
     if skipped["unknown_chat"]:
         warnings.append(

@@ -529,6 +529,52 @@ def test_dangling_references_are_counted_and_kept_with_placeholders(tmp_path: Pa
     assert messages["quote_message_id"].isna().all()
 
 
+def test_numbers_beyond_what_the_tables_hold_are_counted_not_overflowed(tmp_path: Path) -> None:
+    top = str((1 << 64) - 1)
+    objects = [
+        INFO,
+        *FRAMES[:4],
+        {"recipient": {"id": top, "self": {}}},  # an id beyond int64
+        {"chat": {"id": "2", "recipientId": top}},
+        {"chatItem": {**FRAMES[4]["chatItem"], "dateSent": top}},  # sent after 2262
+        {"chatItem": {**FRAMES[4]["chatItem"], "authorId": top}},
+        {
+            "chatItem": {
+                **FRAMES[4]["chatItem"],
+                "incoming": {"dateReceived": top},
+                "standardMessage": {
+                    "text": {
+                        "body": "kept",
+                        "bodyRanges": [
+                            {
+                                "start": 4294967295,
+                                "length": 1,
+                                "mentionAci": "EREREREREREREREREREREQ==",
+                            }
+                        ],
+                    },
+                    "reactions": [
+                        {"emoji": "a", "authorId": top, "sentTimestamp": "1"},
+                        {"emoji": "b", "authorId": "2", "sentTimestamp": top},
+                    ],
+                },
+            }
+        },
+    ]
+    main = tmp_path / "main.jsonl"
+    main.write_bytes(_lines(objects))
+    status, stdout, stderr = _decode(main, tmp_path / "out")
+    assert status == 0, stderr
+    assert "4 frame(s), chat item(s) or reaction(s) use an id beyond" in stderr
+    assert "1 chat item(s) without a direction or a usable sent date" in stderr
+    assert "1 mention(s) with a start or length beyond" in stderr
+    tables = SignalProcessor().decode(main, tmp_path / "again").read_tables()
+    assert tables["messages"]["body"].tolist() == ["kept"]
+    assert tables["messages"]["received_at"].isna().all()
+    assert tables["reactions"][["author_id", "emoji"]].values.tolist() == [[2, "b"]]
+    assert tables["reactions"]["sent_at"].isna().all()
+
+
 def test_a_direct_story_reply_keeps_its_text_as_a_message(tmp_path: Path) -> None:
     def reply(sent: str, content: dict) -> dict:
         return {
