@@ -67,6 +67,15 @@ def _millis(value: int) -> int | None:
     return int(value) if 0 < value <= MAX_MILLIS else None
 
 
+def _str(state: _State, value: str | bytes) -> str:
+    """A string field as text. The binary format's proto2 strings are not checked at parse
+    time, so one that is not UTF-8 arrives as bytes: repaired (U+FFFD) and counted."""
+    if isinstance(value, bytes):
+        state.invalid_utf8 += 1
+        return value.decode("utf-8", "replace")
+    return value
+
+
 def _text(value: str) -> str | None:
     value = value.strip()
     return value or None
@@ -118,6 +127,7 @@ class _State:
     quotes: list[_Quote] = field(default_factory=list)
     sent_index: dict[tuple[int, int], int] = field(default_factory=dict)
     skipped: Counter[str] = field(default_factory=Counter)
+    invalid_utf8: int = 0
     chat_items: int = 0
 
 
@@ -158,9 +168,9 @@ def normalize_frames(
 
 def _account(state: _State, account: Message) -> None:
     state.account_names = {
-        "given_name": _text(account.givenName),
-        "family_name": _text(account.familyName),
-        "username": _text(account.username),
+        "given_name": _text(_str(state, account.givenName)),
+        "family_name": _text(_str(state, account.familyName)),
+        "username": _text(_str(state, account.username)),
     }
 
 
@@ -176,14 +186,14 @@ def _recipient(state: _State, recipient: Message) -> None:
     if kind == "contact":
         contact = recipient.contact
         forms = {
-            "system_given": _text(contact.systemGivenName),
-            "system_family": _text(contact.systemFamilyName),
-            "system_nickname": _text(contact.systemNickname),
-            "given_name": _text(contact.profileGivenName),
-            "family_name": _text(contact.profileFamilyName),
-            "nickname_given": _text(contact.nickname.given),
-            "nickname_family": _text(contact.nickname.family),
-            "username": _text(contact.username),
+            "system_given": _text(_str(state, contact.systemGivenName)),
+            "system_family": _text(_str(state, contact.systemFamilyName)),
+            "system_nickname": _text(_str(state, contact.systemNickname)),
+            "given_name": _text(_str(state, contact.profileGivenName)),
+            "family_name": _text(_str(state, contact.profileFamilyName)),
+            "nickname_given": _text(_str(state, contact.nickname.given)),
+            "nickname_family": _text(_str(state, contact.nickname.family)),
+            "username": _text(_str(state, contact.username)),
         }
         e164 = f"+{contact.e164}" if contact.HasField("e164") and contact.e164 else None
         aci = format_aci(contact.aci)
@@ -194,10 +204,10 @@ def _recipient(state: _State, recipient: Message) -> None:
         state.self_id = recipient_id
         row["is_self"] = True
     elif kind == "group":
-        title = _text(recipient.group.snapshot.title.title)
+        title = _text(_str(state, recipient.group.snapshot.title.title))
         row.update(is_group=True, group_title=title, display_name=title)
     elif kind == "callLink":
-        row["display_name"] = _text(recipient.callLink.name)
+        row["display_name"] = _text(_str(state, recipient.callLink.name))
     _apply_names(state, row, forms)
     state.recipients[recipient_id] = row
 
@@ -297,7 +307,7 @@ def _chat_item(state: _State, item: Message, message_id: int) -> None:
             pointers = [item.stickerMessage.sticker.data]
 
     if text is not None:
-        body = text.body or None
+        body = _str(state, text.body) or None
         for body_range in text.bodyRanges:
             if body_range.mentionAci and max(body_range.start, body_range.length) > MAX_RANGE:
                 state.skipped["range_out_of_range"] += 1
@@ -311,8 +321,8 @@ def _chat_item(state: _State, item: Message, message_id: int) -> None:
             (
                 len(state.attachments) + 1,
                 message_id,
-                _text(pointer.contentType),
-                _text(pointer.fileName),
+                _text(_str(state, pointer.contentType)),
+                _text(_str(state, pointer.fileName)),
                 size,
             )
         )
@@ -321,7 +331,9 @@ def _chat_item(state: _State, item: Message, message_id: int) -> None:
             state.skipped["id_out_of_range"] += 1
             continue
         sent = _millis(reaction.sentTimestamp) or 0
-        state.reactions.append((message_id, int(reaction.authorId), reaction.emoji, sent))
+        state.reactions.append(
+            (message_id, int(reaction.authorId), _str(state, reaction.emoji), sent)
+        )
     state.messages.append(
         {
             "message_id": message_id,
@@ -418,6 +430,11 @@ def _finish(state: _State, version: int, self_aci: str | None, stats: ReadStats)
     names = names.drop_duplicates().sort_values(["recipient_id", "source"], kind="stable")
 
     warnings.extend(_skip_warnings(state.skipped))
+    if state.invalid_utf8:
+        warnings.append(
+            f"{state.invalid_utf8} text field(s) were not valid UTF-8; their bad bytes are "
+            "shown as U+FFFD"
+        )
     tables = {
         "messages": messages,
         "recipients": recipients,

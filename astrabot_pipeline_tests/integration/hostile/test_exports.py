@@ -317,6 +317,26 @@ def test_a_run_of_empty_protobuf_records_is_counted_without_per_record_work(
     assert result.row_counts["threads"] == 1
 
 
+def test_invalid_utf8_in_an_encrypted_mains_strings_is_repaired_and_counted(
+    tmp_path: Path,
+) -> None:
+    # Binary proto2 strings are not UTF-8-checked at parse time; they must not crash later.
+    item = frames.ChatItem(chatId=1, authorId=1, dateSent=5)
+    item.outgoing.SetInParent()
+    item.standardMessage.text.body = "\x01"
+    records = [
+        frames.BackupInfo(version=1).SerializeToString(),
+        b"\x0a\x03\x22\x01\xff",  # Frame.account.givenName = b"\xff"
+        frames.Frame(recipient=frames.Recipient(id=1, self={})).SerializeToString(),
+        frames.Frame(chat=frames.Chat(id=1, recipientId=1)).SerializeToString(),
+        frames.Frame(chatItem=item).SerializeToString().replace(b"\x0a\x01\x01", b"\x0a\x01\xfe"),
+    ]
+    main = _seal(tmp_path / "main", _delimited(records))
+    backup = decode_backup_v2(main, tmp_path / "work", recovery_key=RECOVERY_KEY, aci=ACI)
+    assert "2 text field(s) were not valid UTF-8" in "\n".join(backup.warnings)
+    assert backup.tables["messages"]["body"].tolist() == ["\ufffd"]
+
+
 def test_a_binary_record_larger_than_any_frame_is_refused(tmp_path: Path) -> None:
     claim = bytes([0x80, 0x80, 0x80, 0x08])  # a varint length of 16 MiB; no bytes follow
     started = time.perf_counter()
