@@ -162,8 +162,14 @@ def _decode(args: argparse.Namespace) -> int:
         print(f"astrabot decode: warning: {warning}", file=sys.stderr)
     counts = ", ".join(f"{name} {count}" for name, count in result.row_counts.items())
     rate = result.bytes_read / MB / max(result.seconds, 1e-9)
+    if result.frames is not None:  # a legacy .backup
+        what = f"{result.frames} frames"
+    elif result.records is not None:  # backup v2: JSON lines or protobuf records
+        what = f"{result.records} records (format version {result.format_version})"
+    else:
+        what = f"a {result.input_kind} input"
     print(
-        f"decoded {result.frames} frames ({result.bytes_read / MB:,.1f} MB in "
+        f"decoded {what} ({result.bytes_read / MB:,.1f} MB in "
         f"{result.seconds:.1f} s, {rate:,.1f} MB/s) into {result.out_dir} ({counts})"
     )
     if result.bytes_not_decoded:
@@ -176,7 +182,7 @@ def _decode(args: argparse.Namespace) -> int:
 
 def _inspect(args: argparse.Namespace) -> int:
     from astrabot_pipeline.signal import BackupError
-    from astrabot_pipeline.signal.inspect import inspect_backup
+    from astrabot_pipeline.signal.inspect import BackupV2Inspection, inspect_input
     from astrabot_pipeline.signal.output_dir import check_readable_input
 
     bar = ProgressBar("checking")
@@ -184,15 +190,18 @@ def _inspect(args: argparse.Namespace) -> int:
         check_readable_input(args.backup)  # before asking for the passphrase
     except (BackupError, FileNotFoundError) as error:
         return _failed("inspect", error, bar)
-    passphrase = _read_secrets(args.passphrase_file).passphrase
+    secrets = _read_secrets(args.passphrase_file, required=_needs_passphrase(args.backup))
     try:
-        report = inspect_backup(args.backup, passphrase, progress=bar)
+        report = inspect_input(args.backup, secrets.passphrase, aci=secrets.aci, progress=bar)
     except KeyboardInterrupt:
         bar.close()
         raise
     except (BackupError, FileNotFoundError) as error:
         return _failed("inspect", error, bar)
     bar.close()
+    if isinstance(report, BackupV2Inspection):
+        print("\n".join(report.summary_lines()))
+        return 0
     lines = [
         f"backup: {report.backup_path.name} ({report.file_size:,} bytes, every MAC verified "
         f"in {report.seconds:.1f} s)",
@@ -331,7 +340,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     inspect = commands.add_parser(
         "inspect",
-        help="MAC-check a .backup and print versions and counts, writing nothing",
+        help="MAC-check a .backup (or read a backup-v2 input or plaintext export) and print "
+        "versions and counts, writing nothing",
         allow_abbrev=False,
     )
     inspect.add_argument("backup", type=Path)

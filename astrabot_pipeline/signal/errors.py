@@ -68,3 +68,7 @@ class OutputWriteError(BackupError, OSError):
 class OutOfSpaceError(OutputWriteError):
     """The disk holding the output is full, or a file reached the file-size limit
     (`ulimit -f`). The partial output was removed."""
+
+
+class CorruptInputError(UnsupportedBackupError):
+    """The input starts like a known kind (ZIP, SQLite) but its structure is broken."""

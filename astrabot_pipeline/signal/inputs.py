@@ -15,10 +15,11 @@ import zipfile
 from enum import StrEnum
 from pathlib import Path
 
-from astrabot_pipeline.signal.errors import UnsupportedBackupError
+from astrabot_pipeline.signal.errors import CorruptInputError, UnsupportedBackupError
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
 BACKUP_V2_MAGIC = b"SBACKUP\x01"
+ZIP_MAGIC = b"PK\x03\x04"
 MAX_LEGACY_HEADER = 10_240  # signalbackup-tools' sanity bound on the plaintext header frame
 _HEADER_FIELD_TAG = 0x0A  # BackupFrame field 1 (header), length-delimited
 _CSV_MESSAGE_FILES = ("message.csv", "sms.csv", "mms.csv")
@@ -54,8 +55,28 @@ def _is_legacy_backup(head: bytes) -> bool:
 
 def _sqlite_tables(path: Path) -> set[str]:
     uri = f"file:{path.as_posix()}?mode=ro"
-    with sqlite3.connect(uri, uri=True) as connection:
-        return {row[0] for row in connection.execute("SELECT name FROM sqlite_master")}
+    try:
+        connection = sqlite3.connect(uri, uri=True)
+        try:
+            return {row[0] for row in connection.execute("SELECT name FROM sqlite_master")}
+        finally:
+            connection.close()
+    except sqlite3.DatabaseError as error:  # "file is not a database", "malformed", ...
+        raise CorruptInputError(
+            f"{path.name} starts like an SQLite database but cannot be read as one (it is "
+            "damaged or not a database); copy it again from its source"
+        ) from error
+
+
+def _zip_names(path: Path) -> list[str]:
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return archive.namelist()
+    except (zipfile.BadZipFile, EOFError, ValueError) as error:
+        raise CorruptInputError(
+            f"{path.name} is a ZIP archive whose central directory is damaged; re-create or "
+            "re-download the export"
+        ) from error
 
 
 def _detect_file(path: Path) -> InputKind | None:
@@ -69,9 +90,13 @@ def _detect_file(path: Path) -> InputKind | None:
     if path.suffix == ".jsonl":
         return InputKind.BACKUP_V2_EXPORT
     if zipfile.is_zipfile(path):
-        with zipfile.ZipFile(path) as archive:
-            names = archive.namelist()
+        names = _zip_names(path)
         return InputKind.BACKUP_V2_EXPORT if any(n.endswith("main.jsonl") for n in names) else None
+    if head.startswith(ZIP_MAGIC):
+        raise CorruptInputError(
+            f"{path.name} starts like a ZIP archive but has no end-of-archive record: it is cut "
+            "short or damaged; re-create or re-download the export"
+        )
     if head.startswith(SQLITE_MAGIC):
         tables = _sqlite_tables(path)
         if "conversations" in tables and "messages" in tables:

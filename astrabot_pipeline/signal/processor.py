@@ -20,6 +20,7 @@ import pandas as pd
 
 from astrabot_pipeline import storage
 from astrabot_pipeline.signal.backup_v2 import decode_backup_v2
+from astrabot_pipeline.signal.backup_v2.normalize import BackupV2Decode
 from astrabot_pipeline.signal.crypto import KeyRing, as_key_ring
 from astrabot_pipeline.signal.csv_export import normalize_csv_export
 from astrabot_pipeline.signal.desktop import normalize_desktop_db
@@ -70,9 +71,9 @@ class DecodeResult:
     out_dir: Path
     db_path: Path | None
     row_counts: dict[str, int]
-    frames: int
+    frames: int | None  # legacy .backup frames; None for other inputs
     bytes_read: int
-    backup_version: int
+    backup_version: int | None  # the legacy header's version; None for other inputs
     database_version: int | None
     blobs_extracted: int
     seconds: float
@@ -80,6 +81,8 @@ class DecodeResult:
     bytes_not_decoded: int = 0  # non-zero only for a salvaged (damaged) backup
     input_kind: str = InputKind.LEGACY_BACKUP.value
     trailing_bytes: int = 0  # bytes after a legacy backup's End frame, ignored
+    records: int | None = None  # backup v2: JSON lines / protobuf records read (BackupInfo too)
+    format_version: int | None = None  # backup v2: the BackupInfo version of the input
 
     def read_tables(self, *, resolve_paths: bool = True) -> dict[str, pd.DataFrame]:
         """Load the contract tables this decode wrote (see `read_tables`)."""
@@ -119,19 +122,20 @@ class DecodeSecrets:
     desktop_key: str | None = None
 
 
-# How each non-legacy input becomes contract tables inside the (temporary) output folder.
-_NORMALIZERS: dict[InputKind, Callable[[Path, Path, DecodeSecrets], NormalizedBackup]] = {
-    InputKind.BACKUP_V2: lambda path, work, secrets: decode_backup_v2(
-        path, work, recovery_key=secrets.passphrase, aci=secrets.aci
+# How each non-legacy input becomes contract tables inside the (temporary) output folder;
+# the last argument is `salvage` (only the backup-v2 reader can stop early at damage).
+_NORMALIZERS: dict[InputKind, Callable[[Path, Path, DecodeSecrets, bool], NormalizedBackup]] = {
+    InputKind.BACKUP_V2: lambda path, work, secrets, salvage: decode_backup_v2(
+        path, work, recovery_key=secrets.passphrase, aci=secrets.aci, salvage=salvage
     ),
-    InputKind.BACKUP_V2_EXPORT: lambda path, work, secrets: decode_backup_v2(
-        path, work, recovery_key=None, aci=secrets.aci
+    InputKind.BACKUP_V2_EXPORT: lambda path, work, secrets, salvage: decode_backup_v2(
+        path, work, recovery_key=None, aci=secrets.aci, salvage=salvage
     ),
-    InputKind.DESKTOP: lambda path, work, secrets: normalize_desktop_db(
+    InputKind.DESKTOP: lambda path, work, secrets, _: normalize_desktop_db(
         path, work, key_hex=secrets.desktop_key
     ),
-    InputKind.PLAIN_SQLITE: lambda path, work, _: normalize_plain_android_db(path, work),
-    InputKind.CSV_EXPORT: lambda path, work, _: normalize_csv_export(path, work),
+    InputKind.PLAIN_SQLITE: lambda path, work, _, __: normalize_plain_android_db(path, work),
+    InputKind.CSV_EXPORT: lambda path, work, _, __: normalize_csv_export(path, work),
 }
 
 
@@ -195,7 +199,9 @@ class SignalProcessor:
         check_readable_input(backup_path)
         kind = detect_input(backup_path)
         if kind is not InputKind.LEGACY_BACKUP:
-            return self._decode_normalized(kind, Path(backup_path), Path(out_dir), replace=replace)
+            return self._decode_normalized(
+                kind, Path(backup_path), Path(out_dir), salvage=salvage, replace=replace
+            )
         started = time.perf_counter()
         out_dir = Path(out_dir)
         with decode_output(out_dir, replace=replace, input_path=backup_path) as temp:
@@ -257,26 +263,41 @@ class SignalProcessor:
         return result
 
     def _decode_normalized(
-        self, kind: InputKind, path: Path, out_dir: Path, *, replace: bool = True
+        self,
+        kind: InputKind,
+        path: Path,
+        out_dir: Path,
+        *,
+        salvage: bool = False,
+        replace: bool = True,
     ) -> DecodeResult:
-        """Backup v2, Desktop, plain SQLite and CSV inputs: normalize, write, rename."""
+        """Backup v2, Desktop, plain SQLite and CSV inputs: normalize, write, rename.
+
+        The legacy-only fields (`frames`, `backup_version`) are None here; a backup-v2
+        input reports its `records` and its BackupInfo `format_version` instead (and, when
+        salvaged, the bytes lost in `bytes_not_decoded`).
+        """
         started = time.perf_counter()
         with decode_output(out_dir, replace=replace, input_path=path) as temp:
-            normalized = _NORMALIZERS[kind](path, temp, self._secrets)
+            normalized = _NORMALIZERS[kind](path, temp, self._secrets, salvage)
             _write_tables(temp / TABLES_DIR, normalized.tables)
             databases = sorted(temp.glob("*.sqlite"))
+            v2 = normalized.stats if isinstance(normalized, BackupV2Decode) else None
             result = DecodeResult(
                 out_dir=out_dir,
                 db_path=out_dir / databases[0].name if databases else None,
                 row_counts={name: len(frame) for name, frame in normalized.tables.items()},
-                frames=0,
+                frames=None,
                 bytes_read=input_size(path),
-                backup_version=0,
-                database_version=normalized.database_version,
+                backup_version=None,
+                database_version=None if v2 is not None else normalized.database_version,
                 blobs_extracted=0,
                 seconds=round(time.perf_counter() - started, 3),
                 warnings=tuple(normalized.warnings),
+                bytes_not_decoded=v2.bytes_not_decoded if v2 is not None else 0,
                 input_kind=kind.value,
+                records=v2.records if v2 is not None else None,
+                format_version=v2.format_version if v2 is not None else None,
             )
             storage.write_json(temp / MANIFEST_FILE, _manifest(result))
         return result

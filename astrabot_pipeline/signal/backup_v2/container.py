@@ -5,13 +5,16 @@ Layout (signal-backup-format.md §8.1; libsignal `src/frame.rs`):
     IV(16) || AES-256-CBC(PKCS7(gzip(records))) || HMAC-SHA256(hmacKey, IV || ciphertext)
 The HMAC is checked over the whole file before a single byte is decrypted; decryption
 then streams in fixed-size chunks, so memory stays bounded whatever the backup size.
-The plaintext is a sequence of varint-length-delimited protobuf records.
+The plaintext is a sequence of varint-length-delimited protobuf records. The gzip stream
+may inflate to at most `limits.decompressed_limit` of the ciphertext size, and one record
+may hold at most `limits.MAX_FRAME_BYTES` (backup_v2/limits.py says why).
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -23,8 +26,18 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from google.protobuf.message import DecodeError
 
 from astrabot_pipeline.signal.backup_v2 import frames
-from astrabot_pipeline.signal.backup_v2.errors import CorruptBackupV2Error
+from astrabot_pipeline.signal.backup_v2.errors import (
+    CorruptBackupV2Error,
+    DecompressionLimitError,
+    FrameTooLargeError,
+)
+from astrabot_pipeline.signal.backup_v2.frames import ReadStats
 from astrabot_pipeline.signal.backup_v2.keys import MessageBackupKey
+from astrabot_pipeline.signal.backup_v2.limits import (
+    MAX_FRAME_BYTES,
+    decompressed_limit,
+    expansion_message,
+)
 from astrabot_pipeline.signal.errors import TruncatedBackupError, WrongPassphraseError
 
 MAGIC = b"SBACKUP\x01"
@@ -32,9 +45,10 @@ IV_SIZE = 16
 MAC_SIZE = 32
 BLOCK_SIZE = 16
 CHUNK_SIZE = 1 << 16
-MAX_RECORD_SIZE = 64 << 20  # a single frame larger than this is corruption, not data
+MAX_RECORD_SIZE = MAX_FRAME_BYTES  # a single frame larger than this is corruption, not data
 MAX_METADATA_SIZE = 1 << 16
 _GZIP_WBITS = 16 + zlib.MAX_WBITS
+_NOT_ZERO = re.compile(rb"[^\x00]")
 
 
 @dataclass(frozen=True)
@@ -122,23 +136,46 @@ def verify_mac(path: Path, layout: ContainerLayout, key: MessageBackupKey) -> No
 
 
 def decrypted_plaintext(
-    path: Path, layout: ContainerLayout, key: MessageBackupKey
+    path: Path, layout: ContainerLayout, key: MessageBackupKey, stats: ReadStats | None = None
 ) -> Iterator[bytes]:
-    """Chunks of the gunzipped plaintext; call only after `verify_mac`."""
+    """Chunks of the gunzipped plaintext; call only after `verify_mac`.
+
+    The inflated size is counted against `decompressed_limit(ciphertext size)`; `stats`
+    (when given) gets the running count in `bytes_read`.
+    """
     mac_start = layout.payload_end - MAC_SIZE
+    limit = decompressed_limit(mac_start - layout.payload_offset)
+    inflated = 0
     with path.open("rb") as stream:
         stream.seek(layout.payload_offset)
         iv = stream.read(IV_SIZE)
         decryptor = Cipher(algorithms.AES(key.aes_key), modes.CBC(iv)).decryptor()
         unpadder = padding.PKCS7(BLOCK_SIZE * 8).unpadder()
         inflater = zlib.decompressobj(_GZIP_WBITS)
+
+        def counted(pieces: Iterator[bytes]) -> Iterator[bytes]:
+            nonlocal inflated
+            for piece in pieces:
+                inflated += len(piece)
+                if inflated > limit:
+                    raise DecompressionLimitError(
+                        expansion_message(
+                            "the backup's gzip stream",
+                            f"inflates past {limit:,} bytes",
+                            mac_start - layout.payload_offset,
+                        )
+                    )
+                if stats is not None:
+                    stats.bytes_read = inflated
+                yield piece
+
         try:
             for chunk in _chunks(stream, layout.payload_offset + IV_SIZE, mac_start):
-                yield from _inflate(inflater, unpadder.update(decryptor.update(chunk)))
+                yield from counted(_inflate(inflater, unpadder.update(decryptor.update(chunk))))
             tail = unpadder.update(decryptor.finalize()) + unpadder.finalize()
         except ValueError as error:  # bad PKCS7 padding
             raise CorruptBackupV2Error("the decrypted backup has invalid padding") from error
-        yield from _inflate(inflater, tail)
+        yield from counted(_inflate(inflater, tail))
         if not inflater.eof:
             raise TruncatedBackupError("the gzip stream inside the backup ends early")
 
@@ -155,8 +192,13 @@ def _inflate(inflater: zlib._Decompress, data: bytes) -> Iterator[bytes]:
         raise CorruptBackupV2Error("the decrypted backup is not a valid gzip stream") from error
 
 
-def delimited_records(chunks: Iterable[bytes]) -> Iterator[bytes]:
-    """Split a byte stream of varint-length-delimited records, holding one record at a time."""
+def delimited_records(chunks: Iterable[bytes], stats: ReadStats | None = None) -> Iterator[bytes]:
+    """Split a byte stream of varint-length-delimited records, holding one record at a time.
+
+    A run of empty records (zero bytes: frames with nothing set, which readers skip) is
+    yielded once and the rest counted into `stats.records` at C speed, so a stream of
+    zeros costs no Python work per byte.
+    """
     buffer = bytearray()
     position = 0
     iterator = iter(chunks)
@@ -191,18 +233,32 @@ def delimited_records(chunks: Iterable[bytes]) -> Iterator[bytes]:
             if shift > 63:
                 raise CorruptBackupV2Error("a record length prefix is longer than 10 bytes")
         if length > MAX_RECORD_SIZE:
-            raise CorruptBackupV2Error(f"a record claims {length} bytes; the stream is corrupt")
+            raise FrameTooLargeError(
+                f"a record claims {length:,} bytes, more than any real frame "
+                f"({MAX_RECORD_SIZE:,}); the stream is corrupt"
+            )
         if not fill(length):
             raise TruncatedBackupError("the backup stream ends inside a record")
         yield bytes(buffer[position : position + length])
         position += length
+        if length == 0:
+            while fill(1):
+                match = _NOT_ZERO.search(buffer, position)
+                end = len(buffer) if match is None else match.start()
+                if stats is not None:
+                    stats.records += end - position
+                position = end
+                if match is not None:
+                    break
 
 
-def open_encrypted_records(path: Path, key: MessageBackupKey) -> Iterator[bytes]:
+def open_encrypted_records(
+    path: Path, key: MessageBackupKey, stats: ReadStats | None = None
+) -> Iterator[bytes]:
     """Verify, then stream the varint-delimited records (BackupInfo first) of a `main` file."""
     layout = inspect_container(path)
     verify_mac(path, layout, key)
-    return delimited_records(decrypted_plaintext(path, layout, key))
+    return delimited_records(decrypted_plaintext(path, layout, key, stats), stats)
 
 
 def starts_with_magic(path: Path) -> bool:

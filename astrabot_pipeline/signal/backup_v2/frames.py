@@ -12,6 +12,7 @@ the wire format is the same as proto3's.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
 
 from google.protobuf.message import DecodeError, Message
 
@@ -89,8 +90,17 @@ _MESSAGES: dict[str, list[FieldSpec]] = {
         ("paymentNotification", 16, "Skipped", "item"),
         ("giftBadge", 17, "Skipped", "item"),
         ("viewOnceMessage", 18, "Skipped", "item"),
-        ("directStoryReplyMessage", 19, "Skipped", "item"),
+        ("directStoryReplyMessage", 19, "DirectStoryReplyMessage", "item"),
         ("poll", 20, "Skipped", "item"),
+    ],
+    "DirectStoryReplyMessage": [
+        ("textReply", 1, "DirectStoryReplyMessage.TextReply", "reply"),
+        ("emoji", 2, "string", "reply"),
+        ("reactions", 3, "Reaction", "repeated"),
+    ],
+    "DirectStoryReplyMessage.TextReply": [
+        ("text", 1, "Text", ""),
+        ("longText", 2, "FilePointer", ""),
     ],
     "ChatItem.IncomingMessageDetails": [
         ("dateReceived", 1, "uint64", ""),
@@ -163,21 +173,64 @@ BackupMetadata = _message_class("BackupMetadata")
 FRAME_KINDS = tuple(field.name for field in Frame.DESCRIPTOR.fields)
 
 
-def parse_frames(records: Iterable[bytes]) -> tuple[Message, Iterator[Message]]:
-    """(BackupInfo, lazy Frames) from a stream of varint-delimited protobuf records."""
+@dataclass
+class ReadStats:
+    """What reading one backup-v2 input found (counts and offsets only, never content).
+
+    `records` counts BackupInfo and every frame read (one per JSON line or protobuf
+    record); `lines` the physical lines of `main.jsonl` seen (blank ones included; 0 for
+    the binary stream); `bytes_read` the decompressed bytes consumed. After a salvaged
+    read, `bytes_not_decoded` is what was lost from the damaged line or record on and
+    `warnings` says where.
+    """
+
+    records: int = 0
+    lines: int = 0
+    bytes_read: int = 0
+    bytes_not_decoded: int = 0
+    format_version: int | None = None
+    warnings: list[str] = field(default_factory=list)
+
+
+@dataclass
+class FrameSource:
+    """BackupInfo, the lazy Frames after it, and the stats that fill in as they are read."""
+
+    info: Message
+    frames: Iterator[Message]
+    stats: ReadStats
+
+
+def parse_frames(
+    records: Iterable[bytes], stats: ReadStats | None = None
+) -> tuple[Message, Iterator[Message]]:
+    """(BackupInfo, lazy Frames) from a stream of varint-delimited protobuf records.
+
+    Records are numbered from 1 (BackupInfo is record 1) in every message.
+    """
+    stats = stats if stats is not None else ReadStats()
     iterator = iter(records)
     first = next(iterator, None)
     if first is None:
         raise CorruptBackupV2Error("the backup stream is empty: no BackupInfo record")
-    return _parse(BackupInfo, first, 0), (
-        _parse(Frame, record, index) for index, record in enumerate(iterator, start=1)
+    info = _parse(BackupInfo, first, 1)
+    stats.records = 1
+    stats.format_version = int(info.version)
+    return info, _counted(
+        (_parse(Frame, record, index) for index, record in enumerate(iterator, start=2)), stats
     )
+
+
+def _counted(items: Iterator[Message], stats: ReadStats) -> Iterator[Message]:
+    for item in items:
+        stats.records += 1
+        yield item
 
 
 def _parse(cls: type[Message], record: bytes, index: int) -> Message:
     try:
         return cls.FromString(record)
-    except DecodeError as error:
+    except (DecodeError, RecursionError) as error:
         raise CorruptBackupV2Error(
             f"record {index} of the backup stream is not a valid {cls.DESCRIPTOR.name}"
         ) from error
@@ -190,6 +243,8 @@ __all__ = [
     "Chat",
     "ChatItem",
     "Frame",
+    "FrameSource",
+    "ReadStats",
     "Recipient",
     "parse_frames",
 ]

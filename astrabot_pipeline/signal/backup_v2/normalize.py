@@ -3,14 +3,30 @@
 Ids are file-local (signal-backup-format.md §8.1): `Recipient.id` becomes recipient_id,
 `Chat.id` thread_id, and each ChatItem's 1-based position in the file its message_id,
 which is stable for a given backup and unique. Only chat messages become rows: standard,
-contact-share and sticker messages. Update items (calls, group/timer/profile changes),
-remote-delete tombstones, view-once messages, payments, gift badges and story replies
-are skipped. An edited message is one ChatItem whose top level is the latest version and
-whose `revisions` are the earlier ones: one row, latest text, edited=True.
+contact-share and sticker messages, and text replies to a story (a 1:1 message its writer
+typed in the chat; only the story itself is not in the backup). Update items (calls,
+group/timer/profile changes), remote-delete tombstones, view-once messages, payments, gift
+badges and emoji-only story replies are skipped: an emoji reply is a reaction to a story,
+and the legacy decoder drops story reactions too, so both formats give the same messages.
+An edited message is one ChatItem whose top level is the latest version and whose
+`revisions` are the earlier ones: one row, latest text, edited=True.
+
+References are file-local ids and a damaged or hand-made file may name ids that no frame
+defines. Such rows are kept and counted in a warning: a chat item's unknown author, a
+chat's unknown recipient and a reaction's unknown author each get a placeholder recipient
+(no name, not self, not a group) so that joins stay whole; a quote whose target message is
+not in the backup keeps an empty quote link; a chat item in a chat no frame defines has no
+thread to belong to and is skipped (counted).
+
+Numbers are uint64 in the format but int64 (ids) or int32 (mention ranges) in the tables,
+and timestamps end in 2262 in pandas: a frame with an id beyond int64 is skipped, a chat
+item sent beyond 2262 counts as undated (skipped), and other out-of-range times and
+mention ranges are dropped, each counted in a warning, never an overflow.
 """
 
 from __future__ import annotations
 
+import itertools
 import uuid
 from collections import Counter
 from collections.abc import Iterable
@@ -19,10 +35,17 @@ from dataclasses import dataclass, field
 import pandas as pd
 from google.protobuf.message import Message
 
+from astrabot_pipeline.signal.backup_v2.frames import ReadStats
 from astrabot_pipeline.signal.normalize import NormalizedBackup, to_int, to_timestamp
 from astrabot_pipeline.signal.tables import SCHEMAS, conform
 
-CHAT_MESSAGE_KINDS = frozenset({"standardMessage", "contactMessage", "stickerMessage"})
+MAX_ID = (1 << 63) - 1  # the tables' ids are int64
+MAX_MILLIS = int(pd.Timestamp.max.value // 1_000_000)  # 2262-04-11, the last pandas time
+MAX_RANGE = (1 << 31) - 1  # mention start/length are int32
+
+CHAT_MESSAGE_KINDS = frozenset(
+    {"standardMessage", "contactMessage", "stickerMessage", "directStoryReplyMessage"}
+)
 
 _RECIPIENT_FIELDS = [f.name for f in SCHEMAS["recipients"]]
 _MESSAGE_FIELDS = [
@@ -37,6 +60,20 @@ _MESSAGE_FIELDS = [
     "attachment_count",
     "edited",
 ]
+
+
+def _millis(value: int) -> int | None:
+    """A uint64 millisecond time, or None when unset or past what the tables can hold."""
+    return int(value) if 0 < value <= MAX_MILLIS else None
+
+
+def _str(state: _State, value: str | bytes) -> str:
+    """A string field as text. The binary format's proto2 strings are not checked at parse
+    time, so one that is not UTF-8 arrives as bytes: repaired (U+FFFD) and counted."""
+    if isinstance(value, bytes):
+        state.invalid_utf8 += 1
+        return value.decode("utf-8", "replace")
+    return value
 
 
 def _text(value: str) -> str | None:
@@ -55,6 +92,13 @@ def _first(*values: str | None) -> str | None:
 def format_aci(raw: bytes) -> str | None:
     """16 raw bytes -> the canonical lower-case UUID string (None if not 16 bytes)."""
     return str(uuid.UUID(bytes=raw)) if len(raw) == 16 else None
+
+
+@dataclass
+class BackupV2Decode(NormalizedBackup):
+    """The contract tables of a backup-v2 input and what reading it found (`stats`)."""
+
+    stats: ReadStats = field(default_factory=ReadStats)
 
 
 @dataclass
@@ -83,16 +127,22 @@ class _State:
     quotes: list[_Quote] = field(default_factory=list)
     sent_index: dict[tuple[int, int], int] = field(default_factory=dict)
     skipped: Counter[str] = field(default_factory=Counter)
+    invalid_utf8: int = 0
     chat_items: int = 0
 
 
 def normalize_frames(
-    info: Message, frames: Iterable[Message], *, self_aci: str | None = None
-) -> NormalizedBackup:
+    info: Message,
+    frames: Iterable[Message],
+    *,
+    self_aci: str | None = None,
+    stats: ReadStats | None = None,
+) -> BackupV2Decode:
     """Consume BackupInfo + Frames and return conformed contract tables.
 
     `self_aci` (the account's ACI, when known) fills the owner's `aci` column and lets
-    mentions of the owner resolve; the frames themselves never carry it.
+    mentions of the owner resolve; the frames themselves never carry it. `stats` (from
+    the reader) is carried into the result; its warnings (a salvaged read) come first.
     """
     state = _State()
     for frame in frames:
@@ -102,11 +152,15 @@ def normalize_frames(
         elif kind == "recipient":
             _recipient(state, frame.recipient)
         elif kind == "chat":
-            state.chats[frame.chat.id] = frame.chat.recipientId
+            if frame.chat.id > MAX_ID or frame.chat.recipientId > MAX_ID:
+                state.skipped["id_out_of_range"] += 1
+            else:
+                state.chats[frame.chat.id] = frame.chat.recipientId
         elif kind == "chatItem":
             state.chat_items += 1
             _chat_item(state, frame.chatItem, state.chat_items)
-    return _finish(state, int(info.version), self_aci)
+    stats = stats if stats is not None else ReadStats(format_version=int(info.version))
+    return _finish(state, int(info.version), self_aci, stats)
 
 
 # -- recipients -------------------------------------------------------------------------
@@ -114,14 +168,17 @@ def normalize_frames(
 
 def _account(state: _State, account: Message) -> None:
     state.account_names = {
-        "given_name": _text(account.givenName),
-        "family_name": _text(account.familyName),
-        "username": _text(account.username),
+        "given_name": _text(_str(state, account.givenName)),
+        "family_name": _text(_str(state, account.familyName)),
+        "username": _text(_str(state, account.username)),
     }
 
 
 def _recipient(state: _State, recipient: Message) -> None:
     recipient_id = int(recipient.id)
+    if recipient_id > MAX_ID:
+        state.skipped["id_out_of_range"] += 1
+        return
     kind = recipient.WhichOneof("destination")
     row: dict[str, object] = dict.fromkeys(_RECIPIENT_FIELDS)
     row.update(recipient_id=recipient_id, is_self=False, is_group=False)
@@ -129,14 +186,14 @@ def _recipient(state: _State, recipient: Message) -> None:
     if kind == "contact":
         contact = recipient.contact
         forms = {
-            "system_given": _text(contact.systemGivenName),
-            "system_family": _text(contact.systemFamilyName),
-            "system_nickname": _text(contact.systemNickname),
-            "given_name": _text(contact.profileGivenName),
-            "family_name": _text(contact.profileFamilyName),
-            "nickname_given": _text(contact.nickname.given),
-            "nickname_family": _text(contact.nickname.family),
-            "username": _text(contact.username),
+            "system_given": _text(_str(state, contact.systemGivenName)),
+            "system_family": _text(_str(state, contact.systemFamilyName)),
+            "system_nickname": _text(_str(state, contact.systemNickname)),
+            "given_name": _text(_str(state, contact.profileGivenName)),
+            "family_name": _text(_str(state, contact.profileFamilyName)),
+            "nickname_given": _text(_str(state, contact.nickname.given)),
+            "nickname_family": _text(_str(state, contact.nickname.family)),
+            "username": _text(_str(state, contact.username)),
         }
         e164 = f"+{contact.e164}" if contact.HasField("e164") and contact.e164 else None
         aci = format_aci(contact.aci)
@@ -147,10 +204,10 @@ def _recipient(state: _State, recipient: Message) -> None:
         state.self_id = recipient_id
         row["is_self"] = True
     elif kind == "group":
-        title = _text(recipient.group.snapshot.title.title)
+        title = _text(_str(state, recipient.group.snapshot.title.title))
         row.update(is_group=True, group_title=title, display_name=title)
     elif kind == "callLink":
-        row["display_name"] = _text(recipient.callLink.name)
+        row["display_name"] = _text(_str(state, recipient.callLink.name))
     _apply_names(state, row, forms)
     state.recipients[recipient_id] = row
 
@@ -195,17 +252,28 @@ def _chat_item(state: _State, item: Message, message_id: int) -> None:
     if kind not in CHAT_MESSAGE_KINDS:
         state.skipped[kind or "unset"] += 1
         return
+    if kind == "directStoryReplyMessage":
+        reply = item.directStoryReplyMessage.WhichOneof("reply")
+        if reply != "textReply":
+            state.skipped["story_emoji_reply" if reply == "emoji" else "unset"] += 1
+            return
     direction = item.WhichOneof("directionalDetails")
-    if direction is None or not item.dateSent or item.chatId not in state.chats:
+    if direction is None or not item.dateSent or item.dateSent > MAX_MILLIS:
         state.skipped["incomplete"] += 1
+        return
+    if item.chatId not in state.chats:
+        state.skipped["unknown_chat"] += 1
         return
     is_outgoing = direction == "outgoing"
     sender = state.self_id if is_outgoing and state.self_id is not None else int(item.authorId)
+    if sender > MAX_ID:
+        state.skipped["id_out_of_range"] += 1
+        return
     received = None
     if direction == "incoming":
-        received = int(item.incoming.dateReceived) or None
+        received = _millis(item.incoming.dateReceived)
     elif is_outgoing:
-        received = int(item.outgoing.dateReceived) or None
+        received = _millis(item.outgoing.dateReceived)
     for version in (item, *item.revisions):
         if version.dateSent:
             state.sent_index.setdefault((int(version.dateSent), int(item.authorId)), message_id)
@@ -213,21 +281,23 @@ def _chat_item(state: _State, item: Message, message_id: int) -> None:
     body: str | None = None
     reactions: Iterable[Message] = ()
     pointers: list[Message] = []
+    text: Message | None = None
     if kind == "standardMessage":
         message = item.standardMessage
-        body = message.text.body or None
+        text = message.text
         reactions = message.reactions
         pointers = [attachment.pointer for attachment in message.attachments]
-        for body_range in message.text.bodyRanges:
-            if body_range.mentionAci:
-                state.mentions.append(
-                    (message_id, body_range.mentionAci, body_range.start, body_range.length)
-                )
         if message.HasField("quote") and message.quote.HasField("targetSentTimestamp"):
             state.quotes.append(
                 _Quote(message_id, message.quote.targetSentTimestamp, message.quote.authorId)
             )
         if message.HasField("longText"):
+            state.skipped["long_text_not_expanded"] += 1
+    elif kind == "directStoryReplyMessage":
+        story_reply = item.directStoryReplyMessage
+        text = story_reply.textReply.text
+        reactions = story_reply.reactions
+        if story_reply.textReply.HasField("longText"):
             state.skipped["long_text_not_expanded"] += 1
     elif kind == "contactMessage":
         reactions = item.contactMessage.reactions
@@ -236,20 +306,34 @@ def _chat_item(state: _State, item: Message, message_id: int) -> None:
         if item.stickerMessage.sticker.HasField("data"):
             pointers = [item.stickerMessage.sticker.data]
 
+    if text is not None:
+        body = _str(state, text.body) or None
+        for body_range in text.bodyRanges:
+            if body_range.mentionAci and max(body_range.start, body_range.length) > MAX_RANGE:
+                state.skipped["range_out_of_range"] += 1
+            elif body_range.mentionAci:
+                state.mentions.append(
+                    (message_id, body_range.mentionAci, body_range.start, body_range.length)
+                )
     for pointer in pointers:
         size = pointer.locatorInfo.size if pointer.HasField("locatorInfo") else None
         state.attachments.append(
             (
                 len(state.attachments) + 1,
                 message_id,
-                _text(pointer.contentType),
-                _text(pointer.fileName),
+                _text(_str(state, pointer.contentType)),
+                _text(_str(state, pointer.fileName)),
                 size,
             )
         )
-    state.reactions.extend(
-        (message_id, int(r.authorId), r.emoji, int(r.sentTimestamp)) for r in reactions
-    )
+    for reaction in reactions:
+        if reaction.authorId > MAX_ID:
+            state.skipped["id_out_of_range"] += 1
+            continue
+        sent = _millis(reaction.sentTimestamp) or 0
+        state.reactions.append(
+            (message_id, int(reaction.authorId), _str(state, reaction.emoji), sent)
+        )
     state.messages.append(
         {
             "message_id": message_id,
@@ -269,11 +353,15 @@ def _chat_item(state: _State, item: Message, message_id: int) -> None:
 # -- tables -------------------------------------------------------------------------------
 
 
-def _finish(state: _State, version: int, self_aci: str | None) -> NormalizedBackup:
-    warnings: list[str] = []
+def _finish(state: _State, version: int, self_aci: str | None, stats: ReadStats) -> BackupV2Decode:
+    warnings: list[str] = list(stats.warnings)
     self_id = state.self_id
     if self_id is None:
-        self_id = max(state.recipients, default=0) + 1
+        used = {*state.recipients, *state.chats.values(), *(r[1] for r in state.reactions)}
+        used.update(_senders(state))
+        self_id = max(used, default=0) + 1
+        if self_id > MAX_ID:  # ids go up to the very last one: take the first free one
+            self_id = next(i for i in itertools.count(1) if i not in used)
         warnings.append(
             "the backup has no Self recipient; outgoing messages use a placeholder "
             f"recipient {self_id}"
@@ -291,9 +379,15 @@ def _finish(state: _State, version: int, self_aci: str | None) -> NormalizedBack
         owner["aci"] = str(aci)
         state.aci_to_recipient.setdefault(aci.bytes, self_id)
 
+    warnings.extend(_placeholders_for_dangling(state))
     messages = pd.DataFrame.from_records(state.messages, columns=_MESSAGE_FIELDS)
     kept = set(messages["message_id"].tolist())
-    _resolve_quotes(state, messages, kept)
+    unresolved_quotes = _resolve_quotes(state, messages, kept)
+    if unresolved_quotes:
+        warnings.append(
+            f"{unresolved_quotes} quote(s) name a message that is not in the backup (deleted, "
+            "expired or not a chat message); their quote link is left empty"
+        )
     messages["sent_at"] = to_timestamp(messages["date_sent"])
     messages["received_at"] = to_timestamp(messages["date_received"])
     messages["quote_message_id"] = to_int(messages["quote_message_id"])
@@ -336,6 +430,11 @@ def _finish(state: _State, version: int, self_aci: str | None) -> NormalizedBack
     names = names.drop_duplicates().sort_values(["recipient_id", "source"], kind="stable")
 
     warnings.extend(_skip_warnings(state.skipped))
+    if state.invalid_utf8:
+        warnings.append(
+            f"{state.invalid_utf8} text field(s) were not valid UTF-8; their bad bytes are "
+            "shown as U+FFFD"
+        )
     tables = {
         "messages": messages,
         "recipients": recipients,
@@ -348,13 +447,44 @@ def _finish(state: _State, version: int, self_aci: str | None) -> NormalizedBack
     conformed = {
         name: conform(name, frame.reset_index(drop=True)) for name, frame in tables.items()
     }
-    return NormalizedBackup(conformed, self_id, version, warnings)
+    return BackupV2Decode(conformed, self_id, version, warnings, stats=stats)
 
 
-def _resolve_quotes(state: _State, messages: pd.DataFrame, kept: set[int]) -> None:
-    """quote.targetSentTimestamp + authorId -> message_id (by time alone if unambiguous)."""
+def _senders(state: _State) -> list[int]:
+    return [message["sender_id"] for message in state.messages]  # type: ignore[misc]
+
+
+def _placeholders_for_dangling(state: _State) -> list[str]:
+    """Placeholder recipients for ids that are referenced but never defined; warnings."""
+    known = set(state.recipients)
+    authors = [sender for sender in _senders(state) if sender not in known]
+    chats = [r for r in state.chats.values() if r not in known]
+    reactors = [r[1] for r in state.reactions if r[1] not in known]
+    warnings = []
+    for count, what in (
+        (len(authors), "chat item(s) name an author"),
+        (len(chats), "chat(s) name a recipient"),
+        (len(reactors), "reaction(s) name an author"),
+    ):
+        if count:
+            warnings.append(
+                f"{count} {what} that no Recipient frame defines (dangling reference); "
+                "kept, with a placeholder recipient that has no name"
+            )
+    for recipient_id in sorted({*authors, *chats, *reactors}):
+        row = dict.fromkeys(_RECIPIENT_FIELDS)
+        row.update(recipient_id=recipient_id, is_self=False, is_group=False)
+        state.recipients[recipient_id] = row
+    return warnings
+
+
+def _resolve_quotes(state: _State, messages: pd.DataFrame, kept: set[int]) -> int:
+    """quote.targetSentTimestamp + authorId -> message_id (by time alone if unambiguous).
+
+    Returns how many quotes found no kept target.
+    """
     if not state.quotes:
-        return
+        return 0
     by_time: dict[int, set[int]] = {}
     for (sent, _author), message_id in state.sent_index.items():
         by_time.setdefault(sent, set()).add(message_id)
@@ -366,13 +496,30 @@ def _resolve_quotes(state: _State, messages: pd.DataFrame, kept: set[int]) -> No
         if target in kept:
             resolved[quote.message_id] = target
     messages["quote_message_id"] = messages["message_id"].map(resolved)
+    return len(state.quotes) - len(resolved)
 
 
 def _skip_warnings(skipped: Counter[str]) -> list[str]:
     warnings = []
     if skipped["incomplete"]:
         warnings.append(
-            f"{skipped['incomplete']} chat item(s) without direction, date or known chat skipped"
+            f"{skipped['incomplete']} chat item(s) without a direction or a usable sent date "
+            "(unset, or after the year 2262) skipped"
+        )
+    if skipped["id_out_of_range"]:
+        warnings.append(
+            f"{skipped['id_out_of_range']} frame(s), chat item(s) or reaction(s) use an id "
+            f"beyond {MAX_ID:,} (no real backup does); skipped"
+        )
+    if skipped["range_out_of_range"]:
+        warnings.append(
+            f"{skipped['range_out_of_range']} mention(s) with a start or length beyond "
+            f"{MAX_RANGE:,} dropped"
+        )
+    if skipped["unknown_chat"]:
+        warnings.append(
+            f"{skipped['unknown_chat']} chat item(s) name a chat that no Chat frame defines "
+            "(dangling reference); skipped"
         )
     if skipped["long_text_not_expanded"]:
         warnings.append(
@@ -382,4 +529,4 @@ def _skip_warnings(skipped: Counter[str]) -> list[str]:
     return warnings
 
 
-__all__ = ["CHAT_MESSAGE_KINDS", "format_aci", "normalize_frames"]
+__all__ = ["CHAT_MESSAGE_KINDS", "BackupV2Decode", "format_aci", "normalize_frames"]

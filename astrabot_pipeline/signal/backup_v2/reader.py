@@ -19,10 +19,10 @@ from astrabot_pipeline.signal.backup_v2.errors import (
     ForwardSecrecyTokenRequiredError,
     MissingRecoveryKeyError,
 )
+from astrabot_pipeline.signal.backup_v2.frames import FrameSource, ReadStats
 from astrabot_pipeline.signal.backup_v2.keys import RECOVERY_KEY_HINT, message_backup_key_for
-from astrabot_pipeline.signal.backup_v2.normalize import normalize_frames
+from astrabot_pipeline.signal.backup_v2.normalize import BackupV2Decode, normalize_frames
 from astrabot_pipeline.signal.errors import UnsupportedBackupError
-from astrabot_pipeline.signal.normalize import NormalizedBackup
 
 MAIN_FILE = "main"
 SNAPSHOT_PREFIX = "signal-backup-"
@@ -69,22 +69,28 @@ def _looks_like_json(path: Path) -> bool:
         codecs.getincrementaldecoder("utf-8")().decode(head, final=False)
     except UnicodeDecodeError:
         return False
-    return head.lstrip().startswith(b"{")
+    return head.removeprefix(codecs.BOM_UTF8).lstrip().startswith(b"{")
 
 
-def read_backup_frames(
+def open_frames(
     path: Path,
     *,
     recovery_key: str | None,
     aci: str | None,
     forward_secrecy_token: bytes | None = None,
-) -> tuple[Message, Iterator[Message]]:
-    """(BackupInfo, lazy Frames) of any backup-v2 input; an encrypted one is authenticated first."""
+    salvage: bool = False,
+) -> FrameSource:
+    """BackupInfo, lazy Frames and read stats of any backup-v2 input.
+
+    An encrypted one is authenticated first. `salvage` applies to the plaintext export:
+    a damaged line ends the frames early with a warning (see `jsonl.read_lines`); the
+    encrypted file is authenticated as a whole, so damage there fails before decrypting.
+    """
     main = resolve_main(Path(path))
     if _is_zip(main):
-        return jsonl.read_export_zip(main)
+        return jsonl.read_export_zip(main, salvage=salvage)
     if _looks_like_json(main):
-        return jsonl.read_jsonl(main)
+        return jsonl.read_jsonl(main, salvage=salvage)
     if not recovery_key:
         raise MissingRecoveryKeyError(f"this is an encrypted backup-v2 file; {RECOVERY_KEY_HINT}")
     layout = container.inspect_container(main)
@@ -97,7 +103,25 @@ def read_backup_frames(
     key = message_backup_key_for(
         recovery_key, aci, forward_secrecy_token if layout.has_forward_secrecy else None
     )
-    return frames.parse_frames(container.open_encrypted_records(main, key))
+    stats = ReadStats()
+    info, frame_stream = frames.parse_frames(
+        container.open_encrypted_records(main, key, stats), stats
+    )
+    return FrameSource(info, frame_stream, stats)
+
+
+def read_backup_frames(
+    path: Path,
+    *,
+    recovery_key: str | None,
+    aci: str | None,
+    forward_secrecy_token: bytes | None = None,
+) -> tuple[Message, Iterator[Message]]:
+    """(BackupInfo, lazy Frames) of any backup-v2 input; an encrypted one is authenticated first."""
+    source = open_frames(
+        path, recovery_key=recovery_key, aci=aci, forward_secrecy_token=forward_secrecy_token
+    )
+    return source.info, source.frames
 
 
 def decode_backup_v2(
@@ -107,17 +131,23 @@ def decode_backup_v2(
     recovery_key: str | None,
     aci: str | None,
     forward_secrecy_token: bytes | None = None,
-) -> NormalizedBackup:
-    """Decode a backup-v2 input into conformed contract tables.
+    salvage: bool = False,
+) -> BackupV2Decode:
+    """Decode a backup-v2 input into conformed contract tables, with what was read.
 
     `work_dir` is created if missing; nothing is written there yet (attachments are not
-    extracted, so every `attachments.path` is None).
+    extracted, so every `attachments.path` is None). With `salvage`, a damaged line of a
+    plaintext export keeps the frames before it (the warnings say which line).
     """
     Path(work_dir).mkdir(parents=True, exist_ok=True)
-    info, frame_stream = read_backup_frames(
-        path, recovery_key=recovery_key, aci=aci, forward_secrecy_token=forward_secrecy_token
+    source = open_frames(
+        path,
+        recovery_key=recovery_key,
+        aci=aci,
+        forward_secrecy_token=forward_secrecy_token,
+        salvage=salvage,
     )
-    return normalize_frames(info, frame_stream, self_aci=aci)
+    return normalize_frames(source.info, source.frames, self_aci=aci, stats=source.stats)
 
 
-__all__ = ["decode_backup_v2", "read_backup_frames", "resolve_main"]
+__all__ = ["decode_backup_v2", "open_frames", "read_backup_frames", "resolve_main"]
