@@ -10,7 +10,6 @@ import shutil
 import stat
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 import dagster as dg
@@ -38,15 +37,6 @@ WRONG = "999998888877777666665555544444"
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
     return write_demo_backup(tmp_path_factory.mktemp("backups"), n_messages=300, seed=3)
-
-
-@pytest.fixture
-def secrets_dir(tmp_path, monkeypatch) -> Path:
-    """Where the launcher's temporary passphrase files go during the test."""
-    folder = tmp_path / "tmp"
-    folder.mkdir()
-    monkeypatch.setattr(tempfile, "tempdir", str(folder))
-    return folder
 
 
 def materialize(demo, data_dir: Path, passphrase: str, **decoder: str):

@@ -126,15 +126,6 @@ def assert_decoded(kind: str, tables: dict) -> None:
 
 
 @pytest.fixture
-def secrets_dir(tmp_path, monkeypatch) -> Path:
-    """Where the launcher's temporary secret files go during the test."""
-    folder = tmp_path / "tmp"
-    folder.mkdir()
-    monkeypatch.setattr(tempfile, "tempdir", str(folder))
-    return folder
-
-
-@pytest.fixture
 def environment(tmp_path, monkeypatch) -> Callable[[dict[str, str]], Path]:
     """Set the user's environment: data and backup folders plus `exported` secrets (every
     other secret variable unset); returns the backup folder."""
