@@ -363,7 +363,7 @@ def build_parser() -> argparse.ArgumentParser:
     purge.add_argument(
         "--all",
         action="store_true",
-        help="also delete models/, reports/ and every asset output (never backups/ or secrets/)",
+        help="also delete dataset/, models/, reports/ and every asset output (never backups/ or secrets/)",
     )
     purge.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     purge.set_defaults(handler=_purge)

@@ -1,7 +1,29 @@
-"""Training-example builders (conversational, adaptive, burst) and leak-free splits."""
+"""Training-example builders (conversational, adaptive, burst), filters, splits and export."""
 
-from astrabot_pipeline.dataset.builder import EXAMPLE_KINDS, TrainingDataCreator
+from astrabot_pipeline.dataset.builder import (
+    EXAMPLE_KINDS,
+    HistoryTooThinError,
+    MixedDataset,
+    NoExamplesError,
+    TrainingDataCreator,
+)
+from astrabot_pipeline.dataset.export import dataset_card, export_jsonl
+from astrabot_pipeline.dataset.filters import FilterCounts, filter_examples
 from astrabot_pipeline.dataset.records import records_from_frame
-from astrabot_pipeline.dataset.split import assign_splits
+from astrabot_pipeline.dataset.split import SPLITS, assign_splits, held_out_sample
 
-__all__ = ["EXAMPLE_KINDS", "TrainingDataCreator", "assign_splits", "records_from_frame"]
+__all__ = [
+    "EXAMPLE_KINDS",
+    "SPLITS",
+    "FilterCounts",
+    "HistoryTooThinError",
+    "MixedDataset",
+    "NoExamplesError",
+    "TrainingDataCreator",
+    "assign_splits",
+    "dataset_card",
+    "export_jsonl",
+    "filter_examples",
+    "held_out_sample",
+    "records_from_frame",
+]

@@ -10,20 +10,43 @@ kinds of example feed the three training stages:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pandas as pd
 
-from astrabot_pipeline.dataset.split import DEFAULT_VALIDATION_FRACTION, assign_splits
+from astrabot_pipeline.dataset.filters import DEFAULT_TRIVIAL_CAP, FilterCounts, filter_examples
+from astrabot_pipeline.dataset.split import (
+    DEFAULT_TEST_FRACTION,
+    DEFAULT_VALIDATION_FRACTION,
+    MIN_WINDOWS,
+    assign_splits,
+)
 from astrabot_pipeline.errors import AstrabotError
 
 EXAMPLE_KINDS = ("conversational", "adaptive", "burst")
 DEFAULT_SYSTEM_PROMPT = "You are chatting with friends on Signal. Reply the way you always do."
-EXAMPLE_COLUMNS = ("example_id", "kind", "window_id", "thread_id", "split", "messages")
+EXAMPLE_COLUMNS = (
+    "example_id",
+    "kind",
+    "window_id",
+    "thread_id",
+    "window_start",
+    "split",
+    "messages",
+)
+# The context before a reply is trimmed from the left (oldest first) to this many
+# characters, so the reply being learned is never cut; training then truncates to its
+# token budget the same way.
+DEFAULT_MAX_CONTEXT_CHARS = 2_000
+MIN_TRAINING_EXAMPLES = 20  # fewer owner replies than this teach a model nothing
 
 
 class NoExamplesError(AstrabotError, ValueError):
     """No training example could be built from the windows (no owner replies in them)."""
+
+
+class HistoryTooThinError(NoExamplesError):
+    """There are examples, but too few (or in too few windows) to train and evaluate."""
 
 
 @dataclass(frozen=True)
@@ -31,6 +54,16 @@ class _Turn:
     is_owner: bool
     text: str
     burst_size: int
+
+
+@dataclass
+class MixedDataset:
+    """Examples with their split, what the filters dropped, and families left out (why)."""
+
+    examples: pd.DataFrame
+    filtered: FilterCounts = field(default_factory=FilterCounts)
+    skipped_families: dict[str, str] = field(default_factory=dict)
+    windows: int = 0
 
 
 class TrainingDataCreator:
@@ -42,16 +75,22 @@ class TrainingDataCreator:
         max_context_turns: int = 6,
         min_burst_messages: int = 2,
         text_column: str = "text",
+        max_context_chars: int = DEFAULT_MAX_CONTEXT_CHARS,
     ) -> None:
         self.system_prompt = system_prompt
         self.max_context_turns = max_context_turns
         self.min_burst_messages = min_burst_messages
         self.text_column = text_column
+        self.max_context_chars = max_context_chars
+        self._window_starts: dict[str, pd.Timestamp] = {}
 
     def _turns_by_window(self, windows: pd.DataFrame) -> dict[str, tuple[int, list[_Turn]]]:
         """Merge each window's consecutive same-side messages into turns."""
         frame = windows[windows[self.text_column].fillna("").str.strip().ne("")]
         frame = frame.sort_values(["window_id", "position_in_window"])
+        if "sent_at" in frame.columns:
+            starts = frame.groupby("window_id")["sent_at"].min()
+            self._window_starts.update({str(k): v for k, v in starts.items()})
         turns: dict[str, tuple[int, list[_Turn]]] = {}
         for window_id, group in frame.groupby("window_id", sort=True):
             window_turns: list[_Turn] = []
@@ -76,9 +115,7 @@ class TrainingDataCreator:
             for index, turn in enumerate(turns):
                 if not turn.is_owner or index == 0:
                     continue
-                context = turns[max(0, index - self.max_context_turns) : index]
-                while context and context[0].is_owner:
-                    context = context[1:]  # a dialogue opens with the user
+                context = self._trimmed(turns[max(0, index - self.max_context_turns) : index])
                 if not context:
                     continue
                 prompt = (system_prompts or {}).get(thread_id, self.system_prompt)
@@ -90,8 +127,24 @@ class TrainingDataCreator:
                 examples.append(_example(kind, window_id, thread_id, index, messages))
         return examples
 
+    def _trimmed(self, context: list[_Turn]) -> list[_Turn]:
+        """Drop the oldest turns beyond the character budget (the newest turn keeps its end),
+        then any leading owner turns: a dialogue opens with the user."""
+        kept: list[_Turn] = []
+        budget = self.max_context_chars
+        for turn in reversed(context):
+            if budget <= 0:
+                break
+            if len(turn.text) > budget:
+                turn = _Turn(turn.is_owner, turn.text[-budget:], turn.burst_size)
+            kept.insert(0, turn)
+            budget -= len(turn.text)
+        while kept and kept[0].is_owner:
+            kept = kept[1:]
+        return kept
+
     def create_conversational_examples(self, windows: pd.DataFrame) -> pd.DataFrame:
-        return _frame(self._dialogue_examples(windows, "conversational"))
+        return _frame(self._dialogue_examples(windows, "conversational"), self._window_starts)
 
     def create_adaptive_examples(
         self, windows: pd.DataFrame, dynamics: pd.DataFrame
@@ -100,7 +153,7 @@ class TrainingDataCreator:
         prompts = {
             int(row.thread_id): _adaptive_prompt(row) for row in dynamics.itertuples(index=False)
         }
-        return _frame(self._dialogue_examples(windows, "adaptive", prompts))
+        return _frame(self._dialogue_examples(windows, "adaptive", prompts), self._window_starts)
 
     def create_burst_examples(self, windows: pd.DataFrame) -> pd.DataFrame:
         examples = []
@@ -112,32 +165,68 @@ class TrainingDataCreator:
                     and turn.burst_size >= self.min_burst_messages
                     and not previous.is_owner
                 ):
+                    (prompt,) = self._trimmed([previous]) or [previous]
                     messages = [
                         {
                             "role": "system",
                             "content": self.system_prompt + " Send several short messages.",
                         },
-                        {"role": "user", "content": previous.text},
+                        {"role": "user", "content": prompt.text},
                         {"role": "assistant", "content": turn.text},
                     ]
                     examples.append(_example("burst", window_id, thread_id, index, messages))
-        return _frame(examples)
+        return _frame(examples, self._window_starts)
 
-    def combine_datasets(
+    def combine(
         self,
         *datasets: pd.DataFrame,
         validation_fraction: float = DEFAULT_VALIDATION_FRACTION,
+        test_fraction: float = DEFAULT_TEST_FRACTION,
+        trivial_cap: float = DEFAULT_TRIVIAL_CAP,
         seed: int = 0,
-    ) -> pd.DataFrame:
-        """All examples in one frame with a `split` column assigned per window."""
+    ) -> MixedDataset:
+        """Filter, split by window and time, and leave out families too small to train.
+
+        A family needs training and validation examples to train its stage; one without
+        is reported in `skipped_families` (its examples stay out of every split). Raises
+        HistoryTooThinError, with the counts, when the whole history is too thin.
+        """
         combined = pd.concat([d for d in datasets if len(d)], ignore_index=True)
         if combined.empty:
             raise NoExamplesError(
                 "no training examples could be built: the windows hold no owner replies "
                 "(check that the backup owner was identified and windows are not empty)"
             )
-        combined["split"] = assign_splits(combined["window_id"], validation_fraction, seed)
-        return combined.sort_values("example_id").reset_index(drop=True)[list(EXAMPLE_COLUMNS)]
+        combined, filtered = filter_examples(combined, trivial_cap=trivial_cap, seed=seed)
+        windows = combined["window_id"].nunique()
+        if len(combined) < MIN_TRAINING_EXAMPLES or windows < MIN_WINDOWS:
+            raise HistoryTooThinError(
+                f"the history is too thin to train on: {len(combined)} usable owner "
+                f"replies in {windows} conversation windows; at least "
+                f"{MIN_TRAINING_EXAMPLES} replies in {MIN_WINDOWS} windows are needed "
+                "(widen the scope, or add an older backup)"
+            )
+        starts = combined.groupby("window_id")["window_start"].min()
+        by_window = assign_splits(starts, validation_fraction, test_fraction)
+        combined["split"] = combined["window_id"].map(by_window).astype("string")
+        skipped: dict[str, str] = {}
+        for kind, family in combined.groupby("kind", sort=True):
+            present = set(family["split"])
+            missing = [split for split in ("train", "validation") if split not in present]
+            if missing:
+                skipped[str(kind)] = (
+                    f"{len(family)} example(s) in {family['window_id'].nunique()} window(s), "
+                    f"none in {' or '.join(missing)}"
+                )
+        combined = combined[~combined["kind"].isin(list(skipped))]
+        examples = combined.sort_values(["window_start", "example_id"], kind="stable")
+        return MixedDataset(
+            examples.reset_index(drop=True)[list(EXAMPLE_COLUMNS)], filtered, skipped, windows
+        )
+
+    def combine_datasets(self, *datasets: pd.DataFrame, **options: float) -> pd.DataFrame:
+        """All examples in one frame with their `split` (see `combine`)."""
+        return self.combine(*datasets, **options).examples
 
 
 def _example(kind: str, window_id: str, thread_id: int, turn: int, messages: list[dict]) -> dict:
@@ -146,13 +235,16 @@ def _example(kind: str, window_id: str, thread_id: int, turn: int, messages: lis
         "kind": kind,
         "window_id": window_id,
         "thread_id": thread_id,
+        "window_start": None,
         "split": None,
         "messages": messages,
     }
 
 
-def _frame(examples: list[dict]) -> pd.DataFrame:
-    return pd.DataFrame(examples, columns=list(EXAMPLE_COLUMNS))
+def _frame(examples: list[dict], starts: dict[str, pd.Timestamp]) -> pd.DataFrame:
+    frame = pd.DataFrame(examples, columns=list(EXAMPLE_COLUMNS))
+    frame["window_start"] = pd.to_datetime(frame["window_id"].map(starts), utc=True)
+    return frame
 
 
 def _adaptive_prompt(dynamics_row) -> str:

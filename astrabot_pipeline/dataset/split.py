@@ -1,28 +1,71 @@
-"""Deterministic train/validation assignment by window, so no window is in both splits."""
+"""Train / validation / test by window and time, so no window is in two splits.
+
+Windows are ordered by when they started: the newest ones are the test slice (what the
+evaluation scores: "does it write like me now?"), the ones just before them validation,
+everything older training. The assignment is per window, for every example family at
+once: conversational and adaptive examples come from the same windows, so a per-family
+assignment would put one window's replies in one stage's training data and another
+family's test slice.
+"""
 
 from __future__ import annotations
 
-import hashlib
+import math
 
 import pandas as pd
 
 from astrabot_pipeline.errors import SettingError
 
+SPLITS = ("train", "validation", "test")
 DEFAULT_VALIDATION_FRACTION = 0.1
-
-
-def _bucket(window_id: str, seed: int) -> float:
-    digest = hashlib.sha256(f"{seed}:{window_id}".encode()).digest()
-    return int.from_bytes(digest[:8], "big") / 2**64
+DEFAULT_TEST_FRACTION = 0.1
+MIN_WINDOWS = 3  # one per split
 
 
 def assign_splits(
-    window_ids: pd.Series, validation_fraction: float = DEFAULT_VALIDATION_FRACTION, seed: int = 0
+    window_starts: pd.Series,
+    validation_fraction: float = DEFAULT_VALIDATION_FRACTION,
+    test_fraction: float = DEFAULT_TEST_FRACTION,
 ) -> pd.Series:
-    """'train' or 'validation' per row, decided by a hash of the row's window id."""
-    if not 0 < validation_fraction < 1:
-        raise SettingError("validation_fraction must be between 0 and 1 (exclusive)")
-    buckets = {wid: _bucket(wid, seed) for wid in window_ids.unique()}
-    return window_ids.map(
-        lambda wid: "validation" if buckets[wid] < validation_fraction else "train"
-    ).astype("string")
+    """The split of each window (`window_starts`: start time indexed by window id).
+
+    The newest `test_fraction` of windows (at least one) is test, the
+    `validation_fraction` before them (at least one) validation, the rest train. Fewer
+    than MIN_WINDOWS windows all go to train.
+    """
+    for name, value in (("validation", validation_fraction), ("test", test_fraction)):
+        if not 0 < value < 1:
+            raise SettingError(f"{name}_fraction must be between 0 and 1 (exclusive)")
+    if validation_fraction + test_fraction >= 1:
+        raise SettingError("validation_fraction + test_fraction must leave windows to train on")
+    frame = pd.DataFrame(
+        {"start": window_starts.to_numpy(), "key": window_starts.index.astype(str)}
+    )
+    order = frame.sort_values(["start", "key"], kind="stable").index.to_numpy()
+    count = len(order)
+    labels = ["train"] * count
+    if count >= MIN_WINDOWS:
+        n_test = max(1, math.floor(count * test_fraction))
+        n_validation = max(1, math.floor(count * validation_fraction))
+        for rank, position in enumerate(order):
+            if rank >= count - n_test:
+                labels[position] = "test"
+            elif rank >= count - n_test - n_validation:
+                labels[position] = "validation"
+    return pd.Series(labels, index=window_starts.index, dtype="string")
+
+
+def held_out_sample(examples: pd.DataFrame, max_examples: int) -> pd.DataFrame:
+    """Up to `max_examples` test examples, every family in its share of the test slice.
+
+    Within a family the oldest windows come first, so the sample is the same on every
+    run; a family's share is rounded down but never to zero.
+    """
+    test = examples[examples["split"] == "test"]
+    if len(test) <= max_examples:
+        return test
+    parts = []
+    for _, family in test.groupby("kind", sort=True):
+        share = max(1, len(family) * max_examples // len(test))
+        parts.append(family.head(share))
+    return pd.concat(parts)

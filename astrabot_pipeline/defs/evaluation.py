@@ -3,7 +3,7 @@
 import dagster as dg
 import pandas as pd
 
-from astrabot_pipeline.dataset import records_from_frame
+from astrabot_pipeline.dataset import held_out_sample, records_from_frame
 from astrabot_pipeline.defs.errors import redact_failures
 from astrabot_pipeline.defs.resources import AstrabotPathsResource
 from astrabot_pipeline.defs.training import STAGES
@@ -31,11 +31,12 @@ def eval_report(
     lora_stage_2_adaptive: dict,
     lora_stage_3_burst: dict,
 ):
-    """Markdown + JSON report: held-out loss and perplexity, base vs every stage."""
+    """Markdown + JSON report: loss and perplexity on the dataset's test slice (every family
+    in proportion), base vs every stage."""
     stages = [lora_stage_1_conversational, lora_stage_2_adaptive, lora_stage_3_burst]
-    validation = mixed_dataset[mixed_dataset["split"] == "validation"].head(config.max_examples)
+    held_out = held_out_sample(mixed_dataset, config.max_examples)
     evaluator = ModelEvaluator(stages[0]["base_model"])
-    results = evaluate_stages(evaluator, records_from_frame(validation), stages)
+    results = evaluate_stages(evaluator, records_from_frame(held_out), stages)
     report = write_report(results, paths.sub("reports"))
     rows = {row.name: row for row in results.rows}
     context.log.info(f"eval report written: {report.markdown}")
@@ -43,7 +44,8 @@ def eval_report(
         {"markdown": str(report.markdown), "json": str(report.json)},
         metadata={
             "report": dg.MetadataValue.path(str(report.markdown)),
-            "validation_examples": len(validation),
+            "held_out_examples": len(held_out),
+            **{f"held_out_{kind}": int(n) for kind, n in held_out.groupby("kind").size().items()},
             **{f"perplexity_{name}": row.perplexity for name, row in rows.items()},
         },
     )

@@ -1,23 +1,44 @@
+import json
+
 import pandas as pd
+import pytest
 
 from astrabot_pipeline.conversations import ConversationProcessor
-from astrabot_pipeline.dataset import TrainingDataCreator, assign_splits, records_from_frame
+from astrabot_pipeline.dataset import (
+    HistoryTooThinError,
+    TrainingDataCreator,
+    assign_splits,
+    dataset_card,
+    export_jsonl,
+    filter_examples,
+    held_out_sample,
+    records_from_frame,
+)
 from astrabot_pipeline_tests.conftest import make_messages
 
 
-def _windows(n_windows: int = 30) -> pd.DataFrame:
+def _windows(n_windows: int = 30, reply: str = "sure") -> pd.DataFrame:
     rows = []
     for w in range(n_windows):
         start = w * 10_000
         rows += [
             (1 + w % 3, 2, False, start, f"question {w}?"),
-            (1 + w % 3, 1, True, start + 30, "sure"),
+            (1 + w % 3, 1, True, start + 30, f"{reply} {w}"),
             (1 + w % 3, 1, True, start + 40, "see you"),
-            (1 + w % 3, 2, False, start + 100, "great"),
-            (1 + w % 3, 1, True, start + 130, "🙂"),
+            (1 + w % 3, 2, False, start + 100, f"great {w}"),
+            (1 + w % 3, 1, True, start + 130, f"🙂 {w} then"),
         ]
     windows = ConversationProcessor().create_conversation_windows(make_messages(rows))
     return windows.rename(columns={"body": "text"})
+
+
+def _all_families(creator: TrainingDataCreator, windows: pd.DataFrame) -> list[pd.DataFrame]:
+    dynamics = ConversationProcessor().analyze_relationship_dynamics(windows, text_column="text")
+    return [
+        creator.create_conversational_examples(windows),
+        creator.create_adaptive_examples(windows, dynamics),
+        creator.create_burst_examples(windows),
+    ]
 
 
 def test_the_owner_is_the_assistant_and_dialogues_open_with_the_user():
@@ -32,7 +53,7 @@ def test_consecutive_owner_messages_merge_into_one_turn_and_feed_burst_examples(
     creator = TrainingDataCreator()
     bursts = creator.create_burst_examples(_windows(2))
     assert len(bursts) == 2
-    assert records_from_frame(bursts)[0]["messages"][-1]["content"] == "sure\nsee you"
+    assert records_from_frame(bursts)[0]["messages"][-1]["content"] == "sure 0\nsee you"
 
 
 def test_adaptive_examples_describe_the_thread_in_the_system_prompt():
@@ -43,21 +64,110 @@ def test_adaptive_examples_describe_the_thread_in_the_system_prompt():
     assert "one-to-one chat" in prompt and "within a minute" in prompt
 
 
-def test_no_window_lands_in_both_splits_and_the_split_is_deterministic():
+def test_contexts_are_trimmed_from_the_left_and_the_reply_is_never_cut():
+    creator = TrainingDataCreator(max_context_chars=5)
+    examples = creator.create_conversational_examples(_windows(2))
+    records = records_from_frame(examples)
+    for record in records:
+        context = record["messages"][1:-1]
+        assert sum(len(turn["content"]) for turn in context) <= 5
+        assert context[0]["role"] == "user"
+    # "question 0?" keeps its end; the 14-character reply stays whole
+    assert records[0]["messages"][1]["content"] == "on 0?"
+    assert records[0]["messages"][-1]["content"] == "sure 0\nsee you"
+
+
+def test_no_window_lands_in_two_splits_and_the_newest_windows_are_the_test_slice():
     creator = TrainingDataCreator()
-    windows = _windows(60)
-    parts = (
-        creator.create_conversational_examples(windows),
-        creator.create_burst_examples(windows),
+    mixed = creator.combine(*_all_families(creator, _windows(60)), seed=3)
+    examples = mixed.examples
+    assert (examples.groupby("window_id")["split"].nunique() == 1).all()
+    assert set(examples["split"]) == {"train", "validation", "test"}
+    starts = examples.groupby("split")["window_start"]
+    assert starts.max()["train"] < starts.min()["validation"] <= starts.max()["validation"]
+    assert starts.max()["validation"] < starts.min()["test"]
+    # every family is in every split, in proportion
+    per_family = examples.groupby(["kind", "split"]).size().unstack()
+    assert (per_family > 0).all().all()
+    again = creator.combine(*_all_families(creator, _windows(60)), seed=3).examples
+    pd.testing.assert_frame_equal(examples.drop(columns="messages"), again.drop(columns="messages"))
+
+
+def test_a_family_too_small_to_split_is_skipped_not_fatal():
+    """113 owner messages in 12 windows, bursts in only two of them (the issue's case)."""
+    creator = TrainingDataCreator(min_burst_messages=3)
+    windows = _windows(12)
+    families = _all_families(creator, windows)
+    families[2] = creator.create_burst_examples(windows).head(0)  # no bursts at all
+    burst_rows = TrainingDataCreator(min_burst_messages=2).create_burst_examples(windows)
+    families[2] = burst_rows[burst_rows["window_id"].isin(burst_rows["window_id"].unique()[:1])]
+    mixed = creator.combine(*families)
+    assert "burst" in mixed.skipped_families
+    assert "burst" not in set(mixed.examples["kind"])
+    assert {"conversational", "adaptive"} <= set(mixed.examples["kind"])
+    assert "skipped" in dataset_card(mixed.examples, mixed.skipped_families)
+
+
+def test_a_history_too_thin_to_train_says_how_many_replies_and_windows_it_has():
+    creator = TrainingDataCreator()
+    with pytest.raises(HistoryTooThinError, match=r"\d+ usable owner replies in 2 conversation"):
+        creator.combine(*_all_families(creator, _windows(2)))
+
+
+def test_filters_drop_link_only_replies_duplicates_and_cap_trivial_ones():
+    rows = []
+    for index, reply in enumerate(["https://example.org/x", "ok", "ok", "a real answer"] * 10):
+        rows.append(
+            {
+                "example_id": f"conversational:w{index}:1",
+                "kind": "conversational",
+                "window_id": f"w{index}",
+                "messages": [
+                    {"role": "user", "content": f"q{index}"},
+                    {"role": "assistant", "content": reply},
+                ],
+            }
+        )
+    rows.append(dict(rows[-1]))  # an exact duplicate
+    kept, counts = filter_examples(pd.DataFrame(rows), trivial_cap=0.1)
+    replies = [m[-1]["content"] for m in kept["messages"]]
+    assert counts.link_only == {"conversational": 10}
+    assert counts.duplicates == {"conversational": 1}
+    assert replies.count("ok") == 3  # 10 % of the 30 left after links and the duplicate
+    assert replies.count("a real answer") == 10
+
+
+def test_the_jsonl_export_loads_with_datasets_and_holds_every_split(tmp_path):
+    from datasets import load_dataset
+
+    creator = TrainingDataCreator()
+    examples = creator.combine(*_all_families(creator, _windows(30))).examples
+    written = export_jsonl(examples, tmp_path / "dataset")
+    assert set(written) == {
+        *(f"{kind}/{split}.jsonl" for kind in ("adaptive", "burst", "conversational")
+          for split in ("train", "validation")),
+        "test.jsonl",
+    }  # fmt: skip
+    loaded = load_dataset("json", data_files=str(written["test.jsonl"]), split="train")
+    assert len(loaded) == int((examples["split"] == "test").sum())
+    assert set(loaded.column_names) == {"messages", "kind", "window_id"}
+    first = json.loads(written["conversational/train.jsonl"].read_text().splitlines()[0])
+    assert first["messages"][-1]["role"] == "assistant"
+    assert (tmp_path / "dataset").stat().st_mode & 0o777 == 0o700
+
+
+def test_the_evaluation_sample_holds_every_family_in_proportion():
+    creator = TrainingDataCreator()
+    examples = creator.combine(*_all_families(creator, _windows(90))).examples
+    sample = held_out_sample(examples, 10)
+    assert set(sample["kind"]) == set(examples[examples["split"] == "test"]["kind"])
+    assert (sample["split"] == "test").all() and len(sample) <= 10
+
+
+def test_split_fractions_are_respected_by_window_count():
+    starts = pd.Series(
+        pd.date_range("2024-01-01", periods=200, freq="h"), index=[f"w{i}" for i in range(200)]
     )
-    first = creator.combine_datasets(*parts, validation_fraction=0.25, seed=3)
-    second = creator.combine_datasets(*parts, validation_fraction=0.25, seed=3)
-    assert (first.groupby("window_id")["split"].nunique() == 1).all()
-    assert set(first["split"]) == {"train", "validation"}
-    pd.testing.assert_frame_equal(first.drop(columns="messages"), second.drop(columns="messages"))
-
-
-def test_split_fraction_is_roughly_respected():
-    ids = pd.Series([f"w{i}" for i in range(2000)])
-    share = (assign_splits(ids, 0.1) == "validation").mean()
-    assert 0.07 < share < 0.13
+    splits = assign_splits(starts, 0.1, 0.15)
+    assert splits.value_counts().to_dict() == {"train": 150, "test": 30, "validation": 20}
+    assert splits.loc["w199"] == "test" and splits.loc["w0"] == "train"

@@ -1,0 +1,98 @@
+"""Quality filters on built examples: what the owner's reply must be for the model to learn.
+
+- link-only replies (nothing but links) are dropped: the model cannot learn a URL;
+- trivial replies ("ok", "lol", "👍") are capped per family, so the model does not learn
+  that every answer is "ok";
+- identical examples (same messages) are kept once per family.
+Empty and attachment-only replies never become examples (the builder skips messages
+without text). Counts, never text, describe what was dropped.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+_LINK = re.compile(r"(?:https?://|www\.)\S+|<URL>", re.IGNORECASE)
+_WORD = re.compile(r"[^\W_]+", re.UNICODE)
+# Replies that carry no style of their own: acknowledgements and laughter.
+TRIVIAL_REPLIES = frozenset(
+    {
+        "ok", "okay", "k", "kk", "okey", "yes", "yeah", "yep", "yup", "no", "nope", "sure",
+        "lol", "lmao", "haha", "hahaha", "hah", "ha", "thanks", "thx", "ty", "cool", "nice",
+        "np", "yw", "hm", "hmm", "ah", "oh", "mhm",
+    }
+)  # fmt: skip
+DEFAULT_TRIVIAL_CAP = 0.05  # trivial replies may be at most this share of a family
+
+
+@dataclass
+class FilterCounts:
+    """How many examples each filter dropped, per family (counts only)."""
+
+    link_only: dict[str, int] = field(default_factory=dict)
+    trivial_capped: dict[str, int] = field(default_factory=dict)
+    duplicates: dict[str, int] = field(default_factory=dict)
+
+    def total(self) -> int:
+        return sum(
+            sum(counts.values())
+            for counts in (self.link_only, self.trivial_capped, self.duplicates)
+        )
+
+
+def _reply(messages: object) -> str:
+    return str(list(messages)[-1]["content"])
+
+
+def is_link_only(text: str) -> bool:
+    return bool(_LINK.search(text)) and not _LINK.sub(" ", text).strip()
+
+
+def is_trivial(text: str) -> bool:
+    """No words at all (emoji, punctuation), or only words from TRIVIAL_REPLIES."""
+    words = [word.lower() for word in _WORD.findall(text)]
+    return all(word in TRIVIAL_REPLIES for word in words)
+
+
+def _fingerprint(messages: object) -> str:
+    plain = [{"role": m["role"], "content": m["content"]} for m in messages]
+    return hashlib.sha256(json.dumps(plain, ensure_ascii=False).encode()).hexdigest()
+
+
+def filter_examples(
+    examples: pd.DataFrame, *, trivial_cap: float = DEFAULT_TRIVIAL_CAP, seed: int = 0
+) -> tuple[pd.DataFrame, FilterCounts]:
+    """Examples that pass the filters, and how many each filter dropped per family."""
+    counts = FilterCounts()
+    if examples.empty:
+        return examples, counts
+    replies = examples["messages"].map(_reply)
+    link_only = replies.map(is_link_only)
+    counts.link_only = _per_kind(examples[link_only])
+    kept = examples[~link_only]
+
+    duplicated = kept.assign(_fp=kept["messages"].map(_fingerprint)).duplicated(["kind", "_fp"])
+    counts.duplicates = _per_kind(kept[duplicated])
+    kept = kept[~duplicated]
+
+    trivial = kept["messages"].map(_reply).map(is_trivial)
+    drop = pd.Series(False, index=kept.index)
+    for kind, group in kept[trivial].groupby("kind", sort=True):
+        allowed = int(trivial_cap * int((kept["kind"] == kind).sum()))
+        if len(group) > allowed:
+            # Which ones stay is decided by a seeded hash, not by position in the history.
+            order = group["example_id"].map(
+                lambda example_id: hashlib.sha256(f"{seed}:{example_id}".encode()).hexdigest()
+            )
+            drop[order.sort_values().index[allowed:]] = True
+    counts.trivial_capped = _per_kind(kept[drop])
+    return kept[~drop], counts
+
+
+def _per_kind(frame: pd.DataFrame) -> dict[str, int]:
+    return {str(kind): int(n) for kind, n in frame.groupby("kind").size().items()}
