@@ -91,12 +91,13 @@ class TrainingDataCreator:
         if "sent_at" in frame.columns:
             starts = frame.groupby("window_id")["sent_at"].min()
             self._window_starts.update({str(k): v for k, v in starts.items()})
+        lines = self._lines(frame)
         turns: dict[str, tuple[int, list[_Turn]]] = {}
         for window_id, group in frame.groupby("window_id", sort=True):
             window_turns: list[_Turn] = []
             texts: list[str] = []
             side: bool | None = None
-            for is_owner, text in zip(group["is_outgoing"], group[self.text_column], strict=True):
+            for is_owner, text in zip(group["is_outgoing"], lines[group.index], strict=True):
                 if side is not None and is_owner != side:
                     window_turns.append(_Turn(side, "\n".join(texts), len(texts)))
                     texts = []
@@ -126,6 +127,20 @@ class TrainingDataCreator:
                 ]
                 examples.append(_example(kind, window_id, thread_id, index, messages))
         return examples
+
+    def _lines(self, frame: pd.DataFrame) -> pd.Series:
+        """Each message's line of its turn: in a group chat (more than one other person in
+        the thread) other people's lines start with who wrote them (`sender_pseudonym`,
+        the surrogate the text itself uses), so the model sees who said what."""
+        texts = frame[self.text_column].astype(str)
+        if "sender_pseudonym" not in frame.columns or "sender_id" not in frame.columns:
+            return texts
+        people = frame.groupby("thread_id")["sender_id"].transform("nunique")
+        named = (
+            (people > 2) & ~frame["is_outgoing"].astype(bool) & frame["sender_pseudonym"].notna()
+        )
+        prefixed = frame["sender_pseudonym"].astype(str) + ": " + texts.str.strip()
+        return texts.where(~named, prefixed)
 
     def _trimmed(self, context: list[_Turn]) -> list[_Turn]:
         """Drop the oldest turns beyond the character budget (the newest turn keeps its end),

@@ -87,7 +87,8 @@ def anonymized_windows(
     paths: AstrabotPathsResource,
 ):
     """In-scope windows with every identity replaced by a stable pseudonym; raw bodies are
-    dropped. Out-of-scope and opted-out messages are removed before anything is written."""
+    dropped, and `sender_pseudonym` says who wrote each message (None for the owner).
+    Out-of-scope and opted-out messages are removed before anything is written."""
     recipients, names = decoded_backup["recipients"], decoded_backup["recipient_names"]
     contacts = KnownContacts.from_recipients(recipients, names)
     scope, languages = _in_scope(context, config, nitter_enriched_windows, decoded_backup, contacts)
@@ -99,7 +100,9 @@ def anonymized_windows(
     bodies = anonymizer.anonymize_texts(windows["body"].tolist())
     tweets = anonymizer.anonymize_texts(windows["tweet_text"].tolist())
     anonymized = windows.drop(columns=["body", "tweet_text"]).assign(
-        text=bodies.texts, tweet_text=tweets.texts
+        text=bodies.texts,
+        tweet_text=tweets.texts,
+        sender_pseudonym=anonymizer.sender_pseudonyms(windows["sender_id"], windows["is_outgoing"]),
     )
     context.log.info(f"anonymized {len(anonymized)} messages")
     entity_counts = {**bodies.entity_counts}
@@ -115,7 +118,11 @@ def anonymized_windows(
         },
     )
     validator = PrivacyValidator(contacts, canaries=load_canaries(signal.newest()))
-    report = validator.scan(itertools.chain(anonymized["text"], anonymized["tweet_text"]))
+    report = validator.scan(
+        itertools.chain(
+            anonymized["text"], anonymized["tweet_text"], anonymized["sender_pseudonym"]
+        )
+    )
     yield dg.AssetCheckResult(
         check_name="no_known_identifiers_survive",
         passed=report.passed,

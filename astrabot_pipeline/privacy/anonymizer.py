@@ -11,7 +11,7 @@ import math
 import os
 import re
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 
@@ -353,6 +353,16 @@ class ConversationAnonymizer(EntityFinder):
         self.pseudonymizer.reserve(known_contacts.keys)
         self._anonymizer = AnonymizerEngine()
         self.operators = self._operators()
+
+    def sender_pseudonyms(
+        self, sender_ids: Iterable[object], is_owner: Iterable[bool]
+    ) -> list[str | None]:
+        """Who wrote each message, as the surrogate given name the text uses for them (None
+        for the owner, whose turns are the assistant's): group chats keep who said what."""
+        return [
+            None if owner else self.pseudonymizer.person(f"recipient:{int(sender)}").given
+            for sender, owner in zip(sender_ids, is_owner, strict=True)
+        ]
 
     def _operators(self) -> dict[str, OperatorConfig]:
         """Entity type -> operator; anything unlisted becomes "<ENTITY_TYPE>"."""

@@ -60,6 +60,15 @@ def test_opted_out_and_out_of_scope_messages_never_reach_the_output(data_dir):
     assert output.metadata["language_english"].value >= 1
     assert checks["no_known_identifiers_survive"]
     assert all((data_dir / name).exists() for name in PLAINTEXT)  # kept by default
+    senders = frame.loc[~frame["is_outgoing"], "sender_pseudonym"]
+    assert (
+        senders.notna().all() and frame.loc[frame["is_outgoing"], "sender_pseudonym"].isna().all()
+    )
+    assert not senders.str.contains(r"(?i)\bsam\b|okafor").any()
+    # one person, one surrogate: the same as the text uses for their given name
+    assert (
+        frame[~frame["is_outgoing"]].groupby("sender_id")["sender_pseudonym"].nunique() == 1
+    ).all()
 
 
 def test_a_misspelt_opt_out_fails_the_run_before_anything_is_written(data_dir):

@@ -171,3 +171,26 @@ def test_split_fractions_are_respected_by_window_count():
     splits = assign_splits(starts, 0.1, 0.15)
     assert splits.value_counts().to_dict() == {"train": 150, "test": 30, "validation": 20}
     assert splits.loc["w199"] == "test" and splits.loc["w0"] == "train"
+
+
+def test_group_chats_keep_who_said_what_and_one_to_one_chats_stay_plain():
+    rows = [
+        (7, 2, False, 0, "who is coming?"),
+        (7, 3, False, 10, "me!"),
+        (7, 1, True, 40, "count me in"),
+        (8, 4, False, 100, "hey"),
+        (8, 1, True, 130, "hi there"),
+    ]
+    windows = ConversationProcessor(min_messages_per_window=2).create_conversation_windows(
+        make_messages(rows)
+    )
+    windows = windows.rename(columns={"body": "text"})
+    names = {2: "Wren", 3: "Ola", 4: "Kit"}
+    windows["sender_pseudonym"] = [
+        None if outgoing else names[int(sender)]
+        for sender, outgoing in zip(windows["sender_id"], windows["is_outgoing"], strict=True)
+    ]
+    records = records_from_frame(TrainingDataCreator().create_conversational_examples(windows))
+    by_reply = {r["messages"][-1]["content"]: r["messages"] for r in records}
+    assert by_reply["count me in"][1]["content"] == "Wren: who is coming?\nOla: me!"
+    assert by_reply["hi there"][1]["content"] == "hey"
