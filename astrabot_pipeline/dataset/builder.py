@@ -5,7 +5,11 @@ kinds of example feed the three training stages:
 - conversational: the owner's turn with up to `max_context_turns` turns of context;
 - adaptive: the same, with a system prompt describing the conversation's dynamics
   (group or one-to-one, how fast and how long the owner usually replies);
-- burst: one incoming turn answered by a burst of several owner messages.
+- burst: one incoming turn answered by the owner's first measured burst (consecutive
+  messages each within the burst gap, as conversation_windows measured them), its
+  messages kept as separate lines.
+Group chats prefix other people's lines with who wrote them (`sender_pseudonym`), and a
+resolved tweet is shown next to the message that shared it.
 """
 
 from __future__ import annotations
@@ -54,6 +58,7 @@ class _Turn:
     is_owner: bool
     text: str
     burst_size: int
+    first_burst: str = ""  # the lines of the turn's first measured burst (owner turns)
 
 
 @dataclass
@@ -92,19 +97,23 @@ class TrainingDataCreator:
             starts = frame.groupby("window_id")["sent_at"].min()
             self._window_starts.update({str(k): v for k, v in starts.items()})
         lines = self._lines(frame)
+        # Bursts as conversation_windows measured them (gap <= burst gap, one sender);
+        # without that column every turn counts as one burst.
+        bursts = frame["burst_id"] if "burst_id" in frame.columns else frame["window_id"]
         turns: dict[str, tuple[int, list[_Turn]]] = {}
         for window_id, group in frame.groupby("window_id", sort=True):
             window_turns: list[_Turn] = []
-            texts: list[str] = []
+            texts: list[tuple[str, object]] = []
             side: bool | None = None
-            for is_owner, text in zip(group["is_outgoing"], lines[group.index], strict=True):
+            rows = zip(group["is_outgoing"], lines[group.index], bursts[group.index], strict=True)
+            for is_owner, text, burst in rows:
                 if side is not None and is_owner != side:
-                    window_turns.append(_Turn(side, "\n".join(texts), len(texts)))
+                    window_turns.append(_turn(side, texts))
                     texts = []
                 side = bool(is_owner)
-                texts.append(text.strip())
+                texts.append((text.strip(), burst))
             if texts:
-                window_turns.append(_Turn(bool(side), "\n".join(texts), len(texts)))
+                window_turns.append(_turn(bool(side), texts))
             turns[str(window_id)] = (int(group["thread_id"].iloc[0]), window_turns)
         return turns
 
@@ -133,6 +142,10 @@ class TrainingDataCreator:
         the thread) other people's lines start with who wrote them (`sender_pseudonym`,
         the surrogate the text itself uses), so the model sees who said what."""
         texts = frame[self.text_column].astype(str)
+        if "tweet_text" in frame.columns:
+            # A resolved tweet is context next to the message that shared it.
+            tweets = frame["tweet_text"].where(frame["tweet_text"].fillna("").str.strip().ne(""))
+            texts = texts.where(tweets.isna(), texts + "\n[tweet: " + tweets.fillna("") + "]")
         if "sender_pseudonym" not in frame.columns or "sender_id" not in frame.columns:
             return texts
         people = frame.groupby("thread_id")["sender_id"].transform("nunique")
@@ -177,7 +190,7 @@ class TrainingDataCreator:
                 turn, previous = turns[index], turns[index - 1]
                 if (
                     turn.is_owner
-                    and turn.burst_size >= self.min_burst_messages
+                    and turn.first_burst.count("\n") + 1 >= self.min_burst_messages
                     and not previous.is_owner
                 ):
                     (prompt,) = self._trimmed([previous]) or [previous]
@@ -187,7 +200,7 @@ class TrainingDataCreator:
                             "content": self.system_prompt + " Send several short messages.",
                         },
                         {"role": "user", "content": prompt.text},
-                        {"role": "assistant", "content": turn.text},
+                        {"role": "assistant", "content": turn.first_burst},
                     ]
                     examples.append(_example("burst", window_id, thread_id, index, messages))
         return _frame(examples, self._window_starts)
@@ -242,6 +255,12 @@ class TrainingDataCreator:
     def combine_datasets(self, *datasets: pd.DataFrame, **options: float) -> pd.DataFrame:
         """All examples in one frame with their `split` (see `combine`)."""
         return self.combine(*datasets, **options).examples
+
+
+def _turn(is_owner: bool, lines: list[tuple[str, object]]) -> _Turn:
+    """One side's consecutive lines as a turn; owner turns remember their first burst."""
+    first = [text for text, burst in lines if burst == lines[0][1]]
+    return _Turn(is_owner, "\n".join(text for text, _ in lines), len(lines), "\n".join(first))
 
 
 def _example(kind: str, window_id: str, thread_id: int, turn: int, messages: list[dict]) -> dict:

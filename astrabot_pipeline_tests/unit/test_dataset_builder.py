@@ -194,3 +194,23 @@ def test_group_chats_keep_who_said_what_and_one_to_one_chats_stay_plain():
     by_reply = {r["messages"][-1]["content"]: r["messages"] for r in records}
     assert by_reply["count me in"][1]["content"] == "Wren: who is coming?\nOla: me!"
     assert by_reply["hi there"][1]["content"] == "hey"
+
+
+def test_a_burst_example_is_the_owners_first_measured_burst_and_tweets_are_context():
+    rows = [
+        (5, 2, False, 0, "look at this"),
+        (5, 1, True, 20, "haha"),
+        (5, 1, True, 30, "so true"),
+        (5, 1, True, 30 + 20 * 60, "anyway, dinner?"),  # same turn, 20 minutes later
+    ]
+    windows = ConversationProcessor(window_size_minutes=60).create_conversation_windows(
+        make_messages(rows)
+    )
+    windows = windows.rename(columns={"body": "text"})
+    windows["tweet_text"] = ["a shared tweet", None, None, None]
+    creator = TrainingDataCreator()
+    [burst] = records_from_frame(creator.create_burst_examples(windows))
+    assert burst["messages"][-1]["content"] == "haha\nso true"
+    assert burst["messages"][1]["content"] == "look at this\n[tweet: a shared tweet]"
+    [dialogue] = records_from_frame(creator.create_conversational_examples(windows))
+    assert dialogue["messages"][-1]["content"] == "haha\nso true\nanyway, dinner?"
