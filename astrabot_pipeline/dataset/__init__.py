@@ -7,6 +7,12 @@ from astrabot_pipeline.dataset.builder import (
     NoExamplesError,
     TrainingDataCreator,
 )
+from astrabot_pipeline.dataset.canaries import (
+    PlantedCanary,
+    plant_canaries,
+    read_canaries,
+    write_canaries,
+)
 from astrabot_pipeline.dataset.export import dataset_card, export_jsonl
 from astrabot_pipeline.dataset.filters import FilterCounts, filter_examples
 from astrabot_pipeline.dataset.records import records_from_frame
@@ -19,11 +25,15 @@ __all__ = [
     "HistoryTooThinError",
     "MixedDataset",
     "NoExamplesError",
+    "PlantedCanary",
     "TrainingDataCreator",
     "assign_splits",
     "dataset_card",
     "export_jsonl",
     "filter_examples",
     "held_out_sample",
+    "plant_canaries",
+    "read_canaries",
     "records_from_frame",
+    "write_canaries",
 ]

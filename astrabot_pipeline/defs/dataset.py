@@ -6,9 +6,16 @@ import pandas as pd
 from astrabot_pipeline.conversations import ConversationProcessor
 from astrabot_pipeline.dataset import SPLITS, TrainingDataCreator, dataset_card, export_jsonl
 from astrabot_pipeline.dataset.builder import DEFAULT_MAX_CONTEXT_CHARS
+from astrabot_pipeline.dataset.canaries import (
+    DEFAULT_CANARY_COUNT,
+    plant_canaries,
+    write_canaries,
+)
 from astrabot_pipeline.dataset.filters import DEFAULT_TRIVIAL_CAP
 from astrabot_pipeline.defs.errors import redact_failures
 from astrabot_pipeline.defs.resources import AstrabotPathsResource
+
+CANARY_RECORD = "memorization.json"  # under $ASTRABOT_DATA_DIR/canaries/, read by the evaluation
 
 
 class DatasetConfig(dg.Config):
@@ -18,6 +25,10 @@ class DatasetConfig(dg.Config):
     max_context_chars: int = DEFAULT_MAX_CONTEXT_CHARS
     trivial_reply_cap: float = DEFAULT_TRIVIAL_CAP
     seed: int = 0
+    # Memorization canaries for the evaluation (dataset/canaries.py): `make run` turns
+    # them on for the demo; off by default, so a real user's model learns only their chats.
+    plant_canaries: bool = False
+    canary_count: int = DEFAULT_CANARY_COUNT
 
 
 @dg.asset(
@@ -53,6 +64,14 @@ def mixed_dataset(
         seed=config.seed,
     )
     examples = mixed.examples
+    record = paths.sub("canaries", CANARY_RECORD)
+    planted = []
+    if config.plant_canaries:
+        examples, planted = plant_canaries(examples, count=config.canary_count, seed=config.seed)
+        write_canaries(record, planted)
+        context.log.info(f"planted {len(planted)} memorization canaries in training examples")
+    else:
+        record.unlink(missing_ok=True)  # a record of canaries this dataset does not hold
     exported = export_jsonl(examples, paths.sub("dataset"))
     for kind, reason in mixed.skipped_families.items():
         context.log.warning(f"family {kind} is too small to train and is skipped: {reason}")
@@ -68,6 +87,7 @@ def mixed_dataset(
             "dropped_duplicates": sum(filtered.duplicates.values()),
             "dropped_trivial_over_cap": sum(filtered.trivial_capped.values()),
             "families_skipped": len(mixed.skipped_families),
+            "canaries_planted": len(planted),
             "jsonl": dg.MetadataValue.path(str(paths.sub("dataset"))),
             "jsonl_files": len(exported),
             "dataset_card": dg.MetadataValue.md(dataset_card(examples, mixed.skipped_families)),

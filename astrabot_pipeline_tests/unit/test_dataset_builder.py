@@ -214,3 +214,28 @@ def test_a_burst_example_is_the_owners_first_measured_burst_and_tweets_are_conte
     assert burst["messages"][1]["content"] == "look at this\n[tweet: a shared tweet]"
     [dialogue] = records_from_frame(creator.create_conversational_examples(windows))
     assert dialogue["messages"][-1]["content"] == "haha\nso true\nanyway, dinner?"
+
+
+def test_canaries_go_only_into_training_replies_and_are_recorded_privately(tmp_path):
+    from astrabot_pipeline.dataset import plant_canaries, read_canaries, write_canaries
+
+    creator = TrainingDataCreator()
+    examples = creator.combine(*_all_families(creator, _windows(60))).examples
+    planted_examples, planted = plant_canaries(examples, count=5, seed=1)
+    assert [c.repeats for c in planted] == [1, 2, 4, 1, 2]
+    carriers = {i for c in planted for i in c.example_ids}
+    assert len(carriers) == 10
+    by_id = planted_examples.set_index("example_id")
+    for canary in planted:
+        assert canary.text.startswith(canary.prefix) and canary.secret in canary.text
+        for example_id in canary.example_ids:
+            assert by_id.loc[example_id, "split"] == "train"
+            assert by_id.loc[example_id, "messages"][-1]["content"].endswith("\n" + canary.text)
+    untouched = planted_examples[~planted_examples["example_id"].isin(carriers)]
+    original = examples.set_index("example_id").loc[untouched["example_id"], "messages"]
+    assert [list(m) for m in untouched["messages"]] == [list(m) for m in original]
+    record = write_canaries(tmp_path / "canaries" / "memorization.json", planted)
+    assert record.stat().st_mode & 0o777 == 0o600
+    assert read_canaries(record) == planted
+    again = plant_canaries(examples, count=5, seed=1)[1]
+    assert again == planted  # same dataset and seed, same canaries

@@ -1,0 +1,56 @@
+"""The `mixed_dataset` asset: splits, JSONL export, dataset card and canaries, as Dagster runs it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import dagster as dg
+
+from astrabot_pipeline.dataset import read_canaries
+from astrabot_pipeline.defs.dataset import CANARY_RECORD, DatasetConfig, mixed_dataset
+from astrabot_pipeline.defs.resources import AstrabotPathsResource
+from astrabot_pipeline_tests.unit.test_dataset_builder import _windows
+
+
+def run(data_dir: Path, **config) -> tuple[dg.Output, dict[str, dg.AssetCheckResult]]:
+    with dg.build_asset_context() as context:
+        events = list(
+            mixed_dataset(
+                context=context,
+                config=DatasetConfig(**config),
+                paths=AstrabotPathsResource(data_dir=str(data_dir)),
+                anonymized_windows=_windows(60),
+            )
+        )
+    [output] = [e for e in events if isinstance(e, dg.Output)]
+    return output, {e.check_name: e for e in events if isinstance(e, dg.AssetCheckResult)}
+
+
+def test_the_dataset_is_exported_carded_and_checked(tmp_path):
+    output, checks = run(tmp_path)
+    examples = output.value
+    assert set(examples["split"]) == {"train", "validation", "test"}
+    assert checks["no_window_in_both_splits"].passed and checks["every_family_trainable"].passed
+    test_lines = (tmp_path / "dataset" / "test.jsonl").read_text().splitlines()
+    assert len(test_lines) == int((examples["split"] == "test").sum())
+    assert {json.loads(line)["kind"] for line in test_lines} == set(examples["kind"])
+    card = output.metadata["dataset_card"].value
+    assert "| conversational |" in card and "question" not in card
+    assert output.metadata["canaries_planted"].value == 0
+    assert not (tmp_path / "canaries" / CANARY_RECORD).exists()
+
+
+def test_canaries_are_planted_only_when_asked_and_their_record_goes_when_switched_off(tmp_path):
+    output, _ = run(tmp_path, plant_canaries=True, canary_count=3)
+    record = tmp_path / "canaries" / CANARY_RECORD
+    planted = read_canaries(record)
+    assert output.metadata["canaries_planted"].value == 3 == len(planted)
+    train_text = "".join(
+        (tmp_path / "dataset" / kind / "train.jsonl").read_text()
+        for kind in ("adaptive", "burst", "conversational")
+    )
+    assert all(canary.secret in train_text for canary in planted)
+    assert planted[0].secret not in (tmp_path / "dataset" / "test.jsonl").read_text()
+    run(tmp_path)
+    assert not record.exists()
