@@ -96,3 +96,18 @@ def filter_examples(
 
 def _per_kind(frame: pd.DataFrame) -> dict[str, int]:
     return {str(kind): int(n) for kind, n in frame.groupby("kind").size().items()}
+
+
+def textless_owner_messages(windows: pd.DataFrame, text_column: str = "text") -> dict[str, int]:
+    """Owner messages that can never be a reply to learn: empty, or attachments only."""
+    owner = windows[windows["is_outgoing"].astype(bool)]
+    empty = owner[text_column].fillna("").str.strip().eq("")
+    attachments = (
+        owner["attachment_count"].fillna(0).astype(int) > 0
+        if "attachment_count" in owner.columns
+        else pd.Series(False, index=owner.index)
+    )
+    return {
+        "empty": int((empty & ~attachments).sum()),
+        "attachment_only": int((empty & attachments).sum()),
+    }

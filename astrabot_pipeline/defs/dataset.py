@@ -11,7 +11,7 @@ from astrabot_pipeline.dataset.canaries import (
     plant_canaries,
     write_canaries,
 )
-from astrabot_pipeline.dataset.filters import DEFAULT_TRIVIAL_CAP
+from astrabot_pipeline.dataset.filters import DEFAULT_TRIVIAL_CAP, textless_owner_messages
 from astrabot_pipeline.defs.errors import redact_failures
 from astrabot_pipeline.defs.resources import AstrabotPathsResource
 
@@ -83,6 +83,10 @@ def mixed_dataset(
             "examples": len(examples),
             "windows": mixed.windows,
             **{f"{kind}_{split}": int(n) for (kind, split), n in counts.items()},
+            **{
+                f"dropped_{reason}": count
+                for reason, count in textless_owner_messages(anonymized_windows).items()
+            },
             "dropped_link_only": sum(filtered.link_only.values()),
             "dropped_duplicates": sum(filtered.duplicates.values()),
             "dropped_trivial_over_cap": sum(filtered.trivial_capped.values()),

@@ -38,6 +38,9 @@ def test_the_dataset_is_exported_carded_and_checked(tmp_path):
     card = output.metadata["dataset_card"].value
     assert "| conversational |" in card and "question" not in card
     assert output.metadata["canaries_planted"].value == 0
+    assert {"dropped_empty", "dropped_attachment_only", "dropped_duplicates"} <= set(
+        output.metadata
+    )
     assert not (tmp_path / "canaries" / CANARY_RECORD).exists()
 
 
