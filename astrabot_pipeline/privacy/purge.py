@@ -9,8 +9,8 @@ Everything lives under the data directory (DESIGN.md "Configuration"). Two sets:
   at `anonymized_windows` stays, so the dataset, training and evaluation still run.
   Re-materializing `decoded_backup` (or anything upstream of `anonymized_windows`)
   decodes the backup again and writes the plaintext back.
-- everything (`everything_targets`): the above plus `models/`, `reports/` and all of
-  `assets/`.
+- everything (`everything_targets`): the above plus `models/`, `reports/`, `exports/`
+  (`astrabot export` outputs) and all of `assets/`.
 
 Both sets also hold the stale temporary folders of decodes that died (SIGKILL, power
 loss) anywhere under the data directory: hidden `.<name>.<random>.tmp` folders carrying
@@ -39,7 +39,7 @@ PLAINTEXT_PATHS = (
     "assets/nitter_enriched_windows.parquet",
     "cache",
 )
-EVERYTHING_PATHS = (*PLAINTEXT_PATHS, "assets", "models", "reports")
+EVERYTHING_PATHS = (*PLAINTEXT_PATHS, "assets", "models", "reports", "exports")
 NEVER_PURGED = ("backups", "secrets")
 
 
