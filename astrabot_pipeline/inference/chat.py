@@ -71,9 +71,10 @@ def answer_once(
     settings: GenerationSettings,
     *,
     system: str | None = None,
-    out: TextIO = sys.stdout,
+    out: TextIO | None = None,
 ) -> Reply:
     """Print the model's answer to `prompt` (streamed as it is generated) and a newline."""
+    out = out or sys.stdout
 
     def show(piece: str) -> None:
         out.write(printable(piece))
@@ -90,9 +91,9 @@ def run_chat(
     settings: GenerationSettings,
     *,
     system: str | None = None,
-    stdin: TextIO = sys.stdin,
-    out: TextIO = sys.stdout,
-    notes: TextIO = sys.stderr,
+    stdin: TextIO | None = None,
+    out: TextIO | None = None,
+    notes: TextIO | None = None,
 ) -> None:
     """Read lines from `stdin` until `/quit` or end of input, answering each.
 
@@ -100,6 +101,7 @@ def run_chat(
     answers alone, one per line). A sampled (temperature > 0) chat with a seed uses
     seed, seed + 1, ... for its turns, so a whole session replays the same way.
     """
+    stdin, out, notes = stdin or sys.stdin, out or sys.stdout, notes or sys.stderr
     interactive = stdin.isatty()
     conversation = Conversation(system)
     if interactive:

@@ -136,11 +136,11 @@ class ChatServer(ThreadingHTTPServer):
         config: ServeConfig,
         *,
         backend: Backend | None = None,
-        log: TextIO = sys.stderr,
+        log: TextIO | None = None,
     ):
         self.config = config
         self.backend = backend
-        self.log = log
+        self.log = log or sys.stderr
         self.generation_lock = threading.Lock()
         self.stopping = threading.Event()
         self.created = openai_api.now()
