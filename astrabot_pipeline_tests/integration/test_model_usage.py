@@ -7,6 +7,7 @@ import http.client
 import io
 import json
 import os
+import re
 import signal
 import stat
 import subprocess
@@ -14,6 +15,7 @@ import sys
 import threading
 import urllib.error
 import urllib.request
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -141,6 +143,15 @@ def test_greedy_replies_are_deterministic_and_stop_within_the_budget(loaded):
     assert first.text == second.text and first.token_ids == second.token_ids
     assert 1 <= first.completion_tokens <= GREEDY.max_new_tokens
     assert first.finish_reason in ("stop", "length")
+    # A stop string ends the reply before it, streamed pieces included.
+    word = re.search(r"[a-z]{2,}", first.text)
+    assert word, "the trained model should write at least one word"
+    pieces: list[str] = []
+    stopped = generate_reply(
+        loaded, messages, replace(GREEDY, stop=(word.group(),)), on_text=pieces.append
+    )
+    assert stopped.text == first.text[: word.start()] == "".join(pieces)
+    assert stopped.finish_reason == "stop"
     sampled = GenerationSettings(max_new_tokens=12, temperature=0.9, seed=7)
     assert (
         generate_reply(loaded, messages, sampled).token_ids
