@@ -115,10 +115,10 @@ def encode_prompt(
         else:
             low = middle + 1
     if fitted is None:
+        what = "the system messages and the last message" if system else "the last message alone"
         raise PromptTooLongError(
-            f"the last message does not fit the model's context of {loaded.context_tokens} "
-            f"tokens with room for a {reply_tokens}-token reply: shorten it, or ask for "
-            "fewer new tokens"
+            f"{what} leave no room in the model's context of {loaded.context_tokens} tokens "
+            f"for a {reply_tokens}-token reply: shorten them, or ask for fewer new tokens"
         )
     return fitted, dropped
 

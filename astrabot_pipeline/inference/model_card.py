@@ -23,8 +23,10 @@ from astrabot_pipeline.inference.adapter import AdapterInfo
 EVAL_REPORT_JSON = "eval_report.json"
 EVAL_REPORT_MARKDOWN = "eval_report.md"
 MAX_REPORT_BYTES = 4 << 20
-# What may be shown of a string from a result file: an identifier, a version, a hash.
-_SAFE_STRING = re.compile(r"^[A-Za-z0-9_.:+@/ -]{1,80}$")
+# What may be shown of a string from a result file: an identifier, a version, a hash, a
+# short description, or a hub id (one slash); never a path.
+_SAFE_STRING = re.compile(r"^[A-Za-z0-9_.:+@(), -]{1,80}$")
+_HUB_ID = re.compile(r"^[A-Za-z0-9_.-]{1,80}/[A-Za-z0-9_.-]{1,80}$")
 _SAFE_KEY = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 _SAFE_HEADING = re.compile(r"^[A-Za-z0-9 _.,:()/%+-]{1,100}$")
 # Fields of stage_result.json shown in the training table, in this order (others follow).
@@ -64,7 +66,7 @@ def _safe_value(value: Any) -> str | None:
     if isinstance(value, str):
         if value.startswith(("/", "~")) or re.match(r"^[A-Za-z]:[\\/]", value):
             value = Path(value).name or "(a local folder)"
-        return value if _SAFE_STRING.match(value) else None
+        return value if _SAFE_STRING.match(value) or _HUB_ID.match(value) else None
     return None
 
 
@@ -166,7 +168,7 @@ def _base_description(info: AdapterInfo, tiny: bool) -> str:
     if info.base_is_local:
         shown = f"`{Path(info.base_model).name}` (a local model folder)"
     else:
-        shown = f"`{info.base_model}` (Hugging Face hub id)"
+        shown = f"`{_safe_value(info.base_model) or '(not shown)'}` (Hugging Face hub id)"
     if tiny:
         shown += ", the tiny randomly initialised test model"
     return shown

@@ -31,6 +31,7 @@ from astrabot_pipeline import cli  # noqa: E402
 from astrabot_pipeline.inference import (  # noqa: E402
     ExportFolderError,
     GenerationSettings,
+    PromptTooLongError,
     ServeSetupError,
     check_bind,
     export_model,
@@ -157,6 +158,18 @@ def test_greedy_replies_are_deterministic_and_stop_within_the_budget(loaded):
         generate_reply(loaded, messages, sampled).token_ids
         == generate_reply(loaded, messages, sampled).token_ids
     )
+
+
+def test_the_oldest_turns_are_left_out_when_the_conversation_outgrows_the_context(loaded):
+    turn = {"role": "user", "content": " ".join(FOODS * 8)}
+    messages = [{"role": "system", "content": "be brief"}]
+    messages += [turn, {"role": "assistant", "content": "ok"}] * 24 + [turn]
+    reply = generate_reply(loaded, messages, GenerationSettings(max_new_tokens=4, temperature=0))
+    assert reply.dropped_messages > 0
+    assert reply.prompt_tokens + 4 <= loaded.context_tokens
+    alone = [{"role": "user", "content": " ".join(FOODS * 200)}]
+    with pytest.raises(PromptTooLongError, match="leave no room"):
+        generate_reply(loaded, alone, GREEDY)
 
 
 def test_chat_prompt_answers_once_through_the_console_script(trained, loaded):
@@ -418,6 +431,9 @@ def test_serve_answers_openai_requests_over_http_and_stops_on_sigterm(trained, l
         assert call(f"{base}/chat/completions", json.dumps(huge).encode())[0] == 400
         assert oversized_request_status(base) == 413
         assert call(f"{base}/nowhere")[0] == 404
+        too_long = {"messages": [{"role": "user", "content": " ".join(FOODS * 200)}]}
+        status, _, body = call(f"{base}/chat/completions", json.dumps(too_long).encode())
+        assert status == 400 and json.loads(body)["error"]["code"] == "context_length_exceeded"
 
         process.send_signal(signal.SIGTERM)
         process.wait(timeout=30)
