@@ -294,7 +294,9 @@ def _generation_settings(args: argparse.Namespace, max_new_tokens: int):
     from astrabot_pipeline.inference import GenerationSettings
 
     return GenerationSettings(
-        max_new_tokens=max_new_tokens, temperature=args.temperature, seed=args.seed
+        max_new_tokens=max_new_tokens,
+        temperature=args.temperature,
+        seed=getattr(args, "seed", None),
     )
 
 
@@ -395,23 +397,27 @@ ADAPTER_HELP = "a trained stage's adapter folder, e.g. $ASTRABOT_DATA_DIR/models
 
 
 def _model_arguments(
-    parser: argparse.ArgumentParser, *, max_tokens_flag: str, max_tokens_default: int
+    parser: argparse.ArgumentParser,
+    *,
+    max_tokens_flag: str,
+    max_tokens_default: int,
+    note: str = "",
 ) -> None:
-    """The options `chat` and `serve` share: which adapter, and how to sample."""
+    """The options `chat` and `serve` share: which adapter, and how to sample (`note` ends
+    the sampling options' help)."""
     parser.add_argument("--adapter", type=Path, required=True, help=ADAPTER_HELP)
     parser.add_argument(
         max_tokens_flag,
         type=int,
         default=max_tokens_default,
-        help=f"reply length limit in tokens (default {max_tokens_default})",
+        help=f"reply length limit in tokens (default {max_tokens_default}){note}",
     )
     parser.add_argument(
         "--temperature",
         type=float,
         default=0.7,
-        help="sampling temperature; 0 = greedy, the same answer every time (default 0.7)",
+        help=f"sampling temperature; 0 = greedy, the same answer every time (default 0.7){note}",
     )
-    parser.add_argument("--seed", type=int, help="seed for sampling (reproducible answers)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -499,6 +505,7 @@ def build_parser() -> argparse.ArgumentParser:
         allow_abbrev=False,
     )
     _model_arguments(chat, max_tokens_flag="--max-new-tokens", max_tokens_default=128)
+    chat.add_argument("--seed", type=int, help="seed for sampling (reproducible answers)")
     chat.add_argument("--prompt", help="answer this one message and exit")
     chat.add_argument("--system", help="a system message to start the conversation with")
     chat.set_defaults(handler=_chat)
@@ -524,7 +531,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="answer OpenAI-compatible /v1/chat/completions with a trained model",
         allow_abbrev=False,
     )
-    _model_arguments(serve, max_tokens_flag="--max-tokens", max_tokens_default=256)
+    _model_arguments(
+        serve,
+        max_tokens_flag="--max-tokens",
+        max_tokens_default=256,
+        note="; a request's own value wins",
+    )
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=8000, help="port (default 8000; 0: any free)")
     serve.add_argument(
