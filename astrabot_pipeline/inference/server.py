@@ -297,6 +297,14 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _dispatch(self) -> None:
         self._started = time.perf_counter()
+        if not self._host_allowed():
+            self._error(
+                HTTPStatus.FORBIDDEN,
+                "this server without a token answers only requests addressed to a loopback "
+                "name (127.0.0.1, localhost, ::1)",
+                close=True,
+            )
+            return
         if not self._authorized():
             self._error(
                 HTTPStatus.UNAUTHORIZED,
@@ -318,6 +326,20 @@ class _Handler(BaseHTTPRequestHandler):
             )
             return
         getattr(self, route)()
+
+    def _host_allowed(self) -> bool:
+        """Without a token, only requests naming this machine: a web page whose domain
+        resolves to 127.0.0.1 (DNS rebinding) sends its own name as Host and is refused."""
+        if self.server.config.token is not None:
+            return True
+        host = (self.headers.get("Host") or "").strip().lower()
+        name = host.split("]")[0].lstrip("[") if host.startswith("[") else host.rsplit(":", 1)[0]
+        if name == "localhost":
+            return True
+        try:
+            return ipaddress.ip_address(name).is_loopback
+        except ValueError:
+            return False
 
     def _authorized(self) -> bool:
         expected = self.server.config.token
@@ -374,6 +396,16 @@ class _Handler(BaseHTTPRequestHandler):
     # -- chat completions ----------------------------------------------------------
 
     def _chat(self) -> None:
+        content_type = (self.headers.get("Content-Type") or "").split(";")[0].strip().lower()
+        if content_type != "application/json":
+            # Also keeps web pages out: a browser sends JSON cross-site only after a CORS
+            # preflight, which this server never approves.
+            self._error(
+                HTTPStatus.UNSUPPORTED_MEDIA_TYPE,
+                "send the request body as Content-Type: application/json",
+                close=True,
+            )
+            return
         body = self._read_body()
         if body is None:
             return

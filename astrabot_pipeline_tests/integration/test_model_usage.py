@@ -3,6 +3,7 @@ user would (the console script in a subprocess, real HTTP), on the tiny model.""
 
 from __future__ import annotations
 
+import functools
 import http.client
 import io
 import json
@@ -29,9 +30,11 @@ from transformers import AutoModelForCausalLM, AutoTokenizer, GenerationConfig  
 
 from astrabot_pipeline import cli  # noqa: E402
 from astrabot_pipeline.inference import (  # noqa: E402
+    ChatServer,
     ExportFolderError,
     GenerationSettings,
     PromptTooLongError,
+    ServeConfig,
     ServeSetupError,
     check_bind,
     export_model,
@@ -348,12 +351,19 @@ def test_serving_beyond_loopback_needs_a_token():
     check_bind("::1", None)
 
 
-def call(url: str, body: bytes | None = None, token: str | None = TOKEN):
+def call(
+    url: str,
+    body: bytes | None = None,
+    token: str | None = TOKEN,
+    headers: dict[str, str] | None = None,
+):
     request = urllib.request.Request(url, data=body, method="POST" if body is not None else "GET")
     if token is not None:
         request.add_header("Authorization", f"Bearer {token}")
     if body is not None:
         request.add_header("Content-Type", "application/json")
+    for name, value in (headers or {}).items():
+        request.add_header(name, value)
     try:
         with urllib.request.urlopen(request, timeout=60) as response:
             return response.status, response.headers, response.read()
@@ -368,6 +378,7 @@ def oversized_request_status(base: str) -> int:
     try:
         connection.putrequest("POST", "/v1/chat/completions")
         connection.putheader("Authorization", f"Bearer {TOKEN}")
+        connection.putheader("Content-Type", "application/json")
         connection.putheader("Content-Length", str((1 << 20) + 1))
         connection.endheaders()
         return connection.getresponse().status
@@ -446,3 +457,30 @@ def test_serve_answers_openai_requests_over_http_and_stops_on_sigterm(trained, l
     assert "stopped (SIGTERM)" in output and "Traceback" not in output
     assert "POST /v1/chat/completions 200 prompt_tokens=" in output
     assert QUESTION not in output and PLANTED not in output and TOKEN not in output
+
+
+def test_without_a_token_only_this_machine_s_json_requests_are_answered(loaded):
+    server = ChatServer(
+        ServeConfig(model_name="m", port=0), backend=functools.partial(generate_reply, loaded)
+    )
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
+    thread.start()
+    try:
+        base = server.url
+        assert call(f"{base}/models", token=None)[0] == 200
+        # A web page whose name resolves to 127.0.0.1 (DNS rebinding) names itself as Host.
+        assert call(f"{base}/models", token=None, headers={"Host": "evil.example"})[0] == 403
+        request = json.dumps({"messages": [{"role": "user", "content": "hi"}], "max_tokens": 2})
+        status, _, body = call(
+            f"{base}/chat/completions",
+            request.encode(),
+            token=None,
+            headers={"Content-Type": "text/plain"},  # what a cross-site form can send
+        )
+        assert status == 415 and "application/json" in json.loads(body)["error"]["message"]
+        status, _, body = call(f"{base}/chat/completions", request.encode(), token=None)
+        assert status == 200 and json.loads(body)["usage"]["completion_tokens"] <= 2
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
