@@ -290,6 +290,136 @@ def _purge(args: argparse.Namespace) -> int:
     return 0
 
 
+def _generation_settings(args: argparse.Namespace, max_new_tokens: int):
+    from astrabot_pipeline.inference import GenerationSettings
+
+    return GenerationSettings(
+        max_new_tokens=max_new_tokens,
+        temperature=args.temperature,
+        seed=getattr(args, "seed", None),
+    )
+
+
+def _chat(args: argparse.Namespace) -> int:
+    from astrabot_pipeline.errors import SettingError
+    from astrabot_pipeline.inference import (
+        answer_once,
+        load_adapter,
+        read_adapter_info,
+        run_chat,
+        silence_library_warnings,
+    )
+
+    if args.prompt is not None and not args.prompt.strip():
+        raise SettingError("--prompt is empty: give the message to answer")
+    generation = _generation_settings(args, args.max_new_tokens)
+    read_adapter_info(args.adapter)  # a wrong path fails before the model loads
+    silence_library_warnings()
+    loaded = load_adapter(args.adapter)
+    if args.prompt is not None:
+        answer_once(loaded, args.prompt, generation, system=args.system)
+    else:
+        run_chat(loaded, generation, system=args.system)
+    return 0
+
+
+def _export(args: argparse.Namespace) -> int:
+    from astrabot_pipeline.inference import export_model, silence_library_warnings
+    from astrabot_pipeline.inference.export_folder import check_export_folder
+
+    check_export_folder(args.out)  # a refused folder fails before the model loads
+    silence_library_warnings()
+    result = export_model(args.adapter, args.out, reports_dir=settings.data_dir() / "reports")
+    evaluation = "with" if result.evaluation_found else "no evaluation report found, so without"
+    print(
+        f"exported {result.parameters:,} parameters to {result.out_dir} "
+        f"({_size(result.size_bytes)}, {len(result.files)} files, {result.seconds:.1f} s; "
+        f"model card {evaluation} evaluation figures; Ollama Modelfile included)"
+    )
+    return 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import functools
+
+    from astrabot_pipeline.errors import SettingError
+    from astrabot_pipeline.inference import (
+        ChatServer,
+        ServeConfig,
+        check_bind,
+        generate_reply,
+        load_adapter,
+        read_adapter_info,
+        read_token,
+        silence_library_warnings,
+    )
+
+    if not 0 <= args.port <= 65535:
+        raise SettingError(f"--port must be between 0 and 65535, not {args.port}")
+    _generation_settings(args, args.max_tokens_limit)  # checks the bounds and temperature
+    if not 1 <= args.max_tokens <= args.max_tokens_limit:
+        raise SettingError("--max-tokens must be between 1 and --max-tokens-limit")
+    token = read_token(args.token_file)
+    check_bind(args.host, token)
+    info = read_adapter_info(args.adapter)
+    config = ServeConfig(
+        model_name=info.name,
+        host=args.host,
+        port=args.port,
+        token=token,
+        default_max_tokens=args.max_tokens,
+        max_tokens_limit=args.max_tokens_limit,
+        default_temperature=args.temperature,
+    )
+    server = ChatServer(config)  # bound before the slow load: a busy port fails at once
+    try:
+        silence_library_warnings()
+        server.backend = functools.partial(generate_reply, load_adapter(args.adapter))
+    except BaseException:
+        server.server_close()
+        raise
+    access = "bearer token required" if token else "no token: this machine only"
+    print(
+        f"astrabot serve: serving {info.name} at {server.url} ({access}); Ctrl-C stops", flush=True
+    )
+    interruption = server.serve_until_interrupted()
+    if interruption is not None:
+        cause = (
+            "SIGTERM"
+            if interrupts.exit_status(interruption) == interrupts.EXIT_TERMINATED
+            else "Ctrl-C"
+        )
+        print(f"astrabot serve: stopped ({cause})", file=sys.stderr)
+    return 0
+
+
+ADAPTER_HELP = "a trained stage's adapter folder, e.g. $ASTRABOT_DATA_DIR/models/lora_stage_3_burst"
+
+
+def _model_arguments(
+    parser: argparse.ArgumentParser,
+    *,
+    max_tokens_flag: str,
+    max_tokens_default: int,
+    note: str = "",
+) -> None:
+    """The options `chat` and `serve` share: which adapter, and how to sample (`note` ends
+    the sampling options' help)."""
+    parser.add_argument("--adapter", type=Path, required=True, help=ADAPTER_HELP)
+    parser.add_argument(
+        max_tokens_flag,
+        type=int,
+        default=max_tokens_default,
+        help=f"reply length limit in tokens (default {max_tokens_default}){note}",
+    )
+    parser.add_argument(
+        "--temperature",
+        type=float,
+        default=0.7,
+        help=f"sampling temperature; 0 = greedy, the same answer every time (default 0.7){note}",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     # No prefix matching: `--passphrase SECRET` must fail, not be read as --passphrase-file.
     parser = argparse.ArgumentParser(
@@ -363,10 +493,65 @@ def build_parser() -> argparse.ArgumentParser:
     purge.add_argument(
         "--all",
         action="store_true",
-        help="also delete dataset/, models/, reports/ and every asset output (never backups/ or secrets/)",
+        help="also delete dataset/, canaries/, models/, reports/, exports/ and every asset "
+        "output (never backups/ or secrets/)",
     )
     purge.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     purge.set_defaults(handler=_purge)
+
+    chat = commands.add_parser(
+        "chat",
+        help="talk to a trained model in the terminal (offline; the conversation is never saved)",
+        allow_abbrev=False,
+    )
+    _model_arguments(chat, max_tokens_flag="--max-new-tokens", max_tokens_default=128)
+    chat.add_argument("--seed", type=int, help="seed for sampling (reproducible answers)")
+    chat.add_argument("--prompt", help="answer this one message and exit")
+    chat.add_argument("--system", help="a system message to start the conversation with")
+    chat.set_defaults(handler=_chat)
+
+    export = commands.add_parser(
+        "export",
+        help="write the adapter merged into its base (safetensors, tokenizer, model card, "
+        "Ollama Modelfile)",
+        allow_abbrev=False,
+    )
+    export.add_argument("--adapter", type=Path, required=True, help=ADAPTER_HELP)
+    export.add_argument(
+        "--out",
+        type=Path,
+        required=True,
+        help="output folder: new, empty, or an earlier astrabot export (replaced); e.g. "
+        "$ASTRABOT_DATA_DIR/exports/NAME, which `astrabot purge --all` deletes",
+    )
+    export.set_defaults(handler=_export)
+
+    serve = commands.add_parser(
+        "serve",
+        help="answer OpenAI-compatible /v1/chat/completions with a trained model",
+        allow_abbrev=False,
+    )
+    _model_arguments(
+        serve,
+        max_tokens_flag="--max-tokens",
+        max_tokens_default=256,
+        note="; a request's own value wins",
+    )
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8000, help="port (default 8000; 0: any free)")
+    serve.add_argument(
+        "--token-file",
+        type=Path,
+        help="file holding the bearer token clients must send (or set ASTRABOT_SERVE_TOKEN); "
+        "required to bind an address other than loopback",
+    )
+    serve.add_argument(
+        "--max-tokens-limit",
+        type=int,
+        default=1024,
+        help="largest max_tokens a request may ask for (default 1024)",
+    )
+    serve.set_defaults(handler=_serve)
 
     passphrase = commands.add_parser("demo-passphrase", help="print the demo backup's passphrase")
     passphrase.set_defaults(handler=_demo_passphrase)

@@ -10,8 +10,8 @@ Everything lives under the data directory (DESIGN.md "Configuration"). Two sets:
   Re-materializing `decoded_backup` (or anything upstream of `anonymized_windows`)
   decodes the backup again and writes the plaintext back.
 - everything (`everything_targets`): the above plus `dataset/` (the JSONL export),
-  `canaries/` (the memorization canaries' record), `models/`, `reports/` and all of
-  `assets/`.
+  `canaries/` (the memorization canaries' record), `models/`, `reports/`, `exports/`
+  (`astrabot export` outputs) and all of `assets/`.
 
 Both sets also hold the stale temporary folders of decodes that died (SIGKILL, power
 loss) anywhere under the data directory: hidden `.<name>.<random>.tmp` folders carrying
@@ -40,7 +40,15 @@ PLAINTEXT_PATHS = (
     "assets/nitter_enriched_windows.parquet",
     "cache",
 )
-EVERYTHING_PATHS = (*PLAINTEXT_PATHS, "assets", "canaries", "dataset", "models", "reports")
+EVERYTHING_PATHS = (
+    *PLAINTEXT_PATHS,
+    "assets",
+    "canaries",
+    "dataset",
+    "models",
+    "reports",
+    "exports",
+)
 NEVER_PURGED = ("backups", "secrets")
 
 

@@ -1,0 +1,223 @@
+"""Loading a trained LoRA adapter on the base model it was trained on, offline only.
+
+An adapter folder written by `training.train_lora_stage` holds the PEFT adapter, the
+tokenizer it was trained with and `stage_result.json`, whose `base_model` (a local folder
+or a hub id in the local cache) is the only thing used to find the base.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from astrabot_pipeline.inference.errors import AdapterUnusableError, BaseModelUnavailableError
+from astrabot_pipeline.settings import harden_process
+from astrabot_pipeline.training.stages import ADAPTER_CONFIG_FILE, STAGE_RESULT_FILE
+
+ADAPTER_WEIGHT_FILES = ("adapter_model.safetensors", "adapter_model.bin")
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json")
+IM_START = "<|im_start|>"
+IM_END = "<|im_end|>"
+MAX_STAGE_RESULT_BYTES = 1 << 20
+
+
+@dataclass(frozen=True)
+class AdapterInfo:
+    """What an adapter folder says about itself: its base and `stage_result.json` as read."""
+
+    adapter_dir: Path
+    base_model: str
+    stage_result: dict[str, Any] = field(repr=False)
+
+    @property
+    def name(self) -> str:
+        return self.adapter_dir.name
+
+    @property
+    def base_is_local(self) -> bool:
+        """Whether the base is named by a path (else it is a hub id)."""
+        return _looks_like_path(self.base_model)
+
+
+@dataclass
+class LoadedModel:
+    """A model ready to generate: base + adapter (or merged), its tokenizer and stop tokens."""
+
+    model: Any
+    tokenizer: Any
+    info: AdapterInfo
+    stop_token_ids: tuple[int, ...]
+
+    @property
+    def context_tokens(self) -> int:
+        """How many tokens (prompt and reply together) the model's positions allow."""
+        return int(getattr(self.model.config, "max_position_embeddings", 0) or 2048)
+
+
+def silence_library_warnings() -> None:
+    """Keep the libraries' deprecation notices and optional-kernel warnings off a user's
+    terminal (a command prints its own one-line errors)."""
+    import logging
+    import warnings
+
+    warnings.filterwarnings("ignore", category=FutureWarning)
+    warnings.filterwarnings("ignore", category=UserWarning)
+    for name in ("bitsandbytes", "transformers", "peft", "accelerate"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+
+
+def _looks_like_path(name: str) -> bool:
+    return name.startswith((".", "/", "~")) or Path(name).expanduser().exists()
+
+
+def read_adapter_info(adapter_dir: str | os.PathLike[str]) -> AdapterInfo:
+    """Check that `adapter_dir` holds a complete adapter and read its `stage_result.json`.
+
+    Reads no weights; raises `AdapterUnusableError` with the missing piece named.
+    """
+    folder = Path(adapter_dir).expanduser()
+    if not folder.is_dir():
+        raise AdapterUnusableError(
+            f"no adapter folder at {folder}: point --adapter at a trained stage's folder, "
+            "e.g. $ASTRABOT_DATA_DIR/models/lora_stage_3_burst (made by `make run`)"
+        )
+    missing = [
+        name for name in (ADAPTER_CONFIG_FILE, STAGE_RESULT_FILE) if not (folder / name).is_file()
+    ]
+    if not any((folder / name).is_file() for name in ADAPTER_WEIGHT_FILES):
+        missing.append(ADAPTER_WEIGHT_FILES[0])
+    if missing:
+        raise AdapterUnusableError(
+            f"{folder} is not a complete LoRA adapter (missing {', '.join(missing)}): point "
+            "--adapter at a folder a training stage finished, or train that stage again"
+        )
+    result_path = folder / STAGE_RESULT_FILE
+    try:
+        if result_path.stat().st_size > MAX_STAGE_RESULT_BYTES:
+            raise ValueError("too large")
+        result = json.loads(result_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        result = None
+    base = result.get("base_model") if isinstance(result, dict) else None
+    if not isinstance(base, str) or not base.strip():
+        raise AdapterUnusableError(
+            f"{result_path} is unreadable or names no base_model: train that stage again"
+        )
+    return AdapterInfo(adapter_dir=folder.resolve(), base_model=base, stage_result=result)
+
+
+def _unavailable(info: AdapterInfo, reason: str) -> BaseModelUnavailableError:
+    if info.base_is_local:
+        fix = (
+            "restore that folder, or run the training stages again (they rebuild the base "
+            "model under $ASTRABOT_DATA_DIR/models)"
+        )
+    else:
+        fix = (
+            f"fetch it once while online (`huggingface-cli download {info.base_model}`); "
+            "astrabot never downloads"
+        )
+    return BaseModelUnavailableError(
+        f"the adapter {info.name} was trained on the base model {info.base_model!r}, which "
+        f"{reason}: {fix}"
+    )
+
+
+def _stop_token_ids(model: Any, tokenizer: Any) -> tuple[int, ...]:
+    """`<|im_end|>`, the tokenizer's eos and the model's configured eos ids, in that order."""
+    ids: list[int] = []
+    vocab = tokenizer.get_vocab()
+    if IM_END in vocab:
+        ids.append(int(vocab[IM_END]))
+    if tokenizer.eos_token_id is not None:
+        ids.append(int(tokenizer.eos_token_id))
+    configured = getattr(getattr(model, "generation_config", None), "eos_token_id", None)
+    if configured is not None:
+        ids.extend(int(i) for i in (configured if isinstance(configured, list) else [configured]))
+    return tuple(dict.fromkeys(ids))
+
+
+def _load_tokenizer(info: AdapterInfo, base_tokenizer: Any) -> Any:
+    """The tokenizer saved beside the adapter (what training used), else the base's."""
+    if not any((info.adapter_dir / name).is_file() for name in TOKENIZER_FILES):
+        tokenizer = base_tokenizer
+    else:
+        from transformers import AutoTokenizer
+
+        try:
+            tokenizer = AutoTokenizer.from_pretrained(str(info.adapter_dir), local_files_only=True)
+        except (OSError, ValueError) as error:
+            raise AdapterUnusableError(
+                f"the tokenizer saved in {info.adapter_dir} cannot be read "
+                f"({type(error).__name__}): train that stage again"
+            ) from None
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    if not getattr(tokenizer, "chat_template", None):
+        raise AdapterUnusableError(
+            f"the tokenizer of {info.name} has no chat template, so a conversation cannot be "
+            "turned into a prompt: train the stage again with a chat model's tokenizer"
+        )
+    return tokenizer
+
+
+def load_adapter(adapter_dir: str | os.PathLike[str], *, for_export: bool = False) -> LoadedModel:
+    """Base model (from `stage_result.json`) + the LoRA adapter, in eval mode, offline.
+
+    `for_export=True` loads the base in full precision and merges the adapter into it
+    (`merge_and_unload`), so the result is a plain transformers model. Otherwise the base
+    loads as training loaded it (4-bit on CUDA for a real model) with the adapter on top.
+    """
+    harden_process()
+    info = read_adapter_info(adapter_dir)
+    if info.base_is_local and not (Path(info.base_model).expanduser() / "config.json").is_file():
+        raise _unavailable(info, "no longer exists (or holds no saved model)")
+
+    from peft import PeftModel
+    from transformers import GenerationConfig
+
+    from astrabot_pipeline.training.base_model import (
+        BaseModelNotFoundError,
+        load_base_model,
+        quiet_progress_bars,
+    )
+
+    try:
+        base, base_tokenizer = load_base_model(
+            info.base_model, quantize_4bit=False if for_export else None
+        )
+    except BaseModelNotFoundError:
+        raise _unavailable(info, "is not available offline") from None
+    tokenizer = _load_tokenizer(info, base_tokenizer)
+    try:
+        with quiet_progress_bars():
+            model = PeftModel.from_pretrained(base, str(info.adapter_dir), is_trainable=False)
+    except (OSError, ValueError, KeyError, RuntimeError) as error:
+        raise AdapterUnusableError(
+            f"the adapter in {info.adapter_dir} does not fit its recorded base model "
+            f"{info.base_model!r} ({type(error).__name__}): train that stage again"
+        ) from None
+    if for_export:
+        model = model.merge_and_unload()
+    model.eval()
+    stop_ids = _stop_token_ids(model, tokenizer)
+    # Generation settings come from each request only: the base's saved sampling defaults
+    # (temperature, top_p, ...) would otherwise fill whatever a request leaves unset.
+    model.generation_config = GenerationConfig(
+        eos_token_id=list(stop_ids) or None,
+        pad_token_id=tokenizer.pad_token_id,
+        bos_token_id=getattr(model.generation_config, "bos_token_id", None),
+    )
+    return LoadedModel(model=model, tokenizer=tokenizer, info=info, stop_token_ids=stop_ids)
+
+
+__all__ = [
+    "AdapterInfo",
+    "LoadedModel",
+    "load_adapter",
+    "read_adapter_info",
+    "silence_library_warnings",
+]

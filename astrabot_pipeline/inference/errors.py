@@ -1,0 +1,50 @@
+"""The failures a user of `astrabot chat`, `export` and `serve` can hit.
+
+Each message says what is wrong and what to do next; none holds message text.
+
+* AstrabotError (astrabot_pipeline/errors.py)
+  x InferenceError
+    + AdapterUnusableError (FileNotFoundError)   the adapter folder is missing or incomplete
+    + BaseModelUnavailableError (FileNotFoundError)  its recorded base cannot be loaded offline
+    + PromptTooLongError (ValueError)            the last message alone overflows the context
+    + ExportFolderError (OSError)                `--out` may not be written
+    + ServeSetupError (ValueError)               unsafe bind, unreadable or empty token
+"""
+
+from __future__ import annotations
+
+from astrabot_pipeline.errors import AstrabotError
+
+
+class InferenceError(AstrabotError):
+    """Base class of every failure of the inference package."""
+
+
+class AdapterUnusableError(InferenceError, FileNotFoundError):
+    """The adapter folder is missing, incomplete, or its `stage_result.json` is unreadable."""
+
+
+class BaseModelUnavailableError(InferenceError, FileNotFoundError):
+    """The base model the adapter was trained on cannot be loaded from local files."""
+
+
+class PromptTooLongError(InferenceError, ValueError):
+    """Even the last message alone leaves no room for the reply in the model's context."""
+
+
+class ExportFolderError(InferenceError, OSError):
+    """The export's output folder is not new, empty, or an earlier export of ours."""
+
+
+class ServeSetupError(InferenceError, ValueError):
+    """The server may not start as configured (e.g. a public address without a token)."""
+
+
+__all__ = [
+    "AdapterUnusableError",
+    "BaseModelUnavailableError",
+    "ExportFolderError",
+    "InferenceError",
+    "PromptTooLongError",
+    "ServeSetupError",
+]
