@@ -27,7 +27,7 @@ import os
 import shutil
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import MISSING, asdict, dataclass, field, fields
+from dataclasses import MISSING, asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -186,6 +186,7 @@ class StageResult:
     loop of this call only; `steps` is the final global step, `steps_trained` the steps
     this call took (fewer when it resumed from `resumed_from_step`). `loss_history`
     holds `{"step", "train_loss", "validation_loss"}` rows (step 0: before training).
+    `reused` is True when the same inputs had already been trained and nothing ran.
     Fields after `validation_examples` have defaults so results of older versions load.
     """
 
@@ -213,6 +214,7 @@ class StageResult:
     config: dict[str, Any] = field(default_factory=dict)
     library_versions: dict[str, str] = field(default_factory=dict)
     loss_history: list[dict[str, Any]] = field(default_factory=list)
+    reused: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -549,7 +551,10 @@ def train_lora_stage(
     key = run_key(data_hash, config, base_model_path, previous_adapter_dir)
     final_dir = out_dir / key
     if (final_dir / STAGE_RESULT_FILE).is_file() and (final_dir / ADAPTER_CONFIG_FILE).is_file():
-        result = StageResult.load(final_dir)
+        # These exact inputs were trained before: the finished adapter is the answer.
+        result = replace(
+            StageResult.load(final_dir), adapter_dir=str(final_dir.resolve()), reused=True
+        )
         _record_latest(out_dir, key, final_dir)
         return result
 
@@ -672,6 +677,11 @@ def _run_stage(
     resumed_from_step = int(resume_from.name.split("-")[1]) if resume_from else 0
     loss_after = float(trainer.evaluate()["eval_loss"])
     train_loss = float(train_output.training_loss)
+    if int(state.global_step) == resumed_from_step:
+        # Killed after its last checkpoint: nothing left to train, so the session's mean
+        # loss is empty; report the mean of the logged training losses instead.
+        logged = [row["train_loss"] for row in history if row["train_loss"] is not None]
+        train_loss = sum(logged) / len(logged) if logged else math.nan
     if not all(map(math.isfinite, (train_loss, loss_after))):
         raise TrainingDivergedError(
             f"stage {config.name!r} diverged (loss is not finite): lower its learning_rate "
@@ -679,6 +689,9 @@ def _run_stage(
         )
 
     final_dir = out_dir / key
+    for stale in out_dir.glob(f".{key}.*.tmp"):
+        # Left by a run killed while renaming its adapter into place.
+        shutil.rmtree(stale, ignore_errors=True)
     with atomic_output(final_dir, directory=True) as temp:
         trainer.save_model(str(temp))
         best_step = None

@@ -11,6 +11,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from dataclasses import replace
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -183,31 +184,35 @@ def test_same_inputs_reuse_and_a_changed_config_gets_a_new_directory(evaluated, 
     before = _digest(old_dir)
 
     again = train_lora_stage(base, TRAIN, VALIDATION, evaluated["out_dir"], EVAL_CONFIG)
-    assert again == old  # reused, not retrained
+    assert again.reused and replace(again, reused=False) == old  # not retrained
 
     changed = StageConfig("conversational", max_steps=2, batch_size=4, learning_rate=0.01)
     new = train_lora_stage(base, TRAIN, VALIDATION, evaluated["out_dir"], changed)
     assert new.run_key != old.run_key and Path(new.adapter_dir) != old_dir
     assert _digest(old_dir) == before
     assert latest_adapter_dir(evaluated["out_dir"]) == Path(new.adapter_dir)
-    # A different dataset, or the same stage continuing another adapter, is another key too.
-    other_data = train_lora_stage(
-        base, TRAIN[:40], VALIDATION, evaluated["out_dir"], changed
-    ).run_key
+    # A different dataset, base model or previous adapter is another key too.
+    data_hash = stages.dataset_hash(TRAIN, VALIDATION)
+    assert stages.run_key(data_hash, changed, base, None) == new.run_key
+    other_data = stages.run_key(stages.dataset_hash(TRAIN[:40], VALIDATION), changed, base, None)
+    other_base = stages.run_key(data_hash, changed, "some/hub-model", None)
     continued = train_lora_stage(
         base,
         TRAIN,
         VALIDATION,
         evaluated["out_dir"],
-        changed,
+        replace(changed, eval_steps=1),
         previous_adapter_dir=old_dir,
     )
-    assert len({old.run_key, new.run_key, other_data, continued.run_key}) == 4
+    assert len({old.run_key, new.run_key, other_data, other_base, continued.run_key}) == 5
+    # Continuing an adapter starts from its loss, and still keeps the best of its evaluations.
     assert continued.validation_loss_before == pytest.approx(old.validation_loss_after, rel=1e-6)
+    during = [row["validation_loss"] for row in continued.loss_history[1:]]
+    assert len(during) == 2 and continued.validation_loss_after == pytest.approx(min(during))
     assert _digest(old_dir) == before
 
 
-KILLED_CONFIG = dict(name="adaptive", max_steps=24, batch_size=4, save_steps=2, learning_rate=0.01)
+KILLED_CONFIG = dict(name="adaptive", max_steps=12, batch_size=4, save_steps=2, learning_rate=0.01)
 
 TRAIN_SCRIPT = textwrap.dedent(
     """
@@ -275,8 +280,8 @@ def test_a_killed_stage_resumes_from_its_last_checkpoint(evaluated, base, tmp_pa
         previous_adapter_dir=previous,
     )
     assert result.resumed_from_step >= 2
-    assert result.steps == 24
-    assert result.steps_trained == 24 - result.resumed_from_step < 24
+    assert result.steps == 12
+    assert result.steps_trained == 12 - result.resumed_from_step < 12
     assert checkpoints[0].parent.name == result.run_key
     assert not (out_dir / "runs").exists()
     model, _ = load_base_model(base)
