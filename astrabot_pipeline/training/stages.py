@@ -627,6 +627,16 @@ def _training_args(config: StageConfig, run_dir: Path, train_examples: int, pack
     )
 
 
+def _load_finished_adapter(trainer, saved, checkpoint: Path, *, keep_best: bool) -> None:
+    """Put a finished run's adapter (its best evaluated one, if kept) into the trainer's model."""
+    source = checkpoint
+    if keep_best and saved.best_model_checkpoint and Path(saved.best_model_checkpoint).is_dir():
+        source = Path(saved.best_model_checkpoint)
+    model = trainer.model
+    model.load_adapter(str(source), adapter_name=model.active_adapter, is_trainable=True)
+    trainer.state = saved
+
+
 def _run_stage(
     base_model_path: str | Path,
     train: list[dict],
@@ -643,7 +653,7 @@ def _run_stage(
 ) -> StageResult:
     from datasets import Dataset
     from peft import PeftModel
-    from transformers import PrinterCallback
+    from transformers import PrinterCallback, TrainerState
     from trl import SFTTrainer
 
     model, tokenizer = load_base_model(str(base_model_path))
@@ -670,18 +680,31 @@ def _run_stage(
     trainer.remove_callback(PrinterCallback)
     loss_before = float(trainer.evaluate()["eval_loss"])
     train_started = time.perf_counter()
-    train_output = trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
+    saved = (
+        TrainerState.load_from_json(str(resume_from / "trainer_state.json"))
+        if resume_from
+        else None
+    )
+    if saved is not None and saved.global_step >= saved.max_steps:
+        # Interrupted after its last checkpoint (while saving the adapter). Resuming would
+        # train one step too many, so take the checkpoint (or the best one) as it is.
+        _load_finished_adapter(trainer, saved, resume_from, keep_best=config.eval_steps > 0)
+        session_loss = None
+    else:
+        train_output = trainer.train(
+            resume_from_checkpoint=str(resume_from) if resume_from else None
+        )
+        session_loss = float(train_output.training_loss)
     runtime = time.perf_counter() - train_started
     state = trainer.state
     history = loss_history(state.log_history, loss_before)
-    resumed_from_step = int(resume_from.name.split("-")[1]) if resume_from else 0
+    resumed_from_step = saved.global_step if saved is not None else 0
     loss_after = float(trainer.evaluate()["eval_loss"])
-    train_loss = float(train_output.training_loss)
-    if int(state.global_step) == resumed_from_step:
-        # Killed after its last checkpoint: nothing left to train, so the session's mean
-        # loss is empty; report the mean of the logged training losses instead.
+    if session_loss is None:
         logged = [row["train_loss"] for row in history if row["train_loss"] is not None]
         train_loss = sum(logged) / len(logged) if logged else math.nan
+    else:
+        train_loss = session_loss
     if not all(map(math.isfinite, (train_loss, loss_after))):
         raise TrainingDivergedError(
             f"stage {config.name!r} diverged (loss is not finite): lower its learning_rate "

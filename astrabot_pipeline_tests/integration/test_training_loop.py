@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import signal
 import subprocess
@@ -291,6 +292,30 @@ def test_a_killed_stage_resumes_from_its_last_checkpoint(evaluated, base, tmp_pa
     loaded = PeftModel.from_pretrained(model, result.adapter_dir)
     assert any("lora_" in name for name, _ in loaded.named_parameters())
     assert result.validation_loss_after < evaluated["result"].validation_loss_before
+
+
+@pytest.mark.slow
+def test_a_stage_interrupted_while_saving_finishes_without_training_again(
+    base, tmp_path, monkeypatch
+):
+    config = StageConfig("burst", max_steps=4, batch_size=4, save_steps=2, eval_steps=2)
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    with monkeypatch.context() as patch:
+        patch.setattr(stages, "atomic_output", interrupted)
+        with pytest.raises(KeyboardInterrupt):
+            train_lora_stage(base, TRAIN, VALIDATION, tmp_path / "stage", config)
+    assert stages.last_checkpoint(next((tmp_path / "stage" / "runs").iterdir())).name == (
+        "checkpoint-4"
+    )
+    result = train_lora_stage(base, TRAIN, VALIDATION, tmp_path / "stage", config)
+    assert (result.steps, result.steps_trained, result.resumed_from_step) == (4, 0, 4)
+    assert math.isfinite(result.train_loss) and result.train_loss > 0
+    assert [row["step"] for row in result.loss_history] == [0, 1, 2, 3, 4]
+    during = [row["validation_loss"] for row in result.loss_history[1:] if row["validation_loss"]]
+    assert result.validation_loss_after == pytest.approx(min(during), rel=1e-6)
 
 
 def test_old_format_results_still_load():
