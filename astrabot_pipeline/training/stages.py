@@ -4,22 +4,36 @@ The curriculum (conversational -> adaptive -> burst) is a sequence of calls to
 `train_lora_stage`, each given the previous stage's adapter directory. Loss is on the
 assistant (backup owner) tokens only, through the chat template's `{% generation %}`
 markers. Nothing here logs or stores message text: only counts, losses and timings.
+
+Layout under a stage's `out_dir` (e.g. `models/<stage>/`), keyed by a hash of the
+inputs (training and validation records, `StageConfig`, base model, previous adapter):
+
+    <out_dir>/runs/<key>/checkpoint-<step>/   checkpoints while training (resumable)
+    <out_dir>/<key>/                          the finished adapter, tokenizer and
+                                              stage_result.json, renamed into place at once
+    <out_dir>/latest.json                     {"key", "adapter_dir"} of the last finished run
+
+A re-run with the same inputs reuses a finished `<key>/`, or resumes from the last
+complete checkpoint in `runs/<key>/`; different inputs get a new key, so the adapter
+of the last good run is never overwritten. `runs/<key>/` is removed once `<key>/` exists.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
+import os
 import shutil
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import MISSING, asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
 from astrabot_pipeline.errors import SettingError
 from astrabot_pipeline.settings import harden_process
-from astrabot_pipeline.storage import atomic_output
+from astrabot_pipeline.storage import atomic_output, make_parents, write_json
 from astrabot_pipeline.training.base_model import (
     TrainingError,
     bf16_supported,
@@ -41,7 +55,13 @@ QWEN_LORA_TARGET_MODULES = (
 STAGE_NAMES = ("conversational", "adaptive", "burst")
 STAGE_RESULT_FILE = "stage_result.json"
 ADAPTER_CONFIG_FILE = "adapter_config.json"
+LATEST_FILE = "latest.json"
+RUNS_DIR = "runs"
 CHAT_ROLES = frozenset({"system", "user", "assistant"})
+LR_SCHEDULERS = ("linear", "cosine", "constant", "constant_with_warmup")
+# At most one progress update per this many seconds (plus the last one).
+PROGRESS_INTERVAL_SECONDS = 10.0
+_KEY_LENGTH = 16
 
 ProgressCallback = Callable[[dict[str, float]], None]
 
@@ -62,9 +82,19 @@ class AdapterNotFoundError(TrainingError, FileNotFoundError):
     """The adapter to resume from is missing or incomplete."""
 
 
+class StageResultError(TrainingError, ValueError):
+    """A saved stage_result.json cannot be read as a StageResult."""
+
+
 @dataclass
 class StageConfig:
-    """Hyperparameters of one stage; defaults suit the tiny CPU model."""
+    """Hyperparameters of one stage; defaults suit the tiny CPU model.
+
+    `num_train_epochs`, when set, replaces `max_steps`. `eval_steps=0` evaluates only
+    before and after training; `eval_steps>0` also evaluates every that many steps and
+    keeps the adapter with the lowest validation loss. `save_steps=0` picks a checkpoint
+    interval: `eval_steps` when evaluating, else about a fifth of the run.
+    """
 
     name: str
     max_steps: int = 60
@@ -76,22 +106,89 @@ class StageConfig:
     max_length: int = 256
     seed: int = 0
     assistant_only_loss: bool = True
+    warmup_ratio: float = 0.0
+    gradient_accumulation_steps: int = 1
+    lora_target_modules: tuple[str, ...] = QWEN_LORA_TARGET_MODULES
+    eval_steps: int = 0
+    num_train_epochs: float | None = None
+    save_steps: int = 0
+    lr_scheduler_type: str = "linear"
 
     def __post_init__(self) -> None:
         if not self.name:
             raise SettingError("a stage needs a name")
-        for field_name in ("max_steps", "lora_r", "batch_size", "max_length"):
+        for field_name in (
+            "max_steps",
+            "lora_r",
+            "batch_size",
+            "max_length",
+            "gradient_accumulation_steps",
+        ):
             if getattr(self, field_name) < 1:
                 raise SettingError(f"StageConfig.{field_name} must be at least 1")
+        for field_name in ("eval_steps", "save_steps"):
+            if getattr(self, field_name) < 0:
+                raise SettingError(f"StageConfig.{field_name} must be 0 (automatic) or more")
         if self.learning_rate <= 0:
             raise SettingError("StageConfig.learning_rate must be positive")
         if not 0 <= self.lora_dropout < 1:
             raise SettingError("StageConfig.lora_dropout must be in [0, 1)")
+        if not 0 <= self.warmup_ratio < 1:
+            raise SettingError("StageConfig.warmup_ratio must be in [0, 1)")
+        if self.num_train_epochs is not None and not self.num_train_epochs > 0:
+            raise SettingError(
+                "StageConfig.num_train_epochs must be positive (or None for max_steps)"
+            )
+        if self.lr_scheduler_type not in LR_SCHEDULERS:
+            raise SettingError(
+                f"StageConfig.lr_scheduler_type must be one of {list(LR_SCHEDULERS)}"
+            )
+        if isinstance(self.lora_target_modules, str):
+            raise SettingError("StageConfig.lora_target_modules must be a list of module names")
+        self.lora_target_modules = tuple(self.lora_target_modules)
+        if not self.lora_target_modules or not all(
+            isinstance(m, str) and m for m in self.lora_target_modules
+        ):
+            raise SettingError("StageConfig.lora_target_modules must name at least one module")
+        if self.eval_steps and self.save_steps and self.save_steps % self.eval_steps:
+            raise SettingError(
+                "StageConfig.save_steps must be a multiple of eval_steps, so the best "
+                "evaluated adapter has a checkpoint to keep"
+            )
+
+    def to_dict(self) -> dict[str, Any]:
+        payload = asdict(self)
+        payload["lora_target_modules"] = list(self.lora_target_modules)
+        return payload
+
+    def planned_steps(self, train_examples: int) -> int:
+        """Optimizer steps the stage will take for `train_examples` examples (one device)."""
+        if self.num_train_epochs is None:
+            return self.max_steps
+        per_epoch = math.ceil(train_examples / self.batch_size)
+        per_epoch = max(1, per_epoch // self.gradient_accumulation_steps)
+        return max(1, math.ceil(per_epoch * self.num_train_epochs))
+
+    def checkpoint_interval(self, train_examples: int) -> int:
+        """Steps between checkpoints: `save_steps`, else `eval_steps`, else a fifth of the run."""
+        if self.save_steps:
+            return self.save_steps
+        if self.eval_steps:
+            return self.eval_steps
+        return max(1, self.planned_steps(train_examples) // 5)
 
 
 @dataclass
 class StageResult:
-    """What a stage produced: where its adapter is, and numbers only (never text)."""
+    """What a stage produced: where its adapter is, and numbers only (never text).
+
+    `seconds` is the whole call (loading included), `runtime_seconds` the training
+    loop of this call only; `steps` is the final global step, `steps_trained` the steps
+    this call took (fewer when it resumed from `resumed_from_step`). `loss_history`
+    holds `{"step", "train_loss", "validation_loss"}` rows (step 0: before training).
+    `reused` is True when the same inputs had already been trained and nothing ran.
+    Fields after `validation_examples` have defaults so results of older versions load.
+    """
 
     stage: str
     adapter_dir: str
@@ -103,18 +200,50 @@ class StageResult:
     seconds: float
     train_examples: int
     validation_examples: int
+    max_length: int = 256
+    tokens_seen: int = 0
+    runtime_seconds: float = 0.0
+    steps_trained: int = 0
+    resumed_from_step: int = 0
+    best_step: int | None = None
+    run_key: str = ""
+    batching: str = ""
+    profile: str = ""
+    seed: int = 0
+    dataset_hash: str = ""
+    config: dict[str, Any] = field(default_factory=dict)
+    library_versions: dict[str, str] = field(default_factory=dict)
+    loss_history: list[dict[str, Any]] = field(default_factory=list)
+    reused: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
     @classmethod
     def from_dict(cls, payload: Mapping[str, Any]) -> StageResult:
-        return cls(**{key: payload[key] for key in cls.__dataclass_fields__})
+        """Tolerant reader: missing newer keys take their defaults, unknown keys are ignored."""
+        known = {f.name for f in fields(cls)}
+        required = [
+            f.name for f in fields(cls) if f.default is MISSING and f.default_factory is MISSING
+        ]
+        missing = [name for name in required if name not in payload]
+        if missing:
+            raise StageResultError(
+                f"stage result lacks {', '.join(missing)}: re-run the stage to rewrite it"
+            )
+        return cls(**{key: value for key, value in payload.items() if key in known})
 
     @classmethod
     def load(cls, adapter_dir: str | Path) -> StageResult:
         """Read the result a stage saved beside its adapter."""
-        return cls.from_dict(json.loads((Path(adapter_dir) / STAGE_RESULT_FILE).read_text()))
+        path = Path(adapter_dir) / STAGE_RESULT_FILE
+        try:
+            payload = json.loads(path.read_text())
+        except json.JSONDecodeError as error:
+            raise StageResultError(f"{path} is not valid JSON: re-run the stage") from error
+        if not isinstance(payload, Mapping):
+            raise StageResultError(f"{path} does not hold a JSON object: re-run the stage")
+        return cls.from_dict(payload)
 
 
 def validate_chat_records(records: Sequence[Mapping[str, Any]], what: str) -> list[dict]:
@@ -157,7 +286,7 @@ def _lora_config(config: StageConfig):
         r=config.lora_r,
         lora_alpha=config.lora_alpha,
         lora_dropout=config.lora_dropout,
-        target_modules=list(QWEN_LORA_TARGET_MODULES),
+        target_modules=list(config.lora_target_modules),
         bias="none",
         task_type="CAUSAL_LM",
     )
@@ -174,18 +303,219 @@ def require_adapter_dir(adapter_dir: str | Path) -> Path:
     return adapter_dir
 
 
-def _progress_callback(progress: ProgressCallback):
+def _canonical_hash(payload: Any) -> str:
+    encoded = json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(encoded.encode("utf-8")).hexdigest()
+
+
+def dataset_hash(
+    train: Sequence[Mapping[str, Any]], validation: Sequence[Mapping[str, Any]]
+) -> str:
+    """A digest of the (validated) training and validation records, in order."""
+    return _canonical_hash({"train": list(train), "validation": list(validation)})
+
+
+def _files_digest(directory: Path, names: Sequence[str]) -> str:
+    digest = hashlib.sha256()
+    for name in names:
+        path = directory / name
+        digest.update(name.encode())
+        if path.is_file():
+            with path.open("rb") as handle:
+                for chunk in iter(lambda: handle.read(1 << 20), b""):
+                    digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _base_model_identity(base_model_path: str | Path) -> dict[str, str]:
+    """The base model's name, plus a digest of its config when it is a local directory."""
+    path = Path(base_model_path).expanduser()
+    if path.is_dir():
+        return {"path": str(path.resolve()), "config": _files_digest(path, ["config.json"])}
+    return {"id": str(base_model_path)}
+
+
+def run_key(
+    data_hash: str,
+    config: StageConfig,
+    base_model_path: str | Path,
+    previous_adapter_dir: Path | None,
+) -> str:
+    """The directory key of a stage run: same inputs, same key; any change, a new one."""
+    previous = None
+    if previous_adapter_dir is not None:
+        previous = _files_digest(
+            previous_adapter_dir,
+            [ADAPTER_CONFIG_FILE, "adapter_model.safetensors", "adapter_model.bin"],
+        )
+    payload = {
+        "dataset": data_hash,
+        "config": config.to_dict(),
+        "base_model": _base_model_identity(base_model_path),
+        "previous_adapter": previous,
+    }
+    return _canonical_hash(payload)[:_KEY_LENGTH]
+
+
+def latest_adapter_dir(out_dir: str | Path) -> Path:
+    """The adapter of the last finished run of the stage whose root is `out_dir`."""
+    out_dir = Path(out_dir)
+    try:
+        key = json.loads((out_dir / LATEST_FILE).read_text())["key"]
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise AdapterNotFoundError(
+            f"{out_dir} has no finished stage run ({LATEST_FILE} missing or unreadable): "
+            "run the stage first"
+        ) from error
+    return require_adapter_dir(out_dir / str(key))
+
+
+def library_versions() -> dict[str, str]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    versions = {}
+    for package in ("torch", "transformers", "trl", "peft", "datasets", "accelerate"):
+        try:
+            versions[package] = version(package)
+        except PackageNotFoundError:
+            versions[package] = "absent"
+    return versions
+
+
+def _complete_checkpoint(path: Path) -> bool:
+    """A checkpoint the Trainer finished writing (trainer_state.json is written last)."""
+    try:
+        state = json.loads((path / "trainer_state.json").read_text())
+    except (OSError, ValueError):
+        return False
+    has_adapter = (path / "adapter_model.safetensors").is_file() or (
+        path / "adapter_model.bin"
+    ).is_file()
+    return isinstance(state, dict) and has_adapter and (path / "optimizer.pt").is_file()
+
+
+def last_checkpoint(run_dir: Path) -> Path | None:
+    """The complete checkpoint with the highest step in `run_dir`, if any."""
+    if not run_dir.is_dir():
+        return None
+    candidates = []
+    for child in run_dir.iterdir():
+        prefix, _, step = child.name.partition("-")
+        if prefix == "checkpoint" and step.isdigit() and child.is_dir():
+            candidates.append((int(step), child))
+    for _, path in sorted(candidates, reverse=True):
+        if _complete_checkpoint(path):
+            return path
+    return None
+
+
+def _padding_free_attention(model) -> bool:
+    """True when the loaded model attends with a FlashAttention kernel on CUDA.
+
+    Only FlashAttention's variable-length kernels keep packed examples from attending to
+    each other (TRL's padding-free collator passes sequence boundaries as position ids);
+    eager/SDPA attention, and every CPU run, need padded, length-grouped batches instead.
+    """
+    if not cuda_available():
+        return False
+    implementation = str(getattr(model.config, "_attn_implementation", "") or "")
+    return "flash" in implementation
+
+
+def format_progress(update: Mapping[str, float]) -> str:
+    """One log line from a progress update: numbers only."""
+    parts = [f"step {int(update.get('step', 0))}/{int(update.get('max_steps', 0))}"]
+    if "loss" in update:
+        parts.append(f"loss {update['loss']:.4f}")
+    if "eval_loss" in update:
+        parts.append(f"validation loss {update['eval_loss']:.4f}")
+    if "learning_rate" in update:
+        parts.append(f"lr {update['learning_rate']:.2e}")
+    if "tokens_per_second" in update:
+        parts.append(f"{update['tokens_per_second']:.0f} tokens/s")
+    if "eta_seconds" in update:
+        parts.append(
+            f"ETA {int(update['eta_seconds'] // 60)}m{int(update['eta_seconds'] % 60):02d}s"
+        )
+    return ", ".join(parts)
+
+
+class ProgressUpdate(dict):
+    """A progress update: a `dict[str, float]` whose `str()` is its log line."""
+
+    def __str__(self) -> str:
+        return format_progress(self)
+
+
+def _progress_callback(
+    progress: ProgressCallback, interval: float = PROGRESS_INTERVAL_SECONDS, clock=time.monotonic
+):
     from transformers import TrainerCallback
 
-    class _ForwardNumericLogs(TrainerCallback):
-        """Hands the trainer's numeric logs (loss, learning rate, ...) to `progress`."""
+    class TrainingProgress(TrainerCallback):
+        """Turns the trainer's logs into throttled numeric updates (loss, lr, tokens/s, ETA).
+
+        At most one update every `interval` seconds, plus the last one at the end of
+        training. Updates are `ProgressUpdate`s: floats only, `str()` gives the line.
+        """
+
+        def __init__(self) -> None:
+            self.started: float | None = None
+            self.first_step = 0
+            self.first_tokens = 0
+            self.last_emit: float | None = None
+            self.latest: ProgressUpdate | None = None
+            self.emitted_latest = True
+
+        def on_train_begin(self, args, state, control, **kwargs):
+            self.started = clock()
+            self.first_step = state.global_step
+            self.first_tokens = state.num_input_tokens_seen or 0
 
         def on_log(self, args, state, control, logs=None, **kwargs):
             numbers = {k: float(v) for k, v in (logs or {}).items() if isinstance(v, (int, float))}
-            numbers["step"] = float(state.global_step)
-            progress(numbers)
+            update = ProgressUpdate(numbers)
+            update["step"] = float(state.global_step)
+            update["max_steps"] = float(state.max_steps)
+            now = clock()
+            if self.started is not None:
+                elapsed = max(now - self.started, 1e-9)
+                done = state.global_step - self.first_step
+                tokens = (state.num_input_tokens_seen or 0) - self.first_tokens
+                if tokens > 0:
+                    update["tokens_per_second"] = tokens / elapsed
+                if done > 0:
+                    update["eta_seconds"] = max(
+                        0.0, (state.max_steps - state.global_step) * elapsed / done
+                    )
+            self.latest, self.emitted_latest = update, False
+            if self.last_emit is None or now - self.last_emit >= interval:
+                self._emit(now)
 
-    return _ForwardNumericLogs()
+        def on_train_end(self, args, state, control, **kwargs):
+            if not self.emitted_latest:
+                self._emit(clock())
+
+        def _emit(self, now: float) -> None:
+            self.last_emit, self.emitted_latest = now, True
+            progress(self.latest)
+
+    return TrainingProgress()
+
+
+def loss_history(log_history: Sequence[Mapping[str, Any]], loss_before: float) -> list[dict]:
+    """`{"step", "train_loss", "validation_loss"}` rows from the Trainer's log history."""
+    rows: dict[int, dict[str, Any]] = {
+        0: {"step": 0, "train_loss": None, "validation_loss": loss_before}
+    }
+    for entry in log_history:
+        step = int(entry.get("step", 0))
+        row = rows.setdefault(step, {"step": step, "train_loss": None, "validation_loss": None})
+        if "loss" in entry:
+            row["train_loss"] = float(entry["loss"])
+        if "eval_loss" in entry and step > 0:
+            row["validation_loss"] = float(entry["eval_loss"])
+    return [rows[step] for step in sorted(rows)]
 
 
 def train_lora_stage(
@@ -197,13 +527,17 @@ def train_lora_stage(
     *,
     previous_adapter_dir: Path | None = None,
     progress: ProgressCallback | None = None,
+    profile: str = "",
+    progress_interval: float = PROGRESS_INTERVAL_SECONDS,
 ) -> StageResult:
-    """Train (or continue training) a LoRA adapter on chat records; save it into `out_dir`.
+    """Train (or continue training) a LoRA adapter on chat records, under `out_dir`.
 
     With `previous_adapter_dir`, that adapter is loaded trainable and trained further, so
-    its LoRA rank/alpha win over `config`'s. Validation loss (assistant tokens) is measured
-    before and after. `out_dir` receives the adapter, the tokenizer and
-    `stage_result.json`, all at once, only if the stage succeeds.
+    its LoRA rank/alpha/targets win over `config`'s. Validation loss (assistant tokens) is
+    measured before and after (and every `config.eval_steps` steps, keeping the best
+    adapter). The adapter lands in `out_dir/<key>/` (see the module docstring), whose
+    path is the result's `adapter_dir`; the same inputs again reuse it, or resume an
+    interrupted run from its last checkpoint. `profile` is recorded in the result.
     """
     harden_process()
     started = time.perf_counter()
@@ -212,17 +546,95 @@ def train_lora_stage(
     if previous_adapter_dir is not None:
         previous_adapter_dir = require_adapter_dir(previous_adapter_dir)
 
+    out_dir = Path(out_dir)
+    data_hash = dataset_hash(train, validation)
+    key = run_key(data_hash, config, base_model_path, previous_adapter_dir)
+    final_dir = out_dir / key
+    if (final_dir / STAGE_RESULT_FILE).is_file() and (final_dir / ADAPTER_CONFIG_FILE).is_file():
+        # These exact inputs were trained before: the finished adapter is the answer.
+        result = replace(
+            StageResult.load(final_dir), adapter_dir=str(final_dir.resolve()), reused=True
+        )
+        _record_latest(out_dir, key, final_dir)
+        return result
+
     with quiet_progress_bars():
-        return _run_stage(
+        result = _run_stage(
             base_model_path,
             train,
             validation,
-            Path(out_dir),
+            out_dir,
+            key,
             config,
             previous_adapter_dir=previous_adapter_dir,
             progress=progress,
+            progress_interval=progress_interval,
             started=started,
+            record={"profile": profile, "dataset_hash": data_hash},
         )
+    _record_latest(out_dir, key, final_dir)
+    return result
+
+
+def _record_latest(out_dir: Path, key: str, final_dir: Path) -> None:
+    write_json(out_dir / LATEST_FILE, {"key": key, "adapter_dir": str(final_dir.resolve())})
+
+
+def _training_args(config: StageConfig, run_dir: Path, train_examples: int, packed: bool):
+    from trl import SFTConfig
+
+    use_cuda = cuda_available()
+    evaluate_during = config.eval_steps > 0
+    planned = config.planned_steps(train_examples)
+    return SFTConfig(
+        output_dir=str(run_dir),
+        max_steps=-1 if config.num_train_epochs is not None else config.max_steps,
+        num_train_epochs=config.num_train_epochs or 1.0,
+        learning_rate=config.learning_rate,
+        lr_scheduler_type=config.lr_scheduler_type,
+        # A float below 1 is a fraction of the total steps (transformers 5 has no warmup_ratio).
+        warmup_steps=config.warmup_ratio,
+        gradient_accumulation_steps=config.gradient_accumulation_steps,
+        per_device_train_batch_size=config.batch_size,
+        per_device_eval_batch_size=config.batch_size,
+        max_length=config.max_length,
+        assistant_only_loss=config.assistant_only_loss,
+        # Padding-free needs FlashAttention; TRL enforces max_length there only when packing.
+        packing=packed,
+        packing_strategy="bfd",
+        train_sampling_strategy="random" if packed else "group_by_length",
+        seed=config.seed,
+        data_seed=config.seed,
+        bf16=bf16_supported(),
+        fp16=False,
+        # Recomputing activations only pays off for a real model on a GPU.
+        activation_checkpointing=use_cuda,
+        use_cpu=not use_cuda,
+        eval_strategy="steps" if evaluate_during else "no",
+        eval_steps=config.eval_steps if evaluate_during else None,
+        save_strategy="steps",
+        save_steps=config.checkpoint_interval(train_examples),
+        save_total_limit=2,
+        load_best_model_at_end=evaluate_during,
+        metric_for_best_model="eval_loss",
+        greater_is_better=False,
+        logging_steps=max(1, min(planned // 10, config.eval_steps or planned)),
+        include_num_input_tokens_seen="non_padding",
+        report_to="none",
+        disable_tqdm=True,
+        dataloader_num_workers=0,
+        push_to_hub=False,
+    )
+
+
+def _load_finished_adapter(trainer, saved, checkpoint: Path, *, keep_best: bool) -> None:
+    """Put a finished run's adapter (its best evaluated one, if kept) into the trainer's model."""
+    source = checkpoint
+    if keep_best and saved.best_model_checkpoint and Path(saved.best_model_checkpoint).is_dir():
+        source = Path(saved.best_model_checkpoint)
+    model = trainer.model
+    model.load_adapter(str(source), adapter_name=model.active_adapter, is_trainable=True)
+    trainer.state = saved
 
 
 def _run_stage(
@@ -230,84 +642,116 @@ def _run_stage(
     train: list[dict],
     validation: list[dict],
     out_dir: Path,
+    key: str,
     config: StageConfig,
     *,
     previous_adapter_dir: Path | None,
     progress: ProgressCallback | None,
+    progress_interval: float,
     started: float,
+    record: dict[str, str],
 ) -> StageResult:
     from datasets import Dataset
     from peft import PeftModel
-    from transformers import PrinterCallback
-    from trl import SFTConfig, SFTTrainer
+    from transformers import PrinterCallback, TrainerState
+    from trl import SFTTrainer
 
     model, tokenizer = load_base_model(str(base_model_path))
+    packed = _padding_free_attention(model)
     peft_config = None
     if previous_adapter_dir is not None:
         model = PeftModel.from_pretrained(model, str(previous_adapter_dir), is_trainable=True)
     else:
         peft_config = _lora_config(config)
 
-    with atomic_output(out_dir, directory=True) as temp:
-        scratch = temp / "_trainer"
-        use_cuda = cuda_available()
-        args = SFTConfig(
-            output_dir=str(scratch),
-            max_steps=config.max_steps,
-            learning_rate=config.learning_rate,
-            per_device_train_batch_size=config.batch_size,
-            per_device_eval_batch_size=config.batch_size,
-            max_length=config.max_length,
-            assistant_only_loss=config.assistant_only_loss,
-            packing=False,
-            seed=config.seed,
-            data_seed=config.seed,
-            bf16=bf16_supported(),
-            fp16=False,
-            # Recomputing activations only pays off for a real model on a GPU.
-            activation_checkpointing=use_cuda,
-            use_cpu=not use_cuda,
-            eval_strategy="no",
-            save_strategy="no",
-            logging_steps=max(1, config.max_steps // 10),
-            report_to="none",
-            disable_tqdm=True,
-            dataloader_num_workers=0,
-            push_to_hub=False,
+    run_dir = out_dir / RUNS_DIR / key
+    make_parents(run_dir)
+    resume_from = last_checkpoint(run_dir)
+    trainer = SFTTrainer(
+        model=model,
+        args=_training_args(config, run_dir, len(train), packed),
+        train_dataset=Dataset.from_list(train),
+        eval_dataset=Dataset.from_list(validation),
+        processing_class=tokenizer,
+        peft_config=peft_config,
+        callbacks=[_progress_callback(progress, progress_interval)] if progress else None,
+    )
+    # With tqdm off the Trainer prints every log dict to stdout; `progress` gets them instead.
+    trainer.remove_callback(PrinterCallback)
+    loss_before = float(trainer.evaluate()["eval_loss"])
+    train_started = time.perf_counter()
+    saved = (
+        TrainerState.load_from_json(str(resume_from / "trainer_state.json"))
+        if resume_from
+        else None
+    )
+    if saved is not None and saved.global_step >= saved.max_steps:
+        # Interrupted after its last checkpoint (while saving the adapter). Resuming would
+        # train one step too many, so take the checkpoint (or the best one) as it is.
+        _load_finished_adapter(trainer, saved, resume_from, keep_best=config.eval_steps > 0)
+        session_loss = None
+    else:
+        train_output = trainer.train(
+            resume_from_checkpoint=str(resume_from) if resume_from else None
         )
-        trainer = SFTTrainer(
-            model=model,
-            args=args,
-            train_dataset=Dataset.from_list(train),
-            eval_dataset=Dataset.from_list(validation),
-            processing_class=tokenizer,
-            peft_config=peft_config,
-            callbacks=[_progress_callback(progress)] if progress else None,
+        session_loss = float(train_output.training_loss)
+    runtime = time.perf_counter() - train_started
+    state = trainer.state
+    history = loss_history(state.log_history, loss_before)
+    resumed_from_step = saved.global_step if saved is not None else 0
+    loss_after = float(trainer.evaluate()["eval_loss"])
+    if session_loss is None:
+        logged = [row["train_loss"] for row in history if row["train_loss"] is not None]
+        train_loss = sum(logged) / len(logged) if logged else math.nan
+    else:
+        train_loss = session_loss
+    if not all(map(math.isfinite, (train_loss, loss_after))):
+        raise TrainingDivergedError(
+            f"stage {config.name!r} diverged (loss is not finite): lower its learning_rate "
+            f"(now {config.learning_rate}) and run it again"
         )
-        # With tqdm off the Trainer prints every log dict to stdout; `progress` gets them instead.
-        trainer.remove_callback(PrinterCallback)
-        loss_before = float(trainer.evaluate()["eval_loss"])
-        train_output = trainer.train()
-        loss_after = float(trainer.evaluate()["eval_loss"])
-        if not all(map(math.isfinite, (train_output.training_loss, loss_after))):
-            raise TrainingDivergedError(
-                f"stage {config.name!r} diverged (loss is not finite): lower its learning_rate "
-                f"(now {config.learning_rate}) and run it again"
-            )
 
+    final_dir = out_dir / key
+    for stale in out_dir.glob(f".{key}.*.tmp"):
+        # Left by a run killed while renaming its adapter into place.
+        shutil.rmtree(stale, ignore_errors=True)
+    with atomic_output(final_dir, directory=True) as temp:
         trainer.save_model(str(temp))
-        shutil.rmtree(scratch, ignore_errors=True)
+        best_step = None
+        if config.eval_steps and state.best_model_checkpoint:
+            best_step = int(Path(state.best_model_checkpoint).name.split("-")[-1])
         result = StageResult(
             stage=config.name,
-            adapter_dir=str(out_dir.resolve()),
+            adapter_dir=str(final_dir.resolve()),
             base_model=str(base_model_path),
-            train_loss=float(train_output.training_loss),
+            train_loss=train_loss,
             validation_loss_before=loss_before,
             validation_loss_after=loss_after,
-            steps=int(train_output.global_step),
+            steps=int(state.global_step),
             seconds=round(time.perf_counter() - started, 3),
             train_examples=len(train),
             validation_examples=len(validation),
+            max_length=config.max_length,
+            tokens_seen=int(state.num_input_tokens_seen or 0),
+            runtime_seconds=round(runtime, 3),
+            steps_trained=int(state.global_step) - resumed_from_step,
+            resumed_from_step=resumed_from_step,
+            best_step=best_step,
+            run_key=key,
+            batching="packed, padding-free (FlashAttention)"
+            if packed
+            else "length-grouped, padded",
+            profile=record["profile"],
+            seed=config.seed,
+            dataset_hash=record["dataset_hash"],
+            config=config.to_dict(),
+            library_versions=library_versions(),
+            loss_history=history,
         )
         (temp / STAGE_RESULT_FILE).write_text(json.dumps(result.to_dict(), indent=2) + "\n")
+    # The finished adapter is in place: its checkpoints are no longer needed.
+    shutil.rmtree(run_dir, ignore_errors=True)
+    runs = out_dir / RUNS_DIR
+    if runs.is_dir() and not any(runs.iterdir()):
+        os.rmdir(runs)
     return result
