@@ -15,7 +15,13 @@ from typing import Any
 
 from astrabot_pipeline.inference.errors import AdapterUnusableError, BaseModelUnavailableError
 from astrabot_pipeline.settings import harden_process
-from astrabot_pipeline.training.stages import ADAPTER_CONFIG_FILE, STAGE_RESULT_FILE
+from astrabot_pipeline.training.stages import (
+    ADAPTER_CONFIG_FILE,
+    LATEST_FILE,
+    STAGE_RESULT_FILE,
+    AdapterNotFoundError,
+    latest_adapter_dir,
+)
 
 ADAPTER_WEIGHT_FILES = ("adapter_model.safetensors", "adapter_model.bin")
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json")
@@ -74,7 +80,8 @@ def _looks_like_path(name: str) -> bool:
 
 
 def read_adapter_info(adapter_dir: str | os.PathLike[str]) -> AdapterInfo:
-    """Check that `adapter_dir` holds a complete adapter and read its `stage_result.json`.
+    """Check that `adapter_dir` holds a complete adapter (or is a stage's folder, then its
+    latest finished run's adapter) and read its `stage_result.json`.
 
     Reads no weights; raises `AdapterUnusableError` with the missing piece named.
     """
@@ -84,6 +91,12 @@ def read_adapter_info(adapter_dir: str | os.PathLike[str]) -> AdapterInfo:
             f"no adapter folder at {folder}: point --adapter at a trained stage's folder, "
             "e.g. $ASTRABOT_DATA_DIR/models/lora_stage_3_burst (made by `make run`)"
         )
+    if not (folder / ADAPTER_CONFIG_FILE).is_file() and (folder / LATEST_FILE).is_file():
+        # A stage's folder (models/<stage>/): its latest finished run's adapter.
+        try:
+            folder = latest_adapter_dir(folder)
+        except AdapterNotFoundError as error:
+            raise AdapterUnusableError(str(error)) from None
     missing = [
         name for name in (ADAPTER_CONFIG_FILE, STAGE_RESULT_FILE) if not (folder / name).is_file()
     ]
