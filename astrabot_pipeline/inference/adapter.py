@@ -40,7 +40,9 @@ class AdapterInfo:
 
     @property
     def name(self) -> str:
-        return self.adapter_dir.name
+        """The stage's name: its folder's, when the adapter is one run inside it."""
+        stage = self.adapter_dir.parent
+        return stage.name if (stage / LATEST_FILE).is_file() else self.adapter_dir.name
 
     @property
     def base_is_local(self) -> bool:

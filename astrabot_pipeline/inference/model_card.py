@@ -249,7 +249,7 @@ def _evaluation_section(evaluation: EvaluationSummary | None, info: AdapterInfo)
         for row in evaluation.rows:
             name = row["name"]
             adapter = row.get("adapter_dir")
-            if adapter and Path(adapter).name == info.name:
+            if adapter and Path(adapter).name in (info.name, info.adapter_dir.name):
                 name += " (this model)"
             cells = [_safe_value(row[c]) or "—" if c in row else "—" for c in columns]
             lines.append(f"| {name} | " + " | ".join(cells) + " |")

@@ -97,10 +97,11 @@ def trained(tmp_path_factory) -> dict:
     root = tmp_path_factory.mktemp("model_usage")
     # Outside the data folder: the purge test deletes everything the data folder holds.
     base = build_tiny_base_model(base_texts(), root / "models" / "base-tiny")
-    adapter = root / "models" / "lora_stage_1_conversational"
+    stage = root / "models" / "lora_stage_1_conversational"
     result = train_lora_stage(
-        base, records(40), records(4), adapter, StageConfig("conversational", max_steps=4)
+        base, records(40), records(4), stage, StageConfig("conversational", max_steps=4)
     )
+    adapter = Path(result.adapter_dir)  # stage/<run key>/, the finished run's adapter
     reports = root / "data" / "reports"
     reports.mkdir(parents=True)
     # An evaluation report as the eval stage writes it; the card may copy its figures, never
@@ -124,7 +125,14 @@ def trained(tmp_path_factory) -> dict:
             }
         )
     )
-    return {"root": root, "data": root / "data", "base": base, "adapter": adapter, "result": result}
+    return {
+        "root": root,
+        "data": root / "data",
+        "base": base,
+        "stage": stage,
+        "adapter": adapter,
+        "result": result,
+    }
 
 
 @pytest.fixture(scope="module")
@@ -229,6 +237,12 @@ def test_a_missing_adapter_is_one_line_and_exit_2(tmp_path, capsys):
     out, errors = capsys.readouterr()
     assert status == 2 and out == ""
     assert errors.count("\n") == 1 and "no adapter folder" in errors
+
+
+def test_a_stage_folder_stands_for_its_latest_finished_adapter(trained):
+    from astrabot_pipeline.inference.adapter import read_adapter_info
+
+    assert read_adapter_info(trained["stage"]).adapter_dir == trained["adapter"].resolve()
 
 
 def test_an_adapter_whose_base_is_gone_says_which_base(trained, tmp_path):
