@@ -22,9 +22,9 @@ from astrabot_pipeline.settings import harden_process
 from astrabot_pipeline.storage import atomic_output
 from astrabot_pipeline.training.base_model import (
     TrainingError,
-    bf16_supported,
     cuda_available,
     load_base_model,
+    mixed_precision_flags,
     quiet_progress_bars,
 )
 
@@ -76,6 +76,10 @@ class StageConfig:
     max_length: int = 256
     seed: int = 0
     assistant_only_loss: bool = True
+    warmup_ratio: float = 0.0
+    gradient_accumulation_steps: int = 1
+    lora_target_modules: tuple[str, ...] = QWEN_LORA_TARGET_MODULES
+    eval_steps: int = 0
 
     def __post_init__(self) -> None:
         if not self.name:
@@ -157,7 +161,7 @@ def _lora_config(config: StageConfig):
         r=config.lora_r,
         lora_alpha=config.lora_alpha,
         lora_dropout=config.lora_dropout,
-        target_modules=list(QWEN_LORA_TARGET_MODULES),
+        target_modules=list(config.lora_target_modules),
         bias="none",
         task_type="CAUSAL_LM",
     )
@@ -255,6 +259,9 @@ def _run_stage(
             output_dir=str(scratch),
             max_steps=config.max_steps,
             learning_rate=config.learning_rate,
+            # As whole steps: transformers 5 dropped `warmup_ratio` from the arguments.
+            warmup_steps=math.ceil(config.max_steps * config.warmup_ratio),
+            gradient_accumulation_steps=config.gradient_accumulation_steps,
             per_device_train_batch_size=config.batch_size,
             per_device_eval_batch_size=config.batch_size,
             max_length=config.max_length,
@@ -262,8 +269,8 @@ def _run_stage(
             packing=False,
             seed=config.seed,
             data_seed=config.seed,
-            bf16=bf16_supported(),
-            fp16=False,
+            # bf16 where the GPU has it, fp16 on older GPUs, neither on a CPU.
+            **mixed_precision_flags(),
             # Recomputing activations only pays off for a real model on a GPU.
             activation_checkpointing=use_cuda,
             use_cpu=not use_cuda,
