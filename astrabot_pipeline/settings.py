@@ -26,6 +26,10 @@ ACI_FILE_ENV = "ASTRABOT_ACI_FILE"
 DESKTOP_KEY_FILE_ENV = "ASTRABOT_DESKTOP_KEY_FILE"
 DECODER_LAUNCHER_ENV = "ASTRABOT_DECODER_LAUNCHER"  # "subprocess" (default) or "docker"
 DEFAULT_DATA_DIR = "./data"
+# Which base model the training stages use and the defaults they train with:
+# tiny, tiny-qwen3, small or qwen (see training/profiles.py). `make test` and CI set tiny.
+MODEL_PROFILE_ENV = "ASTRABOT_MODEL_PROFILE"
+DEFAULT_MODEL_PROFILE = "small"
 
 # Environment the pipeline sets for itself (not only in tests): no hub downloads, no
 # telemetry, and tldextract uses its bundled suffix list instead of fetching one.
@@ -52,6 +56,12 @@ def harden_process() -> None:
 
 def data_dir() -> Path:
     return Path(os.environ.get(DATA_DIR_ENV) or DEFAULT_DATA_DIR).expanduser().resolve()
+
+
+def model_profile_name(environ: Mapping[str, str] | None = None) -> str:
+    """The model profile ASTRABOT_MODEL_PROFILE names (lowercased), or the default."""
+    environ = os.environ if environ is None else environ
+    return (environ.get(MODEL_PROFILE_ENV) or "").strip().lower() or DEFAULT_MODEL_PROFILE
 
 
 def backup_dir() -> Path:

@@ -1,10 +1,12 @@
 """[training] Three LoRA stages, each resuming the previous stage's adapter.
 
-conversational -> adaptive -> burst. The base model is the tiny local Qwen-architecture
-model by default (built from the anonymized training text only) or any local path /
-hub id, loaded in 4-bit when CUDA is present.
+conversational -> adaptive -> burst. The base model and the training defaults come from
+the model profile ASTRABOT_MODEL_PROFILE names (tiny, tiny-qwen3, small: the default,
+qwen; see training/profiles.py); the first stage's `base_model` can name any local path
+or cached hub id instead, and every other setting left unset takes the profile's value.
 """
 
+from dataclasses import asdict
 from pathlib import Path
 
 import dagster as dg
@@ -14,12 +16,13 @@ from astrabot_pipeline.dataset import records_from_frame
 from astrabot_pipeline.defs.errors import redact_failures
 from astrabot_pipeline.defs.resources import AstrabotPathsResource
 from astrabot_pipeline.training import (
-    StageConfig,
-    build_tiny_base_model,
+    ModelProfile,
+    device_summary,
+    get_model_profile,
+    model_profile_from_env,
     train_lora_stage,
 )
 
-TINY_BASE_MODEL = "tiny"
 STAGES = (
     ("lora_stage_1_conversational", "conversational", None),
     ("lora_stage_2_adaptive", "adaptive", "lora_stage_1_conversational"),
@@ -28,29 +31,38 @@ STAGES = (
 
 
 class LoraStageConfig(dg.Config):
-    """Per-stage settings in the UI; hyperparameter defaults are StageConfig's own."""
+    """Per-stage settings in the UI. Unset (None) means the model profile's default."""
 
-    base_model: str = TINY_BASE_MODEL
-    max_steps: int = 200  # the demo trains longer than StageConfig's quick default
-    learning_rate: float = StageConfig.learning_rate
-    lora_r: int = StageConfig.lora_r
-    lora_alpha: int = StageConfig.lora_alpha
-    lora_dropout: float = StageConfig.lora_dropout
-    batch_size: int = StageConfig.batch_size
-    max_length: int = StageConfig.max_length
-    seed: int = StageConfig.seed
+    base_model: str | None = None  # a local path or cached hub id; first stage only
+    max_steps: int | None = None
+    learning_rate: float | None = None
+    warmup_ratio: float | None = None
+    lora_r: int | None = None
+    lora_alpha: int | None = None
+    lora_dropout: float | None = None
+    lora_target_modules: list[str] | None = None
+    batch_size: int | None = None
+    gradient_accumulation_steps: int | None = None
+    max_length: int | None = None
+    seed: int = 0
 
 
 def _split_records(examples: pd.DataFrame, kind: str, split: str) -> list[dict]:
     return records_from_frame(examples[(examples["kind"] == kind) & (examples["split"] == split)])
 
 
-def _base_model_path(config: LoraStageConfig, examples: pd.DataFrame, paths) -> str:
-    if config.base_model != TINY_BASE_MODEL:
-        return config.base_model
-    train = examples[examples["split"] == "train"]
-    texts = [m["content"] for messages in train["messages"] for m in messages]
-    return str(build_tiny_base_model(texts, paths.sub("models", "base-tiny"), seed=config.seed))
+def _training_texts(examples: pd.DataFrame):
+    """Every message of the training split (the tiny model's tokenizer is trained on them)."""
+    for messages in examples.loc[examples["split"] == "train", "messages"]:
+        for message in messages:
+            yield message["content"]
+
+
+def _profile(previous_stage: dict | None) -> ModelProfile:
+    """The first stage's profile comes from the environment; later stages keep it."""
+    if previous_stage and previous_stage.get("model_profile"):
+        return get_model_profile(previous_stage["model_profile"])
+    return model_profile_from_env()
 
 
 def _run_stage(
@@ -62,18 +74,41 @@ def _run_stage(
     mixed_dataset: pd.DataFrame,
     previous_stage: dict | None,
 ):
-    base = previous_stage["base_model"] if previous_stage else None
-    base = base or _base_model_path(config, mixed_dataset, paths)
+    profile = _profile(previous_stage)
+    profile.check_hardware()  # before any work: the qwen profile needs a CUDA GPU
+    hardware = device_summary()
+    context.log.info(f"{name}: model profile {profile.name!r} on {hardware['description']}")
+    if previous_stage:
+        base = previous_stage["base_model"]
+    elif config.base_model:
+        base = config.base_model
+    else:
+        base = profile.base_model(
+            paths.sub("models"), _training_texts(mixed_dataset), seed=config.seed
+        )
+    stage_config = profile.stage_config(name, **config.model_dump(exclude={"base_model"}))
+    train = _split_records(mixed_dataset, kind, "train")
+    validation = _split_records(mixed_dataset, kind, "validation")
+    if profile.max_validation_examples is not None:
+        validation = validation[: profile.max_validation_examples]
+    if previous_stage and not (train and validation):
+        # mixed_dataset skipped this family (too small to split): the chain goes on with
+        # the previous stage's adapter, and this stage says so.
+        yield from _skipped_stage(name, kind, context, previous_stage)
+        return
     result = train_lora_stage(
         base,
-        _split_records(mixed_dataset, kind, "train"),
-        _split_records(mixed_dataset, kind, "validation"),
+        train,
+        validation,
         paths.sub("models", name),
-        StageConfig(name=name, **config.model_dump(exclude={"base_model"})),
+        stage_config,
         previous_adapter_dir=Path(previous_stage["adapter_dir"]) if previous_stage else None,
+        progress=lambda update: context.log.info(f"{name}: {update}"),
+        profile=profile.name,
     )
     manifest = result.to_dict()
     manifest["base_model"] = str(base)
+    manifest["model_profile"] = profile.name
     context.log.info(
         f"{name}: validation loss {result.validation_loss_before:.4f} -> "
         f"{result.validation_loss_after:.4f} in {result.steps} steps"
@@ -82,6 +117,12 @@ def _run_stage(
         manifest,
         metadata={
             "adapter_dir": dg.MetadataValue.path(str(result.adapter_dir)),
+            "model_profile": profile.name,
+            "base_model": str(base),
+            "hardware": hardware["description"],
+            "stage_config": dg.MetadataValue.json(
+                {k: v for k, v in asdict(stage_config).items() if k != "name"}
+            ),
             "train_loss": result.train_loss,
             "validation_loss_before": result.validation_loss_before,
             "validation_loss_after": result.validation_loss_after,
@@ -89,6 +130,14 @@ def _run_stage(
             "seconds": round(result.seconds, 2),
             "train_examples": result.train_examples,
             "validation_examples": result.validation_examples,
+            "tokens_seen": result.tokens_seen,
+            "runtime_seconds": round(result.runtime_seconds, 2),
+            "best_step": result.best_step,
+            "resumed_from_step": result.resumed_from_step,
+            "loss_curve": dg.MetadataValue.table(
+                records=[dg.TableRecord(row) for row in _plottable(result.loss_history)],
+                schema=LOSS_CURVE_SCHEMA,
+            ),
         },
     )
     yield dg.AssetCheckResult(
@@ -98,6 +147,47 @@ def _run_stage(
             "validation_loss_before": result.validation_loss_before,
             "validation_loss_after": result.validation_loss_after,
         },
+    )
+
+
+LOSS_CURVE_SCHEMA = dg.TableSchema(
+    columns=[
+        dg.TableColumn("step", "int"),
+        dg.TableColumn("train_loss", "float"),
+        dg.TableColumn("validation_loss", "float"),
+    ]
+)
+
+
+def _plottable(history: list[dict]) -> list[dict]:
+    """Loss history rows (step 0: before training); a loss not measured at a step is None."""
+    return [
+        {
+            "step": int(row["step"]),
+            "train_loss": row.get("train_loss"),
+            "validation_loss": row.get("validation_loss"),
+        }
+        for row in history
+    ]
+
+
+def _skipped_stage(name: str, kind: str, context: dg.AssetExecutionContext, previous_stage: dict):
+    context.log.warning(
+        f"{name}: the dataset has no {kind} examples to train and validate on (the family was "
+        "too small to split); passing the previous stage's adapter on unchanged"
+    )
+    yield dg.Output(
+        {**previous_stage, "skipped_stage": name},
+        metadata={
+            "skipped": True,
+            "adapter_dir": dg.MetadataValue.path(previous_stage["adapter_dir"]),
+        },
+    )
+    yield dg.AssetCheckResult(
+        check_name="validation_loss_improved",
+        passed=True,
+        metadata={"skipped": True},
+        description=f"Skipped: no {kind} examples; the previous stage's adapter is kept.",
     )
 
 

@@ -1,13 +1,33 @@
-"""Base-model loading (tiny or real), and multi-stage LoRA training with TRL."""
+"""Base-model profiles and loading (tiny, small, qwen), and multi-stage LoRA training with TRL."""
 
 from astrabot_pipeline.training.base_model import (
     DEFAULT_REAL_MODEL_ID,
     BaseModelNotFoundError,
     QuantizationUnavailableError,
     TrainingError,
+    compute_dtype,
     device_summary,
+    four_bit_config,
     load_base_model,
     load_tokenizer,
+    mixed_precision,
+)
+from astrabot_pipeline.training.chat_template import (
+    CHATML_TRAINING_TEMPLATE,
+    use_chatml_training_template,
+)
+from astrabot_pipeline.training.profiles import (
+    MODEL_PROFILES,
+    ModelProfile,
+    UnknownModelProfileError,
+    get_model_profile,
+    model_profile_from_env,
+)
+from astrabot_pipeline.training.small_model import (
+    SmallModelNotInstalledError,
+    is_small_base_model,
+    locate_smollm2_gguf,
+    prepare_small_base_model,
 )
 from astrabot_pipeline.training.stages import (
     QWEN_LORA_TARGET_MODULES,
@@ -28,7 +48,6 @@ from astrabot_pipeline.training.stages import (
     validate_chat_records,
 )
 from astrabot_pipeline.training.tiny_model import (
-    CHATML_TRAINING_TEMPLATE,
     build_tiny_base_model,
     is_tiny_base_model,
     train_chatml_tokenizer,
@@ -37,6 +56,19 @@ from astrabot_pipeline.training.tiny_model import (
 __all__ = [
     "CHATML_TRAINING_TEMPLATE",
     "DEFAULT_REAL_MODEL_ID",
+    "MODEL_PROFILES",
+    "ModelProfile",
+    "SmallModelNotInstalledError",
+    "UnknownModelProfileError",
+    "compute_dtype",
+    "four_bit_config",
+    "get_model_profile",
+    "is_small_base_model",
+    "locate_smollm2_gguf",
+    "mixed_precision",
+    "model_profile_from_env",
+    "prepare_small_base_model",
+    "use_chatml_training_template",
     "QWEN_LORA_TARGET_MODULES",
     "STAGE_NAMES",
     "STAGE_RESULT_FILE",

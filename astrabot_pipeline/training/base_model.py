@@ -1,7 +1,9 @@
-"""Loading the base model (the local tiny one or a real Qwen checkpoint), offline only.
+"""Loading the base model (the local tiny one, SmolLM2, or a real Qwen checkpoint), offline only.
 
-On a CUDA machine a real model is loaded in 4-bit NF4 (QLoRA) with bf16 compute; on a
-CPU everything is fp32, since bitsandbytes' 4-bit path needs a GPU.
+On a CUDA machine a real model is loaded in 4-bit NF4 (QLoRA, double quant) computing in
+bf16 where the GPU has it and fp16 otherwise (T4/V100-class GPUs); the models made
+locally (tiny, and the `small` profile's SmolLM2 copy) stay in full precision. On a CPU
+everything is fp32, since bitsandbytes' 4-bit path needs a GPU.
 """
 
 from __future__ import annotations
@@ -45,6 +47,37 @@ def bf16_supported() -> bool:
     return cuda_available() and torch.cuda.is_bf16_supported()
 
 
+def compute_dtype() -> torch.dtype:
+    """The dtype 4-bit layers compute in: bf16 on a GPU that has it, fp16 on other GPUs
+    (T4, V100: bf16 there is emulated or missing), fp32 on a CPU."""
+    if not cuda_available():
+        return torch.float32
+    return torch.bfloat16 if bf16_supported() else torch.float16
+
+
+def mixed_precision() -> str:
+    """The Trainer's mixed precision, matching `compute_dtype`: "bf16", "fp16" or "no"."""
+    return {torch.bfloat16: "bf16", torch.float16: "fp16"}.get(compute_dtype(), "no")
+
+
+def mixed_precision_flags() -> dict[str, bool]:
+    """`bf16=` and `fp16=` for a TrainingArguments, from `mixed_precision`."""
+    choice = mixed_precision()
+    return {"bf16": choice == "bf16", "fp16": choice == "fp16"}
+
+
+def four_bit_config():
+    """QLoRA's quantization: 4-bit NF4 weights, double quantization, `compute_dtype` math."""
+    from transformers import BitsAndBytesConfig
+
+    return BitsAndBytesConfig(
+        load_in_4bit=True,
+        bnb_4bit_quant_type="nf4",
+        bnb_4bit_use_double_quant=True,
+        bnb_4bit_compute_dtype=compute_dtype(),
+    )
+
+
 def device_summary() -> dict[str, Any]:
     """What the model will run on, as JSON-able values for asset metadata and reports."""
     if cuda_available():
@@ -57,14 +90,19 @@ def device_summary() -> dict[str, Any]:
             "memory_gib": round(props.total_memory / 2**30, 1),
             "device_count": torch.cuda.device_count(),
             "bf16": bf16_supported(),
+            "mixed_precision": mixed_precision(),
         }
-        description = (
-            f"cuda: {name} ({summary['memory_gib']} GiB{', bf16' if summary['bf16'] else ''})"
-        )
+        description = f"cuda: {name} ({summary['memory_gib']} GiB, {summary['mixed_precision']})"
     else:
         name = platform.processor() or platform.machine() or "cpu"
         threads = torch.get_num_threads()
-        summary = {"device": "cpu", "name": name, "threads": threads, "bf16": False}
+        summary = {
+            "device": "cpu",
+            "name": name,
+            "threads": threads,
+            "bf16": False,
+            "mixed_precision": "no",
+        }
         description = f"cpu: {name} ({threads} threads, fp32)"
     summary["torch"] = torch.__version__
     summary["description"] = description
@@ -106,7 +144,10 @@ def _resolve_local(name_or_path: str | os.PathLike[str]) -> tuple[str, bool]:
 
 
 def load_tokenizer(name_or_path: str | os.PathLike[str]) -> PreTrainedTokenizerBase:
-    """The base model's tokenizer, from local files only, with a pad token set."""
+    """The base model's tokenizer, from local files only, with a pad token set and, for a
+    ChatML model, the training chat template (see `chat_template.py`)."""
+    from astrabot_pipeline.training.chat_template import use_chatml_training_template
+
     harden_process()
     source, _ = _resolve_local(name_or_path)
     try:
@@ -115,6 +156,7 @@ def load_tokenizer(name_or_path: str | os.PathLike[str]) -> PreTrainedTokenizerB
         raise _not_found(name_or_path) from error
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
+    use_chatml_training_template(tokenizer)
     return tokenizer
 
 
@@ -126,49 +168,60 @@ def _not_found(name_or_path: str | os.PathLike[str]) -> BaseModelNotFoundError:
     )
 
 
+def is_made_locally(source: str | os.PathLike[str]) -> bool:
+    """True for a base model this project made (the tiny model, the `small` SmolLM2 copy):
+    small enough that 4-bit quantization would only cost accuracy."""
+    from astrabot_pipeline.training.small_model import is_small_base_model
+    from astrabot_pipeline.training.tiny_model import is_tiny_base_model
+
+    return is_tiny_base_model(source) or is_small_base_model(source)
+
+
+def model_load_kwargs(*, quantize: bool) -> dict[str, Any]:
+    """`from_pretrained` arguments for this machine: 4-bit NF4 on the current GPU
+    (`quantize`), else full precision (bf16 on a bf16 GPU, fp32 elsewhere). Offline only."""
+    kwargs: dict[str, Any] = {"local_files_only": True}
+    if quantize:
+        if not cuda_available():
+            raise QuantizationUnavailableError(
+                "4-bit (QLoRA) loading needs a CUDA GPU; on a CPU leave quantize_4bit unset "
+                "or False, or use the `small` profile (ASTRABOT_MODEL_PROFILE=small)"
+            )
+        kwargs["quantization_config"] = four_bit_config()
+        # The layers bitsandbytes leaves unquantized (norms, embeddings) in the same dtype.
+        kwargs["dtype"] = compute_dtype()
+        kwargs["device_map"] = {"": torch.cuda.current_device()}
+    elif cuda_available():
+        # fp16 weights would make the trainer's fp16 grad scaler fail on the LoRA
+        # parameters: without bf16, full precision stays fp32 (fp16 autocast on top).
+        kwargs["dtype"] = torch.bfloat16 if bf16_supported() else torch.float32
+        kwargs["device_map"] = {"": torch.cuda.current_device()}
+    else:
+        kwargs["dtype"] = torch.float32
+    return kwargs
+
+
 def load_base_model(
     name_or_path: str | os.PathLike[str], *, quantize_4bit: bool | None = None
 ) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
     """Load (model, tokenizer) from a local directory or the local hub cache, never the network.
 
-    `quantize_4bit=None` means "4-bit NF4 when CUDA is available, except for the tiny
-    demo model"; `True` without CUDA
-    raises `QuantizationUnavailableError`; `False` loads full precision (bf16 on a
-    bf16-capable GPU, fp32 otherwise). A 4-bit model comes prepared for k-bit training.
+    `quantize_4bit=None` means "4-bit NF4 when CUDA is available, except for the models
+    made locally (tiny, small)"; `True` without CUDA raises
+    `QuantizationUnavailableError`; `False` loads full precision (see `model_load_kwargs`).
+    A 4-bit model comes prepared for k-bit training.
     """
     harden_process()
     use_cuda = cuda_available()
     if quantize_4bit and not use_cuda:
-        raise QuantizationUnavailableError(
-            "4-bit (QLoRA) loading needs a CUDA GPU; on a CPU leave quantize_4bit unset or False"
-        )
+        model_load_kwargs(quantize=True)  # raises QuantizationUnavailableError
     source, is_local = _resolve_local(name_or_path)
     if quantize_4bit is None:
-        from astrabot_pipeline.training.tiny_model import is_tiny_base_model
-
-        # Quantizing the few-hundred-thousand-parameter demo model would only cost accuracy.
-        quantize = use_cuda and not (is_local and is_tiny_base_model(source))
+        quantize = use_cuda and not (is_local and is_made_locally(source))
     else:
         quantize = quantize_4bit
     tokenizer = load_tokenizer(name_or_path)
-
-    kwargs: dict[str, Any] = {"local_files_only": True}
-    if quantize:
-        from transformers import BitsAndBytesConfig
-
-        kwargs["quantization_config"] = BitsAndBytesConfig(
-            load_in_4bit=True,
-            bnb_4bit_quant_type="nf4",
-            bnb_4bit_use_double_quant=True,
-            bnb_4bit_compute_dtype=torch.bfloat16,
-        )
-        kwargs["dtype"] = torch.bfloat16
-        kwargs["device_map"] = {"": torch.cuda.current_device()}
-    elif use_cuda:
-        kwargs["dtype"] = torch.bfloat16 if bf16_supported() else torch.float32
-        kwargs["device_map"] = {"": torch.cuda.current_device()}
-    else:
-        kwargs["dtype"] = torch.float32
+    kwargs = model_load_kwargs(quantize=quantize)
 
     try:
         with quiet_progress_bars():

@@ -36,9 +36,9 @@ from astrabot_pipeline.settings import harden_process
 from astrabot_pipeline.storage import atomic_output, make_parents, write_json
 from astrabot_pipeline.training.base_model import (
     TrainingError,
-    bf16_supported,
     cuda_available,
     load_base_model,
+    mixed_precision_flags,
     quiet_progress_bars,
 )
 
@@ -605,8 +605,8 @@ def _training_args(config: StageConfig, run_dir: Path, train_examples: int, pack
         train_sampling_strategy="random" if packed else "group_by_length",
         seed=config.seed,
         data_seed=config.seed,
-        bf16=bf16_supported(),
-        fp16=False,
+        # bf16 where the GPU has it, fp16 on older GPUs, neither on a CPU.
+        **mixed_precision_flags(),
         # Recomputing activations only pays off for a real model on a GPU.
         activation_checkpointing=use_cuda,
         use_cpu=not use_cuda,

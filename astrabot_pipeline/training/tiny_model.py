@@ -1,4 +1,4 @@
-"""A tiny Qwen2-architecture causal LM built locally, so training runs on a CPU in minutes.
+"""A tiny Qwen2- or Qwen3-architecture causal LM built locally, so training runs on a CPU in minutes.
 
 The tokenizer is a byte-level BPE trained only on the texts it is given (the anonymized
 training text), with ChatML special tokens and a chat template whose `{% generation %}`
@@ -14,14 +14,24 @@ from pathlib import Path
 
 import torch
 from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
-from transformers import GenerationConfig, PreTrainedTokenizerFast, Qwen2Config, Qwen2ForCausalLM
+from transformers import (
+    GenerationConfig,
+    PreTrainedTokenizerFast,
+    Qwen2Config,
+    Qwen2ForCausalLM,
+    Qwen3Config,
+    Qwen3ForCausalLM,
+)
 
 from astrabot_pipeline.storage import atomic_output
 from astrabot_pipeline.training.base_model import quiet_progress_bars
+from astrabot_pipeline.training.chat_template import (
+    CHATML_TRAINING_TEMPLATE,
+    END_OF_TEXT,
+    IM_END,
+    IM_START,
+)
 
-IM_START = "<|im_start|>"
-IM_END = "<|im_end|>"
-END_OF_TEXT = "<|endoftext|>"
 SPECIAL_TOKENS = (END_OF_TEXT, IM_START, IM_END)
 
 # Qwen2's pre-tokenizer split: contractions, letter runs, single digits (so random-digit
@@ -31,21 +41,14 @@ QWEN2_SPLIT_PATTERN = (
     r"| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"
 )
 
-# ChatML as Qwen2.5 renders it, without the default system prompt. Each assistant turn's
-# content *and* its <|im_end|> sit inside {% generation %}, so the assistant-token mask
-# covers exactly what the model must produce, including the token that ends its turn.
-CHATML_TRAINING_TEMPLATE = (
-    "{%- for message in messages %}"
-    "{%- if message['role'] == 'assistant' %}"
-    "{{- '<|im_start|>assistant\\n' }}"
-    "{%- generation %}{{- message['content'] + '<|im_end|>' }}{%- endgeneration %}"
-    "{{- '\\n' }}"
-    "{%- else %}"
-    "{{- '<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>\\n' }}"
-    "{%- endif %}"
-    "{%- endfor %}"
-    "{%- if add_generation_prompt %}{{- '<|im_start|>assistant\\n' }}{%- endif %}"
-)
+# The architectures a tiny model can have: (config class, model class). Qwen3 adds
+# per-head RMSNorm on queries and keys and an explicit head_dim; the LoRA target modules
+# (q/k/v/o and gate/up/down projections) are named as in Qwen2.
+TINY_ARCHITECTURES = {
+    "qwen2": (Qwen2Config, Qwen2ForCausalLM),
+    "qwen3": (Qwen3Config, Qwen3ForCausalLM),
+}
+DEFAULT_TINY_ARCHITECTURE = "qwen2"
 
 # Written beside the weights: marks the directory as the tiny demo model and records how
 # it was built (sizes and seed; counts only, never text).
@@ -116,12 +119,18 @@ def build_tiny_base_model(
     intermediate_size: int | None = None,
     max_position_embeddings: int = DEFAULT_TINY_MAX_POSITIONS,
     initializer_range: float = DEFAULT_TINY_INITIALIZER_RANGE,
+    architecture: str = DEFAULT_TINY_ARCHITECTURE,
 ) -> Path:
-    """Build and save a seeded, randomly initialised tiny Qwen2 LM plus its tokenizer.
+    """Build and save a seeded, randomly initialised tiny Qwen2 (or Qwen3) LM plus its tokenizer.
 
     The same texts and seed give byte-identical weights and the same vocabulary.
     Returns `out_dir`, which then loads with `AutoModelForCausalLM`/`AutoTokenizer`.
     """
+    if architecture not in TINY_ARCHITECTURES:
+        raise ValueError(
+            f"unknown tiny architecture {architecture!r}: use one of {sorted(TINY_ARCHITECTURES)}"
+        )
+    config_class, model_class = TINY_ARCHITECTURES[architecture]
     if hidden_size % num_attention_heads:
         raise ValueError("hidden_size must be a multiple of num_attention_heads")
     if num_attention_heads % num_key_value_heads:
@@ -137,7 +146,8 @@ def build_tiny_base_model(
 
     eos_id = tokenizer.convert_tokens_to_ids(IM_END)
     pad_id = tokenizer.convert_tokens_to_ids(END_OF_TEXT)
-    config = Qwen2Config(
+    extra = {"head_dim": hidden_size // num_attention_heads} if architecture == "qwen3" else {}
+    config = config_class(
         vocab_size=len(tokenizer),
         hidden_size=hidden_size,
         intermediate_size=intermediate_size or 2 * hidden_size,
@@ -150,18 +160,19 @@ def build_tiny_base_model(
         bos_token_id=None,
         eos_token_id=eos_id,
         pad_token_id=pad_id,
+        **extra,
     )
     # Seed a private RNG scope: building a model must not disturb the caller's randomness.
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        model = Qwen2ForCausalLM(config)
+        model = model_class(config)
     model.generation_config = GenerationConfig(
         eos_token_id=[eos_id, pad_id], pad_token_id=pad_id, bos_token_id=None
     )
 
     out_dir = Path(out_dir)
     build_info = {
-        "architecture": "Qwen2ForCausalLM",
+        "architecture": model_class.__name__,
         "seed": seed,
         "vocab_size": len(tokenizer),
         "hidden_size": hidden_size,

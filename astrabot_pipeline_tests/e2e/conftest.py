@@ -57,6 +57,9 @@ def pipeline_run(tmp_path_factory) -> PipelineRun:
         "SIGNAL_BACKUP_PASSPHRASE": DEMO_PASSPHRASE,
         "PYTHONPATH": os.pathsep.join(python_path),
         "ASTRABOT_EGRESS_LOG": str(egress_log),
+        # CI's profile, whatever the caller's environment says: a real model would not
+        # fit the test budget.
+        "ASTRABOT_MODEL_PROFILE": "tiny",
     }
     command = [
         str(Path(sys.executable).parent / "dagster"),
