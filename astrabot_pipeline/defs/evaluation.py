@@ -8,10 +8,11 @@ from astrabot_pipeline.defs.errors import redact_failures
 from astrabot_pipeline.defs.resources import AstrabotPathsResource
 from astrabot_pipeline.defs.training import STAGES
 from astrabot_pipeline.evaluation import ModelEvaluator, evaluate_stages, write_report
+from astrabot_pipeline.training import get_model_profile, model_profile_from_env
 
 
 class EvalConfig(dg.Config):
-    max_examples: int = 400
+    max_examples: int | None = None  # None: the model profile's `eval_examples`
 
 
 @dg.asset(
@@ -34,7 +35,8 @@ def eval_report(
     """Markdown + JSON report: loss and perplexity on the dataset's test slice (every family
     in proportion), base vs every stage."""
     stages = [lora_stage_1_conversational, lora_stage_2_adaptive, lora_stage_3_burst]
-    held_out = held_out_sample(mixed_dataset, config.max_examples)
+    profile = get_model_profile(stages[0].get("model_profile") or model_profile_from_env().name)
+    held_out = held_out_sample(mixed_dataset, config.max_examples or profile.eval_examples)
     evaluator = ModelEvaluator(stages[0]["base_model"])
     results = evaluate_stages(evaluator, records_from_frame(held_out), stages)
     report = write_report(results, paths.sub("reports"))

@@ -66,6 +66,8 @@ class ModelProfile:
     # Validation examples a stage scores (before and after training); None means all.
     # On a CPU scoring costs a forward pass per example, like a third of a training step.
     max_validation_examples: int | None = None
+    # Test examples the evaluation scores with each model (base and every stage).
+    eval_examples: int = 400
 
     def training_defaults(self) -> dict[str, Any]:
         """The StageConfig fields this profile sets, by name."""
@@ -162,7 +164,7 @@ PROFILES = (
         make_base_model=_small,
         # A pretrained model: the usual LoRA rate, 10x below the random tiny model's.
         learning_rate=2e-4,
-        max_steps=16,
+        max_steps=40,
         # A few steps of warmup keep the first updates from jolting a pretrained model.
         warmup_ratio=0.1,
         # r 16 / alpha 32 on all attention and MLP projections (LlamaForCausalLM names
@@ -176,6 +178,8 @@ PROFILES = (
         batch_size=2,
         gradient_accumulation_steps=1,
         max_validation_examples=16,
+        # 4 models x 48 forward passes: about a minute on this machine's CPU.
+        eval_examples=48,
     ),
     # Typical QLoRA numbers for a 7B model on one GPU (the QLoRA paper's 2e-4, r 16 /
     # alpha 32 on every projection); 4 x 4 = 16 examples per optimizer step, and 300

@@ -469,6 +469,7 @@ def _progress_callback(
 
         def on_train_begin(self, args, state, control, **kwargs):
             self.started = clock()
+            self.last_emit = None  # the first training log is always shown
             self.first_step = state.global_step
             self.first_tokens = state.num_input_tokens_seen or 0
 
