@@ -11,6 +11,7 @@ import errno
 import json
 import os
 import shutil
+import stat
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -154,3 +155,27 @@ def write_parquet(
 
 def read_parquet(path: str | os.PathLike[str]) -> pd.DataFrame:
     return pq.read_table(path).to_pandas()
+
+
+def read_marker(path: str | os.PathLike[str], magic: bytes, max_bytes: int) -> dict | None:
+    """The JSON object a marker file of ours holds after `magic`; None when the file is
+    absent, a symlink, not a regular file, larger than `max_bytes`, not ours or unreadable.
+
+    Markers say which folders we wrote (and so may replace): one planted by someone else
+    must never count, and reading it must cost little whatever was planted.
+    """
+    try:
+        descriptor = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError:
+        return None
+    with os.fdopen(descriptor, "rb") as handle:
+        if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+            return None
+        data = handle.read(max_bytes + 1)
+    if len(data) > max_bytes or not data.startswith(magic):
+        return None
+    try:
+        content = json.loads(data[len(magic) :])
+    except ValueError:
+        return None
+    return content if isinstance(content, dict) else None

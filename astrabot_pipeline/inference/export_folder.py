@@ -16,6 +16,7 @@ import stat
 from pathlib import Path
 
 from astrabot_pipeline.inference.errors import ExportFolderError
+from astrabot_pipeline.storage import read_marker
 
 MARKER_FILE = ".astrabot-export"
 MARKER_MAGIC = b"astrabot export\n"
@@ -54,21 +55,8 @@ def write_marker(folder: Path, adapter_name: str) -> None:
 
 
 def _marker_entries(folder: Path) -> dict | None:
-    try:
-        descriptor = os.open(folder / MARKER_FILE, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
-    except OSError:
-        return None
-    with os.fdopen(descriptor, "rb") as handle:
-        if not stat.S_ISREG(os.fstat(descriptor).st_mode):
-            return None
-        data = handle.read(MAX_MARKER_BYTES + 1)
-    if len(data) > MAX_MARKER_BYTES or not data.startswith(MARKER_MAGIC):
-        return None
-    try:
-        content = json.loads(data[len(MARKER_MAGIC) :])
-    except ValueError:
-        return None
-    entries = content.get("entries") if isinstance(content, dict) else None
+    content = read_marker(folder / MARKER_FILE, MARKER_MAGIC, MAX_MARKER_BYTES)
+    entries = content.get("entries") if content is not None else None
     return entries if isinstance(entries, dict) else None
 
 

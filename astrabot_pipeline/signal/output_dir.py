@@ -183,21 +183,7 @@ def _state(target: Path, *, replace: bool, input_path: str | os.PathLike[str] | 
 
 def _read_marker(folder: Path) -> dict | None:
     """The marker's content, or None when absent, a symlink, not ours, or unreadable."""
-    try:
-        descriptor = os.open(folder / MARKER_FILE, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
-    except OSError:
-        return None
-    with os.fdopen(descriptor, "rb") as handle:
-        if not stat.S_ISREG(os.fstat(descriptor).st_mode):
-            return None
-        data = handle.read(MAX_MARKER_BYTES + 1)
-    if len(data) > MAX_MARKER_BYTES or not data.startswith(MARKER_MAGIC):
-        return None
-    try:
-        content = json.loads(data[len(MARKER_MAGIC) :])
-    except ValueError:
-        return None
-    return content if isinstance(content, dict) else None
+    return storage.read_marker(folder / MARKER_FILE, MARKER_MAGIC, MAX_MARKER_BYTES)
 
 
 def _kind(path: Path) -> str:
