@@ -179,3 +179,58 @@ def read_marker(path: str | os.PathLike[str], magic: bytes, max_bytes: int) -> d
     except ValueError:
         return None
     return content if isinstance(content, dict) else None
+
+
+# -- output folders the user names ------------------------------------------------------
+
+
+def folder_target(out: str | os.PathLike[str], error: type[Exception], what: str) -> Path:
+    """`out` made absolute with its parent's symlinks resolved (the folder itself is not,
+    so a symlinked output is seen, and refused, as one). `what` names the folder's use."""
+    raw = Path(out)
+    if raw.name in ("", ".", ".."):  # ".", "..", "a/..": the folder itself
+        raw = Path(os.path.realpath(raw))
+    if raw.name in ("", ".", ".."):
+        raise error(f"{raw} cannot be {what}; name a new folder")
+    return Path(os.path.realpath(raw.parent)) / raw.name
+
+
+def check_folder_shape(target: Path, error: type[Exception], example: str) -> bool:
+    """Whether `target` exists; `error` (one line) when it may never be an output folder:
+    a symlink, a file, the current folder or one holding it, a mount point.
+    `example` is a folder name suggested instead. PermissionError propagates."""
+    try:
+        info = target.lstat()
+    except FileNotFoundError:
+        return False
+    except NotADirectoryError:
+        raise error(f"cannot create {target}: a parent is not a folder") from None
+    if stat.S_ISLNK(info.st_mode):
+        raise error(f"{target} is a symbolic link; name the real folder (or a new one) instead")
+    if not stat.S_ISDIR(info.st_mode):
+        raise error(f"{target} is a file, not a folder; choose a new folder name for --out")
+    cwd = Path(os.path.realpath(Path.cwd()))
+    if cwd == target or target in cwd.parents:
+        raise error(
+            f"{target} is the current folder or holds it; name a new folder, e.g. --out {example}"
+        )
+    if os.path.ismount(target):
+        raise error(
+            f"{target} is a mount point; name a new folder inside it, e.g. {target / example}"
+        )
+    return True
+
+
+def tree_listing(folder: Path, *, exclude: str = "") -> dict[str, str]:
+    """Every entry under `folder` (relative POSIX path -> "d" folder, "f" file, "?" other,
+    symlinks included and never followed), `exclude` (a top-level name) left out."""
+    entries: dict[str, str] = {}
+    for dirpath, dirnames, filenames in os.walk(folder):
+        base = Path(dirpath).relative_to(folder)
+        for name in (*dirnames, *filenames):
+            relative = (base / name).as_posix()
+            if relative != exclude:
+                mode = Path(dirpath, name).lstat().st_mode
+                kind = "d" if stat.S_ISDIR(mode) else "f" if stat.S_ISREG(mode) else "?"
+                entries[relative] = kind
+    return entries

@@ -12,11 +12,10 @@ from __future__ import annotations
 
 import json
 import os
-import stat
 from pathlib import Path
 
 from astrabot_pipeline.inference.errors import ExportFolderError
-from astrabot_pipeline.storage import read_marker
+from astrabot_pipeline.storage import check_folder_shape, folder_target, read_marker, tree_listing
 
 MARKER_FILE = ".astrabot-export"
 MARKER_MAGIC = b"astrabot export\n"
@@ -24,28 +23,13 @@ MAX_MARKER_BYTES = 1 << 20
 
 
 def target_path(out: str | os.PathLike[str]) -> Path:
-    """`out` made absolute with its parent's symlinks resolved (the folder itself is not)."""
-    raw = Path(out).expanduser()
-    if raw.name in ("", ".", ".."):
-        raw = Path(os.path.realpath(raw))
-    if raw.name in ("", ".", ".."):
-        raise ExportFolderError(f"{raw} cannot be an export folder; name a new folder")
-    return Path(os.path.realpath(raw.parent)) / raw.name
+    """`out` (a leading `~` expanded) made absolute with its parent's symlinks resolved."""
+    return folder_target(Path(out).expanduser(), ExportFolderError, "an export folder")
 
 
 def listing(folder: Path) -> dict[str, str]:
-    """Every entry under `folder` (relative POSIX path -> "d" folder, "f" file, "?" other),
-    the marker excluded; symlinks are never followed."""
-    entries: dict[str, str] = {}
-    for dirpath, dirnames, filenames in os.walk(folder):
-        base = Path(dirpath).relative_to(folder)
-        for name in (*dirnames, *filenames):
-            relative = (base / name).as_posix()
-            if relative == MARKER_FILE:
-                continue
-            mode = Path(dirpath, name).lstat().st_mode
-            entries[relative] = "d" if stat.S_ISDIR(mode) else "f" if stat.S_ISREG(mode) else "?"
-    return entries
+    """Every entry under `folder` (see `storage.tree_listing`), the marker excluded."""
+    return tree_listing(folder, exclude=MARKER_FILE)
 
 
 def write_marker(folder: Path, adapter_name: str) -> None:
@@ -67,28 +51,12 @@ def check_export_folder(out: str | os.PathLike[str]) -> Path:
     """
     target = target_path(out)
     try:
-        info = target.lstat()
-    except FileNotFoundError:
-        return target
-    except NotADirectoryError:
-        raise ExportFolderError(f"cannot create {target}: a parent is not a folder") from None
+        if not check_folder_shape(target, ExportFolderError, "export"):
+            return target
     except PermissionError:
         raise ExportFolderError(
             f"cannot look into {target.parent}: permission denied; choose a folder you can write to"
         ) from None
-    if stat.S_ISLNK(info.st_mode):
-        raise ExportFolderError(f"{target} is a symbolic link; name a new folder for --out")
-    if not stat.S_ISDIR(info.st_mode):
-        raise ExportFolderError(f"{target} is a file, not a folder; name a new folder for --out")
-    cwd = Path(os.path.realpath(Path.cwd()))
-    if cwd == target or target in cwd.parents:
-        raise ExportFolderError(
-            f"{target} is the current folder or holds it; name a new folder, e.g. --out export"
-        )
-    if os.path.ismount(target):
-        raise ExportFolderError(
-            f"{target} is a mount point; name a new folder inside it, e.g. {target / 'export'}"
-        )
     try:
         with os.scandir(target) as scan:
             top = [entry.name for entry in scan]

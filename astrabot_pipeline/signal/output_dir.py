@@ -83,15 +83,6 @@ def _real(path: str | os.PathLike[str]) -> Path:
     return Path(os.path.realpath(path))
 
 
-def _target_path(out: str | os.PathLike[str]) -> Path:
-    raw = Path(out)
-    if raw.name in ("", ".", ".."):  # ".", "..", "a/..": the folder itself
-        raw = _real(raw)
-    if raw.name in ("", ".", ".."):
-        raise OutputFolderError(f"{raw} cannot be an output folder; name a new folder")
-    return _real(raw.parent) / raw.name
-
-
 def check_output_dir(
     out: str | os.PathLike[str],
     *,
@@ -102,7 +93,7 @@ def check_output_dir(
 
     Reads nothing but folder listings and our own marker; writes nothing.
     """
-    target = _target_path(out)
+    target = storage.folder_target(out, OutputFolderError, "an output folder")
     try:
         return OutputTarget(target, _state(target, replace=replace, input_path=input_path))
     except PermissionError:
@@ -118,29 +109,8 @@ def _state(target: Path, *, replace: bool, input_path: str | os.PathLike[str] | 
             if not ancestor.is_dir():
                 raise OutputFolderError(f"cannot create {target}: {ancestor} is not a folder")
             break
-    try:
-        info = target.lstat()
-    except FileNotFoundError:
+    if not storage.check_folder_shape(target, OutputFolderError, "decoded"):
         return "missing"
-    except NotADirectoryError:
-        raise OutputFolderError(f"cannot create {target}: a parent is not a folder") from None
-    if stat.S_ISLNK(info.st_mode):
-        raise OutputFolderError(
-            f"{target} is a symbolic link; name the real folder (or a new one) instead"
-        )
-    if not stat.S_ISDIR(info.st_mode):
-        raise OutputFolderError(
-            f"{target} is a file, not a folder; choose a new folder name for --out"
-        )
-    cwd = _real(Path.cwd())
-    if cwd == target or target in cwd.parents:
-        raise OutputFolderError(
-            f"{target} is the current folder or holds it; name a new folder, e.g. --out decoded"
-        )
-    if os.path.ismount(target):
-        raise OutputFolderError(
-            f"{target} is a mount point; name a new folder inside it, e.g. {target / 'decoded'}"
-        )
     if input_path is not None:
         source = _real(input_path)
         if source == target or target in source.parents:
@@ -192,16 +162,8 @@ def _kind(path: Path) -> str:
 
 
 def listing(folder: Path) -> dict[str, str]:
-    """Every entry under `folder` (relative POSIX path -> "d" folder / "f" file), marker
-    excluded; symlinks are listed as "?" and never followed."""
-    entries: dict[str, str] = {}
-    for dirpath, dirnames, filenames in os.walk(folder):
-        base = Path(dirpath).relative_to(folder)
-        for name in (*dirnames, *filenames):
-            relative = (base / name).as_posix()
-            if relative != MARKER_FILE:
-                entries[relative] = _kind(Path(dirpath, name))
-    return entries
+    """Every entry under `folder` (see `storage.tree_listing`), the marker excluded."""
+    return storage.tree_listing(folder, exclude=MARKER_FILE)
 
 
 def foreign_entries(folder: Path) -> list[str] | None:
