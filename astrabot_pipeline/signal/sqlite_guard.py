@@ -117,7 +117,6 @@ class SqlAuthorizer:
         self.read_only = read_only
         self._trusted = False
         self._module_setup = False
-        self.denied = 0
 
     def trusted(self) -> _TrustedBlock:
         return _TrustedBlock(self)
@@ -141,18 +140,13 @@ class SqlAuthorizer:
         _trigger: str | None,
     ) -> int:
         if action in _ALWAYS_DENIED:
-            return self._deny()
-        if action == sqlite3.SQLITE_FUNCTION:
+            allowed = False
+        elif action == sqlite3.SQLITE_FUNCTION:
             # Even our own statements: the functions that run may come from the schema.
-            return sqlite3.SQLITE_OK if (arg2 or "").lower() in ALLOWED_FUNCTIONS else self._deny()
-        if self._trusted:
-            return sqlite3.SQLITE_OK
-        allowed = self._untrusted_allows(action, arg1, arg2, database)
-        return sqlite3.SQLITE_OK if allowed else self._deny()
-
-    def _deny(self) -> int:
-        self.denied += 1
-        return sqlite3.SQLITE_DENY
+            allowed = (arg2 or "").lower() in ALLOWED_FUNCTIONS
+        else:
+            allowed = self._trusted or self._untrusted_allows(action, arg1, arg2, database)
+        return sqlite3.SQLITE_OK if allowed else sqlite3.SQLITE_DENY
 
     def _untrusted_allows(
         self, action: int, arg1: str | None, arg2: str | None, database: str | None
@@ -296,12 +290,6 @@ def cap_database_size(connection: sqlite3.Connection, input_bytes: int) -> int:
     return pages * page_size
 
 
-def database_bytes(connection: sqlite3.Connection) -> int:
-    page_count = connection.execute("PRAGMA page_count").fetchone()[0]
-    page_size = connection.execute("PRAGMA page_size").fetchone()[0]
-    return int(page_count) * int(page_size)
-
-
 def quote_identifier(name: str) -> str:
     """`name` as an SQL identifier whatever it contains: double quotes, inner ones doubled."""
     return '"' + name.replace('"', '""') + '"'
@@ -383,7 +371,6 @@ __all__ = [
     "apply_limits",
     "functions_called",
     "cap_database_size",
-    "database_bytes",
     "is_reserved",
     "quote_identifier",
 ]

@@ -41,6 +41,7 @@ from astrabot_pipeline.signal.reader import (
 )
 from astrabot_pipeline.signal.sqlite_guard import (
     ALLOWED_FUNCTIONS,
+    ALLOWED_VIRTUAL_TABLE_MODULES,
     RESERVED_PREFIX,
     SqlAuthorizer,
     WorkBudget,
@@ -179,7 +180,7 @@ def _plan(sql: str) -> _Plan:
         return _Plan("create" if match.group(1) else "index", name)
     if match := _CREATE_VIRTUAL.match(sql):
         name, module = unquote_identifier(match.group(1)), match.group(2).lower()
-        if module != "fts5":
+        if module not in ALLOWED_VIRTUAL_TABLE_MODULES:
             return _Plan("skip", name, reason="virtual tables other than FTS5")
         return _Plan("create", name, is_virtual=True)
     if match := _CREATE_TABLE.match(sql):
