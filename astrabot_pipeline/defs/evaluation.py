@@ -6,9 +6,14 @@ import pandas as pd
 from astrabot_pipeline.dataset import held_out_sample, records_from_frame
 from astrabot_pipeline.defs.errors import redact_failures
 from astrabot_pipeline.defs.resources import AstrabotPathsResource
-from astrabot_pipeline.defs.training import STAGES
 from astrabot_pipeline.evaluation import ModelEvaluator, evaluate_stages, write_report
-from astrabot_pipeline.training import get_model_profile, model_profile_from_env
+from astrabot_pipeline.training import (
+    CURRICULUM,
+    STAGE_NAMES,
+    StageResult,
+    get_model_profile,
+    model_profile_from_env,
+)
 
 
 class EvalConfig(dg.Config):
@@ -18,7 +23,7 @@ class EvalConfig(dg.Config):
 @dg.asset(
     group_name="evaluation",
     ins={"mixed_dataset": dg.AssetIn("mixed_dataset")}
-    | {name: dg.AssetIn(name) for name, _, _ in STAGES},
+    | {name: dg.AssetIn(name, dagster_type=StageResult) for name in STAGE_NAMES},
     kinds={"pytorch", "markdown"},
     check_specs=[dg.AssetCheckSpec("report_covers_every_stage", asset="eval_report")],
 )
@@ -28,16 +33,14 @@ def eval_report(
     config: EvalConfig,
     paths: AstrabotPathsResource,
     mixed_dataset: pd.DataFrame,
-    lora_stage_1_conversational: dict,
-    lora_stage_2_adaptive: dict,
-    lora_stage_3_burst: dict,
+    **stage_results: StageResult,
 ):
     """Markdown + JSON report: loss and perplexity on the dataset's test slice (every family
     in proportion), base vs every stage."""
-    stages = [lora_stage_1_conversational, lora_stage_2_adaptive, lora_stage_3_burst]
-    profile = get_model_profile(stages[0].get("model_profile") or model_profile_from_env().name)
+    stages = [stage_results[stage.name] for stage in CURRICULUM]
+    profile = get_model_profile(stages[0].profile or model_profile_from_env().name)
     held_out = held_out_sample(mixed_dataset, config.max_examples or profile.eval_examples)
-    evaluator = ModelEvaluator(stages[0]["base_model"])
+    evaluator = ModelEvaluator(stages[0].base_model)
     results = evaluate_stages(evaluator, records_from_frame(held_out), stages)
     report = write_report(results, paths.sub("reports"))
     rows = {row.name: row for row in results.rows}
@@ -51,7 +54,7 @@ def eval_report(
             **{f"perplexity_{name}": row.perplexity for name, row in rows.items()},
         },
     )
-    expected = {"base", *(name for name, _, _ in STAGES)}
+    expected = {"base", *STAGE_NAMES}
     yield dg.AssetCheckResult(
         check_name="report_covers_every_stage",
         passed=expected <= set(rows) and report.markdown.exists(),

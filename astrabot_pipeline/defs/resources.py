@@ -1,5 +1,6 @@
 """Resources and the IO manager, bound to environment variables and defaults."""
 
+import dataclasses
 import json
 import os
 import sys
@@ -222,7 +223,11 @@ class NitterResource(dg.ConfigurableResource):
 
 class AstrabotIOManager(dg.ConfigurableIOManager):
     """Assets as files under `<data_dir>/assets/`: a DataFrame as Parquet, a dict of
-    DataFrames as a folder of Parquet files, anything else (manifests) as JSON."""
+    DataFrames as a folder of Parquet files, anything else (manifests) as JSON.
+
+    A typed record (a dataclass with `to_dict`, such as `StageResult`) is stored as its
+    JSON form and read back as that type when the input is annotated with it (the
+    type's `from_dict`)."""
 
     base_dir: str
 
@@ -245,6 +250,8 @@ class AstrabotIOManager(dg.ConfigurableIOManager):
                 for name, frame in obj.items():
                     table = pa.Table.from_pandas(frame, preserve_index=False)
                     pq.write_table(table, folder / f"{name}.parquet")
+        elif dataclasses.is_dataclass(obj) and hasattr(obj, "to_dict"):
+            write_json(stem.with_suffix(".json"), obj.to_dict())
         else:
             write_json(stem.with_suffix(".json"), obj)
 
@@ -259,7 +266,11 @@ class AstrabotIOManager(dg.ConfigurableIOManager):
         if stem.is_dir():
             return {path.stem: read_parquet(path) for path in sorted(stem.glob("*.parquet"))}
         if stem.with_suffix(".json").exists():
-            return json.loads(stem.with_suffix(".json").read_text(encoding="utf-8"))
+            payload = json.loads(stem.with_suffix(".json").read_text(encoding="utf-8"))
+            record_type = context.dagster_type.typing_type if context.dagster_type else None
+            if isinstance(record_type, type) and hasattr(record_type, "from_dict"):
+                return record_type.from_dict(payload)
+            return payload
         raise dg.Failure(
             description=f"asset {context.asset_key.to_user_string()} has not been materialized yet: "
             "materialize it first (or the whole graph with `make run`)"

@@ -6,7 +6,8 @@ qwen; see training/profiles.py); the first stage's `base_model` can name any loc
 or cached hub id instead, and every other setting left unset takes the profile's value.
 """
 
-from dataclasses import asdict
+import base64
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import dagster as dg
@@ -16,18 +17,16 @@ from astrabot_pipeline.dataset import records_from_frame
 from astrabot_pipeline.defs.errors import redact_failures
 from astrabot_pipeline.defs.resources import AstrabotPathsResource
 from astrabot_pipeline.training import (
+    CURRICULUM,
+    CurriculumStage,
     ModelProfile,
+    StageResult,
     device_summary,
     get_model_profile,
     model_profile_from_env,
     train_lora_stage,
 )
-
-STAGES = (
-    ("lora_stage_1_conversational", "conversational", None),
-    ("lora_stage_2_adaptive", "adaptive", "lora_stage_1_conversational"),
-    ("lora_stage_3_burst", "burst", "lora_stage_2_adaptive"),
-)
+from astrabot_pipeline.training.loss_plot import LOSS_CURVE_FILE
 
 
 class LoraStageConfig(dg.Config):
@@ -58,28 +57,28 @@ def _training_texts(examples: pd.DataFrame):
             yield message["content"]
 
 
-def _profile(previous_stage: dict | None) -> ModelProfile:
+def _profile(previous_stage: StageResult | None) -> ModelProfile:
     """The first stage's profile comes from the environment; later stages keep it."""
-    if previous_stage and previous_stage.get("model_profile"):
-        return get_model_profile(previous_stage["model_profile"])
+    if previous_stage and previous_stage.profile:
+        return get_model_profile(previous_stage.profile)
     return model_profile_from_env()
 
 
 def _run_stage(
-    name: str,
-    kind: str,
+    stage: CurriculumStage,
     context: dg.AssetExecutionContext,
     config: LoraStageConfig,
     paths: AstrabotPathsResource,
     mixed_dataset: pd.DataFrame,
-    previous_stage: dict | None,
+    previous_stage: StageResult | None,
 ):
+    name, kind = stage.name, stage.family
     profile = _profile(previous_stage)
     profile.check_hardware()  # before any work: the qwen profile needs a CUDA GPU
     hardware = device_summary()
     context.log.info(f"{name}: model profile {profile.name!r} on {hardware['description']}")
     if previous_stage:
-        base = previous_stage["base_model"]
+        base = previous_stage.base_model
     elif config.base_model:
         base = config.base_model
     else:
@@ -94,7 +93,7 @@ def _run_stage(
     if previous_stage and not (train and validation):
         # mixed_dataset skipped this family (too small to split): the chain goes on with
         # the previous stage's adapter, and this stage says so.
-        yield from _skipped_stage(name, kind, context, previous_stage)
+        yield from _skipped_stage(stage, context, previous_stage)
         return
     result = train_lora_stage(
         base,
@@ -102,19 +101,16 @@ def _run_stage(
         validation,
         paths.sub("models", name),
         stage_config,
-        previous_adapter_dir=Path(previous_stage["adapter_dir"]) if previous_stage else None,
+        previous_adapter_dir=Path(previous_stage.adapter_dir) if previous_stage else None,
         progress=lambda update: context.log.info(f"{name}: {update}"),
         profile=profile.name,
     )
-    manifest = result.to_dict()
-    manifest["base_model"] = str(base)
-    manifest["model_profile"] = profile.name
     context.log.info(
         f"{name}: validation loss {result.validation_loss_before:.4f} -> "
         f"{result.validation_loss_after:.4f} in {result.steps} steps"
     )
     yield dg.Output(
-        manifest,
+        result,
         metadata={
             "adapter_dir": dg.MetadataValue.path(str(result.adapter_dir)),
             "model_profile": profile.name,
@@ -138,6 +134,7 @@ def _run_stage(
                 records=[dg.TableRecord(row) for row in _plottable(result.loss_history)],
                 schema=LOSS_CURVE_SCHEMA,
             ),
+            **_loss_curve_image(Path(result.adapter_dir)),
         },
     )
     yield dg.AssetCheckResult(
@@ -171,16 +168,30 @@ def _plottable(history: list[dict]) -> list[dict]:
     ]
 
 
-def _skipped_stage(name: str, kind: str, context: dg.AssetExecutionContext, previous_stage: dict):
+def _loss_curve_image(adapter_dir: Path) -> dict[str, dg.MetadataValue]:
+    """The stage's loss-curve PNG inline in Markdown metadata (the UI renders it)."""
+    image = adapter_dir / LOSS_CURVE_FILE
+    if not image.is_file():  # adapters trained before the plot existed
+        return {}
+    encoded = base64.b64encode(image.read_bytes()).decode("ascii")
+    return {
+        "loss_curve_plot": dg.MetadataValue.md(f"![loss curve](data:image/png;base64,{encoded})")
+    }
+
+
+def _skipped_stage(
+    stage: CurriculumStage, context: dg.AssetExecutionContext, previous_stage: StageResult
+):
+    name, kind = stage.name, stage.family
     context.log.warning(
         f"{name}: the dataset has no {kind} examples to train and validate on (the family was "
         "too small to split); passing the previous stage's adapter on unchanged"
     )
     yield dg.Output(
-        {**previous_stage, "skipped_stage": name},
+        replace(previous_stage, stage=name, skipped=True),
         metadata={
             "skipped": True,
-            "adapter_dir": dg.MetadataValue.path(previous_stage["adapter_dir"]),
+            "adapter_dir": dg.MetadataValue.path(previous_stage.adapter_dir),
         },
     )
     yield dg.AssetCheckResult(
@@ -191,13 +202,14 @@ def _skipped_stage(name: str, kind: str, context: dg.AssetExecutionContext, prev
     )
 
 
-def _lora_stage(name: str, kind: str, previous: str | None) -> dg.AssetsDefinition:
-    """One stage asset; stages after the first take the previous stage's manifest as input."""
+def _lora_stage(stage: CurriculumStage) -> dg.AssetsDefinition:
+    """One stage asset; stages after the first take the previous stage's result as input."""
+    name, previous = stage.name, stage.previous
     spec = dict(
         name=name,
         group_name="training",
         kinds={"pytorch", "python"},
-        description=f"LoRA adapter trained on the {kind} examples"
+        description=f"LoRA adapter trained on the {stage.family} examples"
         + (f", resuming {previous}." if previous else ", from the base model."),
         check_specs=[dg.AssetCheckSpec("validation_loss_improved", asset=name)],
     )
@@ -211,7 +223,7 @@ def _lora_stage(name: str, kind: str, previous: str | None) -> dg.AssetsDefiniti
             paths: AstrabotPathsResource,
             mixed_dataset: pd.DataFrame,
         ):
-            yield from _run_stage(name, kind, context, config, paths, mixed_dataset, None)
+            yield from _run_stage(stage, context, config, paths, mixed_dataset, None)
 
         return _first_stage
 
@@ -222,13 +234,12 @@ def _lora_stage(name: str, kind: str, previous: str | None) -> dg.AssetsDefiniti
         config: LoraStageConfig,
         paths: AstrabotPathsResource,
         mixed_dataset: pd.DataFrame,
-        previous_stage: dict,
+        previous_stage: StageResult,
     ):
-        yield from _run_stage(name, kind, context, config, paths, mixed_dataset, previous_stage)
+        yield from _run_stage(stage, context, config, paths, mixed_dataset, previous_stage)
 
     return _next_stage
 
 
-lora_stage_1_conversational, lora_stage_2_adaptive, lora_stage_3_burst = (
-    _lora_stage(name, kind, previous) for name, kind, previous in STAGES
-)
+# A list: Dagster loads the assets in a module-level list, one per curriculum stage.
+STAGE_ASSETS = [_lora_stage(stage) for stage in CURRICULUM]

@@ -16,6 +16,12 @@ from astrabot_pipeline.training.chat_template import (
     CHATML_TRAINING_TEMPLATE,
     use_chatml_training_template,
 )
+from astrabot_pipeline.training.curriculum import (
+    CURRICULUM,
+    FINAL_STAGE,
+    STAGE_NAMES,
+    CurriculumStage,
+)
 from astrabot_pipeline.training.profiles import (
     MODEL_PROFILES,
     ModelProfile,
@@ -31,7 +37,6 @@ from astrabot_pipeline.training.small_model import (
 )
 from astrabot_pipeline.training.stages import (
     QWEN_LORA_TARGET_MODULES,
-    STAGE_NAMES,
     STAGE_RESULT_FILE,
     AdapterNotFoundError,
     EmptyDatasetError,
@@ -55,6 +60,9 @@ from astrabot_pipeline.training.tiny_model import (
 
 __all__ = [
     "CHATML_TRAINING_TEMPLATE",
+    "CURRICULUM",
+    "CurriculumStage",
+    "FINAL_STAGE",
     "DEFAULT_REAL_MODEL_ID",
     "MODEL_PROFILES",
     "ModelProfile",

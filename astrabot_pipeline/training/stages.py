@@ -9,8 +9,9 @@ Layout under a stage's `out_dir` (e.g. `models/<stage>/`), keyed by a hash of th
 inputs (training and validation records, `StageConfig`, base model, previous adapter):
 
     <out_dir>/runs/<key>/checkpoint-<step>/   checkpoints while training (resumable)
-    <out_dir>/<key>/                          the finished adapter, tokenizer and
-                                              stage_result.json, renamed into place at once
+    <out_dir>/<key>/                          the finished adapter, tokenizer,
+                                              stage_result.json and loss_curve.png,
+                                              renamed into place at once
     <out_dir>/latest.json                     {"key", "adapter_dir"} of the last finished run
 
 A re-run with the same inputs reuses a finished `<key>/`, or resumes from the last
@@ -41,6 +42,8 @@ from astrabot_pipeline.training.base_model import (
     mixed_precision_flags,
     quiet_progress_bars,
 )
+from astrabot_pipeline.training.loss_plot import LOSS_CURVE_FILE, render_loss_curve
+from astrabot_pipeline.training.token_budget import BudgetFit, fit_to_token_budget
 
 # The attention and MLP projections of Qwen2/Qwen3 decoder layers.
 QWEN_LORA_TARGET_MODULES = (
@@ -52,7 +55,6 @@ QWEN_LORA_TARGET_MODULES = (
     "up_proj",
     "down_proj",
 )
-STAGE_NAMES = ("conversational", "adaptive", "burst")
 STAGE_RESULT_FILE = "stage_result.json"
 ADAPTER_CONFIG_FILE = "adapter_config.json"
 LATEST_FILE = "latest.json"
@@ -185,8 +187,11 @@ class StageResult:
     `seconds` is the whole call (loading included), `runtime_seconds` the training
     loop of this call only; `steps` is the final global step, `steps_trained` the steps
     this call took (fewer when it resumed from `resumed_from_step`). `loss_history`
-    holds `{"step", "train_loss", "validation_loss"}` rows (step 0: before training).
-    `reused` is True when the same inputs had already been trained and nothing ran.
+    holds `{"step", "train_loss", "validation_loss"}` rows (step 0: before training);
+    `token_budget` what fitting each split into `max_length` took (`BudgetFit.counts`).
+    `reused` is True when the same inputs had already been trained and nothing ran;
+    `skipped` when the stage had no examples of its family and passes the previous
+    stage's adapter (and numbers) on under its own name.
     Fields after `validation_examples` have defaults so results of older versions load.
     """
 
@@ -214,7 +219,9 @@ class StageResult:
     config: dict[str, Any] = field(default_factory=dict)
     library_versions: dict[str, str] = field(default_factory=dict)
     loss_history: list[dict[str, Any]] = field(default_factory=list)
+    token_budget: dict[str, dict[str, int]] = field(default_factory=dict)
     reused: bool = False
+    skipped: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -628,6 +635,16 @@ def _training_args(config: StageConfig, run_dir: Path, train_examples: int, pack
     )
 
 
+def _fit(records: list[dict], tokenizer, max_length: int, what: str) -> BudgetFit:
+    fit = fit_to_token_budget(records, tokenizer, max_length)
+    if not fit.records:
+        raise EmptyDatasetError(
+            f"no {what} example fits max_length={max_length} tokens even with its context "
+            f"trimmed ({fit.dropped} replies alone are longer): raise max_length"
+        )
+    return fit
+
+
 def _load_finished_adapter(trainer, saved, checkpoint: Path, *, keep_best: bool) -> None:
     """Put a finished run's adapter (its best evaluated one, if kept) into the trainer's model."""
     source = checkpoint
@@ -658,6 +675,10 @@ def _run_stage(
     from trl import SFTTrainer
 
     model, tokenizer = load_base_model(str(base_model_path))
+    # Contexts trimmed from the left to max_length, so truncation never cuts a reply.
+    train_fit = _fit(train, tokenizer, config.max_length, "training")
+    validation_fit = _fit(validation, tokenizer, config.max_length, "validation")
+    train, validation = train_fit.records, validation_fit.records
     packed = _padding_free_attention(model)
     peft_config = None
     if previous_adapter_dir is not None:
@@ -748,8 +769,13 @@ def _run_stage(
             config=config.to_dict(),
             library_versions=library_versions(),
             loss_history=history,
+            token_budget={
+                split: fit.counts()
+                for split, fit in (("train", train_fit), ("validation", validation_fit))
+            },
         )
         (temp / STAGE_RESULT_FILE).write_text(json.dumps(result.to_dict(), indent=2) + "\n")
+        (temp / LOSS_CURVE_FILE).write_bytes(render_loss_curve(history, config.name))
     # The finished adapter is in place: its checkpoints are no longer needed.
     shutil.rmtree(run_dir, ignore_errors=True)
     runs = out_dir / RUNS_DIR

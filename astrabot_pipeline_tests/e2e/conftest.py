@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from astrabot_pipeline.synthetic import DEMO_PASSPHRASE, write_demo_backup
+from astrabot_pipeline.training import STAGE_NAMES
 from astrabot_pipeline_tests.conftest import PROJECT_ROOT
 
 E2E_MESSAGES = 2_500
@@ -22,7 +23,7 @@ EGRESS_GUARD_DIR = Path(__file__).resolve().parent / "egress_guard"
 E2E_RUN_CONFIG = {
     "ops": {
         name: {"config": {"max_steps": 30, "batch_size": 8, "max_length": 192}}
-        for name in ("lora_stage_1_conversational", "lora_stage_2_adaptive", "lora_stage_3_burst")
+        for name in STAGE_NAMES
     }
     | {"eval_report": {"config": {"max_examples": 120}}}
 }

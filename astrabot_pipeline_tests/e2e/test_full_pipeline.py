@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from pathlib import Path
 
 from dagster import DagsterInstance
 from dagster._core.events import DagsterEventType
 
-from astrabot_pipeline.defs.training import STAGES
 from astrabot_pipeline.privacy import load_canaries
 from astrabot_pipeline.storage import read_parquet
+from astrabot_pipeline.training import STAGE_NAMES, StageResult
+from astrabot_pipeline.training.loss_plot import LOSS_CURVE_FILE
 
-STAGE_NAMES = [name for name, _, _ in STAGES]
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
 def _check_results(run) -> dict[str, bool]:
@@ -41,13 +43,17 @@ def test_report_compares_base_and_every_stage_and_training_beat_the_untrained_mo
     report = json.loads((pipeline_run.data_dir / "reports" / "eval_report.json").read_text())
     markdown = (pipeline_run.data_dir / "reports" / "eval_report.md").read_text()
     names = [row["name"] for row in report["rows"]]
-    assert names[0] == "base" and names[1:] == STAGE_NAMES
+    assert names[0] == "base" and names[1:] == list(STAGE_NAMES)
     perplexity = {row["name"]: row["perplexity"] for row in report["rows"]}
     assert perplexity["lora_stage_3_burst"] < perplexity["base"]
     for name in STAGE_NAMES:
         assert name in markdown
         stage = pipeline_run.asset_json(name)
         assert stage["validation_loss_after"] < stage["validation_loss_before"]
+        # Each stage's result crosses the asset boundary as a typed StageResult.
+        result = StageResult.from_dict(stage)
+        assert result.stage == name and result.profile == "tiny" and not result.skipped
+        assert (Path(result.adapter_dir) / LOSS_CURVE_FILE).read_bytes()[:8] == PNG_SIGNATURE
 
 
 def test_no_known_identifier_or_canary_reaches_the_training_data(pipeline_run):

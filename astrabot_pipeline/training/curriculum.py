@@ -1,0 +1,35 @@
+"""The training curriculum: one LoRA stage per dataset family, each resuming the last.
+
+The families and their order are the dataset's (`EXAMPLE_KINDS`: conversational, then
+adaptive, then burst); everything that names a stage (the Dagster assets, the
+evaluation, the tests) derives it from `CURRICULUM`, so adding or reordering a family
+happens in one place.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from astrabot_pipeline.dataset.builder import EXAMPLE_KINDS
+
+
+@dataclass(frozen=True)
+class CurriculumStage:
+    """One stage: its asset name, the family it trains on, the stage it resumes (if any)."""
+
+    name: str
+    family: str
+    previous: str | None
+
+
+def _curriculum(families: tuple[str, ...]) -> tuple[CurriculumStage, ...]:
+    names = [f"lora_stage_{number}_{family}" for number, family in enumerate(families, 1)]
+    return tuple(
+        CurriculumStage(name, family, names[index - 1] if index else None)
+        for index, (name, family) in enumerate(zip(names, families, strict=True))
+    )
+
+
+CURRICULUM = _curriculum(EXAMPLE_KINDS)
+STAGE_NAMES = tuple(stage.name for stage in CURRICULUM)
+FINAL_STAGE = CURRICULUM[-1].name
