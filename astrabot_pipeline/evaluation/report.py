@@ -17,6 +17,9 @@ from astrabot_pipeline.storage import write_json, write_text
 from astrabot_pipeline.training.base_model import device_summary
 from astrabot_pipeline.training.stages import StageResult
 from astrabot_pipeline.training.tiny_model import is_tiny_base_model
+from astrabot_pipeline.training.token_budget import fit_to_token_budget
+
+DEFAULT_MAX_LENGTH = 256  # with no stage to say what it trained with
 
 REPORT_MARKDOWN_FILE = "eval_report.md"
 REPORT_JSON_FILE = "eval_report.json"
@@ -90,29 +93,33 @@ class ReportPaths:
 def evaluate_stages(
     evaluator: ModelEvaluator,
     records: Sequence[Mapping[str, Any]],
-    stages: Sequence[StageResult | Mapping[str, Any]],
+    stages: Sequence[StageResult],
     *,
-    max_length: int = 256,
+    max_length: int | None = None,
     batch_size: int = 8,
 ) -> EvalResults:
     """Score the base model, then base + each stage's adapter, on the same held-out records.
 
-    `stages` are `StageResult`s or their `to_dict()` form, in training order.
+    `stages` in training order. Records are fitted to the token budget the stages trained
+    with (the last stage's `max_length`, unless given) the way training fitted them:
+    contexts trimmed from the left, so every model is scored on whole replies.
     """
     started = datetime.now(UTC)
-    stage_dicts = [s.to_dict() if isinstance(s, StageResult) else dict(s) for s in stages]
+    if max_length is None:
+        max_length = stages[-1].max_length if stages else DEFAULT_MAX_LENGTH
+    fitted = fit_to_token_budget(records, evaluator.tokenizer, max_length).records
     measure = {"max_length": max_length, "batch_size": batch_size}
-    rows = [ModelRow.from_perplexity(BASE_ROW_NAME, None, evaluator.perplexity(records, **measure))]
-    for stage in stage_dicts:
-        adapter_dir = Path(stage["adapter_dir"])
-        result = evaluator.perplexity(records, adapter_dir, **measure)
-        rows.append(ModelRow.from_perplexity(stage["stage"], adapter_dir, result))
+    rows = [ModelRow.from_perplexity(BASE_ROW_NAME, None, evaluator.perplexity(fitted, **measure))]
+    for stage in stages:
+        adapter_dir = Path(stage.adapter_dir)
+        result = evaluator.perplexity(fitted, adapter_dir, **measure)
+        rows.append(ModelRow.from_perplexity(stage.stage, adapter_dir, result))
     return EvalResults(
         model_name=evaluator.base_model_path,
         device=device_summary()["description"],
         rows=rows,
-        train_examples=sum(int(stage.get("train_examples", 0)) for stage in stage_dicts),
-        validation_examples=len(records),
+        train_examples=sum(stage.train_examples for stage in stages if not stage.skipped),
+        validation_examples=len(fitted),
         started_at=started,
         finished_at=datetime.now(UTC),
         tiny_model=is_tiny_base_model(evaluator.base_model_path),
