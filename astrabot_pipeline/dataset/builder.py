@@ -88,8 +88,16 @@ class TrainingDataCreator:
         self.text_column = text_column
         self.max_context_chars = max_context_chars
         self._window_starts: dict[str, pd.Timestamp] = {}
+        # The three families read the same windows: group them into turns once per frame.
+        self._turns_cache: tuple[pd.DataFrame, dict[str, tuple[int, list[_Turn]]]] | None = None
 
     def _turns_by_window(self, windows: pd.DataFrame) -> dict[str, tuple[int, list[_Turn]]]:
+        """Each window's turns, computed once for the same `windows` frame object."""
+        if self._turns_cache is None or self._turns_cache[0] is not windows:
+            self._turns_cache = (windows, self._group_turns(windows))
+        return self._turns_cache[1]
+
+    def _group_turns(self, windows: pd.DataFrame) -> dict[str, tuple[int, list[_Turn]]]:
         """Merge each window's consecutive same-side messages into turns."""
         frame = windows[windows[self.text_column].fillna("").str.strip().ne("")]
         frame = frame.sort_values(["window_id", "position_in_window"])
