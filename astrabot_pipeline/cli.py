@@ -313,9 +313,10 @@ def _chat(args: argparse.Namespace) -> int:
     if args.prompt is not None and not args.prompt.strip():
         raise SettingError("--prompt is empty: give the message to answer")
     generation = _generation_settings(args, args.max_new_tokens)
-    read_adapter_info(args.adapter)  # a wrong path fails before the model loads
+    adapter = _adapter(args)
+    read_adapter_info(adapter)  # a wrong path fails before the model loads
     silence_library_warnings()
-    loaded = load_adapter(args.adapter)
+    loaded = load_adapter(adapter)
     if args.prompt is not None:
         answer_once(loaded, args.prompt, generation, system=args.system)
     else:
@@ -329,14 +330,35 @@ def _export(args: argparse.Namespace) -> int:
 
     check_export_folder(args.out)  # a refused folder fails before the model loads
     silence_library_warnings()
-    result = export_model(args.adapter, args.out, reports_dir=settings.data_dir() / "reports")
+    result = export_model(
+        _adapter(args), args.out, reports_dir=settings.data_dir() / "reports", force=args.force
+    )
     evaluation = "with" if result.evaluation_found else "no evaluation report found, so without"
     print(
         f"exported {result.parameters:,} parameters to {result.out_dir} "
         f"({_size(result.size_bytes)}, {len(result.files)} files, {result.seconds:.1f} s; "
-        f"model card {evaluation} evaluation figures; Ollama Modelfile included)"
+        f"evaluation verdict: {result.verdict}; model card {evaluation} evaluation figures; "
+        "Ollama Modelfile included)"
     )
+    if result.verdict == "failed":
+        print("astrabot export: the model card marks this model NOT FOR USE", file=sys.stderr)
     return 0
+
+
+def _adapter(args: argparse.Namespace) -> Path:
+    """`--adapter`, or the adapter of the last set that passed its evaluation."""
+    if args.adapter is not None:
+        return args.adapter
+    from astrabot_pipeline.evaluation.verdict import approved_adapter
+    from astrabot_pipeline.inference.errors import NoApprovedAdapterError
+
+    approved = approved_adapter(settings.data_dir() / "models")
+    if approved is None:
+        raise NoApprovedAdapterError(
+            "no --adapter given and no evaluated adapter has passed its checks yet: run "
+            "`make run` (training and evaluation), or name one with --adapter"
+        )
+    return approved
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -361,7 +383,8 @@ def _serve(args: argparse.Namespace) -> int:
         raise SettingError("--max-tokens must be between 1 and --max-tokens-limit")
     token = read_token(args.token_file)
     check_bind(args.host, token)
-    info = read_adapter_info(args.adapter)
+    adapter = _adapter(args)
+    info = read_adapter_info(adapter)
     config = ServeConfig(
         model_name=info.name,
         host=args.host,
@@ -374,7 +397,7 @@ def _serve(args: argparse.Namespace) -> int:
     server = ChatServer(config)  # bound before the slow load: a busy port fails at once
     try:
         silence_library_warnings()
-        server.backend = functools.partial(generate_reply, load_adapter(args.adapter))
+        server.backend = functools.partial(generate_reply, load_adapter(adapter))
     except BaseException:
         server.server_close()
         raise
@@ -393,7 +416,10 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
-ADAPTER_HELP = "a trained stage's adapter folder, e.g. $ASTRABOT_DATA_DIR/models/lora_stage_3_burst"
+ADAPTER_HELP = (
+    "a trained stage's adapter folder, e.g. $ASTRABOT_DATA_DIR/models/lora_stage_3_burst "
+    "(default: the last adapter set that passed its evaluation)"
+)
 
 
 def _model_arguments(
@@ -405,7 +431,7 @@ def _model_arguments(
 ) -> None:
     """The options `chat` and `serve` share: which adapter, and how to sample (`note` ends
     the sampling options' help)."""
-    parser.add_argument("--adapter", type=Path, required=True, help=ADAPTER_HELP)
+    parser.add_argument("--adapter", type=Path, help=ADAPTER_HELP)
     parser.add_argument(
         max_tokens_flag,
         type=int,
@@ -516,7 +542,13 @@ def build_parser() -> argparse.ArgumentParser:
         "Ollama Modelfile)",
         allow_abbrev=False,
     )
-    export.add_argument("--adapter", type=Path, required=True, help=ADAPTER_HELP)
+    export.add_argument("--adapter", type=Path, help=ADAPTER_HELP)
+    export.add_argument(
+        "--force",
+        action="store_true",
+        help="export even when the adapter failed its evaluation (the model card then says "
+        "it is not for use)",
+    )
     export.add_argument(
         "--out",
         type=Path,

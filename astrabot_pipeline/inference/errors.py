@@ -8,6 +8,8 @@ Each message says what is wrong and what to do next; none holds message text.
     + BaseModelUnavailableError (FileNotFoundError)  its recorded base cannot be loaded offline
     + PromptTooLongError (ValueError)            the last message alone overflows the context
     + ExportFolderError (OSError)                `--out` may not be written
+    + ExportRefusedError (PermissionError)       the adapter failed its evaluation (--force)
+    + NoApprovedAdapterError (FileNotFoundError) no --adapter and no evaluated set passed
     + ServeSetupError (ValueError)               unsafe bind, unreadable or empty token
 """
 
@@ -36,6 +38,14 @@ class ExportFolderError(InferenceError, OSError):
     """The export's output folder is not new, empty, or an earlier export of ours."""
 
 
+class ExportRefusedError(InferenceError, PermissionError):
+    """The adapter's evaluation failed a blocking check; `--force` exports it marked unfit."""
+
+
+class NoApprovedAdapterError(InferenceError, FileNotFoundError):
+    """No `--adapter` was named and no evaluated adapter set has passed its checks yet."""
+
+
 class ServeSetupError(InferenceError, ValueError):
     """The server may not start as configured (e.g. a public address without a token)."""
 
@@ -44,7 +54,9 @@ __all__ = [
     "AdapterUnusableError",
     "BaseModelUnavailableError",
     "ExportFolderError",
+    "ExportRefusedError",
     "InferenceError",
+    "NoApprovedAdapterError",
     "PromptTooLongError",
     "ServeSetupError",
 ]

@@ -13,7 +13,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from astrabot_pipeline.evaluation.verdict import Verdict, read_verdict
 from astrabot_pipeline.inference.adapter import IM_START, load_adapter, read_adapter_info
+from astrabot_pipeline.inference.errors import ExportRefusedError
 from astrabot_pipeline.inference.export_folder import check_export_folder, write_marker
 from astrabot_pipeline.inference.model_card import read_evaluation, render_model_card
 from astrabot_pipeline.inference.modelfile import MODELFILE_NAME, render_modelfile
@@ -33,6 +35,7 @@ class ExportResult:
     parameters: int
     seconds: float
     evaluation_found: bool
+    verdict: str  # "passed", "failed" (exported with force) or "not evaluated"
 
 
 def export_model(
@@ -40,16 +43,27 @@ def export_model(
     out: str | os.PathLike[str],
     *,
     reports_dir: Path | None = None,
+    force: bool = False,
 ) -> ExportResult:
     """Merge the adapter in `adapter_dir` into its recorded base and write it to `out`.
 
     `out` must be new, empty, or an earlier export (replaced); anything else raises
     `ExportFolderError` before any model is loaded. `reports_dir` is where the evaluation
-    report is looked for (its figures go into the model card).
+    report is looked for (its figures go into the model card). An adapter whose
+    evaluation verdict (`evaluation.json` beside it) failed a blocking check raises
+    `ExportRefusedError`, unless `force`: then its card says it is not for use.
     """
     started = time.perf_counter()
     target = check_export_folder(out)
-    read_adapter_info(adapter_dir)  # a missing adapter fails before the slow part
+    info = read_adapter_info(adapter_dir)  # a missing adapter fails before the slow part
+    verdict = read_verdict(info.adapter_dir)
+    if verdict is not None and not verdict.passed and not force:
+        raise ExportRefusedError(
+            f"{info.name} failed its evaluation ({failed_checks_summary(verdict)}): it may "
+            "reproduce private data. Train again (more anonymization, fewer steps) and "
+            "re-evaluate, or export anyway with --force (the model card then says it is not "
+            "for use)"
+        )
     loaded = load_adapter(adapter_dir, for_export=True)
     model, tokenizer, info = loaded.model, loaded.tokenizer, loaded.info
     from astrabot_pipeline.training.tiny_model import is_tiny_base_model
@@ -65,6 +79,7 @@ def export_model(
         context_tokens=loaded.context_tokens,
         tiny=tiny,
         evaluation=evaluation,
+        verdict=verdict,
     )
     modelfile = render_modelfile(
         chatml=IM_START in tokenizer.get_vocab(), context_tokens=loaded.context_tokens
@@ -91,7 +106,19 @@ def export_model(
         parameters=parameters,
         seconds=round(time.perf_counter() - started, 3),
         evaluation_found=evaluation is not None,
+        verdict="not evaluated" if verdict is None else ("passed" if verdict.passed else "failed"),
     )
 
 
-__all__ = ["ExportResult", "export_model"]
+def failed_checks_summary(verdict: Verdict) -> str:
+    """`name value >= threshold` for each failed blocking check (numbers only)."""
+    parts = []
+    for check in verdict.failed_checks:
+        if check.value is None or check.threshold is None:
+            parts.append(f"{check.name} failed")
+        else:
+            parts.append(f"{check.name} {check.value:.4g}, limit {check.threshold:.4g}")
+    return "; ".join(parts)
+
+
+__all__ = ["ExportResult", "export_model", "failed_checks_summary"]

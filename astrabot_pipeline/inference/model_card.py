@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from astrabot_pipeline.evaluation.verdict import Verdict
 from astrabot_pipeline.inference.adapter import AdapterInfo
 
 EVAL_REPORT_JSON = "eval_report.json"
@@ -42,7 +43,15 @@ TRAINING_FIELDS = (
     ("max_length", "max length (tokens)"),
     ("seconds", "training time (s)"),
 )
-_NOT_IN_TABLE = {"adapter_dir", "base_model", "reproducibility"}
+REPRODUCIBILITY_FIELDS = (
+    "profile",
+    "seed",
+    "dataset_hash",
+    "run_key",
+    "config",
+    "library_versions",
+)
+_NOT_IN_TABLE = {"adapter_dir", "base_model", "reproducibility", *REPRODUCIBILITY_FIELDS}
 
 
 @dataclass
@@ -190,6 +199,44 @@ def _training_table(result: Mapping[str, Any]) -> list[str]:
     return ["| figure | value |", "|---|---|", *rows]
 
 
+def _verdict_banner(verdict: Verdict | None) -> list[str]:
+    if verdict is None or verdict.passed:
+        return []
+    return [
+        "> **NOT FOR USE.** This model failed its privacy evaluation (checks: "
+        + ", ".join(check.name for check in verdict.failed_checks)
+        + ") and was exported with `--force`. It may reproduce private data from the chats "
+        "it was trained on.",
+        "",
+    ]
+
+
+def _verdict_section(verdict: Verdict | None) -> list[str]:
+    lines = ["## Evaluation verdict", ""]
+    if verdict is None:
+        return [
+            *lines,
+            "This adapter was not evaluated (no `evaluation.json` beside it): nothing shows "
+            "whether it reproduces private data. Run the `eval_report` asset before sharing it.",
+            "",
+        ]
+    outcome = "passed every blocking check" if verdict.passed else "FAILED a blocking check"
+    lines += [
+        f"Evaluated {_safe_value(verdict.evaluated_at) or 'at an unknown time'}: {outcome}.",
+        "",
+        "| check | severity | value | threshold | result |",
+        "|---|---|---:|---:|---|",
+    ]
+    for check in verdict.checks:
+        if not _SAFE_KEY.match(check.name):
+            continue
+        value = "—" if check.value is None else f"{check.value:.4g}"
+        threshold = "—" if check.threshold is None else f"{check.threshold:.4g}"
+        result = "passed" if check.passed else "failed"
+        lines.append(f"| {check.name} | {check.severity} | {value} | {threshold} | {result} |")
+    return [*lines, ""]
+
+
 def _privacy_section(tiny: bool) -> list[str]:
     lines = [
         "## Privacy",
@@ -270,16 +317,21 @@ def render_model_card(
     context_tokens: int,
     tiny: bool,
     evaluation: EvaluationSummary | None,
+    verdict: Verdict | None = None,
 ) -> str:
     """The card's Markdown."""
     result = info.stage_result
     profile = result.get("profile")
     record = result.get("reproducibility")
+    if not isinstance(record, Mapping):
+        # A StageResult keeps its reproducibility record as top-level fields.
+        record = {key: result[key] for key in REPRODUCIBILITY_FIELDS if key in result} or None
     if profile is None and isinstance(record, Mapping):
         profile = record.get("profile")
     lines = [
         f"# {info.name}: a model that writes like the backup owner",
         "",
+        *_verdict_banner(verdict),
         f"Exported by `astrabot export` from the LoRA adapter `{info.name}`, merged into its "
         "base model: `AutoModelForCausalLM.from_pretrained(<this folder>)` loads it without "
         "PEFT. The owner is the assistant: give it the other side of a conversation as "
@@ -300,6 +352,7 @@ def render_model_card(
     if table:
         lines += ["## Training", "", *table, ""]
     lines += _privacy_section(tiny)
+    lines += _verdict_section(verdict)
     lines += _evaluation_section(evaluation, info)
     if isinstance(record, Mapping):
         lines += [

@@ -1,0 +1,123 @@
+"""The evaluation verdict beside an adapter: what passes, what export does with it, and which
+adapter `chat`/`export`/`serve` pick when none is named."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+from pathlib import Path
+
+import pytest
+
+from astrabot_pipeline import cli
+from astrabot_pipeline.evaluation.verdict import (
+    APPROVED_FILE,
+    EVALUATION_FILE,
+    CheckOutcome,
+    VerdictError,
+    approved_adapter,
+    read_verdict,
+    record_approval,
+    verdict_for,
+    write_verdict,
+)
+from astrabot_pipeline.inference import export_model
+from astrabot_pipeline.inference.adapter import AdapterInfo
+from astrabot_pipeline.inference.errors import ExportRefusedError, NoApprovedAdapterError
+from astrabot_pipeline.inference.model_card import render_model_card
+
+LEAK = CheckOutcome("pii_leakage_score", passed=False, severity="error", value=0.04, threshold=0.01)
+MEMO = CheckOutcome("memorization_score", passed=True, severity="error", value=0.0, threshold=0.05)
+WORSE = CheckOutcome("perplexity_below_base", passed=False, severity="warning", value=80.0)
+
+
+def adapter_folder(root: Path, name: str = "run") -> Path:
+    """A folder `read_adapter_info` accepts (no weights are loaded before the refusal)."""
+    folder = root / "models" / "lora_stage_3_burst" / name
+    folder.mkdir(parents=True)
+    (folder / "adapter_config.json").write_text("{}")
+    (folder / "adapter_model.safetensors").write_bytes(b"")
+    (folder / "stage_result.json").write_text(
+        json.dumps({"stage": "lora_stage_3_burst", "base_model": str(root / "base")})
+    )
+    return folder
+
+
+def test_only_failed_error_checks_fail_a_verdict(tmp_path):
+    assert verdict_for(tmp_path, [MEMO, WORSE]).passed
+    failed = verdict_for(tmp_path, [LEAK, MEMO, WORSE])
+    assert not failed.passed and failed.failed_checks == [LEAK]
+
+
+def test_a_verdict_round_trips_privately_beside_its_adapter(tmp_path):
+    verdict = verdict_for(tmp_path, [LEAK, MEMO], metrics={"pii_leakage_score": 0.04})
+    path = write_verdict(verdict)
+    assert path == tmp_path.resolve() / EVALUATION_FILE
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert read_verdict(tmp_path) == verdict
+    assert json.loads(path.read_text())["passed"] is False
+
+
+def test_no_verdict_is_none_and_a_damaged_one_is_a_typed_error(tmp_path):
+    assert read_verdict(tmp_path) is None
+    (tmp_path / EVALUATION_FILE).write_text('{"checks": [{"name": 1}]}')
+    with pytest.raises(VerdictError, match="run the evaluation"):
+        read_verdict(tmp_path)
+    (tmp_path / EVALUATION_FILE).write_text("not json")
+    with pytest.raises(VerdictError):
+        read_verdict(tmp_path)
+
+
+def test_only_a_passing_set_becomes_the_default_and_a_failure_keeps_the_last_good_one(tmp_path):
+    models = tmp_path / "models"
+    good, bad = adapter_folder(tmp_path, "good"), adapter_folder(tmp_path, "bad")
+    assert approved_adapter(models) is None
+    assert record_approval(models, verdict_for(good, [MEMO])) == models / APPROVED_FILE
+    assert record_approval(models, verdict_for(bad, [LEAK])) is None
+    assert approved_adapter(models) == good.resolve()
+
+
+def test_export_refuses_an_adapter_that_failed_before_loading_any_model(tmp_path):
+    adapter = adapter_folder(tmp_path)
+    write_verdict(verdict_for(adapter, [LEAK, MEMO]))
+    with pytest.raises(ExportRefusedError, match="pii_leakage_score 0.04, limit 0.01.*--force"):
+        export_model(adapter, tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
+def card(verdict) -> str:
+    info = AdapterInfo(Path("/x/lora_stage_3_burst"), "base", {"stage": "lora_stage_3_burst"})
+    return render_model_card(
+        info,
+        architecture="LlamaForCausalLM",
+        parameters=1,
+        dtype="float32",
+        context_tokens=512,
+        tiny=False,
+        evaluation=None,
+        verdict=verdict,
+    )
+
+
+def test_the_card_states_the_verdict_and_marks_a_forced_failure_not_for_use(tmp_path):
+    failed = card(verdict_for(tmp_path, [LEAK, MEMO]))
+    assert failed.splitlines()[2].startswith("> **NOT FOR USE.**")
+    assert "| pii_leakage_score | error | 0.04 | 0.01 | failed |" in failed
+    passed = card(verdict_for(tmp_path, [MEMO, WORSE]))
+    assert "NOT FOR USE" not in passed and "passed every blocking check" in passed
+    assert "was not evaluated" in card(None)
+
+
+def test_commands_default_to_the_approved_adapter_or_say_how_to_get_one(tmp_path, monkeypatch):
+    monkeypatch.setenv("ASTRABOT_DATA_DIR", str(tmp_path))
+    args = cli.build_parser().parse_args(["chat", "--prompt", "hi"])
+    with pytest.raises(NoApprovedAdapterError, match="make run"):
+        cli._adapter(args)
+    adapter = adapter_folder(tmp_path)
+    record_approval(tmp_path / "models", verdict_for(adapter, [MEMO]))
+    assert cli._adapter(args) == adapter.resolve()
+    named = cli.build_parser().parse_args(
+        ["export", "--adapter", os.fspath(tmp_path), "--out", "o"]
+    )
+    assert cli._adapter(named) == tmp_path
