@@ -492,10 +492,11 @@ class EvaluationReport:
                 for check in self.checks
             ],
             "check_format": CHECK_FORMAT,
-            "loss_curves": {
-                stage: [{key: row.get(key) for key in LOSS_KEYS} for row in rows]
+            # A list: the stages' order is the curriculum's (metrics.json sorts its keys).
+            "loss_curves": [
+                {"stage": stage, "rows": [{k: row.get(k) for k in LOSS_KEYS} for row in rows]}
                 for stage, rows in self.loss_curves.items()
-            },
+            ],
             "notes": list(self.notes),
             "reproducibility": self.reproducibility,
         }
