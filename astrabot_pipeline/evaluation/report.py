@@ -22,6 +22,7 @@ from astrabot_pipeline.evaluation.report_model import (
     EvaluationReport,
     ReportSection,
 )
+from astrabot_pipeline.evaluation.report_notes import with_standard_notes
 from astrabot_pipeline.evaluation.report_render import (
     METRICS_JSON_FILE,
     REPORT_HTML_FILE,
@@ -52,17 +53,6 @@ TINY_MODEL_NOTE = (
     "shapes, reply lengths). They do not show that a model writes like the backup owner, "
     "and the numbers are not comparable with any real model's. For that, set the base "
     "model to a real checkpoint (e.g. Qwen/Qwen2.5-7B-Instruct, 4-bit on a CUDA GPU)."
-)
-SCOPE_NOTE = (
-    "Perplexity is measured on the owner's (assistant) tokens only, on the dataset's test "
-    "slice: conversation windows that no stage trained on, each fitted to the stages' token "
-    "budget by trimming its context from the left as training did. Lower is better: the "
-    "model finds the owner's real replies less surprising."
-)
-LIMITS_NOTE = (
-    "Perplexity does not show that generated replies are coherent, factual or private, and "
-    "it compares only models that share a tokenizer, a test slice and a truncation: the rows "
-    "here do; numbers from another base model or another run do not compare with them."
 )
 
 
@@ -201,12 +191,12 @@ def perplexity_section(results: EvalResults) -> ReportSection:
     settings: dict[str, Any] = {"max_length": results.max_length}
     if results.batch_size is not None:
         settings["batch_size"] = results.batch_size
-    return ReportSection(
+    section = ReportSection(
         title="Test-slice perplexity (owner's tokens)",
         key=PERPLEXITY_SECTION,
         columns=list(PERPLEXITY_COLUMNS),
         rows=rows,
-        notes=[SCOPE_NOTE, LIMITS_NOTE, *_observations(results, base)],
+        notes=_observations(results, base),
         chart=ChartSpec(
             columns=("perplexity",),
             log_scale=True,
@@ -214,6 +204,7 @@ def perplexity_section(results: EvalResults) -> ReportSection:
         ),
         settings=settings,
     )
+    return with_standard_notes(section)
 
 
 def perplexity_check(results: EvalResults) -> Check | None:

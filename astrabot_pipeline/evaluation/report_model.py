@@ -68,14 +68,18 @@ TOPICS: tuple[Topic, ...] = (
         r"\branking\b|\breciprocal rank|\bMRR\b",
         frozenset({"ranking", "ranking_accuracy", "mrr"}),
     ),
-    Topic("style match", r"\bstyle\b|\bJensen", frozenset({"style"})),
+    Topic("style match", r"\bstyle\b|\bJensen", frozenset({"style", "style_match"})),
     Topic(
         "leakage",
         r"\bleak",
         frozenset({"leakage", "pii_leakage_score", "probing_leakage_rate"}),
     ),
     Topic("extraction", r"\bextraction\b", frozenset({"extraction_recall"})),
-    Topic("memorization", r"\bmemori[sz]", frozenset({"memorization", "memorization_score"})),
+    Topic(
+        "memorization",
+        r"\bmemori[sz]ation\b",
+        frozenset({"memorization", "memorization_score"}),
+    ),
     Topic(
         "canary exposure",
         r"\bexposure\b|\bcanar",

@@ -69,7 +69,7 @@ def test_report_compares_base_and_every_stage_and_training_beat_the_untrained_mo
     # The report's numbers are metrics.json's, as each column formats them.
     tables = _markdown_tables(markdown)
     for section in metrics["sections"]:
-        header, _, *rows = tables[section["title"]]
+        header, *rows = tables[section["title"]]
         assert len(header) == len(section["columns"]) + 1
         assert [row[0] for row in rows] == metrics["models"]
         for row in rows:

@@ -25,7 +25,18 @@ from astrabot_pipeline.evaluation import (
     render_report,
     write_report,
 )
-from astrabot_pipeline.evaluation.report_model import CHECK_FORMAT, format_value
+from astrabot_pipeline.evaluation.report_model import (
+    CHECK_FORMAT,
+    TOPICS,
+    format_value,
+    mentioned_topics,
+)
+from astrabot_pipeline.evaluation.report_notes import (
+    NOTES,
+    RANKING_CHANCE_MRR,
+    notes_for,
+    with_standard_notes,
+)
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 STARTED = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
@@ -278,3 +289,39 @@ def test_a_note_about_a_result_the_report_lacks_is_refused():
         quality_section(chart=ChartSpec(columns=("bleu",)))
     # The same note is fine once the report holds the result.
     make_report(notes=["Read these numbers with the memorization results."])
+
+
+def section_with(*keys: str) -> ReportSection:
+    return ReportSection(
+        title="Figures",
+        key="figures",
+        columns=[Column(key, key) for key in keys],
+        rows={"base": dict.fromkeys(keys, 0.5)},
+    )
+
+
+def test_every_standard_note_speaks_only_of_the_figures_it_requires():
+    for note in NOTES:
+        spoken = {topic.name for topic in mentioned_topics(note.text)}
+        unbacked = [t.name for t in TOPICS if t.name in spoken and not t.keys & note.requires]
+        assert spoken and unbacked == [], note.text[:40]
+
+
+def test_a_section_gets_the_notes_about_the_figures_it_holds_only():
+    section = quality_section(notes=[])
+    notes = notes_for(section)
+    assert len(notes) == 1 and "chance, accuracy is 0.10 and mean reciprocal rank 0.29" in notes[0]
+    assert abs(RANKING_CHANCE_MRR - 0.2929) < 1e-4
+    perplexity = ReportSection(
+        title="Perplexity",
+        key="perplexity",
+        columns=[Column("perplexity", "Perplexity"), Column("bits_per_char", "Bits per char")],
+        rows={"base": {"perplexity": 12.5, "bits_per_char": None}},
+    )
+    assert not any("Bits per character" in n for n in notes_for(perplexity))
+    perplexity.rows["base"]["bits_per_char"] = 1.25
+    assert any("Bits per character" in n for n in notes_for(perplexity))
+    # With every standard note attached, a report of these sections validates.
+    privacy = with_standard_notes(privacy_section())
+    assert any("Liu et al. 2016" in n for n in notes_for(section_with("bleu")))
+    make_report(sections=[with_standard_notes(quality_section()), privacy])
