@@ -288,6 +288,21 @@ def reproducibility_record(
     }
 
 
+def loss_curve(stage: StageResult) -> list[dict[str, Any]]:
+    """A stage's `{"step", "train_loss", "validation_loss"}` rows, ending with the validation
+    loss measured after training (at its last step) when the history lacks it."""
+    rows = [dict(row) for row in stage.loss_history]
+    if stage.steps <= 0 or not math.isfinite(stage.validation_loss_after):
+        return rows
+    last = next((row for row in rows if row.get("step") == stage.steps), None)
+    if last is None:
+        rows.append({"step": stage.steps, "train_loss": None, "validation_loss": None})
+        last = rows[-1]
+    if last.get("validation_loss") is None:
+        last["validation_loss"] = stage.validation_loss_after
+    return rows
+
+
 def build_report(
     results: EvalResults,
     stages: Sequence[StageResult],
@@ -325,11 +340,7 @@ def build_report(
         },
         sections=[section],
         checks=[check] if check is not None else [],
-        loss_curves={
-            stage.stage: [dict(row) for row in stage.loss_history]
-            for stage in stages
-            if not stage.skipped and stage.loss_history
-        },
+        loss_curves={stage.stage: loss_curve(stage) for stage in stages if not stage.skipped},
         notes=notes,
         reproducibility=reproducibility_record(
             stages, profile=profile, base_model=base_model, evaluation=evaluation
@@ -352,6 +363,7 @@ __all__ = [
     "ModelRow",
     "ReportPaths",
     "build_report",
+    "loss_curve",
     "evaluate_stages",
     "perplexity_check",
     "perplexity_section",

@@ -35,7 +35,8 @@ LOSS_SUMMARY_COLUMNS = (
     ("validation_loss_best", "Best validation loss", ".4f"),
     ("train_loss_last", "Last training loss", ".4f"),
 )
-_BETTER = {"lower": " (lower is better)", "higher": " (higher is better)", None: ""}
+_BETTER = {"lower": " ↓", "higher": " ↑", None: ""}
+BETTER_LEGEND = "↓ lower is better, ↑ higher is better."
 _MD_SPECIAL = str.maketrans(
     {c: f"\\{c}" for c in "\\`*[]|#"} | {"<": "&lt;", ">": "&gt;", "&": "&amp;"}
 )
@@ -96,7 +97,7 @@ def _checks_summary(report: EvaluationReport) -> str:
     failed = [c for c in report.checks if not c.passed]
     errors = sum(c.severity == "error" for c in failed)
     if not failed:
-        return f"All {len(report.checks)} checks passed."
+        return "The check passed." if len(report.checks) == 1 else "Every check passed."
     return (
         f"{len(failed)} of {len(report.checks)} checks failed ({errors} at error severity, "
         f"{len(failed) - errors} warnings)."
@@ -164,6 +165,8 @@ def render_markdown(report: EvaluationReport) -> str:
         lines += [f"## {_md(section.title)}", ""]
         lines += _md_table(*_section_table(section))
         lines.append("")
+        if any(c.better for c in section.columns):
+            lines += [BETTER_LEGEND, ""]
         if section.settings:
             lines += [f"Settings: {_md(_settings_text(section))}", ""]
         if section.chart is not None and section.chart.caption:
@@ -267,6 +270,8 @@ def render_html(report: EvaluationReport) -> str:
         ]
     for section in report.sections:
         parts += [f"<h2>{_h(section.title)}</h2>", _html_table(*_section_table(section))]
+        if any(c.better for c in section.columns):
+            parts.append(f'<p class="settings">{_h(BETTER_LEGEND)}</p>')
         if section.settings:
             parts.append(f'<p class="settings">Settings: {_h(_settings_text(section))}</p>')
         png = _section_chart(section)

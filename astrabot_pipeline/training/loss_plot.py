@@ -96,9 +96,8 @@ def render_metric_bars(
     for index, (axes, (label, values)) in enumerate(zip(axes_row, panels, strict=True)):
         heights = [math.nan if v is None else float(v) for v in values]
         bars = axes.bar(positions, heights, color="#4c72b0")
-        labels = [
-            "" if v is None else format(v, ".3g") for v in values
-        ]  # the exact figures are in the report's tables
+        # Rounded: the exact figures are in the report's tables.
+        labels = ["" if v is None else format(v, ".4g") for v in values]
         axes.bar_label(bars, labels=labels, fontsize=8)
         for value, line_label in references.get(index, ()):
             axes.axhline(value, color="#c44e52", linestyle="--", label=_literal(line_label))

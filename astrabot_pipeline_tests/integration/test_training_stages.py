@@ -170,7 +170,7 @@ def test_report_has_every_row_and_no_record_text(pipeline, evaluated, tmp_path):
     assert stages == ["conversational", "adaptive"]
     assert metrics["adapters"]["adaptive"] == Path(pipeline["results"][-1].adapter_dir).name
     record = metrics["reproducibility"]
-    assert record["seeds"] == {"conversational": 0, "adaptive": 0}
+    assert record["seeds"] == {r.stage: r.seed for r in pipeline["results"]}
     assert record["library_versions"]["evaluation"]["torch"]
     assert str(pipeline["root"]) not in json.dumps(metrics) + rendered.html
 

@@ -25,6 +25,7 @@ from astrabot_pipeline.evaluation import (
     render_report,
     write_report,
 )
+from astrabot_pipeline.evaluation.report import loss_curve
 from astrabot_pipeline.evaluation.report_model import (
     CHECK_FORMAT,
     TOPICS,
@@ -37,6 +38,7 @@ from astrabot_pipeline.evaluation.report_notes import (
     notes_for,
     with_standard_notes,
 )
+from astrabot_pipeline.training import StageResult
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 STARTED = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
@@ -325,3 +327,27 @@ def test_a_section_gets_the_notes_about_the_figures_it_holds_only():
     privacy = with_standard_notes(privacy_section())
     assert any("Liu et al. 2016" in n for n in notes_for(section_with("bleu")))
     make_report(sections=[with_standard_notes(quality_section()), privacy])
+
+
+def test_a_stage_loss_curve_ends_with_the_validation_loss_measured_after_training():
+    history = [
+        {"step": 0, "train_loss": None, "validation_loss": 9.0},
+        {"step": 10, "train_loss": 8.5, "validation_loss": None},
+    ]
+    stage = StageResult(
+        stage="s1",
+        adapter_dir="/x/s1/key",
+        base_model="base",
+        train_loss=8.5,
+        validation_loss_before=9.0,
+        validation_loss_after=8.25,
+        steps=10,
+        seconds=1.0,
+        train_examples=4,
+        validation_examples=2,
+        loss_history=history,
+    )
+    assert loss_curve(stage)[-1] == {"step": 10, "train_loss": 8.5, "validation_loss": 8.25}
+    assert history[-1]["validation_loss"] is None  # the stage's own record is left alone
+    stage.loss_history = history[:1]
+    assert loss_curve(stage)[-1] == {"step": 10, "train_loss": None, "validation_loss": 8.25}
