@@ -50,7 +50,7 @@ run: demo dagster-home
 	SIGNAL_BACKUP_PASSPHRASE="$${SIGNAL_BACKUP_PASSPHRASE:-$$($(BIN)/astrabot demo-passphrase)}" \
 	  $(BIN)/dagster asset materialize -m astrabot_pipeline.definitions --select 'decoded_backup*' \
 	  --config-json '$(DEMO_RUN_CONFIG)'
-	@echo "report: $(ASTRABOT_DATA_DIR)/reports/eval_report.md"
+	@echo "report: $(ASTRABOT_DATA_DIR)/reports/report.html (and report.md, metrics.json)"
 
 dev: demo dagster-home
 	SIGNAL_BACKUP_PASSPHRASE="$${SIGNAL_BACKUP_PASSPHRASE:-$$($(BIN)/astrabot demo-passphrase)}" \

@@ -1,6 +1,8 @@
-"""The evaluation report: base model vs each LoRA stage, as Markdown and as JSON.
+"""The perplexity part of the evaluation: base model vs each LoRA stage on the test slice,
+and the report built from it (`build_report`), written by `report_render.write_report`.
 
-Only numbers, model names and adapter locations go in: never an example's text.
+Only numbers, model names and adapter folder names go in: never an example's text. Other
+results join the report as `ReportSection`s (see `report_model.py`).
 """
 
 from __future__ import annotations
@@ -13,7 +15,22 @@ from pathlib import Path
 from typing import Any
 
 from astrabot_pipeline.evaluation.perplexity import ModelEvaluator, PerplexityResult
-from astrabot_pipeline.storage import write_json, write_text
+from astrabot_pipeline.evaluation.report_model import (
+    ChartSpec,
+    Check,
+    Column,
+    EvaluationReport,
+    ReportSection,
+)
+from astrabot_pipeline.evaluation.report_notes import with_standard_notes
+from astrabot_pipeline.evaluation.report_render import (
+    METRICS_JSON_FILE,
+    REPORT_HTML_FILE,
+    REPORT_MARKDOWN_FILE,
+    ReportPaths,
+    render_report,
+    write_report,
+)
 from astrabot_pipeline.training.base_model import device_summary
 from astrabot_pipeline.training.stages import StageResult
 from astrabot_pipeline.training.tiny_model import is_tiny_base_model
@@ -21,9 +38,10 @@ from astrabot_pipeline.training.token_budget import fit_to_token_budget
 
 DEFAULT_MAX_LENGTH = 256  # with no stage to say what it trained with
 
-REPORT_MARKDOWN_FILE = "eval_report.md"
-REPORT_JSON_FILE = "eval_report.json"
 BASE_ROW_NAME = "base"
+REPORT_TITLE = "Evaluation report"
+PERPLEXITY_SECTION = "perplexity"
+PERPLEXITY_CHECK = "last_stage_perplexity_below_base"
 # Below this many scored tokens, differences of a few percent are within noise.
 FEW_TOKENS = 2000
 
@@ -35,13 +53,6 @@ TINY_MODEL_NOTE = (
     "shapes, reply lengths). They do not show that a model writes like the backup owner, "
     "and the numbers are not comparable with any real model's. For that, set the base "
     "model to a real checkpoint (e.g. Qwen/Qwen2.5-7B-Instruct, 4-bit on a CUDA GPU)."
-)
-SCOPE_NOTE = (
-    "Perplexity is measured on the owner's (assistant) tokens only, on held-out examples "
-    "from conversation windows that are not in the training split. Lower is better, but it "
-    "says nothing about coherence, factual accuracy or privacy: read it with the leakage "
-    "and memorization results. Rows are comparable with each other only (same tokenizer, "
-    "same held-out set, same truncation)."
 )
 
 
@@ -82,12 +93,7 @@ class EvalResults:
     tiny_model: bool = False
     max_length: int | None = None
     notes: list[str] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
-class ReportPaths:
-    markdown: Path
-    json: Path
+    batch_size: int | None = None
 
 
 def evaluate_stages(
@@ -124,6 +130,7 @@ def evaluate_stages(
         finished_at=datetime.now(UTC),
         tiny_model=is_tiny_base_model(evaluator.base_model_path),
         max_length=max_length,
+        batch_size=batch_size,
     )
 
 
@@ -134,116 +141,233 @@ def _base_row(rows: Sequence[ModelRow]) -> ModelRow | None:
     return None
 
 
-def _iso(moment: datetime) -> str:
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).isoformat(timespec="seconds")
-
-
-def _row_dict(row: ModelRow, base: ModelRow | None) -> dict[str, Any]:
-    payload: dict[str, Any] = {
-        "name": row.name,
-        "adapter_dir": row.adapter_dir,
-        "loss": row.loss,
-        "perplexity": row.perplexity,
-        "tokens": row.tokens,
-        "loss_change_vs_base": None,
-        "perplexity_change_vs_base_pct": None,
-    }
-    if base is not None and row is not base:
-        payload["loss_change_vs_base"] = row.loss - base.loss
-        if base.perplexity > 0 and math.isfinite(base.perplexity):
-            payload["perplexity_change_vs_base_pct"] = 100.0 * (
-                row.perplexity / base.perplexity - 1.0
-            )
-    return payload
-
-
 def _observations(results: EvalResults, base: ModelRow | None) -> list[str]:
     """Plain-language findings that follow from the numbers alone."""
     notes: list[str] = []
     if base is None:
         notes.append("No base-model row was evaluated, so no change vs base can be shown.")
-    stages = [row for row in results.rows if row is not base]
     previous = base
-    for row in stages:
+    for row in (row for row in results.rows if row is not base):
         if previous is not None and row.perplexity > previous.perplexity:
             notes.append(
-                f"Stage '{row.name}' has a higher held-out perplexity than '{previous.name}': "
-                "that stage's examples may pull away from the held-out mix, or it overfits."
+                f"Stage '{row.name}' has a higher perplexity than '{previous.name}': that "
+                "stage's examples may pull away from the test slice's mix, or it overfits."
             )
         previous = row
     fewest = min((row.tokens for row in results.rows), default=0)
     if fewest < FEW_TOKENS:
         notes.append(
-            f"Only {fewest} held-out tokens were scored: differences of a few percent are noise."
+            f"Only {fewest} test tokens were scored: differences of a few percent are noise."
         )
     return notes
 
 
-def _fmt(value: float | None, spec: str, suffix: str = "") -> str:
-    return "—" if value is None else format(value, spec) + suffix
+PERPLEXITY_COLUMNS = [
+    Column("loss", "Loss (nats per token)", ".4f", "lower"),
+    Column("perplexity", "Perplexity", ".2f", "lower"),
+    Column("loss_change_vs_base", "Loss vs base", "+.4f", "lower"),
+    Column("perplexity_change_vs_base_pct", "Perplexity vs base (%)", "+.1f", "lower"),
+    Column("tokens", "Tokens scored", "d"),
+]
 
 
-def render_report(results: EvalResults) -> tuple[str, dict[str, Any]]:
-    """The report as Markdown and as a JSON-able dict (same content, no example text)."""
+def perplexity_section(results: EvalResults) -> ReportSection:
+    """The test-slice perplexity of the base model and every stage, as a report section."""
     base = _base_row(results.rows)
-    rows = [_row_dict(row, base) for row in results.rows]
-    notes = ([TINY_MODEL_NOTE] if results.tiny_model else []) + [SCOPE_NOTE]
-    notes += _observations(results, base) + list(results.notes)
-    duration = (results.finished_at - results.started_at).total_seconds()
+    rows: dict[str, dict[str, Any]] = {}
+    for row in results.rows:
+        loss_change = ppl_change = None
+        if base is not None and row is not base:
+            loss_change = row.loss - base.loss
+            if base.perplexity > 0 and math.isfinite(base.perplexity):
+                ppl_change = 100.0 * (row.perplexity / base.perplexity - 1.0)
+        rows[row.name] = {
+            "loss": row.loss,
+            "perplexity": row.perplexity,
+            "loss_change_vs_base": loss_change,
+            "perplexity_change_vs_base_pct": ppl_change,
+            "tokens": row.tokens,
+        }
+    settings: dict[str, Any] = {"max_length": results.max_length}
+    if results.batch_size is not None:
+        settings["batch_size"] = results.batch_size
+    section = ReportSection(
+        title="Test-slice perplexity (owner's tokens)",
+        key=PERPLEXITY_SECTION,
+        columns=list(PERPLEXITY_COLUMNS),
+        rows=rows,
+        notes=_observations(results, base),
+        chart=ChartSpec(
+            columns=("perplexity",),
+            log_scale=True,
+            caption="Test-slice perplexity per model (log scale; lower is better)",
+        ),
+        settings=settings,
+    )
+    return with_standard_notes(section)
 
-    payload: dict[str, Any] = {
-        "model_name": results.model_name,
-        "device": results.device,
-        "tiny_model": results.tiny_model,
-        "dataset": {
-            "train_examples": results.train_examples,
-            "validation_examples": results.validation_examples,
+
+def perplexity_check(results: EvalResults) -> Check | None:
+    """Warning-level: the last stage's perplexity is below the base model's."""
+    base = _base_row(results.rows)
+    stages = [row for row in results.rows if row is not base]
+    if base is None or not stages:
+        return None
+    last = stages[-1]
+    return Check(
+        name=PERPLEXITY_CHECK,
+        passed=last.perplexity < base.perplexity,
+        value=last.perplexity,
+        threshold=base.perplexity,
+        severity="warning",
+        description="The last stage's test-slice perplexity is below the base model's.",
+        metric="perplexity",
+    )
+
+
+def display_model_name(model: str | Path) -> str:
+    """A base model as a report shows it: a hub id as is, a local folder by its name only
+    (a home folder's name can be a person's name)."""
+    text = str(model)
+    if (
+        Path(text).expanduser().is_dir()
+        or text.startswith(("/", "~", "."))
+        or "\\" in text
+        or text.count("/") > 1
+    ):
+        return Path(text).name or "(a local folder)"
+    return text
+
+
+def _reduced(value: Any) -> Any:
+    """A settings record with every path-like string cut to its last part."""
+    if isinstance(value, Mapping):
+        return {str(k): _reduced(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_reduced(v) for v in value]
+    if isinstance(value, str | Path):
+        return display_model_name(value)
+    return value
+
+
+def evaluation_library_versions() -> dict[str, str]:
+    """The versions of what the evaluation ran on (the stages record their own)."""
+    import platform
+    from importlib.metadata import PackageNotFoundError, version
+
+    versions = {"python": platform.python_version()}
+    for package in ("torch", "transformers", "peft", "matplotlib", "sacrebleu"):
+        try:
+            versions[package] = version(package)
+        except PackageNotFoundError:
+            versions[package] = "absent"
+    return versions
+
+
+def reproducibility_record(
+    stages: Sequence[StageResult],
+    *,
+    profile: str,
+    base_model: str,
+    evaluation: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Versions, seeds, dataset hashes, profile and configuration of what the report judged."""
+    trained = [stage for stage in stages if not stage.skipped]
+    return {
+        "profile": profile,
+        "base_model": base_model,
+        "seeds": {stage.stage: stage.seed for stage in trained},
+        "dataset_hashes": {stage.stage: stage.dataset_hash for stage in trained},
+        "run_keys": {stage.stage: stage.run_key for stage in trained},
+        "stage_configs": {stage.stage: _reduced(stage.config) for stage in trained},
+        "evaluation": _reduced(dict(evaluation or {})),
+        "library_versions": {
+            "training": dict(trained[-1].library_versions) if trained else {},
+            "evaluation": evaluation_library_versions(),
         },
-        "max_length": results.max_length,
-        "started_at": _iso(results.started_at),
-        "finished_at": _iso(results.finished_at),
-        "duration_seconds": round(duration, 3),
-        "rows": rows,
-        "notes": notes,
     }
 
-    model_kind = " (tiny demo model)" if results.tiny_model else ""
-    truncation = f"{results.max_length} tokens" if results.max_length else "none"
-    lines = [
-        "# Evaluation report",
-        "",
-        f"- Base model: `{results.model_name}`{model_kind}",
-        f"- Device: {results.device}",
-        f"- Dataset: {results.train_examples} training examples, "
-        f"{results.validation_examples} held-out examples",
-        f"- Truncation: {truncation}",
-        f"- Run: {_iso(results.started_at)} to {_iso(results.finished_at)} ({duration:.1f} s)",
-        "",
-        "## Held-out perplexity (assistant tokens only)",
-        "",
-        "| Model | Adapter | Loss | Perplexity | Loss vs base | Perplexity vs base | Tokens |",
-        "|---|---|---:|---:|---:|---:|---:|",
+
+def loss_curve(stage: StageResult) -> list[dict[str, Any]]:
+    """A stage's `{"step", "train_loss", "validation_loss"}` rows, ending with the validation
+    loss measured after training (at its last step) when the history lacks it."""
+    rows = [dict(row) for row in stage.loss_history]
+    if stage.steps <= 0 or not math.isfinite(stage.validation_loss_after):
+        return rows
+    last = next((row for row in rows if row.get("step") == stage.steps), None)
+    if last is None:
+        rows.append({"step": stage.steps, "train_loss": None, "validation_loss": None})
+        last = rows[-1]
+    if last.get("validation_loss") is None:
+        last["validation_loss"] = stage.validation_loss_after
+    return rows
+
+
+def build_report(
+    results: EvalResults,
+    stages: Sequence[StageResult],
+    *,
+    profile: str = "",
+    settings: Mapping[str, Any] | None = None,
+) -> EvaluationReport:
+    """The report of a perplexity evaluation: its section, the perplexity check, every
+    stage's loss curve, notes and the reproducibility record. `settings` (numbers and
+    short identifiers) join the record's `evaluation` part."""
+    profile = profile or next((s.profile for s in stages if s.profile), "")
+    base_model = display_model_name(results.model_name)
+    section = perplexity_section(results)
+    check = perplexity_check(results)
+    notes = [TINY_MODEL_NOTE] if results.tiny_model else []
+    notes += [
+        f"Stage '{stage.stage}' had no examples of its family and was skipped: its row is "
+        "the previous stage's adapter."
+        for stage in stages
+        if stage.skipped
     ]
-    for row in rows:
-        adapter = f"`{Path(row['adapter_dir']).name}`" if row["adapter_dir"] else "—"
-        loss_change = _fmt(row["loss_change_vs_base"], "+.4f")
-        ppl_change = _fmt(row["perplexity_change_vs_base_pct"], "+.1f", suffix=" %")
-        lines.append(
-            f"| {row['name']} | {adapter} | {row['loss']:.4f} | {row['perplexity']:.2f} | "
-            f"{loss_change} | {ppl_change} | {row['tokens']} |"
-        )
-    lines += ["", "## What this shows, and what it does not", ""]
-    lines += [f"- {note}" for note in notes]
-    return "\n".join(lines) + "\n", payload
-
-
-def write_report(results: EvalResults, out_dir: str | Path) -> ReportPaths:
-    """Write `eval_report.md` and `eval_report.json` into `out_dir`, each atomically."""
-    markdown, payload = render_report(results)
-    out_dir = Path(out_dir)
-    return ReportPaths(
-        markdown=write_text(out_dir / REPORT_MARKDOWN_FILE, markdown),
-        json=write_json(out_dir / REPORT_JSON_FILE, payload),
+    notes += list(results.notes)
+    base = _base_row(results.rows)
+    evaluation = {"max_length": results.max_length, "batch_size": results.batch_size}
+    evaluation |= dict(settings or {})
+    return EvaluationReport(
+        title=REPORT_TITLE,
+        base_model=base_model,
+        profile=profile,
+        device=results.device,
+        sample_sizes={
+            "training_examples": results.train_examples,
+            "test_examples": results.validation_examples,
+            "test_tokens_scored": base.tokens if base is not None else 0,
+        },
+        sections=[section],
+        checks=[check] if check is not None else [],
+        loss_curves={stage.stage: loss_curve(stage) for stage in stages if not stage.skipped},
+        notes=notes,
+        reproducibility=reproducibility_record(
+            stages, profile=profile, base_model=base_model, evaluation=evaluation
+        ),
+        started_at=results.started_at,
+        finished_at=results.finished_at,
+        adapters={
+            row.name: None if row.adapter_dir is None else Path(row.adapter_dir).name
+            for row in results.rows
+        },
     )
+
+
+__all__ = [
+    "BASE_ROW_NAME",
+    "METRICS_JSON_FILE",
+    "REPORT_HTML_FILE",
+    "REPORT_MARKDOWN_FILE",
+    "EvalResults",
+    "ModelRow",
+    "ReportPaths",
+    "build_report",
+    "loss_curve",
+    "evaluate_stages",
+    "perplexity_check",
+    "perplexity_section",
+    "render_report",
+    "reproducibility_record",
+    "write_report",
+]

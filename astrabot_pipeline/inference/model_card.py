@@ -21,8 +21,11 @@ from typing import Any
 from astrabot_pipeline.evaluation.verdict import Verdict
 from astrabot_pipeline.inference.adapter import AdapterInfo
 
-EVAL_REPORT_JSON = "eval_report.json"
-EVAL_REPORT_MARKDOWN = "eval_report.md"
+# Written by the evaluation (evaluation/report_render.py); read here without importing it.
+EVAL_REPORT_JSON = "metrics.json"
+EVAL_REPORT_MARKDOWN = "report.md"
+# The section whose figures make the card's table (loss, perplexity, tokens per model).
+PERPLEXITY_SECTION = "perplexity"
 MAX_REPORT_BYTES = 4 << 20
 # What may be shown of a string from a result file: an identifier, a version, a hash, a
 # short description, or a hub id (one slash); never a path.
@@ -120,11 +123,68 @@ def _read_bounded(path: Path) -> str | None:
         return None
 
 
+def _numbers(values: Any) -> dict[str, float]:
+    """The numeric fields of a mapping with safe keys (booleans and non-finite left out)."""
+    if not isinstance(values, Mapping):
+        return {}
+    return {
+        k: float(v)
+        for k, v in values.items()
+        if isinstance(k, str)
+        and _SAFE_KEY.match(k)
+        and isinstance(v, int | float)
+        and not isinstance(v, bool)
+        and math.isfinite(v)
+    }
+
+
+def _summary_from_metrics(payload: Mapping[str, Any]) -> EvaluationSummary:
+    """`metrics.json`: per model, the perplexity section's numbers make a row; every other
+    number is a figure by its key path. Strings are kept only as safe model/folder names."""
+    summary = EvaluationSummary(source=EVAL_REPORT_JSON)
+    metrics = payload.get("metrics")
+    metrics = metrics if isinstance(metrics, Mapping) else {}
+    adapters = payload.get("adapters")
+    adapters = adapters if isinstance(adapters, Mapping) else {}
+    others: dict[str, dict[str, Any]] = {}
+    for model, sections in list(metrics.items())[:100]:
+        if not isinstance(model, str) or not _SAFE_KEY.match(model):
+            continue
+        sections = sections if isinstance(sections, Mapping) else {}
+        numbers = _numbers(sections.get(PERPLEXITY_SECTION))
+        if numbers:
+            adapter = adapters.get(model)
+            summary.rows.append(
+                {
+                    "name": model,
+                    "adapter_dir": adapter if isinstance(adapter, str) else None,
+                    **numbers,
+                }
+            )
+        rest = {k: v for k, v in sections.items() if k != PERPLEXITY_SECTION}
+        if rest:
+            others[model] = rest
+    checks = payload.get("checks")
+    check_figures = {
+        check["name"]: {k: check.get(k) for k in ("value", "threshold")}
+        for check in (checks if isinstance(checks, list) else [])[:100]
+        if isinstance(check, Mapping) and isinstance(check.get("name"), str)
+    }
+    for key, value in (
+        ("sample_sizes", payload.get("sample_sizes")),
+        ("metrics", others),
+        ("checks", check_figures),
+        ("duration_seconds", payload.get("duration_seconds")),
+    ):
+        summary.figures += _numeric_leaves(value, key)
+    return summary
+
+
 def read_evaluation(reports_dir: Path | None) -> EvaluationSummary | None:
     """The evaluation report under `reports_dir` as figures, or None when there is none.
 
-    From `eval_report.json`: each row's name and numeric fields, and every other numeric
-    figure by its key path. From `eval_report.md` alone: its section titles.
+    From `metrics.json` (read only when under `MAX_REPORT_BYTES`): numbers under keys of
+    safe names only, never a note or other text. From `report.md` alone: its section titles.
     """
     if reports_dir is None:
         return None
@@ -136,32 +196,7 @@ def read_evaluation(reports_dir: Path | None) -> EvaluationSummary | None:
         except ValueError:
             payload = None
     if isinstance(payload, dict):
-        summary = EvaluationSummary(source=EVAL_REPORT_JSON)
-        for row in payload.get("rows") or []:
-            if not isinstance(row, Mapping) or not isinstance(row.get("name"), str):
-                continue
-            if not _SAFE_KEY.match(row["name"]):
-                continue
-            numbers = {
-                k: float(v)
-                for k, v in row.items()
-                if isinstance(k, str)
-                and _SAFE_KEY.match(k)
-                and isinstance(v, int | float)
-                and not isinstance(v, bool)
-            }
-            adapter = row.get("adapter_dir")
-            summary.rows.append(
-                {
-                    "name": row["name"],
-                    "adapter_dir": adapter if isinstance(adapter, str) else None,
-                    **numbers,
-                }
-            )
-        for key, value in payload.items():
-            if key != "rows" and isinstance(key, str) and _SAFE_KEY.match(key):
-                summary.figures += _numeric_leaves(value, key)
-        return summary
+        return _summary_from_metrics(payload)
     markdown = _read_bounded(reports_dir / EVAL_REPORT_MARKDOWN)
     if markdown is None:
         return None
@@ -268,7 +303,7 @@ def _evaluation_section(evaluation: EvaluationSummary | None, info: AdapterInfo)
         return [
             *lines,
             "No evaluation report was found when this export was made (the `eval_report` "
-            "asset writes `$ASTRABOT_DATA_DIR/reports/eval_report.json`).",
+            "asset writes `$ASTRABOT_DATA_DIR/reports/metrics.json`).",
             "",
         ]
     if evaluation.sections and not evaluation.rows:

@@ -29,6 +29,12 @@ import torch  # noqa: E402
 from transformers import AutoModelForCausalLM, AutoTokenizer, GenerationConfig  # noqa: E402
 
 from astrabot_pipeline import cli  # noqa: E402
+from astrabot_pipeline.evaluation import (  # noqa: E402
+    Column,
+    EvaluationReport,
+    ReportSection,
+    write_report,
+)
 from astrabot_pipeline.inference import (  # noqa: E402
     ChatServer,
     ExportFolderError,
@@ -103,27 +109,34 @@ def trained(tmp_path_factory) -> dict:
     )
     adapter = Path(result.adapter_dir)  # stage/<run key>/, the finished run's adapter
     reports = root / "data" / "reports"
-    reports.mkdir(parents=True)
     # An evaluation report as the eval stage writes it; the card may copy its figures, never
     # its text (the note stands in for any text a report could hold).
-    (reports / "eval_report.json").write_text(
-        json.dumps(
-            {
-                "model_name": str(base),
-                "rows": [
-                    {"name": "base", "adapter_dir": None, "loss": 6.9, "perplexity": 990.0},
-                    {
-                        "name": "conversational",
-                        "adapter_dir": str(adapter),
-                        "loss": 6.1,
-                        "perplexity": 445.8,
-                        "tokens": 120,
+    write_report(
+        EvaluationReport(
+            title="Evaluation report",
+            base_model=base.name,
+            profile="tiny",
+            device="cpu",
+            sample_sizes={"training_examples": 40, "test_examples": 4},
+            sections=[
+                ReportSection(
+                    title="Test-slice perplexity",
+                    key="perplexity",
+                    columns=[
+                        Column("loss", "Loss"),
+                        Column("perplexity", "Perplexity"),
+                        Column("tokens", "Tokens", "d"),
+                    ],
+                    rows={
+                        "base": {"loss": 6.9, "perplexity": 990.0},
+                        "conversational": {"loss": 6.1, "perplexity": 445.8, "tokens": 120},
                     },
-                ],
-                "dataset": {"train_examples": 40, "validation_examples": 4},
-                "notes": [f"a note quoting {PLANTED}"],
-            }
-        )
+                )
+            ],
+            notes=[f"a note quoting {PLANTED}"],
+            adapters={"base": None, "conversational": adapter.name},
+        ),
+        reports,
     )
     return {
         "root": root,

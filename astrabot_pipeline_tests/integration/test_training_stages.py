@@ -16,6 +16,7 @@ from peft import PeftModel  # noqa: E402
 from astrabot_pipeline.evaluation import (  # noqa: E402
     EvalResults,
     ModelEvaluator,
+    build_report,
     evaluate_stages,
     render_report,
     write_report,
@@ -145,21 +146,35 @@ def test_evaluator_scores_assistant_tokens_like_the_trainer(pipeline, evaluated)
     assert evaluated.rows[-1].loss == pytest.approx(final.validation_loss_after, rel=0.05)
 
 
-def test_report_has_every_row_and_no_record_text(evaluated, tmp_path):
-    markdown, payload = render_report(evaluated)
-    paths = write_report(evaluated, tmp_path / "report")
-    assert paths.markdown.read_text() == markdown
-    assert json.loads(paths.json.read_text())["rows"] == json.loads(json.dumps(payload["rows"]))
+def test_report_has_every_row_and_no_record_text(pipeline, evaluated, tmp_path):
+    report = build_report(evaluated, pipeline["results"])
+    rendered = render_report(report)
+    paths = write_report(report, tmp_path / "report")
+    assert paths.markdown.read_text() == rendered.markdown
+    assert paths.html.read_text() == rendered.html
+    metrics = json.loads(paths.metrics.read_text())
+    assert metrics == json.loads(json.dumps(rendered.metrics))
 
-    assert [row["name"] for row in payload["rows"]] == ["base", "conversational", "adaptive"]
+    assert metrics["models"] == ["base", "conversational", "adaptive"]
     for name in ("base", "conversational", "adaptive"):
-        assert f"| {name} |" in markdown
-    assert payload["rows"][0]["loss_change_vs_base"] is None
-    assert all(row["loss_change_vs_base"] < 0 for row in payload["rows"][1:])
-    assert payload["tiny_model"] is True and "tiny demo model" in markdown
-    assert payload["dataset"] == {"train_examples": 2 * len(TRAIN), "validation_examples": 20}
+        assert f"| {name} |" in rendered.markdown
+    perplexity = {model: metrics["metrics"][model]["perplexity"] for model in metrics["models"]}
+    assert perplexity["base"]["loss_change_vs_base"] is None
+    assert all(perplexity[m]["loss_change_vs_base"] < 0 for m in ("conversational", "adaptive"))
+    assert metrics["profile"] == "" and "tiny, randomly initialised" in rendered.markdown
+    assert metrics["sample_sizes"]["training_examples"] == 2 * len(TRAIN)
+    assert metrics["sample_sizes"]["test_examples"] == 20
+    assert [c["name"] for c in metrics["checks"]] == ["last_stage_perplexity_below_base"]
+    assert metrics["checks"][0]["passed"] is True
+    stages = [curve["stage"] for curve in metrics["loss_curves"]]
+    assert stages == ["conversational", "adaptive"]
+    assert metrics["adapters"]["adaptive"] == Path(pipeline["results"][-1].adapter_dir).name
+    record = metrics["reproducibility"]
+    assert record["seeds"] == {r.stage: r.seed for r in pipeline["results"]}
+    assert record["library_versions"]["evaluation"]["torch"]
+    assert str(pipeline["root"]) not in json.dumps(metrics) + rendered.html
 
-    everything = markdown + json.dumps(payload)
+    everything = rendered.markdown + rendered.html + json.dumps(metrics)
     texts = {m["content"] for record in TRAIN + VALIDATION for m in record["messages"]}
     assert not any(text in everything for text in texts)
     assert not any(word in everything for word in FOODS + PLACES)

@@ -26,7 +26,7 @@ DERIVED_PATHS = [
     "assets/anonymized_windows.parquet",
     "assets/mixed_dataset.parquet",
     "models/lora_stage_1_conversational/adapter.safetensors",
-    "reports/eval_report.md",
+    "reports/report.md",
 ]
 KEPT_PATHS = ["backups/signal-2024.backup", "secrets/pseudonym.key"]
 

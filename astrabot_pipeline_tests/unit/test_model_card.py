@@ -60,23 +60,27 @@ def test_the_card_shows_base_profile_counts_losses_and_the_record_without_paths(
     assert "No evaluation report was found" in text
 
 
-def test_evaluation_figures_come_from_the_json_report_and_its_text_is_never_copied(tmp_path):
-    (tmp_path / "eval_report.json").write_text(
+def test_evaluation_figures_come_from_metrics_json_and_its_text_is_never_copied(tmp_path):
+    (tmp_path / "metrics.json").write_text(
         json.dumps(
             {
-                "rows": [
-                    {"name": "base", "adapter_dir": None, "loss": 3.1, "perplexity": 22.2},
-                    {
-                        "name": "burst",
-                        "adapter_dir": f"{HOME}/data/models/lora_stage_3_burst",
-                        "loss": 2.8,
-                        "perplexity": 16.4,
-                        "tokens": 5000,
+                "models": ["base", "burst", TEXT],
+                "adapters": {"base": None, "burst": "lora_stage_3_burst", TEXT: HOME},
+                "metrics": {
+                    "base": {"perplexity": {"loss": 3.1, "perplexity": 22.2, "tokens": None}},
+                    "burst": {
+                        "perplexity": {"loss": 2.8, "perplexity": 16.4, "tokens": 5000},
+                        "privacy": {"pii_leakage_score": 0.0, "canary_exposure": 12, "x": TEXT},
                     },
-                    {"name": TEXT, "loss": 1.0},
+                    TEXT: {"perplexity": {"loss": 1.0}},
+                },
+                "sample_sizes": {"test_examples": 40},
+                "checks": [
+                    {"name": "pii_leakage", "value": 0.0, "threshold": 0.01, "passed": True}
                 ],
-                "privacy": {"pii_leakage_rate": 0.0, "canary_exposure": {"mean_rank": 12}},
+                "sections": [{"key": "privacy", "notes": [TEXT]}],
                 "notes": [TEXT],
+                "reproducibility": {"output_dir": HOME},
             }
         )
     )
@@ -84,13 +88,22 @@ def test_evaluation_figures_come_from_the_json_report_and_its_text_is_never_copi
     text = card(info(), evaluation)
     assert "| burst (this model) | 2.8 | 16.4 | 5000 |" in text
     assert "| base | 3.1 | 22.2 | — |" in text
-    assert "`privacy.pii_leakage_rate`: 0" in text
-    assert "`privacy.canary_exposure.mean_rank`: 12" in text
+    assert "`metrics.burst.privacy.pii_leakage_score`: 0" in text
+    assert "`metrics.burst.privacy.canary_exposure`: 12" in text
+    assert "`checks.pii_leakage.threshold`: 0.01" in text
+    assert "`sample_sizes.test_examples`: 40" in text
     assert TEXT not in text and HOME not in text
 
 
+def test_an_oversized_or_broken_metrics_file_is_not_read(tmp_path):
+    (tmp_path / "metrics.json").write_text("{" + " " * (4 << 20))
+    assert read_evaluation(tmp_path) is None
+    (tmp_path / "metrics.json").write_text("[1, 2]")
+    assert read_evaluation(tmp_path) is None
+
+
 def test_a_markdown_only_report_gives_its_section_titles(tmp_path):
-    (tmp_path / "eval_report.md").write_text(
+    (tmp_path / "report.md").write_text(
         f"# Evaluation report\n\n## Held-out perplexity (assistant tokens only)\n\n{TEXT}\n"
         "## Memorization\n"
     )
