@@ -7,7 +7,7 @@ import pytest
 from astrabot_pipeline.training.tiny_model import train_chatml_tokenizer
 from astrabot_pipeline.training.token_budget import fit_to_token_budget
 
-WORDS = "lunch coffee walk lighthouse tomorrow maybe sure later tonight".split()
+WORDS = ["lunch", "coffee", "walk", "lighthouse", "tomorrow", "maybe", "sure", "later", "tonight"]
 
 
 @pytest.fixture(scope="module")
