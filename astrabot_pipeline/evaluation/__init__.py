@@ -1,9 +1,40 @@
 """Evaluation of the base model and each LoRA stage, and the report that compares them."""
 
+from astrabot_pipeline.evaluation.generation import (
+    ChatPrompt,
+    Generations,
+    GenerationSettings,
+    GenerationStats,
+    chat_prompts,
+    generate_from_ids,
+    generate_replies,
+    split_last_reply,
+    trim_prompt_left,
+)
 from astrabot_pipeline.evaluation.perplexity import (
+    AdapterInUseError,
     EvaluationError,
     ModelEvaluator,
     PerplexityResult,
+    bits_per_character,
+)
+from astrabot_pipeline.evaluation.quality import (
+    BLEU_NOTE,
+    ConversationQualityAssessor,
+    QualityAssessment,
+    QualityResult,
+    QualitySettings,
+    TextOverlapResult,
+    text_overlap,
+)
+from astrabot_pipeline.evaluation.ranking import (
+    CandidateSet,
+    LikelihoodScorer,
+    RankingResult,
+    build_candidate_sets,
+    rank_of_true,
+    rank_replies,
+    ranking_metrics,
 )
 from astrabot_pipeline.evaluation.report import (
     EvalResults,
@@ -13,15 +44,50 @@ from astrabot_pipeline.evaluation.report import (
     render_report,
     write_report,
 )
+from astrabot_pipeline.evaluation.style import (
+    STYLE_FEATURES,
+    StyleMatchResult,
+    jensen_shannon_distance,
+    style_match,
+)
 
 __all__ = [
+    "BLEU_NOTE",
+    "STYLE_FEATURES",
+    "AdapterInUseError",
+    "CandidateSet",
+    "ChatPrompt",
+    "ConversationQualityAssessor",
     "EvalResults",
     "EvaluationError",
+    "GenerationSettings",
+    "GenerationStats",
+    "Generations",
+    "LikelihoodScorer",
     "ModelEvaluator",
     "ModelRow",
     "PerplexityResult",
+    "QualityAssessment",
+    "QualityResult",
+    "QualitySettings",
+    "RankingResult",
     "ReportPaths",
+    "StyleMatchResult",
+    "TextOverlapResult",
+    "bits_per_character",
+    "build_candidate_sets",
+    "chat_prompts",
     "evaluate_stages",
+    "generate_from_ids",
+    "generate_replies",
+    "jensen_shannon_distance",
+    "rank_of_true",
+    "rank_replies",
+    "ranking_metrics",
     "render_report",
+    "split_last_reply",
+    "style_match",
+    "text_overlap",
+    "trim_prompt_left",
     "write_report",
 ]
