@@ -94,7 +94,7 @@ class ModelEvaluator:
         adapter, attached on entry and unloaded on exit so the next measurement sees the
         bare base again. Re-entering with the same adapter reuses the attached one, so
         several measurements share one attach."""
-        wanted = None if adapter_dir is None else str(Path(adapter_dir))
+        wanted = None if adapter_dir is None else str(Path(adapter_dir).resolve())
         active = self._active
         if active is not None:
             if active[0] != wanted:

@@ -9,7 +9,8 @@ reciprocal rank summarise it. Ties count against the true reply, so a model that
 every candidate the same gets rank "last", not "first".
 
 The context is the same for all candidates of an example, so `LikelihoodScorer` runs it
-through the model once and reuses its key/value cache for the whole candidate batch.
+through the model once and scores all candidates in one more forward over its key/value
+cache (candidates packed into one row under a block-causal mask).
 """
 
 from __future__ import annotations
@@ -159,9 +160,9 @@ class LikelihoodScorer:
     (what `ModelEvaluator.attached` yields). The tokens scored are those the training loss
     sees for a reply: its `{% generation %}` span, end-of-turn token included.
 
-    `shared_context=True` runs the context once and expands its key/value cache over the
-    candidate batch; False runs one full forward per candidate (the reference the fast
-    path is tested against)."""
+    `shared_context=True` runs the context once and all candidates packed after its cache;
+    False runs one full forward per candidate (the reference the fast path is tested
+    against)."""
 
     def __init__(
         self,
@@ -220,8 +221,11 @@ class LikelihoodScorer:
 
     @torch.no_grad()
     def score_shared(self, context: list[int], replies: Sequence[list[int]]) -> list[float]:
-        """One forward of the context; its cache is repeated for a right-padded batch of the
-        replies. Token 0 of each reply is predicted by the context's last position."""
+        """One forward of the context, then one of all replies packed into a single row
+        after its cache: each reply attends to the context and to its own earlier tokens
+        only (a block-causal mask), and its positions continue the context's. No padding,
+        and the cache is not copied per candidate. Token 0 of each reply is predicted by
+        the context's last position."""
         device = next(self.model.parameters()).device
         first = self.model(
             input_ids=torch.tensor([context], device=device), use_cache=True, logits_to_keep=1
@@ -229,32 +233,40 @@ class LikelihoodScorer:
         first_logp = torch.log_softmax(first.logits[0, -1].float(), dim=-1)
         # transformers 5 calls the key/value cache `cache`; older releases `past_key_values`.
         cache_key = "cache" if "cache" in first else "past_key_values"
-        cache = first[cache_key]
-        cache.batch_repeat_interleave(len(replies))
 
-        width = max(len(reply) for reply in replies)
-        pad_id = self.tokenizer.pad_token_id or 0
-        batch = torch.full((len(replies), width), pad_id, dtype=torch.long)
-        attention = torch.zeros((len(replies), len(context) + width), dtype=torch.long)
-        attention[:, : len(context)] = 1
-        for row, reply in enumerate(replies):
-            batch[row, : len(reply)] = torch.tensor(reply, dtype=torch.long)
-            attention[row, len(context) : len(context) + len(reply)] = 1
+        n_context = len(context)
+        packed = [token for reply in replies for token in reply]
+        total = len(packed)
+        owner = torch.tensor([row for row, reply in enumerate(replies) for _ in reply])
+        offset = torch.tensor([i for reply in replies for i in range(len(reply))])
+        # Query i may see the whole context, and key j of the packed row when both belong
+        # to the same reply and j is not after i.
+        same_reply = owner[:, None] == owner[None, :]
+        not_after = offset[None, :] <= offset[:, None]
+        allowed = torch.cat(
+            [torch.ones(total, n_context, dtype=torch.bool), same_reply & not_after], dim=1
+        )
+        dtype = self.model.dtype if self.model.dtype.is_floating_point else torch.float32
+        mask = torch.zeros(allowed.shape, dtype=dtype)
+        mask.masked_fill_(~allowed, torch.finfo(dtype).min)
+        # Only positions followed by another token of the same reply predict something.
+        predicting = [i for i in range(total - 1) if owner[i] == owner[i + 1]]
+        sums = [float(first_logp[reply[0]]) for reply in replies]
+        if not predicting:  # every reply is a single token
+            return [value / len(reply) for value, reply in zip(sums, replies, strict=True)]
         logits = self.model(
-            input_ids=batch.to(device),
-            attention_mask=attention.to(device),
-            use_cache=True,
-            **{cache_key: cache},
-        ).logits
+            input_ids=torch.tensor([packed], device=device),
+            attention_mask=mask[None, None].to(device),
+            position_ids=(n_context + offset)[None].to(device),
+            logits_to_keep=torch.tensor(predicting, dtype=torch.long, device=device),
+            **{cache_key: first[cache_key]},
+        ).logits[0]
         logp = torch.log_softmax(logits.float(), dim=-1)
-        scores = []
-        for row, reply in enumerate(replies):
-            total = first_logp[reply[0]]
-            if len(reply) > 1:
-                targets = torch.tensor(reply[1:], device=device)
-                total = total + logp[row, : len(reply) - 1].gather(1, targets[:, None]).sum()
-            scores.append(float(total) / len(reply))
-        return scores
+        targets = torch.tensor([packed[i + 1] for i in predicting], device=device)
+        token_logp = logp.gather(1, targets[:, None])[:, 0].cpu()
+        for logp_value, i in zip(token_logp.tolist(), predicting, strict=True):
+            sums[int(owner[i])] += logp_value
+        return [value / len(reply) for value, reply in zip(sums, replies, strict=True)]
 
     @torch.no_grad()
     def score_one(self, context: list[int], reply: list[int]) -> float:

@@ -125,6 +125,11 @@ def test_shared_context_ranking_scores_equal_one_forward_per_candidate(evaluator
                 fast = shared.score_shared(ctx, replies)
                 slow = separate(context, candidates)
                 assert fast == pytest.approx(slow, abs=1e-4)
+            # Replies of one token, and of mixed lengths, packed the same way.
+            for replies in ([[5], [7], [9]], [[5, 6, 7, 8], [9], [10, 11]]):
+                fast = shared.score_shared(ctx, replies)
+                slow = [separate.score_one(ctx, reply) for reply in replies]
+                assert fast == pytest.approx(slow, abs=1e-4)
 
 
 def test_batched_left_padded_generation_equals_one_prompt_at_a_time(evaluator):
