@@ -96,7 +96,8 @@ class QualitySettings:
     stages of the `small` profile within a few minutes on a 2-core CPU."""
 
     max_length: int = DEFAULT_MAX_LENGTH
-    batch_size: int = DEFAULT_GENERATION_BATCH_SIZE
+    batch_size: int = DEFAULT_GENERATION_BATCH_SIZE  # generation
+    perplexity_batch_size: int = 8
     max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS
     ranking_examples: int | None = DEFAULT_RANKING_EXAMPLES
     distractors: int = DEFAULT_DISTRACTORS
@@ -200,7 +201,10 @@ class ConversationQualityAssessor:
         evaluator = self.evaluator
         with evaluator.attached(adapter_dir) as model:
             perplexity = evaluator.perplexity(
-                records, adapter_dir, max_length=settings.max_length, batch_size=settings.batch_size
+                records,
+                adapter_dir,
+                max_length=settings.max_length,
+                batch_size=settings.perplexity_batch_size,
             )
             generations = generate_replies(
                 model,
