@@ -3,12 +3,17 @@
 The tokens scored are exactly those the training loss sees: the chat template's
 `{% generation %}` span of each assistant turn, truncated at `max_length` from the start
 as TRL does. Deterministic: eval mode, no dropout, no sampling, fixed order.
+
+Next to the token-weighted perplexity, bits per character (the same total negative
+log-likelihood in bits, divided by the characters of the scored reply text) compares
+models whose tokenizers cut text differently.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -27,11 +32,14 @@ class EvaluationError(AstrabotError, ValueError):
 
 @dataclass(frozen=True)
 class PerplexityResult:
-    """Mean negative log-likelihood per assistant token, its exponential, and the token count."""
+    """Mean negative log-likelihood per assistant token (nats), its exponential, the token
+    count, and the same total in bits per character of the scored reply text."""
 
     loss: float
     perplexity: float
     tokens: int
+    characters: int
+    bits_per_character: float
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -46,11 +54,23 @@ def _training_chat_template(tokenizer) -> str | None:
     return get_training_chat_template(tokenizer)
 
 
+def bits_per_character(total_nll_nats: float, characters: int) -> float:
+    """Total negative log-likelihood (natural log) as bits per character of text."""
+    if characters <= 0:
+        raise EvaluationError("no reply characters were scored, so bits per character is undefined")
+    return total_nll_nats / math.log(2) / characters
+
+
+class AdapterInUseError(AstrabotError, RuntimeError):
+    """A second, different adapter was asked for while one is attached."""
+
+
 class ModelEvaluator:
     """Scores chat records with a base model, alone or with a LoRA adapter on top.
 
-    The base model is loaded once; adapters are attached for one measurement and removed
-    again, so base and every stage are scored by the same weights and tokenizer.
+    The base model is loaded once; adapters are attached for one measurement (or one
+    `with evaluator.attached(adapter_dir):` block of several) and removed again, so base
+    and every stage are scored by the same weights and tokenizer.
     """
 
     def __init__(self, base_model_path: str | Path, *, quantize_4bit: bool | None = None):
@@ -61,10 +81,48 @@ class ModelEvaluator:
         )
         self.model.eval()
         self.chat_template = _training_chat_template(self.tokenizer)
+        # (adapter location or None, the model in use) while `attached` is entered.
+        self._active: tuple[str | None, Any] | None = None
 
     @property
     def device(self) -> torch.device:
         return next(self.model.parameters()).device
+
+    @contextmanager
+    def attached(self, adapter_dir: str | Path | None = None) -> Iterator[Any]:
+        """The model to measure with: the bare base (`adapter_dir=None`) or base + that LoRA
+        adapter, attached on entry and unloaded on exit so the next measurement sees the
+        bare base again. Re-entering with the same adapter reuses the attached one, so
+        several measurements share one attach."""
+        wanted = None if adapter_dir is None else str(Path(adapter_dir).resolve())
+        active = self._active
+        if active is not None:
+            if active[0] != wanted:
+                raise AdapterInUseError(
+                    "another adapter is attached: finish its measurements before the next one"
+                )
+            yield active[1]
+            return
+        if wanted is None:
+            self._active = (None, self.model)
+            try:
+                yield self.model
+            finally:
+                self._active = None
+            return
+
+        from peft import PeftModel
+
+        adapted = PeftModel.from_pretrained(self.model, str(require_adapter_dir(adapter_dir)))
+        adapted.eval()
+        self._active = (wanted, adapted)
+        try:
+            yield adapted
+        finally:
+            self._active = None
+            # Take the LoRA layers out again so the next measurement sees the bare base.
+            self.model = adapted.unload()
+            self.model.eval()
 
     def _encode(self, records: list[dict], max_length: int) -> list[tuple[list[int], list[int]]]:
         encoded = []
@@ -81,11 +139,31 @@ class ModelEvaluator:
             encoded.append((ids, mask))
         return encoded
 
+    def _scored_characters(self, ids: list[int], mask: list[int]) -> int:
+        """Characters of the reply text behind the scored tokens: each run of assistant
+        tokens decoded without its special tokens (the end-of-turn token scores, but is
+        no character)."""
+        characters = 0
+        run: list[int] = []
+        for token, scored in zip([*ids, None], [*mask, 0], strict=True):
+            if scored:
+                run.append(token)
+            elif run:
+                characters += len(
+                    self.tokenizer.decode(
+                        run, skip_special_tokens=True, clean_up_tokenization_spaces=False
+                    )
+                )
+                run = []
+        return characters
+
     @torch.no_grad()
     def _score(self, model, encoded: list[tuple[list[int], list[int]]], batch_size: int):
         pad_id = self.tokenizer.pad_token_id
         total_nll = 0.0
         total_tokens = 0
+        # The first token is never predicted, so it is never scored (nor counted).
+        total_chars = sum(self._scored_characters(ids[1:], mask[1:]) for ids, mask in encoded)
         for start in range(0, len(encoded), batch_size):
             batch = encoded[start : start + batch_size]
             width = max(len(ids) for ids, _ in batch)
@@ -112,7 +190,7 @@ class ModelEvaluator:
             )
             total_nll += float(nll)
             total_tokens += int((targets != -100).sum())
-        return total_nll, total_tokens
+        return total_nll, total_tokens, total_chars
 
     def perplexity(
         self,
@@ -128,19 +206,8 @@ class ModelEvaluator:
         clean = validate_chat_records(records, "evaluation")
         encoded = self._encode(clean, max_length)
 
-        if adapter_dir is None:
-            nll, tokens = self._score(self.model, encoded, batch_size)
-        else:
-            from peft import PeftModel
-
-            adapted = PeftModel.from_pretrained(self.model, str(require_adapter_dir(adapter_dir)))
-            adapted.eval()
-            try:
-                nll, tokens = self._score(adapted, encoded, batch_size)
-            finally:
-                # Take the LoRA layers out again so the next measurement sees the bare base.
-                self.model = adapted.unload()
-                self.model.eval()
+        with self.attached(adapter_dir) as model:
+            nll, tokens, characters = self._score(model, encoded, batch_size)
 
         if tokens == 0:
             raise EvaluationError(
@@ -148,4 +215,10 @@ class ModelEvaluator:
                 "records end with the owner's replies"
             )
         loss = nll / tokens
-        return PerplexityResult(loss=loss, perplexity=math.exp(min(loss, 700.0)), tokens=tokens)
+        return PerplexityResult(
+            loss=loss,
+            perplexity=math.exp(min(loss, 700.0)),
+            tokens=tokens,
+            characters=characters,
+            bits_per_character=bits_per_character(nll, characters),
+        )

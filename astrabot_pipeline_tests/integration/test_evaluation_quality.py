@@ -1,0 +1,179 @@
+"""The quality half of the evaluation on the tiny model: generation, ranking and style, with and
+without an adapter, and the fast paths (batched generation, shared-context ranking) proven
+equal to the one-at-a-time loops they replace."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pytest
+
+from astrabot_pipeline.settings import harden_process
+
+harden_process()
+
+from astrabot_pipeline.evaluation import (  # noqa: E402
+    AdapterInUseError,
+    ConversationQualityAssessor,
+    GenerationSettings,
+    ModelEvaluator,
+    QualitySettings,
+    generate_replies,
+)
+from astrabot_pipeline.training import build_tiny_base_model  # noqa: E402
+
+pytestmark = pytest.mark.slow
+
+FOODS = ["pizza", "tacos", "ramen", "curry", "dumplings", "bagels", "soup", "pie"]
+
+
+def chat(i: int) -> dict:
+    food = FOODS[i % len(FOODS)]
+    reply = f"yes! {food} at {i % 12 + 1} sounds great"
+    if i % 3 == 0:
+        reply += "\nsee you there 😀"
+    return {
+        "window_id": f"window-{i}",
+        "messages": [
+            {"role": "system", "content": "You are chatting with a friend."},
+            {"role": "user", "content": f"want to get {food} later?"},
+            {"role": "assistant", "content": "maybe, where?"},
+            {"role": "user", "content": f"the place on {food} street, around {i % 12 + 1}"},
+            {"role": "assistant", "content": reply},
+        ],
+    }
+
+
+RECORDS = [chat(i) for i in range(8)]
+SETTINGS = QualitySettings(
+    max_length=128, max_new_tokens=12, ranking_examples=None, distractors=7, max_reply_tokens=24
+)
+
+
+@pytest.fixture(scope="module")
+def evaluator(tmp_path_factory) -> ModelEvaluator:
+    root = tmp_path_factory.mktemp("quality")
+    texts = [m["content"] for record in RECORDS for m in record["messages"]] * 4
+    base = build_tiny_base_model(texts, root / "tiny", vocab_size=400)
+    return ModelEvaluator(base)
+
+
+@pytest.fixture(scope="module")
+def adapter_dir(evaluator, tmp_path_factory) -> Path:
+    """A LoRA adapter with random (non-zero) weights: it changes the model's outputs."""
+    import torch
+    from peft import LoraConfig, get_peft_model
+
+    out = tmp_path_factory.mktemp("adapter") / "lora"
+    torch.manual_seed(0)
+    config = LoraConfig(
+        r=4, target_modules=["q_proj", "v_proj"], init_lora_weights=False, task_type="CAUSAL_LM"
+    )
+    peft_model = get_peft_model(evaluator.model, config)
+    peft_model.save_pretrained(out)
+    evaluator.model = peft_model.unload()
+    evaluator.model.eval()
+    return out
+
+
+def test_assessment_of_base_and_adapter_gives_bounded_numbers_and_no_text(evaluator, adapter_dir):
+    assessor = ConversationQualityAssessor(evaluator, SETTINGS)
+    sets = assessor.candidate_sets(RECORDS)
+    base = assessor.assess(RECORDS, candidate_sets=sets)
+    tuned = assessor.assess(RECORDS, adapter_dir, candidate_sets=sets)
+    for assessment in (base, tuned):
+        result = assessment.result
+        assert result.generation.prompts == len(RECORDS) == len(assessment.generations.texts)
+        assert list(assessment.generations.references) == [
+            r["messages"][-1]["content"] for r in RECORDS
+        ]
+        assert result.ranking.examples == 8 and result.ranking.candidates == 8
+        assert 0.0 <= result.ranking.accuracy <= 1.0
+        assert 1 / 8 <= result.ranking.mean_reciprocal_rank <= 1.0
+        assert 0.0 <= result.text_overlap.chrf <= 100.0
+        assert all(0.0 <= d <= 1.0 for d in result.style.distances.values())
+        # Token-weighted perplexity and bits per character describe the same total.
+        ppl = result.perplexity
+        assert ppl.bits_per_character == pytest.approx(
+            ppl.loss * ppl.tokens / math.log(2) / ppl.characters
+        )
+        payload = repr(result.to_dict()) + repr(assessment)
+        assert not any(food in payload for food in FOODS)
+    # The adapter changes what the model says and how it scores.
+    assert tuned.result.perplexity.loss != pytest.approx(base.result.perplexity.loss)
+
+
+def test_scored_characters_are_the_characters_of_the_owners_turns(evaluator):
+    result = evaluator.perplexity(RECORDS, max_length=512)
+    owner_chars = sum(
+        len(m["content"]) for r in RECORDS for m in r["messages"] if m["role"] == "assistant"
+    )
+    assert result.characters == owner_chars
+
+
+def test_shared_context_ranking_scores_equal_one_forward_per_candidate(evaluator, adapter_dir):
+    assessor = ConversationQualityAssessor(evaluator, SETTINGS)
+    sets = assessor.candidate_sets(RECORDS)
+    for adapter in (None, adapter_dir):
+        with evaluator.attached(adapter) as model:
+            shared, separate = assessor.scorer(model), assessor.scorer(model, shared_context=False)
+            for candidate_set in sets[:2]:
+                context, candidates = candidate_set.context, candidate_set.candidates
+                ctx, _ = shared.encode(context, candidates[0])
+                replies = [shared.encode(context, c)[1] for c in candidates]
+                fast = shared.score_shared(ctx, replies)
+                slow = separate(context, candidates)
+                assert fast == pytest.approx(slow, abs=1e-4)
+            # Replies of one token, and of mixed lengths, packed the same way.
+            for replies in ([[5], [7], [9]], [[5, 6, 7, 8], [9], [10, 11]]):
+                fast = shared.score_shared(ctx, replies)
+                slow = [separate.score_one(ctx, reply) for reply in replies]
+                assert fast == pytest.approx(slow, abs=1e-4)
+
+
+def test_batched_left_padded_generation_equals_one_prompt_at_a_time(evaluator):
+    settings = GenerationSettings(max_new_tokens=12, batch_size=8, max_length=128)
+    one_by_one = GenerationSettings(max_new_tokens=12, batch_size=1, max_length=128)
+    with evaluator.attached() as model:
+        batched = generate_replies(
+            model, evaluator.tokenizer, RECORDS, settings, chat_template=evaluator.chat_template
+        )
+        single = generate_replies(
+            model, evaluator.tokenizer, RECORDS, one_by_one, chat_template=evaluator.chat_template
+        )
+    assert batched.texts == single.texts
+    assert batched.stats.mean_new_tokens > 0
+
+
+def test_long_prompts_are_trimmed_to_the_budget_and_still_answered(evaluator):
+    tight = GenerationSettings(max_new_tokens=8, max_length=24)
+    with evaluator.attached() as model:
+        result = generate_replies(
+            model, evaluator.tokenizer, RECORDS, tight, chat_template=evaluator.chat_template
+        )
+    assert result.stats.trimmed_prompts == len(RECORDS)
+    assert result.stats.completions == len(RECORDS)
+
+
+def test_sampled_generations_are_seeded_and_come_num_samples_per_prompt(evaluator):
+    sampled = GenerationSettings(
+        max_new_tokens=8, max_length=128, temperature=1.0, num_samples=3, seed=7
+    )
+    with evaluator.attached() as model:
+        first = generate_replies(model, evaluator.tokenizer, RECORDS[:4], sampled)
+        again = generate_replies(model, evaluator.tokenizer, RECORDS[:4], sampled)
+    assert first.stats.completions == 12
+    assert [len(group) for group in first.per_prompt()] == [3, 3, 3, 3]
+    assert first.texts == again.texts
+
+
+def test_one_attach_serves_nested_measurements_and_the_base_comes_back(evaluator, adapter_dir):
+    before = evaluator.perplexity(RECORDS)
+    with evaluator.attached(adapter_dir) as model:
+        assert evaluator.perplexity(RECORDS, adapter_dir).loss != pytest.approx(before.loss)
+        with evaluator.attached(adapter_dir) as same:
+            assert same is model
+        with pytest.raises(AdapterInUseError), evaluator.attached(None):
+            pass
+    assert evaluator.perplexity(RECORDS).loss == pytest.approx(before.loss, abs=1e-6)
