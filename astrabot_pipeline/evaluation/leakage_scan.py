@@ -53,8 +53,9 @@ Span = tuple[int, int]
 
 @dataclass(frozen=True)
 class TextScan:
-    """What one text holds: identifier kinds (distinct identifiers per kind), pseudonym
-    kinds, generic recognizer hits per entity type, canaries; and offsets to redact."""
+    """What one text holds: per kind, how many places hold a real identifier (overlapping
+    matches are one place) or a pseudonym; generic recognizer hits per entity type;
+    canaries; the ids of the whole identifiers found; and offsets to redact."""
 
     real: dict[str, int] = field(default_factory=dict)
     pseudonyms: dict[str, int] = field(default_factory=dict)
@@ -201,6 +202,16 @@ def canary_spans(text: str, secrets: Iterable[str]) -> list[Span]:
     return [span for span, digits in _digit_candidates(text) if digits in wanted]
 
 
+def _occurrences(spans: Iterable[Span]) -> int:
+    """How many places the spans mark: overlapping spans ("sam okafor", "okafor") are one."""
+    count, reach = 0, -1
+    for start, end in sorted(spans):
+        if start >= reach:
+            count += 1
+        reach = max(reach, end)
+    return count
+
+
 def _overlaps(span: Span, spans: Iterable[Span]) -> bool:
     return any(span[0] < end and start < span[1] for start, end in spans)
 
@@ -234,26 +245,26 @@ class LeakageScanner:
             for start, end in canaries:
                 chars[start:end] = " " * (end - start)
             text = "".join(chars)
-        real: dict[str, set[str]] = {}
-        pseudonyms: dict[str, set[str]] = {}
+        real: dict[str, list[Span]] = {}
+        pseudonyms: dict[str, list[Span]] = {}
         identifiers: set[int] = set()
         flagged: list[tuple[int, int, str]] = [(s, e, "canary") for s, e in canaries]
         for span, form in candidate_forms(text):
             digest = self.digests.hasher.digest(form)
             kind = self._real.get(digest)
             if kind is not None:
-                real.setdefault(kind, set()).add(digest)
+                real.setdefault(kind, []).append(span)
                 flagged.append((*span, "real"))
                 if digest in self._identifier_of:
                     identifiers.add(self._identifier_of[digest])
                 continue
             kind = self._pseudonyms.get(digest)
             if kind is not None:
-                pseudonyms.setdefault(kind, set()).add(digest)
+                pseudonyms.setdefault(kind, []).append(span)
                 flagged.append((*span, "pseudonym"))
         scan = TextScan(
-            real={kind: len(found) for kind, found in sorted(real.items())},
-            pseudonyms={kind: len(found) for kind, found in sorted(pseudonyms.items())},
+            real={kind: _occurrences(spans) for kind, spans in sorted(real.items())},
+            pseudonyms={kind: _occurrences(spans) for kind, spans in sorted(pseudonyms.items())},
             canaries=len(canaries),
             real_identifiers=frozenset(identifiers),
             flagged=tuple(sorted(flagged)),
