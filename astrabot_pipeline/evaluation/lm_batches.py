@@ -9,6 +9,7 @@ continuation token is predicted.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -45,6 +46,16 @@ def stop_token_ids(tokenizer, model=None) -> list[int]:
     if isinstance(im_end, int) and im_end != tokenizer.unk_token_id:
         ids.add(im_end)
     return sorted(ids)
+
+
+def _cache_argument(model) -> str:
+    """`cache` (transformers >= 5.2x) or `past_key_values` (before): what forward takes."""
+    inner = model.get_base_model() if hasattr(model, "get_base_model") else model
+    return (
+        "cache"
+        if "cache" in inspect.signature(type(inner).forward).parameters
+        else ("past_key_values")
+    )
 
 
 def _device(model) -> torch.device:
@@ -149,14 +160,15 @@ def continuation_nll(
             mask[row, : len(tokens)] = 1
         ids, mask = ids.to(device), mask.to(device)
         first = model(input_ids=context_ids, use_cache=True, logits_to_keep=1)
-        cache = first.past_key_values
+        cache = getattr(first, "cache", None) or first.past_key_values
         cache.batch_repeat_interleave(len(batch))
         first_logp = torch.log_softmax(first.logits[0, -1].float(), dim=-1)
         attention = torch.cat(
             [torch.ones((len(batch), context_ids.shape[1]), dtype=torch.long, device=device), mask],
             dim=1,
         )
-        rest = model(input_ids=ids, attention_mask=attention, past_key_values=cache).logits
+        rest = model(input_ids=ids, attention_mask=attention, **{_cache_argument(model): cache})
+        rest = rest.logits
         logp = torch.log_softmax(rest[:, :-1].float(), dim=-1)
         following = logp.gather(-1, ids[:, 1:].unsqueeze(-1)).squeeze(-1) * mask[:, 1:]
         totals = -(first_logp[ids[:, 0]] + following.sum(dim=1))
