@@ -110,7 +110,7 @@ def anonymized_windows(
         paths.sub("secrets"),
         anonymizer,
         contacts,
-        windows["window_id"].tolist(),
+        windows.get("window_id"),
         [(windows["body"].tolist(), bodies), (windows["tweet_text"].tolist(), tweets)],
         senders,
     )

@@ -272,11 +272,11 @@ class IdentifierDigestBuilder:
         replacements: Iterable[Sequence[object]],
     ) -> None:
         """The identifiers replaced in each message (its original text and the anonymizer's
-        `Replacement`s) under its window, and the digests of the surrogates emitted."""
+        `Replacement`s) under its window (None: none), and the digests of the surrogates."""
         for window_id, text, replaced in zip(window_ids, originals, replacements, strict=True):
             if not replaced or not isinstance(text, str):
                 continue
-            window = self._windows.setdefault(str(window_id), set())
+            window = set() if window_id is None else self._windows.setdefault(str(window_id), set())
             for item in replaced:
                 kind = surrogate_kind(item.entity_type)  # type: ignore[attr-defined]
                 forms = identifier_forms(
@@ -424,14 +424,14 @@ def record_identifier_digests(
     secrets_dir: str | Path,
     anonymizer: ConversationAnonymizer,
     contacts: KnownContacts,
-    window_ids: Sequence[object],
+    window_ids: Iterable[object] | None,
     anonymized: Iterable[tuple[Sequence[str | None], AnonymizationResult]],
     sender_pseudonyms: Iterable[str | None] = (),
 ) -> dict[str, int]:
     """The privacy stage's hook: digest the address book, every identifier `anonymizer`
     replaced (each (originals, result) pair is one text column of the windows, row-aligned
-    with `window_ids`) and every surrogate emitted, then write them under `secrets_dir`.
-    Returns metadata-safe counts."""
+    with `window_ids`; None when the rows have no window) and every surrogate emitted, then
+    write them under `secrets_dir`. Returns metadata-safe counts."""
     from astrabot_pipeline.privacy.anonymizer import LANGUAGE
     from astrabot_pipeline.privacy.name_gazetteer import EnglishLexicon
 
@@ -443,7 +443,8 @@ def record_identifier_digests(
     )
     builder.add_contacts(contacts)
     for originals, result in anonymized:
-        builder.add_replacements(window_ids, originals, result.replacements)
+        rows = [None] * len(originals) if window_ids is None else list(window_ids)
+        builder.add_replacements(rows, originals, result.replacements)
     for surrogate in sender_pseudonyms:
         builder.add_pseudonym("name", surrogate)
     builder.write(secrets_dir / DIGEST_FILE)
