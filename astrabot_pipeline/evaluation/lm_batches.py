@@ -174,3 +174,104 @@ def continuation_nll(
         totals = -(first_logp[ids[:, 0]] + following.sum(dim=1))
         scores.extend(float(value) for value in totals)
     return scores
+
+
+def _next_tokens(
+    logits: torch.Tensor, greedy_rows: torch.Tensor, sampling: Sampling, generator: torch.Generator
+) -> torch.Tensor:
+    """Argmax for `greedy_rows`, a temperature / nucleus (top-p) sample for the others."""
+    chosen = logits.argmax(dim=-1)
+    if bool(greedy_rows.all()):
+        return chosen
+    probs = torch.softmax(logits.float() / sampling.temperature, dim=-1)
+    if sampling.top_p < 1:
+        ordered, index = probs.sort(dim=-1, descending=True)
+        outside = ordered.cumsum(dim=-1) - ordered > sampling.top_p
+        ordered = ordered.masked_fill(outside, 0.0)
+        probs = torch.zeros_like(probs).scatter(-1, index, ordered)
+    sampled = torch.multinomial(probs.cpu(), 1, generator=generator).squeeze(-1)
+    return torch.where(greedy_rows, chosen, sampled.to(chosen.device))
+
+
+@torch.no_grad()
+def generate_shared(
+    model,
+    tokenizer,
+    prompts: Sequence[Sequence[int]],
+    sampling: Sampling,
+    *,
+    samples_per_prompt: int,
+    batch_size: int = 8,
+    seed: int = 0,
+) -> tuple[list[list[int]], list[list[list[int]]]]:
+    """(greedy continuation, `samples_per_prompt` sampled ones) of each prompt, each cut
+    before its first stop token, from ONE pass over each prompt: the prompt's keys and
+    values are computed once and shared by its greedy row and its sampled rows. Greedy
+    rows equal `generate`'s greedy output (tested); sampling is seeded per batch."""
+    if sampling.greedy and samples_per_prompt:
+        raise ValueError("sampled completions need a positive temperature")
+    if not prompts:
+        return [], []
+    stops = stop_token_ids(tokenizer, model)
+    pad = _pad_id(tokenizer)
+    device = _device(model)
+    cache_argument = _cache_argument(model)
+    rows_per_prompt = 1 + samples_per_prompt
+    order = sorted(range(len(prompts)), key=lambda i: (len(prompts[i]), i))
+    greedy: dict[int, list[int]] = {}
+    sampled: dict[int, list[list[int]]] = {}
+    for number, start in enumerate(range(0, len(order), batch_size)):
+        chosen = order[start : start + batch_size]
+        width = max(len(prompts[i]) for i in chosen)
+        input_ids = torch.full((len(chosen), width), pad, dtype=torch.long)
+        attention = torch.zeros((len(chosen), width), dtype=torch.long)
+        for row, i in enumerate(chosen):
+            ids = list(prompts[i])
+            input_ids[row, width - len(ids) :] = torch.tensor(ids, dtype=torch.long)
+            attention[row, width - len(ids) :] = 1
+        input_ids, attention = input_ids.to(device), attention.to(device)
+        positions = (attention.cumsum(-1) - 1).clamp(min=0)
+        output = model(
+            input_ids=input_ids,
+            attention_mask=attention,
+            position_ids=positions,
+            use_cache=True,
+            logits_to_keep=1,
+        )
+        cache = getattr(output, "cache", None) or output.past_key_values
+        cache.batch_repeat_interleave(rows_per_prompt)
+        logits = output.logits[:, -1].repeat_interleave(rows_per_prompt, dim=0)
+        attention = attention.repeat_interleave(rows_per_prompt, dim=0)
+        position = positions[:, -1].repeat_interleave(rows_per_prompt, dim=0)
+        greedy_rows = (torch.arange(len(logits), device=device) % rows_per_prompt) == 0
+        generator = torch.Generator().manual_seed(seed * 1_000_003 + number)
+        tokens: list[list[int]] = [[] for _ in range(len(logits))]
+        done = torch.zeros(len(logits), dtype=torch.bool, device=device)
+        for step in range(sampling.max_new_tokens):
+            following = _next_tokens(logits, greedy_rows, sampling, generator)
+            following = following.masked_fill(done, pad)
+            for row, token in enumerate(following.tolist()):
+                if not done[row]:
+                    tokens[row].append(token)
+            done |= torch.isin(following, torch.tensor(stops, device=device))
+            if bool(done.all()) or step + 1 == sampling.max_new_tokens:
+                break
+            attention = torch.cat([attention, torch.ones_like(attention[:, :1])], dim=1)
+            position = position + 1
+            output = model(
+                input_ids=following.unsqueeze(-1),
+                attention_mask=attention,
+                position_ids=position.unsqueeze(-1),
+                use_cache=True,
+                logits_to_keep=1,
+                **{cache_argument: cache},
+            )
+            cache = getattr(output, "cache", None) or output.past_key_values
+            logits = output.logits[:, -1]
+        for row, i in enumerate(chosen):
+            group = [
+                _until_stop(t, stops)
+                for t in tokens[row * rows_per_prompt : (row + 1) * rows_per_prompt]
+            ]
+            greedy[i], sampled[i] = group[0], group[1:]
+    return [greedy[i] for i in range(len(prompts))], [sampled[i] for i in range(len(prompts))]

@@ -40,6 +40,7 @@ from astrabot_pipeline.evaluation.lm_batches import (
     Sampling,
     continuation_nll,
     generate,
+    generate_shared,
     stop_token_ids,
 )
 from astrabot_pipeline.evaluation.memorization import (
@@ -253,31 +254,24 @@ class PrivacyTester:
     ) -> tuple[list[str], list[str]]:
         """(greedy texts, sampled texts) for `prompts`."""
         config = self.config
-        greedy = generate(
+        sampling = Sampling(config.max_new_tokens, config.temperature, config.top_p)
+        if not config.samples_per_prompt:
+            sampling = Sampling(config.max_new_tokens)
+        greedy, sampled = generate_shared(
             model,
             tokenizer,
             prompts,
-            Sampling(config.max_new_tokens),
+            sampling,
+            samples_per_prompt=config.samples_per_prompt,
             batch_size=config.batch_size,
             seed=config.seed + seed_offset,
         )
-        sampled: list[list[list[int]]] = []
-        if config.samples_per_prompt:
-            sampled = generate(
-                model,
-                tokenizer,
-                prompts,
-                Sampling(config.max_new_tokens, config.temperature, config.top_p),
-                samples_per_prompt=config.samples_per_prompt,
-                batch_size=config.batch_size * config.samples_per_prompt,
-                seed=config.seed + seed_offset + 1,
-            )
 
         def decode(tokens: list[int]) -> str:
             return tokenizer.decode(tokens, skip_special_tokens=True)
 
         return (
-            [decode(tokens[0]) for tokens in greedy],
+            [decode(tokens) for tokens in greedy],
             [decode(tokens) for each in sampled for tokens in each],
         )
 

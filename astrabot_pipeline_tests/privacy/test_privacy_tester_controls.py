@@ -14,7 +14,13 @@ import pytest
 import torch
 
 from astrabot_pipeline.dataset.canaries import PlantedCanary
-from astrabot_pipeline.evaluation.privacy_tester import PrivacyConfig, PrivacyResult, PrivacyTester
+from astrabot_pipeline.evaluation.lm_batches import Sampling, generate, generate_shared
+from astrabot_pipeline.evaluation.privacy_tester import (
+    PrivacyConfig,
+    PrivacyResult,
+    PrivacyTester,
+    prompt_messages,
+)
 from astrabot_pipeline.privacy.anonymizer import Replacement
 from astrabot_pipeline.privacy.identifier_digests import (
     DIGEST_FILE,
@@ -122,7 +128,7 @@ def _overfit(model, tokenizer, records: list[dict], steps: int = 30) -> torch.nn
 
 
 @pytest.fixture(scope="module")
-def before_and_after(tmp_path_factory) -> tuple[PrivacyResult, PrivacyResult]:
+def controls(tmp_path_factory) -> dict:
     folder = tmp_path_factory.mktemp("controls")
     records = _records()
     texts = [m["content"] for r in records for m in r["messages"]]
@@ -133,15 +139,22 @@ def before_and_after(tmp_path_factory) -> tuple[PrivacyResult, PrivacyResult]:
     torch.set_num_threads(1)  # a 64-wide model: one thread is faster than two contending
     try:
         untrained = tester.evaluate(model, tokenizer, test_records=records, train_records=records)
-        trained = tester.evaluate(
-            _overfit(model, tokenizer, records),
-            tokenizer,
-            test_records=records,
-            train_records=records,
+        adapted = _overfit(model, tokenizer, records)
+        trained = tester.evaluate(adapted, tokenizer, test_records=records, train_records=records)
+        prompts = [tester._encode_prompt(tokenizer, prompt_messages(r)) for r in records[:6]]
+        prompts[1] = prompts[1][:4]  # lengths differ: left padding must not change anything
+        reference = [g[0] for g in generate(adapted, tokenizer, prompts, Sampling(24))]
+        shared, _ = generate_shared(
+            adapted, tokenizer, prompts, Sampling(24, 0.8), samples_per_prompt=2, batch_size=4
         )
     finally:
         torch.set_num_threads(threads)
-    return untrained, trained
+    return {"results": (untrained, trained), "greedy": (reference, shared)}
+
+
+@pytest.fixture(scope="module")
+def before_and_after(controls) -> tuple[PrivacyResult, PrivacyResult]:
+    return controls["results"]
 
 
 @pytest.mark.slow
@@ -177,3 +190,12 @@ def test_nothing_the_tester_returns_or_logs_holds_the_identifier(before_and_afte
     written += repr(before_and_after) + caplog.text + "".join(capsys.readouterr())
     for secret in ("zorbina", "quellmark", "0102233", "010-2233", "381 094", "381094"):
         assert secret not in written.casefold()
+
+
+@pytest.mark.slow
+def test_shared_prompt_generation_is_greedy_generation_where_greedy(controls):
+    """The fast path (one prompt pass shared by the greedy and sampled rows) gives exactly
+    transformers' greedy output, stop tokens and left padding included."""
+    reference, shared = controls["greedy"]
+    assert shared == reference
+    assert any(len(tokens) < 24 for tokens in reference)  # some stopped at <|im_end|>
