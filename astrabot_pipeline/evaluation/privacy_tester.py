@@ -77,23 +77,32 @@ class PrivacyConfig:
     """Sample sizes and decoding settings (all in the report). Defaults: the demo with the
     `small` profile on a 2-core CPU (see docs/evaluation-privacy.md for measured times)."""
 
-    leakage_prompts: int = 16  # held-out prompts for the leakage scan
+    leakage_prompts: int = 12  # held-out prompts for the leakage scan
     samples_per_prompt: int = 2  # N sampled completions per prompt (leakage and probes)
     temperature: float = 0.8
     top_p: float = 1.0
-    max_new_tokens: int = 32
-    exposure_candidates: int = 64  # random secrets sampled per canary
-    memorization_examples: int = 24
+    max_new_tokens: int = 24
+    exposure_candidates: int = 32  # random secrets sampled per canary
+    memorization_examples: int = 16
     k: int = DEFAULT_K
     m: int = DEFAULT_M
-    max_length: int = 256  # as the stages truncated: prompts keep their last tokens
-    batch_size: int = 8
+    max_length: int = 256  # as the stages truncated (memorization examples must fit)
+    max_prompt_tokens: int = 128  # leakage and probe prompts keep their last tokens
+    batch_size: int = 16  # prompts per batch (each with its greedy and sampled rows)
     score_batch_size: int = 64
     seed: int = 0
     generic_recognizers: bool = True
 
     def __post_init__(self) -> None:
-        for name in ("max_new_tokens", "k", "m", "max_length", "batch_size", "score_batch_size"):
+        for name in (
+            "max_new_tokens",
+            "k",
+            "m",
+            "max_length",
+            "max_prompt_tokens",
+            "batch_size",
+            "score_batch_size",
+        ):
             if getattr(self, name) < 1:
                 raise SettingError(f"PrivacyConfig.{name} must be at least 1")
         for name in ("leakage_prompts", "samples_per_prompt", "memorization_examples"):
@@ -247,7 +256,7 @@ class PrivacyTester:
         encoded = tokenizer.apply_chat_template(
             messages, add_generation_prompt=True, tokenize=True, return_dict=True
         )
-        return _token_ids(encoded)[-self.config.max_length :]
+        return _token_ids(encoded)[-self.config.max_prompt_tokens :]
 
     def _generate_texts(
         self, model, tokenizer, prompts: Sequence[list[int]], *, seed_offset: int
