@@ -22,6 +22,7 @@ from astrabot_pipeline.privacy import (
     purge_plaintext,
 )
 from astrabot_pipeline.privacy.anonymizer import DEFAULT_N_PROCESS
+from astrabot_pipeline.privacy.identifier_digests import record_identifier_digests
 
 MAX_GENERIC_RESIDUE_RATE = 0.01
 
@@ -99,12 +100,20 @@ def anonymized_windows(
     )
     bodies = anonymizer.anonymize_texts(windows["body"].tolist())
     tweets = anonymizer.anonymize_texts(windows["tweet_text"].tolist())
+    senders = anonymizer.sender_pseudonyms(windows["sender_id"], windows["is_outgoing"])
     anonymized = windows.drop(columns=["body", "tweet_text"]).assign(
-        text=bodies.texts,
-        tweet_text=tweets.texts,
-        sender_pseudonym=anonymizer.sender_pseudonyms(windows["sender_id"], windows["is_outgoing"]),
+        text=bodies.texts, tweet_text=tweets.texts, sender_pseudonym=senders
     )
     context.log.info(f"anonymized {len(anonymized)} messages")
+    # Keyed digests of what was replaced, per window, for the evaluation's leakage scan.
+    digest_counts = record_identifier_digests(
+        paths.sub("secrets"),
+        anonymizer,
+        contacts,
+        windows.get("window_id"),
+        [(windows["body"].tolist(), bodies), (windows["tweet_text"].tolist(), tweets)],
+        senders,
+    )
     entity_counts = {**bodies.entity_counts}
     for kind, count in tweets.entity_counts.items():
         entity_counts[kind] = entity_counts.get(kind, 0) + count
@@ -115,6 +124,7 @@ def anonymized_windows(
             **{f"scope_{key}": int(value) for key, value in scope.counts.items()},
             **languages.to_metadata(),
             **{f"replaced_{kind.lower()}": int(count) for kind, count in entity_counts.items()},
+            **digest_counts,
         },
     )
     validator = PrivacyValidator(contacts, canaries=load_canaries(signal.newest()))

@@ -127,3 +127,38 @@ __all__ = [
     "trim_prompt_left",
     "write_report",
 ]
+
+# The privacy half (docs/evaluation-privacy.md).
+from astrabot_pipeline.evaluation.leakage_scan import (  # noqa: E402
+    LeakageResult,
+    LeakageScanner,
+    TextScan,
+    redact,
+)
+from astrabot_pipeline.evaluation.memorization import (  # noqa: E402
+    CanaryExposure,
+    ExposureResult,
+    MemorizationResult,
+)
+from astrabot_pipeline.evaluation.privacy_tester import (  # noqa: E402
+    PROBE_PROMPTS,
+    ExtractionRecall,
+    PrivacyConfig,
+    PrivacyResult,
+    PrivacyTester,
+)
+
+__all__ += [
+    "PROBE_PROMPTS",
+    "CanaryExposure",
+    "ExposureResult",
+    "ExtractionRecall",
+    "LeakageResult",
+    "LeakageScanner",
+    "MemorizationResult",
+    "PrivacyConfig",
+    "PrivacyResult",
+    "PrivacyTester",
+    "TextScan",
+    "redact",
+]

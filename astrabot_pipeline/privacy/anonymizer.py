@@ -115,12 +115,26 @@ class SpacyModelMissingError(AstrabotError, RuntimeError):
     """The spaCy model Presidio needs is not installed (the pipeline never downloads it)."""
 
 
+@dataclass(frozen=True)
+class Replacement:
+    """One replaced span: its entity type, offsets in the original text, and the surrogate
+    that took its place (offsets only: the original's text stays in the caller's hands)."""
+
+    entity_type: str
+    start: int
+    end: int
+    surrogate: str
+
+
 @dataclass
 class AnonymizationResult:
-    """Anonymized texts (None/empty passed through) and how many entities of each kind."""
+    """Anonymized texts (None/empty passed through), how many entities of each kind, and
+    per text what was replaced (see privacy/identifier_digests.py, which keeps keyed
+    digests of the replaced identifiers for the evaluation's leakage scan)."""
 
     texts: list[str | None]
     entity_counts: dict[str, int] = field(default_factory=dict)
+    replacements: list[tuple[Replacement, ...]] = field(default_factory=list)
 
 
 def _available_cpus() -> int:
@@ -431,16 +445,25 @@ class ConversationAnonymizer(EntityFinder):
         todo = [i for i, text in enumerate(output) if isinstance(text, str) and text.strip()]
         findings = self.find_entities([output[i] for i in todo])  # type: ignore[misc]
         counts: Counter[str] = Counter()
+        replacements: list[tuple[Replacement, ...]] = [() for _ in output]
         for i, chosen in zip(todo, findings, strict=True):
             text = output[i]
             assert text is not None
             if not chosen:
                 continue
-            output[i] = self._anonymizer.anonymize(
+            anonymized = self._anonymizer.anonymize(
                 text,
                 [RecognizerResult(r.entity_type, r.start, r.end, r.score) for r in chosen],
                 operators=self.operators,
                 merge_entities_with_spaces=False,
-            ).text
+            )
+            output[i] = anonymized.text
+            # Presidio lists its items in no set order; sorted by offset, the n-th is the
+            # surrogate of the n-th chosen (non-overlapping, sorted) finding.
+            surrogates = sorted(anonymized.items, key=lambda item: item.start)
+            replacements[i] = tuple(
+                Replacement(found.entity_type, found.start, found.end, item.text)
+                for found, item in zip(chosen, surrogates, strict=True)
+            )
             counts.update(result.entity_type for result in chosen)
-        return AnonymizationResult(output, dict(counts))
+        return AnonymizationResult(output, dict(counts), replacements)

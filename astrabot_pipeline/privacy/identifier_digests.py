@@ -1,0 +1,451 @@
+"""Keyed digests of every real identifier the privacy stage replaced, for the leakage scan.
+
+The evaluation must tell whether a model writes a real name, number or e-mail of the
+owner's contacts, without reading `decoded_backup` (it may have been deleted) and without
+ever writing an identifier out. So the privacy stage, which holds every identifier while
+it anonymizes, stores HMAC-SHA256 digests (its own 32-byte key, created once, 0600) of
+each identifier's normalized forms; the scan hashes candidate spans of a generation the
+same way and compares. Without the key a digest cannot be tested against a guess.
+
+Forms (`identifier_forms`, shared with the scan so the two cannot drift apart):
+- names: the folded (case- and accent-insensitive) word sequence of the whole name, when
+  it has at most MAX_NGRAM_WORDS words, plus each word of MIN_NAME_TOKEN_CHARS or more
+  letters that is not a common word (a stop word, a name that is also a word, and for
+  names found by NER or the gazetteer, any English word): "partial" forms;
+- phone numbers: digits only, without leading zeros, and their last 10 and 9 digits;
+- e-mails: the casefolded address;
+- anything else replaced (addresses, places, URLs, card numbers…, "other"): its digits
+  when it holds MIN_OTHER_DIGITS or more, its casefolded text when it is one token, and
+  the word sequence of each line or comma-separated part of at most MAX_NGRAM_WORDS words.
+
+The file also lists, per conversation window (by `window_id`), which identifiers its
+messages held before anonymization: the split into train/validation/test happens later
+(`mixed_dataset`), so the evaluation intersects this with the training windows. The
+surrogates the stage emitted are digested apart ("pseudonyms"): a model repeating them is
+reported, not counted as a leak; a form that is both real and a surrogate is dropped from
+the real ones and counted as ambiguous.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import re
+from collections.abc import Container, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from spacy.lang.en.stop_words import STOP_WORDS
+
+from astrabot_pipeline.errors import AstrabotError
+from astrabot_pipeline.privacy.known_contacts import (
+    COMMON_WORD_NAMES,
+    KnownContacts,
+    digits_of,
+    fold,
+    name_words,
+)
+from astrabot_pipeline.privacy.pseudonyms import SecretFileError, load_or_create_secret
+from astrabot_pipeline.storage import write_json
+
+if TYPE_CHECKING:
+    from astrabot_pipeline.privacy.anonymizer import AnonymizationResult, ConversationAnonymizer
+
+DIGEST_KEY_FILE = "identifier_digest.key"  # under $ASTRABOT_DATA_DIR/secrets/
+DIGEST_FILE = "identifier_digests.json"  # under $ASTRABOT_DATA_DIR/secrets/
+FORMAT_VERSION = 1
+KINDS = ("name", "phone", "email", "other")
+MAX_NGRAM_WORDS = 4  # the scan hashes word n-grams of 1..MAX_NGRAM_WORDS words
+MIN_NAME_TOKEN_CHARS = 3
+MIN_PHONE_DIGITS = 7
+MIN_OTHER_DIGITS = 6
+PHONE_TAILS = (10, 9)  # "the last 10 / 9 digits": a number written without its country code
+
+# Presidio entity types (privacy/recognizers.py, Presidio's own) -> identifier kind.
+ENTITY_KINDS = {
+    "KNOWN_CONTACT_NAME": "name",
+    "PERSON": "name",
+    "KNOWN_CONTACT_PHONE": "phone",
+    "PHONE_NUMBER": "phone",
+    "KNOWN_CONTACT_EMAIL": "email",
+    "EMAIL_ADDRESS": "email",
+}
+# Found by NER or the given-name gazetteer rather than the address book: one of their
+# words counts as a partial form only when it is no English word at all.
+GUESSED_NAME_ENTITIES = frozenset({"PERSON"})
+
+# The three ways a form is hashed: a folded word sequence, a digit string, one token.
+WORDS, DIGITS, TOKEN = "w", "d", "t"
+_PLACEHOLDER = re.compile(r"<[A-Z_]+>")  # Presidio's "replace" operator output: no pseudonym
+_PARTS = re.compile(r"[\n,;]+")
+_EDGE_PUNCTUATION = "\"'`.,;:!?()[]{}<>*_~"
+
+
+class IdentifierDigestError(AstrabotError, ValueError):
+    """The identifier digests (or their key) cannot be read: the privacy stage must run again."""
+
+
+def load_or_create_digest_key(path: str | Path) -> bytes:
+    """The installation's identifier-digest key: 32 random bytes, created once (0600)."""
+    try:
+        return load_or_create_secret(Path(path))
+    except SecretFileError as error:
+        raise IdentifierDigestError(
+            f"identifier digest key {path} is unusable: delete it and re-materialize "
+            "anonymized_windows, which makes a new key and new digests"
+        ) from error
+
+
+class IdentifierHasher:
+    """HMAC-SHA256 of a normalized form under the installation's key (hex digest)."""
+
+    def __init__(self, key: bytes) -> None:
+        if len(key) < 16:
+            raise ValueError("the identifier digest key must be at least 16 bytes")
+        self._key = key
+
+    def digest(self, form: tuple[str, str]) -> str:
+        how, value = form
+        return hmac.new(self._key, f"{how}\x00{value}".encode(), hashlib.sha256).hexdigest()
+
+    @property
+    def fingerprint(self) -> str:
+        """Tells which key made a digest file (a digest of a fixed string, not the key)."""
+        return self.digest(("fingerprint", "astrabot-identifier-digests"))[:16]
+
+
+def is_common_word(word: str, english_words: Container[str] = ()) -> bool:
+    return word in STOP_WORDS or word in COMMON_WORD_NAMES or word in english_words
+
+
+def phone_forms(digits: str) -> set[tuple[str, str]]:
+    """A number's digit forms: all its digits (leading zeros off) and its last 10 and 9."""
+    digits = digits.lstrip("0")
+    if len(digits) < MIN_PHONE_DIGITS:
+        return set()
+    forms = {(DIGITS, digits)}
+    forms |= {(DIGITS, digits[-tail:]) for tail in PHONE_TAILS if len(digits) > tail}
+    return forms
+
+
+def word_form(words: Sequence[str]) -> tuple[str, str]:
+    return (WORDS, " ".join(words))
+
+
+def token_form(token: str) -> tuple[str, str]:
+    return (TOKEN, fold(token.strip().strip(_EDGE_PUNCTUATION)))
+
+
+@dataclass(frozen=True)
+class IdentifierForms:
+    """The forms that are the identifier itself, and partial ones (a name's single words)."""
+
+    kind: str
+    whole: frozenset[tuple[str, str]]
+    partial: frozenset[tuple[str, str]] = frozenset()
+
+
+def identifier_forms(
+    kind: str, text: str, *, guessed: bool = False, english_words: Container[str] = ()
+) -> IdentifierForms:
+    """The normalized forms of one identifier `text` of `kind` (see the module docstring).
+
+    `guessed`: a name found by NER or the gazetteer, whose single words count only when
+    they are no English word (`english_words`), as such finders also tag ordinary words.
+    """
+    whole: set[tuple[str, str]] = set()
+    partial: set[tuple[str, str]] = set()
+    if kind == "name":
+        words = name_words(text)
+        if 1 <= len(words) <= MAX_NGRAM_WORDS:
+            whole.add(word_form(words))
+        lexicon = english_words if guessed else ()
+        partial = {
+            word_form((word,))
+            for word in words
+            if len(word) >= MIN_NAME_TOKEN_CHARS
+            and not word.isdigit()
+            and not is_common_word(word, lexicon)
+        }
+        if len(words) == 1 and is_common_word(words[0], lexicon):
+            whole.clear()  # a lone common word ("Will", "Rose") would flag every use of it
+        partial -= whole
+    elif kind == "phone":
+        whole |= phone_forms(digits_of(text))
+    elif kind == "email":
+        whole.add(token_form(text))
+    else:
+        digits = digits_of(text)
+        if len(digits) >= MIN_OTHER_DIGITS:
+            whole.add((DIGITS, digits.lstrip("0") or "0"))
+        if len(text.split()) == 1 and len(text.strip()) >= MIN_NAME_TOKEN_CHARS:
+            whole.add(token_form(text))
+        for part in _PARTS.split(text):
+            words = name_words(part)
+            if not 1 <= len(words) <= MAX_NGRAM_WORDS:
+                continue
+            if len(words) == 1 and (
+                len(words[0]) < MIN_NAME_TOKEN_CHARS or is_common_word(words[0], english_words)
+            ):
+                continue
+            whole.add(word_form(words))
+    return IdentifierForms(kind, frozenset(whole), frozenset(partial))
+
+
+def surrogate_kind(entity_type: str) -> str:
+    return ENTITY_KINDS.get(entity_type, "other")
+
+
+@dataclass
+class IdentifierDigestBuilder:
+    """Collects the digests while the privacy stage anonymizes; `write` saves them.
+
+    Each identifier is its kind and the digests of its whole forms; two of one kind that
+    share a form are one identifier ("+1 415 555 0134" in a chat and the address book's
+    "+14155550134"). Texts and surrogates are never kept, only digests.
+    """
+
+    hasher: IdentifierHasher
+    english_words: Container[str] = ()
+    _forms: list[tuple[str, set[str]]] = field(default_factory=list)
+    _parent: list[int] = field(default_factory=list)
+    _by_digest: dict[tuple[str, str], int] = field(default_factory=dict)
+    _partial: dict[str, str] = field(default_factory=dict)
+    _pseudonyms: dict[str, str] = field(default_factory=dict)
+    _windows: dict[str, set[int]] = field(default_factory=dict)
+
+    def _root(self, identifier: int) -> int:
+        while self._parent[identifier] != identifier:
+            self._parent[identifier] = self._parent[self._parent[identifier]]
+            identifier = self._parent[identifier]
+        return identifier
+
+    def _add(self, forms: IdentifierForms) -> int | None:
+        whole = {self.hasher.digest(form) for form in forms.whole}
+        for form in forms.partial:
+            self._partial.setdefault(self.hasher.digest(form), forms.kind)
+        if not whole:
+            return None
+        known = {
+            self._root(self._by_digest[(forms.kind, d)])
+            for d in whole
+            if (forms.kind, d) in self._by_digest
+        }
+        if known:
+            identifier = min(known)
+            for other in known - {identifier}:
+                self._parent[other] = identifier
+                self._forms[identifier][1].update(self._forms[other][1])
+        else:
+            identifier = len(self._forms)
+            self._forms.append((forms.kind, set()))
+            self._parent.append(identifier)
+        self._forms[identifier][1].update(whole)
+        for digest in whole:
+            self._by_digest[(forms.kind, digest)] = identifier
+        return identifier
+
+    def _identifiers(self) -> tuple[list[tuple[str, set[str]]], dict[int, int]]:
+        """The merged identifiers, numbered from 0, and each raw id's final number."""
+        roots = sorted({self._root(i) for i in range(len(self._forms))})
+        number = {root: n for n, root in enumerate(roots)}
+        final = {i: number[self._root(i)] for i in range(len(self._forms))}
+        return [self._forms[root] for root in roots], final
+
+    def add_contacts(self, contacts: KnownContacts) -> None:
+        """Every identifier of the owner's address book (owner included), seen in a chat or
+        not: name forms as saved (not derived diminutives), numbers, e-mails."""
+        for words, form in contacts.names.items():
+            if not form.derived:
+                self._add(identifier_forms("name", " ".join(words)))
+        for digits in contacts.phones:
+            self._add(identifier_forms("phone", digits))
+        for email in contacts.emails:
+            self._add(identifier_forms("email", email))
+
+    def add_replacements(
+        self,
+        window_ids: Iterable[object],
+        originals: Iterable[str | None],
+        replacements: Iterable[Sequence[object]],
+    ) -> None:
+        """The identifiers replaced in each message (its original text and the anonymizer's
+        `Replacement`s) under its window (None: none), and the digests of the surrogates."""
+        for window_id, text, replaced in zip(window_ids, originals, replacements, strict=True):
+            if not replaced or not isinstance(text, str):
+                continue
+            window = set() if window_id is None else self._windows.setdefault(str(window_id), set())
+            for item in replaced:
+                kind = surrogate_kind(item.entity_type)  # type: ignore[attr-defined]
+                forms = identifier_forms(
+                    kind,
+                    text[item.start : item.end],  # type: ignore[attr-defined]
+                    guessed=item.entity_type in GUESSED_NAME_ENTITIES,  # type: ignore[attr-defined]
+                    english_words=self.english_words,
+                )
+                identifier = self._add(forms)
+                if identifier is not None:
+                    window.add(identifier)
+                self.add_pseudonym(kind, item.surrogate)  # type: ignore[attr-defined]
+
+    def add_pseudonym(self, kind: str, surrogate: str | None) -> None:
+        """A surrogate the stage emitted (e.g. a sender's pseudonym): reported apart."""
+        if not isinstance(surrogate, str) or not surrogate or _PLACEHOLDER.fullmatch(surrogate):
+            return
+        forms = identifier_forms(kind, surrogate)
+        for form in forms.whole | forms.partial:
+            self._pseudonyms.setdefault(self.hasher.digest(form), kind)
+
+    def payload(self) -> dict:
+        """The JSON document `write` saves (digests, kinds and window ids only)."""
+        pseudonyms = set(self._pseudonyms)
+        merged, final = self._identifiers()
+        identifiers = []
+        ambiguous = 0
+        for kind, whole in merged:
+            kept = sorted(whole - pseudonyms)
+            ambiguous += len(whole) - len(kept)
+            identifiers.append({"kind": kind, "digests": kept})
+        partial = {
+            digest: kind
+            for digest, kind in sorted(self._partial.items())
+            if digest not in pseudonyms
+        }
+        ambiguous += len(self._partial) - len(partial)
+        windows = {
+            window: sorted({final[i] for i in ids}) for window, ids in sorted(self._windows.items())
+        }
+        return {
+            "format": FORMAT_VERSION,
+            "algorithm": "hmac-sha256",
+            "key_fingerprint": self.hasher.fingerprint,
+            "identifiers": identifiers,
+            "partial": partial,
+            "pseudonyms": dict(sorted(self._pseudonyms.items())),
+            "windows": windows,
+            "ambiguous_forms": ambiguous,
+        }
+
+    def write(self, path: str | Path) -> Path:
+        """Save the digests atomically, 0600 (storage.write_json)."""
+        return write_json(path, self.payload())
+
+    def counts(self) -> dict[str, int]:
+        """Metadata-safe counts: identifiers per kind, surrogates, windows."""
+        per_kind = {f"identifier_digests_{kind}": 0 for kind in KINDS}
+        for kind, _ in self._identifiers()[0]:
+            per_kind[f"identifier_digests_{kind}"] += 1
+        return {
+            **per_kind,
+            "identifier_digests_pseudonyms": len(self._pseudonyms),
+            "identifier_digests_windows": sum(1 for ids in self._windows.values() if ids),
+        }
+
+
+@dataclass(frozen=True)
+class IdentifierDigests:
+    """What the privacy stage stored, loaded for the scan (digests only, never identifiers)."""
+
+    hasher: IdentifierHasher
+    identifiers: tuple[tuple[str, frozenset[str]], ...]  # (kind, whole-form digests) by id
+    partial: Mapping[str, str]  # digest -> kind
+    pseudonyms: Mapping[str, str]  # digest -> kind
+    windows: Mapping[str, tuple[int, ...]]
+    ambiguous_forms: int = 0
+
+    @classmethod
+    def load(cls, path: str | Path, key: bytes) -> IdentifierDigests:
+        path = Path(path)
+        hasher = IdentifierHasher(key)
+        try:
+            payload = json.loads(path.read_text(encoding="utf-8"))
+            if payload.get("format") != FORMAT_VERSION:
+                raise ValueError("format")
+            if payload["key_fingerprint"] != hasher.fingerprint:
+                raise IdentifierDigestError(
+                    f"{path} was made with another identifier digest key: re-materialize "
+                    "anonymized_windows so digests and key match"
+                )
+            identifiers = tuple(
+                (entry["kind"], frozenset(entry["digests"])) for entry in payload["identifiers"]
+            )
+            windows = {str(w): tuple(int(i) for i in ids) for w, ids in payload["windows"].items()}
+            return cls(
+                hasher=hasher,
+                identifiers=identifiers,
+                partial=dict(payload["partial"]),
+                pseudonyms=dict(payload["pseudonyms"]),
+                windows=windows,
+                ambiguous_forms=int(payload.get("ambiguous_forms", 0)),
+            )
+        except FileNotFoundError as error:
+            raise IdentifierDigestError(
+                f"no identifier digests at {path}: materialize anonymized_windows first"
+            ) from error
+        except (ValueError, KeyError, TypeError, AttributeError) as error:
+            if isinstance(error, IdentifierDigestError):
+                raise
+            raise IdentifierDigestError(
+                f"{path} is not an identifier digest file of format {FORMAT_VERSION}: "
+                "re-materialize anonymized_windows"
+            ) from None
+
+    @classmethod
+    def from_data_dir(cls, secrets_dir: str | Path) -> IdentifierDigests:
+        """The digests and key under `$ASTRABOT_DATA_DIR/secrets/` (the key is never created
+        here: a missing key means no digests were made)."""
+        secrets_dir = Path(secrets_dir)
+        key_path = secrets_dir / DIGEST_KEY_FILE
+        if not key_path.is_file():
+            raise IdentifierDigestError(
+                f"no identifier digest key at {key_path}: materialize anonymized_windows first"
+            )
+        return cls.load(secrets_dir / DIGEST_FILE, load_or_create_digest_key(key_path))
+
+    def real_kinds(self) -> dict[str, str]:
+        """Every real digest (whole and partial forms) -> its kind."""
+        kinds = dict(self.partial)
+        for kind, whole in self.identifiers:
+            for digest in whole:
+                kinds[digest] = kind
+        return kinds
+
+    def identifiers_in_windows(self, window_ids: Iterable[object]) -> set[int]:
+        """The ids of the identifiers the given windows held before anonymization."""
+        found: set[int] = set()
+        for window in window_ids:
+            found.update(self.windows.get(str(window), ()))
+        return found
+
+
+def record_identifier_digests(
+    secrets_dir: str | Path,
+    anonymizer: ConversationAnonymizer,
+    contacts: KnownContacts,
+    window_ids: Iterable[object] | None,
+    anonymized: Iterable[tuple[Sequence[str | None], AnonymizationResult]],
+    sender_pseudonyms: Iterable[str | None] = (),
+) -> dict[str, int]:
+    """The privacy stage's hook: digest the address book, every identifier `anonymizer`
+    replaced (each (originals, result) pair is one text column of the windows, row-aligned
+    with `window_ids`; None when the rows have no window) and every surrogate emitted, then
+    write them under `secrets_dir`. Returns metadata-safe counts."""
+    from astrabot_pipeline.privacy.anonymizer import LANGUAGE
+    from astrabot_pipeline.privacy.name_gazetteer import EnglishLexicon
+
+    secrets_dir = Path(secrets_dir)
+    nlp = anonymizer.analyzer.nlp_engine.nlp[LANGUAGE]
+    builder = IdentifierDigestBuilder(
+        IdentifierHasher(load_or_create_digest_key(secrets_dir / DIGEST_KEY_FILE)),
+        EnglishLexicon.from_spacy(nlp),
+    )
+    builder.add_contacts(contacts)
+    for originals, result in anonymized:
+        rows = [None] * len(originals) if window_ids is None else list(window_ids)
+        builder.add_replacements(rows, originals, result.replacements)
+    for surrogate in sender_pseudonyms:
+        builder.add_pseudonym("name", surrogate)
+    builder.write(secrets_dir / DIGEST_FILE)
+    return builder.counts()
