@@ -22,11 +22,11 @@ from pathlib import Path
 from typing import Any
 
 from astrabot_pipeline.errors import AstrabotError
+from astrabot_pipeline.evaluation.report_model import Check, ReportContentError
 from astrabot_pipeline.storage import write_json
 
 EVALUATION_FILE = "evaluation.json"
 APPROVED_FILE = "approved.json"
-SEVERITIES = ("error", "warning")
 # A verdict is a few kilobytes; anything far larger is not one of ours.
 MAX_VERDICT_BYTES = 1 << 20
 
@@ -36,27 +36,11 @@ class VerdictError(AstrabotError, ValueError):
 
 
 @dataclass(frozen=True)
-class CheckOutcome:
-    """One check: `value` compared with `threshold`; `passed` says how it came out."""
-
-    name: str
-    passed: bool
-    severity: str
-    value: float | None = None
-    threshold: float | None = None
-    description: str = ""
-
-    def __post_init__(self) -> None:
-        if self.severity not in SEVERITIES:
-            raise ValueError(f"check severity must be one of {SEVERITIES}")
-
-
-@dataclass(frozen=True)
 class Verdict:
     """What the evaluation concluded about the adapter in `adapter_dir`."""
 
     adapter_dir: str
-    checks: tuple[CheckOutcome, ...]
+    checks: tuple[Check, ...]
     metrics: dict[str, float] = field(default_factory=dict)
     report: str | None = None
     evaluated_at: str = ""
@@ -68,7 +52,7 @@ class Verdict:
         return all(check.passed for check in self.checks if check.severity == "error")
 
     @property
-    def failed_checks(self) -> list[CheckOutcome]:
+    def failed_checks(self) -> list[Check]:
         return [c for c in self.checks if c.severity == "error" and not c.passed]
 
     def to_dict(self) -> dict[str, Any]:
@@ -81,13 +65,14 @@ class Verdict:
     def from_dict(cls, payload: Mapping[str, Any]) -> Verdict:
         try:
             checks = tuple(
-                CheckOutcome(
+                Check(
                     name=str(c["name"]),
                     passed=bool(c["passed"]),
-                    severity=str(c["severity"]),
                     value=_number(c.get("value")),
                     threshold=_number(c.get("threshold")),
+                    severity=str(c["severity"]),
                     description=str(c.get("description", "")),
+                    metric=c.get("metric"),
                 )
                 for c in payload["checks"]
             )
@@ -104,7 +89,7 @@ class Verdict:
                 evaluated_at=str(payload.get("evaluated_at", "")),
                 stage_adapters=tuple(str(s) for s in payload.get("stage_adapters") or ()),
             )
-        except (KeyError, TypeError, ValueError) as error:
+        except (KeyError, TypeError, ValueError, ReportContentError) as error:
             raise VerdictError(
                 f"the evaluation verdict is malformed ({type(error).__name__}): run the "
                 "evaluation (eval_report) again"
@@ -181,7 +166,7 @@ def now_iso() -> str:
 
 def verdict_for(
     adapter_dir: str | Path,
-    checks: Sequence[CheckOutcome],
+    checks: Sequence[Check],
     *,
     metrics: Mapping[str, float] | None = None,
     report: str | Path | None = None,

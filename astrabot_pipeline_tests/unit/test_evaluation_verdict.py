@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 
 from astrabot_pipeline import cli
+from astrabot_pipeline.evaluation.report_model import Check
 from astrabot_pipeline.evaluation.verdict import (
     APPROVED_FILE,
     EVALUATION_FILE,
-    CheckOutcome,
     VerdictError,
     approved_adapter,
     read_verdict,
@@ -27,9 +27,9 @@ from astrabot_pipeline.inference.adapter import AdapterInfo
 from astrabot_pipeline.inference.errors import ExportRefusedError, NoApprovedAdapterError
 from astrabot_pipeline.inference.model_card import render_model_card
 
-LEAK = CheckOutcome("pii_leakage_score", passed=False, severity="error", value=0.04, threshold=0.01)
-MEMO = CheckOutcome("memorization_score", passed=True, severity="error", value=0.0, threshold=0.05)
-WORSE = CheckOutcome("perplexity_below_base", passed=False, severity="warning", value=80.0)
+LEAK = Check("pii_leakage_score", False, 0.04, 0.01, "error", "leaks")
+MEMO = Check("memorization_score", True, 0.0, 0.05, "error", "memorizes")
+WORSE = Check("perplexity_below_base", False, 80.0, None, "warning", "worse than base")
 
 
 def adapter_folder(root: Path, name: str = "run") -> Path:
