@@ -429,6 +429,61 @@ def _padding_free_attention(model) -> bool:
     return implementation in PADDING_FREE_ATTENTION or "flash" in implementation
 
 
+def _scored_positions(labels):
+    """A (batch, length) mask of the positions whose next token is scored (label not -100)."""
+    import torch
+
+    scored = torch.zeros_like(labels, dtype=torch.bool)
+    scored[:, :-1] = labels[:, 1:] != -100
+    return scored
+
+
+def _owner_token_trainer():
+    """SFTTrainer whose loss projects only the scored positions through the LM head.
+
+    TRL's fused LM head scores only those positions on CUDA/XPU, but on other devices it
+    projects every position (and projects again in the backward pass). With the loss on the
+    owner's tokens only, most positions are context: on a CPU this class asks the model for
+    the logits of the scored positions alone (`logits_to_keep`), then takes the same
+    token-mean cross-entropy and logs the same entropy and token accuracy.
+    """
+    import torch
+    from trl import SFTTrainer
+
+    class OwnerTokenSFTTrainer(SFTTrainer):
+        def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+            labels = inputs.get("labels")
+            if return_outputs or labels is None or labels.device.type in ("cuda", "xpu"):
+                return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
+            mode = "train" if self.model.training else "eval"
+            scored = _scored_positions(labels)
+            targets = labels[:, 1:][scored[:, :-1]]
+            model_inputs = {k: v for k, v in inputs.items() if k != "labels"}
+            logits = model(**model_inputs, use_cache=False, logits_to_keep=scored).logits
+            logits = logits.reshape(-1, logits.shape[-1]).float()
+            count = targets.numel() if num_items_in_batch is None else num_items_in_batch
+            loss = torch.nn.functional.cross_entropy(logits, targets, reduction="sum")
+            loss = loss / torch.as_tensor(count).clamp(min=1)
+            if self.args.average_tokens_across_devices and num_items_in_batch is not None:
+                loss = loss * self.accelerator.num_processes
+            with torch.no_grad():
+                log_probs = torch.log_softmax(logits, dim=-1)
+                entropy = -(log_probs.exp() * log_probs).sum(-1)
+                correct = logits.argmax(-1) == targets
+                valid = max(targets.numel(), 1)
+                self._metrics[mode]["entropy"].append(entropy.sum().item() / valid)
+                self._metrics[mode]["mean_token_accuracy"].append(correct.sum().item() / valid)
+            if mode == "train":
+                if "attention_mask" in inputs:
+                    self._total_train_tokens += int(inputs["attention_mask"].sum())
+                else:
+                    self._total_train_tokens += inputs["input_ids"].numel()
+            self._metrics[mode]["num_tokens"] = [self._total_train_tokens]
+            return loss
+
+    return OwnerTokenSFTTrainer
+
+
 def format_progress(update: Mapping[str, float]) -> str:
     """One log line from a progress update: numbers only."""
     parts = [f"step {int(update.get('step', 0))}/{int(update.get('max_steps', 0))}"]
@@ -667,7 +722,6 @@ def _run_stage(
     from datasets import Dataset
     from peft import PeftModel
     from transformers import PrinterCallback, TrainerState
-    from trl import SFTTrainer
 
     model, tokenizer = load_base_model(str(base_model_path))
     padding_free = _padding_free_attention(model)
@@ -681,7 +735,7 @@ def _run_stage(
     run_dir = out_dir / RUNS_DIR / key
     make_parents(run_dir)
     resume_from = last_checkpoint(run_dir)
-    trainer = SFTTrainer(
+    trainer = _owner_token_trainer()(
         model=model,
         args=_training_args(config, run_dir, len(train), padding_free),
         train_dataset=Dataset.from_list(train),

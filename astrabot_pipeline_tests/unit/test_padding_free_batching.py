@@ -111,7 +111,9 @@ def _records() -> list[dict]:
     ]
 
 
-def _loss_and_grads(path: str, padding_free: bool) -> tuple[float, torch.Tensor, dict]:
+def _loss_and_grads(
+    path: str, padding_free: bool, trainer_class=SFTTrainer
+) -> tuple[float, torch.Tensor, dict]:
     from peft import LoraConfig
 
     torch.manual_seed(0)
@@ -127,7 +129,7 @@ def _loss_and_grads(path: str, padding_free: bool) -> tuple[float, torch.Tensor,
         report_to="none",
     )
     tokenizer = load_tokenizer(path)
-    trainer = SFTTrainer(
+    trainer = trainer_class(
         model=_model(path, "sdpa"),
         args=args,
         train_dataset=Dataset.from_list(_records()),
@@ -151,6 +153,13 @@ def test_trl_loss_and_gradients_of_a_padding_free_batch_equal_the_padded_ones(ti
     assert free_loss == pytest.approx(padded_loss, abs=1e-5)
     assert padded_grads.abs().max() > 0
     assert torch.allclose(free_grads, padded_grads, atol=1e-6)
+    # The stages' trainer projects only the owner's positions: same loss, same gradients,
+    # padding-free (what the stages use) and padded (the fallback).
+    owner_only = stages._owner_token_trainer()
+    for padding_free in (True, False):
+        loss, grads, _ = _loss_and_grads(tiny_models["qwen3"], padding_free, owner_only)
+        assert loss == pytest.approx(padded_loss, abs=1e-5)
+        assert torch.allclose(grads, padded_grads, atol=1e-6)
 
 
 def _attention(name: str | None) -> SimpleNamespace:
