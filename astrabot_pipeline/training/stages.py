@@ -422,11 +422,19 @@ def _padding_free_attention(model) -> bool:
     used when there is no attention mask and no cache: TRL passes `use_cache=False`). Measured
     on SmolLM2-135M (Llama) and the tiny Qwen2/Qwen3 models, on a CPU: per-token logits of
     packed examples equal each example run alone (max difference 8e-5 in fp32, as for a padded
-    batch), and TRL's loss and LoRA gradients equal the padded batch's. Any other
-    implementation (flex, paged, custom kernels) gets padded, length-grouped batches.
+    batch), and TRL's loss and LoRA gradients equal the padded batch's.
+
+    A mask does not skip work, though: SDPA/eager attention over the flattened row costs
+    (sum of lengths)^2 instead of batch x longest^2. On a CPU, with short rows (the `small`
+    profile: 2 examples of ~100 tokens), that is noise beside the padding saved; on CUDA a
+    row of 4 x 1024 tokens would pay 4x the attention work and a 4096^2 mask, unmeasured, so
+    there only FlashAttention goes padding-free. Any other implementation (flex, paged,
+    custom kernels), and SDPA/eager on CUDA, get padded, length-grouped batches.
     """
     implementation = str(getattr(model.config, "_attn_implementation", "") or "")
-    return implementation in PADDING_FREE_ATTENTION or "flash" in implementation
+    if "flash" in implementation:
+        return True
+    return implementation in PADDING_FREE_ATTENTION and not cuda_available()
 
 
 def _scored_positions(labels):

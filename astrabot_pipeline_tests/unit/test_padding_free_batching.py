@@ -70,9 +70,10 @@ def _alone(model, examples) -> torch.Tensor:
 
 @pytest.mark.parametrize("attention", ["sdpa", "eager"])
 @pytest.mark.parametrize("arch", ARCHITECTURES)
-def test_packed_examples_get_the_logits_they_get_alone(tiny_models, arch, attention):
-    model = _model(tiny_models[arch], attention)
+def test_packed_examples_get_the_logits_they_get_alone(tiny_models, arch, attention, monkeypatch):
+    model = _model(tiny_models[arch], attention)  # on the CPU, where the stages use it
     assert model.config._attn_implementation == attention
+    monkeypatch.setattr(stages, "cuda_available", lambda: False)
     assert stages._padding_free_attention(model)
     examples = _examples(model.config.vocab_size)
     alone = _alone(model, examples)
@@ -167,9 +168,13 @@ def _attention(name: str | None) -> SimpleNamespace:
 
 
 def test_padding_free_wherever_attention_keeps_examples_apart(monkeypatch):
-    supported = ("sdpa", "eager", "flash_attention_2", "flash_attention_3")
+    flash = ("flash_attention_2", "flash_attention_3")
+    masked = ("sdpa", "eager")
     fallback = ("flex_attention", "paged|sdpa", "", None)
-    for cuda in (False, True):  # the same rule on a CPU and on CUDA
-        monkeypatch.setattr(stages, "cuda_available", lambda cuda=cuda: cuda)
-        assert all(stages._padding_free_attention(_attention(name)) for name in supported)
-        assert not any(stages._padding_free_attention(_attention(name)) for name in fallback)
+    monkeypatch.setattr(stages, "cuda_available", lambda: False)
+    assert all(stages._padding_free_attention(_attention(name)) for name in flash + masked)
+    assert not any(stages._padding_free_attention(_attention(name)) for name in fallback)
+    # On CUDA a mask-based row would cost (sum of lengths)^2 attention: FlashAttention only.
+    monkeypatch.setattr(stages, "cuda_available", lambda: True)
+    assert all(stages._padding_free_attention(_attention(name)) for name in flash)
+    assert not any(stages._padding_free_attention(_attention(name)) for name in masked + fallback)
