@@ -194,6 +194,14 @@ def main() -> None:
         ours = sum(rates["ours"]) / len(rates["ours"])
         baseline = sum(rates["baseline"]) / len(rates["baseline"])
         ratio = ours / baseline
+        # Runs of one side that differ by more than 20 % mean the machine's load changed
+        # under them: the ratio is then noise, whatever it says.
+        spread = max(max(r) / min(r) for r in rates.values())
+        if spread > 1.2:
+            print(
+                f"  WARNING: runs of the same side differ {spread:.1f}x (a busy machine); "
+                "rerun on an idle one or with BENCH_TRAINING_THREADS=1"
+            )
         print(
             f"  training tokens/s, mean of 2 runs: ours {ours:.1f}, baseline {baseline:.1f}: "
             f"{ratio:.2f}x, goal >= {GOAL}x {'met' if ratio >= GOAL else 'NOT met'}"
