@@ -64,6 +64,9 @@ LR_SCHEDULERS = ("linear", "cosine", "constant", "constant_with_warmup")
 # At most one progress update per this many seconds (plus the last one).
 PROGRESS_INTERVAL_SECONDS = 10.0
 _KEY_LENGTH = 16
+# Attention implementations (besides FlashAttention's, see `_padding_free_attention`) that
+# keep the examples of a padding-free batch apart.
+PADDING_FREE_ATTENTION = ("sdpa", "eager")
 
 ProgressCallback = Callable[[dict[str, float]], None]
 
@@ -417,16 +420,83 @@ def last_checkpoint(run_dir: Path) -> Path | None:
 
 
 def _padding_free_attention(model) -> bool:
-    """True when the loaded model attends with a FlashAttention kernel on CUDA.
+    """True when the loaded model's attention keeps examples flattened into one row apart.
 
-    Only FlashAttention's variable-length kernels keep packed examples from attending to
-    each other (TRL's padding-free collator passes sequence boundaries as position ids);
-    eager/SDPA attention, and every CPU run, need padded, length-grouped batches instead.
+    TRL's padding-free collator concatenates a batch into one row whose position ids restart
+    at 0 for every example, with no attention mask. FlashAttention's variable-length kernels
+    take those boundaries directly; with SDPA and eager attention, transformers builds a
+    block-diagonal causal mask from the restarts (`masking_utils.find_packed_sequence_indices`,
+    used when there is no attention mask and no cache: TRL passes `use_cache=False`). Measured
+    on SmolLM2-135M (Llama) and the tiny Qwen2/Qwen3 models, on a CPU: per-token logits of
+    packed examples equal each example run alone (max difference 8e-5 in fp32, as for a padded
+    batch), and TRL's loss and LoRA gradients equal the padded batch's.
+
+    A mask does not skip work, though: SDPA/eager attention over the flattened row costs
+    (sum of lengths)^2 instead of batch x longest^2. On a CPU, with short rows (the `small`
+    profile: 2 examples of ~100 tokens), that is noise beside the padding saved; on CUDA a
+    row of 4 x 1024 tokens would pay 4x the attention work and a 4096^2 mask, unmeasured, so
+    there only FlashAttention goes padding-free. Any other implementation (flex, paged,
+    custom kernels), and SDPA/eager on CUDA, get padded, length-grouped batches.
     """
-    if not cuda_available():
-        return False
     implementation = str(getattr(model.config, "_attn_implementation", "") or "")
-    return "flash" in implementation
+    if "flash" in implementation:
+        return True
+    return implementation in PADDING_FREE_ATTENTION and not cuda_available()
+
+
+def _scored_positions(labels):
+    """A (batch, length) mask of the positions whose next token is scored (label not -100)."""
+    import torch
+
+    scored = torch.zeros_like(labels, dtype=torch.bool)
+    scored[:, :-1] = labels[:, 1:] != -100
+    return scored
+
+
+def _owner_token_trainer():
+    """SFTTrainer whose loss projects only the scored positions through the LM head.
+
+    TRL's fused LM head scores only those positions on CUDA/XPU, but on other devices it
+    projects every position (and projects again in the backward pass). With the loss on the
+    owner's tokens only, most positions are context: on a CPU this class asks the model for
+    the logits of the scored positions alone (`logits_to_keep`), then takes the same
+    token-mean cross-entropy and logs the same entropy and token accuracy.
+    """
+    import torch
+    from trl import SFTTrainer
+
+    class OwnerTokenSFTTrainer(SFTTrainer):
+        def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+            labels = inputs.get("labels")
+            if return_outputs or labels is None or labels.device.type in ("cuda", "xpu"):
+                return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
+            mode = "train" if self.model.training else "eval"
+            scored = _scored_positions(labels)
+            targets = labels[:, 1:][scored[:, :-1]]
+            model_inputs = {k: v for k, v in inputs.items() if k != "labels"}
+            logits = model(**model_inputs, use_cache=False, logits_to_keep=scored).logits
+            logits = logits.reshape(-1, logits.shape[-1]).float()
+            count = targets.numel() if num_items_in_batch is None else num_items_in_batch
+            loss = torch.nn.functional.cross_entropy(logits, targets, reduction="sum")
+            loss = loss / torch.as_tensor(count).clamp(min=1)
+            if self.args.average_tokens_across_devices and num_items_in_batch is not None:
+                loss = loss * self.accelerator.num_processes
+            with torch.no_grad():
+                log_probs = torch.log_softmax(logits, dim=-1)
+                entropy = -(log_probs.exp() * log_probs).sum(-1)
+                correct = logits.argmax(-1) == targets
+                valid = max(targets.numel(), 1)
+                self._metrics[mode]["entropy"].append(entropy.sum().item() / valid)
+                self._metrics[mode]["mean_token_accuracy"].append(correct.sum().item() / valid)
+            if mode == "train":
+                if "attention_mask" in inputs:
+                    self._total_train_tokens += int(inputs["attention_mask"].sum())
+                else:
+                    self._total_train_tokens += inputs["input_ids"].numel()
+            self._metrics[mode]["num_tokens"] = [self._total_train_tokens]
+            return loss
+
+    return OwnerTokenSFTTrainer
 
 
 def format_progress(update: Mapping[str, float]) -> str:
@@ -588,7 +658,7 @@ def _record_latest(out_dir: Path, key: str, final_dir: Path) -> None:
     write_json(out_dir / LATEST_FILE, {"key": key, "adapter_dir": str(final_dir.resolve())})
 
 
-def _training_args(config: StageConfig, run_dir: Path, train_examples: int, packed: bool):
+def _training_args(config: StageConfig, run_dir: Path, train_examples: int, padding_free: bool):
     from trl import SFTConfig
 
     use_cuda = cuda_available()
@@ -605,12 +675,15 @@ def _training_args(config: StageConfig, run_dir: Path, train_examples: int, pack
         gradient_accumulation_steps=config.gradient_accumulation_steps,
         per_device_train_batch_size=config.batch_size,
         per_device_eval_batch_size=config.batch_size,
-        max_length=config.max_length,
+        # Padding-free: each step's examples flattened into one row, no padding and no
+        # packing, so a step still holds `batch_size` examples. TRL does not truncate
+        # there (it refuses a max_length); the records arrive already trimmed to it
+        # (token_budget.py). Padded batches are truncated by TRL and grouped by length so
+        # that little padding is computed.
+        max_length=None if padding_free else config.max_length,
+        padding_free=padding_free,
+        train_sampling_strategy="random" if padding_free else "group_by_length",
         assistant_only_loss=config.assistant_only_loss,
-        # Padding-free needs FlashAttention; TRL enforces max_length there only when packing.
-        packing=packed,
-        packing_strategy="bfd",
-        train_sampling_strategy="random" if packed else "group_by_length",
         seed=config.seed,
         data_seed=config.seed,
         # bf16 where the GPU has it, fp16 on older GPUs, neither on a CPU.
@@ -627,7 +700,9 @@ def _training_args(config: StageConfig, run_dir: Path, train_examples: int, pack
         metric_for_best_model="eval_loss",
         greater_is_better=False,
         logging_steps=max(1, min(planned // 10, config.eval_steps or planned)),
-        include_num_input_tokens_seen="non_padding",
+        # A padding-free row holds no padding; "non_padding" would also drop every token
+        # equal to the pad token, which is <|im_end|> for SmolLM2.
+        include_num_input_tokens_seen="all" if padding_free else "non_padding",
         report_to="none",
         disable_tqdm=True,
         dataloader_num_workers=0,
@@ -672,14 +747,15 @@ def _run_stage(
     from datasets import Dataset
     from peft import PeftModel
     from transformers import PrinterCallback, TrainerState
-    from trl import SFTTrainer
 
     model, tokenizer = load_base_model(str(base_model_path))
-    # Contexts trimmed from the left to max_length, so truncation never cuts a reply.
+    # Contexts trimmed from the left to max_length, so truncation never cuts a reply (and
+    # padding-free batches, which TRL does not truncate, stay within it).
     train_fit = _fit(train, tokenizer, config.max_length, "training")
     validation_fit = _fit(validation, tokenizer, config.max_length, "validation")
     train, validation = train_fit.records, validation_fit.records
-    packed = _padding_free_attention(model)
+    padding_free = _padding_free_attention(model)
+    attention = str(getattr(model.config, "_attn_implementation", "") or "unknown")
     peft_config = None
     if previous_adapter_dir is not None:
         model = PeftModel.from_pretrained(model, str(previous_adapter_dir), is_trainable=True)
@@ -689,9 +765,9 @@ def _run_stage(
     run_dir = out_dir / RUNS_DIR / key
     make_parents(run_dir)
     resume_from = last_checkpoint(run_dir)
-    trainer = SFTTrainer(
+    trainer = _owner_token_trainer()(
         model=model,
-        args=_training_args(config, run_dir, len(train), packed),
+        args=_training_args(config, run_dir, len(train), padding_free),
         train_dataset=Dataset.from_list(train),
         eval_dataset=Dataset.from_list(validation),
         processing_class=tokenizer,
@@ -760,9 +836,9 @@ def _run_stage(
             resumed_from_step=resumed_from_step,
             best_step=best_step,
             run_key=key,
-            batching="packed, padding-free (FlashAttention)"
-            if packed
-            else "length-grouped, padded",
+            batching=f"padding-free ({attention} attention)"
+            if padding_free
+            else f"length-grouped, padded ({attention} attention)",
             profile=record["profile"],
             seed=config.seed,
             dataset_hash=record["dataset_hash"],
