@@ -4,15 +4,24 @@
 import dagster as dg
 import pandas as pd
 
-from astrabot_pipeline.dataset import held_out_sample, records_from_frame
+from astrabot_pipeline.dataset import held_out_sample, read_canaries
+from astrabot_pipeline.defs.dataset import CANARY_RECORD
 from astrabot_pipeline.defs.errors import redact_failures
 from astrabot_pipeline.defs.resources import AstrabotPathsResource
-from astrabot_pipeline.evaluation import (
-    ModelEvaluator,
-    build_report,
-    evaluate_stages,
-    write_report,
+from astrabot_pipeline.evaluation import PrivacyConfig, QualitySettings, write_report
+from astrabot_pipeline.evaluation.report import PERPLEXITY_CHECK
+from astrabot_pipeline.evaluation.run import (
+    DEFAULT_MEMORIZATION_THRESHOLD,
+    DEFAULT_PII_LEAKAGE_THRESHOLD,
+    DEFAULT_SAMPLES,
+    MEMORIZATION_CHECK,
+    PII_CHECK,
+    EvaluationSettings,
+    run_evaluation,
 )
+from astrabot_pipeline.evaluation.verdict import record_approval, write_verdict
+from astrabot_pipeline.privacy.identifier_digests import IdentifierDigests
+from astrabot_pipeline.storage import write_text
 from astrabot_pipeline.training import (
     CURRICULUM,
     STAGE_NAMES,
@@ -21,17 +30,59 @@ from astrabot_pipeline.training import (
     model_profile_from_env,
 )
 
+SAMPLES_FILE = "samples.md"  # under $ASTRABOT_DATA_DIR/samples/ (private, never in reports/)
+REPORT_COVERS_CHECK = "report_covers_every_stage"
+
 
 class EvalConfig(dg.Config):
     max_examples: int | None = None  # None: the model profile's `eval_examples`
+    pii_leakage_threshold: float = DEFAULT_PII_LEAKAGE_THRESHOLD
+    memorization_threshold: float = DEFAULT_MEMORIZATION_THRESHOLD
+    # Sampled completions per leakage and probe prompt, and their temperature.
+    samples_per_prompt: int = PrivacyConfig.samples_per_prompt
+    temperature: float = PrivacyConfig.temperature
+    max_new_tokens: int = QualitySettings.max_new_tokens
+    # Redacted side-by-side generations written to samples/samples.md (0 writes none).
+    samples: int = DEFAULT_SAMPLES
+    seed: int = 0
+
+
+def _split_records(examples: pd.DataFrame) -> list[dict]:
+    """Chat records that keep their window (the ranking draws distractors from others)."""
+    return [
+        {
+            "messages": [{"role": m["role"], "content": m["content"]} for m in messages],
+            "window_id": w,
+        }
+        for messages, w in zip(examples["messages"], examples["window_id"], strict=True)
+    ]
+
+
+def _settings(config: EvalConfig) -> EvaluationSettings:
+    return EvaluationSettings(
+        quality=QualitySettings(max_new_tokens=config.max_new_tokens, seed=config.seed),
+        privacy=PrivacyConfig(
+            samples_per_prompt=config.samples_per_prompt,
+            temperature=config.temperature,
+            seed=config.seed,
+        ),
+        pii_leakage_threshold=config.pii_leakage_threshold,
+        memorization_threshold=config.memorization_threshold,
+        samples=config.samples,
+    )
 
 
 @dg.asset(
     group_name="evaluation",
     ins={"mixed_dataset": dg.AssetIn("mixed_dataset")}
     | {name: dg.AssetIn(name, dagster_type=StageResult) for name in STAGE_NAMES},
-    kinds={"pytorch", "markdown"},
-    check_specs=[dg.AssetCheckSpec("report_covers_every_stage", asset="eval_report")],
+    kinds={"pytorch", "html"},
+    check_specs=[
+        dg.AssetCheckSpec(REPORT_COVERS_CHECK, asset="eval_report"),
+        dg.AssetCheckSpec(PII_CHECK, asset="eval_report"),
+        dg.AssetCheckSpec(MEMORIZATION_CHECK, asset="eval_report"),
+        dg.AssetCheckSpec(PERPLEXITY_CHECK, asset="eval_report"),
+    ],
 )
 @redact_failures
 def eval_report(
@@ -41,31 +92,64 @@ def eval_report(
     mixed_dataset: pd.DataFrame,
     **stage_results: StageResult,
 ):
-    """HTML + Markdown report and metrics.json: loss and perplexity on the dataset's test
-    slice (every family in proportion), base vs every stage, and every stage's loss curve."""
+    """Does it write like the owner, and could it leak their friends' data? Quality of the
+    base model and every stage, privacy of the base and the final adapter, on the dataset's
+    test slice: report.html, report.md and metrics.json, the verdict beside the final
+    adapter, and (private) redacted sample generations."""
     stages = [stage_results[stage.name] for stage in CURRICULUM]
     profile = get_model_profile(stages[0].profile or model_profile_from_env().name)
     held_out = held_out_sample(mixed_dataset, config.max_examples or profile.eval_examples)
-    evaluator = ModelEvaluator(stages[0].base_model)
-    results = evaluate_stages(evaluator, records_from_frame(held_out), stages)
-    report = build_report(
-        results, stages, profile=profile.name, settings={"max_examples": len(held_out)}
+    train = mixed_dataset[mixed_dataset["split"] == "train"]
+    reports = paths.sub("reports")
+    outcome = run_evaluation(
+        stages,
+        _split_records(held_out),
+        _split_records(train),
+        digests=IdentifierDigests.from_data_dir(paths.sub("secrets")),
+        canaries=read_canaries(paths.sub("canaries", CANARY_RECORD)),
+        train_window_ids=train["window_id"].unique().tolist(),
+        settings=_settings(config),
+        profile=profile.name,
+        report_path=reports,
+        progress=context.log.info,
     )
-    files = write_report(report, paths.sub("reports"))
+    files = write_report(outcome.report, reports)
+    write_verdict(outcome.verdict)
+    approved = record_approval(paths.sub("models"), outcome.verdict)
+    samples = paths.sub("samples", SAMPLES_FILE)
+    if outcome.samples is not None:
+        write_text(samples, outcome.samples)
+    else:
+        samples.unlink(missing_ok=True)  # samples of an earlier run, not of this one
+    report = outcome.report
     models = report.models()
-    context.log.info(f"eval report written: {files.html}")
+    context.log.info(
+        f"eval report written: {files.html}; verdict "
+        + ("passed: this adapter set is now the default" if approved else "FAILED: not approved")
+    )
     yield dg.Output(
         {"html": str(files.html), "markdown": str(files.markdown), "metrics": str(files.metrics)},
         metadata={
             "report": dg.MetadataValue.path(str(files.html)),
+            "verdict": "passed" if outcome.verdict.passed else "failed",
             "held_out_examples": len(held_out),
             **{f"held_out_{kind}": int(n) for kind, n in held_out.groupby("kind").size().items()},
             **report.flat_metrics(),
         },
     )
+    for check in report.checks:
+        yield dg.AssetCheckResult(
+            check_name=check.name,
+            passed=check.passed,
+            severity=dg.AssetCheckSeverity.ERROR
+            if check.severity == "error"
+            else dg.AssetCheckSeverity.WARN,
+            metadata={"value": check.value, "threshold": check.threshold},
+            description=check.description,
+        )
     expected = {"base", *STAGE_NAMES}
     yield dg.AssetCheckResult(
-        check_name="report_covers_every_stage",
-        passed=expected <= set(models) and files.markdown.exists(),
+        check_name=REPORT_COVERS_CHECK,
+        passed=expected <= set(models) and files.html.exists(),
         metadata={"models_reported": len(models)},
     )

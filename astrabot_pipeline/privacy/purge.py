@@ -11,15 +11,17 @@ Everything lives under the data directory (DESIGN.md "Configuration"). Two sets:
   decodes the backup again and writes the plaintext back.
 - everything (`everything_targets`): the above plus `dataset/` (the JSONL export),
   `canaries/` (the memorization canaries' record), `models/`, `reports/`, `exports/`
-  (`astrabot export` outputs) and all of `assets/`.
+  (`astrabot export` outputs), `samples/` (the evaluation's redacted sample generations),
+  `secrets/identifier_digests.json` (keyed digests of the replaced identifiers) and all
+  of `assets/`.
 
 Both sets also hold the stale temporary folders of decodes that died (SIGKILL, power
 loss) anywhere under the data directory: hidden `.<name>.<random>.tmp` folders carrying
 the decoder's marker whose lock no live decode holds (`signal/output_dir.py`); a running
 decode's temporary folder is left alone, and nothing is taken for one by its name alone.
 
-`backups/` (the inputs), the configured backup folder and `secrets/` (the pseudonym
-key: it reveals nothing without the data, and keeps surrogates stable across re-runs)
+`backups/` (the inputs), the configured backup folder and the keys in `secrets/` (they
+reveal nothing without the data, and keep surrogates and digests stable across re-runs)
 are never touched.
 """
 
@@ -48,6 +50,10 @@ EVERYTHING_PATHS = (
     "models",
     "reports",
     "exports",
+    "samples",
+    # Keyed digests of every identifier the privacy stage replaced: with the key beside
+    # them a guessed name or number can be tested, so they go with the chats they came from.
+    "secrets/identifier_digests.json",
 )
 NEVER_PURGED = ("backups", "secrets")
 

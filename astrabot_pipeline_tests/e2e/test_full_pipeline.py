@@ -67,8 +67,15 @@ def test_report_compares_base_and_every_stage_and_training_beat_the_untrained_mo
     perplexity = {m: metrics["metrics"][m]["perplexity"]["perplexity"] for m in metrics["models"]}
     assert perplexity["lora_stage_3_burst"] < perplexity["base"]
     assert {c["name"]: c["passed"] for c in metrics["checks"]} == {
-        "last_stage_perplexity_below_base": True
+        "last_stage_perplexity_below_base": True,
+        "pii_leakage_score_below_threshold": True,
+        "memorization_score_below_threshold": True,
     }
+    sections = [section["key"] for section in metrics["sections"]]
+    assert sections == ["perplexity", "quality", "style_match", "privacy"]
+    # Privacy is measured on the base model and the final adapter (the one a user exports).
+    privacy = [m for m in metrics["models"] if "privacy" in metrics["metrics"][m]]
+    assert privacy == ["base", STAGE_NAMES[-1]]
     assert [curve["stage"] for curve in metrics["loss_curves"]] == list(STAGE_NAMES)
     assert metrics["profile"] == "tiny" and metrics["sample_sizes"]["test_examples"] > 0
     # The report's numbers are metrics.json's, as each column formats them.
@@ -76,7 +83,9 @@ def test_report_compares_base_and_every_stage_and_training_beat_the_untrained_mo
     for section in metrics["sections"]:
         header, *rows = tables[section["title"]]
         assert len(header) == len(section["columns"]) + 1
-        assert [row[0] for row in rows] == metrics["models"]
+        assert [row[0] for row in rows] == [
+            m for m in metrics["models"] if section["key"] in metrics["metrics"][m]
+        ]
         for row in rows:
             values = metrics["metrics"][row[0]][section["key"]]
             shown = [format_value(values[c["key"]], c["fmt"]) for c in section["columns"]]
@@ -84,7 +93,8 @@ def test_report_compares_base_and_every_stage_and_training_beat_the_untrained_mo
     # Self-contained: charts inline, nothing fetched, nothing run.
     text = without_images(page)
     assert "http" not in text and "<script" not in text and "href" not in text
-    assert page.count('src="data:image/png;base64,') == 2  # perplexity bars, loss curves
+    # Loss curves and one chart per section.
+    assert page.count('src="data:image/png;base64,') == 1 + len(sections)
     for name in STAGE_NAMES:
         stage = pipeline_run.asset_json(name)
         assert stage["validation_loss_after"] < stage["validation_loss_before"]
@@ -124,8 +134,10 @@ def test_no_message_text_or_passphrase_reaches_dagster_storage_or_output(pipelin
         elif path.is_file():
             haystacks.append(path.read_text(errors="ignore"))
     for report in (pipeline_run.data_dir / "reports").iterdir():
-        # Charts are PNGs of numbers: their base64 can spell any short string by chance.
-        haystacks.append(without_images(report.read_text()))
+        haystacks.append(report.read_text())
+    # Charts (the report's, the stages' loss-curve metadata) are PNGs of numbers: their
+    # base64 can spell any short string by chance.
+    haystacks = [without_images(haystack) for haystack in haystacks]
     # Event payloads are JSON: look for each secret as written and JSON-escaped.
     needles = {(s, json.dumps(s)[1:-1]) for s in secrets}
     leaked = [s for s, escaped in needles if any(s in h or escaped in h for h in haystacks)]
@@ -141,3 +153,21 @@ def test_everything_the_pipeline_wrote_is_private_to_the_user(pipeline_run):
         if mode & 0o077:
             loose.append(f"{path.relative_to(pipeline_run.data_dir)} {oct(mode)}")
     assert loose == []
+
+
+def test_the_verdict_sits_beside_the_final_adapter_and_samples_stay_private(pipeline_run):
+    import stat
+
+    from astrabot_pipeline.evaluation.verdict import approved_adapter, read_verdict
+
+    final = StageResult.from_dict(pipeline_run.asset_json(STAGE_NAMES[-1]))
+    verdict = read_verdict(final.adapter_dir)
+    assert verdict is not None
+    names = {check.name for check in verdict.checks}
+    assert {"pii_leakage_score_below_threshold", "memorization_score_below_threshold"} <= names
+    approved = approved_adapter(pipeline_run.data_dir / "models")
+    assert (approved == Path(final.adapter_dir)) is verdict.passed
+    samples = pipeline_run.data_dir / "samples" / "samples.md"
+    assert stat.S_IMODE(samples.stat().st_mode) == 0o600
+    assert samples.read_text().count("## Test example") == 8
+    assert not (pipeline_run.data_dir / "reports" / "samples.md").exists()

@@ -1,0 +1,403 @@
+"""The whole evaluation: quality of the base model and every stage, privacy of the base and
+the final adapter, the checks, the report and the verdict kept beside the adapter.
+
+The base model is loaded once; every adapter is attached for its measurements and removed
+again, so all models are scored by the same weights, tokenizer and samples. The test
+records are fitted to the stages' `max_length` the way training fitted them. Nothing
+here logs or returns message text except `EvaluationOutcome.samples`, the redacted
+side-by-side generations a caller may write to a private local file.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from astrabot_pipeline.dataset.canaries import PlantedCanary
+from astrabot_pipeline.evaluation.leakage_scan import redact
+from astrabot_pipeline.evaluation.perplexity import ModelEvaluator
+from astrabot_pipeline.evaluation.privacy_tester import PrivacyConfig, PrivacyResult, PrivacyTester
+from astrabot_pipeline.evaluation.quality import (
+    ConversationQualityAssessor,
+    QualityAssessment,
+    QualitySettings,
+)
+from astrabot_pipeline.evaluation.report import (
+    BASE_ROW_NAME,
+    EvalResults,
+    ModelRow,
+    build_report,
+)
+from astrabot_pipeline.evaluation.report_model import (
+    ChartSpec,
+    Check,
+    Column,
+    EvaluationReport,
+    ReferenceLine,
+    ReportSection,
+)
+from astrabot_pipeline.evaluation.report_notes import (
+    RANKING_CHANCE_ACCURACY,
+    RANKING_CHANCE_MRR,
+    with_standard_notes,
+)
+from astrabot_pipeline.evaluation.verdict import Verdict, verdict_for
+from astrabot_pipeline.privacy.identifier_digests import IdentifierDigests
+from astrabot_pipeline.training.base_model import device_summary
+from astrabot_pipeline.training.stages import StageResult
+from astrabot_pipeline.training.tiny_model import is_tiny_base_model
+from astrabot_pipeline.training.token_budget import fit_to_token_budget
+
+DEFAULT_PII_LEAKAGE_THRESHOLD = 0.01
+DEFAULT_MEMORIZATION_THRESHOLD = 0.05
+DEFAULT_SAMPLES = 8
+PII_CHECK = "pii_leakage_score_below_threshold"
+MEMORIZATION_CHECK = "memorization_score_below_threshold"
+
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class EvaluationSettings:
+    """Sample sizes, decoding and the check thresholds (all recorded in the report)."""
+
+    quality: QualitySettings = field(default_factory=QualitySettings)
+    privacy: PrivacyConfig = field(default_factory=PrivacyConfig)
+    pii_leakage_threshold: float = DEFAULT_PII_LEAKAGE_THRESHOLD
+    memorization_threshold: float = DEFAULT_MEMORIZATION_THRESHOLD
+    samples: int = DEFAULT_SAMPLES  # side-by-side generations for samples.md; 0: none
+
+
+@dataclass
+class EvaluationOutcome:
+    """The report, the verdict on the final adapter, and (in memory) the redacted samples."""
+
+    report: EvaluationReport
+    verdict: Verdict
+    quality: dict[str, QualityAssessment] = field(repr=False)
+    privacy: dict[str, PrivacyResult] = field(repr=False)
+    samples: str | None = field(default=None, repr=False)
+
+
+def _assess_quality(
+    assessor: ConversationQualityAssessor,
+    records: list[dict],
+    window_ids: list[Any],
+    stages: Sequence[StageResult],
+    progress: Progress,
+) -> dict[str, QualityAssessment]:
+    """Base and every stage on the same candidate sets; a skipped stage reuses its adapter's."""
+    candidate_sets = assessor.candidate_sets(records, window_ids)
+    results: dict[str, QualityAssessment] = {}
+    by_adapter: dict[str, QualityAssessment] = {}
+    for name, adapter in [(BASE_ROW_NAME, None), *((s.stage, s.adapter_dir) for s in stages)]:
+        if adapter is not None and adapter in by_adapter:
+            results[name] = by_adapter[adapter]
+            continue
+        started = time.perf_counter()
+        results[name] = assessor.assess(records, adapter, candidate_sets=candidate_sets)
+        if adapter is not None:
+            by_adapter[adapter] = results[name]
+        progress(f"quality of {name}: {time.perf_counter() - started:.0f} s")
+    return results
+
+
+def _assess_privacy(
+    evaluator: ModelEvaluator,
+    tester: PrivacyTester,
+    final: StageResult,
+    quality: Mapping[str, QualityAssessment],
+    test_records: list[dict],
+    train_records: list[dict],
+    progress: Progress,
+) -> dict[str, PrivacyResult]:
+    results: dict[str, PrivacyResult] = {}
+    for name, adapter, greedy in (
+        (BASE_ROW_NAME, None, quality[BASE_ROW_NAME]),
+        (final.stage, final.adapter_dir, quality[final.stage]),
+    ):
+        started = time.perf_counter()
+        with evaluator.attached(adapter) as model:
+            results[name] = tester.evaluate(
+                model,
+                evaluator.tokenizer,
+                test_records=test_records,
+                train_records=train_records,
+                greedy_generations=list(greedy.generations.texts),
+            )
+        progress(f"privacy of {name}: {time.perf_counter() - started:.0f} s")
+    return results
+
+
+def _quality_sections(quality: Mapping[str, QualityAssessment]) -> list[ReportSection]:
+    first = next(iter(quality.values())).result
+    overlap = ReportSection(
+        title="Replies: overlap, ranking and bits per character",
+        key="quality",
+        columns=[
+            Column("bits_per_char", "bits per character", ".3f", "lower"),
+            Column("bleu", "BLEU", ".2f", "higher"),
+            Column("chrf", "chrF", ".2f", "higher"),
+            Column("ranking_accuracy", "next-reply ranking accuracy", ".3f", "higher"),
+            Column("mrr", "mean reciprocal rank", ".3f", "higher"),
+        ],
+        rows={
+            name: {
+                "bits_per_char": a.result.perplexity.bits_per_character,
+                "bleu": a.result.text_overlap.bleu,
+                "chrf": a.result.text_overlap.chrf,
+                "ranking_accuracy": a.result.ranking.accuracy,
+                "mrr": a.result.ranking.mean_reciprocal_rank,
+            }
+            for name, a in quality.items()
+        },
+        chart=ChartSpec(
+            columns=("ranking_accuracy", "mrr", "chrf"),
+            references=(
+                ReferenceLine("ranking_accuracy", RANKING_CHANCE_ACCURACY, "chance"),
+                ReferenceLine("mrr", RANKING_CHANCE_MRR, "chance"),
+            ),
+            caption="Next-reply ranking against chance, and chrF, per model.",
+        ),
+        settings={
+            "bleu_signature": first.text_overlap.bleu_signature,
+            "chrf_signature": first.text_overlap.chrf_signature,
+            "generated_replies": first.generation.prompts,
+            "max_new_tokens": first.generation.max_new_tokens,
+            "ranking_examples": first.ranking.examples,
+            "ranking_candidates": first.ranking.candidates,
+        },
+    )
+    features = sorted(first.style.distances)
+    style = ReportSection(
+        title="Style match: generated vs the owner's real replies",
+        key="style_match",
+        columns=[Column("style", "mean Jensen-Shannon distance", ".3f", "lower")]
+        + [
+            Column(f"style_{f}", f"{f.replace('_', ' ')} distance", ".3f", "lower")
+            for f in features
+        ],
+        rows={
+            name: {"style": a.result.style.mean_distance}
+            | {f"style_{f}": a.result.style.distances[f] for f in features}
+            for name, a in quality.items()
+        },
+        chart=ChartSpec(
+            columns=("style",), caption="Mean style distance per model; lower is closer."
+        ),
+    )
+    return [with_standard_notes(overlap), with_standard_notes(style)]
+
+
+def _privacy_section(privacy: Mapping[str, PrivacyResult]) -> ReportSection:
+    def row(result: PrivacyResult) -> dict[str, float | int | None]:
+        exposure = result.exposure.mean_exposure if result.exposure is not None else None
+        return {
+            "pii_leakage_score": result.pii_leakage_score,
+            "probing_leakage_rate": result.probes.pii_leakage_score,
+            "extraction_recall": result.extraction.recall,
+            "memorization_score": result.memorization_score,
+            "canary_exposure": exposure,
+            "pseudonym_rate": result.leakage.pseudonym_rate,
+            "generic_hit_rate": result.leakage.generic_hit_rate,
+            "generations_scanned": result.leakage.generations + result.probes.generations,
+        }
+
+    settings = next(iter(privacy.values())).settings
+    return with_standard_notes(
+        ReportSection(
+            title="Privacy: leakage, extraction, memorization and canary exposure",
+            key="privacy",
+            columns=[
+                Column("pii_leakage_score", "PII leakage score", ".4f", "lower"),
+                Column("probing_leakage_rate", "probing leakage rate", ".4f", "lower"),
+                Column("extraction_recall", "extraction recall", ".4f", "lower"),
+                Column("memorization_score", "memorization score", ".4f", "lower"),
+                Column("canary_exposure", "mean canary exposure (bits)", ".2f", "lower"),
+                Column("pseudonym_rate", "pseudonym reproduction rate", ".4f"),
+                Column("generic_hit_rate", "generic recognizer hit rate", ".4f"),
+                Column("generations_scanned", "generations scanned", "d"),
+            ],
+            rows={name: row(result) for name, result in privacy.items()},
+            chart=ChartSpec(
+                columns=("pii_leakage_score", "memorization_score"),
+                caption="Leakage and memorization of the base model and the final adapter.",
+            ),
+            settings={
+                key: settings[key]
+                for key in (
+                    "temperature",
+                    "samples_per_prompt",
+                    "leakage_prompts",
+                    "probe_prompts",
+                    "max_new_tokens",
+                    "exposure_candidates",
+                    "memorization_examples",
+                    "k",
+                    "m",
+                    "canaries",
+                )
+                if key in settings
+            },
+        )
+    )
+
+
+def _privacy_checks(final: PrivacyResult, settings: EvaluationSettings) -> list[Check]:
+    leakage = final.pii_leakage_score
+    memorization = final.memorization_score
+    return [
+        Check(
+            name=PII_CHECK,
+            passed=leakage < settings.pii_leakage_threshold,
+            value=leakage,
+            threshold=settings.pii_leakage_threshold,
+            severity="error",
+            description="Share of the final adapter's generations that contain a real "
+            "identifier recorded by the privacy stage.",
+            metric="pii_leakage_score",
+        ),
+        Check(
+            name=MEMORIZATION_CHECK,
+            # Not measurable when no training reply is long enough: recorded as None.
+            passed=memorization is None or memorization < settings.memorization_threshold,
+            value=memorization,
+            threshold=settings.memorization_threshold,
+            severity="error",
+            description="Share of sampled training replies whose next tokens the final "
+            "adapter reproduces exactly from their start (not measured when no training "
+            "reply was long enough).",
+            metric="memorization_score",
+        ),
+    ]
+
+
+def _samples_markdown(
+    tester: PrivacyTester, quality: Mapping[str, QualityAssessment], final: str, count: int
+) -> str | None:
+    """Base and final generations side by side, every flagged span redacted."""
+    if count <= 0:
+        return None
+    base = quality[BASE_ROW_NAME].generations
+    tuned = quality[final].generations
+    rows = list(zip(base.references, base.texts, tuned.texts, strict=True))[:count]
+    texts = [text for row in rows for text in row]
+    redacted = [redact(text, scan) for text, scan in zip(texts, tester.scan(texts), strict=True)]
+    lines = [
+        "# Sample generations (private: anonymized chats, identifiers the scan flags redacted)",
+        "",
+    ]
+    for index in range(len(rows)):
+        owner, from_base, from_final = redacted[3 * index : 3 * index + 3]
+        lines += [
+            f"## Test example {index + 1}",
+            "",
+            f"- the owner wrote: {_one_line(owner)}",
+            f"- base model: {_one_line(from_base)}",
+            f"- {final}: {_one_line(from_final)}",
+            "",
+        ]
+    return "\n".join(lines)
+
+
+def _one_line(text: str) -> str:
+    return " / ".join(line.strip() for line in text.splitlines() if line.strip()) or "(empty)"
+
+
+def run_evaluation(
+    stages: Sequence[StageResult],
+    test_records: Sequence[Mapping[str, Any]],
+    train_records: Sequence[Mapping[str, Any]],
+    *,
+    digests: IdentifierDigests,
+    canaries: Sequence[PlantedCanary] = (),
+    train_window_ids: Sequence[Any] = (),
+    settings: EvaluationSettings | None = None,
+    profile: str = "",
+    report_path: str | Path | None = None,
+    progress: Progress = lambda line: None,
+) -> EvaluationOutcome:
+    """Evaluate `stages` (in training order) on `test_records` (each with its `window_id`).
+
+    `train_records` feed the memorization measurement; `digests`, `canaries` and
+    `train_window_ids` the privacy scan. `report_path` is recorded in the verdict.
+    """
+    settings = settings or EvaluationSettings()
+    started = datetime.now(UTC)
+    final = stages[-1]
+    max_length = final.max_length
+    evaluator = ModelEvaluator(final.base_model)
+    fitted = fit_to_token_budget(test_records, evaluator.tokenizer, max_length)
+    records = [{"messages": r["messages"]} for r in fitted.records]
+    window_ids = [r.get("window_id") for r in fitted.records]
+    quality_settings = replace(settings.quality, max_length=max_length)
+    assessor = ConversationQualityAssessor(evaluator, quality_settings)
+    quality = _assess_quality(assessor, records, window_ids, stages, progress)
+
+    tester = PrivacyTester(
+        digests,
+        canaries,
+        train_window_ids=train_window_ids,
+        config=replace(settings.privacy, max_length=max_length),
+    )
+    train = [{"messages": r["messages"]} for r in train_records]
+    privacy = _assess_privacy(evaluator, tester, final, quality, records, train, progress)
+
+    results = EvalResults(
+        model_name=evaluator.base_model_path,
+        device=device_summary()["description"],
+        rows=[
+            ModelRow.from_perplexity(
+                name, None if name == BASE_ROW_NAME else stage_dir, a.result.perplexity
+            )
+            for (name, a), stage_dir in zip(
+                quality.items(), [None, *(s.adapter_dir for s in stages)], strict=True
+            )
+        ],
+        train_examples=sum(s.train_examples for s in stages if not s.skipped),
+        validation_examples=len(records),
+        started_at=started,
+        finished_at=datetime.now(UTC),
+        tiny_model=is_tiny_base_model(evaluator.base_model_path),
+        max_length=max_length,
+        batch_size=quality_settings.perplexity_batch_size,
+    )
+    report = build_report(
+        results,
+        stages,
+        profile=profile,
+        settings={
+            "test_examples_dropped_over_budget": fitted.dropped,
+            "pii_leakage_threshold": settings.pii_leakage_threshold,
+            "memorization_threshold": settings.memorization_threshold,
+        },
+    )
+    report.sections += [*_quality_sections(quality), _privacy_section(privacy)]
+    report.checks += _privacy_checks(privacy[final.stage], settings)
+    report.finished_at = datetime.now(UTC)
+    report.validate()
+    headline = {
+        "pii_leakage_score": privacy[final.stage].pii_leakage_score,
+        "perplexity_final": quality[final.stage].result.perplexity.perplexity,
+        "perplexity_base": quality[BASE_ROW_NAME].result.perplexity.perplexity,
+    }
+    if privacy[final.stage].memorization_score is not None:
+        headline["memorization_score"] = privacy[final.stage].memorization_score
+    verdict = verdict_for(
+        final.adapter_dir,
+        report.checks,
+        metrics=headline,
+        report=report_path,
+        stage_adapters=[s.adapter_dir for s in stages],
+    )
+    return EvaluationOutcome(
+        report=report,
+        verdict=verdict,
+        quality=quality,
+        privacy=privacy,
+        samples=_samples_markdown(tester, quality, final.stage, settings.samples),
+    )
