@@ -1,8 +1,8 @@
 """Time the privacy evaluation (PrivacyTester) on a materialized data folder.
 
-Usage: python benchmarks/bench_privacy_tester.py DATA_DIR [--adapter DIR] [--one-at-a-time]
+Usage: python benchmarks/bench_privacy_tester.py [DATA_DIR] [--adapter DIR] [--one-at-a-time]
 
-DATA_DIR is an `ASTRABOT_DATA_DIR` after `make run` (or after materializing up to the last
+DATA_DIR (default: $ASTRABOT_DATA_DIR, else ./data) is a data folder after `make run` (or after materializing up to the last
 stage): it reads the dataset, the canary record, the identifier digests and the `small`
 base model there. Measures the base model and base + `--adapter` (default: the last
 stage's latest adapter) with PrivacyConfig's defaults; prints the settings, the numbers
@@ -20,6 +20,7 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
+from astrabot_pipeline import settings
 from astrabot_pipeline.settings import harden_process
 
 harden_process()
@@ -33,12 +34,15 @@ from astrabot_pipeline.training import latest_adapter_dir  # noqa: E402
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("data_dir", type=Path)
+    parser.add_argument("data_dir", type=Path, nargs="?", default=settings.data_dir())
     parser.add_argument("--adapter", type=Path)
     parser.add_argument("--base", type=Path)
     parser.add_argument("--one-at-a-time", action="store_true")
     args = parser.parse_args()
     data = args.data_dir
+    if not (data / "assets" / "mixed_dataset.parquet").is_file():
+        print(f"  skipped: no finished `make run` in {data} (run it first, then this benchmark)")
+        return 0
     started = time.perf_counter()
     examples = read_parquet(data / "assets" / "mixed_dataset.parquet")
     train = examples[examples["split"] == "train"]
