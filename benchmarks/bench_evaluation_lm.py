@@ -115,7 +115,10 @@ def main() -> None:
         for i, chat in enumerate(chats()[:16])
     ]
     prompts = [list(ids)[: 20 + 7 * (i % 5)] for i, ids in enumerate(encoded)]
-    rows: list[tuple[str, float]] = []
+    print(f"load average {os.getloadavg()[0]:.2f}, torch threads {torch.get_num_threads()}")
+
+    def report(row: tuple[str, float]) -> None:
+        print(f"{row[1] * 1000:10.1f} ms  {row[0]}", flush=True)
 
     def ours(samples: int, greedy: bool = True):
         sampling = Sampling(NEW_TOKENS, greedy=greedy, samples=samples, temperature=0.8)
@@ -123,15 +126,15 @@ def main() -> None:
 
     equal = [c[0] for c in ours(0)] == transformers_generate(model, tokenizer, prompts, 0, 8)
     print(f"greedy: lm_batches.generate == model.generate: {equal}")
-    rows.append(("generate greedy: lm_batches.generate", best(lambda: ours(0), reps)))
-    rows.append(
+    report(("generate greedy: lm_batches.generate", best(lambda: ours(0), reps)))
+    report(
         (
             "generate greedy: model.generate",
             best(lambda: transformers_generate(model, tokenizer, prompts, 0, 8), reps),
         )
     )
-    rows.append(("generate greedy + 2 sampled: lm_batches.generate", best(lambda: ours(2), reps)))
-    rows.append(
+    report(("generate greedy + 2 sampled: lm_batches.generate", best(lambda: ours(2), reps)))
+    report(
         (
             "generate greedy + 2 sampled: model.generate x2",
             best(
@@ -143,8 +146,8 @@ def main() -> None:
             ),
         )
     )
-    rows.append(("generate 3 sampled: lm_batches.generate", best(lambda: ours(3, False), reps)))
-    rows.append(
+    report(("generate 3 sampled: lm_batches.generate", best(lambda: ours(3, False), reps)))
+    report(
         (
             "generate 3 sampled: model.generate",
             best(lambda: transformers_generate(model, tokenizer, prompts, 3, 8), reps),
@@ -170,7 +173,7 @@ def main() -> None:
         slow = score_separately(model, context, sample)
         worst = max(abs(a - b) for a, b in zip(fast, slow, strict=True))
         print(f"{name}: max |shared - separate| = {worst:.2e} nats")
-        rows.append(
+        report(
             (
                 f"score {name}: continuation_log_likelihoods",
                 best(
@@ -180,15 +183,13 @@ def main() -> None:
             )
         )
         scale = len(continuations) / len(sample)
-        rows.append(
+        report(
             (
                 f"score {name}: one forward per continuation",
                 scale * best(lambda c=context, s=sample: score_separately(model, c, s), 1),
             )
         )
-    print(f"load average {os.getloadavg()[0]:.2f}, torch threads {torch.get_num_threads()}")
-    for name, seconds in rows:
-        print(f"{seconds * 1000:10.1f} ms  {name}")
+    print(f"load average {os.getloadavg()[0]:.2f}")
 
 
 if __name__ == "__main__":
