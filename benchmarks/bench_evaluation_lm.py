@@ -4,7 +4,7 @@
   `lm_batches.generate` (one left-padded prompt pass per batch, its cache shared by a
   prompt's greedy and sampled rows) against `model.generate` (greedy; greedy + 2 samples
   as the two calls it takes). Greedy outputs are checked equal.
-* scoring: `continuation_log_likelihoods` (context once, continuations batched on its
+* scoring: `continuation_log_likelihoods` (context once, continuations packed after its
   cache) against one full forward per continuation, on the canary exposure's shape (1000
   six-token secrets after a 12-token context; the per-continuation forwards on its first
   100, scaled) and the ranking's (10 replies of 3-48 tokens after 150). Checked within 1e-4.

@@ -9,8 +9,8 @@ same prompt). Sampling is seeded per batch, so a run is the same on every call. 
 rows equal transformers' `generate` (tested), and this loop is faster than it on the same
 inputs (benchmarks/bench_evaluation_lm.py).
 
-Scoring runs a shared context once and scores a batch of continuations on its cached keys
-and values (the ranking's candidate replies, the canary exposure's candidate secrets).
+Scoring runs a shared context once and scores batches of continuations packed after its
+cached keys and values (the ranking's candidate replies, the canary exposure's secrets).
 """
 
 from __future__ import annotations
@@ -180,41 +180,54 @@ def continuation_log_likelihoods(
 ) -> list[float]:
     """Log-likelihood (nats, summed over its tokens) of each continuation after `context`.
 
-    The context runs once per batch of continuations; its cache is repeated for the batch's
-    rows, which are right-padded, so the padding comes after every scored token and changes
-    nothing. Equal to one full forward per continuation (tested, within 1e-4)."""
+    The context runs once. Then each batch of `batch_size` continuations is packed into ONE
+    row after the context's cache: each continuation attends to the context and to its own
+    earlier tokens only (a block-causal mask) and its positions continue the context's, so
+    there is no padding and the cache is not copied per continuation; the cache is cut back
+    to the context after each batch. Token 0 of each continuation is predicted by the
+    context's last position. Equal to one full forward per continuation (tested, 1e-4)."""
     if not context:
         raise ValueError("continuation scoring needs a non-empty context")
     if any(not c for c in continuations):
         raise ValueError("every continuation needs at least one token")
     device = _device(model)
-    context_ids = torch.tensor([list(context)], dtype=torch.long, device=device)
-    scores: list[float] = []
+    n_context = len(context)
+    first = model(
+        input_ids=torch.tensor([list(context)], device=device), use_cache=True, logits_to_keep=1
+    )
+    first_logp = torch.log_softmax(first.logits[0, -1].float(), dim=-1)
+    cache_key = _cache_key(first)
+    cache = first[cache_key]
+    sums = [float(first_logp[c[0]]) for c in continuations]
+    dtype = model.dtype if model.dtype.is_floating_point else torch.float32
     for start in range(0, len(continuations), batch_size):
         batch = [list(c) for c in continuations[start : start + batch_size]]
-        width = max(len(c) for c in batch)
-        ids = torch.zeros((len(batch), width), dtype=torch.long)
-        mask = torch.zeros((len(batch), width), dtype=torch.long)
-        for row, tokens in enumerate(batch):
-            ids[row, : len(tokens)] = torch.tensor(tokens)
-            mask[row, : len(tokens)] = 1
-        ids, mask = ids.to(device), mask.to(device)
-        first = model(input_ids=context_ids, use_cache=True, logits_to_keep=1)
-        first_logp = torch.log_softmax(first.logits[0, -1].float(), dim=-1)
-        totals = first_logp[ids[:, 0]]
-        if width > 1:
-            cache_key = _cache_key(first)
-            cache = first[cache_key]
-            cache.batch_repeat_interleave(len(batch))
-            attention = torch.cat([mask.new_ones((len(batch), context_ids.shape[1])), mask], dim=1)
-            # The last token of every row predicts nothing that is scored.
-            logits = model(
-                input_ids=ids[:, :-1],
-                attention_mask=attention[:, :-1],
-                **{cache_key: cache},
-            ).logits
-            logp = torch.log_softmax(logits.float(), dim=-1)
-            following = logp.gather(-1, ids[:, 1:].unsqueeze(-1)).squeeze(-1) * mask[:, 1:]
-            totals = totals + following.sum(dim=1)
-        scores.extend(float(value) for value in totals)
-    return scores
+        packed = [token for tokens in batch for token in tokens]
+        owner = torch.tensor([row for row, tokens in enumerate(batch) for _ in tokens])
+        offset = torch.tensor([i for tokens in batch for i in range(len(tokens))])
+        # Only positions followed by another token of the same continuation predict one.
+        predicting = [i for i in range(len(packed) - 1) if owner[i] == owner[i + 1]]
+        if not predicting:  # every continuation of the batch is a single token
+            continue
+        same = owner[:, None] == owner[None, :]
+        not_after = offset[None, :] <= offset[:, None]
+        allowed = torch.cat(
+            [torch.ones(len(packed), n_context, dtype=torch.bool), same & not_after], dim=1
+        )
+        mask = torch.zeros(allowed.shape, dtype=dtype).masked_fill_(
+            ~allowed, torch.finfo(dtype).min
+        )
+        logits = model(
+            input_ids=torch.tensor([packed], device=device),
+            attention_mask=mask[None, None].to(device),
+            position_ids=(n_context + offset)[None].to(device),
+            logits_to_keep=torch.tensor(predicting, dtype=torch.long, device=device),
+            **{cache_key: cache},
+        ).logits[0]
+        cache.crop(-len(packed))  # back to the context alone
+        logp = torch.log_softmax(logits.float(), dim=-1)
+        targets = torch.tensor([packed[i + 1] for i in predicting], device=device)
+        token_logp = logp.gather(1, targets[:, None])[:, 0].tolist()
+        for value, i in zip(token_logp, predicting, strict=True):
+            sums[start + int(owner[i])] += value
+    return sums
