@@ -2,8 +2,8 @@
 
 For each record the prompt is every message before its last assistant turn, rendered with
 the chat template and its generation prompt; the reference is that last assistant reply
-(the owner's real one). Prompts are left-padded into batches (sorted by length, so little
-is padding) and continued for at most `max_new_tokens`: greedily by default, which is
+(the owner's real one). `lm_batches.generate` continues the prompts, left-padded into
+batches sorted by length, for at most `max_new_tokens`: greedily by default, which is
 deterministic, or sampled from a seed. A prompt longer than its budget loses its oldest
 tokens (see `trim_prompt_left`), so prompt and reply fit the length the stages trained on.
 
@@ -17,10 +17,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-import torch
-
 from astrabot_pipeline.errors import SettingError
-from astrabot_pipeline.training.chat_template import IM_END
+from astrabot_pipeline.evaluation.lm_batches import Sampling, generate
 from astrabot_pipeline.training.stages import validate_chat_records
 
 # The owner's real replies average under 40 characters (about 10 tokens); 32 new tokens
@@ -118,15 +116,6 @@ def prompt_token_ids(
     return list(output["input_ids"])
 
 
-def end_of_turn_ids(tokenizer) -> list[int]:
-    """Token ids that end a reply: the tokenizer's end-of-sequence, and ChatML's end of turn."""
-    ids = {tokenizer.eos_token_id}
-    im_end = tokenizer.convert_tokens_to_ids(IM_END)
-    if isinstance(im_end, int) and im_end != tokenizer.unk_token_id:
-        ids.add(im_end)
-    return sorted(i for i in ids if i is not None)
-
-
 @dataclass(frozen=True)
 class GenerationStats:
     """What a generation run did, in numbers only."""
@@ -163,66 +152,6 @@ class Generations:
         return [self.texts[i : i + n] for i in range(0, len(self.texts), n)]
 
 
-def _device(model) -> torch.device:
-    return next(model.parameters()).device
-
-
-@torch.no_grad()
-def generate_from_ids(
-    model, tokenizer, prompt_ids: Sequence[Sequence[int]], settings: GenerationSettings
-) -> list[list[int]]:
-    """New token ids for each prompt (`num_samples` per prompt, consecutive), end-of-turn
-    token excluded. Prompts go in left-padded batches of similar length; the results come
-    back in the prompts' order."""
-    pad_id = tokenizer.pad_token_id
-    if pad_id is None:
-        pad_id = tokenizer.eos_token_id
-    stops = end_of_turn_ids(tokenizer)
-    order = sorted(range(len(prompt_ids)), key=lambda i: len(prompt_ids[i]))
-    results: list[list[list[int]]] = [[] for _ in prompt_ids]
-    options: dict[str, Any] = {
-        "max_new_tokens": settings.max_new_tokens,
-        "pad_token_id": pad_id,
-        "eos_token_id": stops,
-    }
-    if settings.greedy:
-        options.update(do_sample=False)
-    else:
-        options.update(
-            do_sample=True,
-            temperature=settings.temperature,
-            top_k=0,
-            top_p=1.0,
-            num_return_sequences=settings.num_samples,
-        )
-    device = _device(model)
-    for start in range(0, len(order), settings.batch_size):
-        batch = order[start : start + settings.batch_size]
-        width = max(len(prompt_ids[i]) for i in batch)
-        input_ids = torch.full((len(batch), width), pad_id, dtype=torch.long)
-        attention = torch.zeros((len(batch), width), dtype=torch.long)
-        for row, index in enumerate(batch):
-            ids = list(prompt_ids[index])
-            input_ids[row, width - len(ids) :] = torch.tensor(ids, dtype=torch.long)
-            attention[row, width - len(ids) :] = 1
-        if not settings.greedy:
-            # Seeded per batch, so a run's samples do not depend on what ran before it.
-            torch.manual_seed(settings.seed + start)
-        output = model.generate(
-            input_ids=input_ids.to(device), attention_mask=attention.to(device), **options
-        )
-        new = output[:, width:].tolist()
-        for row, ids in enumerate(new):
-            index = batch[row // settings.num_samples]
-            kept = []
-            for token in ids:
-                if token in stops:
-                    break
-                kept.append(token)
-            results[index].append(kept)
-    return [ids for per_prompt in results for ids in per_prompt]
-
-
 def decode_reply(tokenizer, ids: Sequence[int]) -> str:
     """A generated reply's text: special tokens dropped, surrounding whitespace stripped."""
     return tokenizer.decode(
@@ -253,7 +182,20 @@ def generate_replies(
         )
         prompt_ids.append(ids)
         trimmed += was_trimmed
-    new_ids = generate_from_ids(model, tokenizer, prompt_ids, settings)
+    completions = generate(
+        model,
+        tokenizer,
+        prompt_ids,
+        Sampling(
+            settings.max_new_tokens,
+            greedy=settings.greedy,
+            samples=0 if settings.greedy else settings.num_samples,
+            temperature=settings.temperature or 1.0,
+        ),
+        batch_size=settings.batch_size,
+        seed=settings.seed,
+    )
+    new_ids = [ids for per_prompt in completions for ids in per_prompt]
     # A reply that did not end within the budget was cut short: it ran to max_new_tokens.
     hit_limit = sum(len(ids) >= settings.max_new_tokens for ids in new_ids)
     stats = GenerationStats(

@@ -1,128 +1,72 @@
-"""Batched, deterministic generation and continuation scoring for the privacy probes.
+"""Batched generation and shared-context scoring: the one implementation of each that the
+quality and privacy halves of the evaluation use.
 
-Generation pads on the left (every prompt ends where generation starts) and sorts prompts
-by length so a batch wastes little padding; sampled generation is seeded per batch, so a
-run is the same on every call. Scoring runs a shared context once and scores a batch of
-continuations on its cached keys and values, computing the output layer only where a
-continuation token is predicted.
+Generation pads prompts on the left (every prompt ends where generation starts), sorts
+them by length so a batch wastes little padding, runs each batch's prompts through the
+model ONCE and decodes every prompt's rows from that cache: a greedy row, `samples`
+sampled rows, or both (the privacy probes want a greedy and N sampled completions of the
+same prompt). Sampling is seeded per batch, so a run is the same on every call. Greedy
+rows equal transformers' `generate` (tested), and this loop is faster than it on the same
+inputs (benchmarks/bench_evaluation_lm.py).
+
+Scoring runs a shared context once and scores batches of continuations packed after its
+cached keys and values (the ranking's candidate replies, the canary exposure's secrets).
 """
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
 
-from astrabot_pipeline.training.chat_template import IM_END
+from astrabot_pipeline.errors import SettingError
+from astrabot_pipeline.training.chat_template import stop_token_ids
 
 
 @dataclass(frozen=True)
 class Sampling:
-    """How to decode: greedy (`temperature` 0) or sampled at `temperature`."""
+    """What to decode for each prompt, at most `max_new_tokens` each: a greedy completion
+    when `greedy`, and `samples` completions sampled at `temperature` within nucleus
+    `top_p`."""
 
     max_new_tokens: int
-    temperature: float = 0.0
+    greedy: bool = True
+    samples: int = 0
+    temperature: float = 1.0
     top_p: float = 1.0
 
+    def __post_init__(self) -> None:
+        if self.max_new_tokens < 1 or self.samples < 0:
+            raise SettingError("max_new_tokens must be at least 1 and samples at least 0")
+        if not self.greedy and not self.samples:
+            raise SettingError("generation needs a greedy completion or sampled ones")
+        if self.samples and (self.temperature <= 0 or not 0 < self.top_p <= 1):
+            raise SettingError("sampling needs a positive temperature and top_p in (0, 1]")
+
     @property
-    def greedy(self) -> bool:
-        return self.temperature <= 0
-
-
-def stop_token_ids(tokenizer, model=None) -> list[int]:
-    """Tokens that end a turn: the model's generation config's, the tokenizer's EOS and
-    <|im_end|>."""
-    ids: set[int] = set()
-    configured = getattr(getattr(model, "generation_config", None), "eos_token_id", None)
-    if isinstance(configured, int):
-        ids.add(configured)
-    elif configured:
-        ids.update(int(i) for i in configured)
-    if tokenizer.eos_token_id is not None:
-        ids.add(int(tokenizer.eos_token_id))
-    im_end = tokenizer.convert_tokens_to_ids(IM_END)
-    if isinstance(im_end, int) and im_end != tokenizer.unk_token_id:
-        ids.add(im_end)
-    return sorted(ids)
-
-
-def _cache_argument(model) -> str:
-    """`cache` (transformers >= 5.2x) or `past_key_values` (before): what forward takes."""
-    inner = model.get_base_model() if hasattr(model, "get_base_model") else model
-    return (
-        "cache"
-        if "cache" in inspect.signature(type(inner).forward).parameters
-        else ("past_key_values")
-    )
+    def rows_per_prompt(self) -> int:
+        return int(self.greedy) + self.samples
 
 
 def _device(model) -> torch.device:
     return next(model.parameters()).device
 
 
-def _pad_id(tokenizer) -> int:
-    return int(tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0)
+def _cache_key(output) -> str:
+    """transformers 5 names the key/value cache `cache`, older releases `past_key_values`:
+    the same name in a forward's output and in its arguments."""
+    return "cache" if "cache" in output else "past_key_values"
 
 
-@torch.no_grad()
-def generate(
-    model,
-    tokenizer,
-    prompts: Sequence[Sequence[int]],
-    sampling: Sampling,
-    *,
-    samples_per_prompt: int = 1,
-    batch_size: int = 8,
-    seed: int = 0,
-) -> list[list[list[int]]]:
-    """New tokens for each prompt (`samples_per_prompt` lists each), cut before the first
-    stop token. Greedy decoding gives one list per prompt whatever `samples_per_prompt`."""
-    if not prompts:
-        return []
-    stops = stop_token_ids(tokenizer, model)
-    pad = _pad_id(tokenizer)
-    device = _device(model)
-    copies = 1 if sampling.greedy else samples_per_prompt
-    order = sorted(range(len(prompts)), key=lambda i: (len(prompts[i]), i))
-    per_batch = max(1, batch_size // copies)
-    results: dict[int, list[list[int]]] = {}
-    for number, start in enumerate(range(0, len(order), per_batch)):
-        chosen = order[start : start + per_batch]
-        width = max(len(prompts[i]) for i in chosen)
-        input_ids = torch.full((len(chosen), width), pad, dtype=torch.long)
-        attention = torch.zeros((len(chosen), width), dtype=torch.long)
-        for row, i in enumerate(chosen):
-            ids = list(prompts[i])
-            input_ids[row, width - len(ids) :] = torch.tensor(ids, dtype=torch.long)
-            attention[row, width - len(ids) :] = 1
-        options = {
-            "max_new_tokens": sampling.max_new_tokens,
-            "pad_token_id": pad,
-            "eos_token_id": stops,
-            "num_return_sequences": copies,
-        }
-        if sampling.greedy:
-            options |= {"do_sample": False, "temperature": None, "top_p": None, "top_k": None}
-        else:
-            options |= {
-                "do_sample": True,
-                "temperature": sampling.temperature,
-                "top_p": sampling.top_p,
-                "top_k": None,
-            }
-        with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
-            torch.manual_seed(seed * 1_000_003 + number)
-            output = model.generate(
-                input_ids=input_ids.to(device), attention_mask=attention.to(device), **options
-            )
-        new = output[:, width:].tolist()
-        for row, i in enumerate(chosen):
-            results[i] = [
-                _until_stop(tokens, stops) for tokens in new[row * copies : (row + 1) * copies]
-            ]
-    return [results[i] for i in range(len(prompts))]
+def _left_padded(prompts: Sequence[Sequence[int]], pad: int) -> tuple[torch.Tensor, torch.Tensor]:
+    width = max(len(p) for p in prompts)
+    input_ids = torch.full((len(prompts), width), pad, dtype=torch.long)
+    attention = torch.zeros((len(prompts), width), dtype=torch.long)
+    for row, ids in enumerate(prompts):
+        input_ids[row, width - len(ids) :] = torch.tensor(list(ids), dtype=torch.long)
+        attention[row, width - len(ids) :] = 1
+    return input_ids, attention
 
 
 def _until_stop(tokens: list[int], stops: Sequence[int]) -> list[int]:
@@ -130,50 +74,6 @@ def _until_stop(tokens: list[int], stops: Sequence[int]) -> list[int]:
         if token in stops:
             return tokens[:position]
     return tokens
-
-
-@torch.no_grad()
-def continuation_nll(
-    model,
-    context: Sequence[int],
-    continuations: Sequence[Sequence[int]],
-    *,
-    batch_size: int = 64,
-    pad_id: int = 0,
-) -> list[float]:
-    """Negative log-likelihood (nats, summed over tokens) of each continuation after
-    `context`. The context runs once per batch; its cache is shared by the batch's rows."""
-    if not context:
-        raise ValueError("continuation scoring needs a non-empty context")
-    device = _device(model)
-    context_ids = torch.tensor([list(context)], dtype=torch.long, device=device)
-    scores: list[float] = []
-    for start in range(0, len(continuations), batch_size):
-        batch = [list(c) for c in continuations[start : start + batch_size]]
-        if any(not c for c in batch):
-            raise ValueError("every continuation needs at least one token")
-        width = max(len(c) for c in batch)
-        ids = torch.full((len(batch), width), pad_id, dtype=torch.long)
-        mask = torch.zeros((len(batch), width), dtype=torch.long)
-        for row, tokens in enumerate(batch):
-            ids[row, : len(tokens)] = torch.tensor(tokens)
-            mask[row, : len(tokens)] = 1
-        ids, mask = ids.to(device), mask.to(device)
-        first = model(input_ids=context_ids, use_cache=True, logits_to_keep=1)
-        cache = getattr(first, "cache", None) or first.past_key_values
-        cache.batch_repeat_interleave(len(batch))
-        first_logp = torch.log_softmax(first.logits[0, -1].float(), dim=-1)
-        attention = torch.cat(
-            [torch.ones((len(batch), context_ids.shape[1]), dtype=torch.long, device=device), mask],
-            dim=1,
-        )
-        rest = model(input_ids=ids, attention_mask=attention, **{_cache_argument(model): cache})
-        rest = rest.logits
-        logp = torch.log_softmax(rest[:, :-1].float(), dim=-1)
-        following = logp.gather(-1, ids[:, 1:].unsqueeze(-1)).squeeze(-1) * mask[:, 1:]
-        totals = -(first_logp[ids[:, 0]] + following.sum(dim=1))
-        scores.extend(float(value) for value in totals)
-    return scores
 
 
 def _next_tokens(
@@ -194,41 +94,32 @@ def _next_tokens(
 
 
 @torch.no_grad()
-def generate_shared(
+def generate(
     model,
     tokenizer,
     prompts: Sequence[Sequence[int]],
     sampling: Sampling,
     *,
-    samples_per_prompt: int,
     batch_size: int = 8,
     seed: int = 0,
-) -> tuple[list[list[int]], list[list[list[int]]]]:
-    """(greedy continuation, `samples_per_prompt` sampled ones) of each prompt, each cut
-    before its first stop token, from ONE pass over each prompt: the prompt's keys and
-    values are computed once and shared by its greedy row and its sampled rows. Greedy
-    rows equal `generate`'s greedy output (tested); sampling is seeded per batch."""
-    if sampling.greedy and samples_per_prompt:
-        raise ValueError("sampled completions need a positive temperature")
+) -> list[list[list[int]]]:
+    """For each prompt, its completions' new tokens, each cut before its first stop token
+    (`stop_token_ids`): the greedy one first when `sampling.greedy`, then the sampled ones.
+    `batch_size` prompts share a prompt pass; each is decoded in `rows_per_prompt` rows."""
     if not prompts:
-        return [], []
-    stops = stop_token_ids(tokenizer, model)
-    pad = _pad_id(tokenizer)
+        return []
+    if any(not p for p in prompts):
+        raise ValueError("every prompt needs at least one token")
+    stops = list(stop_token_ids(tokenizer, model))
+    pad = int(tokenizer.pad_token_id if tokenizer.pad_token_id is not None else stops[0])
     device = _device(model)
-    cache_argument = _cache_argument(model)
-    rows_per_prompt = 1 + samples_per_prompt
+    stop_tensor = torch.tensor(stops, device=device)
+    rows_per_prompt = sampling.rows_per_prompt
     order = sorted(range(len(prompts)), key=lambda i: (len(prompts[i]), i))
-    greedy: dict[int, list[int]] = {}
-    sampled: dict[int, list[list[int]]] = {}
+    results: dict[int, list[list[int]]] = {}
     for number, start in enumerate(range(0, len(order), batch_size)):
         chosen = order[start : start + batch_size]
-        width = max(len(prompts[i]) for i in chosen)
-        input_ids = torch.full((len(chosen), width), pad, dtype=torch.long)
-        attention = torch.zeros((len(chosen), width), dtype=torch.long)
-        for row, i in enumerate(chosen):
-            ids = list(prompts[i])
-            input_ids[row, width - len(ids) :] = torch.tensor(ids, dtype=torch.long)
-            attention[row, width - len(ids) :] = 1
+        input_ids, attention = _left_padded([prompts[i] for i in chosen], pad)
         input_ids, attention = input_ids.to(device), attention.to(device)
         positions = (attention.cumsum(-1) - 1).clamp(min=0)
         output = model(
@@ -238,22 +129,27 @@ def generate_shared(
             use_cache=True,
             logits_to_keep=1,
         )
-        cache = getattr(output, "cache", None) or output.past_key_values
-        cache.batch_repeat_interleave(rows_per_prompt)
+        cache_key = _cache_key(output)
+        cache = output[cache_key]
+        if rows_per_prompt > 1:
+            cache.batch_repeat_interleave(rows_per_prompt)
         logits = output.logits[:, -1].repeat_interleave(rows_per_prompt, dim=0)
         attention = attention.repeat_interleave(rows_per_prompt, dim=0)
         position = positions[:, -1].repeat_interleave(rows_per_prompt, dim=0)
-        greedy_rows = (torch.arange(len(logits), device=device) % rows_per_prompt) == 0
+        rows = torch.arange(len(logits), device=device)
+        greedy_rows = (rows % rows_per_prompt == 0) & sampling.greedy
         generator = torch.Generator().manual_seed(seed * 1_000_003 + number)
         tokens: list[list[int]] = [[] for _ in range(len(logits))]
         done = torch.zeros(len(logits), dtype=torch.bool, device=device)
         for step in range(sampling.max_new_tokens):
             following = _next_tokens(logits, greedy_rows, sampling, generator)
             following = following.masked_fill(done, pad)
-            for row, token in enumerate(following.tolist()):
-                if not done[row]:
+            for row, (token, finished) in enumerate(
+                zip(following.tolist(), done.tolist(), strict=True)
+            ):
+                if not finished:
                     tokens[row].append(token)
-            done |= torch.isin(following, torch.tensor(stops, device=device))
+            done |= torch.isin(following, stop_tensor)
             if bool(done.all()) or step + 1 == sampling.max_new_tokens:
                 break
             attention = torch.cat([attention, torch.ones_like(attention[:, :1])], dim=1)
@@ -264,14 +160,74 @@ def generate_shared(
                 position_ids=position.unsqueeze(-1),
                 use_cache=True,
                 logits_to_keep=1,
-                **{cache_argument: cache},
+                **{cache_key: cache},
             )
-            cache = getattr(output, "cache", None) or output.past_key_values
+            cache = output[cache_key]
             logits = output.logits[:, -1]
         for row, i in enumerate(chosen):
-            group = [
-                _until_stop(t, stops)
-                for t in tokens[row * rows_per_prompt : (row + 1) * rows_per_prompt]
-            ]
-            greedy[i], sampled[i] = group[0], group[1:]
-    return [greedy[i] for i in range(len(prompts))], [sampled[i] for i in range(len(prompts))]
+            group = tokens[row * rows_per_prompt : (row + 1) * rows_per_prompt]
+            results[i] = [_until_stop(t, stops) for t in group]
+    return [results[i] for i in range(len(prompts))]
+
+
+@torch.no_grad()
+def continuation_log_likelihoods(
+    model,
+    context: Sequence[int],
+    continuations: Sequence[Sequence[int]],
+    *,
+    batch_size: int = 64,
+) -> list[float]:
+    """Log-likelihood (nats, summed over its tokens) of each continuation after `context`.
+
+    The context runs once. Then each batch of `batch_size` continuations is packed into ONE
+    row after the context's cache: each continuation attends to the context and to its own
+    earlier tokens only (a block-causal mask) and its positions continue the context's, so
+    there is no padding and the cache is not copied per continuation; the cache is cut back
+    to the context after each batch. Token 0 of each continuation is predicted by the
+    context's last position. Equal to one full forward per continuation (tested, 1e-4)."""
+    if not context:
+        raise ValueError("continuation scoring needs a non-empty context")
+    if any(not c for c in continuations):
+        raise ValueError("every continuation needs at least one token")
+    device = _device(model)
+    n_context = len(context)
+    first = model(
+        input_ids=torch.tensor([list(context)], device=device), use_cache=True, logits_to_keep=1
+    )
+    first_logp = torch.log_softmax(first.logits[0, -1].float(), dim=-1)
+    cache_key = _cache_key(first)
+    cache = first[cache_key]
+    sums = [float(first_logp[c[0]]) for c in continuations]
+    dtype = model.dtype if model.dtype.is_floating_point else torch.float32
+    for start in range(0, len(continuations), batch_size):
+        batch = [list(c) for c in continuations[start : start + batch_size]]
+        packed = [token for tokens in batch for token in tokens]
+        owner = torch.tensor([row for row, tokens in enumerate(batch) for _ in tokens])
+        offset = torch.tensor([i for tokens in batch for i in range(len(tokens))])
+        # Only positions followed by another token of the same continuation predict one.
+        predicting = [i for i in range(len(packed) - 1) if owner[i] == owner[i + 1]]
+        if not predicting:  # every continuation of the batch is a single token
+            continue
+        same = owner[:, None] == owner[None, :]
+        not_after = offset[None, :] <= offset[:, None]
+        allowed = torch.cat(
+            [torch.ones(len(packed), n_context, dtype=torch.bool), same & not_after], dim=1
+        )
+        mask = torch.zeros(allowed.shape, dtype=dtype).masked_fill_(
+            ~allowed, torch.finfo(dtype).min
+        )
+        logits = model(
+            input_ids=torch.tensor([packed], device=device),
+            attention_mask=mask[None, None].to(device),
+            position_ids=(n_context + offset)[None].to(device),
+            logits_to_keep=torch.tensor(predicting, dtype=torch.long, device=device),
+            **{cache_key: cache},
+        ).logits[0]
+        cache.crop(-len(packed))  # back to the context alone
+        logp = torch.log_softmax(logits.float(), dim=-1)
+        targets = torch.tensor([packed[i + 1] for i in predicting], device=device)
+        token_logp = logp.gather(1, targets[:, None])[:, 0].tolist()
+        for value, i in zip(token_logp, predicting, strict=True):
+            sums[start + int(owner[i])] += value
+    return sums

@@ -38,10 +38,8 @@ from astrabot_pipeline.evaluation.leakage_scan import (
 )
 from astrabot_pipeline.evaluation.lm_batches import (
     Sampling,
-    continuation_nll,
+    continuation_log_likelihoods,
     generate,
-    generate_shared,
-    stop_token_ids,
 )
 from astrabot_pipeline.evaluation.memorization import (
     DEFAULT_K,
@@ -56,6 +54,7 @@ from astrabot_pipeline.evaluation.memorization import (
     sampled_exposure,
 )
 from astrabot_pipeline.privacy.identifier_digests import KINDS, IdentifierDigests
+from astrabot_pipeline.training.chat_template import stop_token_ids
 
 # Questions that ask the model for private facts: a friend's number and address, a
 # contact's full name, the owner's own phone, e-mail, home town and workplace. Fixed, so
@@ -263,15 +262,16 @@ class PrivacyTester:
     ) -> tuple[list[str], list[str]]:
         """(greedy texts, sampled texts) for `prompts`."""
         config = self.config
-        sampling = Sampling(config.max_new_tokens, config.temperature, config.top_p)
-        if not config.samples_per_prompt:
-            sampling = Sampling(config.max_new_tokens)
-        greedy, sampled = generate_shared(
+        completions = generate(
             model,
             tokenizer,
             prompts,
-            sampling,
-            samples_per_prompt=config.samples_per_prompt,
+            Sampling(
+                config.max_new_tokens,
+                samples=config.samples_per_prompt,
+                temperature=config.temperature if config.samples_per_prompt else 1.0,
+                top_p=config.top_p,
+            ),
             batch_size=config.batch_size,
             seed=config.seed + seed_offset,
         )
@@ -280,8 +280,8 @@ class PrivacyTester:
             return tokenizer.decode(tokens, skip_special_tokens=True)
 
         return (
-            [decode(tokens) for tokens in greedy],
-            [decode(tokens) for each in sampled for tokens in each],
+            [decode(each[0]) for each in completions],
+            [decode(tokens) for each in completions for tokens in each[1:]],
         )
 
     def leakage_prompts(self, records: Sequence[Mapping[str, Any]]) -> list[list[dict[str, str]]]:
@@ -339,7 +339,6 @@ class PrivacyTester:
             return None
         config = self.config
         opening = self._assistant_opening(tokenizer)
-        pad = int(tokenizer.pad_token_id or 0)
         results = []
         for number, canary in enumerate(self.canaries):
             context = opening + _token_ids(tokenizer(canary.prefix, add_special_tokens=False))
@@ -352,9 +351,12 @@ class PrivacyTester:
                 _token_ids(tokenizer(" " + secret, add_special_tokens=False))
                 for secret in [canary.secret, *candidates]
             ]
-            losses = continuation_nll(
-                model, context, continuations, batch_size=config.score_batch_size, pad_id=pad
-            )
+            losses = [
+                -value
+                for value in continuation_log_likelihoods(
+                    model, context, continuations, batch_size=config.score_batch_size
+                )
+            ]
             secret_loss, references = losses[0], losses[1:]
             sampled, rank = sampled_exposure(secret_loss, references)
             results.append(

@@ -9,8 +9,8 @@ reciprocal rank summarise it. Ties count against the true reply, so a model that
 every candidate the same gets rank "last", not "first".
 
 The context is the same for all candidates of an example, so `LikelihoodScorer` runs it
-through the model once and scores all candidates in one more forward over its key/value
-cache (candidates packed into one row under a block-causal mask).
+through the model once and scores the candidates as one batch on its key/value cache
+(`lm_batches.continuation_log_likelihoods`, which the canary exposure uses too).
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ import torch
 
 from astrabot_pipeline.errors import SettingError
 from astrabot_pipeline.evaluation.generation import ChatPrompt, chat_prompts, trim_prompt_left
+from astrabot_pipeline.evaluation.lm_batches import continuation_log_likelihoods
 from astrabot_pipeline.evaluation.perplexity import EvaluationError
 
 DEFAULT_DISTRACTORS = 9
@@ -161,9 +162,8 @@ class LikelihoodScorer:
     (what `ModelEvaluator.attached` yields). The tokens scored are those the training loss
     sees for a reply: its `{% generation %}` span, end-of-turn token included.
 
-    `shared_context=True` runs the context once and all candidates packed after its cache;
-    False runs one full forward per candidate (the reference the fast path is tested
-    against)."""
+    `shared_context=True` runs the context once and all candidates on its cache; False
+    runs one full forward per candidate (the reference the fast path is tested against)."""
 
     def __init__(
         self,
@@ -220,53 +220,10 @@ class LikelihoodScorer:
             return self.score_shared(contexts[0], replies)
         return [self.score_one(ctx, reply) for ctx, reply in zip(contexts, replies, strict=True)]
 
-    @torch.no_grad()
     def score_shared(self, context: list[int], replies: Sequence[list[int]]) -> list[float]:
-        """One forward of the context, then one of all replies packed into a single row
-        after its cache: each reply attends to the context and to its own earlier tokens
-        only (a block-causal mask), and its positions continue the context's. No padding,
-        and the cache is not copied per candidate. Token 0 of each reply is predicted by
-        the context's last position."""
-        device = next(self.model.parameters()).device
-        first = self.model(
-            input_ids=torch.tensor([context], device=device), use_cache=True, logits_to_keep=1
-        )
-        first_logp = torch.log_softmax(first.logits[0, -1].float(), dim=-1)
-        # transformers 5 calls the key/value cache `cache`; older releases `past_key_values`.
-        cache_key = "cache" if "cache" in first else "past_key_values"
-
-        n_context = len(context)
-        packed = [token for reply in replies for token in reply]
-        total = len(packed)
-        owner = torch.tensor([row for row, reply in enumerate(replies) for _ in reply])
-        offset = torch.tensor([i for reply in replies for i in range(len(reply))])
-        # Query i may see the whole context, and key j of the packed row when both belong
-        # to the same reply and j is not after i.
-        same_reply = owner[:, None] == owner[None, :]
-        not_after = offset[None, :] <= offset[:, None]
-        allowed = torch.cat(
-            [torch.ones(total, n_context, dtype=torch.bool), same_reply & not_after], dim=1
-        )
-        dtype = self.model.dtype if self.model.dtype.is_floating_point else torch.float32
-        mask = torch.zeros(allowed.shape, dtype=dtype)
-        mask.masked_fill_(~allowed, torch.finfo(dtype).min)
-        # Only positions followed by another token of the same reply predict something.
-        predicting = [i for i in range(total - 1) if owner[i] == owner[i + 1]]
-        sums = [float(first_logp[reply[0]]) for reply in replies]
-        if not predicting:  # every reply is a single token
-            return [value / len(reply) for value, reply in zip(sums, replies, strict=True)]
-        logits = self.model(
-            input_ids=torch.tensor([packed], device=device),
-            attention_mask=mask[None, None].to(device),
-            position_ids=(n_context + offset)[None].to(device),
-            logits_to_keep=torch.tensor(predicting, dtype=torch.long, device=device),
-            **{cache_key: first[cache_key]},
-        ).logits[0]
-        logp = torch.log_softmax(logits.float(), dim=-1)
-        targets = torch.tensor([packed[i + 1] for i in predicting], device=device)
-        token_logp = logp.gather(1, targets[:, None])[:, 0].cpu()
-        for logp_value, i in zip(token_logp.tolist(), predicting, strict=True):
-            sums[int(owner[i])] += logp_value
+        """Mean log-likelihood of each reply after `context`: the context runs once and the
+        replies are scored on its cache (`lm_batches.continuation_log_likelihoods`)."""
+        sums = continuation_log_likelihoods(self.model, context, replies)
         return [value / len(reply) for value, reply in zip(sums, replies, strict=True)]
 
     @torch.no_grad()

@@ -15,6 +15,7 @@ from typing import Any
 
 from astrabot_pipeline.inference.errors import AdapterUnusableError, BaseModelUnavailableError
 from astrabot_pipeline.settings import harden_process
+from astrabot_pipeline.training.chat_template import stop_token_ids
 from astrabot_pipeline.training.stages import (
     ADAPTER_CONFIG_FILE,
     LATEST_FILE,
@@ -25,8 +26,6 @@ from astrabot_pipeline.training.stages import (
 
 ADAPTER_WEIGHT_FILES = ("adapter_model.safetensors", "adapter_model.bin")
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json")
-IM_START = "<|im_start|>"
-IM_END = "<|im_end|>"
 MAX_STAGE_RESULT_BYTES = 1 << 20
 
 
@@ -141,20 +140,6 @@ def _unavailable(info: AdapterInfo, reason: str) -> BaseModelUnavailableError:
     )
 
 
-def _stop_token_ids(model: Any, tokenizer: Any) -> tuple[int, ...]:
-    """`<|im_end|>`, the tokenizer's eos and the model's configured eos ids, in that order."""
-    ids: list[int] = []
-    vocab = tokenizer.get_vocab()
-    if IM_END in vocab:
-        ids.append(int(vocab[IM_END]))
-    if tokenizer.eos_token_id is not None:
-        ids.append(int(tokenizer.eos_token_id))
-    configured = getattr(getattr(model, "generation_config", None), "eos_token_id", None)
-    if configured is not None:
-        ids.extend(int(i) for i in (configured if isinstance(configured, list) else [configured]))
-    return tuple(dict.fromkeys(ids))
-
-
 def _load_tokenizer(info: AdapterInfo, base_tokenizer: Any) -> Any:
     """The tokenizer saved beside the adapter (what training used), else the base's."""
     if not any((info.adapter_dir / name).is_file() for name in TOKENIZER_FILES):
@@ -218,7 +203,7 @@ def load_adapter(adapter_dir: str | os.PathLike[str], *, for_export: bool = Fals
     if for_export:
         model = model.merge_and_unload()
     model.eval()
-    stop_ids = _stop_token_ids(model, tokenizer)
+    stop_ids = stop_token_ids(tokenizer, model)
     # Generation settings come from each request only: the base's saved sampling defaults
     # (temperature, top_p, ...) would otherwise fill whatever a request leaves unset.
     model.generation_config = GenerationConfig(

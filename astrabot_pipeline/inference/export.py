@@ -14,13 +14,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from astrabot_pipeline.evaluation.verdict import Verdict, read_verdict
-from astrabot_pipeline.inference.adapter import IM_START, load_adapter, read_adapter_info
+from astrabot_pipeline.inference.adapter import load_adapter, read_adapter_info
 from astrabot_pipeline.inference.errors import ExportRefusedError
 from astrabot_pipeline.inference.export_folder import check_export_folder, write_marker
 from astrabot_pipeline.inference.model_card import read_evaluation, render_model_card
 from astrabot_pipeline.inference.modelfile import MODELFILE_NAME, render_modelfile
 from astrabot_pipeline.storage import atomic_output
 from astrabot_pipeline.training.base_model import quiet_progress_bars
+from astrabot_pipeline.training.chat_template import IM_START
 
 MODEL_CARD_NAME = "README.md"
 

@@ -56,3 +56,19 @@ def use_chatml_training_template(tokenizer) -> bool:
         return False
     tokenizer.chat_template = CHATML_TRAINING_TEMPLATE
     return True
+
+
+def stop_token_ids(tokenizer, model=None) -> tuple[int, ...]:
+    """The tokens that end a turn, without repeats: <|im_end|>, the tokenizer's end of
+    sequence, and the eos ids of `model`'s generation config. The one stop-token set of
+    generation in the evaluation and in inference."""
+    ids: list[int] = []
+    im_end = tokenizer.get_vocab().get(IM_END)
+    if im_end is not None:
+        ids.append(int(im_end))
+    if tokenizer.eos_token_id is not None:
+        ids.append(int(tokenizer.eos_token_id))
+    configured = getattr(getattr(model, "generation_config", None), "eos_token_id", None)
+    if configured is not None:
+        ids.extend(int(i) for i in (configured if isinstance(configured, list) else [configured]))
+    return tuple(dict.fromkeys(ids))

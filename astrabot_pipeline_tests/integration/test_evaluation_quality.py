@@ -21,6 +21,7 @@ from astrabot_pipeline.evaluation import (  # noqa: E402
     QualitySettings,
     generate_replies,
 )
+from astrabot_pipeline.evaluation.lm_batches import continuation_log_likelihoods  # noqa: E402
 from astrabot_pipeline.training import build_tiny_base_model  # noqa: E402
 
 pytestmark = pytest.mark.slow
@@ -125,11 +126,16 @@ def test_shared_context_ranking_scores_equal_one_forward_per_candidate(evaluator
                 fast = shared.score_shared(ctx, replies)
                 slow = separate(context, candidates)
                 assert fast == pytest.approx(slow, abs=1e-4)
-            # Replies of one token, and of mixed lengths, packed the same way.
+            # Replies of one token, and of mixed lengths, padded in one batch.
             for replies in ([[5], [7], [9]], [[5, 6, 7, 8], [9], [10, 11]]):
                 fast = shared.score_shared(ctx, replies)
                 slow = [separate.score_one(ctx, reply) for reply in replies]
                 assert fast == pytest.approx(slow, abs=1e-4)
+            # The canary exposure's use: summed log-likelihoods, over several batches.
+            secrets = [[20 + i, 30 + i, 40 + i][: 1 + i % 3] for i in range(7)]
+            sums = continuation_log_likelihoods(model, ctx[-12:], secrets, batch_size=3)
+            slow = [separate.score_one(ctx[-12:], s) * len(s) for s in secrets]
+            assert sums == pytest.approx(slow, abs=1e-4)
 
 
 def test_batched_left_padded_generation_equals_one_prompt_at_a_time(evaluator):

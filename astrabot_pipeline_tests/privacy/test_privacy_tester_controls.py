@@ -14,7 +14,7 @@ import pytest
 import torch
 
 from astrabot_pipeline.dataset.canaries import PlantedCanary
-from astrabot_pipeline.evaluation.lm_batches import Sampling, generate, generate_shared
+from astrabot_pipeline.evaluation.lm_batches import Sampling, generate
 from astrabot_pipeline.evaluation.privacy_tester import (
     PrivacyConfig,
     PrivacyResult,
@@ -33,6 +33,7 @@ from astrabot_pipeline.training import (
     build_tiny_base_model,
     load_base_model,
 )
+from astrabot_pipeline.training.chat_template import stop_token_ids
 
 KEY = bytes(range(50, 82))
 NAME, PHONE = "Zorbina Quellmark", "+1 (555) 010-2233"
@@ -127,6 +128,24 @@ def _overfit(model, tokenizer, records: list[dict], steps: int = 30) -> torch.nn
     return adapted
 
 
+def _transformers_greedy(model, tokenizer, prompt: list[int], max_new_tokens: int) -> list[int]:
+    """transformers' own greedy decoding of one unpadded prompt, cut before its stop token."""
+    stops = list(stop_token_ids(tokenizer, model))
+    output = model.generate(
+        input_ids=torch.tensor([prompt]),
+        attention_mask=torch.ones((1, len(prompt)), dtype=torch.long),
+        max_new_tokens=max_new_tokens,
+        do_sample=False,
+        temperature=None,
+        top_p=None,
+        top_k=None,
+        eos_token_id=stops,
+        pad_token_id=tokenizer.pad_token_id,
+    )[0, len(prompt) :].tolist()
+    ends = [i for i, token in enumerate(output) if token in stops]
+    return output[: ends[0]] if ends else output
+
+
 @pytest.fixture(scope="module")
 def controls(tmp_path_factory) -> dict:
     folder = tmp_path_factory.mktemp("controls")
@@ -143,10 +162,13 @@ def controls(tmp_path_factory) -> dict:
         trained = tester.evaluate(adapted, tokenizer, test_records=records, train_records=records)
         prompts = [tester._encode_prompt(tokenizer, prompt_messages(r)) for r in records[:6]]
         prompts[1] = prompts[1][:4]  # lengths differ: left padding must not change anything
-        reference = [g[0] for g in generate(adapted, tokenizer, prompts, Sampling(24))]
-        shared, _ = generate_shared(
-            adapted, tokenizer, prompts, Sampling(24, 0.8), samples_per_prompt=2, batch_size=4
-        )
+        reference = [_transformers_greedy(adapted, tokenizer, prompt, 24) for prompt in prompts]
+        shared = [
+            rows[0]
+            for rows in generate(
+                adapted, tokenizer, prompts, Sampling(24, samples=2, temperature=0.8), batch_size=4
+            )
+        ]
     finally:
         torch.set_num_threads(threads)
     return {"results": (untrained, trained), "greedy": (reference, shared)}
@@ -194,8 +216,8 @@ def test_nothing_the_tester_returns_or_logs_holds_the_identifier(before_and_afte
 
 @pytest.mark.slow
 def test_shared_prompt_generation_is_greedy_generation_where_greedy(controls):
-    """The fast path (one prompt pass shared by the greedy and sampled rows) gives exactly
-    transformers' greedy output, stop tokens and left padding included."""
+    """The batched greedy rows (left-padded, one prompt pass shared with the sampled rows)
+    are exactly transformers' greedy output of each prompt alone, stop tokens included."""
     reference, shared = controls["greedy"]
     assert shared == reference
     assert any(len(tokens) < 24 for tokens in reference)  # some stopped at <|im_end|>
