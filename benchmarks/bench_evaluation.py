@@ -20,9 +20,8 @@ from pathlib import Path
 from _harness import measure
 
 from astrabot_pipeline import settings
-from astrabot_pipeline.dataset import held_out_sample, read_canaries
+from astrabot_pipeline.dataset import held_out_sample, read_canaries, records_from_frame
 from astrabot_pipeline.defs.dataset import CANARY_RECORD
-from astrabot_pipeline.defs.evaluation import _split_records
 from astrabot_pipeline.evaluation.run import EvaluationSettings, run_evaluation
 from astrabot_pipeline.privacy.identifier_digests import IdentifierDigests
 from astrabot_pipeline.storage import read_parquet
@@ -57,8 +56,8 @@ def main() -> int:
     def run(evaluation_settings: EvaluationSettings):
         outcome = run_evaluation(
             stages,
-            _split_records(test),
-            _split_records(train),
+            records_from_frame(test, with_window=True),
+            records_from_frame(train, with_window=True),
             digests=IdentifierDigests.from_data_dir(data / "secrets"),
             canaries=read_canaries(data / "canaries" / CANARY_RECORD),
             train_window_ids=train["window_id"].unique().tolist(),

@@ -5,12 +5,20 @@ from __future__ import annotations
 import pandas as pd
 
 
-def records_from_frame(examples: pd.DataFrame) -> list[dict]:
+def records_from_frame(examples: pd.DataFrame, *, with_window: bool = False) -> list[dict]:
     """`{"messages": [{"role", "content"}, ...]}` records from an examples frame.
 
     Parquet round-trips the `messages` column as arrays of dicts; trainers want lists.
+    `with_window` keeps each record's `window_id` (the evaluation's ranking draws
+    distractors from other windows).
     """
-    return [
-        {"messages": [{"role": m["role"], "content": m["content"]} for m in messages]}
-        for messages in examples["messages"]
-    ]
+    windows = examples["window_id"] if with_window else [None] * len(examples)
+    records = []
+    for messages, window in zip(examples["messages"], windows, strict=True):
+        record: dict = {
+            "messages": [{"role": m["role"], "content": m["content"]} for m in messages]
+        }
+        if with_window:
+            record["window_id"] = window
+        records.append(record)
+    return records

@@ -4,7 +4,7 @@
 import dagster as dg
 import pandas as pd
 
-from astrabot_pipeline.dataset import held_out_sample, read_canaries
+from astrabot_pipeline.dataset import held_out_sample, read_canaries, records_from_frame
 from astrabot_pipeline.defs.dataset import CANARY_RECORD
 from astrabot_pipeline.defs.errors import redact_failures
 from astrabot_pipeline.defs.resources import AstrabotPathsResource
@@ -45,17 +45,6 @@ class EvalConfig(dg.Config):
     # Redacted side-by-side generations written to samples/samples.md (0 writes none).
     samples: int = DEFAULT_SAMPLES
     seed: int = 0
-
-
-def _split_records(examples: pd.DataFrame) -> list[dict]:
-    """Chat records that keep their window (the ranking draws distractors from others)."""
-    return [
-        {
-            "messages": [{"role": m["role"], "content": m["content"]} for m in messages],
-            "window_id": w,
-        }
-        for messages, w in zip(examples["messages"], examples["window_id"], strict=True)
-    ]
 
 
 def _settings(config: EvalConfig) -> EvaluationSettings:
@@ -103,8 +92,8 @@ def eval_report(
     reports = paths.sub("reports")
     outcome = run_evaluation(
         stages,
-        _split_records(held_out),
-        _split_records(train),
+        records_from_frame(held_out, with_window=True),
+        records_from_frame(train, with_window=True),
         digests=IdentifierDigests.from_data_dir(paths.sub("secrets")),
         canaries=read_canaries(paths.sub("canaries", CANARY_RECORD)),
         train_window_ids=train["window_id"].unique().tolist(),
