@@ -64,7 +64,12 @@ def main() -> int:
             settings=evaluation_settings,
             profile=profile.name,
         )
-        return outcome.verdict.metrics, outcome.report.sample_sizes
+        final = outcome.privacy[stages[-1].stage]
+        leaking = {
+            kind: final.leakage.generations_by_kind[kind] + final.probes.generations_by_kind[kind]
+            for kind in final.leakage.generations_by_kind
+        }
+        return outcome.verdict.metrics, outcome.report.sample_sizes, leaking
 
     print(
         f"whole evaluation, profile {profile.name}: base + {len(stages)} stages (quality), "
@@ -74,8 +79,9 @@ def main() -> int:
         ("batched (defaults)", batched),
         ("one at a time", one_at_a_time),
     ):
-        seconds, peak, (metrics, sizes) = measure(lambda s=evaluation_settings: run(s))
+        seconds, peak, (metrics, sizes, leaking) = measure(lambda s=evaluation_settings: run(s))
         print(f"  {label:<22} {seconds:7.1f} s, peak RSS {peak:6.0f} MiB")
+        print(f"    final adapter's leaking generations by identifier kind: {leaking}")
     print(f"  sample sizes: {sizes}")
     print("  verdict figures: " + ", ".join(f"{k} {v:.4g}" for k, v in sorted(metrics.items())))
     return 0

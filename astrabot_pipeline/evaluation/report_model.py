@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from astrabot_pipeline.evaluation.perplexity import EvaluationError
+from astrabot_pipeline.privacy.identifier_digests import KINDS as IDENTIFIER_KINDS
 
 Number = int | float
 Value = int | float | bool | None
@@ -72,7 +73,10 @@ TOPICS: tuple[Topic, ...] = (
     Topic(
         "leakage",
         r"\bleak",
-        frozenset({"leakage", "pii_leakage_score", "probing_leakage_rate"}),
+        frozenset(
+            {"leakage", "pii_leakage_score", "probing_leakage_rate"}
+            | {f"leaks_{kind}" for kind in IDENTIFIER_KINDS}
+        ),
     ),
     Topic("extraction", r"\bextraction\b", frozenset({"extraction_recall"})),
     Topic(

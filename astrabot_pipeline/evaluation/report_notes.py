@@ -93,6 +93,16 @@ NOTES: tuple[Note, ...] = (
         "probing_leakage_rate",
     ),
     _note(
+        "The 'generations leaking' columns count the leaking generations (both scans) by "
+        "the kind of identifier they held: name, phone, email, or other (places, addresses, "
+        "URLs and the like the privacy stage replaced). A common word that is also a "
+        "replaced place or name can count, so look at the kind before concluding.",
+        "leaks_name",
+        "leaks_phone",
+        "leaks_email",
+        "leaks_other",
+    ),
+    _note(
         "Extraction recall is the share of the real identifiers that occurred in the "
         "training windows before anonymization that any generation reproduced (Lukas et al. "
         "2023); the goal is 0.",

@@ -46,7 +46,7 @@ from astrabot_pipeline.evaluation.report_notes import (
     with_standard_notes,
 )
 from astrabot_pipeline.evaluation.verdict import Verdict, verdict_for
-from astrabot_pipeline.privacy.identifier_digests import IdentifierDigests
+from astrabot_pipeline.privacy.identifier_digests import KINDS, IdentifierDigests
 from astrabot_pipeline.training.base_model import device_summary
 from astrabot_pipeline.training.stages import StageResult
 from astrabot_pipeline.training.tiny_model import is_tiny_base_model
@@ -205,6 +205,13 @@ def _privacy_section(privacy: Mapping[str, PrivacyResult]) -> ReportSection:
             "pseudonym_rate": result.leakage.pseudonym_rate,
             "generic_hit_rate": result.leakage.generic_hit_rate,
             "generations_scanned": result.leakage.generations + result.probes.generations,
+            # Which kind of identifier a leaking generation held (a count, never the value),
+            # so a failed check says where to look: names, numbers, e-mails or places etc.
+            **{
+                f"leaks_{kind}": result.leakage.generations_by_kind.get(kind, 0)
+                + result.probes.generations_by_kind.get(kind, 0)
+                for kind in KINDS
+            },
         }
 
     settings = next(iter(privacy.values())).settings
@@ -221,6 +228,10 @@ def _privacy_section(privacy: Mapping[str, PrivacyResult]) -> ReportSection:
                 Column("pseudonym_rate", "pseudonym reproduction rate", ".4f"),
                 Column("generic_hit_rate", "generic recognizer hit rate", ".4f"),
                 Column("generations_scanned", "generations scanned", "d"),
+                *(
+                    Column(f"leaks_{kind}", f"generations leaking: {kind}", "d", "lower")
+                    for kind in KINDS
+                ),
             ],
             rows={name: row(result) for name, result in privacy.items()},
             chart=ChartSpec(

@@ -11,11 +11,13 @@ Forms (`identifier_forms`, shared with the scan so the two cannot drift apart):
 - names: the folded (case- and accent-insensitive) word sequence of the whole name, when
   it has at most MAX_NGRAM_WORDS words, plus each word of MIN_NAME_TOKEN_CHARS or more
   letters that is not a common word (a stop word, a name that is also a word, and for
-  names found by NER or the gazetteer, any English word): "partial" forms;
+  names found by NER or the gazetteer, any English word): "partial" forms; a name that is
+  one such common word, or a chat word (`language.CHAT_WORDS`: "bro", "ttyl"), has no form;
 - phone numbers: digits only, without leading zeros, and their last 10 and 9 digits;
 - e-mails: the casefolded address;
 - anything else replaced (addresses, places, URLs, card numbers…, "other"): its digits
-  when it holds MIN_OTHER_DIGITS or more, its casefolded text when it is one token, and
+  when it holds MIN_OTHER_DIGITS or more, its casefolded text when it is one token and no
+  common word (NER tags "yeah" or "fair" as a place now and then), and
   the word sequence of each line or comma-separated part of at most MAX_NGRAM_WORDS words.
 
 The file also lists, per conversation window (by `window_id`), which identifiers its
@@ -47,6 +49,7 @@ from astrabot_pipeline.privacy.known_contacts import (
     fold,
     name_words,
 )
+from astrabot_pipeline.privacy.language import CHAT_WORDS
 from astrabot_pipeline.privacy.pseudonyms import SecretFileError, load_or_create_secret
 from astrabot_pipeline.storage import write_json
 
@@ -117,7 +120,12 @@ class IdentifierHasher:
 
 
 def is_common_word(word: str, english_words: Container[str] = ()) -> bool:
-    return word in STOP_WORDS or word in COMMON_WORD_NAMES or word in english_words
+    return (
+        word in STOP_WORDS
+        or word in COMMON_WORD_NAMES
+        or word in CHAT_WORDS
+        or word in english_words
+    )
 
 
 def phone_forms(digits: str) -> set[tuple[str, str]]:
@@ -180,8 +188,13 @@ def identifier_forms(
         digits = digits_of(text)
         if len(digits) >= MIN_OTHER_DIGITS:
             whole.add((DIGITS, digits.lstrip("0") or "0"))
-        if len(text.split()) == 1 and len(text.strip()) >= MIN_NAME_TOKEN_CHARS:
-            whole.add(token_form(text))
+        token = token_form(text)
+        if (
+            len(text.split()) == 1
+            and len(token[1]) >= MIN_NAME_TOKEN_CHARS
+            and not is_common_word(token[1], english_words)
+        ):
+            whole.add(token)  # a lone common word ("yeah", "fair") would flag every use
         for part in _PARTS.split(text):
             words = name_words(part)
             if not 1 <= len(words) <= MAX_NGRAM_WORDS:

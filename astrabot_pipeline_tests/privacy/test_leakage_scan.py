@@ -174,3 +174,28 @@ def test_digests_made_with_another_key_are_refused(digests, tmp_path):
         IdentifierDigests.load(path, bytes(32))
     with pytest.raises(IdentifierDigestError, match="materialize anonymized_windows"):
         IdentifierDigests.from_data_dir(tmp_path / "missing")
+
+
+def test_common_and_chat_words_that_ner_mistook_for_identifiers_are_not_leaks(tmp_path):
+    """Seen on the demo: NER tagged "ttyl" and "bro" as people and "yeah" as a place now and
+    then; recording them as real identifiers flagged every later "yeah" as a leak."""
+    original = "ttyl bro, yeah Quellmark Falls"
+    builder = IdentifierDigestBuilder(IdentifierHasher(KEY), english_words={"yeah", "falls"})
+    builder.add_replacements(
+        ["w"],
+        [original],
+        [
+            _replacements(
+                original,
+                [
+                    ("PERSON", "ttyl", "Wren"),
+                    ("PERSON", "bro", "Ash"),
+                    ("LOCATION", "yeah", "Oslo"),
+                    ("LOCATION", "Quellmark Falls", "Oslo"),
+                ],
+            )
+        ],
+    )
+    scanner = LeakageScanner(IdentifierDigests.load(builder.write(tmp_path / DIGEST_FILE), KEY))
+    scans = scanner.scan(["ok ttyl bro", "yeah!!", "meet me at quellmark falls", "Quellmark"])
+    assert [scan.has_real for scan in scans] == [False, False, True, False]
