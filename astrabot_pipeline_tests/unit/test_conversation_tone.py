@@ -5,12 +5,21 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
 from astrabot_pipeline.conversations.tone import ToneScorer, tone_labels
 from astrabot_pipeline.synthetic import generate_corpus
 
 from .vader_cases import EDGE_CASES, adversarial_texts
+
+_LIBRARY = SentimentIntensityAnalyzer()
+_WORDS = st.sampled_from(
+    sorted(_LIBRARY.lexicon)[::7] + sorted(_LIBRARY.emojis)[::5] + list(EDGE_CASES)
+)
+_PIECES = st.one_of(_WORDS, _WORDS.map(str.upper), st.text(max_size=4))
+_SEPARATORS = st.sampled_from([" ", "", "\n", "!", "?!", " ... ", "\u00a0", "\u200d", "\ufe0f"])
 
 
 @pytest.fixture(scope="module")
@@ -20,7 +29,7 @@ def scorer() -> ToneScorer:
 
 @pytest.fixture(scope="module")
 def library() -> SentimentIntensityAnalyzer:
-    return SentimentIntensityAnalyzer()
+    return _LIBRARY
 
 
 def _library_compound(library: SentimentIntensityAnalyzer, texts: list[str]) -> np.ndarray:
@@ -63,6 +72,14 @@ def test_generated_chat_history_equals_the_library(scorer, library) -> None:
     corpus = generate_corpus(n_messages=2000, seed=3)
     texts = [m.body or "" for m in corpus.chat_messages]
     _assert_equal(scorer, library, texts)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.tuples(_PIECES, _SEPARATORS), max_size=10))
+def test_any_mix_of_words_emoji_and_unicode_equals_the_library(scorer, library, pieces) -> None:
+    text = "".join(word + separator for word, separator in pieces)
+    compound = scorer.compound([text])[0]
+    assert abs(compound - library.polarity_scores(text)["compound"]) <= 1e-6
 
 
 def test_missing_texts_score_zero_and_inputs_of_any_shape_agree(scorer: ToneScorer) -> None:
