@@ -6,8 +6,8 @@ emoticons (":)") and, through its emoji lexicon, emoji (each emoji is replaced b
 description, e.g. "smiling face with heart-eyes", whose words are then scored). Its
 `compound` score is the normalized sum of the word valences, in [-1, 1].
 
-`SentimentIntensityAnalyzer().polarity_scores` costs about 100 µs per message in Python,
-which is minutes per million messages, so `ToneScorer` reproduces its `compound` with
+`SentimentIntensityAnalyzer().polarity_scores` costs 30-100 µs per message in Python
+(longer texts cost more), up to minutes per million messages, so `ToneScorer` reproduces its `compound` with
 array operations over the package's own lexicons (loaded from the installed
 `vaderSentiment`, nothing copied):
 
@@ -19,16 +19,20 @@ array operations over the package's own lexicons (loaded from the installed
 * for each token in the lexicon (numpy, one vector per rule, in VADER's order): its
   valence, "no" before or after it, capitals emphasis, the boosters and dampeners up to
   three words back (damped by distance, signed by the running valence), negation up to
-  three words back and VADER's "never so/this" emphasis; then the sum per message, the
-  "!" and "?" emphasis, and the normalization s / sqrt(s^2 + 15), rounded to 4 places.
+  three words back, VADER's "never so/this" emphasis and its "least" negation; then the
+  contrastive "but" (valences before the first "but" halved, after it increased by
+  half), the sum per message, the "!" and "?" emphasis, and the normalization
+  s / sqrt(s^2 + 15), rounded to 4 places like the library.
 
 A message that holds a rule too intricate to vectorize honestly is routed to the
-library's own `polarity_scores`: the contrastive "but" (VADER rescales by list search,
-which depends on repeated values), "least", the idiom and multi-word booster phrases
-("kind of", "sort of", "just enough", "yeah right", "the shit", ...; derived from the
-package's own `SPECIAL_CASES` and `BOOSTER_DICT`). A message with no lexicon token scores 0 without further work. Equality with
+library's own `polarity_scores`: VADER's idioms and multi-word boosters ("kind of", "sort
+of", "just enough", "yeah right", "the shit", ...; found by any two adjacent words of a
+phrase in the package's own `SPECIAL_CASES` and `BOOSTER_DICT`), and the rare "but"
+message where the library's search by value (`list.index`) rescales a value twice. A
+message with no lexicon token scores 0 without further work. Equality with
 `polarity_scores(text)["compound"]` is proven in the unit tests and the benchmark
-(`benchmarks/bench_tone_topic.py`, mismatches on a generated million messages).
+(`benchmarks/bench_tone_topic.py`: every message of a generated million plus adversarial
+cases; about 0.1 % routed there).
 
 Labels use VADER's documented thresholds: positive when compound >= 0.05, negative when
 <= -0.05, neutral in between.
@@ -57,9 +61,9 @@ POSITIVE_THRESHOLD = 0.05
 NEGATIVE_THRESHOLD = -0.05
 
 # Words whose rules read neighbours the vectorized path needs to recognize by id.
-_RULE_WORDS = ("no", "or", "nor", "so", "this", "never", "without", "doubt", "but", "least")
-# A message holding one of these (as a lower-cased token) goes to the library's scorer.
-_ROUTED_WORDS = ("but", "least")
+_RULE_WORDS = (
+    "no", "or", "nor", "so", "this", "never", "without", "doubt", "but", "least", "at", "very",
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -149,11 +153,13 @@ class ToneScorer:
             return ToneScores(compound, routed)
         has_lexicon_word = np.zeros(n, dtype=bool)
         has_lexicon_word[tokens.message[candidates]] = True
-        routed = self._routed_messages(tokens, n) & has_lexicon_word
-        keep = ~routed[tokens.message[candidates]]
-        positions = candidates[keep]
+        routed = self._phrase_messages(tokens, n) & has_lexicon_word
+        positions = candidates[~routed[tokens.message[candidates]]]
         valence = self._token_valences(tokens, positions)
-        sums = np.bincount(tokens.message[positions], weights=valence, minlength=n)
+        valence, collided = self._but_check(tokens, positions, valence, n)
+        routed |= collided
+        kept = ~collided[tokens.message[positions]]
+        sums = np.bincount(tokens.message[positions[kept]], weights=valence[kept], minlength=n)
         vectorized = has_lexicon_word & ~routed
         compound[vectorized] = _normalize(
             sums[vectorized], _punctuation_emphasis(plain)[vectorized]
@@ -177,16 +183,51 @@ class ToneScorer:
         replaced = [t.translate(self._emoji_table) for t in text.filter(non_ascii).to_pylist()]
         return pc.replace_with_mask(text, non_ascii, pa.array(replaced, type=pa.string()))
 
-    def _routed_messages(self, tokens: _Tokens, n: int) -> np.ndarray:
+    def _phrase_messages(self, tokens: _Tokens, n: int) -> np.ndarray:
+        """Messages holding two adjacent words of one of VADER's multi-word phrases."""
         ids = tokens.ids
-        routed = np.zeros(n, dtype=bool)
-        words = np.isin(ids, [self._id[w] for w in _ROUTED_WORDS])
-        routed[tokens.message[words]] = True
         follows = tokens.position[1:] > 0  # token j+1 follows token j in the same message
         pair = ids[:-1].astype("int64") * self._size + ids[1:]
         in_pair = np.isin(pair, self._routed_pairs) & follows
+        routed = np.zeros(n, dtype=bool)
         routed[tokens.message[1:][in_pair]] = True
         return routed
+
+    def _but_check(
+        self, tokens: _Tokens, j: np.ndarray, valence: np.ndarray, n: int
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """VADER's `_but_check`: halve the valences before the first "but", add half after.
+
+        The library finds each value's position with `list.index`, i.e. the first equal
+        value: when an already rescaled earlier value equals a later original one, it
+        rescales the earlier one again. Messages where that happens are returned as
+        collided (for the library's scorer); the others get the plain rescaling.
+        """
+        collided = np.zeros(n, dtype=bool)
+        is_but = tokens.ids == self._id["but"]
+        if not is_but.any():
+            return valence, collided
+        but_messages, first = np.unique(tokens.message[is_but], return_index=True)
+        first_but = np.full(n, -1, dtype="int64")
+        first_but[but_messages] = tokens.position[is_but][first]
+        message = tokens.message[j]
+        i = tokens.position[j]
+        but_at = first_but[message]
+        has_but = but_at >= 0
+        factor = np.where(i < but_at, 0.5, np.where(i > but_at, 1.5, 1.0))
+        rescaled = np.where(has_but, valence * factor, valence)
+        involved = has_but & (valence != 0)
+        if involved.any():
+            rows = pd.DataFrame(
+                {"message": message[involved], "i": i[involved], "new": rescaled[involved]}
+            )
+            originals = pd.DataFrame(
+                {"message": message[involved], "i": i[involved], "new": valence[involved]}
+            )
+            pairs = rows.merge(originals, on=["message", "new"], suffixes=("_earlier", "_later"))
+            clash = pairs["i_earlier"] < pairs["i_later"]
+            collided[pairs.loc[clash, "message"].to_numpy()] = True
+        return rescaled, collided
 
     def _token_valences(self, tokens: _Tokens, j: np.ndarray) -> np.ndarray:
         """VADER's `sentiment_valence` for the lexicon tokens at flat positions `j`."""
@@ -241,7 +282,10 @@ class ToneScorer:
             valence = np.where(applies & emphasis, valence * 1.25, valence)
             negate = applies & ~emphasis & ~exempt & negated
             valence = np.where(negate, valence * _vader.N_SCALAR, valence)
-        return valence
+        # _least_check: "least" before a word negates it, except in "at least", "very least".
+        least = (w1 == self._id["least"]) & ~self._in_lexicon[w1]
+        spared = (i > 1) & ((w2 == self._id["at"]) | (w2 == self._id["very"]))
+        return np.where(least & ~spared, valence * _vader.N_SCALAR, valence)
 
 
 @dataclass(frozen=True)
@@ -341,9 +385,19 @@ def _punctuation_emphasis(text: pa.Array) -> np.ndarray:
 def _normalize(sums: np.ndarray, emphasis: np.ndarray) -> np.ndarray:
     """VADER's `score_valence` compound: emphasis, s / sqrt(s^2 + 15), clip, round(., 4)."""
     s = np.where(sums > 0, sums + emphasis, np.where(sums < 0, sums - emphasis, sums))
-    compound = np.clip(s / np.sqrt(s * s + 15), -1.0, 1.0)
-    # Python's round (correctly rounded decimal), not numpy's scale-and-rint.
-    return np.array([round(value, 4) for value in compound.tolist()], dtype="float64")
+    return _round4(np.clip(s / np.sqrt(s * s + 15), -1.0, 1.0))
+
+
+def _round4(compound: np.ndarray) -> np.ndarray:
+    """Python's round(x, 4) of every value, vectorized."""
+    # VADER rounds with Python's round(x, 4), which rounds the exact binary value; numpy's
+    # rint(x * 1e4) / 1e4 agrees except where x * 1e4 lands within rounding error of a
+    # half: those few go through Python's round.
+    scaled = compound * 10_000
+    rounded = np.round(scaled) / 10_000
+    near_half = np.flatnonzero(np.abs(np.abs(scaled - np.trunc(scaled)) - 0.5) < 1e-6)
+    rounded[near_half] = [round(value, 4) for value in compound[near_half].tolist()]
+    return rounded
 
 
 def _as_string_array(texts: Iterable[str | None]) -> pa.Array:

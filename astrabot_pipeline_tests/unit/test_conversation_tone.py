@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
-from astrabot_pipeline.conversations.tone import ToneScorer, tone_labels
+from astrabot_pipeline.conversations.tone import ToneScorer, _round4, tone_labels
 from astrabot_pipeline.synthetic import generate_corpus
 
 from .vader_cases import EDGE_CASES, adversarial_texts
@@ -92,6 +92,15 @@ def test_missing_texts_score_zero_and_inputs_of_any_shape_agree(scorer: ToneScor
     np.testing.assert_array_equal(from_list, from_series)
     np.testing.assert_array_equal(from_list, from_str_series)
     assert scorer.compound([]).shape == (0,)
+
+
+def test_vectorized_rounding_is_pythons_round_even_next_to_a_half() -> None:
+    halves = (np.arange(-10_000, 10_000) + 0.5) / 10_000
+    values = np.concatenate(
+        [halves, np.nextafter(halves, 2), np.nextafter(halves, -2), np.arange(-32, 33) / 32]
+    )
+    expected = [round(value, 4) for value in values.tolist()]
+    assert _round4(values).tolist() == expected
 
 
 def test_labels_use_vaders_documented_thresholds() -> None:

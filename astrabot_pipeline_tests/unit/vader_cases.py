@@ -51,6 +51,14 @@ EDGE_CASES = (
     "it was good but the ending was bad",
     "good but good but bad",
     "but",
+    # VADER's "but" finds values by equality: nice (1.8) halved is jk (0.9), so the
+    # library halves "nice" twice and leaves "jk" alone; love (3.2) halved is jw (1.6).
+    "nice jk but ok",
+    "nice but nice jk",
+    "love, jw but whatever",
+    "but nice lmso",
+    "good good but good good",
+    "BUT it was good",
     "at least it works",
     "the least fun",
     "very least good",
