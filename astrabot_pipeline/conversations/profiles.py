@@ -41,7 +41,7 @@ import pyarrow.compute as pc
 
 from astrabot_pipeline.conversations.tone import (
     TONE_LABELS,
-    _as_string_array,
+    as_text_array,
     default_scorer,
     tone_labels,
 )
@@ -105,7 +105,7 @@ def build_window_profiles(
     codes, window_ids = pd.factorize(windows["window_id"], sort=False)
     n_windows = len(window_ids)
     outgoing = windows["is_outgoing"].astype(bool)
-    text = _as_string_array(windows[text_column])
+    text = as_text_array(windows[text_column])
     has_text = pc.greater(pc.utf8_length(pc.utf8_trim_whitespace(text)), 0)
     has_text = has_text.to_numpy(zero_copy_only=False)
     compound = np.full(len(windows), np.nan)

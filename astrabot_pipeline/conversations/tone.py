@@ -138,7 +138,7 @@ class ToneScorer:
 
     def score(self, texts: Iterable[str | None]) -> ToneScores:
         """Compound scores, and which messages the library's own scorer handled."""
-        text = _as_string_array(texts)
+        text = as_text_array(texts)
         n = len(text)
         compound = np.zeros(n, dtype="float64")
         routed = np.zeros(n, dtype=bool)
@@ -400,7 +400,7 @@ def _round4(compound: np.ndarray) -> np.ndarray:
     return rounded
 
 
-def _as_string_array(texts: Iterable[str | None]) -> pa.Array:
+def as_text_array(texts: Iterable[str | None]) -> pa.Array:
     """The texts as an Arrow string array, a missing text as ""."""
     if isinstance(texts, pa.Array | pa.ChunkedArray):
         array = texts

@@ -49,7 +49,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from astrabot_pipeline.conversations.tone import _as_string_array, split_whitespace
+from astrabot_pipeline.conversations.tone import as_text_array, split_whitespace
 
 OTHER = "other"
 SMALL_TALK = "small_talk"
@@ -205,7 +205,7 @@ class TopicClassifier:
 
     def hits(self, texts: Iterable[str | None]) -> np.ndarray:
         """Hits per message and topic: an int32 array of shape (messages, len(TOPICS))."""
-        text = _as_string_array(texts)
+        text = as_text_array(texts)
         n = len(text)
         lists = split_whitespace(text)
         length = pc.list_value_length(lists).fill_null(0)
