@@ -91,7 +91,12 @@ def build_window_profiles(
     time_zone: str | tzinfo | None = None,
     text_column: str = "text",
 ) -> pd.DataFrame:
-    """One row per window of `windows` (columns: PROFILE_COLUMNS, see the module doc)."""
+    """One row per window of `windows` (columns: PROFILE_COLUMNS, see the module doc).
+
+    Rows come in the order the windows first appear. `time_zone`: an IANA name or a
+    tzinfo; "" or None is the machine's zone. Raises SettingError for an unknown zone or
+    a frame without the windows' columns.
+    """
     missing = [c for c in (*_REQUIRED, text_column) if c not in windows.columns]
     if missing:
         raise SettingError(
