@@ -26,6 +26,9 @@ ACI_FILE_ENV = "ASTRABOT_ACI_FILE"
 DESKTOP_KEY_FILE_ENV = "ASTRABOT_DESKTOP_KEY_FILE"
 DECODER_LAUNCHER_ENV = "ASTRABOT_DECODER_LAUNCHER"  # "subprocess" (default) or "docker"
 DEFAULT_DATA_DIR = "./data"
+# The IANA time zone the conversation analytics read clock times in (hour of day,
+# weekday); unset or empty: the machine's own zone.
+TIME_ZONE_ENV = "ASTRABOT_TIME_ZONE"
 # Which base model the training stages use and the defaults they train with:
 # tiny, tiny-qwen3, small or qwen (see training/profiles.py). `make test` and CI set tiny.
 MODEL_PROFILE_ENV = "ASTRABOT_MODEL_PROFILE"

@@ -3,8 +3,9 @@
 The backup owner is the assistant; everyone else in the thread is the user. Three
 kinds of example feed the three training stages:
 - conversational: the owner's turn with up to `max_context_turns` turns of context;
-- adaptive: the same, with a system prompt describing the conversation's dynamics
-  (group or one-to-one, how fast and how long the owner usually replies);
+- adaptive: the same, with a system prompt describing the relationship, the
+  conversation's topic and tone, and the owner's habits in that thread (measured by
+  `relationship_dynamics` and `window_profiles`; see adaptive_prompt.py);
 - burst: one incoming turn answered by the owner's first measured burst (consecutive
   messages each within the burst gap, as conversation_windows measured them), its
   messages kept as separate lines.
@@ -28,7 +29,7 @@ from astrabot_pipeline.dataset.split import (
 from astrabot_pipeline.errors import AstrabotError
 
 EXAMPLE_KINDS = ("conversational", "adaptive", "burst")
-DEFAULT_SYSTEM_PROMPT = "You are chatting with friends on Signal. Reply the way you always do."
+from astrabot_pipeline.dataset.adaptive_prompt import DEFAULT_SYSTEM_PROMPT, adaptive_prompts
 EXAMPLE_COLUMNS = (
     "example_id",
     "kind",
@@ -126,7 +127,7 @@ class TrainingDataCreator:
         return turns
 
     def _dialogue_examples(
-        self, windows: pd.DataFrame, kind: str, system_prompts: dict[int, str] | None = None
+        self, windows: pd.DataFrame, kind: str, system_prompts: dict[str, str] | None = None
     ) -> list[dict]:
         examples = []
         for window_id, (thread_id, turns) in self._turns_by_window(windows).items():
@@ -136,7 +137,7 @@ class TrainingDataCreator:
                 context = self._trimmed(turns[max(0, index - self.max_context_turns) : index])
                 if not context:
                     continue
-                prompt = (system_prompts or {}).get(thread_id, self.system_prompt)
+                prompt = (system_prompts or {}).get(window_id, self.system_prompt)
                 messages = [{"role": "system", "content": prompt}]
                 messages += [
                     {"role": "assistant" if t.is_owner else "user", "content": t.text}
@@ -183,12 +184,12 @@ class TrainingDataCreator:
         return _frame(self._dialogue_examples(windows, "conversational"), self._window_starts)
 
     def create_adaptive_examples(
-        self, windows: pd.DataFrame, dynamics: pd.DataFrame
+        self, windows: pd.DataFrame, dynamics: pd.DataFrame, profiles: pd.DataFrame
     ) -> pd.DataFrame:
-        """Examples whose system prompt describes the thread's relationship dynamics."""
-        prompts = {
-            int(row.thread_id): _adaptive_prompt(row) for row in dynamics.itertuples(index=False)
-        }
+        """Examples whose system prompt describes the relationship (the thread's row of
+        `relationship_dynamics`) and the conversation (the window's row of
+        `window_profiles`): see dataset/adaptive_prompt.py."""
+        prompts = adaptive_prompts(dynamics, profiles)
         return _frame(self._dialogue_examples(windows, "adaptive", prompts), self._window_starts)
 
     def create_burst_examples(self, windows: pd.DataFrame) -> pd.DataFrame:
@@ -287,15 +288,3 @@ def _frame(examples: list[dict], starts: dict[str, pd.Timestamp]) -> pd.DataFram
     frame = pd.DataFrame(examples, columns=list(EXAMPLE_COLUMNS))
     frame["window_start"] = pd.to_datetime(frame["window_id"].map(starts), utc=True)
     return frame
-
-
-def _adaptive_prompt(dynamics_row) -> str:
-    setting = "a group chat" if dynamics_row.participants > 2 else "a one-to-one chat"
-    reply = dynamics_row.owner_median_reply_seconds
-    pace = "within a minute" if reply == reply and reply < 60 else "after a while"
-    length = dynamics_row.owner_mean_message_chars
-    size = "short" if length == length and length < 40 else "longer"
-    return (
-        f"You are chatting in {setting} on Signal. You usually reply {pace}, "
-        f"in {size} messages. Reply the way you always do."
-    )

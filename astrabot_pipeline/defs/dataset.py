@@ -3,7 +3,6 @@
 import dagster as dg
 import pandas as pd
 
-from astrabot_pipeline.conversations import ConversationProcessor
 from astrabot_pipeline.dataset import SPLITS, TrainingDataCreator, dataset_card, export_jsonl
 from astrabot_pipeline.dataset.builder import DEFAULT_MAX_CONTEXT_CHARS
 from astrabot_pipeline.dataset.canaries import (
@@ -45,18 +44,19 @@ def mixed_dataset(
     config: DatasetConfig,
     paths: AstrabotPathsResource,
     anonymized_windows: pd.DataFrame,
+    relationship_dynamics: pd.DataFrame,
+    window_profiles: pd.DataFrame,
 ):
     """Chat-format examples (owner = assistant) of three families, split train / validation /
     test by window and time; also written as JSON lines under `dataset/`."""
     creator = TrainingDataCreator(
         max_context_turns=config.max_context_turns, max_context_chars=config.max_context_chars
     )
-    dynamics = ConversationProcessor().analyze_relationship_dynamics(
-        anonymized_windows, text_column="text"
-    )
     mixed = creator.combine(
         creator.create_conversational_examples(anonymized_windows),
-        creator.create_adaptive_examples(anonymized_windows, dynamics),
+        creator.create_adaptive_examples(
+            anonymized_windows, relationship_dynamics, window_profiles
+        ),
         creator.create_burst_examples(anonymized_windows),
         validation_fraction=config.validation_fraction,
         test_fraction=config.test_fraction,

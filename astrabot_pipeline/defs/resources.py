@@ -44,6 +44,13 @@ class AstrabotPathsResource(dg.ConfigurableResource):
         return self.root().joinpath(*parts)
 
 
+class ConversationAnalyticsResource(dg.ConfigurableResource):
+    """Settings shared by the conversation analytics (`window_profiles`,
+    `relationship_dynamics`): one time zone for both, so their clock times agree."""
+
+    time_zone: str = ""  # an IANA name such as Europe/Berlin; empty: the machine's zone
+
+
 class SignalBackupResource(dg.ConfigurableResource):
     """The watched backup folder and the secrets that open the inputs in it (each bound to
     its environment variable by `pipeline_resources`)."""
@@ -293,5 +300,8 @@ def pipeline_resources() -> dict[str, dg.ConfigurableResource | dg.ConfigurableI
             launcher=os.environ.get(settings.DECODER_LAUNCHER_ENV) or "subprocess"
         ),
         "nitter": NitterResource(),
+        "analytics": ConversationAnalyticsResource(
+            time_zone=os.environ.get(settings.TIME_ZONE_ENV, "")
+        ),
         "io_manager": AstrabotIOManager(base_dir=data_dir),
     }
