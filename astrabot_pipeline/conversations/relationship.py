@@ -4,8 +4,10 @@
 with `text` and `sender_pseudonym`, or the pre-anonymization windows with `body`) and,
 optionally, `window_profiles` (one row per window with `topic` and `tone_score`). The
 owner is the sender of outgoing messages, "contacts" everyone else in the thread. Only
-windowed messages count. Rates whose denominator is empty are NaN (e.g. every owner_*
-rate of a thread where the owner never writes); counts are 0 there. Columns:
+windowed messages count. Rates whose denominator is empty are NaN and counts are 0: in a
+thread where the owner never writes, the owner's per-message rates, reply latency and
+contact_reply_rate are NaN, owner_reply_rate is 0 (contacts' turns went unanswered) and
+owner_message_share / owner_char_share are 0. Columns:
 
 * thread_id; is_group: the windows' `is_group` column when present, else more than two
   distinct senders; participants: distinct senders in the thread's windows
