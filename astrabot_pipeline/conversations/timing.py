@@ -42,7 +42,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from astrabot_pipeline.conversations.windows import utc_nanoseconds
+from astrabot_pipeline.conversations.windows import utc_microseconds
 from astrabot_pipeline.errors import AstrabotError
 
 NIGHT_HOURS = range(0, 6)
@@ -134,7 +134,7 @@ class ThreadFrame:
     code: np.ndarray  # thread code of each message
     outgoing: np.ndarray
     sender: np.ndarray
-    sent_ns: np.ndarray
+    sent_us: np.ndarray
     first_in_window: np.ndarray
     same_window_as_previous: np.ndarray
     previous_outgoing: np.ndarray
@@ -149,13 +149,17 @@ class ThreadFrame:
     @classmethod
     def from_windows(cls, windows: pd.DataFrame) -> ThreadFrame:
         thread = windows["thread_id"].to_numpy(np.int64)
-        sent = utc_nanoseconds(windows["sent_at"])
+        sent = utc_microseconds(windows["sent_at"])
         order = np.lexsort((windows["message_id"].to_numpy(np.int64), sent, thread))
         thread, sent = thread[order], sent[order]
         thread_ids, code = np.unique(thread, return_inverse=True)
         outgoing = windows["is_outgoing"].to_numpy(bool)[order]
         sender = windows["sender_id"].to_numpy(np.int64)[order]
-        first = windows["position_in_window"].to_numpy()[order] == 0
+        # Window starts from window_id changes, not position 0: the anonymized windows may
+        # lack a window's first message (an opted-out contact's messages are dropped).
+        window_code = pd.factorize(windows["window_id"].to_numpy(dtype=object)[order])[0]
+        first = np.ones(len(order), dtype=bool)
+        first[1:] = window_code[1:] != window_code[:-1]
         n = len(order)
         same_window = np.zeros(n, dtype=bool)
         same_window[1:] = ~first[1:]
@@ -168,7 +172,7 @@ class ThreadFrame:
             code=code.astype(np.int64),
             outgoing=outgoing,
             sender=sender,
-            sent_ns=sent,
+            sent_us=sent,
             first_in_window=first,
             same_window_as_previous=same_window,
             previous_outgoing=previous_outgoing & same_window,
@@ -214,7 +218,7 @@ def _burstiness(frame: ThreadFrame) -> np.ndarray:
     same_thread = np.zeros(len(frame.code), dtype=bool)
     same_thread[1:] = frame.code[1:] == frame.code[:-1]
     gaps = np.zeros(len(frame.code))
-    gaps[1:] = (frame.sent_ns[1:] - frame.sent_ns[:-1]) / 1e9
+    gaps[1:] = (frame.sent_us[1:] - frame.sent_us[:-1]) / 1e6
     codes, gaps = frame.code[same_thread], gaps[same_thread]
     n = np.bincount(codes, minlength=frame.threads).astype(np.float64)
     with np.errstate(invalid="ignore", divide="ignore"):

@@ -94,7 +94,7 @@ _WINDOW_DTYPES = {
     "reaction_emoji_by_owner": "str",
     "reaction_emoji_by_others": "str",
 }
-_NS = 1_000_000_000
+_US = 1_000_000  # microseconds per second: int64 µs spans ±292,000 years, so no date overflows
 
 
 @dataclass(frozen=True)
@@ -113,12 +113,12 @@ class WindowSummary:
         return dict(self.__dict__)
 
 
-def utc_nanoseconds(times: pd.Series) -> np.ndarray:
-    """int64 nanoseconds since the epoch (UTC); naive timestamps are taken as UTC."""
+def utc_microseconds(times: pd.Series) -> np.ndarray:
+    """int64 microseconds since the epoch (UTC); naive timestamps are taken as UTC."""
     index = pd.DatetimeIndex(times)
     if index.tz is not None:
         index = index.tz_convert("UTC").tz_localize(None)
-    return index.as_unit("ns").asi8
+    return index.as_unit("us").asi8
 
 
 def _segment_starts(*keys: np.ndarray) -> np.ndarray:
@@ -152,6 +152,9 @@ class ConversationProcessor:
         self.max_span = pd.Timedelta(minutes=max_window_minutes)
         self.min_messages = min_messages_per_window
         self.burst_gap = pd.Timedelta(seconds=burst_gap_seconds)
+        self._window_gap_us = self.window_gap // pd.Timedelta(microseconds=1)
+        self._max_span_us = self.max_span // pd.Timedelta(microseconds=1)
+        self._burst_gap_us = self.burst_gap // pd.Timedelta(microseconds=1)
         self.emoji = EmojiAnalyzer()
 
     def create_conversation_windows(
@@ -172,16 +175,18 @@ class ConversationProcessor:
         if frame.empty:
             return _with_empty_window_columns(frame.reset_index(drop=True))
         thread = frame["thread_id"].to_numpy()
-        sent = utc_nanoseconds(frame["sent_at"])
+        sent = utc_microseconds(frame["sent_at"])
         order = np.lexsort((frame["message_id"].to_numpy(), sent, thread))
         thread, sent = thread[order], sent[order]
         same_thread = ~_segment_starts(thread)
         gap = np.zeros(len(sent), dtype=np.int64)
         gap[1:] = sent[1:] - sent[:-1]
-        new_session = ~same_thread | (gap > self.window_gap.value)
+        new_session = ~same_thread | (gap > self._window_gap_us)
         # Cap the span: cut a long session into consecutive max_span slices of its start.
         session_first = np.maximum.accumulate(np.where(new_session, np.arange(len(sent)), 0))
-        slice_index = (sent - sent[session_first]) // self.max_span.value
+        slice_index = (sent - sent[session_first]) // (
+            self.max_span // pd.Timedelta(microseconds=1)
+        )
         new_window = new_session | _segment_starts(slice_index)
         window = np.cumsum(new_window) - 1
         sizes = np.bincount(window)
@@ -196,7 +201,7 @@ class ConversationProcessor:
         self,
         frame: pd.DataFrame,
         first_in_window: np.ndarray,
-        gap_ns: np.ndarray,
+        gap_us: np.ndarray,
         sent: np.ndarray,
         reactions: pd.DataFrame | None,
         owner_id: int | None,
@@ -218,12 +223,12 @@ class ConversationProcessor:
             dtype=object,
         )
         sender = frame["sender_id"].to_numpy()
-        gap_seconds = gap_ns / _NS
+        gap_seconds = gap_us / _US
         gap_seconds[first_in_window] = np.nan
         sender_changed = np.zeros(n, dtype=bool)
         sender_changed[1:] = sender[1:] != sender[:-1]
         sender_changed &= ~first_in_window
-        new_burst = first_in_window | sender_changed | (gap_ns > self.burst_gap.value)
+        new_burst = first_in_window | sender_changed | (gap_us > self._burst_gap_us)
         sender_codes = pd.factorize(sender)[0].astype(np.int64)
         pairs = np.unique(window * (int(sender_codes.max()) + 1) + sender_codes)
         participants = np.bincount(pairs // (int(sender_codes.max()) + 1), minlength=len(starts))
@@ -240,7 +245,7 @@ class ConversationProcessor:
             "message_emoji": scan.emoji.to_numpy(),
             "is_question": _ends_with_question_mark(bodies),
             "window_message_count": sizes[window],
-            "window_span_seconds": ((sent[ends] - sent[starts]) / _NS)[window],
+            "window_span_seconds": ((sent[ends] - sent[starts]) / _US)[window],
             "window_participants": participants.astype(np.int32)[window],
         }
         features.update(_reaction_features(frame, reactions, owner_id))

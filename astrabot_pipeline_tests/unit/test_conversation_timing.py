@@ -8,6 +8,7 @@ import pytest
 from astrabot_pipeline.conversations import (
     ConversationProcessor,
     UnknownTimeZoneError,
+    relationship_dynamics,
     resolve_time_zone,
     thread_timing,
 )
@@ -101,3 +102,17 @@ def test_a_thread_where_the_owner_never_writes_has_nan_owner_figures():
     assert math.isnan(timing["owner_double_text_rate"])
     assert all(math.isnan(share) for share in timing["owner_hour_profile"])
     assert pd.isna(timing["owner_peak_hour"]) and timing["owner_initiation_share"] == 0.0
+
+
+def test_window_starts_come_from_window_ids_when_a_first_message_was_filtered_out():
+    rows = [(1, 2, False, 0, "a"), (1, 1, True, 10, "b"), (1, 2, False, 20, "c")]
+    rows += [(1, 1, True, 5000, "d"), (1, 2, False, 5010, "e"), (1, 1, True, 5020, "f")]
+    windows = _windows(rows)
+    # The privacy stage drops an opted-out contact's messages, here window 2's first one:
+    # "e" must still start a window, not double-text "c" from the window before.
+    filtered = windows[windows["message_id"] != 4]
+    timing = thread_timing(filtered, time_zone="UTC").iloc[0]
+    assert timing["contact_double_text_rate"] == 0.0
+    assert timing["owner_initiation_share"] == 0.0
+    dynamics = relationship_dynamics(filtered.rename(columns={"body": "text"}), time_zone="UTC")
+    assert dynamics["windows"].tolist() == [2]

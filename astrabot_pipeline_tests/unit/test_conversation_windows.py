@@ -209,3 +209,12 @@ def test_reactions_are_counted_per_message_by_owner_and_by_others():
 def test_empty_input_has_every_window_column():
     windows = ConversationProcessor().create_conversation_windows(make_messages([]))
     assert windows.empty and set(WINDOW_COLUMNS) <= set(windows.columns)
+
+
+def test_dates_far_from_today_do_not_overflow():
+    messages = make_messages(
+        [(1, 2, False, 0, "a"), (1, 1, True, 60, "b"), (1, 2, False, 120, "c")]
+    )
+    messages["sent_at"] = messages["sent_at"].dt.as_unit("ms") + pd.Timedelta(days=365 * 1000)
+    windows = ConversationProcessor().create_conversation_windows(messages)
+    assert windows["gap_seconds"].tolist()[1:] == [60.0, 60.0]
