@@ -184,17 +184,18 @@ class ConversationProcessor:
         new_session = ~same_thread | (gap > self._window_gap_us)
         # Cap the span: cut a long session into consecutive max_span slices of its start.
         session_first = np.maximum.accumulate(np.where(new_session, np.arange(len(sent)), 0))
-        slice_index = (sent - sent[session_first]) // (
-            self.max_span // pd.Timedelta(microseconds=1)
-        )
+        slice_index = (sent - sent[session_first]) // self._max_span_us
         new_window = new_session | _segment_starts(slice_index)
         window = np.cumsum(new_window) - 1
         sizes = np.bincount(window)
         keep = sizes[window] >= self.min_messages
-        rows = order[keep]
-        frame = frame.take(rows).reset_index(drop=True)
+        if owner_id is not None:
+            owners = np.array([owner_id], dtype=np.int64)
+        else:
+            owners = np.unique(frame["sender_id"].to_numpy()[frame["is_outgoing"].to_numpy()])
+        frame = frame.take(order[keep]).reset_index(drop=True)
         return self._add_window_features(
-            frame, new_window[keep], gap[keep], sent[keep], reactions, owner_id
+            frame, new_window[keep], gap[keep], sent[keep], reactions, owners
         )
 
     def _add_window_features(
@@ -204,7 +205,7 @@ class ConversationProcessor:
         gap_us: np.ndarray,
         sent: np.ndarray,
         reactions: pd.DataFrame | None,
-        owner_id: int | None,
+        owners: np.ndarray,
     ) -> pd.DataFrame:
         n = len(frame)
         if n == 0:
@@ -248,7 +249,7 @@ class ConversationProcessor:
             "window_span_seconds": ((sent[ends] - sent[starts]) / _US)[window],
             "window_participants": participants.astype(np.int32)[window],
         }
-        features.update(_reaction_features(frame, reactions, owner_id))
+        features.update(_reaction_features(frame, reactions, owners))
         added = pd.DataFrame(features)
         return pd.concat([frame.drop(columns=list(WINDOW_COLUMNS), errors="ignore"), added], axis=1)
 
@@ -275,19 +276,20 @@ def _ends_with_question_mark(bodies: pd.Series) -> np.ndarray:
 
 
 def _reaction_features(
-    frame: pd.DataFrame, reactions: pd.DataFrame | None, owner_id: int | None
+    frame: pd.DataFrame, reactions: pd.DataFrame | None, owners: np.ndarray
 ) -> dict[str, np.ndarray]:
-    """Per message: reactions received from the owner / others, and their emoji."""
+    """Per message: reactions received from the owner (author in `owners`) / others, and
+    their emoji. Reactions to messages outside the windows are ignored."""
     n = len(frame)
     counts = {"owner": np.zeros(n, dtype=np.int32), "others": np.zeros(n, dtype=np.int32)}
     emoji = {"owner": np.full(n, "", dtype=object), "others": np.full(n, "", dtype=object)}
     if reactions is not None and len(reactions):
-        if owner_id is not None:
-            owners = np.array([owner_id], dtype=np.int64)
-        else:
-            owners = np.unique(frame["sender_id"].to_numpy()[frame["is_outgoing"].to_numpy()])
-        row = pd.Index(frame["message_id"].to_numpy()).get_indexer(
-            reactions["message_id"].astype("int64").to_numpy()
+        position = pd.Series(np.arange(n), index=frame["message_id"].to_numpy())
+        position = position[~position.index.duplicated()]  # ids are unique by contract
+        row = (
+            position.reindex(reactions["message_id"].astype("int64").to_numpy())
+            .fillna(-1)
+            .to_numpy(np.int64)
         )
         found = row >= 0
         row = row[found]
@@ -296,10 +298,11 @@ def _reaction_features(
         for side, mask in (("owner", by_owner), ("others", ~by_owner)):
             counts[side] = np.bincount(row[mask], minlength=n).astype(np.int32)
             collected: dict[int, list[str]] = {}
-            for position, mark in zip(row[mask].tolist(), marks[mask].tolist(), strict=True):
-                collected.setdefault(position, []).append(mark if isinstance(mark, str) else "")
-            for position, marks_of_message in collected.items():
-                emoji[side][position] = EMOJI_SEPARATOR.join(marks_of_message)
+            for at, mark in zip(row[mask].tolist(), marks[mask].tolist(), strict=True):
+                if isinstance(mark, str) and mark:  # a reaction without emoji still counts
+                    collected.setdefault(at, []).append(mark)
+            for at, marks_of_message in collected.items():
+                emoji[side][at] = EMOJI_SEPARATOR.join(marks_of_message)
     return {
         "reactions_by_owner": counts["owner"],
         "reactions_by_others": counts["others"],
