@@ -31,7 +31,7 @@ from pathlib import Path
 
 from _harness import measure
 
-from astrabot_pipeline.conversations import ConversationProcessor
+from astrabot_pipeline.conversations import ConversationProcessor, relationship_dynamics
 from astrabot_pipeline.dataset import TrainingDataCreator, records_from_frame
 from astrabot_pipeline.signal import SignalProcessor
 from astrabot_pipeline.synthetic import DEMO_PASSPHRASE, write_demo_backup
@@ -63,7 +63,7 @@ def _records(tmp: Path) -> tuple[list[dict], list[dict]]:
     )
     windows = ConversationProcessor().create_conversation_windows(tables["messages"])
     creator = TrainingDataCreator(text_column="body")
-    dynamics = ConversationProcessor().analyze_relationship_dynamics(windows, text_column="body")
+    dynamics = relationship_dynamics(windows, text_column="body")
     examples = creator.combine(
         creator.create_conversational_examples(windows),
         creator.create_adaptive_examples(windows, dynamics),

@@ -1,6 +1,39 @@
 """Conversation analytics: windows (sessions), bursts, timing, emoji and relationship dynamics."""
 
-from astrabot_pipeline.conversations.emoji_analysis import EmojiAnalyzer
-from astrabot_pipeline.conversations.windows import ConversationProcessor, WindowSummary
+from astrabot_pipeline.conversations.emoji_analysis import EmojiAnalyzer, EmojiScan, split_emoji
+from astrabot_pipeline.conversations.relationship import (
+    LABEL_RULES,
+    RELATIONSHIP_COLUMNS,
+    RELATIONSHIP_LABELS,
+    MissingTextColumnError,
+    relationship_dynamics,
+)
+from astrabot_pipeline.conversations.timing import (
+    TIMING_COLUMNS,
+    UnknownTimeZoneError,
+    resolve_time_zone,
+    thread_timing,
+)
+from astrabot_pipeline.conversations.windows import (
+    WINDOW_COLUMNS,
+    ConversationProcessor,
+    WindowSummary,
+)
 
-__all__ = ["ConversationProcessor", "EmojiAnalyzer", "WindowSummary"]
+__all__ = [
+    "LABEL_RULES",
+    "RELATIONSHIP_COLUMNS",
+    "RELATIONSHIP_LABELS",
+    "TIMING_COLUMNS",
+    "WINDOW_COLUMNS",
+    "ConversationProcessor",
+    "EmojiAnalyzer",
+    "EmojiScan",
+    "MissingTextColumnError",
+    "UnknownTimeZoneError",
+    "WindowSummary",
+    "relationship_dynamics",
+    "resolve_time_zone",
+    "split_emoji",
+    "thread_timing",
+]

@@ -3,7 +3,7 @@ import json
 import pandas as pd
 import pytest
 
-from astrabot_pipeline.conversations import ConversationProcessor
+from astrabot_pipeline.conversations import ConversationProcessor, relationship_dynamics
 from astrabot_pipeline.dataset import (
     HistoryTooThinError,
     TrainingDataCreator,
@@ -33,7 +33,7 @@ def _windows(n_windows: int = 30, reply: str = "sure") -> pd.DataFrame:
 
 
 def _all_families(creator: TrainingDataCreator, windows: pd.DataFrame) -> list[pd.DataFrame]:
-    dynamics = ConversationProcessor().analyze_relationship_dynamics(windows, text_column="text")
+    dynamics = relationship_dynamics(windows, text_column="text")
     return [
         creator.create_conversational_examples(windows),
         creator.create_adaptive_examples(windows, dynamics),
@@ -58,7 +58,7 @@ def test_consecutive_owner_messages_merge_into_one_turn_and_feed_burst_examples(
 
 def test_adaptive_examples_describe_the_thread_in_the_system_prompt():
     windows = _windows(3)
-    dynamics = ConversationProcessor().analyze_relationship_dynamics(windows, text_column="text")
+    dynamics = relationship_dynamics(windows, text_column="text")
     adaptive = TrainingDataCreator().create_adaptive_examples(windows, dynamics)
     prompt = records_from_frame(adaptive)[0]["messages"][0]["content"]
     assert "one-to-one chat" in prompt and "within a minute" in prompt
