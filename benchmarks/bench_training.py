@@ -31,7 +31,11 @@ from pathlib import Path
 
 from _harness import measure
 
-from astrabot_pipeline.conversations import ConversationProcessor, relationship_dynamics
+from astrabot_pipeline.conversations import (
+    ConversationProcessor,
+    build_window_profiles,
+    relationship_dynamics,
+)
 from astrabot_pipeline.dataset import TrainingDataCreator, records_from_frame
 from astrabot_pipeline.signal import SignalProcessor
 from astrabot_pipeline.synthetic import DEMO_PASSPHRASE, write_demo_backup
@@ -63,12 +67,9 @@ def _records(tmp: Path) -> tuple[list[dict], list[dict]]:
     )
     windows = ConversationProcessor().create_conversation_windows(tables["messages"])
     creator = TrainingDataCreator(text_column="body")
-    dynamics = relationship_dynamics(windows, text_column="body")
-    examples = creator.combine(
-        creator.create_conversational_examples(windows),
-        creator.create_adaptive_examples(windows, dynamics),
-        creator.create_burst_examples(windows),
-    ).examples
+    profiles = build_window_profiles(windows, time_zone="UTC", text_column="body")
+    dynamics = relationship_dynamics(windows, profiles, time_zone="UTC", text_column="body")
+    examples = creator.combine(*creator.all_families(windows, dynamics, profiles)).examples
     examples = examples[examples["kind"] == "conversational"]
     split = {name: records_from_frame(part) for name, part in examples.groupby("split")}
     return split["train"], split["validation"]

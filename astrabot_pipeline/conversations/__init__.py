@@ -1,6 +1,8 @@
-"""Conversation analytics: windows (sessions), bursts, timing, emoji and relationship dynamics."""
+"""Conversation analytics: windows (sessions), bursts, timing, emoji, topic, tone, window
+profiles and relationship dynamics."""
 
 from astrabot_pipeline.conversations.emoji_analysis import EmojiAnalyzer, EmojiScan, split_emoji
+from astrabot_pipeline.conversations.profiles import PROFILE_COLUMNS, build_window_profiles
 from astrabot_pipeline.conversations.relationship import (
     LABEL_RULES,
     RELATIONSHIP_COLUMNS,
@@ -22,6 +24,7 @@ from astrabot_pipeline.conversations.windows import (
 
 __all__ = [
     "LABEL_RULES",
+    "PROFILE_COLUMNS",
     "RELATIONSHIP_COLUMNS",
     "RELATIONSHIP_LABELS",
     "TIMING_COLUMNS",
@@ -32,6 +35,7 @@ __all__ = [
     "MissingTextColumnError",
     "UnknownTimeZoneError",
     "WindowSummary",
+    "build_window_profiles",
     "relationship_dynamics",
     "resolve_time_zone",
     "split_emoji",

@@ -30,15 +30,13 @@ No text leaves this module: only counts, times, scores and taxonomy labels.
 
 from __future__ import annotations
 
-import os
 from datetime import tzinfo
-from pathlib import Path
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import numpy as np
 import pandas as pd
 import pyarrow.compute as pc
 
+from astrabot_pipeline.conversations.timing import resolve_time_zone
 from astrabot_pipeline.conversations.tone import (
     TONE_LABELS,
     as_text_array,
@@ -94,8 +92,8 @@ def build_window_profiles(
     """One row per window of `windows` (columns: PROFILE_COLUMNS, see the module doc).
 
     Rows come in the order the windows first appear. `time_zone`: an IANA name or a
-    tzinfo; "" or None is the machine's zone. Raises SettingError for an unknown zone or
-    a frame without the windows' columns.
+    tzinfo; "" or None is the machine's zone. Raises UnknownTimeZoneError for an unknown
+    zone, SettingError for a frame without the windows' columns.
     """
     missing = [c for c in (*_REQUIRED, text_column) if c not in windows.columns]
     if missing:
@@ -103,7 +101,7 @@ def build_window_profiles(
             f"the windows frame lacks the columns {missing}: build it with "
             "ConversationProcessor.create_conversation_windows"
         )
-    zone = time_zone if isinstance(time_zone, tzinfo) else _resolve_time_zone(time_zone)
+    zone = time_zone if isinstance(time_zone, tzinfo) else resolve_time_zone(time_zone)
     if windows.empty:
         return _empty_profiles()
     windows = windows.reset_index(drop=True)
@@ -176,36 +174,6 @@ def _as_utc(times: pd.Series) -> pd.Series:
     if times.dt.tz is None:
         return times.dt.tz_localize("UTC")
     return times.dt.tz_convert("UTC")
-
-
-def _resolve_time_zone(name: str | None) -> ZoneInfo:
-    """An IANA zone by name; "" or None: the machine's zone ($TZ, /etc/localtime, else UTC)."""
-    # TODO(merge): use timing.resolve_time_zone
-    if name:
-        try:
-            return ZoneInfo(name)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise SettingError(
-                f"unknown time zone {name!r}: use an IANA name such as 'Europe/Berlin' or 'UTC'"
-            ) from None
-    configured = os.environ.get("TZ", "").lstrip(":")
-    if configured:
-        try:
-            return ZoneInfo(configured)
-        except (ZoneInfoNotFoundError, ValueError):
-            pass
-    localtime = Path("/etc/localtime")
-    if localtime.is_symlink():
-        target = str(localtime.resolve())
-        if "zoneinfo/" in target:
-            try:
-                return ZoneInfo(target.split("zoneinfo/", 1)[1])
-            except (ZoneInfoNotFoundError, ValueError):
-                pass
-    if localtime.is_file():
-        with localtime.open("rb") as handle:
-            return ZoneInfo.from_file(handle, key="localtime")
-    return ZoneInfo("UTC")
 
 
 def _empty_profiles() -> pd.DataFrame:

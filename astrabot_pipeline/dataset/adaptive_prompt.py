@@ -18,7 +18,6 @@ import math
 
 import pandas as pd
 
-
 DEFAULT_SYSTEM_PROMPT = "You are chatting with friends on Signal. Reply the way you always do."
 
 # How the relationship labels of `relationship_dynamics` are put into words.

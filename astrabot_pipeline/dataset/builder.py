@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from astrabot_pipeline.dataset.adaptive_prompt import DEFAULT_SYSTEM_PROMPT, adaptive_prompts
 from astrabot_pipeline.dataset.filters import DEFAULT_TRIVIAL_CAP, FilterCounts, filter_examples
 from astrabot_pipeline.dataset.split import (
     DEFAULT_TEST_FRACTION,
@@ -29,7 +30,7 @@ from astrabot_pipeline.dataset.split import (
 from astrabot_pipeline.errors import AstrabotError
 
 EXAMPLE_KINDS = ("conversational", "adaptive", "burst")
-from astrabot_pipeline.dataset.adaptive_prompt import DEFAULT_SYSTEM_PROMPT, adaptive_prompts
+
 EXAMPLE_COLUMNS = (
     "example_id",
     "kind",
@@ -213,6 +214,16 @@ class TrainingDataCreator:
                     ]
                     examples.append(_example("burst", window_id, thread_id, index, messages))
         return _frame(examples, self._window_starts)
+
+    def all_families(
+        self, windows: pd.DataFrame, dynamics: pd.DataFrame, profiles: pd.DataFrame
+    ) -> list[pd.DataFrame]:
+        """The examples of every family (EXAMPLE_KINDS order), ready for `combine`."""
+        return [
+            self.create_conversational_examples(windows),
+            self.create_adaptive_examples(windows, dynamics, profiles),
+            self.create_burst_examples(windows),
+        ]
 
     def combine(
         self,

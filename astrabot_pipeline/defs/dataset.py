@@ -53,11 +53,7 @@ def mixed_dataset(
         max_context_turns=config.max_context_turns, max_context_chars=config.max_context_chars
     )
     mixed = creator.combine(
-        creator.create_conversational_examples(anonymized_windows),
-        creator.create_adaptive_examples(
-            anonymized_windows, relationship_dynamics, window_profiles
-        ),
-        creator.create_burst_examples(anonymized_windows),
+        *creator.all_families(anonymized_windows, relationship_dynamics, window_profiles),
         validation_fraction=config.validation_fraction,
         test_fraction=config.test_fraction,
         trivial_cap=config.trivial_reply_cap,

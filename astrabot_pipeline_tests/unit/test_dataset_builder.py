@@ -3,7 +3,11 @@ import json
 import pandas as pd
 import pytest
 
-from astrabot_pipeline.conversations import ConversationProcessor, relationship_dynamics
+from astrabot_pipeline.conversations import (
+    ConversationProcessor,
+    build_window_profiles,
+    relationship_dynamics,
+)
 from astrabot_pipeline.dataset import (
     HistoryTooThinError,
     TrainingDataCreator,
@@ -33,12 +37,9 @@ def _windows(n_windows: int = 30, reply: str = "sure") -> pd.DataFrame:
 
 
 def _all_families(creator: TrainingDataCreator, windows: pd.DataFrame) -> list[pd.DataFrame]:
-    dynamics = relationship_dynamics(windows, text_column="text")
-    return [
-        creator.create_conversational_examples(windows),
-        creator.create_adaptive_examples(windows, dynamics),
-        creator.create_burst_examples(windows),
-    ]
+    profiles = build_window_profiles(windows, time_zone="UTC")
+    dynamics = relationship_dynamics(windows, profiles, time_zone="UTC")
+    return creator.all_families(windows, dynamics, profiles)
 
 
 def test_the_owner_is_the_assistant_and_dialogues_open_with_the_user():
@@ -58,10 +59,14 @@ def test_consecutive_owner_messages_merge_into_one_turn_and_feed_burst_examples(
 
 def test_adaptive_examples_describe_the_thread_in_the_system_prompt():
     windows = _windows(3)
-    dynamics = relationship_dynamics(windows, text_column="text")
-    adaptive = TrainingDataCreator().create_adaptive_examples(windows, dynamics)
-    prompt = records_from_frame(adaptive)[0]["messages"][0]["content"]
-    assert "one-to-one chat" in prompt and "within a minute" in prompt
+    profiles = build_window_profiles(windows, time_zone="UTC")
+    dynamics = relationship_dynamics(windows, profiles, time_zone="UTC")
+    adaptive = TrainingDataCreator().create_adaptive_examples(windows, dynamics, profiles)
+    prompts = {r["messages"][0]["content"] for r in records_from_frame(adaptive)}
+    assert len(prompts) == 1  # one thread, three windows of the same kind of talk
+    (prompt,) = prompts
+    assert prompt.startswith("You are chatting one-to-one with an acquaintance on Signal.")
+    assert "reply within a minute, in short messages" in prompt
 
 
 def test_contexts_are_trimmed_from_the_left_and_the_reply_is_never_cut():

@@ -13,6 +13,7 @@ from astrabot_pipeline.conversations.profiles import (
     build_window_profiles,
     profile_distributions,
 )
+from astrabot_pipeline.conversations.timing import UnknownTimeZoneError
 from astrabot_pipeline.errors import SettingError
 from astrabot_pipeline_tests.conftest import make_messages
 
@@ -113,7 +114,7 @@ def test_the_text_column_is_configurable_and_checked() -> None:
 
 def test_an_unknown_time_zone_is_a_setting_error() -> None:
     windows = _windows([(1, ALEX, False, s, "hi") for s in (0, 10, 20)])
-    with pytest.raises(SettingError, match="time zone"):
+    with pytest.raises(UnknownTimeZoneError, match="time zone"):
         build_window_profiles(windows, time_zone="Mars/Olympus")
 
 
