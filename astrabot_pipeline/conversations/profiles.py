@@ -30,6 +30,7 @@ No text leaves this module: only counts, times, scores and taxonomy labels.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import tzinfo
 
 import numpy as np
@@ -159,13 +160,17 @@ def build_window_profiles(
     return profiles[list(PROFILE_COLUMNS)].reset_index(drop=True)
 
 
+def label_counts(column: pd.Series, labels: Sequence[str]) -> dict[str, int]:
+    """Rows per label of a fixed label set, every label present (zeros too)."""
+    found = column.astype(str).value_counts()
+    return {label: int(found.get(label, 0)) for label in labels}
+
+
 def profile_distributions(profiles: pd.DataFrame) -> dict[str, dict[str, int]]:
     """Windows per topic and per tone label (every label, zeros included); no text."""
-    topics = profiles["topic"].value_counts()
-    tones = profiles["tone"].value_counts()
     return {
-        "topic": {label: int(topics.get(label, 0)) for label in TOPIC_LABELS},
-        "tone": {label: int(tones.get(label, 0)) for label in TONE_LABELS},
+        "topic": label_counts(profiles["topic"], TOPIC_LABELS),
+        "tone": label_counts(profiles["tone"], TONE_LABELS),
     }
 
 

@@ -6,7 +6,11 @@ import dagster as dg
 import pandas as pd
 
 from astrabot_pipeline.conversations import ConversationProcessor, relationship
-from astrabot_pipeline.conversations.profiles import build_window_profiles
+from astrabot_pipeline.conversations.profiles import (
+    build_window_profiles,
+    label_counts,
+    profile_distributions,
+)
 from astrabot_pipeline.conversations.tone import TONE_LABELS
 from astrabot_pipeline.conversations.topic import TOPIC_LABELS
 from astrabot_pipeline.defs.errors import redact_failures
@@ -62,11 +66,10 @@ def _owner_id(decoded_backup: dict[str, pd.DataFrame]) -> int | None:
     return int(owner.iloc[0]) if len(owner) else None
 
 
-def _label_table(column: pd.Series, heading: str) -> str:
+def _label_table(counts: dict[str, int], heading: str) -> str:
     """Counts and shares per label as a Markdown table (labels come from fixed sets)."""
-    counts = column.astype(str).value_counts().sort_index()
-    total = int(counts.sum()) or 1
-    rows = [f"| {label} | {int(n)} | {int(n) / total:.1%} |" for label, n in counts.items()]
+    total = sum(counts.values()) or 1
+    rows = [f"| {label} | {n} | {n / total:.1%} |" for label, n in counts.items()]
     return "\n".join([f"| {heading} | count | share |", "|---|---:|---:|", *rows])
 
 
@@ -90,12 +93,13 @@ def window_profiles(analytics: ConversationAnalyticsResource, anonymized_windows
     profiles = build_window_profiles(
         anonymized_windows, time_zone=analytics.time_zone, text_column="text"
     )
+    distributions = profile_distributions(profiles)
     metadata: dict[str, object] = {
         "windows": len(profiles),
-        "topics": dg.MetadataValue.md(_label_table(profiles["topic"], "topic")),
-        "tones": dg.MetadataValue.md(_label_table(profiles["tone"], "tone")),
-        **{f"topic_{label}": int(n) for label, n in profiles["topic"].value_counts().items()},
-        **{f"tone_{label}": int(n) for label, n in profiles["tone"].value_counts().items()},
+        "topics": dg.MetadataValue.md(_label_table(distributions["topic"], "topic")),
+        "tones": dg.MetadataValue.md(_label_table(distributions["tone"], "tone")),
+        **{f"topic_{label}": n for label, n in distributions["topic"].items()},
+        **{f"tone_{label}": n for label, n in distributions["tone"].items()},
         **{f"messages_per_window_{k}": v for k, v in _quantiles(profiles["messages"]).items()},
         **{f"span_seconds_{k}": v for k, v in _quantiles(profiles["span_seconds"]).items()},
         "mean_tone_score": float(profiles["tone_score"].mean()) if len(profiles) else 0.0,
@@ -142,10 +146,11 @@ def relationship_dynamics(
     dynamics = relationship.relationship_dynamics(
         anonymized_windows, window_profiles, time_zone=analytics.time_zone, text_column="text"
     )
+    labels = label_counts(dynamics["label"], relationship.RELATIONSHIP_LABELS)
     metadata: dict[str, object] = {
         "threads": len(dynamics),
-        "labels": dg.MetadataValue.md(_label_table(dynamics["label"], "relationship")),
-        **{f"label_{label}": int(n) for label, n in dynamics["label"].value_counts().items()},
+        "labels": dg.MetadataValue.md(_label_table(labels, "relationship")),
+        **{f"label_{label}": n for label, n in labels.items()},
     }
     for column in (
         "owner_reply_median_seconds",

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import dagster as dg
 
+from astrabot_pipeline.conversations import build_window_profiles, relationship_dynamics
 from astrabot_pipeline.dataset import read_canaries
 from astrabot_pipeline.defs.dataset import CANARY_RECORD, DatasetConfig, mixed_dataset
 from astrabot_pipeline.defs.resources import AstrabotPathsResource
@@ -14,13 +15,17 @@ from astrabot_pipeline_tests.unit.test_dataset_builder import _windows
 
 
 def run(data_dir: Path, **config) -> tuple[dg.Output, dict[str, dg.AssetCheckResult]]:
+    windows = _windows(60)
+    profiles = build_window_profiles(windows, time_zone="UTC")
     with dg.build_asset_context() as context:
         events = list(
             mixed_dataset(
                 context=context,
                 config=DatasetConfig(**config),
                 paths=AstrabotPathsResource(data_dir=str(data_dir)),
-                anonymized_windows=_windows(60),
+                anonymized_windows=windows,
+                relationship_dynamics=relationship_dynamics(windows, profiles, time_zone="UTC"),
+                window_profiles=profiles,
             )
         )
     [output] = [e for e in events if isinstance(e, dg.Output)]
