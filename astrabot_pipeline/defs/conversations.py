@@ -60,8 +60,11 @@ def conversation_windows(config: WindowConfig, decoded_backup: dict[str, pd.Data
 
 
 def _owner_id(decoded_backup: dict[str, pd.DataFrame]) -> int | None:
-    """The backup owner's recipient id (whose reactions are the owner's), if known."""
-    recipients = decoded_backup["recipients"]
+    """The backup owner's recipient id (whose reactions are the owner's), if the backup
+    names one; None lets the windowing take the sender of outgoing messages."""
+    recipients = decoded_backup.get("recipients")
+    if recipients is None or not {"is_self", "recipient_id"} <= set(recipients.columns):
+        return None
     owner = recipients.loc[recipients["is_self"].fillna(False).astype(bool), "recipient_id"]
     return int(owner.iloc[0]) if len(owner) else None
 
