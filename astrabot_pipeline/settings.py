@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from astrabot_pipeline.errors import UnreadableSecretFileError
+from astrabot_pipeline.errors import SettingError, UnreadableSecretFileError
 
 DATA_DIR_ENV = "ASTRABOT_DATA_DIR"
 BACKUP_DIR_ENV = "ASTRABOT_BACKUP_DIR"
@@ -26,6 +26,11 @@ ACI_FILE_ENV = "ASTRABOT_ACI_FILE"
 DESKTOP_KEY_FILE_ENV = "ASTRABOT_DESKTOP_KEY_FILE"
 DECODER_LAUNCHER_ENV = "ASTRABOT_DECODER_LAUNCHER"  # "subprocess" (default) or "docker"
 DEFAULT_DATA_DIR = "./data"
+# Tweet enrichment through Nitter (off unless instances are named): comma-separated base
+# URLs of Nitter instances (a self-hosted one is the realistic choice), and a switch
+# (1/true/yes/on or 0/false/no/off; unset: on exactly when instances are named).
+NITTER_INSTANCES_ENV = "ASTRABOT_NITTER_INSTANCES"
+NITTER_ENABLED_ENV = "ASTRABOT_NITTER_ENABLED"
 # The IANA time zone the conversation analytics read clock times in (hour of day,
 # weekday); unset or empty: the machine's own zone.
 TIME_ZONE_ENV = "ASTRABOT_TIME_ZONE"
@@ -65,6 +70,30 @@ def model_profile_name(environ: Mapping[str, str] | None = None) -> str:
     """The model profile ASTRABOT_MODEL_PROFILE names (lowercased), or the default."""
     environ = os.environ if environ is None else environ
     return (environ.get(MODEL_PROFILE_ENV) or "").strip().lower() or DEFAULT_MODEL_PROFILE
+
+
+@dataclass(frozen=True)
+class NitterSettings:
+    enabled: bool
+    instances: list[str]
+
+
+_SWITCH = {"1": True, "true": True, "yes": True, "on": True}
+_SWITCH |= {"0": False, "false": False, "no": False, "off": False}
+
+
+def nitter_settings(environ: Mapping[str, str] | None = None) -> NitterSettings:
+    """Enrichment's switch and instances from ASTRABOT_NITTER_ENABLED / _INSTANCES."""
+    environ = os.environ if environ is None else environ
+    instances = [
+        part.strip() for part in environ.get(NITTER_INSTANCES_ENV, "").split(",") if part.strip()
+    ]
+    switch = environ.get(NITTER_ENABLED_ENV, "").strip().lower()
+    if switch and switch not in _SWITCH:
+        raise SettingError(
+            f"{NITTER_ENABLED_ENV}={switch!r} is not a switch: use 1 or 0 (true/false, on/off)"
+        )
+    return NitterSettings(_SWITCH[switch] if switch else bool(instances), instances)
 
 
 def backup_dir() -> Path:

@@ -1,6 +1,7 @@
 """[privacy] Anonymized windows and the blocking gate that keeps real identities out of training."""
 
 import itertools
+from collections import Counter
 from pathlib import Path
 
 import dagster as dg
@@ -8,6 +9,7 @@ import pandas as pd
 
 from astrabot_pipeline.defs.errors import redact_failures
 from astrabot_pipeline.defs.resources import AstrabotPathsResource, SignalBackupResource
+from astrabot_pipeline.enrichment.columns import TWEET_AUTHOR_COLUMN, TWEET_TEXT_COLUMNS
 from astrabot_pipeline.privacy import (
     ConversationAnonymizer,
     KnownContacts,
@@ -99,10 +101,16 @@ def anonymized_windows(
         contacts, secret, batch_size=config.batch_size, n_process=config.n_process
     )
     bodies = anonymizer.anonymize_texts(windows["body"].tolist())
-    tweets = anonymizer.anonymize_texts(windows["tweet_text"].tolist())
+    # What a resolved tweet brought in (its text and the tweet it quotes) is anonymized like
+    # message text; its author is replaced as a whole by a stable surrogate.
+    tweet_columns = [c for c in TWEET_TEXT_COLUMNS if c in windows.columns]
+    tweets = {c: anonymizer.anonymize_texts(windows[c].tolist()) for c in tweet_columns}
     senders = anonymizer.sender_pseudonyms(windows["sender_id"], windows["is_outgoing"])
-    anonymized = windows.drop(columns=["body", "tweet_text"]).assign(
-        text=bodies.texts, tweet_text=tweets.texts, sender_pseudonym=senders
+    replaced = {"text": bodies.texts, **{c: result.texts for c, result in tweets.items()}}
+    if TWEET_AUTHOR_COLUMN in windows.columns:
+        replaced[TWEET_AUTHOR_COLUMN] = anonymizer.author_pseudonyms(windows[TWEET_AUTHOR_COLUMN])
+    anonymized = windows.drop(columns=["body", *tweet_columns]).assign(
+        **replaced, sender_pseudonym=senders
     )
     context.log.info(f"anonymized {len(anonymized)} messages")
     # Keyed digests of what was replaced, per window, for the evaluation's leakage scan.
@@ -111,12 +119,15 @@ def anonymized_windows(
         anonymizer,
         contacts,
         windows.get("window_id"),
-        [(windows["body"].tolist(), bodies), (windows["tweet_text"].tolist(), tweets)],
+        [
+            (windows["body"].tolist(), bodies),
+            *((windows[c].tolist(), result) for c, result in tweets.items()),
+        ],
         senders,
     )
-    entity_counts = {**bodies.entity_counts}
-    for kind, count in tweets.entity_counts.items():
-        entity_counts[kind] = entity_counts.get(kind, 0) + count
+    entity_counts = Counter(bodies.entity_counts)
+    for result in tweets.values():
+        entity_counts.update(result.entity_counts)
     yield dg.Output(
         anonymized,
         metadata={
@@ -128,10 +139,9 @@ def anonymized_windows(
         },
     )
     validator = PrivacyValidator(contacts, canaries=load_canaries(signal.newest()))
+    scanned = ["text", *tweet_columns, TWEET_AUTHOR_COLUMN, "sender_pseudonym"]
     report = validator.scan(
-        itertools.chain(
-            anonymized["text"], anonymized["tweet_text"], anonymized["sender_pseudonym"]
-        )
+        itertools.chain.from_iterable(anonymized[c] for c in scanned if c in anonymized.columns)
     )
     yield dg.AssetCheckResult(
         check_name="no_known_identifiers_survive",

@@ -221,11 +221,15 @@ class _DockerReader(_KeepsHandler, PipesDockerLogsMessageReader):
 
 
 class NitterResource(dg.ConfigurableResource):
-    """Nitter instances to resolve tweet links through; none by default (no egress)."""
+    """Tweet enrichment through Nitter: off, and nothing contacted, unless `enabled` and
+    instances are given (from ASTRABOT_NITTER_ENABLED / ASTRABOT_NITTER_INSTANCES, or this
+    resource's config in the launchpad)."""
 
-    instances: list[str] = []
-    rate_limit_delay: float = 2.0
-    timeout_seconds: float = 10.0
+    enabled: bool = False
+    instances: list[str] = []  # base URLs, e.g. ["http://127.0.0.1:8080"] (self-hosted)
+    rate_limit_delay: float = 2.0  # seconds between two requests to one host
+    timeout_seconds: float = 10.0  # connect and read timeouts of one request
+    time_budget_seconds: float = 600.0  # the rest stays unresolved after this, per run
 
 
 class AstrabotIOManager(dg.ConfigurableIOManager):
@@ -288,6 +292,7 @@ def pipeline_resources() -> dict[str, dg.ConfigurableResource | dg.ConfigurableI
     """Resources bound to the environment: data and backup folders, each secret as an
     EnvVar (bound only when set: plain inputs need none), the decoder launcher."""
     data_dir = str(settings.data_dir())
+    nitter = settings.nitter_settings()
     secrets = {
         name: dg.EnvVar(value_env)
         for name, (value_env, _) in settings.SECRET_VARIABLES.items()
@@ -299,7 +304,7 @@ def pipeline_resources() -> dict[str, dg.ConfigurableResource | dg.ConfigurableI
         "decoder": DecoderLauncherResource(
             launcher=os.environ.get(settings.DECODER_LAUNCHER_ENV) or "subprocess"
         ),
-        "nitter": NitterResource(),
+        "nitter": NitterResource(enabled=nitter.enabled, instances=nitter.instances),
         "analytics": ConversationAnalyticsResource(
             time_zone=os.environ.get(settings.TIME_ZONE_ENV, "")
         ),

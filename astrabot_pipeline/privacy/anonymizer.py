@@ -35,7 +35,7 @@ from spacy.tokens import Doc
 
 from astrabot_pipeline.errors import AstrabotError
 from astrabot_pipeline.privacy import prefilter
-from astrabot_pipeline.privacy.known_contacts import KnownContacts
+from astrabot_pipeline.privacy.known_contacts import KnownContacts, fold
 from astrabot_pipeline.privacy.name_gazetteer import (
     EnglishLexicon,
     NameGazetteer,
@@ -376,6 +376,22 @@ class ConversationAnonymizer(EntityFinder):
         return [
             None if owner else self.pseudonymizer.person(f"recipient:{int(sender)}").given
             for sender, owner in zip(sender_ids, is_owner, strict=True)
+        ]
+
+    def author_pseudonyms(self, authors: Iterable[str | None]) -> list[str | None]:
+        """A tweet's author (one per line when a message links several tweets) replaced as a
+        whole by a stable surrogate full name keyed on the author's folded form: nothing of
+        a name or @handle survives, and one author keeps one surrogate everywhere."""
+
+        def surrogate(line: str) -> str:
+            person = self.pseudonymizer.person(f"tweet-author:{fold(line.strip())}")
+            return f"{person.given} {person.family}"
+
+        return [
+            "\n".join(surrogate(line) for line in author.splitlines() if line.strip()) or None
+            if isinstance(author, str) and author.strip()
+            else None
+            for author in authors
         ]
 
     def _operators(self) -> dict[str, OperatorConfig]:

@@ -12,7 +12,7 @@ from astrabot_pipeline.defs.privacy import AnonymizationConfig, anonymized_windo
 from astrabot_pipeline.defs.resources import AstrabotPathsResource, SignalBackupResource
 from astrabot_pipeline.synthetic import write_demo_backup
 
-from .conftest import SAM, recipients_frame
+from .conftest import PRIYA, SAM, recipients_frame
 from .test_scope import _messages, _names, _threads
 
 PLAINTEXT = ["decoded/latest/signal.sqlite", "assets/conversation_windows.parquet"]
@@ -29,8 +29,8 @@ def data_dir(tmp_path: Path) -> Path:
     return root
 
 
-def materialize(data_dir: Path, **config):
-    windows = _messages().assign(tweet_text=None)
+def materialize(data_dir: Path, windows=None, **config):
+    windows = _messages().assign(tweet_text=None) if windows is None else windows
     decoded = {"recipients": recipients_frame(), "recipient_names": _names(), "threads": _threads()}
     with dg.build_asset_context() as context:
         events = list(
@@ -83,3 +83,28 @@ def test_plaintext_is_deleted_after_the_gate_passes_when_configured(data_dir):
     assert [name for name in PLAINTEXT if (data_dir / name).exists()] == []
     assert all((data_dir / name).exists() for name in KEPT)
     assert list((data_dir / "backups").glob("*.backup"))
+
+
+def test_a_tweet_s_author_and_quoted_text_are_anonymized_and_gated(data_dir):
+    """What enrichment brings in from outside is held to the same rule as message text."""
+    windows = _messages().assign(
+        tweet_text=None,
+        tweet_quoted_text=None,
+        tweet_author=None,
+    )
+    first, second = windows.index[:2]
+    windows.loc[first, "tweet_text"] = f"new phone, call me at {PRIYA.phone_forms[1]}"
+    windows.loc[first, "tweet_quoted_text"] = f"{SAM.given} {SAM.family} said so"
+    windows.loc[first, "tweet_author"] = f"{PRIYA.given} {PRIYA.family} (@priya_r)"
+    windows.loc[second, "tweet_author"] = f"{PRIYA.given} {PRIYA.family} (@priya_r)\nSome One"
+    output, checks = materialize(data_dir, windows=windows)
+    frame = output.value.set_index("message_id")
+    row = frame.loc[windows.loc[first, "message_id"]]
+    assert PRIYA.phone_forms[1] not in row["tweet_text"]
+    assert "okafor" not in row["tweet_quoted_text"].lower()
+    author = row["tweet_author"]
+    assert "priya" not in author.lower() and "@" not in author and author.count(" ") == 1
+    # one author, one surrogate; each author of a multi-tweet message replaced
+    other = frame.loc[windows.loc[second, "message_id"], "tweet_author"].split("\n")
+    assert other[0] == author and len(other) == 2 and "Some One" not in other
+    assert checks["no_known_identifiers_survive"]
