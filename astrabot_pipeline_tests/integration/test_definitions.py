@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import fcntl
+import os
+import time
+
 import dagster as dg
 
 from astrabot_pipeline.definitions import defs
@@ -63,16 +67,43 @@ def test_every_materializable_asset_has_a_check_and_the_privacy_gate_blocks():
     assert specs[gate].blocking
 
 
+def _copied_a_while_ago(path, seconds: float = 120.0):
+    stamp = time.time() - seconds
+    os.utime(path, (stamp, stamp))
+    return path
+
+
 def test_sensor_requests_one_run_per_new_backup(tmp_path):
     resource = SignalBackupResource(backup_dir=str(tmp_path), passphrase="unused")
     context = dg.build_sensor_context(resources={"signal": resource})
     assert isinstance(new_backup_sensor(context), dg.SkipReason)
-    (tmp_path / "signal-2026-01-01.backup").write_bytes(b"first")
+    first = tmp_path / "signal-2026-01-01.backup"
+    first.write_bytes(b"first")
+    _copied_a_while_ago(first)
     request = new_backup_sensor(context)
     assert isinstance(request, dg.RunRequest)
     assert isinstance(new_backup_sensor(context), dg.SkipReason)
-    (tmp_path / "signal-2026-02-01.backup").write_bytes(b"second")
+    second = tmp_path / "signal-2026-02-01.backup"
+    second.write_bytes(b"second")
+    _copied_a_while_ago(second, 60.0)
     assert new_backup_sensor(context).run_key != request.run_key
+
+
+def test_the_sensor_is_on_by_default_and_waits_for_a_backup_still_being_copied(tmp_path):
+    assert new_backup_sensor.default_status == dg.DefaultSensorStatus.RUNNING
+    resource = SignalBackupResource(backup_dir=str(tmp_path), passphrase="unused")
+    context = dg.build_sensor_context(resources={"signal": resource})
+    copying = tmp_path / "signal-2026-03-01.backup"
+    copying.write_bytes(b"half of it")  # just written: the copy may still be going on
+    skip = new_backup_sensor(context)
+    assert isinstance(skip, dg.SkipReason) and "still be copying" in skip.skip_message
+    assert context.cursor is None  # nothing recorded: it is looked at again next time
+    _copied_a_while_ago(copying)
+    with open(copying, "rb+") as writer:  # a writer holding a lock on it
+        fcntl.flock(writer, fcntl.LOCK_EX)
+        skip = new_backup_sensor(context)
+        assert isinstance(skip, dg.SkipReason) and "locked" in skip.skip_message
+    assert isinstance(new_backup_sensor(context), dg.RunRequest)
 
 
 def test_every_asset_body_runs_under_redact_failures():
