@@ -397,7 +397,7 @@ class ConversationAnonymizer(EntityFinder):
     def _operators(self) -> dict[str, OperatorConfig]:
         """Entity type -> operator; anything unlisted becomes "<ENTITY_TYPE>"."""
         surrogates: dict[str, Callable[[str], str]] = {
-            KNOWN_CONTACT_NAME: self._known_name,
+            KNOWN_CONTACT_NAME: self._person,
             KNOWN_CONTACT_PHONE: self._phone,
             KNOWN_CONTACT_EMAIL: self._email,
             "PERSON": self._person,
@@ -413,13 +413,8 @@ class ConversationAnonymizer(EntityFinder):
         operators["DEFAULT"] = OperatorConfig("replace")
         return operators
 
-    # A generic finding that is in fact a known contact gets that contact's surrogate.
-    def _known_name(self, text: str) -> str:
-        form = self.known_contacts.name_form(text)
-        if form is None:
-            return self.pseudonymizer.name(text)
-        return self.pseudonymizer.name(text, form.key, form.role)
-
+    # A name (from the address book, or a generic finding that is in fact a known contact)
+    # gets that contact's surrogate; an unknown name a surrogate of its own.
     def _person(self, text: str) -> str:
         form = self.known_contacts.name_form(text)
         if form is None:

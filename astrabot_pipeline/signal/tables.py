@@ -119,6 +119,3 @@ def conform(name: str, frame: pd.DataFrame) -> pd.DataFrame:
         ) from error
     return table.to_pandas()
 
-
-def to_arrow(name: str, frame: pd.DataFrame) -> pa.Table:
-    return pa.Table.from_pandas(conform(name, frame), schema=SCHEMAS[name], preserve_index=False)

@@ -24,7 +24,6 @@ BACKUP_KEY_INFO = b"20240801_SIGNAL_BACKUP_KEY"
 BACKUP_ID_INFO = b"20241024_SIGNAL_BACKUP_ID:"
 MESSAGE_BACKUP_KEY_INFO = b"20241007_SIGNAL_BACKUP_ENCRYPT_MESSAGE_BACKUP:"
 FORWARD_SECRECY_MESSAGE_BACKUP_KEY_INFO = b"20250708_SIGNAL_BACKUP_ENCRYPT_MESSAGE_BACKUP:"
-LOCAL_METADATA_KEY_INFO = b"20241011_SIGNAL_LOCAL_BACKUP_METADATA_KEY"
 
 # Signal shows the key upper-case in groups of four, with `=` for 0 and `#` for O so the
 # two cannot be confused (Signal-Android AccountEntropyPool.kt; signalbackup-tools).
@@ -87,11 +86,6 @@ def derive_backup_key(account_entropy_pool: bytes) -> bytes:
 def derive_backup_id(backup_key: bytes, aci: bytes) -> bytes:
     """BackupId = HKDF(BackupKey, info = 20241024_SIGNAL_BACKUP_ID: || ACI), 16 bytes."""
     return _hkdf(backup_key, BACKUP_ID_INFO + aci, 16)
-
-
-def derive_local_metadata_key(backup_key: bytes) -> bytes:
-    """Key of a local snapshot's `metadata` file (AES-256-CTR over the encrypted backup id)."""
-    return _hkdf(backup_key, LOCAL_METADATA_KEY_INFO, 32)
 
 
 @dataclass(frozen=True)
