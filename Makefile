@@ -54,7 +54,7 @@ run: demo dagster-home
 
 dev: demo dagster-home
 	SIGNAL_BACKUP_PASSPHRASE="$${SIGNAL_BACKUP_PASSPHRASE:-$$($(BIN)/astrabot demo-passphrase)}" \
-	  $(BIN)/dagster dev -w workspace.yaml
+	  $(PY) -m astrabot_pipeline.devserver
 
 # Tests and CI train the tiny model: a real one would not fit their time budget.
 test test-unit test-integration test-privacy test-e2e: export ASTRABOT_MODEL_PROFILE := tiny
