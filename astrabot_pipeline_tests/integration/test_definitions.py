@@ -121,3 +121,34 @@ def test_every_asset_body_runs_under_redact_failures():
     assert [
         name for name, body in bodies.items() if not getattr(body, REDACTS_FAILURES, False)
     ] == []
+
+
+def test_the_nightly_schedule_only_observes_the_backup(tmp_path):
+    """It records the backup's content hash as signal_backup's data version and runs
+    nothing below it: heavy stages run only when the sensor sees a new backup."""
+    from astrabot_pipeline.defs.automation import backup_observation_job, nightly_backup_observation
+    from astrabot_pipeline.defs.ingest import signal_backup
+    from astrabot_pipeline.signal.discovery import content_sha256
+
+    assert nightly_backup_observation.default_status == dg.DefaultScheduleStatus.RUNNING
+    backup = tmp_path / "signal-2026-01-01.backup"
+    backup.write_bytes(b"nightly")
+    resource = SignalBackupResource(backup_dir=str(tmp_path), passphrase="unused")
+    scoped = dg.Definitions(
+        assets=[signal_backup], jobs=[backup_observation_job], resources={"signal": resource}
+    )
+    with dg.DagsterInstance.ephemeral() as instance:
+        result = scoped.resolve_job_def("observe_signal_backup").execute_in_process(
+            instance=instance
+        )
+        assert result.success
+        observations = [
+            e.asset_observation_data.asset_observation
+            for e in result.all_events
+            if e.event_type_value == "ASSET_OBSERVATION"
+        ]
+        assert [o.asset_key.to_user_string() for o in observations] == ["signal_backup"]
+        assert observations[0].tags["dagster/data_version"] == content_sha256(backup)
+    # In the real graph too, the job selects the backup alone, nothing below it.
+    selected = backup_observation_job.selection.resolve(defs.resolve_asset_graph())
+    assert selected == {dg.AssetKey("signal_backup")}
