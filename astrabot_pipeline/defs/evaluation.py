@@ -7,7 +7,7 @@ import pandas as pd
 from astrabot_pipeline.dataset import held_out_sample, read_canaries, records_from_frame
 from astrabot_pipeline.defs.dataset import CANARY_RECORD
 from astrabot_pipeline.defs.errors import redact_failures
-from astrabot_pipeline.defs.resources import AstrabotPathsResource
+from astrabot_pipeline.defs.resources import ACCELERATOR_POOL, AstrabotPathsResource
 from astrabot_pipeline.evaluation import PrivacyConfig, QualitySettings, write_report
 from astrabot_pipeline.evaluation.report import PERPLEXITY_CHECK
 from astrabot_pipeline.evaluation.run import (
@@ -63,6 +63,7 @@ def _settings(config: EvalConfig) -> EvaluationSettings:
 
 @dg.asset(
     group_name="evaluation",
+    pool=ACCELERATOR_POOL,
     ins={"mixed_dataset": dg.AssetIn("mixed_dataset")}
     | {name: dg.AssetIn(name, dagster_type=StageResult) for name in STAGE_NAMES},
     kinds={"pytorch", "html"},

@@ -31,6 +31,11 @@ from astrabot_pipeline.storage import (
     write_parquet,
 )
 
+# The concurrency pool of the steps that load a model (training stages, evaluation): the
+# local instance (dagster.yaml) limits it to one step at a time across all runs, so two
+# runs never hold two models in one GPU's (or a small machine's) memory.
+ACCELERATOR_POOL = "gpu"
+
 
 class AstrabotPathsResource(dg.ConfigurableResource):
     """Where the pipeline writes: everything lives under `data_dir` (0700)."""

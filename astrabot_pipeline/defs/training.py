@@ -15,7 +15,7 @@ import pandas as pd
 
 from astrabot_pipeline.dataset import records_from_frame
 from astrabot_pipeline.defs.errors import redact_failures
-from astrabot_pipeline.defs.resources import AstrabotPathsResource
+from astrabot_pipeline.defs.resources import ACCELERATOR_POOL, AstrabotPathsResource
 from astrabot_pipeline.training import (
     CURRICULUM,
     CurriculumStage,
@@ -212,6 +212,7 @@ def _lora_stage(stage: CurriculumStage) -> dg.AssetsDefinition:
         description=f"LoRA adapter trained on the {stage.family} examples"
         + (f", resuming {previous}." if previous else ", from the base model."),
         check_specs=[dg.AssetCheckSpec("validation_loss_improved", asset=name)],
+        pool=ACCELERATOR_POOL,
     )
     if previous is None:
 

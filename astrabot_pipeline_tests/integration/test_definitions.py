@@ -152,3 +152,31 @@ def test_the_nightly_schedule_only_observes_the_backup(tmp_path):
     # In the real graph too, the job selects the backup alone, nothing below it.
     selected = backup_observation_job.selection.resolve(defs.resolve_asset_graph())
     assert selected == {dg.AssetKey("signal_backup")}
+
+
+def test_the_local_instance_runs_one_model_step_at_a_time_and_retries_only_crashes(
+    tmp_path, monkeypatch
+):
+    """The dagster.yaml that `make run`/`make dev` copy into DAGSTER_HOME, loaded for real."""
+    from pathlib import Path
+
+    from astrabot_pipeline.defs.resources import ACCELERATOR_POOL
+    from astrabot_pipeline.training import STAGE_NAMES
+
+    root = Path(__file__).resolve().parents[2]
+    (tmp_path / "dagster.yaml").write_text((root / "dagster.yaml").read_text())
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))
+    with dg.DagsterInstance.get() as instance:
+        config = instance.get_concurrency_config()
+        assert config.run_queue_config.max_concurrent_runs == 1
+        assert config.pool_config.default_pool_limit == 1
+        assert instance.run_monitoring_enabled
+        assert instance.run_retries_enabled and instance.run_retries_max_retries == 1
+        assert instance.run_retries_retry_on_asset_or_op_failure is False
+    graph = defs.resolve_asset_graph()
+    in_pool = {
+        key.to_user_string()
+        for key in graph.get_all_asset_keys()
+        if graph.get(key).is_materializable and ACCELERATOR_POOL in (graph.get(key).pools or set())
+    }
+    assert in_pool == {*STAGE_NAMES, "eval_report"}
