@@ -25,7 +25,7 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -65,6 +65,12 @@ CREATE TABLE IF NOT EXISTS tweets (
 """
 
 
+_SELECT = (
+    "SELECT tweet_id, status, reason, text, author, date, quoted_text, quoted_author,"
+    " fetched_at, retry_after, failures FROM tweets"
+)
+
+
 class CacheStatus(StrEnum):
     RESOLVED = "resolved"
     NOT_FOUND = "not_found"
@@ -101,6 +107,11 @@ class CachedTweet:
 
     def get(self, key: str, default: Any = None) -> Any:
         return getattr(self, key, default)
+
+
+def _cached(row: tuple[Any, ...]) -> CachedTweet:
+    date = datetime.fromisoformat(row[5]) if row[5] else None
+    return CachedTweet(row[0], CacheStatus(row[1]), *row[2:5], date, *row[6:])
 
 
 class TweetCache:
@@ -285,16 +296,20 @@ class TweetCache:
 
     def get(self, tweet_id: str) -> CachedTweet | None:
         with self._lock:
-            row = self._conn.execute(
-                "SELECT tweet_id, status, reason, text, author, date, quoted_text,"
-                " quoted_author, fetched_at, retry_after, failures"
-                " FROM tweets WHERE tweet_id = ?",
-                (str(tweet_id),),
-            ).fetchone()
-        if row is None:
-            return None
-        date = datetime.fromisoformat(row[5]) if row[5] else None
-        return CachedTweet(row[0], CacheStatus(row[1]), *row[2:5], date, *row[6:])
+            row = self._conn.execute(_SELECT + " WHERE tweet_id = ?", (str(tweet_id),)).fetchone()
+        return _cached(row) if row is not None else None
+
+    def get_many(self, tweet_ids: Iterable[str]) -> dict[str, CachedTweet]:
+        """The rows known for `tweet_ids` (unknown ids are absent), in few queries."""
+        ids = list(dict.fromkeys(str(tweet_id) for tweet_id in tweet_ids))
+        found: dict[str, CachedTweet] = {}
+        with self._lock:
+            for start in range(0, len(ids), 500):  # SQLite caps bound parameters per query
+                chunk = ids[start : start + 500]
+                marks = ", ".join("?" * len(chunk))
+                for row in self._conn.execute(_SELECT + f" WHERE tweet_id IN ({marks})", chunk):
+                    found[row[0]] = _cached(row)
+        return found
 
     def should_fetch(self, tweet_id: str, now: float | None = None) -> bool:
         """Whether asking an instance about `tweet_id` can teach anything now: unknown ids

@@ -7,7 +7,7 @@ contact X), and a tweet's date comes from its snowflake id.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
@@ -45,6 +45,7 @@ _PATH = (
 # ...but trailing sentence punctuation and closing quotes/brackets do not.
 _TRAILING = ").,!?;:'\"]}>\u2019\u201d\u00bb"
 
+_CO_TAILS = (".co/", ".CO/", ".Co/", ".cO/")  # prefilter: cheaper than lowercasing
 TCO_PATTERN = re.compile(
     r"(?:\bhttps?://|(?<![\w.@/:%+-]))t\.co/[a-z0-9]{4,16}(?![a-z0-9])", re.IGNORECASE
 )
@@ -97,11 +98,15 @@ def find_twitter_references(
     Recognized: twitter.com, x.com (also www./mobile./m.), fxtwitter, vxtwitter, fixupx,
     fixvx, any host with "nitter" in its name and the hosts in `extra_hosts` (configured
     instances, as URLs or host[:port]); paths /<user>/status/<id>, /<user>/statuses/<id>,
-    /i/status/<id> and /i/web/status/<id>; with or without a scheme, any letter case.
+    /i/status/<id> and /i/web/status/<id>; with or without a scheme, any letter case of
+    the host (the word "status" in lower or upper case).
     """
     if not isinstance(text, str) or not _might_hold_status(text):
         return []
-    pattern = _status_pattern(normalize_hosts(extra_hosts))
+    return _references(text, _status_pattern(normalize_hosts(extra_hosts)))
+
+
+def _references(text: str, pattern: re.Pattern[str]) -> list[TweetReference]:
     seen: dict[str, TweetReference] = {}
     for match in pattern.finditer(text):
         tweet_id = match.group("tweet_id")
@@ -112,46 +117,50 @@ def find_twitter_references(
     return list(seen.values())
 
 
-def _as_arrow(texts: Sequence[str | None] | pa.Array | pa.ChunkedArray) -> pa.Array:
-    if isinstance(texts, pa.ChunkedArray):
-        texts = texts.combine_chunks()
-    if not isinstance(texts, pa.Array):
-        texts = pa.array(list(texts), type=pa.large_string(), from_pandas=True)
-    return texts
-
-
 def find_twitter_references_many(
-    texts: Sequence[str | None] | pa.Array | pa.ChunkedArray, extra_hosts: Iterable[str] = ()
+    texts: Iterable[str | None] | pa.Array | pa.ChunkedArray, extra_hosts: Iterable[str] = ()
 ) -> list[list[TweetReference]]:
     """`find_twitter_references` for each text (a list, pandas Series or arrow array).
 
-    A vectorized `match_substring("status")` picks the few messages that can hold a link;
-    only those run the regex.
+    Only texts that pass a substring prefilter run the regex: arrow input is prefiltered
+    vectorized (`match_substring`), other input with Python's `in` (converting it to arrow
+    would cost more than it saves: 0.34 s per million messages).
     """
-    array = _as_arrow(texts)
-    hosts = normalize_hosts(extra_hosts)
-    candidates = pc.fill_null(pc.match_substring(array, "status", ignore_case=True), False)
-    result: list[list[TweetReference]] = [[] for _ in range(len(array))]
-    for index in pc.indices_nonzero(candidates).to_pylist():
-        result[index] = find_twitter_references(array[index].as_py(), hosts)
-    return result
+    pattern = _status_pattern(normalize_hosts(extra_hosts))
+    if isinstance(texts, pa.ChunkedArray):
+        texts = texts.combine_chunks()
+    if isinstance(texts, pa.Array):
+        result: list[list[TweetReference]] = [[] for _ in range(len(texts))]
+        candidates = pc.fill_null(pc.match_substring(texts, "tatus", ignore_case=True), False)
+        for index in pc.indices_nonzero(candidates).to_pylist():
+            text = texts[index].as_py()
+            if _might_hold_status(text):
+                result[index] = _references(text, pattern)
+        return result
+    return [
+        _references(text, pattern) if isinstance(text, str) and _might_hold_status(text) else []
+        for text in texts
+    ]
 
 
 def count_tco_links(text: str | None) -> int:
     """How many t.co short links `text` holds. They are never resolved: that contacts X."""
-    if not isinstance(text, str) or "t.co/" not in text.lower():
+    if not isinstance(text, str) or not any(tail in text for tail in _CO_TAILS):
         return 0
     return sum(1 for _ in TCO_PATTERN.finditer(text))
 
 
-def count_tco_links_many(texts: Sequence[str | None] | pa.Array | pa.ChunkedArray) -> list[int]:
-    """`count_tco_links` for each text, with a vectorized prefilter."""
-    array = _as_arrow(texts)
-    candidates = pc.fill_null(pc.match_substring(array, "t.co/", ignore_case=True), False)
-    counts = [0] * len(array)
-    for index in pc.indices_nonzero(candidates).to_pylist():
-        counts[index] = count_tco_links(array[index].as_py())
-    return counts
+def count_tco_links_many(texts: Iterable[str | None] | pa.Array | pa.ChunkedArray) -> list[int]:
+    """`count_tco_links` for each text (a list, pandas Series or arrow array)."""
+    if isinstance(texts, pa.ChunkedArray):
+        texts = texts.combine_chunks()
+    if isinstance(texts, pa.Array):
+        counts = [0] * len(texts)
+        candidates = pc.fill_null(pc.match_substring(texts, "t.co/", ignore_case=True), False)
+        for index in pc.indices_nonzero(candidates).to_pylist():
+            counts[index] = count_tco_links(texts[index].as_py())
+        return counts
+    return [count_tco_links(text) for text in texts]
 
 
 def tweet_date_from_id(tweet_id: str | int, *, now: datetime | None = None) -> datetime | None:

@@ -156,3 +156,12 @@ def test_a_real_page_with_many_replies_is_not_taken_for_a_bomb():
     assert many.count("<") > MAX_NESTING_DEPTH
     page = parse_status_page(many, "1790000000000000003")
     assert page.kind is PageKind.TWEET and page.tweet.text.startswith("MAIN tweet")
+
+
+def test_literal_newlines_and_spaces_inside_the_text_are_kept():
+    # Nitter's .media-body is `white-space: pre-wrap`: newlines may come as text, not <br>.
+    html = (FIXTURES / "single_tweet.html").read_text(encoding="utf-8")
+    start = html.index('<div class="tweet-content media-body" dir="auto">') + 49
+    end = html.index("</div>", start)
+    html = html[:start] + "\n  first\nsecond  line  \n\n" + html[end:]
+    assert parse_status_page(html, "1").tweet.text == "first\nsecond  line"

@@ -206,3 +206,13 @@ def test_the_old_extractor_interface_still_works(tmp_path):
         cache.save()
         assert cache.get("1")["status"] == "resolved" and cache.get("1").get("text") == "hi"
         assert cache.get("2")["status"] == "not_found"
+
+
+def test_many_ids_are_looked_up_at_once(tmp_path):
+    with TweetCache(tmp_path / "t.sqlite") as cache:
+        with cache.transaction():
+            for i in range(1200):
+                cache.put_not_found(str(i), "deleted")
+        found = cache.get_many([str(i) for i in range(0, 2400, 2)] + ["5", "5"])
+    assert set(found) == {str(i) for i in range(0, 1200, 2)} | {"5"}
+    assert found["5"].reason == "deleted"

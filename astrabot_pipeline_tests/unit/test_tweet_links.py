@@ -177,7 +177,9 @@ def test_the_vectorized_scan_agrees_with_the_per_message_one():
     assert find_twitter_references_many(bodies) == expected
     assert find_twitter_references_many(pd.Series(bodies)) == expected
     assert find_twitter_references_many(pa.chunked_array([bodies[:7], bodies[7:]])) == expected
-    assert count_tco_links_many(bodies) == [count_tco_links(body) for body in bodies]
+    tco = [count_tco_links(body) for body in bodies]
+    assert count_tco_links_many(bodies) == count_tco_links_many(pa.array(bodies)) == tco
+    assert sum(tco) == 100
 
 
 def test_tco_links_are_counted_never_resolved():
