@@ -21,6 +21,7 @@ Rows, keyed by tweet id:
 from __future__ import annotations
 
 import logging
+import math
 import os
 import sqlite3
 import threading
@@ -33,6 +34,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from astrabot_pipeline.errors import AstrabotError
 from astrabot_pipeline.storage import PRIVATE_FILE_MODE, make_parents
 
 if TYPE_CHECKING:
@@ -75,6 +77,11 @@ class CacheStatus(StrEnum):
     RESOLVED = "resolved"
     NOT_FOUND = "not_found"
     FAILED = "failed"
+
+
+class TweetCacheError(AstrabotError, OSError):
+    """The cache file or its folder cannot be created or opened (permissions, read-only
+    disk, a folder in the way). An unreadable *file* is never this: it is moved aside."""
 
 
 def failure_backoff_seconds(consecutive_failures: int) -> float:
@@ -135,19 +142,28 @@ class TweetCache:
             conn = sqlite3.connect(":memory:", check_same_thread=False, isolation_level=None)
             self._initialize(conn)
             return conn
-        make_parents(self.path.parent)
         try:
-            return self._open_file()
-        except sqlite3.DatabaseError as error:
-            self._move_aside(type(error).__name__)
-            return self._open_file()
+            make_parents(self.path.parent)
+            try:
+                return self._open_file()
+            except sqlite3.DatabaseError as error:
+                self._move_aside(type(error).__name__)
+                return self._open_file()
+        except (OSError, sqlite3.Error) as error:
+            raise TweetCacheError(
+                f"cannot open the tweet cache {self.path} ({type(error).__name__}): make its "
+                "folder writable by this user, or point ASTRABOT_DATA_DIR elsewhere"
+            ) from error
 
     def _open_file(self) -> sqlite3.Connection:
         assert self.path is not None
+        if self.path.is_symlink() or (self.path.exists() and not self.path.is_file()):
+            # Never follow a link (or write into a folder) someone left at our path.
+            raise sqlite3.DatabaseError("not a regular file")
         fresh = not self.path.exists() or self.path.stat().st_size == 0
         if fresh:
             # Create the file 0600 before SQLite does (it would honour the umask instead).
-            fd = os.open(self.path, os.O_WRONLY | os.O_CREAT, PRIVATE_FILE_MODE)
+            fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW, PRIVATE_FILE_MODE)
             os.close(fd)
         os.chmod(self.path, PRIVATE_FILE_MODE)
         conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
@@ -266,18 +282,18 @@ class TweetCache:
         *,
         now: float | None = None,
     ) -> float:
-        """Record a transient failure; return the epoch second from which it may be retried.
+        """Record a transient failure; return the epoch second from which it may be retried
+        (infinity for a tweet already resolved or not found: it keeps that verdict).
 
         That is the later of `retry_after` (e.g. from a Retry-After header) and the cache's
-        own backoff, `failure_backoff_seconds(consecutive failures)` from now. A tweet
-        already resolved or not found keeps that verdict.
+        own backoff, `failure_backoff_seconds(consecutive failures)` from now.
         """
         now = time.time() if now is None else now
         tweet_id = str(tweet_id)
         with self.transaction():
             known = self.get(tweet_id)
             if known is not None and known.status is not CacheStatus.FAILED:
-                return now
+                return math.inf  # a final verdict: never fetched again
             failures = (known.failures if known is not None else 0) + 1
             earliest = max(retry_after or 0.0, now + failure_backoff_seconds(failures))
             self._upsert(

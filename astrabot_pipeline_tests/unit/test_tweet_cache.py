@@ -16,6 +16,7 @@ from astrabot_pipeline.enrichment.cache import (
     FAILURE_BACKOFF_CAP_SECONDS,
     CacheStatus,
     TweetCache,
+    TweetCacheError,
     failure_backoff_seconds,
 )
 from astrabot_pipeline.enrichment.parser import ParsedTweet
@@ -57,7 +58,7 @@ def test_not_found_is_cached_negatively_with_its_reason(tmp_path):
         assert not cache.should_fetch("222", now=1e12)
         assert (cache.get("222").status, cache.get("222").reason) == ("not_found", "deleted")
         # A later transient failure does not undo a final verdict.
-        cache.put_failure("222", "timeout")
+        assert cache.put_failure("222", "timeout") == float("inf")
         assert cache.get("222").status is CacheStatus.NOT_FOUND
 
 
@@ -216,3 +217,27 @@ def test_many_ids_are_looked_up_at_once(tmp_path):
         found = cache.get_many([str(i) for i in range(0, 2400, 2)] + ["5", "5"])
     assert set(found) == {str(i) for i in range(0, 1200, 2)} | {"5"}
     assert found["5"].reason == "deleted"
+
+
+def test_a_link_or_folder_at_the_path_is_moved_aside_never_followed(tmp_path):
+    target = tmp_path / "elsewhere.txt"
+    target.write_text("not ours")
+    link = tmp_path / "tweets.sqlite"
+    link.symlink_to(target)
+    with TweetCache(link) as cache:
+        assert cache.moved_aside is not None and cache.moved_aside.is_symlink()
+        cache.put_not_found("1", "deleted")
+    assert target.read_text() == "not ours" and not link.is_symlink()
+    folder = tmp_path / "dir.sqlite"
+    folder.mkdir()
+    with TweetCache(folder) as cache:
+        assert cache.moved_aside is not None and cache.moved_aside.is_dir()
+
+
+def test_a_file_in_the_way_of_its_folder_is_a_typed_error(tmp_path):
+    blocker = tmp_path / "data"
+    blocker.write_text("a file where the data folder should be")
+    with pytest.raises(TweetCacheError, match="cannot open the tweet cache") as raised:
+        TweetCache(blocker / "cache" / "tweets.sqlite")
+    assert isinstance(raised.value, OSError)
+    assert blocker.read_text().startswith("a file")
