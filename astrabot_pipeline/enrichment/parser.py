@@ -94,7 +94,9 @@ _GONE_MARKERS: tuple[tuple[str, PageReason], ...] = (
     ("withheld", PageReason.WITHHELD),
     ("tweet not found", PageReason.NOT_FOUND),
     ("post not found", PageReason.NOT_FOUND),
-    ("unavailable", PageReason.UNAVAILABLE),
+    # X's tombstone, not an instance that is itself "temporarily unavailable".
+    ("post is unavailable", PageReason.UNAVAILABLE),
+    ("tweet is unavailable", PageReason.UNAVAILABLE),
 )
 _RATE_LIMIT_MARKERS = ("rate limited", "rate-limited", "no auth tokens", "too many requests")
 
@@ -110,40 +112,46 @@ _CHALLENGE_TITLES: tuple[tuple[str, PageReason], ...] = (
 )
 _JAVASCRIPT_MARKERS = ("enable javascript", "requires javascript", "javascript is required")
 
-_TAG = re.compile(r"<(/?)([a-zA-Z][^\s/>]*)[^>]*?(/?)>")
+# One tag from its "<", roughly as the HTML tokenizer reads it: the name runs to space, "/" or
+# ">" (a "<" inside belongs to it), quoted attribute values may hold ">" and "<".
+# Possessive quantifiers: no backtracking, so one match costs the length of its tag.
+_TAG = re.compile(r"<(/?)([a-zA-Z][^\t\n\f\r />]*+)((?:[^>\"']++|\"[^\"]*+\"|'[^']*+')*+)>")
+_TAG_START = re.compile(r"</?[a-zA-Z]")
+_RAW_TEXT = frozenset(["script", "style", "textarea", "title", "xmp", "iframe", "noembed"])
 _VOID = frozenset(
-    [
-        "area",
-        "base",
-        "br",
-        "col",
-        "embed",
-        "hr",
-        "img",
-        "input",
-        "link",
-        "meta",
-        "param",
-        "source",
-        "track",
-        "wbr",
-    ]
+    ["area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "param"]
+    + ["source", "track", "wbr"]
 )
 
 
 def nesting_depth_exceeds(page: str, limit: int = MAX_NESTING_DEPTH) -> bool:
-    """Whether elements in `page` nest deeper than `limit`, by a linear scan of its tags.
+    """Whether elements in `page` nest deeper than `limit`, by one linear pass over its tags.
 
     Close tags pop back to their opener like an HTML parser; a close tag with no open
-    element of that name is ignored (so `</x>` cannot hide depth).
+    element of that name is ignored (so `</x>` cannot hide depth). Comments and raw-text
+    elements (script, style) are skipped. Each character is read once: no input makes it
+    slower than linear.
     """
     if page.count("<") <= limit:
         return False
     stack: list[str] = []
     open_counts: dict[str, int] = {}
-    for match in _TAG.finditer(page):
-        closing, name, self_closing = match.groups()
+    lowered = page.lower()
+    position = page.find("<")
+    while position != -1:
+        if page.startswith("<!--", position):
+            end = page.find("-->", position + 4)
+            position = -1 if end == -1 else page.find("<", end + 3)
+            continue
+        match = _TAG.match(page, position)
+        if match is None:
+            if _TAG_START.match(page, position):
+                return False  # a tag left open runs to the end of the page: no more tags
+            position = page.find("<", position + 1)
+            continue
+        closing, name, attributes = match.groups()
         name = name.lower()
+        position = page.find("<", match.end())
         if closing:
             if open_counts.get(name):
                 while stack:
@@ -151,7 +159,9 @@ def nesting_depth_exceeds(page: str, limit: int = MAX_NESTING_DEPTH) -> bool:
                     open_counts[top] -= 1
                     if top == name:
                         break
-        elif name not in _VOID and not self_closing:
+        elif name in _RAW_TEXT:
+            position = lowered.find(f"</{name}", match.end())
+        elif name not in _VOID and not attributes.endswith("/"):
             stack.append(name)
             open_counts[name] = open_counts.get(name, 0) + 1
             if len(stack) > limit:

@@ -141,6 +141,32 @@ def test_a_one_megabyte_nesting_bomb_is_refused_in_bounded_time(tag):
     assert (page.kind, page.reason) == (PageKind.UNKNOWN_LAYOUT, PageReason.TOO_DEEP)
 
 
+@pytest.mark.parametrize(
+    "hostile",
+    [
+        "<a" * 500_000,  # a tag that never ends: its name runs to the end of the page
+        '<div x="' * 125_000,  # an attribute value that never ends
+        "<!--" * 250_000,
+        "<script>" + "<div>" * 200_000,  # raw text: not tags
+        "< div" * 200_000,
+        "".join(f"<font color={i}>" for i in range(1000)) + "<p>x</p>" * 100_000,
+    ],
+)
+def test_hostile_megabyte_pages_are_read_in_bounded_time(hostile):
+    started = time.perf_counter()
+    page = parse_status_page(hostile, "1")
+    assert time.perf_counter() - started < 1.5
+    assert page.kind is PageKind.UNKNOWN_LAYOUT
+
+
+@pytest.mark.parametrize(
+    "bomb",
+    ['<div x="<">' * 100_000, "<div><!-- x -->" * 100_000, "<div><script></script>" * 50_000],
+)
+def test_quoted_angles_comments_and_scripts_do_not_hide_nesting(bomb):
+    assert parse_status_page(bomb, "1").reason is PageReason.TOO_DEEP
+
+
 def test_closing_tags_without_an_opener_do_not_hide_nesting():
     bomb = "<div></span>" * 100_000
     started = time.perf_counter()
@@ -165,3 +191,30 @@ def test_literal_newlines_and_spaces_inside_the_text_are_kept():
     end = html.index("</div>", start)
     html = html[:start] + "\n  first\nsecond  line  \n\n" + html[end:]
     assert parse_status_page(html, "1").tweet.text == "first\nsecond  line"
+
+
+@pytest.mark.parametrize(
+    ("message", "kind", "reason"),
+    [
+        ("This Post is unavailable.", PageKind.NOT_FOUND, PageReason.UNAVAILABLE),
+        (
+            "This Post is from an account that no longer exists.",
+            PageKind.NOT_FOUND,
+            PageReason.DELETED,
+        ),
+        (
+            "This Post violated the X Rules and was withheld",
+            PageKind.NOT_FOUND,
+            PageReason.WITHHELD,
+        ),
+        ('User "someone" has been suspended', PageKind.NOT_FOUND, PageReason.SUSPENDED),
+        # Only the tweet's own fate is final: an instance in trouble is transient.
+        ("Service temporarily unavailable", PageKind.ERROR_PANEL, PageReason.INSTANCE_ERROR),
+        ("Page not found", PageKind.ERROR_PANEL, PageReason.INSTANCE_ERROR),
+        ("Too Many Requests", PageKind.ERROR_PANEL, PageReason.RATE_LIMITED),
+    ],
+)
+def test_error_panel_messages_are_told_apart(message, kind, reason):
+    html = (FIXTURES / "not_found.html").read_text(encoding="utf-8")
+    page = parse_status_page(html.replace("Tweet not found", message), "1")
+    assert (page.kind, page.reason) == (kind, reason)
