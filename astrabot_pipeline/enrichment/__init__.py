@@ -1,7 +1,12 @@
 """Tweet-link enrichment: find Twitter/X status links and resolve them through Nitter."""
 
 from astrabot_pipeline.enrichment.cache import CachedTweet, CacheStatus, TweetCache
-from astrabot_pipeline.enrichment.nitter import TweetResult, TweetStatus, TwitterExtractor
+from astrabot_pipeline.enrichment.nitter import (
+    LinkStatus,
+    TweetResult,
+    TweetStatus,
+    TwitterExtractor,
+)
 from astrabot_pipeline.enrichment.parser import (
     PageKind,
     PageReason,
@@ -20,6 +25,7 @@ from astrabot_pipeline.enrichment.tweets import (
 __all__ = [
     "CacheStatus",
     "CachedTweet",
+    "LinkStatus",
     "PageKind",
     "PageReason",
     "ParsedPage",

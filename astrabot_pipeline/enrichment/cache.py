@@ -107,14 +107,6 @@ class CachedTweet:
     retry_after: float | None
     failures: int
 
-    # Transitional: the pre-#12 TwitterExtractor reads entries as dicts ("status", "text").
-    # Remove once nitter.py uses the attributes.
-    def __getitem__(self, key: str) -> Any:
-        return getattr(self, key)
-
-    def get(self, key: str, default: Any = None) -> Any:
-        return getattr(self, key, default)
-
 
 def _cached(row: tuple[Any, ...]) -> CachedTweet:
     date = datetime.fromisoformat(row[5]) if row[5] else None
@@ -369,17 +361,3 @@ class TweetCache:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
-
-    # -- transitional, for the pre-#12 TwitterExtractor; remove when nitter.py is rewritten --
-
-    def put(self, tweet_id: str, entry: Mapping[str, str | None]) -> None:
-        """Old interface: {"status": "resolved", "text": ...} or {"status": "not_found"}."""
-        from astrabot_pipeline.enrichment.parser import ParsedTweet
-
-        if entry.get("status") == CacheStatus.RESOLVED.value:
-            self.put_resolved(tweet_id, ParsedTweet(entry.get("text") or "", "", None))
-        elif entry.get("status") == CacheStatus.NOT_FOUND.value:
-            self.put_not_found(tweet_id, "not_found")
-
-    def save(self) -> None:
-        """Old interface: every write is already committed."""

@@ -118,4 +118,3 @@ def conform(name: str, frame: pd.DataFrame) -> pd.DataFrame:
             f"table {name!r} has values outside its contract types"
         ) from error
     return table.to_pandas()
-

@@ -1,93 +1,208 @@
-"""The Nitter client against a real HTTP server on loopback."""
+"""The Nitter client against a real HTTP server on 127.0.0.1 (not mocks of our own client):
+status pages, 404s, 429 with Retry-After, 5xx, slow and oversized answers, challenge pages
+served with 200, malformed HTML and redirects. Runs finish in bounded time with the right
+counts per reason, the SQLite cache survives a failure mid-run, and no request goes to a
+host outside the configured list (checked at the server and at the transport)."""
 
 from __future__ import annotations
 
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+import random
+import re
+import time
 
 import pandas as pd
 import pytest
 
-from astrabot_pipeline.enrichment import TweetCache, TweetStatus, TwitterExtractor
-
-TWEET_PAGE = (
-    '<html><div class="tweet-content media-body" dir="auto">Nitter says hi &amp; bye</div></html>'
+from astrabot_pipeline.enrichment import (
+    LinkStatus,
+    TweetCache,
+    TweetStatus,
+    TwitterExtractor,
+    parse_status_page,
+)
+from astrabot_pipeline.enrichment.nitter import USER_AGENT
+from astrabot_pipeline.errors import SettingError
+from astrabot_pipeline_tests.nitter_server import (
+    ANUBIS,
+    MALFORMED,
+    NOT_FOUND,
+    THREAD,
+    TWEET,
+    NitterServer,
+    RecordingTransport,
+    Reply,
+    page,
+    rate_limited,
+    refused_url,
+    serving,
 )
 
-
-class _Handler(BaseHTTPRequestHandler):
-    requests: list[dict] = []
-
-    def do_GET(self):  # noqa: N802 (http.server naming)
-        _Handler.requests.append({"path": self.path, "headers": dict(self.headers)})
-        if self.path.endswith("/404404404"):
-            self.send_response(404)
-            self.end_headers()
-            return
-        body = TWEET_PAGE.encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "text/html")
-        self.send_header("Set-Cookie", "tracker=1")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args):
-        pass
+FAST = {"rate_limit_delay": 0.0, "timeout_seconds": 2.0, "backoff_base_seconds": 0.01}
 
 
-@pytest.fixture
-def nitter_server():
-    _Handler.requests = []
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+def extractor(*instances: str, cache=None, transport=None, **options) -> TwitterExtractor:
+    settings = FAST | options
+    return TwitterExtractor(
+        instances, cache=cache, transport=transport, rng=random.Random(0), **settings
+    )
 
 
-def _windows(bodies):
-    return pd.DataFrame({"message_id": range(len(bodies)), "body": bodies})
+def windows(*bodies: str) -> pd.DataFrame:
+    return pd.DataFrame({"message_id": range(len(bodies)), "body": list(bodies)})
 
 
-def test_tweets_resolve_through_a_reachable_instance_with_only_the_id_sent(nitter_server, tmp_path):
-    windows = _windows(["see https://x.com/someone/status/123456789 ok", "no link", None])
-    with TwitterExtractor(
-        [nitter_server], rate_limit_delay=0, cache=TweetCache(tmp_path / "c.json")
-    ) as ex:
-        enriched = ex.enhance_conversations(windows)
-    assert enriched["tweet_status"].fillna("-").tolist() == ["resolved", "-", "-"]
-    assert enriched["tweet_text"].iloc[0] == "Nitter says hi & bye"
-    assert [r["path"] for r in _Handler.requests] == ["/i/status/123456789"]
-    headers = {k.lower() for k in _Handler.requests[0]["headers"]}
-    assert "cookie" not in headers and "referer" not in headers
+def test_the_linked_tweet_is_resolved_from_a_thread_page_with_only_its_id_sent():
+    with serving(NitterServer(default=THREAD)) as server:
+        transport = RecordingTransport()
+        with extractor(server.url, transport=transport) as client:
+            frame = client.enhance_conversations(
+                windows(
+                    "look https://x.com/someone/status/1790000000000000003?s=20).",
+                    "and https://twitter.com/i/status/1790000000000000003 again",
+                    "no link here, only https://t.co/abc123",
+                    None,
+                )
+            )
+    expected = parse_status_page(page("thread.html").decode(), "1790000000000000003").tweet
+    assert frame["tweet_text"].iloc[0] == expected.text  # the main tweet, not an earlier one
+    assert frame["tweet_author"].iloc[0] == expected.author
+    assert frame["tweet_status"].tolist()[:2] == ["resolved", "resolved"]
+    assert frame["tweet_status"].iloc[2:].isna().all()  # no tweet link: no status
+    assert frame["tco_links"].tolist() == [0, 0, 1, 0]
+    assert frame["tweet_date"].iloc[0].year == 2024  # from the id, no request needed
+    assert server.paths() == ["/i/status/1790000000000000003"]  # one request, the id only
+    headers = server.requests[0].headers
+    assert headers["user-agent"] == USER_AGENT and "referer" not in headers
+    assert set(transport.hosts) == {server.url.removeprefix("http://")}
+    assert client.stats.to_metadata()["resolved"] == 1
 
 
-def test_second_run_uses_the_cache_and_cookies_are_never_sent_back(nitter_server, tmp_path):
-    cache_path = tmp_path / "c.json"
-    windows = _windows(["https://x.com/a/status/111111", "https://x.com/a/status/222222"])
-    with TwitterExtractor([nitter_server], rate_limit_delay=0, cache=TweetCache(cache_path)) as ex:
-        ex.enhance_conversations(windows)
-    assert all("cookie" not in {k.lower() for k in r["headers"]} for r in _Handler.requests)
-    with TwitterExtractor([nitter_server], rate_limit_delay=0, cache=TweetCache(cache_path)) as ex:
-        again = ex.enhance_conversations(windows)
-        assert ex.requests_made == 0
-    assert again["tweet_status"].tolist() == ["resolved", "resolved"]
+def test_cookies_are_never_sent_back_and_a_second_run_asks_for_nothing_known(tmp_path):
+    routes = {"1": TWEET, "2": NOT_FOUND}
+    with serving(NitterServer(routes=routes)) as server:
+        with TweetCache(tmp_path / "tweets.sqlite") as cache:
+            for _ in range(2):
+                with extractor(server.url, cache=cache) as client:
+                    first = client.fetch_tweet("1"), client.fetch_tweet("2")
+            second = client
+        assert all("cookie" not in r.headers for r in server.requests)
+    assert [r.status for r in first] == [TweetStatus.RESOLVED, TweetStatus.NOT_FOUND]
+    assert server.paths() == ["/i/status/1", "/i/status/2"]  # the second run: 0 requests
+    assert second.stats.from_cache == 2 and second.stats.requests == 0
 
 
-def test_a_deleted_tweet_is_not_found_and_an_unreachable_instance_is_unresolved(nitter_server):
-    with TwitterExtractor(
-        ["http://127.0.0.1:9", nitter_server], rate_limit_delay=0, timeout_seconds=2
-    ) as ex:
-        assert ex.fetch_tweet("404404404").status is TweetStatus.NOT_FOUND
-    with TwitterExtractor(["http://127.0.0.1:9"], rate_limit_delay=0, timeout_seconds=2) as ex:
-        assert ex.fetch_tweet("5555555").status is TweetStatus.UNRESOLVED
+def test_retry_after_is_honoured_before_the_next_request():
+    routes = {"7": [rate_limited("1"), TWEET]}
+    with serving(NitterServer(routes=routes)) as server, extractor(server.url) as client:
+        result = client.fetch_tweet("7")
+    assert result.status is TweetStatus.RESOLVED
+    first, second = server.requests
+    assert second.at - first.at >= 0.95
+    assert client.stats.failed_requests["rate_limited"] == 1
 
 
-def test_with_no_instance_configured_nothing_is_contacted_and_links_stay_unresolved():
-    with TwitterExtractor([]) as ex:
-        enriched = ex.enhance_conversations(_windows(["https://twitter.com/a/status/999999"]))
-        assert ex.requests_made == 0
-    assert enriched["tweet_status"].tolist() == ["unresolved"]
-    assert enriched["tweet_ids"].iloc[0] == ["999999"]
+def test_server_errors_are_retried_with_backoff_then_given_up_with_the_reason(tmp_path):
+    routes = {"5": [Reply(503), Reply(502), TWEET], "6": Reply(500)}
+    with (
+        serving(NitterServer(routes=routes)) as server,
+        TweetCache(tmp_path / "t.sqlite") as cache,
+        extractor(server.url, cache=cache) as c,
+    ):
+        assert c.fetch_tweet("5").status is TweetStatus.RESOLVED
+        failed = c.fetch_tweet("6")
+        assert (failed.status, failed.reason) == (TweetStatus.UNRESOLVED, "server_error")
+        assert not cache.should_fetch("6")  # stored with a time to retry, not refetched
+        assert c.fetch_tweet("6").reason == "retry_later"
+    assert server.paths().count("/i/status/6") == 3  # max_attempts, then no more
+
+
+def test_the_healthy_instance_is_preferred_and_a_failing_one_rested():
+    dead = refused_url()
+    dead_host = dead.removeprefix("http://")
+    with serving(NitterServer()) as server:
+        transport = RecordingTransport()
+        with extractor(dead, server.url, transport=transport) as client:
+            results = [client.fetch_tweet(str(n)) for n in range(11, 21)]
+    assert all(r.status is TweetStatus.RESOLVED for r in results)
+    # the first lookup tried it (max_attempts times); then the healthy one came first
+    assert transport.hosts.count(dead_host) == 3
+    assert set(transport.hosts) == {dead_host, server.url.removeprefix("http://")}
+    transport = RecordingTransport()
+    with extractor(dead, transport=transport) as alone:
+        results = [alone.fetch_tweet(str(n)) for n in range(11, 16)]
+    # three failed lookups in a row rest it: the last two ask nothing
+    assert transport.hosts.count(dead_host) == 3 * 3
+    assert [r.reason for r in results] == ["connect_error"] * 3 + ["instances_resting"] * 2
+
+
+@pytest.mark.parametrize(
+    ("reply", "reason"),
+    [
+        (ANUBIS, "challenge_anubis"),
+        (MALFORMED, "unknown_layout_unrecognized"),
+        (Reply(200, b"x" * 3_000_000), "too_large"),
+        (Reply(302, b"", (("Location", "https://x.com/i/status/9"),)), "redirect"),
+        (Reply(200, page("single_tweet.html"), delay=1.5), "timeout"),
+    ],
+)
+def test_each_bad_answer_is_named_and_the_next_instance_tried(reply, reason):
+    with (
+        serving(NitterServer(default=reply)) as bad,
+        serving(NitterServer()) as good,
+        extractor(bad.url, good.url, timeout_seconds=0.5, max_attempts=1) as client,
+    ):
+        result = client.fetch_tweet("42")
+    assert result.status is TweetStatus.RESOLVED
+    assert client.stats.failed_requests == {reason: 1}
+    assert all(not p.startswith("https://") for p in bad.paths())  # no redirect followed
+    assert len(good.requests) == 1
+
+
+def test_the_time_budget_bounds_the_run_and_leaves_the_rest_unresolved():
+    slow = Reply(200, page("single_tweet.html"), delay=0.3)
+    with serving(NitterServer(default=slow)) as server:
+        started = time.monotonic()
+        with extractor(server.url, time_budget_seconds=1.0) as client:
+            frame = client.enhance_conversations(
+                windows(*(f"https://x.com/a/status/{n}" for n in range(100, 120)))
+            )
+        elapsed = time.monotonic() - started
+    assert elapsed < 2.0
+    stats = client.stats
+    assert 1 <= stats.resolved <= 4 and stats.reasons["budget"] == 20 - stats.resolved
+    assert set(frame["tweet_status"]) == {"resolved", "unresolved"}
+
+
+def test_the_cache_keeps_what_was_resolved_when_the_run_dies_mid_way(tmp_path):
+    links = windows(*(f"https://x.com/a/status/{n}" for n in range(101, 107)))
+    with serving(NitterServer()) as server:
+        with TweetCache(tmp_path / "tweets.sqlite") as cache:
+            transport = RecordingTransport(fail_after=3)
+            with (
+                pytest.raises(RuntimeError, match="injected"),
+                extractor(server.url, cache=cache, transport=transport) as client,
+            ):
+                client.enhance_conversations(links)
+        with TweetCache(tmp_path / "tweets.sqlite") as cache:
+            assert cache.counts()["resolved"] == 3
+            with extractor(server.url, cache=cache) as client:
+                frame = client.enhance_conversations(links)
+    assert (frame["tweet_status"] == LinkStatus.RESOLVED).all()
+    assert client.stats.from_cache == 3 and client.stats.requests == 3
+    assert sorted(server.paths()) == sorted(f"/i/status/{n}" for n in range(101, 107))
+
+
+def test_off_by_default_nothing_is_contacted_and_links_stay_unresolved():
+    with serving(NitterServer()) as server, TwitterExtractor([]) as client:
+        frame = client.enhance_conversations(windows("https://x.com/a/status/123"))
+    assert server.requests == []
+    assert frame["tweet_status"].tolist() == ["unresolved"]
+    assert client.stats.reasons == {"disabled": 1}
+
+
+@pytest.mark.parametrize(
+    "url", ["ftp://nitter.example", "https://user:pw@nitter.example", "http://n.example/?q=1"]
+)
+def test_an_instance_url_outside_the_rules_is_refused(url):
+    with pytest.raises(SettingError, match=re.escape(url)):
+        TwitterExtractor([url])

@@ -199,16 +199,6 @@ def test_an_in_memory_cache_touches_no_file(tmp_path, monkeypatch):
     assert list(tmp_path.iterdir()) == []
 
 
-def test_the_old_extractor_interface_still_works(tmp_path):
-    # Transitional: nitter.py's TwitterExtractor (pre-#12) uses put/get-as-dict/save.
-    with TweetCache(tmp_path / "t.sqlite") as cache:
-        cache.put("1", {"status": "resolved", "text": "hi"})
-        cache.put("2", {"status": "not_found", "text": None})
-        cache.save()
-        assert cache.get("1")["status"] == "resolved" and cache.get("1").get("text") == "hi"
-        assert cache.get("2")["status"] == "not_found"
-
-
 def test_many_ids_are_looked_up_at_once(tmp_path):
     with TweetCache(tmp_path / "t.sqlite") as cache:
         with cache.transaction():

@@ -1,0 +1,153 @@
+"""A Nitter-like HTTP server on 127.0.0.1 for the enrichment tests and benchmark.
+
+It serves the fixture pages (`fixtures/nitter/`) per tweet id according to a scenario
+table, and records every request it gets (path, headers, time), so tests can assert what
+the client sent and when. A scenario is one `Reply` or a list of them, answered in turn
+(the last one repeats): e.g. a 429 with Retry-After, then the tweet.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import httpx
+
+FIXTURES = Path(__file__).parent / "fixtures" / "nitter"
+
+
+def page(name: str) -> bytes:
+    return (FIXTURES / name).read_bytes()
+
+
+@dataclass(frozen=True)
+class Reply:
+    status: int = 200
+    body: bytes = b""
+    headers: tuple[tuple[str, str], ...] = ()
+    delay: float = 0.0  # seconds before the status line (a slow server)
+
+
+TWEET = Reply(200, page("single_tweet.html"), (("Set-Cookie", "session=tracker"),))
+THREAD = Reply(200, page("thread.html"))
+NOT_FOUND = Reply(404, page("not_found.html"))
+ANUBIS = Reply(200, page("anubis_challenge.html"))
+MALFORMED = Reply(200, page("malformed.html"))
+
+
+def rate_limited(retry_after: str) -> Reply:
+    return Reply(429, page("rate_limited.html"), (("Retry-After", retry_after),))
+
+
+@dataclass
+class Recorded:
+    path: str
+    headers: dict[str, str]
+    at: float
+
+
+@dataclass
+class NitterServer:
+    """`routes` maps a tweet id to its scenario; `default` answers any other path."""
+
+    routes: dict[str, Reply | list[Reply]] = field(default_factory=dict)
+    default: Reply = TWEET
+    requests: list[Recorded] = field(default_factory=list)
+    url: str = ""
+
+    def __post_init__(self) -> None:
+        self._lock = threading.Lock()
+        self._served: dict[str, int] = {}
+
+    def reply_for(self, path: str) -> Reply:
+        tweet_id = path.rsplit("/", 1)[-1]
+        scenario = self.routes.get(tweet_id, self.default)
+        if isinstance(scenario, Reply):
+            return scenario
+        with self._lock:
+            turn = self._served.get(tweet_id, 0)
+            self._served[tweet_id] = turn + 1
+        return scenario[min(turn, len(scenario) - 1)]
+
+    def record(self, path: str, headers: dict[str, str]) -> None:
+        with self._lock:
+            self.requests.append(Recorded(path, headers, time.monotonic()))
+
+    def paths(self) -> list[str]:
+        return [r.path for r in self.requests]
+
+
+def _handler(server: NitterServer) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+        # Headers and body go out in separate writes: without TCP_NODELAY, Nagle and the
+        # client's delayed ACK add ~40 ms to every answer.
+        disable_nagle_algorithm = True
+
+        def do_GET(self) -> None:  # noqa: N802 (http.server naming)
+            server.record(self.path, {k.lower(): v for k, v in self.headers.items()})
+            reply = server.reply_for(self.path)
+            if reply.delay:
+                time.sleep(reply.delay)
+            try:
+                self.send_response(reply.status)
+                for name, value in reply.headers:
+                    self.send_header(name, value)
+                self.send_header("Content-Type", "text/html; charset=utf-8")
+                self.send_header("Content-Length", str(len(reply.body)))
+                self.end_headers()
+                self.wfile.write(reply.body)
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # the client gave up (timeout, size cap): that is what is tested
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    return Handler
+
+
+@contextmanager
+def serving(server: NitterServer) -> Iterator[NitterServer]:
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(server))
+    httpd.daemon_threads = True
+    server.url = f"http://127.0.0.1:{httpd.server_address[1]}"
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
+def refused_url() -> str:
+    """A loopback URL where nothing listens (connections are refused at once)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    return f"http://127.0.0.1:{port}"
+
+
+class RecordingTransport(httpx.BaseTransport):
+    """An httpx transport that records every request's host before sending it (and, with
+    `fail_after`, raises as if the process died after that many requests)."""
+
+    def __init__(self, fail_after: int | None = None) -> None:
+        self.inner = httpx.HTTPTransport()
+        self.hosts: list[str] = []
+        self.fail_after = fail_after
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        self.hosts.append(f"{request.url.host}:{request.url.port}")
+        if self.fail_after is not None and len(self.hosts) > self.fail_after:
+            raise RuntimeError("injected: the process dies mid-run")
+        return self.inner.handle_request(request)
+
+    def close(self) -> None:
+        self.inner.close()
