@@ -146,15 +146,20 @@ def test_the_healthy_instance_is_preferred_and_a_failing_one_rested():
     ],
 )
 def test_each_bad_answer_is_named_and_the_next_instance_tried(reply, reason):
+    transport = RecordingTransport()
     with (
         serving(NitterServer(default=reply)) as bad,
         serving(NitterServer()) as good,
-        extractor(bad.url, good.url, timeout_seconds=0.5, max_attempts=1) as client,
+        extractor(
+            bad.url, good.url, timeout_seconds=0.5, max_attempts=1, transport=transport
+        ) as client,
     ):
         result = client.fetch_tweet("42")
     assert result.status is TweetStatus.RESOLVED
     assert client.stats.failed_requests == {reason: 1}
-    assert all(not p.startswith("https://") for p in bad.paths())  # no redirect followed
+    # only the two configured hosts were contacted: no redirect followed to x.com
+    configured = {bad.url.removeprefix("http://"), good.url.removeprefix("http://")}
+    assert set(transport.hosts) == configured and len(transport.hosts) == 2
     assert len(good.requests) == 1
 
 
