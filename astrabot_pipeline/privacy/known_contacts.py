@@ -1,6 +1,6 @@
 """The owner's address book as a deny-list: every name form, phone number and e-mail.
 
-Built once from the decoded `recipients` table (DESIGN.md "Data contract"). The same
+Built once from the decoded `recipients` table (docs/architecture.md §2). The same
 matching functions serve the Presidio recognizers and the privacy validator, so what the
 anonymizer replaces and what the gate checks can never drift apart.
 """

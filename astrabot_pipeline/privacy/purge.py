@@ -1,6 +1,6 @@
 """Deleting what the pipeline decoded: plaintext chats and the intermediates holding raw text.
 
-Everything lives under the data directory (DESIGN.md "Configuration"). Two sets:
+Everything lives under the data directory (docs/architecture.md §3). Two sets:
 
 - plaintext (`plaintext_targets`): the decoded backup (`decoded/`: signal.sqlite,
   attachments, tables), the asset outputs that still hold raw message text

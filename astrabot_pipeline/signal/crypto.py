@@ -3,7 +3,7 @@
 Keys: 250,000 rounds of SHA-512 over the 30-digit passphrase (salt only in round 1),
 then HKDF-SHA256("Backup Export") split into an AES-256 key and an HMAC-SHA256 key.
 Every frame and blob is one "unit": AES-256-CTR with IV = u32be(counter) || iv[4:16]
-and a fresh HMAC-SHA256 truncated to 10 bytes (signal-backup-format.md §2, §3).
+and a fresh HMAC-SHA256 truncated to 10 bytes (docs/backup-formats.md §2, §3).
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ header row of column names and every value as text: NULL and '' both become an e
 field, BLOBs become base64, and a field is quoted (with `"` doubled) when it holds `,`,
 `"` or a newline or is all whitespace. The files are loaded back into a SQLite database in
 `work_dir`, typed column by column, and read by the same `normalize_database` as a
-`.backup`, so the schema-era logic lives in one place (signal-backup-format.md §6.3).
+`.backup`, so the schema-era logic lives in one place (docs/backup-formats.md §6.3).
 """
 
 from __future__ import annotations

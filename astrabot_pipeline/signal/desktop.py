@@ -3,7 +3,7 @@
 The Desktop schema (`conversations`, `messages` with most data in a `json` column,
 `items`) is rewritten into an Android-shaped SQLite database in `work_dir` and read by
 the same `normalize_database` as a `.backup`, so quotes, edits, self identification and
-the chat filter behave alike for every input (signal-backup-format.md §8.2):
+the chat filter behave alike for every input (docs/backup-formats.md §8.2):
 
 * ids: a conversation is both a recipient and a thread, numbered 1.. in `conversations`
   rowid order; a message keeps its `messages.rowid`; attachments are numbered 1.. in

@@ -2,7 +2,8 @@
 
 Used by the demo-backup generator and by round-trip tests. `BackupWriter` writes frames
 one at a time (so tests can craft edge cases); `encode_sqlite_to_backup` turns a SQLite
-database into a complete backup in the order Signal's exporter uses (§1.5).
+database into a complete backup in the order Signal's exporter uses
+(docs/backup-formats.md §1.5).
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 Columns are always found by name (PRAGMA table_info), never by position, so one code
 path covers the single `message` table (DB >= 174, `from/to_recipient_id` from 185), the
 merged `mms` table (168-173) and the older separate `sms` + `mms` tables (< 168).
-Schema landmarks and the `type` bit field: signal-backup-format.md §6.
+Schema landmarks and the `type` bit field: docs/backup-formats.md §6, §6.2.
 """
 
 from __future__ import annotations

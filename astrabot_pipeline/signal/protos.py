@@ -1,6 +1,6 @@
 """Signal's Backups.proto (proto2, package `signal`) built at import time, without protoc.
 
-Field numbers follow signal-backup-format.md §4. `ReactionList` (Signal's Database.proto)
+Field numbers follow docs/backup-formats.md §4. `ReactionList` (Signal's Database.proto)
 decodes the pre-v121 `reactions` BLOB column of sms/mms rows.
 """
 

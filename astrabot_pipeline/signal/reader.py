@@ -2,7 +2,7 @@
 
 Reads one frame at a time (constant memory), verifies every frame and blob MAC, and
 yields typed events. Blobs are decrypted in 1 MiB chunks into files, or only verified
-and skipped. Layout and failure modes: signal-backup-format.md §0, §1, §3, §5, §7.
+and skipped. Layout and failure modes: docs/backup-formats.md §0, §1, §3, §5, §7.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The decoded-table data contract (DESIGN.md "Data contract"), written down once.
+"""The decoded-table data contract (docs/architecture.md §2), written down once.
 
 Every input kind (legacy backup, backup v2, Desktop, CSV) normalizes to these tables;
 `conform` checks and casts a DataFrame at the edge so nothing downstream guesses.

@@ -3,7 +3,7 @@
 The CREATE statements follow Signal-Android's table definitions of early 2024 (single
 `message` table with from/to recipients and edit revisions, `attachment` after the
 v215 rename, nickname columns from v223), trimmed of columns nothing reads; rows use
-Signal's real `type` bit values (signal-backup-format.md §6.2).
+Signal's real `type` bit values (docs/backup-formats.md §6.2).
 """
 
 from __future__ import annotations

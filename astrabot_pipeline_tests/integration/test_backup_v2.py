@@ -1,4 +1,4 @@
-"""Backup v2: libsignal's real encrypted test cases and jsonproto frames (signal-backup-format.md §9.5)."""
+"""Backup v2: libsignal's real encrypted test cases and jsonproto frames (docs/backup-formats.md §9.5)."""
 
 from __future__ import annotations
 

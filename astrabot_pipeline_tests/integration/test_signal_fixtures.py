@@ -1,4 +1,4 @@
-"""Decode the shared, independently cross-validated synthetic backups exactly (§9.2)."""
+"""Decode the shared, independently cross-validated synthetic backups exactly (docs/backup-formats.md §9.2)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Key derivation and passphrase handling of the legacy Signal backup format (§2, §9.4)."""
+"""Key derivation and passphrase handling of the legacy Signal backup format (docs/backup-formats.md §2, §9.4)."""
 
 from __future__ import annotations
 

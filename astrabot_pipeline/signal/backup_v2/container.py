@@ -1,6 +1,6 @@
 """The encrypted backup-v2 `main` file: authenticate, then stream-decrypt and gunzip it.
 
-Layout (signal-backup-format.md §8.1; libsignal `src/frame.rs`):
+Layout (docs/backup-formats.md §8.1; libsignal `src/frame.rs`):
     [ "SBACKUP\\x01" + varint-delimited metadata ]   remote backups only
     IV(16) || AES-256-CBC(PKCS7(gzip(records))) || HMAC-SHA256(hmacKey, IV || ciphertext)
 The HMAC is checked over the whole file before a single byte is decrypted; decryption

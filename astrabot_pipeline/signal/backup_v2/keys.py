@@ -1,7 +1,7 @@
 """All key handling of backup v2: recovery key (AEP) -> BackupKey -> BackupId -> message keys.
 
 HKDF-SHA256 chain from libsignal `rust/account-keys/src/backup.rs` and
-`rust/message-backup/src/key.rs` (signal-backup-format.md §8.1). Remote backups since 2025
+`rust/message-backup/src/key.rs` (docs/backup-formats.md §8.1). Remote backups since 2025
 add a 32-byte forward-secrecy token as the HKDF salt of the message-backup key, under a
 different info prefix.
 """

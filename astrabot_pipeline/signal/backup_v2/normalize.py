@@ -1,6 +1,6 @@
 """Backup-v2 frames -> the data-contract tables (signal/tables.py), in one streaming pass.
 
-Ids are file-local (signal-backup-format.md §8.1): `Recipient.id` becomes recipient_id,
+Ids are file-local (docs/backup-formats.md §8.1): `Recipient.id` becomes recipient_id,
 `Chat.id` thread_id, and each ChatItem's 1-based position in the file its message_id,
 which is stable for a given backup and unique. Only chat messages become rows: standard,
 contact-share and sticker messages, and text replies to a story (a 1:1 message its writer
