@@ -330,7 +330,8 @@ class _Converter:
         return _Converted(path, self.warnings)
 
     def write_recipients(self, target: sqlite3.Connection) -> None:
-        recipients, groups = [], []
+        recipients: list[tuple[object, ...]] = []
+        groups: list[tuple[object, ...]] = []
         for number, row in enumerate(self.rows("conversations", "rowid"), start=1):
             self.conversation_ids[str(row["id"])] = number
             service_id = _text(row.get("serviceId") or row.get("uuid"))
@@ -379,7 +380,10 @@ class _Converter:
         return found
 
     def write_messages(self, target: sqlite3.Connection) -> None:
-        messages, attachments, reactions, mentions = [], [], [], []
+        messages: list[tuple[object, ...]] = []
+        attachments: list[tuple[object, ...]] = []
+        reactions: list[tuple[object, ...]] = []
+        mentions: list[tuple[object, ...]] = []
         threads: set[int] = set()
         unknown_conversation = 0
         for row in self.rows("messages", "rowid"):
@@ -422,6 +426,8 @@ class _Converter:
         self, row: Mapping[str, Any], message_id: int, conversation: int, outgoing: bool
     ) -> tuple:
         is_group = conversation in self.group_ids
+        sender: int | None
+        receiver: int | None
         if outgoing:
             sender, receiver = self.self_id, conversation
         else:
@@ -435,7 +441,8 @@ class _Converter:
         received = _int(row.get("received_at_ms"))
         if received is None and (_int(row.get("received_at")) or 0) >= PLAUSIBLE_MILLIS:
             received = _int(row.get("received_at"))
-        quote = row.get("quote") if isinstance(row.get("quote"), Mapping) else {}
+        raw_quote = row.get("quote")
+        quote: Mapping[str, Any] = raw_quote if isinstance(raw_quote, Mapping) else {}
         quote_author = self.lookup(
             quote.get("authorAci") or quote.get("authorUuid"), quote.get("author")
         )
