@@ -463,8 +463,11 @@ class ConversationAnonymizer(EntityFinder):
             None if text is None or (isinstance(text, float) and math.isnan(text)) else text
             for text in texts
         ]
-        todo = [i for i, text in enumerate(output) if isinstance(text, str) and text.strip()]
-        findings = self.find_entities([output[i] for i in todo])  # type: ignore[misc]
+        pending = [
+            (i, text) for i, text in enumerate(output) if isinstance(text, str) and text.strip()
+        ]
+        todo = [i for i, _ in pending]
+        findings = self.find_entities([text for _, text in pending])
         counts: Counter[str] = Counter()
         replacements: list[tuple[Replacement, ...]] = [() for _ in output]
         for i, chosen in zip(todo, findings, strict=True):

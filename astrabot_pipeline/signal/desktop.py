@@ -223,11 +223,12 @@ def _text(value: object) -> str | None:
     return text or None
 
 
-def _int(value: object) -> int | None:
+def _int(value: Any) -> int | None:
+    """`int(value)` for any JSON value, None where int() refuses it."""
     if isinstance(value, bool):
         return int(value)
     try:
-        return int(value)  # type: ignore[call-overload]
+        return int(value)
     except (TypeError, ValueError, OverflowError):
         return None
 
