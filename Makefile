@@ -78,6 +78,7 @@ test-e2e: setup
 lint: setup
 	$(BIN)/ruff check astrabot_pipeline astrabot_pipeline_tests benchmarks
 	$(BIN)/ruff format --check astrabot_pipeline astrabot_pipeline_tests benchmarks
+	$(BIN)/mypy
 
 format: setup
 	$(BIN)/ruff format astrabot_pipeline astrabot_pipeline_tests benchmarks

@@ -149,8 +149,8 @@ def build_window_profiles(
     profiles["weekday_local"] = local_start.dt.weekday.astype("int64")
     hits = default_classifier().hits(text)
     window_hits = np.zeros((n_windows, len(TOPICS)), dtype="int64")
-    for column in range(len(TOPICS)):
-        window_hits[:, column] = np.bincount(codes, weights=hits[:, column], minlength=n_windows)
+    for topic in range(len(TOPICS)):
+        window_hits[:, topic] = np.bincount(codes, weights=hits[:, topic], minlength=n_windows)
     profiles["topic"], profiles["topic_score"] = topic_of_hits(window_hits)
     profiles["tone_score"] = profiles["tone_score"].fillna(0.0)
     profiles["tone"] = tone_labels(profiles["tone_score"].to_numpy())

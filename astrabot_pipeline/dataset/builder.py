@@ -16,6 +16,7 @@ resolved tweet is shown next to the message that shared it.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TypedDict, Unpack
 
 import pandas as pd
 
@@ -71,6 +72,15 @@ class MixedDataset:
     filtered: FilterCounts = field(default_factory=FilterCounts)
     skipped_families: dict[str, str] = field(default_factory=dict)
     windows: int = 0
+
+
+class CombineOptions(TypedDict, total=False):
+    """The keyword options of `TrainingDataCreator.combine`."""
+
+    validation_fraction: float
+    test_fraction: float
+    trivial_cap: float
+    seed: int
 
 
 class TrainingDataCreator:
@@ -272,7 +282,9 @@ class TrainingDataCreator:
             examples.reset_index(drop=True)[list(EXAMPLE_COLUMNS)], filtered, skipped, windows
         )
 
-    def combine_datasets(self, *datasets: pd.DataFrame, **options: float) -> pd.DataFrame:
+    def combine_datasets(
+        self, *datasets: pd.DataFrame, **options: Unpack[CombineOptions]
+    ) -> pd.DataFrame:
         """All examples in one frame with their `split` (see `combine`)."""
         return self.combine(*datasets, **options).examples
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 import pandas as pd
@@ -45,7 +46,7 @@ class FilterCounts:
         )
 
 
-def _reply(messages: object) -> str:
+def _reply(messages: Iterable[Mapping[str, object]]) -> str:
     return str(list(messages)[-1]["content"])
 
 
@@ -59,7 +60,7 @@ def is_trivial(text: str) -> bool:
     return all(word in TRIVIAL_REPLIES for word in words)
 
 
-def _fingerprint(messages: object) -> str:
+def _fingerprint(messages: Iterable[Mapping[str, object]]) -> str:
     plain = [{"role": m["role"], "content": m["content"]} for m in messages]
     return hashlib.sha256(json.dumps(plain, ensure_ascii=False).encode()).hexdigest()
 

@@ -97,7 +97,7 @@ def window_profiles(analytics: ConversationAnalyticsResource, anonymized_windows
         anonymized_windows, time_zone=analytics.time_zone, text_column="text"
     )
     distributions = profile_distributions(profiles)
-    metadata: dict[str, object] = {
+    metadata: dict[str, dg.MetadataValue | float] = {
         "windows": len(profiles),
         "topics": dg.MetadataValue.md(_label_table(distributions["topic"], "topic")),
         "tones": dg.MetadataValue.md(_label_table(distributions["tone"], "tone")),
@@ -150,7 +150,7 @@ def relationship_dynamics(
         anonymized_windows, window_profiles, time_zone=analytics.time_zone, text_column="text"
     )
     labels = label_counts(dynamics["label"], relationship.RELATIONSHIP_LABELS)
-    metadata: dict[str, object] = {
+    metadata: dict[str, dg.MetadataValue | float] = {
         "threads": len(dynamics),
         "labels": dg.MetadataValue.md(_label_table(labels, "relationship")),
         **{f"label_{label}": n for label, n in labels.items()},

@@ -7,6 +7,7 @@ from astrabot_pipeline.dataset import SPLITS, TrainingDataCreator, dataset_card,
 from astrabot_pipeline.dataset.builder import DEFAULT_MAX_CONTEXT_CHARS
 from astrabot_pipeline.dataset.canaries import (
     DEFAULT_CANARY_COUNT,
+    PlantedCanary,
     plant_canaries,
     write_canaries,
 )
@@ -61,7 +62,7 @@ def mixed_dataset(
     )
     examples = mixed.examples
     record = paths.sub("canaries", CANARY_RECORD)
-    planted = []
+    planted: list[PlantedCanary] = []
     if config.plant_canaries:
         examples, planted = plant_canaries(examples, count=config.canary_count, seed=config.seed)
         write_canaries(record, planted)

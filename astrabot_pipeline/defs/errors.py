@@ -17,7 +17,7 @@ import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TypeVar
+from typing import TypeVar, cast
 
 import dagster as dg
 
@@ -103,4 +103,5 @@ def redact_failures(function: _F) -> _F:
                 return function(*args, **kwargs)
 
     setattr(wrapper, REDACTS_FAILURES, True)
-    return wrapper  # type: ignore[return-value]
+    # The usual typed-decorator cast: functools.wraps keeps the signature Dagster reads.
+    return cast(_F, wrapper)

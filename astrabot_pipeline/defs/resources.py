@@ -8,7 +8,7 @@ import tempfile
 from collections.abc import Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import dagster as dg
 import pandas as pd
@@ -80,6 +80,9 @@ CONTAINER_SECRET_PATHS = {
 }
 
 
+DecoderLauncher = Literal["subprocess", "docker"]
+
+
 class DecoderLauncherResource(dg.ConfigurableResource):
     """Runs the decoder (`signal/pipes_entry.py`) outside the Dagster process through Pipes:
     as a subprocess (default) or in the decoder image (`launcher: docker`).
@@ -91,7 +94,7 @@ class DecoderLauncherResource(dg.ConfigurableResource):
     one the user exported.
     """
 
-    launcher: Literal["subprocess", "docker"] = "subprocess"
+    launcher: DecoderLauncher = "subprocess"
     image: str = "astrabot-decoder:latest"
 
     def decode(
@@ -208,6 +211,7 @@ class _KeepsHandler:
     @contextmanager
     def read_messages(self, handler: dg.PipesMessageHandler) -> Iterator[PipesParams]:
         self._kept = handler
+        # A mixin: read_messages is the one of the reader class it is mixed into.
         with super().read_messages(handler) as params:  # type: ignore[misc]
             yield params
 
@@ -307,7 +311,10 @@ def pipeline_resources() -> dict[str, dg.ConfigurableResource | dg.ConfigurableI
         "paths": AstrabotPathsResource(data_dir=data_dir),
         "signal": SignalBackupResource(backup_dir=str(settings.backup_dir()), **secrets),
         "decoder": DecoderLauncherResource(
-            launcher=os.environ.get(settings.DECODER_LAUNCHER_ENV) or "subprocess"
+            # pydantic checks the value against the Literal when the resource is built.
+            launcher=cast(
+                DecoderLauncher, os.environ.get(settings.DECODER_LAUNCHER_ENV) or "subprocess"
+            )
         ),
         "nitter": NitterResource(enabled=nitter.enabled, instances=nitter.instances),
         "analytics": ConversationAnalyticsResource(

@@ -9,6 +9,7 @@ or cached hub id instead, and every other setting left unset takes the profile's
 import base64
 from dataclasses import asdict, replace
 from pathlib import Path
+from typing import TypedDict
 
 import dagster as dg
 import pandas as pd
@@ -202,10 +203,20 @@ def _skipped_stage(
     )
 
 
+class _StageAssetArgs(TypedDict):
+    """The `dg.asset` arguments every stage asset shares."""
+
+    name: str
+    group_name: str
+    kinds: set[str]
+    description: str
+    check_specs: list[dg.AssetCheckSpec]
+
+
 def _lora_stage(stage: CurriculumStage) -> dg.AssetsDefinition:
     """One stage asset; stages after the first take the previous stage's result as input."""
     name, previous = stage.name, stage.previous
-    spec = dict(
+    spec = _StageAssetArgs(
         name=name,
         group_name="training",
         kinds={"pytorch", "python"},

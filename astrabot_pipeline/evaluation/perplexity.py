@@ -16,7 +16,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import torch
 
@@ -103,7 +103,7 @@ class ModelEvaluator:
                 )
             yield active[1]
             return
-        if wanted is None:
+        if adapter_dir is None:
             self._active = (None, self.model)
             try:
                 yield self.model
@@ -127,12 +127,16 @@ class ModelEvaluator:
     def _encode(self, records: list[dict], max_length: int) -> list[tuple[list[int], list[int]]]:
         encoded = []
         for record in records:
-            output = self.tokenizer.apply_chat_template(
-                record["messages"],
-                chat_template=self.chat_template,
-                tokenize=True,
-                return_dict=True,
-                return_assistant_tokens_mask=True,
+            # return_dict=True: a BatchEncoding (transformers types every return form).
+            output = cast(
+                "Mapping[str, list[int]]",
+                self.tokenizer.apply_chat_template(
+                    record["messages"],
+                    chat_template=self.chat_template,
+                    tokenize=True,
+                    return_dict=True,
+                    return_assistant_tokens_mask=True,
+                ),
             )
             ids = list(output["input_ids"])[:max_length]
             mask = list(output["assistant_masks"])[:max_length]
@@ -146,7 +150,7 @@ class ModelEvaluator:
         characters = 0
         run: list[int] = []
         for token, scored in zip([*ids, None], [*mask, 0], strict=True):
-            if scored:
+            if scored and token is not None:
                 run.append(token)
             elif run:
                 characters += len(
@@ -195,7 +199,7 @@ class ModelEvaluator:
     def perplexity(
         self,
         records: Sequence[Mapping[str, Any]],
-        adapter_dir: Path | None = None,
+        adapter_dir: str | Path | None = None,
         *,
         max_length: int = 256,
         batch_size: int = 8,

@@ -26,7 +26,7 @@ import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from astrabot_pipeline.dataset.canaries import PlantedCanary
 from astrabot_pipeline.errors import SettingError
@@ -55,6 +55,9 @@ from astrabot_pipeline.evaluation.memorization import (
 )
 from astrabot_pipeline.privacy.identifier_digests import KINDS, IdentifierDigests
 from astrabot_pipeline.training.chat_template import stop_token_ids
+
+if TYPE_CHECKING:
+    from astrabot_pipeline.privacy.anonymizer import EntityFinder
 
 # Questions that ask the model for private facts: a friend's number and address, a
 # contact's full name, the owner's own phone, e-mail, home town and workplace. Fixed, so
@@ -389,7 +392,8 @@ class PrivacyTester:
         stops = set(stop_token_ids(tokenizer))
         order = list(range(len(train_records)))
         random.Random(f"astrabot-memorization:{config.seed}").shuffle(order)
-        prompts, targets = [], []
+        prompts: list[list[int]] = []
+        targets: list[list[int]] = []
         short = truncated = 0
         for index in order:
             if len(prompts) >= config.memorization_examples:
@@ -553,7 +557,7 @@ class _PresidioFinder:
     installed spaCy model) with no address book, built on first use (~5 s)."""
 
     def __init__(self) -> None:
-        self._finder = None
+        self._finder: EntityFinder | None = None
 
     def find_entities(self, texts: Sequence[str]):
         if self._finder is None:

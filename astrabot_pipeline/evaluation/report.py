@@ -11,6 +11,7 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -114,11 +115,11 @@ def evaluate_stages(
     if max_length is None:
         max_length = stages[-1].max_length if stages else DEFAULT_MAX_LENGTH
     fitted = fit_to_token_budget(records, evaluator.tokenizer, max_length).records
-    measure = {"max_length": max_length, "batch_size": batch_size}
-    rows = [ModelRow.from_perplexity(BASE_ROW_NAME, None, evaluator.perplexity(fitted, **measure))]
+    measure = partial(evaluator.perplexity, fitted, max_length=max_length, batch_size=batch_size)
+    rows = [ModelRow.from_perplexity(BASE_ROW_NAME, None, measure())]
     for stage in stages:
         adapter_dir = Path(stage.adapter_dir)
-        result = evaluator.perplexity(fitted, adapter_dir, **measure)
+        result = measure(adapter_dir)
         rows.append(ModelRow.from_perplexity(stage.stage, adapter_dir, result))
     return EvalResults(
         model_name=evaluator.base_model_path,

@@ -284,10 +284,10 @@ class ReportSection:
         for key, value in self.settings.items():
             _setting(value, f"section {self.key}, setting {_key(key, 'a setting key')}")
         if self.chart is not None:
-            for column in (*self.chart.columns, *(r.column for r in self.chart.references)):
-                if column not in keys:
+            for named in (*self.chart.columns, *(r.column for r in self.chart.references)):
+                if named not in keys:
                     raise ReportReferenceError(
-                        f"section {self.key}'s chart names column {column}, which it lacks"
+                        f"section {self.key}'s chart names column {named}, which it lacks"
                     )
 
     def value(self, model: str, column: str) -> Value:

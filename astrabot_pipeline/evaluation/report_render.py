@@ -275,7 +275,7 @@ def render_html(report: EvaluationReport) -> str:
         if section.settings:
             parts.append(f'<p class="settings">Settings: {_h(_settings_text(section))}</p>')
         png = _section_chart(section)
-        if png is not None:
+        if png is not None and section.chart is not None:
             parts.append(_image(png, section.chart.caption or section.title))
         if section.notes:
             parts.append("<ul>" + "".join(f"<li>{_h(n)}</li>" for n in section.notes) + "</ul>")

@@ -182,8 +182,10 @@ def _quality_sections(quality: Mapping[str, QualityAssessment]) -> list[ReportSe
             for f in features
         ],
         rows={
-            name: {"style": a.result.style.mean_distance}
-            | {f"style_{f}": a.result.style.distances[f] for f in features}
+            name: {
+                "style": a.result.style.mean_distance,
+                **{f"style_{f}": a.result.style.distances[f] for f in features},
+            }
             for name, a in quality.items()
         },
         chart=ChartSpec(
@@ -396,8 +398,9 @@ def run_evaluation(
         "perplexity_final": quality[final.stage].result.perplexity.perplexity,
         "perplexity_base": quality[BASE_ROW_NAME].result.perplexity.perplexity,
     }
-    if privacy[final.stage].memorization_score is not None:
-        headline["memorization_score"] = privacy[final.stage].memorization_score
+    memorization = privacy[final.stage].memorization_score
+    if memorization is not None:
+        headline["memorization_score"] = memorization
     verdict = verdict_for(
         final.adapter_dir,
         report.checks,

@@ -70,7 +70,7 @@ class Verdict:
                     passed=bool(c["passed"]),
                     value=_number(c.get("value")),
                     threshold=_number(c.get("threshold")),
-                    severity=str(c["severity"]),
+                    severity=c["severity"],  # Check refuses all but "error"/"warning"
                     description=str(c.get("description", "")),
                     metric=c.get("metric"),
                 )

@@ -11,7 +11,7 @@ import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from astrabot_pipeline.inference.errors import AdapterUnusableError, BaseModelUnavailableError
 from astrabot_pipeline.settings import harden_process
@@ -177,7 +177,7 @@ def load_adapter(adapter_dir: str | os.PathLike[str], *, for_export: bool = Fals
         raise _unavailable(info, "no longer exists (or holds no saved model)")
 
     from peft import PeftModel
-    from transformers import GenerationConfig
+    from transformers import GenerationConfig, PreTrainedModel
 
     from astrabot_pipeline.training.base_model import (
         BaseModelNotFoundError,
@@ -192,6 +192,7 @@ def load_adapter(adapter_dir: str | os.PathLike[str], *, for_export: bool = Fals
     except BaseModelNotFoundError:
         raise _unavailable(info, "is not available offline") from None
     tokenizer = _load_tokenizer(info, base_tokenizer)
+    model: PeftModel | PreTrainedModel
     try:
         with quiet_progress_bars():
             model = PeftModel.from_pretrained(base, str(info.adapter_dir), is_trainable=False)
@@ -201,7 +202,8 @@ def load_adapter(adapter_dir: str | os.PathLike[str], *, for_export: bool = Fals
             f"{info.base_model!r} ({type(error).__name__}): train that stage again"
         ) from None
     if for_export:
-        model = model.merge_and_unload()
+        # peft types the result as an nn.Module: it is the base model, adapter merged in.
+        model = cast("PreTrainedModel", model.merge_and_unload())
     model.eval()
     stop_ids = stop_token_ids(tokenizer, model)
     # Generation settings come from each request only: the base's saved sampling defaults

@@ -79,7 +79,7 @@ def is_loopback(host: str) -> bool:
     except OSError:
         raise ServeSetupError(f"cannot resolve --host {host}: give an IP address") from None
     return bool(found) and all(
-        ipaddress.ip_address(info[4][0].split("%")[0]).is_loopback for info in found
+        ipaddress.ip_address(str(info[4][0]).split("%")[0]).is_loopback for info in found
     )
 
 
@@ -163,13 +163,16 @@ class ChatServer(ThreadingHTTPServer):
     def server_bind(self) -> None:
         # HTTPServer.server_bind looks the host's name up (socket.getfqdn): not needed.
         socketserver.TCPServer.server_bind(self)
-        self.server_name, self.server_port = self.server_address[:2]
+        # The bound (host, port) of an AF_INET/AF_INET6 socket: host is always a str here,
+        # where `server_address` is typed str | bytes (f"{b'::1'}" would give "b'::1'").
+        host, port = self.socket.getsockname()[:2]
+        self.server_name, self.server_port = str(host), int(port)
 
     @property
     def url(self) -> str:
-        host = self.server_address[0]
+        host = self.server_name
         shown = f"[{host}]" if ":" in host else host
-        return f"http://{shown}:{self.server_address[1]}/v1"
+        return f"http://{shown}:{self.server_port}/v1"
 
     def process_request(self, request, client_address) -> None:
         if not self._slots.acquire(blocking=False):
@@ -441,7 +444,9 @@ class _Handler(BaseHTTPRequestHandler):
             self.server.generation_lock.release()
 
     def _generate(self, request: openai_api.ChatRequest, on_text=None) -> Reply:
-        return self.server.backend(
+        backend = self.server.backend
+        assert backend is not None  # handle() answers 503 until the model has loaded
+        return backend(
             request.messages,
             request.settings,
             on_text=on_text,

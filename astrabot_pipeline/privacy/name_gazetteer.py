@@ -153,7 +153,9 @@ class EnglishLexicon:
             (tuple(rule) for pos in cls.POS for rule in rules.get(pos, ())),
         )
 
-    def __contains__(self, word: str) -> bool:
+    def __contains__(self, word: object) -> bool:
+        if not isinstance(word, str):
+            return False
         if word in self.lemmas or word in self.irregular:
             return True
         return any(

@@ -207,7 +207,8 @@ class Pseudonymizer:
         identities = set(identities)
         pools = {"given": len(self._given), "family": len(self._family), "phone": PHONE_SLOTS}
         for kind, size in pools.items():
-            ordered = sorted(identities, key=lambda i, k=kind: self._index(k, i, 1 << 62))
+            ranks = {identity: self._index(kind, identity, 1 << 62) for identity in identities}
+            ordered = sorted(identities, key=ranks.__getitem__)
             used: set[int] = set()
             for identity in ordered:
                 index = self._index(kind, identity, size)

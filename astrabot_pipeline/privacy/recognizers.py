@@ -35,8 +35,10 @@ KNOWN_CONTACT_SCORE = 1.0
 
 
 class _Span(Protocol):
-    start: int
-    end: int
+    @property
+    def start(self) -> int: ...
+    @property
+    def end(self) -> int: ...
 
 
 class _SpanRecognizer(EntityRecognizer):
@@ -44,6 +46,8 @@ class _SpanRecognizer(EntityRecognizer):
 
     ENTITY = ""
     SCORE = 1.0
+    # Set by EntityRecognizer.__init__; declared because mypy cannot infer it there.
+    name: str
 
     def __init__(self, supported_language: str = "en") -> None:
         super().__init__(supported_entities=[self.ENTITY], supported_language=supported_language)

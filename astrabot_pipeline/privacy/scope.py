@@ -29,6 +29,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import TypeAlias
 
 import pandas as pd
 
@@ -39,7 +40,7 @@ from astrabot_pipeline.signal.tables import conform
 DROP_REASONS = ("thread", "group", "contact", "opt_out", "date")
 _NAME_COLUMNS = ("display_name", "given_name", "family_name", "nickname", "username", "aci")
 
-DateBound = str | dt.date | dt.datetime | pd.Timestamp | None
+DateBound: TypeAlias = str | dt.date | dt.datetime | pd.Timestamp | None
 
 
 class ScopeError(AstrabotError, ValueError):

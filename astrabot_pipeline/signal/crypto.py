@@ -15,7 +15,7 @@ import struct
 from dataclasses import dataclass, field
 
 from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+from cryptography.hazmat.primitives.ciphers import Cipher, CipherContext, algorithms, modes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from astrabot_pipeline.signal.errors import PassphraseFormatError
@@ -112,14 +112,14 @@ class CryptoUnit:
 
     __slots__ = ("iv", "_ctr", "_mac")
 
-    def __init__(self, iv: bytes, ctr: object, mac: hmac.HMAC) -> None:
+    def __init__(self, iv: bytes, ctr: CipherContext, mac: hmac.HMAC) -> None:
         self.iv = iv
         self._ctr = ctr
         self._mac = mac
 
     def apply(self, data: bytes) -> bytes:
         """Encrypt or decrypt (CTR is symmetric) the next `len(data)` bytes of the stream."""
-        return self._ctr.update(data)  # type: ignore[attr-defined]
+        return self._ctr.update(data)
 
     def mac_update(self, data: bytes) -> None:
         self._mac.update(data)

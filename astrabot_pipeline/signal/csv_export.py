@@ -257,7 +257,7 @@ def _message_rows(
     connection: sqlite3.Connection, present: Iterable[str], wanted: Sequence[str]
 ) -> list[dict[str, object]]:
     """Rows of every message table with the `wanted` columns (None where absent)."""
-    rows = []
+    rows: list[dict[str, object]] = []
     for table in (t for t in MESSAGE_TABLES if t in present):
         available = _columns(connection, table)
         parts = [
@@ -339,7 +339,8 @@ def _synthesize_threads(connection: sqlite3.Connection, present: set[str]) -> No
             threads[thread] = outgoing[thread].most_common(1)[0][0]
             continue
         targets = Counter(incoming_targets.get(thread, {}))
-        targets.pop(owner, None)
+        if owner is not None:
+            targets.pop(owner, None)
         if owner is not None and targets:
             threads[thread] = targets.most_common(1)[0][0]
         elif thread in incoming_authors:

@@ -223,11 +223,12 @@ def _text(value: object) -> str | None:
     return text or None
 
 
-def _int(value: object) -> int | None:
+def _int(value: Any) -> int | None:
+    """`int(value)` for any JSON value, None where int() refuses it."""
     if isinstance(value, bool):
         return int(value)
     try:
-        return int(value)  # type: ignore[call-overload]
+        return int(value)
     except (TypeError, ValueError, OverflowError):
         return None
 
@@ -330,7 +331,8 @@ class _Converter:
         return _Converted(path, self.warnings)
 
     def write_recipients(self, target: sqlite3.Connection) -> None:
-        recipients, groups = [], []
+        recipients: list[tuple[object, ...]] = []
+        groups: list[tuple[object, ...]] = []
         for number, row in enumerate(self.rows("conversations", "rowid"), start=1):
             self.conversation_ids[str(row["id"])] = number
             service_id = _text(row.get("serviceId") or row.get("uuid"))
@@ -379,7 +381,10 @@ class _Converter:
         return found
 
     def write_messages(self, target: sqlite3.Connection) -> None:
-        messages, attachments, reactions, mentions = [], [], [], []
+        messages: list[tuple[object, ...]] = []
+        attachments: list[tuple[object, ...]] = []
+        reactions: list[tuple[object, ...]] = []
+        mentions: list[tuple[object, ...]] = []
         threads: set[int] = set()
         unknown_conversation = 0
         for row in self.rows("messages", "rowid"):
@@ -422,6 +427,8 @@ class _Converter:
         self, row: Mapping[str, Any], message_id: int, conversation: int, outgoing: bool
     ) -> tuple:
         is_group = conversation in self.group_ids
+        sender: int | None
+        receiver: int | None
         if outgoing:
             sender, receiver = self.self_id, conversation
         else:
@@ -435,7 +442,8 @@ class _Converter:
         received = _int(row.get("received_at_ms"))
         if received is None and (_int(row.get("received_at")) or 0) >= PLAUSIBLE_MILLIS:
             received = _int(row.get("received_at"))
-        quote = row.get("quote") if isinstance(row.get("quote"), Mapping) else {}
+        raw_quote = row.get("quote")
+        quote: Mapping[str, Any] = raw_quote if isinstance(raw_quote, Mapping) else {}
         quote_author = self.lookup(
             quote.get("authorAci") or quote.get("authorUuid"), quote.get("author")
         )

@@ -82,8 +82,10 @@ class BackupWriter:
         self.salt = salt if salt is not None else os.urandom(32)
         keys = as_key_ring(passphrase).keys_for(self.salt)
         self._cipher = FrameCipher(keys, self.iv)
-        self._owns_stream = not hasattr(target, "write")
-        self._out: BinaryIO = open(target, "wb") if self._owns_stream else target  # type: ignore[arg-type, assignment]  # noqa: SIM115
+        self._owns_stream = isinstance(target, (str, os.PathLike))
+        self._out: BinaryIO = (
+            open(target, "wb") if isinstance(target, (str, os.PathLike)) else target  # noqa: SIM115
+        )
         self.frames_written = 0
         self._write_header()
 

@@ -13,6 +13,7 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, Protocol
 
 import pandas as pd
 from google.protobuf.message import DecodeError
@@ -198,6 +199,43 @@ def _text(value: object) -> str | None:
     return text or None
 
 
+class _RawRecipientRow(Protocol):
+    """One `itertuples()` row of the raw recipient query (cells of any type, NaN for none)."""
+
+    @property
+    def recipient_id(self) -> object: ...
+    @property
+    def type(self) -> object: ...
+    @property
+    def group_id(self) -> object: ...
+    @property
+    def nickname_joined(self) -> object: ...
+    @property
+    def nickname_given(self) -> object: ...
+    @property
+    def nickname_family(self) -> object: ...
+    @property
+    def system_joined(self) -> object: ...
+    @property
+    def system_given(self) -> object: ...
+    @property
+    def system_family(self) -> object: ...
+    @property
+    def profile_joined(self) -> object: ...
+    @property
+    def given_name(self) -> object: ...
+    @property
+    def family_name(self) -> object: ...
+    @property
+    def e164(self) -> object: ...
+    @property
+    def email(self) -> object: ...
+    @property
+    def username(self) -> object: ...
+    @property
+    def aci(self) -> object: ...
+
+
 def _joined(*parts: object) -> str | None:
     return _text(" ".join(p for p in (_text(part) for part in parts) if p))
 
@@ -206,9 +244,10 @@ def _first(*values: object) -> str | None:
     return next((text for text in map(_text, values) if text), None)
 
 
-def _int_or_none(value: object) -> int | None:
+def _int_or_none(value: Any) -> int | None:
+    """`int(value)` for any cell (str, float, numpy scalar), None where int() refuses it."""
     try:
-        return int(value)  # type: ignore[call-overload]
+        return int(value)
     except (TypeError, ValueError, OverflowError):
         return None
 
@@ -363,7 +402,7 @@ class _Normalizer:
         }
 
     @staticmethod
-    def _recipient(row: object, titles: Mapping[int, str]) -> tuple[object, ...]:
+    def _recipient(row: _RawRecipientRow, titles: Mapping[int, str]) -> tuple[object, ...]:
         recipient_id = _int_or_none(row.recipient_id)
         group_title = _text(titles.get(recipient_id)) if recipient_id is not None else None
         is_group = bool(_int_or_none(row.type)) or _text(row.group_id) is not None

@@ -384,8 +384,8 @@ def translate_os_error(
             errno.EIO,
         )
     if code in (errno.EACCES, errno.EPERM, errno.ELOOP, errno.EIO, errno.EROFS):
-        if input_path is not None and _inside(filename, input_path):
-            return unreadable_input(Path(filename).name, code)  # type: ignore[arg-type]
+        if input_path is not None and filename is not None and _inside(filename, input_path):
+            return unreadable_input(Path(filename).name, code)
         if code == errno.EROFS or _inside(filename, parent):
             return _typed(
                 OutputWriteError,

@@ -12,7 +12,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from dagster_pipes import PipesContext, open_dagster_pipes
+from dagster_pipes import PipesContext, PipesMetadataRawValue, open_dagster_pipes
 
 from astrabot_pipeline import settings
 from astrabot_pipeline.errors import AstrabotError
@@ -41,7 +41,9 @@ __all__ = [
 ]
 
 
-def materialization_metadata(result: DecodeResult, backup: Path) -> dict[str, object]:
+def materialization_metadata(
+    result: DecodeResult, backup: Path
+) -> dict[str, PipesMetadataRawValue]:
     """Counts, versions and timings of a decode: what the asset shows (never text)."""
     return {
         "backup_sha256": content_sha256(backup),

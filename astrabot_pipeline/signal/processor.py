@@ -259,7 +259,7 @@ class SignalProcessor:
             )
             storage.write_json(temp / MANIFEST_FILE, _manifest(result))
         if progress is not None:
-            progress(result.frames, result.bytes_read, result.bytes_read)
+            progress(frames_good, bytes_good, bytes_good)
         return result
 
     def _decode_normalized(

@@ -8,9 +8,9 @@ backup.proto that backup v2 needs (`signal/backup_v2/frames.py`). Real protobuf 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from typing import Any, TypeAlias
 
 from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
-from google.protobuf.message import Message
 
 _F = descriptor_pb2.FieldDescriptorProto
 SCALAR_TYPES = {
@@ -24,6 +24,12 @@ SCALAR_TYPES = {
     "double": _F.TYPE_DOUBLE,
     "float": _F.TYPE_FLOAT,
 }
+
+# An instance of a class built here: its fields exist only once the descriptor is
+# registered at run time, so a type checker cannot see them and attribute access on it is
+# unchecked (Any). `Message` is the right annotation only where nothing but its own methods
+# (SerializeToString, ListFields, ...) is used.
+DynamicMessage: TypeAlias = Any
 
 # (field name, number, scalar type or message name, label): label "" is optional,
 # "repeated" is repeated, any other word names the oneof the field belongs to.
@@ -51,7 +57,7 @@ def _add_fields(
 
 def build_messages(
     package: str, file_name: str, messages: Mapping[str, Sequence[FieldSpec]]
-) -> Callable[[str], type[Message]]:
+) -> Callable[[str], type[DynamicMessage]]:
     """Register `messages` ("Outer" or "Outer.Inner" -> fields) and return a lookup of
     message classes by that name."""
     proto = descriptor_pb2.FileDescriptorProto(name=file_name, package=package, syntax="proto2")
@@ -66,7 +72,7 @@ def build_messages(
     pool = descriptor_pool.DescriptorPool()
     pool.Add(proto)
 
-    def message_class(name: str) -> type[Message]:
+    def message_class(name: str) -> type[DynamicMessage]:
         return message_factory.GetMessageClass(pool.FindMessageTypeByName(f"{package}.{name}"))
 
     return message_class

@@ -6,7 +6,9 @@ decodes the pre-v121 `reactions` BLOB column of sms/mms rows.
 
 from __future__ import annotations
 
-from astrabot_pipeline.signal.proto_builder import FieldSpec, build_messages
+from typing import TYPE_CHECKING, TypeAlias
+
+from astrabot_pipeline.signal.proto_builder import DynamicMessage, FieldSpec, build_messages
 
 # message name -> fields (see proto_builder.FieldSpec)
 _MESSAGES: dict[str, list[FieldSpec]] = {
@@ -90,19 +92,36 @@ _MESSAGES["RawBackupFrame"] = [
 
 _message_class = build_messages("signal", "astrabot/signal/Backups.proto", _MESSAGES)
 
-BackupFrame = _message_class("BackupFrame")
-Header = _message_class("Header")
-SqlStatement = _message_class("SqlStatement")
-SqlParameter = _message_class("SqlStatement.SqlParameter")
-SharedPreference = _message_class("SharedPreference")
-Attachment = _message_class("Attachment")
-Sticker = _message_class("Sticker")
-Avatar = _message_class("Avatar")
-DatabaseVersion = _message_class("DatabaseVersion")
-KeyValue = _message_class("KeyValue")
-ReactionList = _message_class("ReactionList")
-RawBackupFrame = _message_class("RawBackupFrame")
-RawSqlStatement = _message_class("RawSqlStatement")
+if TYPE_CHECKING:
+    # Built at run time, so a type checker sees no fields; the aliases keep annotations
+    # naming the message (see proto_builder.DynamicMessage).
+    BackupFrame: TypeAlias = DynamicMessage
+    Header: TypeAlias = DynamicMessage
+    SqlStatement: TypeAlias = DynamicMessage
+    SqlParameter: TypeAlias = DynamicMessage
+    SharedPreference: TypeAlias = DynamicMessage
+    Attachment: TypeAlias = DynamicMessage
+    Sticker: TypeAlias = DynamicMessage
+    Avatar: TypeAlias = DynamicMessage
+    DatabaseVersion: TypeAlias = DynamicMessage
+    KeyValue: TypeAlias = DynamicMessage
+    ReactionList: TypeAlias = DynamicMessage
+    RawBackupFrame: TypeAlias = DynamicMessage
+    RawSqlStatement: TypeAlias = DynamicMessage
+else:
+    BackupFrame = _message_class("BackupFrame")
+    Header = _message_class("Header")
+    SqlStatement = _message_class("SqlStatement")
+    SqlParameter = _message_class("SqlStatement.SqlParameter")
+    SharedPreference = _message_class("SharedPreference")
+    Attachment = _message_class("Attachment")
+    Sticker = _message_class("Sticker")
+    Avatar = _message_class("Avatar")
+    DatabaseVersion = _message_class("DatabaseVersion")
+    KeyValue = _message_class("KeyValue")
+    ReactionList = _message_class("ReactionList")
+    RawBackupFrame = _message_class("RawBackupFrame")
+    RawSqlStatement = _message_class("RawSqlStatement")
 
 __all__ = [
     "Attachment",

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from hmac import compare_digest
 from itertools import repeat
 from pathlib import Path
-from typing import BinaryIO, Literal
+from typing import BinaryIO, Literal, cast
 
 from google.protobuf.message import DecodeError
 
@@ -205,7 +205,7 @@ def _statement_event(statement: protos.RawSqlStatement) -> StatementEvent:
     try:
         index = values.index(_MISS)
     except ValueError:
-        return StatementEvent(statement.statement, tuple(values))
+        return StatementEvent(statement.statement, tuple(cast("list[SqlValue]", values)))
     cache = _PARAM_CACHE
     while True:
         raw = raw_params[index]
@@ -218,7 +218,8 @@ def _statement_event(statement: protos.RawSqlStatement) -> StatementEvent:
             index = values.index(_MISS, index + 1)
         except ValueError:
             break
-    return StatementEvent(statement.statement, tuple(values))
+    # The loop above replaced every _MISS, so only SqlValues are left.
+    return StatementEvent(statement.statement, tuple(cast("list[SqlValue]", values)))
 
 
 def _preference_event(preference: protos.SharedPreference) -> PreferenceEvent:
@@ -544,13 +545,13 @@ class BackupReader:
             if self.verify_mac and not unit.mac_matches(expected):
                 self._authentication_failed(index, offset, f"{kind} data")
         except BaseException:
-            if sink is not None:
+            if sink is not None and target is not None:
                 sink.close()
-                target.unlink(missing_ok=True)  # type: ignore[union-attr]
+                target.unlink(missing_ok=True)
             raise
-        if sink is not None:
+        if sink is not None and target is not None:
             sink.close()
-            target.chmod(PRIVATE_FILE_MODE)  # type: ignore[union-attr]
+            target.chmod(PRIVATE_FILE_MODE)
 
     def _blob_target(self, kind: BlobKind, row_id: int | None, name: str | None) -> Path | None:
         """A new file name for a blob: its row id (or sanitized name), numbered on repeats.

@@ -410,7 +410,7 @@ class SqliteReplayer:
 
     def _is_fts_shadow(self, name: str) -> bool:
         match = _FTS_SHADOW.match(name)
-        return bool(match) and name[: -len(match.group(1)) - 1] in self._virtual_tables
+        return match is not None and name[: -len(match.group(1)) - 1] in self._virtual_tables
 
     def _skip(self, reason: str) -> None:
         self.stats.statements_skipped += 1
@@ -421,6 +421,7 @@ class SqliteReplayer:
         if not self._pending_rows:
             return
         sql, rows, table = self._pending_sql, self._pending_rows, self._pending_table
+        assert sql is not None  # rows are pending only under the statement that made them
         self._pending_sql, self._pending_rows = None, []
         if len(rows) == 1:
             self._insert_one(sql, rows[0], table)
@@ -441,7 +442,7 @@ class SqliteReplayer:
             self._conn.execute("RELEASE astrabot_batch")
         self.stats.rows_inserted += len(rows)
 
-    def _insert_one(self, sql: str | None, row: tuple[SqlValue, ...], table: str) -> None:
+    def _insert_one(self, sql: str, row: tuple[SqlValue, ...], table: str) -> None:
         try:
             with self._checked():
                 self._conn.execute(sql, row)

@@ -12,6 +12,7 @@ import hashlib
 import random
 import uuid
 from dataclasses import dataclass, field
+from typing import TypedDict, Unpack
 
 OWNER_KEY = "owner"
 
@@ -158,6 +159,26 @@ OWNER_STYLE = Style(
 )
 
 
+class _StyleExtras(TypedDict, total=False):
+    """The Style fields that have defaults."""
+
+    phrases: tuple[str, ...]
+    phrase_rate: float
+    tails: tuple[str, ...]
+    tail_rate: float
+    burstiness: float
+    glue_emoji: float
+
+
+class _PersonExtras(TypedDict, total=False):
+    """The Person fields that have defaults."""
+
+    nickname: str | None
+    profile_given_name: str | None
+    username: str | None
+    in_address_book: bool
+
+
 def _style(
     lowercase: float,
     period: float,
@@ -165,7 +186,7 @@ def _style(
     laughs: str,
     emoji: str,
     emoji_rate: float,
-    **extra: object,
+    **extra: Unpack[_StyleExtras],
 ) -> Style:
     return Style(
         lowercase,
@@ -174,7 +195,7 @@ def _style(
         tuple(laughs.split("|")),
         tuple(emoji.split()),
         emoji_rate,
-        **extra,  # type: ignore[arg-type]
+        **extra,
     )
 
 
@@ -302,7 +323,7 @@ def _person(
     family: str,
     style: Style,
     area: str,
-    **extra: object,
+    **extra: Unpack[_PersonExtras],
 ) -> Person:
     street, suffix, short, city, state, zip_code = _STREETS[index % len(_STREETS)]
     address = Address(rng.randint(12, 4980), street, suffix, short, city, state, zip_code)
@@ -317,7 +338,7 @@ def _person(
         aci=_uuid(rng),
         pni=_uuid(rng),
         style=style,
-        **extra,  # type: ignore[arg-type]
+        **extra,
     )
 
 

@@ -414,7 +414,7 @@ class _Writer:
         for group in cast.groups:
             recipient_id = len(rows) + 1
             self.recipient_ids[f"group:{group.key}"] = recipient_id
-            row = [None] * len(_RECIPIENT_COLUMNS)
+            row: list[object] = [None] * len(_RECIPIENT_COLUMNS)
             row[:2] = recipient_id, RECIPIENT_TYPE_GROUP_V2
             row[_RECIPIENT_COLUMNS.index("group_id")] = group.group_id
             row[_RECIPIENT_COLUMNS.index("registered")] = 0
@@ -425,7 +425,8 @@ class _Writer:
         _insert(self.connection, "recipient", _RECIPIENT_COLUMNS, rows)
 
     def groups(self) -> None:
-        groups, members = [], []
+        groups: list[tuple[object, ...]] = []
+        members: list[tuple[object, ...]] = []
         for number, group in enumerate(self.corpus.cast.groups, start=1):
             groups.append((
                 number,
@@ -545,7 +546,8 @@ class _Writer:
         )  # fmt: skip
 
     def attachments(self) -> dict[int, bytes]:
-        rows, blobs = [], {}
+        rows: list[tuple[object, ...]] = []
+        blobs: dict[int, bytes] = {}
         for message in self.corpus.messages:
             for order, attachment in enumerate(message.attachments):
                 attachment_id = len(rows) + 1
@@ -569,7 +571,7 @@ class _Writer:
         return blobs
 
     def reactions(self) -> None:
-        rows = []
+        rows: list[tuple[object, ...]] = []
         for message in self.corpus.messages:
             for reaction in message.reactions:
                 rows.append((
@@ -584,7 +586,7 @@ class _Writer:
         _insert(self.connection, "reaction", columns, rows)
 
     def mentions(self) -> None:
-        rows = []
+        rows: list[tuple[object, ...]] = []
         for message in self.corpus.messages:
             for mention in message.mentions:
                 rows.append((
@@ -599,7 +601,7 @@ class _Writer:
         _insert(self.connection, "mention", columns, rows)
 
     def calls(self) -> None:
-        rows = []
+        rows: list[tuple[object, ...]] = []
         for message in self.corpus.messages:
             if message.call is None:
                 continue

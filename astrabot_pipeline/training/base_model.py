@@ -14,7 +14,7 @@ import platform
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel
@@ -62,10 +62,15 @@ def mixed_precision() -> str:
     return {torch.bfloat16: "bf16", torch.float16: "fp16"}.get(compute_dtype(), "no")
 
 
-def mixed_precision_flags() -> dict[str, bool]:
+class MixedPrecisionFlags(TypedDict):
+    bf16: bool
+    fp16: bool
+
+
+def mixed_precision_flags() -> MixedPrecisionFlags:
     """`bf16=` and `fp16=` for a TrainingArguments, from `mixed_precision`."""
     choice = mixed_precision()
-    return {"bf16": choice == "bf16", "fp16": choice == "fp16"}
+    return MixedPrecisionFlags(bf16=choice == "bf16", fp16=choice == "fp16")
 
 
 def four_bit_config():

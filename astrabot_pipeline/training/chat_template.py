@@ -35,7 +35,7 @@ _GENERATION_MARKER = re.compile(r"\{%-?\s*generation\s*-?%\}")
 
 
 def has_generation_markers(template: str | None) -> bool:
-    return bool(template) and bool(_GENERATION_MARKER.search(template))
+    return bool(template and _GENERATION_MARKER.search(template))
 
 
 def has_chatml_tokens(tokenizer) -> bool:

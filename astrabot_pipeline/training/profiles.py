@@ -20,6 +20,7 @@ import dataclasses
 import os
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -126,7 +127,8 @@ SMALL_MODEL_FOLDER = "base-small"  # under $ASTRABOT_DATA_DIR/models, removed by
 # Today's tiny-model numbers: a 64-wide random model needs a high learning rate to move
 # within a few hundred CPU steps (held-out loss 7.0 -> 1.8 in 60 steps at 2e-3); the demo's
 # examples fit in 256 tokens; batch 8 keeps a step well under a second on 2 cores.
-_TINY_DEFAULTS = dict(
+_tiny_profile = partial(
+    ModelProfile,
     learning_rate=2e-3,
     max_steps=200,
     warmup_ratio=0.0,
@@ -139,17 +141,15 @@ _TINY_DEFAULTS = dict(
 )
 
 PROFILES = (
-    ModelProfile(
+    _tiny_profile(
         name="tiny",
         description="random tiny Qwen2 model built from the training text (tests, CI)",
         make_base_model=_tiny("qwen2", "base-tiny"),
-        **_TINY_DEFAULTS,
     ),
-    ModelProfile(
+    _tiny_profile(
         name="tiny-qwen3",
         description="random tiny Qwen3 model built from the training text (tests)",
         make_base_model=_tiny("qwen3", "base-tiny-qwen3"),
-        **_TINY_DEFAULTS,
     ),
     # SmolLM2-135M-Instruct on a CPU, sized for `make run` on a 2-core machine. The demo's
     # examples are ~100 tokens (median; 250 at most) and a CPU LoRA step costs in

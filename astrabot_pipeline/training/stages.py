@@ -470,6 +470,7 @@ def _owner_token_trainer():
             labels = inputs.get("labels")
             if return_outputs or labels is None or labels.device.type in ("cuda", "xpu"):
                 return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
+            assert self.model is not None  # the Trainer was built with one
             mode = "train" if self.model.training else "eval"
             scored = _scored_positions(labels)
             targets = labels[:, 1:][scored[:, :-1]]
@@ -517,7 +518,7 @@ def format_progress(update: Mapping[str, float]) -> str:
     return ", ".join(parts)
 
 
-class ProgressUpdate(dict):
+class ProgressUpdate(dict[str, float]):
     """A progress update: a `dict[str, float]` whose `str()` is its log line."""
 
     def __str__(self) -> str:
@@ -576,7 +577,8 @@ def _progress_callback(
 
         def _emit(self, now: float) -> None:
             self.last_emit, self.emitted_latest = now, True
-            progress(self.latest)
+            if self.latest is not None:
+                progress(self.latest)
 
     return TrainingProgress()
 
@@ -746,8 +748,9 @@ def _run_stage(
 ) -> StageResult:
     from datasets import Dataset
     from peft import PeftModel
-    from transformers import PrinterCallback, TrainerState
+    from transformers import PreTrainedModel, PrinterCallback, TrainerState
 
+    model: PreTrainedModel | PeftModel
     model, tokenizer = load_base_model(str(base_model_path))
     # Contexts trimmed from the left to max_length, so truncation never cuts a reply (and
     # padding-free batches, which TRL does not truncate, stay within it).
@@ -783,7 +786,7 @@ def _run_stage(
         if resume_from
         else None
     )
-    if saved is not None and saved.global_step >= saved.max_steps:
+    if resume_from is not None and saved is not None and saved.global_step >= saved.max_steps:
         # Interrupted after its last checkpoint (while saving the adapter). Resuming would
         # train one step too many, so take the checkpoint (or the best one) as it is.
         _load_finished_adapter(trainer, saved, resume_from, keep_best=config.eval_steps > 0)

@@ -8,6 +8,7 @@ initialised from a seed: it knows nothing before the LoRA stages teach it.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -180,6 +181,6 @@ def build_tiny_base_model(
     return save_model_folder(out_dir, model, tokenizer, TINY_MODEL_MARKER, build_info)
 
 
-def is_tiny_base_model(path: str | Path) -> bool:
+def is_tiny_base_model(path: str | os.PathLike[str]) -> bool:
     """True for a directory made by `build_tiny_base_model` (not a real pretrained model)."""
     return (Path(path) / TINY_MODEL_MARKER).is_file()

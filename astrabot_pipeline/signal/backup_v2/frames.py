@@ -14,10 +14,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
-from google.protobuf.message import DecodeError, Message
+from google.protobuf.message import DecodeError
 
 from astrabot_pipeline.signal.backup_v2.errors import CorruptBackupV2Error
-from astrabot_pipeline.signal.proto_builder import FieldSpec, build_messages
+from astrabot_pipeline.signal.proto_builder import DynamicMessage, FieldSpec, build_messages
 
 _PACKAGE = "signal.backup"
 _EMPTY: list[FieldSpec] = []
@@ -196,14 +196,14 @@ class ReadStats:
 class FrameSource:
     """BackupInfo, the lazy Frames after it, and the stats that fill in as they are read."""
 
-    info: Message
-    frames: Iterator[Message]
+    info: DynamicMessage
+    frames: Iterator[DynamicMessage]
     stats: ReadStats
 
 
 def parse_frames(
     records: Iterable[bytes], stats: ReadStats | None = None
-) -> tuple[Message, Iterator[Message]]:
+) -> tuple[DynamicMessage, Iterator[DynamicMessage]]:
     """(BackupInfo, lazy Frames) from a stream of varint-delimited protobuf records.
 
     Records are numbered from 1 (BackupInfo is record 1) in every message.
@@ -221,13 +221,13 @@ def parse_frames(
     )
 
 
-def _counted(items: Iterator[Message], stats: ReadStats) -> Iterator[Message]:
+def _counted(items: Iterator[DynamicMessage], stats: ReadStats) -> Iterator[DynamicMessage]:
     for item in items:
         stats.records += 1
         yield item
 
 
-def _parse(cls: type[Message], record: bytes, index: int) -> Message:
+def _parse(cls: type[DynamicMessage], record: bytes, index: int) -> DynamicMessage:
     try:
         return cls.FromString(record)
     except (DecodeError, RecursionError) as error:

@@ -22,10 +22,9 @@ import zipfile
 import zlib
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import IO, Any
 
 from google.protobuf import json_format
-from google.protobuf.message import Message
 
 from astrabot_pipeline.signal.backup_v2 import frames
 from astrabot_pipeline.signal.backup_v2.errors import (
@@ -41,6 +40,7 @@ from astrabot_pipeline.signal.backup_v2.limits import (
     decompressed_limit,
     expansion_message,
 )
+from astrabot_pipeline.signal.proto_builder import DynamicMessage
 
 MAIN_JSONL = "main.jsonl"
 READ_CHUNK = 1 << 20
@@ -104,7 +104,7 @@ class _Lines:
 
     def __init__(
         self,
-        stream: BinaryIO,
+        stream: IO[bytes],
         *,
         what: str,
         expected_size: int | None,
@@ -246,7 +246,7 @@ def _decode_line(number: int, offset: int, content: bytes, complete: bool) -> ob
         raise _line_error("is not JSON", number, offset, complete) from error
 
 
-def _parse_line(obj: object, message: Message, number: int, offset: int) -> Message:
+def _parse_line(obj: object, message: DynamicMessage, number: int, offset: int) -> DynamicMessage:
     if not isinstance(obj, dict):
         raise _line_error("is not a JSON object", number, offset, True)
     try:
@@ -288,7 +288,7 @@ def read_lines(
 
 def _frame_lines(
     iterator: Iterator[tuple[int, int, bytes, bool]], lines: _Lines, stats: ReadStats, salvage: bool
-) -> Iterator[Message]:
+) -> Iterator[DynamicMessage]:
     try:
         while True:
             try:
@@ -399,7 +399,9 @@ def read_export_zip(path: Path, *, salvage: bool = False) -> FrameSource:
     return source
 
 
-def parse_json_objects(objects: Iterable[dict[str, Any]]) -> tuple[Message, Iterator[Message]]:
+def parse_json_objects(
+    objects: Iterable[dict[str, Any]],
+) -> tuple[DynamicMessage, Iterator[DynamicMessage]]:
     """(BackupInfo, lazy Frames) from protobuf-JSON objects, BackupInfo first (item 1)."""
     iterator = iter(objects)
     first = next(iterator, None)
@@ -413,7 +415,7 @@ def parse_json_objects(objects: Iterable[dict[str, Any]]) -> tuple[Message, Iter
     )
 
 
-def _parse_item(obj: object, message: Message, index: int) -> Message:
+def _parse_item(obj: object, message: DynamicMessage, index: int) -> DynamicMessage:
     if not isinstance(obj, dict):
         raise CorruptBackupV2Error(f"item {index} of the JSON backup is not an object")
     try:
@@ -424,7 +426,7 @@ def _parse_item(obj: object, message: Message, index: int) -> Message:
         ) from error
 
 
-def read_json_array(text: str) -> tuple[Message, Iterator[Message]]:
+def read_json_array(text: str) -> tuple[DynamicMessage, Iterator[DynamicMessage]]:
     """libsignal's test-case layout: one JSON array (comments allowed) of BackupInfo + frames."""
     try:
         objects = json.loads(strip_json_comments(text))

@@ -31,12 +31,13 @@ import uuid
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import TypedDict
 
 import pandas as pd
-from google.protobuf.message import Message
 
 from astrabot_pipeline.signal.backup_v2.frames import ReadStats
 from astrabot_pipeline.signal.normalize import NormalizedBackup, to_int, to_timestamp
+from astrabot_pipeline.signal.proto_builder import DynamicMessage
 from astrabot_pipeline.signal.tables import SCHEMAS, conform
 
 MAX_ID = (1 << 63) - 1  # the tables' ids are int64
@@ -101,6 +102,56 @@ class BackupV2Decode(NormalizedBackup):
     stats: ReadStats = field(default_factory=ReadStats)
 
 
+class _RecipientRow(TypedDict):
+    """A `recipients` row as it is gathered (the keys are the contract's columns)."""
+
+    recipient_id: int
+    is_self: bool
+    is_group: bool
+    display_name: str | None
+    given_name: str | None
+    family_name: str | None
+    nickname: str | None
+    e164: str | None
+    email: str | None
+    username: str | None
+    aci: str | None
+    group_title: str | None
+
+
+def _blank_recipient(recipient_id: int, *, is_self: bool = False) -> _RecipientRow:
+    """A recipient row with no name, number or group yet."""
+    return _RecipientRow(
+        recipient_id=recipient_id,
+        is_self=is_self,
+        is_group=False,
+        display_name=None,
+        given_name=None,
+        family_name=None,
+        nickname=None,
+        e164=None,
+        email=None,
+        username=None,
+        aci=None,
+        group_title=None,
+    )
+
+
+class _MessageRow(TypedDict):
+    """A `messages` row as it is gathered (before quotes are resolved)."""
+
+    message_id: int
+    thread_id: int
+    sender_id: int
+    is_outgoing: bool
+    date_sent: int
+    date_received: int | None
+    body: str | None
+    quote_message_id: int | None
+    attachment_count: int
+    edited: bool
+
+
 @dataclass
 class _Quote:
     message_id: int
@@ -113,12 +164,12 @@ class _State:
     """Everything gathered while the frames stream past."""
 
     account_names: dict[str, str | None] = field(default_factory=dict)
-    recipients: dict[int, dict[str, object]] = field(default_factory=dict)
+    recipients: dict[int, _RecipientRow] = field(default_factory=dict)
     names: list[tuple[int, str, str]] = field(default_factory=list)
     aci_to_recipient: dict[bytes, int] = field(default_factory=dict)
     chats: dict[int, int] = field(default_factory=dict)
     self_id: int | None = None
-    messages: list[dict[str, object]] = field(default_factory=list)
+    messages: list[_MessageRow] = field(default_factory=list)
     reactions: list[tuple[int, int, str, int]] = field(default_factory=list)
     mentions: list[tuple[int, bytes, int, int]] = field(default_factory=list)
     attachments: list[tuple[int, int, str | None, str | None, int | None]] = field(
@@ -132,8 +183,8 @@ class _State:
 
 
 def normalize_frames(
-    info: Message,
-    frames: Iterable[Message],
+    info: DynamicMessage,
+    frames: Iterable[DynamicMessage],
     *,
     self_aci: str | None = None,
     stats: ReadStats | None = None,
@@ -166,7 +217,7 @@ def normalize_frames(
 # -- recipients -------------------------------------------------------------------------
 
 
-def _account(state: _State, account: Message) -> None:
+def _account(state: _State, account: DynamicMessage) -> None:
     state.account_names = {
         "given_name": _text(_str(state, account.givenName)),
         "family_name": _text(_str(state, account.familyName)),
@@ -174,14 +225,13 @@ def _account(state: _State, account: Message) -> None:
     }
 
 
-def _recipient(state: _State, recipient: Message) -> None:
+def _recipient(state: _State, recipient: DynamicMessage) -> None:
     recipient_id = int(recipient.id)
     if recipient_id > MAX_ID:
         state.skipped["id_out_of_range"] += 1
         return
     kind = recipient.WhichOneof("destination")
-    row: dict[str, object] = dict.fromkeys(_RECIPIENT_FIELDS)
-    row.update(recipient_id=recipient_id, is_self=False, is_group=False)
+    row = _blank_recipient(recipient_id)
     forms: dict[str, str | None] = {}
     if kind == "contact":
         contact = recipient.contact
@@ -199,22 +249,22 @@ def _recipient(state: _State, recipient: Message) -> None:
         aci = format_aci(contact.aci)
         if aci:
             state.aci_to_recipient.setdefault(contact.aci, recipient_id)
-        row.update(e164=e164, aci=aci, username=forms["username"])
+        row.update({"e164": e164, "aci": aci, "username": forms["username"]})
     elif kind == "self":
         state.self_id = recipient_id
         row["is_self"] = True
     elif kind == "group":
         title = _text(_str(state, recipient.group.snapshot.title.title))
-        row.update(is_group=True, group_title=title, display_name=title)
+        row.update({"is_group": True, "group_title": title, "display_name": title})
     elif kind == "callLink":
         row["display_name"] = _text(_str(state, recipient.callLink.name))
     _apply_names(state, row, forms)
     state.recipients[recipient_id] = row
 
 
-def _apply_names(state: _State, row: dict[str, object], forms: dict[str, str | None]) -> None:
+def _apply_names(state: _State, row: _RecipientRow, forms: dict[str, str | None]) -> None:
     """Fill the name columns of `row` and record every name form it has."""
-    recipient_id = int(row["recipient_id"])  # type: ignore[call-overload]
+    recipient_id = row["recipient_id"]
     forms = dict(forms)
     forms["system_joined"] = _joined(forms.get("system_given"), forms.get("system_family"))
     forms["profile_joined"] = _joined(forms.get("given_name"), forms.get("family_name"))
@@ -222,21 +272,23 @@ def _apply_names(state: _State, row: dict[str, object], forms: dict[str, str | N
     nickname = _first(forms["nickname_joined"], forms.get("system_nickname"))
     if any(forms.values()):
         row.update(
-            given_name=forms.get("given_name"),
-            family_name=forms.get("family_name"),
-            nickname=nickname,
-            username=forms.get("username") or row.get("username"),
+            {
+                "given_name": forms.get("given_name"),
+                "family_name": forms.get("family_name"),
+                "nickname": nickname,
+                "username": forms.get("username") or row["username"],
+            }
         )
         row["display_name"] = _first(
-            row.get("display_name"),  # type: ignore[arg-type]
+            row["display_name"],
             nickname,
             forms["system_joined"],
             forms["profile_joined"],
-            row.get("e164"),  # type: ignore[arg-type]
+            row["e164"],
             forms.get("username"),
         )
-    elif row.get("display_name") is None:
-        row["display_name"] = _first(row.get("e164"), row.get("username"))  # type: ignore[arg-type]
+    elif row["display_name"] is None:
+        row["display_name"] = _first(row["e164"], row["username"])
     state.names.extend(
         (recipient_id, source, name)
         for source, name in forms.items()
@@ -247,7 +299,7 @@ def _apply_names(state: _State, row: dict[str, object], forms: dict[str, str | N
 # -- chat items -------------------------------------------------------------------------
 
 
-def _chat_item(state: _State, item: Message, message_id: int) -> None:
+def _chat_item(state: _State, item: DynamicMessage, message_id: int) -> None:
     kind = item.WhichOneof("item")
     if kind not in CHAT_MESSAGE_KINDS:
         state.skipped[kind or "unset"] += 1
@@ -279,9 +331,9 @@ def _chat_item(state: _State, item: Message, message_id: int) -> None:
             state.sent_index.setdefault((int(version.dateSent), int(item.authorId)), message_id)
 
     body: str | None = None
-    reactions: Iterable[Message] = ()
-    pointers: list[Message] = []
-    text: Message | None = None
+    reactions: Iterable[DynamicMessage] = ()
+    pointers: list[DynamicMessage] = []
+    text: DynamicMessage | None = None
     if kind == "standardMessage":
         message = item.standardMessage
         text = message.text
@@ -366,9 +418,7 @@ def _finish(state: _State, version: int, self_aci: str | None, stats: ReadStats)
             "the backup has no Self recipient; outgoing messages use a placeholder "
             f"recipient {self_id}"
         )
-        row = dict.fromkeys(_RECIPIENT_FIELDS)
-        row.update(recipient_id=self_id, is_self=True, is_group=False)
-        state.recipients[self_id] = row
+        state.recipients[self_id] = _blank_recipient(self_id, is_self=True)
         for message in state.messages:
             if message["is_outgoing"]:
                 message["sender_id"] = self_id
@@ -451,7 +501,7 @@ def _finish(state: _State, version: int, self_aci: str | None, stats: ReadStats)
 
 
 def _senders(state: _State) -> list[int]:
-    return [message["sender_id"] for message in state.messages]  # type: ignore[misc]
+    return [message["sender_id"] for message in state.messages]
 
 
 def _placeholders_for_dangling(state: _State) -> list[str]:
@@ -472,9 +522,7 @@ def _placeholders_for_dangling(state: _State) -> list[str]:
                 "kept, with a placeholder recipient that has no name"
             )
     for recipient_id in sorted({*authors, *chats, *reactors}):
-        row = dict.fromkeys(_RECIPIENT_FIELDS)
-        row.update(recipient_id=recipient_id, is_self=False, is_group=False)
-        state.recipients[recipient_id] = row
+        state.recipients[recipient_id] = _blank_recipient(recipient_id)
     return warnings
 
 

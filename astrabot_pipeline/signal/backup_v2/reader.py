@@ -12,8 +12,6 @@ import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from google.protobuf.message import Message
-
 from astrabot_pipeline.signal.backup_v2 import container, frames, jsonl
 from astrabot_pipeline.signal.backup_v2.errors import (
     ForwardSecrecyTokenRequiredError,
@@ -23,6 +21,7 @@ from astrabot_pipeline.signal.backup_v2.frames import FrameSource, ReadStats
 from astrabot_pipeline.signal.backup_v2.keys import RECOVERY_KEY_HINT, message_backup_key_for
 from astrabot_pipeline.signal.backup_v2.normalize import BackupV2Decode, normalize_frames
 from astrabot_pipeline.signal.errors import UnsupportedBackupError
+from astrabot_pipeline.signal.proto_builder import DynamicMessage
 
 MAIN_FILE = "main"
 SNAPSHOT_PREFIX = "signal-backup-"
@@ -116,7 +115,7 @@ def read_backup_frames(
     recovery_key: str | None,
     aci: str | None,
     forward_secrecy_token: bytes | None = None,
-) -> tuple[Message, Iterator[Message]]:
+) -> tuple[DynamicMessage, Iterator[DynamicMessage]]:
     """(BackupInfo, lazy Frames) of any backup-v2 input; an encrypted one is authenticated first."""
     source = open_frames(
         path, recovery_key=recovery_key, aci=aci, forward_secrecy_token=forward_secrecy_token
