@@ -211,6 +211,7 @@ class _StageAssetArgs(TypedDict):
     kinds: set[str]
     description: str
     check_specs: list[dg.AssetCheckSpec]
+    pool: str
 
 
 def _lora_stage(stage: CurriculumStage) -> dg.AssetsDefinition:

@@ -109,8 +109,21 @@ class CachedTweet:
 
 
 def _cached(row: tuple[Any, ...]) -> CachedTweet:
-    date = datetime.fromisoformat(row[5]) if row[5] else None
-    return CachedTweet(row[0], CacheStatus(row[1]), *row[2:5], date, *row[6:])
+    (tweet_id, status, reason, text, author, date, quoted_text, quoted_author) = row[:8]
+    fetched_at, retry_after, failures = row[8:11]
+    return CachedTweet(
+        tweet_id=tweet_id,
+        status=CacheStatus(status),
+        reason=reason,
+        text=text,
+        author=author,
+        date=datetime.fromisoformat(date) if date else None,
+        quoted_text=quoted_text,
+        quoted_author=quoted_author,
+        fetched_at=fetched_at,
+        retry_after=retry_after,
+        failures=failures,
+    )
 
 
 class TweetCache:
