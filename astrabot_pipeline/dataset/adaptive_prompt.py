@@ -124,9 +124,10 @@ def _habits(thread) -> str:
     emoji_rate = _number(getattr(thread, "owner_emoji_per_message", None))
     if emoji_rate is not None:
         parts.append(_emoji_habit(emoji_rate, str(getattr(thread, "owner_top_emoji", "") or "")))
-    if verb == "write" and not parts:
-        return ""
-    return "Here you usually " + ", ".join([verb, *parts]).replace("write, ", "write ") + "."
+    if verb == "write":
+        # "you usually write in short messages", not "write, in short messages"
+        return f"Here you usually write {', '.join(parts)}." if parts else ""
+    return "Here you usually " + ", ".join([verb, *parts]) + "."
 
 
 def _emoji_habit(rate: float, top: str) -> str:

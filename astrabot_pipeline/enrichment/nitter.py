@@ -118,10 +118,6 @@ class TweetResult:
     tweet: ParsedTweet | None = None
     from_cache: bool = False
 
-    @property
-    def text(self) -> str | None:
-        return self.tweet.text if self.tweet is not None else None
-
 
 @dataclass
 class _Instance:
@@ -253,10 +249,6 @@ class TwitterExtractor:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
-
-    @property
-    def requests_made(self) -> int:
-        return self.stats.requests
 
     # -- one tweet -----------------------------------------------------------------------
 

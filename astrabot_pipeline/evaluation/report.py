@@ -121,12 +121,35 @@ def evaluate_stages(
         adapter_dir = Path(stage.adapter_dir)
         result = measure(adapter_dir)
         rows.append(ModelRow.from_perplexity(stage.stage, adapter_dir, result))
+    return eval_results(
+        evaluator,
+        stages,
+        rows,
+        validation_examples=len(fitted),
+        started=started,
+        max_length=max_length,
+        batch_size=batch_size,
+    )
+
+
+def eval_results(
+    evaluator: ModelEvaluator,
+    stages: Sequence[StageResult],
+    rows: list[ModelRow],
+    *,
+    validation_examples: int,
+    started: datetime,
+    max_length: int,
+    batch_size: int,
+) -> EvalResults:
+    """One evaluation run's perplexity rows with what it ran on (base model, device, the
+    stages' training examples, the scored records, timing and truncation)."""
     return EvalResults(
         model_name=evaluator.base_model_path,
         device=device_summary()["description"],
         rows=rows,
         train_examples=sum(stage.train_examples for stage in stages if not stage.skipped),
-        validation_examples=len(fitted),
+        validation_examples=validation_examples,
         started_at=started,
         finished_at=datetime.now(UTC),
         tiny_model=is_tiny_base_model(evaluator.base_model_path),

@@ -28,9 +28,9 @@ from astrabot_pipeline.evaluation.quality import (
 )
 from astrabot_pipeline.evaluation.report import (
     BASE_ROW_NAME,
-    EvalResults,
     ModelRow,
     build_report,
+    eval_results,
 )
 from astrabot_pipeline.evaluation.report_model import (
     ChartSpec,
@@ -47,9 +47,7 @@ from astrabot_pipeline.evaluation.report_notes import (
 )
 from astrabot_pipeline.evaluation.verdict import Verdict, verdict_for
 from astrabot_pipeline.privacy.identifier_digests import KINDS, IdentifierDigests
-from astrabot_pipeline.training.base_model import device_summary
 from astrabot_pipeline.training.stages import StageResult
-from astrabot_pipeline.training.tiny_model import is_tiny_base_model
 from astrabot_pipeline.training.token_budget import fit_to_token_budget
 
 DEFAULT_PII_LEAKAGE_THRESHOLD = 0.01
@@ -360,10 +358,10 @@ def run_evaluation(
     train = [{"messages": r["messages"]} for r in train_records]
     privacy = _assess_privacy(evaluator, tester, final, quality, records, train, progress)
 
-    results = EvalResults(
-        model_name=evaluator.base_model_path,
-        device=device_summary()["description"],
-        rows=[
+    results = eval_results(
+        evaluator,
+        stages,
+        [
             ModelRow.from_perplexity(
                 name, None if name == BASE_ROW_NAME else stage_dir, a.result.perplexity
             )
@@ -371,11 +369,8 @@ def run_evaluation(
                 quality.items(), [None, *(s.adapter_dir for s in stages)], strict=True
             )
         ],
-        train_examples=sum(s.train_examples for s in stages if not s.skipped),
         validation_examples=len(records),
-        started_at=started,
-        finished_at=datetime.now(UTC),
-        tiny_model=is_tiny_base_model(evaluator.base_model_path),
+        started=started,
         max_length=max_length,
         batch_size=quality_settings.perplexity_batch_size,
     )

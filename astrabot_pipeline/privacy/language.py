@@ -52,10 +52,10 @@ _ENGLISH_WORDS = """
     good morning afternoon evening congrats birthday happy bday
     bro bruh dude sis fam bestie babe hun ttyl omw lmk hbu wyd tysm gn gm
     """
-_COMMON_ENGLISH = frozenset(_ENGLISH_WORDS.split()) | frozenset(STOP_WORDS)
 # The chat vocabulary above (words, abbreviations and forms of address no one is named):
 # NER sometimes tags them as names or places, and nothing may treat them as identifiers.
 CHAT_WORDS = frozenset(_ENGLISH_WORDS.split())
+_COMMON_ENGLISH = CHAT_WORDS | frozenset(STOP_WORDS)
 
 # Common function words of other Latin-script languages (es, fr, de, it, pt, nl, sv,
 # pl, tr, id); a word that is also common English is ignored by both sides.

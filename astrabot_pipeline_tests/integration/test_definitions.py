@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import fcntl
-import os
-import time
 
 import dagster as dg
 
 from astrabot_pipeline.definitions import defs
 from astrabot_pipeline.defs.automation import new_backup_sensor
 from astrabot_pipeline.defs.resources import SignalBackupResource
+from astrabot_pipeline_tests.conftest import backdate
 
 ASSET_GROUPS = {
     "signal_backup": "ingest",
@@ -67,25 +66,19 @@ def test_every_materializable_asset_has_a_check_and_the_privacy_gate_blocks():
     assert specs[gate].blocking
 
 
-def _copied_a_while_ago(path, seconds: float = 120.0):
-    stamp = time.time() - seconds
-    os.utime(path, (stamp, stamp))
-    return path
-
-
 def test_sensor_requests_one_run_per_new_backup(tmp_path):
     resource = SignalBackupResource(backup_dir=str(tmp_path), passphrase="unused")
     context = dg.build_sensor_context(resources={"signal": resource})
     assert isinstance(new_backup_sensor(context), dg.SkipReason)
     first = tmp_path / "signal-2026-01-01.backup"
     first.write_bytes(b"first")
-    _copied_a_while_ago(first)
+    backdate(first, 120.0)
     request = new_backup_sensor(context)
     assert isinstance(request, dg.RunRequest)
     assert isinstance(new_backup_sensor(context), dg.SkipReason)
     second = tmp_path / "signal-2026-02-01.backup"
     second.write_bytes(b"second")
-    _copied_a_while_ago(second, 60.0)
+    backdate(second, 60.0)
     assert new_backup_sensor(context).run_key != request.run_key
 
 
@@ -98,7 +91,7 @@ def test_the_sensor_is_on_by_default_and_waits_for_a_backup_still_being_copied(t
     skip = new_backup_sensor(context)
     assert isinstance(skip, dg.SkipReason) and "still be copying" in skip.skip_message
     assert context.cursor is None  # nothing recorded: it is looked at again next time
-    _copied_a_while_ago(copying)
+    backdate(copying, 120.0)
     with open(copying, "rb+") as writer:  # a writer holding a lock on it
         fcntl.flock(writer, fcntl.LOCK_EX)
         skip = new_backup_sensor(context)

@@ -2,17 +2,11 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
-import time
 
 from astrabot_pipeline.signal.discovery import settledness
-
-
-def _age(path, seconds: float) -> None:
-    stamp = time.time() - seconds
-    os.utime(path, (stamp, stamp))
+from astrabot_pipeline_tests.conftest import backdate
 
 
 def test_a_folder_is_settled_only_when_its_newest_file_is_quiet(tmp_path):
@@ -20,9 +14,9 @@ def test_a_folder_is_settled_only_when_its_newest_file_is_quiet(tmp_path):
     (folder / "files").mkdir(parents=True)
     (folder / "main").write_bytes(b"m")
     (folder / "files" / "a").write_bytes(b"a")
-    _age(folder / "main", 600)
+    backdate(folder / "main", 600)
     assert not settledness(folder, quiet_seconds=30).settled  # "files/a" was just written
-    _age(folder / "files" / "a", 31)
+    backdate(folder / "files" / "a", 31)
     assert settledness(folder, quiet_seconds=30).settled
     assert not settledness(tmp_path / "empty-missing-folder").settled
 
@@ -30,7 +24,7 @@ def test_a_folder_is_settled_only_when_its_newest_file_is_quiet(tmp_path):
 def test_a_record_lock_held_by_another_process_means_still_writing(tmp_path):
     backup = tmp_path / "signal.backup"
     backup.write_bytes(b"x" * 10)
-    _age(backup, 600)
+    backdate(backup, 600)
     holder = subprocess.Popen(
         [
             sys.executable,
