@@ -13,7 +13,7 @@ Two pieces, both on by default while the daemon runs:
 import dagster as dg
 
 from astrabot_pipeline.defs.ingest import decoded_backup, signal_backup
-from astrabot_pipeline.defs.resources import SignalBackupResource
+from astrabot_pipeline.defs.resources.backup import SignalBackupResource
 from astrabot_pipeline.signal.discovery import NoBackupFoundError, content_sha256, settledness
 
 full_pipeline_job = dg.define_asset_job(

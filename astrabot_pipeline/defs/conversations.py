@@ -14,7 +14,7 @@ from astrabot_pipeline.conversations.profiles import (
 from astrabot_pipeline.conversations.tone import TONE_LABELS
 from astrabot_pipeline.conversations.topic import TOPIC_LABELS
 from astrabot_pipeline.defs.errors import redact_failures
-from astrabot_pipeline.defs.resources import ConversationAnalyticsResource
+from astrabot_pipeline.defs.resources.analytics import ConversationAnalyticsResource
 
 
 class WindowConfig(dg.Config):

@@ -13,7 +13,7 @@ from astrabot_pipeline.dataset.canaries import (
 )
 from astrabot_pipeline.dataset.filters import DEFAULT_TRIVIAL_CAP, textless_owner_messages
 from astrabot_pipeline.defs.errors import redact_failures
-from astrabot_pipeline.defs.resources import AstrabotPathsResource
+from astrabot_pipeline.defs.resources.paths import AstrabotPathsResource
 
 CANARY_RECORD = "memorization.json"  # under $ASTRABOT_DATA_DIR/canaries/, read by the evaluation
 

@@ -4,7 +4,8 @@ import dagster as dg
 import pandas as pd
 
 from astrabot_pipeline.defs.errors import redact_failures
-from astrabot_pipeline.defs.resources import AstrabotPathsResource, NitterResource
+from astrabot_pipeline.defs.resources.nitter import NitterResource
+from astrabot_pipeline.defs.resources.paths import AstrabotPathsResource
 from astrabot_pipeline.enrichment import LinkStatus, TweetCache, TwitterExtractor
 
 TWEET_CACHE = ("cache", "tweets.sqlite")  # under $ASTRABOT_DATA_DIR; `astrabot purge` removes it

@@ -7,7 +7,7 @@ import pandas as pd
 from astrabot_pipeline.dataset import held_out_sample, read_canaries, records_from_frame
 from astrabot_pipeline.defs.dataset import CANARY_RECORD
 from astrabot_pipeline.defs.errors import redact_failures
-from astrabot_pipeline.defs.resources import ACCELERATOR_POOL, AstrabotPathsResource
+from astrabot_pipeline.defs.resources.paths import ACCELERATOR_POOL, AstrabotPathsResource
 from astrabot_pipeline.evaluation import PrivacyConfig, QualitySettings, write_report
 from astrabot_pipeline.evaluation.report import PERPLEXITY_CHECK
 from astrabot_pipeline.evaluation.run import (
@@ -22,13 +22,8 @@ from astrabot_pipeline.evaluation.run import (
 from astrabot_pipeline.evaluation.verdict import record_approval, write_verdict
 from astrabot_pipeline.privacy.identifier_digests import IdentifierDigests
 from astrabot_pipeline.storage import write_text
-from astrabot_pipeline.training import (
-    CURRICULUM,
-    STAGE_NAMES,
-    StageResult,
-    get_model_profile,
-    model_profile_from_env,
-)
+from astrabot_pipeline.training import CURRICULUM, STAGE_NAMES, StageResult
+from astrabot_pipeline.training.stage_plan import stage_profile
 
 SAMPLES_FILE = "samples.md"  # under $ASTRABOT_DATA_DIR/samples/ (private, never in reports/)
 REPORT_COVERS_CHECK = "report_covers_every_stage"
@@ -87,7 +82,7 @@ def eval_report(
     test slice: report.html, report.md and metrics.json, the verdict beside the final
     adapter, and (private) redacted sample generations."""
     stages = [stage_results[stage.name] for stage in CURRICULUM]
-    profile = get_model_profile(stages[0].profile or model_profile_from_env().name)
+    profile = stage_profile(stages[0].profile)
     held_out = held_out_sample(mixed_dataset, config.max_examples or profile.eval_examples)
     train = mixed_dataset[mixed_dataset["split"] == "train"]
     reports = paths.sub("reports")

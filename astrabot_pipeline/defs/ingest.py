@@ -3,11 +3,9 @@
 import dagster as dg
 
 from astrabot_pipeline.defs.errors import redact_failures
-from astrabot_pipeline.defs.resources import (
-    AstrabotPathsResource,
-    DecoderLauncherResource,
-    SignalBackupResource,
-)
+from astrabot_pipeline.defs.resources.backup import SignalBackupResource
+from astrabot_pipeline.defs.resources.decoder import DecoderLauncherResource
+from astrabot_pipeline.defs.resources.paths import AstrabotPathsResource
 from astrabot_pipeline.signal import read_tables
 from astrabot_pipeline.signal.discovery import content_sha256
 from astrabot_pipeline.signal.tables import SchemaMismatchError, conform

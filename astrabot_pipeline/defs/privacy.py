@@ -8,7 +8,8 @@ import dagster as dg
 import pandas as pd
 
 from astrabot_pipeline.defs.errors import redact_failures
-from astrabot_pipeline.defs.resources import AstrabotPathsResource, SignalBackupResource
+from astrabot_pipeline.defs.resources.backup import SignalBackupResource
+from astrabot_pipeline.defs.resources.paths import AstrabotPathsResource
 from astrabot_pipeline.enrichment.columns import TWEET_AUTHOR_COLUMN, TWEET_TEXT_COLUMNS
 from astrabot_pipeline.privacy import (
     ConversationAnonymizer,
@@ -174,11 +175,8 @@ def _in_scope(
     contacts: KnownContacts,
 ) -> tuple[ScopeResult, LanguageReport]:
     """The windows the owner's scope allows (counts by drop reason), and their language
-    counts: what is out of scope never reaches the anonymizer or the output.
-
-    An opt-out or exclusion naming nobody fails the run (a misspelt name must not let
-    someone's messages through); an unmatched inclusion only warns.
-    """
+    counts: what is out of scope never reaches the anonymizer or the output. A refusal
+    that cannot be honoured fails the run (`ScopeResult.enforce_consent`)."""
     scope = apply_scope(
         windows,
         decoded_backup["recipients"],
@@ -186,21 +184,8 @@ def _in_scope(
         config.to_policy(),
         threads=decoded_backup.get("threads"),
     )
-    counts = scope.counts
-    refused = counts["unmatched_opt_out_contacts"] + counts["unmatched_exclude_contacts"]
-    if refused:
-        raise dg.Failure(
-            description=f"{refused} opt_out_contacts/exclude_contacts entries match no known "
-            "contact: name each by recipient id, phone number or a name form they are saved as"
-        )
-    if counts["unmatched_include_contacts"]:
-        context.log.warning(
-            f"{counts['unmatched_include_contacts']} include_contacts entries match no contact"
-        )
-    # Opted-out people's mentions are replaced because they are on the deny-list.
-    missing = {f"recipient:{rid}" for rid in scope.always_replace_ids} - set(contacts.keys)
-    if missing:
-        raise dg.Failure(description=f"{len(missing)} opted-out contacts are not on the deny-list")
+    for warning in scope.enforce_consent(contacts.keys):
+        context.log.warning(warning)
     languages = detect_languages(scope.frame["body"])
     if languages.needs_warning:
         context.log.warning(

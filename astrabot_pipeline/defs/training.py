@@ -14,20 +14,17 @@ from typing import TypedDict
 import dagster as dg
 import pandas as pd
 
-from astrabot_pipeline.dataset import records_from_frame
 from astrabot_pipeline.defs.errors import redact_failures
-from astrabot_pipeline.defs.resources import ACCELERATOR_POOL, AstrabotPathsResource
+from astrabot_pipeline.defs.resources.paths import ACCELERATOR_POOL, AstrabotPathsResource
 from astrabot_pipeline.training import (
     CURRICULUM,
     CurriculumStage,
-    ModelProfile,
     StageResult,
     device_summary,
-    get_model_profile,
-    model_profile_from_env,
     train_lora_stage,
 )
 from astrabot_pipeline.training.loss_plot import LOSS_CURVE_FILE
+from astrabot_pipeline.training.stage_plan import stage_base_model, stage_examples, stage_profile
 
 
 class LoraStageConfig(dg.Config):
@@ -47,24 +44,6 @@ class LoraStageConfig(dg.Config):
     seed: int = 0
 
 
-def _split_records(examples: pd.DataFrame, kind: str, split: str) -> list[dict]:
-    return records_from_frame(examples[(examples["kind"] == kind) & (examples["split"] == split)])
-
-
-def _training_texts(examples: pd.DataFrame):
-    """Every message of the training split (the tiny model's tokenizer is trained on them)."""
-    for messages in examples.loc[examples["split"] == "train", "messages"]:
-        for message in messages:
-            yield message["content"]
-
-
-def _profile(previous_stage: StageResult | None) -> ModelProfile:
-    """The first stage's profile comes from the environment; later stages keep it."""
-    if previous_stage and previous_stage.profile:
-        return get_model_profile(previous_stage.profile)
-    return model_profile_from_env()
-
-
 def _run_stage(
     stage: CurriculumStage,
     context: dg.AssetExecutionContext,
@@ -73,24 +52,21 @@ def _run_stage(
     mixed_dataset: pd.DataFrame,
     previous_stage: StageResult | None,
 ):
-    name, kind = stage.name, stage.family
-    profile = _profile(previous_stage)
+    name = stage.name
+    profile = stage_profile(previous_stage.profile if previous_stage else None)
     profile.check_hardware()  # before any work: the qwen profile needs a CUDA GPU
     hardware = device_summary()
     context.log.info(f"{name}: model profile {profile.name!r} on {hardware['description']}")
-    if previous_stage:
-        base = previous_stage.base_model
-    elif config.base_model:
-        base = config.base_model
-    else:
-        base = profile.base_model(
-            paths.sub("models"), _training_texts(mixed_dataset), seed=config.seed
-        )
+    base = stage_base_model(
+        profile,
+        previous_base=previous_stage.base_model if previous_stage else None,
+        configured_base=config.base_model,
+        models_dir=paths.sub("models"),
+        examples=mixed_dataset,
+        seed=config.seed,
+    )
     stage_config = profile.stage_config(name, **config.model_dump(exclude={"base_model"}))
-    train = _split_records(mixed_dataset, kind, "train")
-    validation = _split_records(mixed_dataset, kind, "validation")
-    if profile.max_validation_examples is not None:
-        validation = validation[: profile.max_validation_examples]
+    train, validation = stage_examples(mixed_dataset, stage.family, profile)
     if previous_stage and not (train and validation):
         # mixed_dataset skipped this family (too small to split): the chain goes on with
         # the previous stage's adapter, and this stage says so.

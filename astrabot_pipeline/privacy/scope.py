@@ -27,7 +27,7 @@ first reason that applies):
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TypeAlias
 
@@ -86,6 +86,28 @@ class ScopeResult:
     frame: pd.DataFrame
     counts: dict[str, int] = field(default_factory=dict)
     always_replace_ids: frozenset[int] = frozenset()
+
+    def enforce_consent(self, deny_listed: Collection[str]) -> list[str]:
+        """Raises ScopeError when the owner's refusals cannot be honoured; returns warnings
+        (counts only) about what merely did not match.
+
+        An opt-out or exclusion naming nobody is refused (a misspelt name must not let
+        someone's messages through), and so is an opted-out person whose ``recipient:<id>``
+        key is missing from `deny_listed` (the known-contact keys, whose every form is
+        replaced in the text); an inclusion naming nobody only warns.
+        """
+        counts = self.counts
+        refused = counts["unmatched_opt_out_contacts"] + counts["unmatched_exclude_contacts"]
+        if refused:
+            raise ScopeError(
+                f"{refused} opt_out_contacts/exclude_contacts entries match no known contact: "
+                "name each by recipient id, phone number or a name form they are saved as"
+            )
+        missing = {f"recipient:{rid}" for rid in self.always_replace_ids} - set(deny_listed)
+        if missing:
+            raise ScopeError(f"{len(missing)} opted-out contacts are not on the deny-list")
+        unmatched = counts["unmatched_include_contacts"]
+        return [f"{unmatched} include_contacts entries match no contact"] if unmatched else []
 
 
 class ContactIndex:

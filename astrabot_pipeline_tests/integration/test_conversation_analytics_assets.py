@@ -9,7 +9,7 @@ import pytest
 
 from astrabot_pipeline.conversations import RELATIONSHIP_LABELS
 from astrabot_pipeline.defs.conversations import relationship_dynamics, window_profiles
-from astrabot_pipeline.defs.resources import ConversationAnalyticsResource
+from astrabot_pipeline.defs.resources.analytics import ConversationAnalyticsResource
 from astrabot_pipeline_tests.unit.test_dataset_builder import _windows
 
 

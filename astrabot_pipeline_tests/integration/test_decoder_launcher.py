@@ -17,14 +17,14 @@ import pytest
 from dagster_pipes import DAGSTER_PIPES_CONTEXT_ENV_VAR, decode_param, encode_param
 
 from astrabot_pipeline.defs.ingest import decoded_backup
-from astrabot_pipeline.defs.resources import (
+from astrabot_pipeline.defs.resources.backup import SignalBackupResource
+from astrabot_pipeline.defs.resources.decoder import (
     CONTAINER_SECRET_PATH,
     CONTAINER_SECRETS_DIR,
-    AstrabotIOManager,
-    AstrabotPathsResource,
     DecoderLauncherResource,
-    SignalBackupResource,
 )
+from astrabot_pipeline.defs.resources.io_manager import AstrabotIOManager
+from astrabot_pipeline.defs.resources.paths import AstrabotPathsResource
 from astrabot_pipeline.settings import ACI_FILE_ENV, DESKTOP_KEY_FILE_ENV, PASSPHRASE_FILE_ENV
 from astrabot_pipeline.signal.discovery import content_sha256
 from astrabot_pipeline.signal.pipes_entry import PIPES_ENTRY_MODULE

@@ -6,10 +6,12 @@ import fcntl
 
 import dagster as dg
 
-from astrabot_pipeline.definitions import defs
+from astrabot_pipeline.definitions import defs as load_definitions
 from astrabot_pipeline.defs.automation import new_backup_sensor
-from astrabot_pipeline.defs.resources import SignalBackupResource
+from astrabot_pipeline.defs.resources.backup import SignalBackupResource
 from astrabot_pipeline_tests.conftest import backdate
+
+defs = load_definitions()
 
 ASSET_GROUPS = {
     "signal_backup": "ingest",
@@ -32,6 +34,33 @@ ANALYTICS_EDGES = {
     "relationship_dynamics": {"anonymized_windows", "window_profiles"},
     "mixed_dataset": {"anonymized_windows", "window_profiles", "relationship_dynamics"},
 }
+
+
+def test_the_loader_finds_every_definition_in_the_defs_modules():
+    """No list to keep up to date: whatever a module under `defs/` defines is loaded."""
+    import importlib
+    import pkgutil
+
+    from dagster._core.definitions.unresolved_asset_job_definition import (
+        UnresolvedAssetJobDefinition,
+    )
+
+    import astrabot_pipeline.defs as defs_package
+
+    found: dict[str, set[str]] = {"job": set(), "schedule": set(), "sensor": set()}
+    for module_info in pkgutil.walk_packages(defs_package.__path__, "astrabot_pipeline.defs."):
+        module = importlib.import_module(module_info.name)
+        for value in vars(module).values():
+            if isinstance(value, dg.SensorDefinition):
+                found["sensor"].add(value.name)
+            elif isinstance(value, dg.ScheduleDefinition):
+                found["schedule"].add(value.name)
+            elif isinstance(value, UnresolvedAssetJobDefinition):
+                found["job"].add(value.name)
+    assert found["sensor"] and found["schedule"] and found["job"]
+    assert found["sensor"] == {sensor.name for sensor in defs.sensors}
+    assert found["schedule"] == {schedule.name for schedule in defs.schedules}
+    assert found["job"] <= {job.name for job in defs.resolve_all_job_defs()}
 
 
 def test_the_twelve_assets_exist_in_their_groups():
@@ -153,7 +182,7 @@ def test_the_local_instance_runs_one_model_step_at_a_time_and_retries_only_crash
     """The dagster.yaml that `make run`/`make dev` copy into DAGSTER_HOME, loaded for real."""
     from pathlib import Path
 
-    from astrabot_pipeline.defs.resources import ACCELERATOR_POOL
+    from astrabot_pipeline.defs.resources.paths import ACCELERATOR_POOL
     from astrabot_pipeline.training import STAGE_NAMES
 
     root = Path(__file__).resolve().parents[2]

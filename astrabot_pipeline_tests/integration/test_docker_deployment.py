@@ -100,6 +100,16 @@ def test_every_file_a_dockerfile_copies_exists(dockerfile):
     assert missing == []
 
 
+def test_the_user_code_image_keeps_the_project_file_beside_the_package():
+    """`definitions.py` finds the `defs/` modules through pyproject.toml's [tool.dg]: the
+    image copies it next to the package and installs in place (a plain `pip install .`
+    would load the code from site-packages, where no project file is found)."""
+    dockerfile = (DOCKER / "Dockerfile").read_text()
+    assert "pyproject.toml" in _copies(DOCKER / "Dockerfile")
+    assert re.search(r"pip install -e \.(\s|$)", dockerfile)
+    assert not re.search(r"pip install \.(\s|$)", dockerfile)
+
+
 def test_the_decoder_image_holds_every_module_the_pipes_entry_point_imports():
     """The Docker launcher runs `python -m <PIPES_ENTRY_MODULE>` in the decoder image (the
     subprocess launcher runs the same module): everything of ours it imports must be copied."""

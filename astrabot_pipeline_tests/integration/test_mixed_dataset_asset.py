@@ -10,7 +10,7 @@ import dagster as dg
 from astrabot_pipeline.conversations import build_window_profiles, relationship_dynamics
 from astrabot_pipeline.dataset import read_canaries
 from astrabot_pipeline.defs.dataset import CANARY_RECORD, DatasetConfig, mixed_dataset
-from astrabot_pipeline.defs.resources import AstrabotPathsResource
+from astrabot_pipeline.defs.resources.paths import AstrabotPathsResource
 from astrabot_pipeline_tests.unit.test_dataset_builder import _windows
 
 

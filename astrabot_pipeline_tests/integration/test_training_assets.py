@@ -10,7 +10,8 @@ import dagster as dg
 import pandas as pd
 import pytest
 
-from astrabot_pipeline.defs.resources import AstrabotIOManager, AstrabotPathsResource
+from astrabot_pipeline.defs.resources.io_manager import AstrabotIOManager
+from astrabot_pipeline.defs.resources.paths import AstrabotPathsResource
 from astrabot_pipeline.defs.training import STAGE_ASSETS
 from astrabot_pipeline.storage import write_parquet
 from astrabot_pipeline.training import CURRICULUM, STAGE_NAMES, StageResult

@@ -9,7 +9,8 @@ import dagster as dg
 import pytest
 
 from astrabot_pipeline.defs.privacy import AnonymizationConfig, anonymized_windows
-from astrabot_pipeline.defs.resources import AstrabotPathsResource, SignalBackupResource
+from astrabot_pipeline.defs.resources.backup import SignalBackupResource
+from astrabot_pipeline.defs.resources.paths import AstrabotPathsResource
 from astrabot_pipeline.synthetic import write_demo_backup
 
 from .conftest import PRIYA, SAM, recipients_frame

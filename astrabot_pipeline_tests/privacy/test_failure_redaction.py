@@ -24,12 +24,10 @@ from astrabot_pipeline.conversations import ConversationProcessor
 from astrabot_pipeline.defs.conversations import conversation_windows
 from astrabot_pipeline.defs.errors import WITHHELD, failure_for, redact_failures
 from astrabot_pipeline.defs.ingest import decoded_backup
-from astrabot_pipeline.defs.resources import (
-    AstrabotIOManager,
-    AstrabotPathsResource,
-    DecoderLauncherResource,
-    SignalBackupResource,
-)
+from astrabot_pipeline.defs.resources.backup import SignalBackupResource
+from astrabot_pipeline.defs.resources.decoder import DecoderLauncherResource
+from astrabot_pipeline.defs.resources.io_manager import AstrabotIOManager
+from astrabot_pipeline.defs.resources.paths import AstrabotPathsResource
 from astrabot_pipeline.interrupts import EXIT_TERMINATED
 from astrabot_pipeline.signal import pipes_entry
 from astrabot_pipeline.signal.processor import SignalProcessor

@@ -180,3 +180,24 @@ def test_a_group_title_does_not_name_a_contact():
 def test_unreadable_settings_raise_a_scope_error(policy):
     with pytest.raises(ScopeError):
         scoped(policy)
+
+
+def test_consent_refuses_an_opt_out_or_exclusion_that_names_nobody():
+    for policy in (
+        ScopePolicy(opt_out_contacts=["Samm Okafor"]),
+        ScopePolicy(exclude_contacts=["+1 415 555 0000"]),
+    ):
+        with pytest.raises(ScopeError, match="1 opt_out_contacts/exclude_contacts entries"):
+            scoped(policy).enforce_consent({"recipient:2", "recipient:3", "recipient:5"})
+
+
+def test_consent_refuses_an_opted_out_contact_missing_from_the_deny_list():
+    result = scoped(ScopePolicy(opt_out_contacts=["2"]))
+    assert result.enforce_consent({"recipient:2"}) == []
+    with pytest.raises(ScopeError, match="1 opted-out contacts are not on the deny-list"):
+        result.enforce_consent({"recipient:3"})
+
+
+def test_consent_only_warns_about_an_inclusion_that_names_nobody():
+    warnings = scoped(ScopePolicy(include_contacts=["nobody at all", "2"])).enforce_consent(())
+    assert warnings == ["1 include_contacts entries match no contact"]

@@ -24,16 +24,16 @@ import pytest
 
 from astrabot_pipeline import settings
 from astrabot_pipeline.defs.ingest import decoded_backup
-from astrabot_pipeline.defs.resources import (
+from astrabot_pipeline.defs.resources import pipeline_resources
+from astrabot_pipeline.defs.resources.backup import SignalBackupResource
+from astrabot_pipeline.defs.resources.decoder import (
     CONTAINER_ACI_PATH,
     CONTAINER_DESKTOP_KEY_PATH,
     CONTAINER_SECRET_PATH,
-    AstrabotIOManager,
-    AstrabotPathsResource,
     DecoderLauncherResource,
-    SignalBackupResource,
-    pipeline_resources,
 )
+from astrabot_pipeline.defs.resources.io_manager import AstrabotIOManager
+from astrabot_pipeline.defs.resources.paths import AstrabotPathsResource
 from astrabot_pipeline.errors import UnreadableSecretFileError
 from astrabot_pipeline.signal.backup_v2 import jsonl
 from astrabot_pipeline.synthetic import DEMO_PASSPHRASE, write_demo_backup

@@ -1,73 +1,23 @@
-"""Resources and the IO manager, bound to environment variables and defaults."""
+"""The decoder launcher: the Pipes decoder as a subprocess or in the decoder image, with
+each secret handed over as a 0600 file."""
 
-import dataclasses
-import json
 import os
 import sys
 import tempfile
 from collections.abc import Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
-from typing import Any, Literal, cast
+from typing import Any, Literal
 
 import dagster as dg
-import pandas as pd
-import pyarrow as pa
-import pyarrow.parquet as pq
 from dagster._core.errors import DagsterPipesExecutionError  # not exported by `dagster`
 from dagster_docker import PipesDockerClient
 from dagster_docker.pipes import PipesDockerLogsMessageReader
 from dagster_pipes import PipesParams
 
 from astrabot_pipeline import settings
-from astrabot_pipeline.defs.errors import failures_redacted
-from astrabot_pipeline.signal.discovery import newest_backup
 from astrabot_pipeline.signal.pipes_entry import FAILURE_KEY, PIPES_ENTRY_MODULE
-from astrabot_pipeline.storage import (
-    atomic_output,
-    private_dir,
-    read_parquet,
-    write_json,
-    write_parquet,
-)
-
-# The concurrency pool of the steps that load a model (training stages, evaluation): the
-# local instance (dagster.yaml) limits it to one step at a time across all runs, so two
-# runs never hold two models in one GPU's (or a small machine's) memory.
-ACCELERATOR_POOL = "gpu"
-
-
-class AstrabotPathsResource(dg.ConfigurableResource):
-    """Where the pipeline writes: everything lives under `data_dir` (0700)."""
-
-    data_dir: str
-
-    def root(self) -> Path:
-        return private_dir(Path(self.data_dir))
-
-    def sub(self, *parts: str) -> Path:
-        return self.root().joinpath(*parts)
-
-
-class ConversationAnalyticsResource(dg.ConfigurableResource):
-    """Settings shared by the conversation analytics (`window_profiles`,
-    `relationship_dynamics`): one time zone for both, so their clock times agree."""
-
-    time_zone: str = ""  # an IANA name such as Europe/Berlin; empty: the machine's zone
-
-
-class SignalBackupResource(dg.ConfigurableResource):
-    """The watched backup folder and the secrets that open the inputs in it (each bound to
-    its environment variable by `pipeline_resources`)."""
-
-    backup_dir: str
-    passphrase: str | None = None  # plain inputs (decrypted SQLite, CSV, exports) need none
-    aci: str | None = None  # for a bare backup-v2 `main` file
-    desktop_key: str | None = None  # hex SQLCipher key of a Signal Desktop database
-
-    def newest(self) -> Path:
-        return newest_backup(self.backup_dir)
-
+from astrabot_pipeline.storage import private_dir
 
 CONTAINER_SECRETS_DIR = "/run/secrets"
 CONTAINER_SECRET_PATH = f"{CONTAINER_SECRETS_DIR}/astrabot_passphrase"
@@ -227,98 +177,3 @@ class _SubprocessReader(_KeepsHandler, dg.PipesTempFileMessageReader):
 
 class _DockerReader(_KeepsHandler, PipesDockerLogsMessageReader):
     pass
-
-
-class NitterResource(dg.ConfigurableResource):
-    """Tweet enrichment through Nitter: off, and nothing contacted, unless `enabled` and
-    instances are given (from ASTRABOT_NITTER_ENABLED / ASTRABOT_NITTER_INSTANCES, or this
-    resource's config in the launchpad)."""
-
-    enabled: bool = False
-    instances: list[str] = []  # base URLs, e.g. ["http://127.0.0.1:8080"] (self-hosted)
-    rate_limit_delay: float = 2.0  # seconds between two requests to one host
-    timeout_seconds: float = 10.0  # connect and read timeouts of one request
-    time_budget_seconds: float = 600.0  # the rest stays unresolved after this, per run
-
-
-class AstrabotIOManager(dg.ConfigurableIOManager):
-    """Assets as files under `<data_dir>/assets/`: a DataFrame as Parquet, a dict of
-    DataFrames as a folder of Parquet files, anything else (manifests) as JSON.
-
-    A typed record (a dataclass with `to_dict`, such as `StageResult`) is stored as its
-    JSON form and read back as that type when the input is annotated with it (the
-    type's `from_dict`)."""
-
-    base_dir: str
-
-    def _stem(self, context: dg.OutputContext | dg.InputContext) -> Path:
-        return Path(self.base_dir, "assets", *context.asset_key.path)
-
-    def handle_output(self, context: dg.OutputContext, obj: object) -> None:
-        # pyarrow's conversion errors quote the offending cell: redact like an asset body.
-        with failures_redacted():
-            self._write(context, obj)
-
-    def _write(self, context: dg.OutputContext, obj: object) -> None:
-        stem = self._stem(context)
-        if isinstance(obj, pd.DataFrame):
-            write_parquet(stem.with_suffix(".parquet"), obj)
-        elif (
-            isinstance(obj, dict) and obj and all(isinstance(v, pd.DataFrame) for v in obj.values())
-        ):
-            with atomic_output(stem, directory=True) as folder:
-                for name, frame in obj.items():
-                    table = pa.Table.from_pandas(frame, preserve_index=False)
-                    pq.write_table(table, folder / f"{name}.parquet")
-        elif dataclasses.is_dataclass(obj) and hasattr(obj, "to_dict"):
-            write_json(stem.with_suffix(".json"), obj.to_dict())
-        else:
-            write_json(stem.with_suffix(".json"), obj)
-
-    def load_input(self, context: dg.InputContext) -> object:
-        with failures_redacted():
-            return self._read(context)
-
-    def _read(self, context: dg.InputContext) -> object:
-        stem = self._stem(context)
-        if stem.with_suffix(".parquet").exists():
-            return read_parquet(stem.with_suffix(".parquet"))
-        if stem.is_dir():
-            return {path.stem: read_parquet(path) for path in sorted(stem.glob("*.parquet"))}
-        if stem.with_suffix(".json").exists():
-            payload = json.loads(stem.with_suffix(".json").read_text(encoding="utf-8"))
-            record_type = context.dagster_type.typing_type if context.dagster_type else None
-            if isinstance(record_type, type) and hasattr(record_type, "from_dict"):
-                return record_type.from_dict(payload)
-            return payload
-        raise dg.Failure(
-            description=f"asset {context.asset_key.to_user_string()} has not been materialized yet: "
-            "materialize it first (or the whole graph with `make run`)"
-        )
-
-
-def pipeline_resources() -> dict[str, dg.ConfigurableResource | dg.ConfigurableIOManager]:
-    """Resources bound to the environment: data and backup folders, each secret as an
-    EnvVar (bound only when set: plain inputs need none), the decoder launcher."""
-    data_dir = str(settings.data_dir())
-    nitter = settings.nitter_settings()
-    secrets = {
-        name: dg.EnvVar(value_env)
-        for name, (value_env, _) in settings.SECRET_VARIABLES.items()
-        if os.environ.get(value_env)
-    }
-    return {
-        "paths": AstrabotPathsResource(data_dir=data_dir),
-        "signal": SignalBackupResource(backup_dir=str(settings.backup_dir()), **secrets),
-        "decoder": DecoderLauncherResource(
-            # pydantic checks the value against the Literal when the resource is built.
-            launcher=cast(
-                DecoderLauncher, os.environ.get(settings.DECODER_LAUNCHER_ENV) or "subprocess"
-            )
-        ),
-        "nitter": NitterResource(enabled=nitter.enabled, instances=nitter.instances),
-        "analytics": ConversationAnalyticsResource(
-            time_zone=os.environ.get(settings.TIME_ZONE_ENV, "")
-        ),
-        "io_manager": AstrabotIOManager(base_dir=data_dir),
-    }
