@@ -22,7 +22,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from astrabot_pipeline import definitions
+from astrabot_pipeline import definitions, ui_check
 from astrabot_pipeline.defs.automation import backup_observation_job
 from astrabot_pipeline.signal.discovery import content_sha256
 from astrabot_pipeline.synthetic import DEMO_PASSPHRASE
@@ -223,3 +223,13 @@ def test_the_lineage_page_draws_every_asset_in_a_browser(browser, ui):
         # icons have hundreds (antialiasing).
         colours = image.convert("RGB").getcolors(maxcolors=1 << 20) or []
         assert len(colours) > 50, f"the screenshot looks blank ({len(colours)} colours)"
+
+
+def test_the_screenshot_command_says_what_to_install_without_a_browser(
+    tmp_path, monkeypatch, capsys
+):
+    monkeypatch.setenv("PATH", str(tmp_path))  # no browser on it
+    out = tmp_path / "asset-lineage.png"
+    assert ui_check.main(["screenshot", str(out)]) == 1
+    assert "apt-get install chromium" in capsys.readouterr().err
+    assert not out.exists()
