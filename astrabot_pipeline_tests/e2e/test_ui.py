@@ -83,7 +83,7 @@ def ui(tmp_path_factory) -> Iterator[UiUnderTest]:
     home, data_dir = root / "dagster_home", root / "data"
     backup_dir = data_dir / "backups"
     home.mkdir()
-    # The project's instance settings, plus one line: with no daemon (which would also
+    # The project's instance settings, plus one: with no daemon (which would also
     # start the new-backup sensor and its full pipeline run), the web server launches the
     # runs it is asked for itself instead of queueing them for a daemon to start.
     (home / "dagster.yaml").write_text(
