@@ -19,7 +19,7 @@ PYTEST := $(PY) -m pytest -p no:cacheprovider
 PYTEST_ARGS ?=
 RESULTS := test-results
 
-.PHONY: decoder-image setup run dev demo test coverage test-unit test-integration test-privacy test-e2e lint format bench validate clean dagster-home
+.PHONY: decoder-image setup run dev demo test coverage test-unit test-integration test-privacy test-e2e lint format bench validate clean dagster-home ui-screenshot
 
 setup: $(STAMP)
 
@@ -57,6 +57,12 @@ run: demo dagster-home
 dev: demo dagster-home
 	SIGNAL_BACKUP_PASSPHRASE="$${SIGNAL_BACKUP_PASSPHRASE:-$$($(BIN)/astrabot demo-passphrase)}" \
 	  $(PY) -m astrabot_pipeline.devserver
+
+# A PNG of the asset lineage as the UI draws it: starts dagster-webserver on a free loopback
+# port (this DAGSTER_HOME, the backup folder), renders the page in headless Chromium, stops
+# the server. Needs `chromium` (Debian) or Google Chrome on PATH; no passphrase is needed.
+ui-screenshot: demo dagster-home
+	$(PY) -m astrabot_pipeline.ui_check screenshot $(RESULTS)/ui/asset-lineage.png
 
 # Tests and CI train the tiny model: a real one would not fit their time budget.
 test test-unit test-integration test-privacy test-e2e: export ASTRABOT_MODEL_PROFILE := tiny

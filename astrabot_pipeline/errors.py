@@ -38,6 +38,7 @@ the asset with its type and location only (see `defs/errors.py`).
     + TrainingDivergedError (ArithmeticError)  training/stages.py
     + AdapterNotFoundError (FileNotFoundError)  training/stages.py
   x EvaluationError (ValueError)             evaluation/perplexity.py
+  x UiCheckError (RuntimeError)              ui_check.py: the UI's server or browser failed
 """
 
 from __future__ import annotations

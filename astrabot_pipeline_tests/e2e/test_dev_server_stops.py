@@ -8,30 +8,20 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
+
+from astrabot_pipeline.ui_check import answers, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 STARTUP_SECONDS = 120
 STOP_SECONDS = 20
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def _up(port: int) -> bool:
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/server_info", timeout=2) as reply:
-            return reply.status == 200
-    except OSError:
-        return False
+    return answers(f"http://127.0.0.1:{port}")
 
 
 def _group_alive(pgid: int) -> bool:
@@ -51,7 +41,7 @@ def test_ctrl_c_stops_every_process_of_dagster_dev(tmp_path):
     home = tmp_path / "dagster_home"
     home.mkdir()
     shutil.copy(ROOT / "dagster.yaml", home / "dagster.yaml")
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         "DAGSTER_HOME": str(home),
