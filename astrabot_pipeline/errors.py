@@ -27,6 +27,7 @@ the asset with its type and location only (see `defs/errors.py`).
   x SecretFileError (OSError)                privacy/pseudonyms.py: the pseudonym key
   x SpacyModelMissingError (RuntimeError)    privacy/anonymizer.py
   x PurgeError (RuntimeError)                privacy/purge.py
+  x PrivacyGateError (RuntimeError)          privacy/validator.py: the gate failed or never ran
   x NoExamplesError (ValueError)             dataset/builder.py
   x TrainingError                            training/base_model.py
     + BaseModelNotFoundError (FileNotFoundError)

@@ -13,6 +13,7 @@ from astrabot_pipeline.dataset.canaries import (
 )
 from astrabot_pipeline.dataset.filters import DEFAULT_TRIVIAL_CAP, textless_owner_messages
 from astrabot_pipeline.defs.errors import redact_failures
+from astrabot_pipeline.defs.privacy import require_passed_privacy_gate
 from astrabot_pipeline.defs.resources.paths import AstrabotPathsResource
 
 CANARY_RECORD = "memorization.json"  # under $ASTRABOT_DATA_DIR/canaries/, read by the evaluation
@@ -49,7 +50,9 @@ def mixed_dataset(
     window_profiles: pd.DataFrame,
 ):
     """Chat-format examples (owner = assistant) of three families, split train / validation /
-    test by window and time; also written as JSON lines under `dataset/`."""
+    test by window and time; also written as JSON lines under `dataset/`. Refused unless
+    the anonymized windows it reads passed their privacy gate."""
+    require_passed_privacy_gate(context.instance)
     creator = TrainingDataCreator(
         max_context_turns=config.max_context_turns, max_context_chars=config.max_context_chars
     )

@@ -3,7 +3,10 @@
 import dagster as dg
 
 from astrabot_pipeline.defs.errors import redact_failures
-from astrabot_pipeline.defs.resources.backup import SignalBackupResource
+from astrabot_pipeline.defs.resources.backup import (
+    SignalBackupResource,
+    refuse_secrets_in_run_config,
+)
 from astrabot_pipeline.defs.resources.decoder import DecoderLauncherResource
 from astrabot_pipeline.defs.resources.paths import AstrabotPathsResource
 from astrabot_pipeline.signal import read_tables
@@ -42,6 +45,7 @@ def decoded_backup(
     contract by the decoder running as its own process (subprocess or container, via Pipes)."""
     backup = signal.newest()
     out_dir = paths.sub("decoded", "latest")
+    refuse_secrets_in_run_config(context.run.run_config)
     decoded = decoder.decode(
         context,
         backup=backup,

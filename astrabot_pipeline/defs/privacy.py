@@ -26,8 +26,10 @@ from astrabot_pipeline.privacy import (
 )
 from astrabot_pipeline.privacy.anonymizer import DEFAULT_N_PROCESS
 from astrabot_pipeline.privacy.identifier_digests import record_identifier_digests
+from astrabot_pipeline.privacy.validator import PrivacyGateError
 
 MAX_GENERIC_RESIDUE_RATE = 0.01
+PRIVACY_GATE = dg.AssetCheckKey(dg.AssetKey("anonymized_windows"), "no_known_identifiers_survive")
 
 
 class PrivacyScopeConfig(dg.Config):
@@ -75,9 +77,7 @@ class AnonymizationConfig(PrivacyScopeConfig):
     group_name="privacy",
     kinds={"presidio", "spacy", "parquet"},
     check_specs=[
-        dg.AssetCheckSpec(
-            "no_known_identifiers_survive", asset="anonymized_windows", blocking=True
-        ),
+        dg.AssetCheckSpec(PRIVACY_GATE.name, asset=PRIVACY_GATE.asset_key, blocking=True),
         dg.AssetCheckSpec("generic_pii_residue_rate", asset="anonymized_windows"),
     ],
 )
@@ -145,7 +145,7 @@ def anonymized_windows(
         itertools.chain.from_iterable(anonymized[c] for c in scanned if c in anonymized.columns)
     )
     yield dg.AssetCheckResult(
-        check_name="no_known_identifiers_survive",
+        check_name=PRIVACY_GATE.name,
         passed=report.passed,
         metadata=report.to_metadata(),
         description="Fails (and blocks training) if any known contact identifier or canary survives.",
@@ -164,6 +164,36 @@ def anonymized_windows(
         context.log.info(
             f"gate passed: deleted {len(purged)} plaintext paths "
             f"({sum(item.files for item in purged)} files, {sum(item.size for item in purged)} bytes)"
+        )
+
+
+def require_passed_privacy_gate(instance: dg.DagsterInstance) -> None:
+    """Raises PrivacyGateError unless the newest `anonymized_windows` materialization passed
+    its blocking gate.
+
+    Dagster's `blocking=True` skips what is downstream only within the run that evaluated
+    the check; this holds the gate across runs, so a later run that selects only the
+    dataset (or clicks it in the UI) cannot build training data on a failed output.
+    """
+    materialized = instance.fetch_materializations(PRIVACY_GATE.asset_key, limit=1).records
+    if not materialized:
+        raise PrivacyGateError(
+            "anonymized_windows has no materialization in this Dagster instance: materialize "
+            "it first (its privacy gate runs with it)"
+        )
+    record = instance.get_latest_asset_check_evaluation_record(PRIVACY_GATE)
+    evaluation = record.evaluation if record else None
+    target = evaluation.target_materialization_data if evaluation else None
+    if evaluation is None or target is None or target.storage_id != materialized[0].storage_id:
+        raise PrivacyGateError(
+            "the newest anonymized_windows has no privacy gate result: re-materialize "
+            "anonymized_windows so its no_known_identifiers_survive check runs"
+        )
+    if not evaluation.passed:
+        raise PrivacyGateError(
+            "anonymized_windows failed its privacy gate (no_known_identifiers_survive): known "
+            "identifiers or canaries survived, so no training data is built on it; see the "
+            "check's counts, fix the contacts or scope and re-materialize anonymized_windows"
         )
 
 

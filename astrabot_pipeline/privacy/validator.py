@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass
 
 import regex
 
+from astrabot_pipeline.errors import AstrabotError
 from astrabot_pipeline.privacy.known_contacts import KnownContacts, digits_of
 from astrabot_pipeline.privacy.recognizers import CHAT_PHONE_PATTERNS, has_phone_length
 
@@ -26,6 +27,10 @@ _PHONE_PATTERNS = [
     regex.compile(pattern.regex, regex.IGNORECASE | regex.MULTILINE | regex.DOTALL)
     for pattern in CHAT_PHONE_PATTERNS
 ]
+
+
+class PrivacyGateError(AstrabotError, RuntimeError):
+    """Training data would be built on anonymized text whose gate failed or never ran."""
 
 
 def is_fictional_number(digits: str) -> bool:

@@ -1,9 +1,13 @@
 """The watched backup folder and the secrets that open what lands in it."""
 
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 
+from astrabot_pipeline import settings
+from astrabot_pipeline.errors import SettingError
 from astrabot_pipeline.signal.discovery import newest_backup
 
 
@@ -18,3 +22,20 @@ class SignalBackupResource(dg.ConfigurableResource):
 
     def newest(self) -> Path:
         return newest_backup(self.backup_dir)
+
+
+def refuse_secrets_in_run_config(run_config: Mapping[str, Any]) -> None:
+    """Raises SettingError when the run's config gives a secret a value of its own.
+
+    Run config (the launchpad, `--config`) is stored with the run in Dagster's database
+    and shown in the UI, so a secret typed there is refused rather than used; bound to its
+    environment variable (`{"env": ...}`, as `pipeline_resources` binds it) it is fine.
+    """
+    signal = run_config.get("resources", {}).get("signal", {}) or {}
+    given = signal.get("config", {}) or {}
+    for name, (value_env, file_env) in settings.SECRET_VARIABLES.items():
+        if isinstance(given.get(name), str):
+            raise SettingError(
+                f"the {name} was given in run config, which Dagster stores with the run: "
+                f"remove it there and export {value_env}, or name a 0600 file in {file_env}"
+            )

@@ -316,3 +316,29 @@ def test_read_secrets_prefers_the_named_file_and_hides_values_in_its_repr(tmp_pa
     with pytest.raises(UnreadableSecretFileError, match=settings.ACI_FILE_ENV) as raised:
         settings.read_secrets({settings.ACI_FILE_ENV: str(tmp_path / "absent")})
     assert isinstance(raised.value, OSError) and "absent" not in str(raised.value)
+
+
+def test_a_passphrase_typed_into_run_config_is_refused_and_never_used(
+    tmp_path, environment, secrets_dir
+):
+    """Run config (the launchpad, `--config`) is stored with the run: a secret there is
+    refused with where it belongs, even when the environment has none."""
+    backups = environment({})
+    legacy_backup(backups)
+    typed = "typed into the launchpad 123"
+    instance = dg.DagsterInstance.ephemeral()
+    result = dg.materialize(
+        [decoded_backup],
+        resources=pipeline_resources(),
+        instance=instance,
+        raise_on_error=False,
+        run_config={
+            "resources": {"signal": {"config": {"backup_dir": str(backups), "passphrase": typed}}}
+        },
+    )
+    assert not result.success
+    message = step_failure(result)
+    assert "passphrase was given in run config" in message
+    assert settings.PASSPHRASE_ENV in message and typed not in message
+    assert not (tmp_path / "data" / "decoded" / "latest").exists()
+    assert list(secrets_dir.iterdir()) == []
