@@ -211,3 +211,29 @@ def test_off_by_default_nothing_is_contacted_and_links_stay_unresolved():
 def test_an_instance_url_outside_the_rules_is_refused(url):
     with pytest.raises(SettingError, match=re.escape(url)):
         TwitterExtractor([url])
+
+
+def test_a_proxy_from_the_environment_is_never_used(monkeypatch):
+    """Only the configured instance hears of the tweet id: not a proxy the environment names."""
+    with (
+        serving(NitterServer(default=TWEET)) as proxy,
+        serving(NitterServer(default=TWEET)) as server,
+    ):
+        for name in (
+            "HTTP_PROXY",
+            "http_proxy",
+            "HTTPS_PROXY",
+            "https_proxy",
+            "ALL_PROXY",
+            "all_proxy",
+        ):
+            monkeypatch.setenv(name, proxy.url)
+        for name in ("NO_PROXY", "no_proxy"):
+            monkeypatch.delenv(name, raising=False)
+        with extractor(server.url) as client:
+            frame = client.enhance_conversations(
+                windows("https://x.com/someone/status/1790000000000000003")
+            )
+    assert frame["tweet_status"].tolist() == ["resolved"]
+    assert server.paths() == ["/i/status/1790000000000000003"]
+    assert proxy.requests == []

@@ -3,6 +3,7 @@ deletes the decoded plaintext once its blocking gate has passed."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import dagster as dg
@@ -11,6 +12,7 @@ import pytest
 from astrabot_pipeline.defs.privacy import AnonymizationConfig, anonymized_windows
 from astrabot_pipeline.defs.resources.backup import SignalBackupResource
 from astrabot_pipeline.defs.resources.paths import AstrabotPathsResource
+from astrabot_pipeline.privacy.canaries import canaries_path_for
 from astrabot_pipeline.synthetic import write_demo_backup
 
 from .conftest import PRIYA, SAM, recipients_frame
@@ -109,3 +111,15 @@ def test_a_tweet_s_author_and_quoted_text_are_anonymized_and_gated(data_dir):
     other = frame.loc[windows.loc[second, "message_id"], "tweet_author"].split("\n")
     assert other[0] == author and len(other) == 2 and "Some One" not in other
     assert checks["no_known_identifiers_survive"]
+
+
+def test_plaintext_is_kept_when_the_gate_fails_even_when_deletion_is_configured(data_dir):
+    """Deletion waits for a passing gate: a failed one leaves the decoded chats to fix the
+    contacts or scope from."""
+    windows = _messages().assign(tweet_text=None)
+    windows.loc[0, "body"] = "remember zebra quartz umbrella ok"
+    [backup] = (data_dir / "backups").glob("*.backup")
+    canaries_path_for(backup).write_text(json.dumps({"phrase": ["zebra quartz umbrella"]}))
+    _, checks = materialize(data_dir, windows=windows, delete_plaintext_after_gate=True)
+    assert not checks["no_known_identifiers_survive"]
+    assert all((data_dir / name).exists() for name in [*PLAINTEXT, *KEPT])
