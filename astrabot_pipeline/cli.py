@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import getpass
+import os
 import sys
 from pathlib import Path
 from typing import TextIO
@@ -65,6 +66,16 @@ def _needs_passphrase(path: Path) -> bool:
         return False  # the decoder reports what is wrong with the input itself
 
 
+def _tqdm_size(stream: TextIO) -> dict[str, int]:
+    """tqdm's size arguments for `stream`: a terminal that reports no size (a pty nobody
+    sized, as `script` or some CI runners make) gets 80x24, where tqdm would draw nothing."""
+    try:
+        size = os.get_terminal_size(stream.fileno())
+    except (AttributeError, OSError, ValueError):  # not a real file: tqdm decides
+        return {}
+    return {} if size.columns > 0 and size.lines > 0 else {"ncols": 80, "nrows": 24}
+
+
 class ProgressBar:
     """The decoder's progress callback, drawn by tqdm on a terminal: percent, bytes, MB/s
     and frames, at most every `interval` seconds.
@@ -97,6 +108,7 @@ class ProgressBar:
                 mininterval=self.interval,
                 miniters=1,  # the decoder itself calls only every so many frames
                 bar_format=self.BAR_FORMAT,
+                **_tqdm_size(self.stream),
             )
         elif total and self._bar.total != total:
             self._bar.total = total
