@@ -11,16 +11,17 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import getpass
+import os
 import sys
-import time
 from pathlib import Path
 from typing import TextIO
+
+from tqdm import tqdm  # type: ignore[import-untyped]  # tqdm ships no type hints
 
 from astrabot_pipeline import interrupts, settings
 from astrabot_pipeline.errors import AstrabotError
 
 MB = 1_000_000
-BAR_WIDTH = 24
 
 
 def _read_secrets(passphrase_file: Path | None, *, required: bool = True) -> settings.Secrets:
@@ -65,47 +66,60 @@ def _needs_passphrase(path: Path) -> bool:
         return False  # the decoder reports what is wrong with the input itself
 
 
-class ProgressBar:
-    """A one-line carriage-return progress bar (bytes, frames, percent, MB/s) on a terminal.
+def _tqdm_size(stream: TextIO) -> dict[str, int]:
+    """tqdm's size arguments for `stream`: a terminal that reports no size (a pty nobody
+    sized, as `script` or some CI runners make) gets 80x24, where tqdm would draw nothing."""
+    try:
+        size = os.get_terminal_size(stream.fileno())
+    except (AttributeError, OSError, ValueError):  # not a real file: tqdm decides
+        return {}
+    return {} if size.columns > 0 and size.lines > 0 else {"ncols": 80, "nrows": 24}
 
-    Used as the decoder's progress callback; renders at most every `interval` seconds, and
-    draws nothing unless `stream` is a TTY (logs and pipes get only the final summary).
+
+class ProgressBar:
+    """The decoder's progress callback, drawn by tqdm on a terminal: percent, bytes, MB/s
+    and frames, at most every `interval` seconds.
+
+    Silent unless `stream` is a TTY (logs and pipes get only the final summary). Nothing is
+    drawn before the first call, so a passphrase prompt never shares the bar's line. It shows
+    the label and counts only, never text read from the backup.
     """
+
+    BAR_FORMAT = "{l_bar}{bar}| {n_fmt}B/{total_fmt}B [{elapsed}<{remaining}, {rate_fmt}{postfix}]"
 
     def __init__(self, label: str, stream: TextIO = sys.stderr, *, interval: float = 0.1) -> None:
         self.label = label
         self.stream = stream
         self.enabled = stream.isatty()
         self.interval = interval
-        self._started = time.monotonic()
-        self._last = 0.0
-        self._drawn = False
-        self._width = 0
+        self._bar: tqdm | None = None
 
     def __call__(self, frames: int, bytes_read: int, total: int) -> None:
-        now = time.monotonic()
-        final = total > 0 and bytes_read >= total
-        if not self.enabled or (now - self._last < self.interval and not final):
+        if not self.enabled:
             return
-        self._last = now
-        share = bytes_read / total if total else 0.0
-        filled = int(share * BAR_WIDTH)
-        rate = bytes_read / MB / max(now - self._started, 1e-9)
-        line = (
-            f"{self.label} [{'#' * filled}{'.' * (BAR_WIDTH - filled)}] {share:6.1%} "
-            f"{bytes_read / MB:,.1f}/{total / MB:,.1f} MB  {frames:,} frames  {rate:,.1f} MB/s"
-        )
-        self.stream.write("\r" + line.ljust(self._width))  # pad over a longer previous line
-        self._width = len(line)
-        self.stream.flush()
-        self._drawn = True
+        if self._bar is None:
+            self._bar = tqdm(
+                desc=self.label,
+                total=total or None,
+                file=self.stream,
+                unit="B",
+                unit_scale=True,
+                unit_divisor=1000,
+                mininterval=self.interval,
+                miniters=1,  # the decoder itself calls only every so many frames
+                bar_format=self.BAR_FORMAT,
+                **_tqdm_size(self.stream),
+            )
+        elif total and self._bar.total != total:
+            self._bar.total = total
+        self._bar.set_postfix_str(f"{frames:,} frames", refresh=False)
+        self._bar.update(bytes_read - self._bar.n)
 
     def close(self) -> None:
-        """End the bar's line so later output starts on a fresh one."""
-        if self._drawn:
-            self.stream.write("\n")
-            self.stream.flush()
-            self._drawn = False
+        """Draw the bar's last state and end its line, so later output starts on a fresh one
+        (a second call does nothing)."""
+        if self._bar is not None:
+            self._bar.close()
 
 
 def _failed(command: str, error: Exception, bar: ProgressBar) -> int:

@@ -22,6 +22,7 @@ from astrabot_pipeline.inference.modelfile import MODELFILE_NAME, render_modelfi
 from astrabot_pipeline.storage import atomic_output
 from astrabot_pipeline.training.base_model import quiet_progress_bars
 from astrabot_pipeline.training.chat_template import IM_START
+from astrabot_pipeline.training.model_folder import is_tiny_base_model
 
 MODEL_CARD_NAME = "README.md"
 
@@ -67,8 +68,6 @@ def export_model(
         )
     loaded = load_adapter(adapter_dir, for_export=True)
     model, tokenizer, info = loaded.model, loaded.tokenizer, loaded.info
-    from astrabot_pipeline.training.tiny_model import is_tiny_base_model
-
     tiny = info.base_is_local and is_tiny_base_model(Path(info.base_model).expanduser())
     evaluation = read_evaluation(reports_dir)
     parameters = int(model.num_parameters())

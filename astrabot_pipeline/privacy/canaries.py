@@ -10,7 +10,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from astrabot_pipeline.synthetic.demo_backup import canaries_path_for
+# The manifest's name: the backup's file name and this suffix, in the same folder.
+CANARIES_SUFFIX = ".canaries.json"
+
+
+def canaries_path_for(backup_path: str | Path) -> Path:
+    """Where the canary manifest of `backup_path` lives (the demo generator writes it there)."""
+    backup_path = Path(backup_path)
+    return backup_path.with_name(backup_path.name + CANARIES_SUFFIX)
 
 
 def load_canaries(backup: str | Path) -> list[str]:

@@ -37,7 +37,12 @@ from astrabot_pipeline.signal.errors import (
     UnsupportedBackupError,
     WrongPassphraseError,
 )
-from astrabot_pipeline.signal.normalize import INCOMING_BASE, NormalizedBackup, normalize_database
+from astrabot_pipeline.signal.normalize import (
+    INCOMING_BASE,
+    NormalizedBackup,
+    normalize_database,
+    stripped_text,
+)
 from astrabot_pipeline.signal.sqlite_guard import ReadGuard, quote_identifier
 from astrabot_pipeline.signal.sqlite_replay import KEY_VALUE_TABLE
 
@@ -216,13 +221,6 @@ def _loads(text: object) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-def _text(value: object) -> str | None:
-    if value is None:
-        return None
-    text = str(value).strip()
-    return text or None
-
-
 def _int(value: Any) -> int | None:
     """`int(value)` for any JSON value, None where int() refuses it."""
     if isinstance(value, bool):
@@ -235,7 +233,7 @@ def _int(value: Any) -> int | None:
 
 def _strip_device(value: object) -> str | None:
     """`items` values are "<aci or e164>.<device id>"."""
-    text = _text(value)
+    text = stripped_text(value)
     if text is None:
         return None
     head, dot, tail = text.rpartition(".")
@@ -306,10 +304,10 @@ class _Converter:
                 }
 
     def lookup(self, service_id: object = None, e164: object = None) -> int | None:
-        key = _text(service_id)
+        key = stripped_text(service_id)
         if key is not None and (found := self.by_service_id.get(key.lower())) is not None:
             return found
-        number = _text(e164)
+        number = stripped_text(e164)
         return self.by_e164.get(number) if number is not None else None
 
     # -- tables ---------------------------------------------------------------------------
@@ -335,26 +333,26 @@ class _Converter:
         groups: list[tuple[object, ...]] = []
         for number, row in enumerate(self.rows("conversations", "rowid"), start=1):
             self.conversation_ids[str(row["id"])] = number
-            service_id = _text(row.get("serviceId") or row.get("uuid"))
-            e164 = _text(row.get("e164"))
+            service_id = stripped_text(row.get("serviceId") or row.get("uuid"))
+            e164 = stripped_text(row.get("e164"))
             if service_id:
                 self.by_service_id.setdefault(service_id.lower(), number)
             if e164:
                 self.by_e164.setdefault(e164, number)
             if row.get("type") == "group":
                 self.group_ids.add(number)
-                group_id = _text(row.get("groupId")) or f"desktop:{row['id']}"
-                groups.append((len(groups) + 1, group_id, number, _text(row.get("name"))))
+                group_id = stripped_text(row.get("groupId")) or f"desktop:{row['id']}"
+                groups.append((len(groups) + 1, group_id, number, stripped_text(row.get("name"))))
                 recipients.append((number, RECIPIENT_TYPE_GROUP, *[None] * 3, group_id,
                                    *[None] * 8))  # fmt: skip
                 continue
             aci = service_id if service_id and not service_id.upper().startswith("PNI:") else None
             recipients.append((
-                number, 0, e164, aci, _text(row.get("username")), None,
-                _text(row.get("name")), _text(row.get("systemGivenName")),
-                _text(row.get("systemFamilyName")), _text(row.get("profileName")),
-                _text(row.get("profileFamilyName")), _text(row.get("profileFullName")),
-                _text(row.get("nicknameGivenName")), _text(row.get("nicknameFamilyName")),
+                number, 0, e164, aci, stripped_text(row.get("username")), None,
+                stripped_text(row.get("name")), stripped_text(row.get("systemGivenName")),
+                stripped_text(row.get("systemFamilyName")), stripped_text(row.get("profileName")),
+                stripped_text(row.get("profileFamilyName")), stripped_text(row.get("profileFullName")),
+                stripped_text(row.get("nicknameGivenName")), stripped_text(row.get("nicknameFamilyName")),
             ))  # fmt: skip
         target.executemany(f"INSERT INTO recipient VALUES ({','.join('?' * 14)})", recipients)
         target.executemany("INSERT INTO groups VALUES (?, ?, ?, ?)", groups)
@@ -401,8 +399,8 @@ class _Converter:
             for attachment in row.get("attachments") or []:
                 if isinstance(attachment, Mapping):
                     attachments.append((
-                        len(attachments) + 1, message_id, _text(attachment.get("contentType")),
-                        _text(attachment.get("fileName")), _int(attachment.get("size")),
+                        len(attachments) + 1, message_id, stripped_text(attachment.get("contentType")),
+                        stripped_text(attachment.get("fileName")), _int(attachment.get("size")),
                     ))  # fmt: skip
             reactions.extend(self.reaction_rows(row, message_id))
             mentions.extend(self.mention_rows(row, message_id))
@@ -470,7 +468,7 @@ class _Converter:
     def reaction_rows(self, row: Mapping[str, Any], message_id: int) -> list[tuple]:
         found = []
         for reaction in row.get("reactions") or []:
-            if not isinstance(reaction, Mapping) or not _text(reaction.get("emoji")):
+            if not isinstance(reaction, Mapping) or not stripped_text(reaction.get("emoji")):
                 continue
             author = self.conversation_ids.get(str(reaction.get("fromId")))
             if author is not None:

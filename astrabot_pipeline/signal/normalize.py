@@ -8,6 +8,7 @@ Schema landmarks and the `type` bit field: docs/backup-formats.md §6, §6.2.
 
 from __future__ import annotations
 
+import math
 import sqlite3
 from collections import Counter
 from collections.abc import Mapping, Sequence
@@ -143,7 +144,7 @@ def recipient_name_forms(raw: pd.DataFrame) -> pd.DataFrame:
     long = raw.melt(
         id_vars=["recipient_id"], value_vars=present, var_name="source", value_name="name"
     )
-    long["name"] = long["name"].map(_text)
+    long["name"] = long["name"].map(stripped_text)
     long["recipient_id"] = to_int(long["recipient_id"])
     long = long.dropna(subset=["recipient_id", "name"])
     return long.sort_values(["recipient_id", "source"]).reset_index(drop=True)
@@ -192,8 +193,10 @@ def to_timestamp(series: pd.Series) -> pd.Series:
     return pd.to_datetime(millis, unit="ms", utc=True, errors="coerce")
 
 
-def _text(value: object) -> str | None:
-    if value is None or (isinstance(value, float) and pd.isna(value)) or value is pd.NA:
+def stripped_text(value: object) -> str | None:
+    """Any cell or field value as stripped text; None for a missing value (None, NaN, pd.NA)
+    or one that is blank. Shared by the Android, Desktop and backup-v2 normalizers."""
+    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
         return None
     text = str(value).strip()
     return text or None
@@ -237,11 +240,11 @@ class _RawRecipientRow(Protocol):
 
 
 def _joined(*parts: object) -> str | None:
-    return _text(" ".join(p for p in (_text(part) for part in parts) if p))
+    return stripped_text(" ".join(p for p in (stripped_text(part) for part in parts) if p))
 
 
 def _first(*values: object) -> str | None:
-    return next((text for text in map(_text, values) if text), None)
+    return next((text for text in map(stripped_text, values) if text), None)
 
 
 def _int_or_none(value: Any) -> int | None:
@@ -404,8 +407,8 @@ class _Normalizer:
     @staticmethod
     def _recipient(row: _RawRecipientRow, titles: Mapping[int, str]) -> tuple[object, ...]:
         recipient_id = _int_or_none(row.recipient_id)
-        group_title = _text(titles.get(recipient_id)) if recipient_id is not None else None
-        is_group = bool(_int_or_none(row.type)) or _text(row.group_id) is not None
+        group_title = stripped_text(titles.get(recipient_id)) if recipient_id is not None else None
+        is_group = bool(_int_or_none(row.type)) or stripped_text(row.group_id) is not None
         nickname = _first(row.nickname_joined, _joined(row.nickname_given, row.nickname_family))
         system_name = _first(row.system_joined, _joined(row.system_given, row.system_family))
         profile_name = _first(row.profile_joined, _joined(row.given_name, row.family_name))
@@ -422,24 +425,24 @@ class _Normalizer:
             False,
             is_group,
             display_name,
-            _text(row.given_name),
-            _text(row.family_name),
+            stripped_text(row.given_name),
+            stripped_text(row.family_name),
             nickname,
-            _text(row.e164),
-            _text(row.email),
-            _text(row.username),
-            _text(row.aci),
+            stripped_text(row.e164),
+            stripped_text(row.email),
+            stripped_text(row.username),
+            stripped_text(row.aci),
             group_title,
         )
 
     def find_self_id(self, recipients: pd.DataFrame, raw: pd.DataFrame) -> int | None:
         """The owner's recipient: account ACI/E164 key-values, else the sender of outgoing rows."""
-        aci = _text(
+        aci = stripped_text(
             self.key_values.get("account.aci")
             or self.key_values.get("account.uuid")
             or self.preferences.get("pref_local_uuid")
         )
-        e164 = _text(
+        e164 = stripped_text(
             self.key_values.get("account.e164") or self.preferences.get("pref_local_number")
         )
         for column, wanted in (("aci", aci), ("e164", e164)):
@@ -471,7 +474,9 @@ class _Normalizer:
             return pd.DataFrame(columns=["thread_id", "recipient_id", "is_group", "title"])
         frame = self.select("thread", THREAD_COLUMNS)
         # pre-108 `recipient_ids` is text ("5"); take the first id
-        first_id = frame["recipient_id"].map(lambda v: str(v).split()[0] if _text(v) else None)
+        first_id = frame["recipient_id"].map(
+            lambda v: str(v).split()[0] if stripped_text(v) else None
+        )
         frame["recipient_id"] = to_int(first_id)
         frame["thread_id"] = to_int(frame["thread_id"])
         frame = frame.dropna(subset=["thread_id", "recipient_id"])

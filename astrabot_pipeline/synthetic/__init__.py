@@ -15,7 +15,6 @@ from astrabot_pipeline.synthetic.corpus import (
 from astrabot_pipeline.synthetic.demo_backup import (
     DEMO_PASSPHRASE,
     DemoBackup,
-    canaries_path_for,
     write_demo_backup,
 )
 from astrabot_pipeline.synthetic.people import Cast, Group, Person, build_cast
@@ -39,7 +38,6 @@ __all__ = [
     "SignalDatabase",
     "Thread",
     "build_cast",
-    "canaries_path_for",
     "generate_corpus",
     "write_demo_backup",
     "write_signal_database",

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from astrabot_pipeline import storage
+from astrabot_pipeline.privacy.canaries import canaries_path_for
 from astrabot_pipeline.signal.encoder import encode_sqlite_to_backup
 from astrabot_pipeline.synthetic.corpus import generate_corpus
 from astrabot_pipeline.synthetic.signal_db import write_signal_database
@@ -24,7 +25,6 @@ from astrabot_pipeline.synthetic.signal_db import write_signal_database
 # Demo only: the value is public, like everything in the demo backup.
 DEMO_PASSPHRASE = "111112222233333444445555566666"
 DEMO_FILE_NAME = "signal-demo.backup"
-CANARIES_SUFFIX = ".canaries.json"  # read by privacy.load_canaries through canaries_path_for
 
 
 @dataclass(frozen=True)
@@ -36,12 +36,6 @@ class DemoBackup:
     seed: int
     backup_version: int
     counts: Mapping[str, int]
-
-
-def canaries_path_for(backup_path: str | Path) -> Path:
-    """Where the canary manifest of a demo backup lives."""
-    backup_path = Path(backup_path)
-    return backup_path.with_name(backup_path.name + CANARIES_SUFFIX)
 
 
 def _iv_and_salt(seed: int, n_messages: int, backup_version: int) -> tuple[bytes, bytes]:

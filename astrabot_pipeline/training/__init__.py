@@ -22,6 +22,7 @@ from astrabot_pipeline.training.curriculum import (
     STAGE_NAMES,
     CurriculumStage,
 )
+from astrabot_pipeline.training.model_folder import is_small_base_model, is_tiny_base_model
 from astrabot_pipeline.training.profiles import (
     MODEL_PROFILES,
     ModelProfile,
@@ -31,7 +32,6 @@ from astrabot_pipeline.training.profiles import (
 )
 from astrabot_pipeline.training.small_model import (
     SmallModelNotInstalledError,
-    is_small_base_model,
     locate_smollm2_gguf,
     prepare_small_base_model,
 )
@@ -54,7 +54,6 @@ from astrabot_pipeline.training.stages import (
 )
 from astrabot_pipeline.training.tiny_model import (
     build_tiny_base_model,
-    is_tiny_base_model,
     train_chatml_tokenizer,
 )
 

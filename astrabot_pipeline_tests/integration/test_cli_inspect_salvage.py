@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import pty
 import subprocess
 import sys
 from pathlib import Path
@@ -161,11 +162,46 @@ def test_the_progress_bar_draws_percent_and_rate_only_on_a_terminal():
         bar(10_000, 4_000_000, 8_000_000)
         bar(20_000, 8_000_000, 8_000_000)
         bar.close()
+        bar.close()  # a second close (an error after the end) writes nothing more
     drawn = terminal.getvalue()
-    assert drawn.startswith("\rdecoding [")
-    assert " 50.0% " in drawn and "100.0%" in drawn
-    assert "20,000 frames" in drawn and "MB/s" in drawn and drawn.endswith("\n")
+    assert drawn.startswith("\rdecoding:")
+    assert " 50%" in drawn and "100%" in drawn and "4.00MB/8.00MB" in drawn
+    assert "20,000 frames" in drawn and "B/s" in drawn and drawn.endswith("\n")
+    assert drawn.count("\n") == 1
     assert pipe.getvalue() == ""
+
+
+def test_the_progress_bar_ends_its_line_when_closed_on_an_error():
+    terminal = _Terminal()
+    bar = ProgressBar("checking", terminal, interval=0.0)
+    bar(5, 1_000_000, 8_000_000)
+    bar.close()
+    print("astrabot inspect: the backup is damaged", file=terminal)
+    last_lines = terminal.getvalue().rsplit("\r", 1)[-1].splitlines()
+    assert "12%" in last_lines[0] and last_lines[1] == "astrabot inspect: the backup is damaged"
+
+
+def test_decode_draws_its_progress_bar_on_a_terminal_even_one_of_unknown_size(demo, tmp_path):
+    controller, terminal = pty.openpty()  # a pty nobody sized: 0 columns, 0 rows
+    command = [str(Path(sys.executable).parent / "astrabot"), "decode", str(demo.path)]
+    env = {**os.environ, "SIGNAL_BACKUP_PASSPHRASE": DEMO_PASSPHRASE}
+    with subprocess.Popen(
+        [*command, "--out", str(tmp_path / "o")], env=env, stdout=subprocess.PIPE, stderr=terminal
+    ) as child:
+        os.close(terminal)
+        drawn = b""
+        while True:
+            try:
+                chunk = os.read(controller, 1 << 16)
+            except OSError:  # EIO: the child has closed its end
+                break
+            if not chunk:
+                break
+            drawn += chunk
+        assert child.wait(timeout=120) == 0
+    os.close(controller)
+    assert b"\rdecoding: 100%|" in drawn and b"frames]" in drawn and b"B/s" in drawn
+    assert DEMO_PASSPHRASE.encode() not in drawn
 
 
 def test_decode_prints_one_plain_summary_line_when_not_on_a_terminal(demo, tmp_path):

@@ -2,10 +2,11 @@
 launcher, the compose file keeps the rules (secrets as read-only files, the socket only
 on the daemon, the web server on loopback only, a required Postgres password with a
 healthcheck), every file a Dockerfile copies exists, and the decoder image holds
-everything the Pipes entry point imports. Engine tests carry the `docker` marker."""
+everything the Pipes entry point imports and installs every library its modules import. Engine tests carry the `docker` marker."""
 
 from __future__ import annotations
 
+import ast
 import re
 import shutil
 import subprocess
@@ -129,6 +130,34 @@ def test_the_decoder_image_holds_every_module_the_pipes_entry_point_imports():
         if not any(Path(f) == c or Path(f).is_relative_to(c) for c in copied if c.exists())
     ]
     assert outside == []
+
+
+# Import names whose distribution is named otherwise.
+_DISTRIBUTION_OF = {"google": "protobuf", "dagster_pipes": "dagster-pipes"}
+
+
+def _module_level_imports(path: Path) -> set[str]:
+    """Top-level names of what `path` imports when loaded (not inside functions)."""
+    names = set()
+    for node in ast.parse(path.read_text(encoding="utf-8")).body:
+        if isinstance(node, ast.Import):
+            names |= {alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and not node.level and node.module:
+            names.add(node.module.split(".")[0])
+    return names
+
+
+def test_the_decoder_image_installs_every_package_its_modules_import():
+    """`astrabot decode` in the image loads cli.py and signal/: each library they import at
+    module level must be in the image's `pip install` (the image has no pyproject install)."""
+    dockerfile = (DOCKER / "decoder" / "Dockerfile").read_text()
+    installed = set(re.findall(r'"([A-Za-z0-9_.\-]+)[<>=!~]', dockerfile))
+    copied = [ROOT / source for source in _copies(DOCKER / "decoder" / "Dockerfile")]
+    files = [f for c in copied for f in ([c] if c.is_file() else sorted(c.rglob("*.py")))]
+    imported = set().union(*(_module_level_imports(f) for f in files))
+    libraries = imported - set(sys.stdlib_module_names) - {"astrabot_pipeline"}
+    assert "pandas" in libraries
+    assert {_DISTRIBUTION_OF.get(name, name) for name in libraries} - installed == set()
 
 
 def _compose_command() -> list[str] | None:

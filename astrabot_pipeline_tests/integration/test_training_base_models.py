@@ -27,11 +27,8 @@ from astrabot_pipeline.training import (  # noqa: E402
     prepare_small_base_model,
     train_lora_stage,
 )
-from astrabot_pipeline.training.small_model import (  # noqa: E402
-    SMALL_MODEL_MARKER,
-    load_smollm2_gguf,
-    save_plain_copy,
-)
+from astrabot_pipeline.training.model_folder import SMALL_MODEL_MARKER  # noqa: E402
+from astrabot_pipeline.training.small_model import load_smollm2_gguf, save_plain_copy  # noqa: E402
 from astrabot_pipeline_tests.integration.test_training_stages import (  # noqa: E402
     TRAIN,
     VALIDATION,

@@ -10,7 +10,6 @@ from astrabot_pipeline.privacy.recognizers import (
     ChatPhoneRecognizer,
     LuhnCardRecognizer,
     StreetAddressRecognizer,
-    passes_luhn,
 )
 
 
@@ -87,6 +86,25 @@ def test_dates_and_social_security_numbers_are_not_phones(text):
 def test_luhn_valid_numbers_of_any_card_length_are_cards():
     cards = LuhnCardRecognizer()
     # 19 digits and a 2-series prefix: both outside Presidio's card pattern.
-    assert passes_luhn("4131034282458809939") and passes_luhn("2720418695252980")
+    assert cards.validate_result("4131034282458809939")
+    assert cards.validate_result("2720-4186-9525-2980")
+    assert not cards.validate_result("4131034282458809938")
     text = "card 4131034282458809939 or 2720 4186 9525 2980, not 4131034282458809938"
     assert found(cards, "CREDIT_CARD", text) == ["4131034282458809939", "2720 4186 9525 2980"]
+
+
+@pytest.mark.parametrize(
+    ("text", "card"),
+    [
+        ("pay with 4111-1111-1111-1111 ok", "4111-1111-1111-1111"),  # dashes
+        ("pay with 4111 1111 1111 1111 ok", "4111 1111 1111 1111"),  # spaces
+        ("id 000000000000 here", "000000000000"),  # 12 digits, the shortest
+        ("id 00000000000 here", None),  # 11 digits: too short
+        ("id 41310342824588099390 here", None),  # 20 digits: too long
+        ("v1.4111111111111111 ok", None),  # part of a version or decimal
+        ("4111 1111  1111 1111", None),  # two spaces break a group
+        ("4111_1111_1111_1111", None),  # not a card separator
+    ],
+)
+def test_card_numbers_are_12_to_19_digits_grouped_by_single_spaces_or_dashes(text, card):
+    assert found(LuhnCardRecognizer(), "CREDIT_CARD", text) == ([card] if card else [])

@@ -36,7 +36,12 @@ from typing import TypedDict
 import pandas as pd
 
 from astrabot_pipeline.signal.backup_v2.frames import ReadStats
-from astrabot_pipeline.signal.normalize import NormalizedBackup, to_int, to_timestamp
+from astrabot_pipeline.signal.normalize import (
+    NormalizedBackup,
+    stripped_text,
+    to_int,
+    to_timestamp,
+)
 from astrabot_pipeline.signal.proto_builder import DynamicMessage
 from astrabot_pipeline.signal.tables import SCHEMAS, conform
 
@@ -77,13 +82,8 @@ def _str(state: _State, value: str | bytes) -> str:
     return value
 
 
-def _text(value: str) -> str | None:
-    value = value.strip()
-    return value or None
-
-
 def _joined(*parts: str | None) -> str | None:
-    return _text(" ".join(p for p in parts if p))
+    return stripped_text(" ".join(p for p in parts if p))
 
 
 def _first(*values: str | None) -> str | None:
@@ -219,9 +219,9 @@ def normalize_frames(
 
 def _account(state: _State, account: DynamicMessage) -> None:
     state.account_names = {
-        "given_name": _text(_str(state, account.givenName)),
-        "family_name": _text(_str(state, account.familyName)),
-        "username": _text(_str(state, account.username)),
+        "given_name": stripped_text(_str(state, account.givenName)),
+        "family_name": stripped_text(_str(state, account.familyName)),
+        "username": stripped_text(_str(state, account.username)),
     }
 
 
@@ -236,14 +236,14 @@ def _recipient(state: _State, recipient: DynamicMessage) -> None:
     if kind == "contact":
         contact = recipient.contact
         forms = {
-            "system_given": _text(_str(state, contact.systemGivenName)),
-            "system_family": _text(_str(state, contact.systemFamilyName)),
-            "system_nickname": _text(_str(state, contact.systemNickname)),
-            "given_name": _text(_str(state, contact.profileGivenName)),
-            "family_name": _text(_str(state, contact.profileFamilyName)),
-            "nickname_given": _text(_str(state, contact.nickname.given)),
-            "nickname_family": _text(_str(state, contact.nickname.family)),
-            "username": _text(_str(state, contact.username)),
+            "system_given": stripped_text(_str(state, contact.systemGivenName)),
+            "system_family": stripped_text(_str(state, contact.systemFamilyName)),
+            "system_nickname": stripped_text(_str(state, contact.systemNickname)),
+            "given_name": stripped_text(_str(state, contact.profileGivenName)),
+            "family_name": stripped_text(_str(state, contact.profileFamilyName)),
+            "nickname_given": stripped_text(_str(state, contact.nickname.given)),
+            "nickname_family": stripped_text(_str(state, contact.nickname.family)),
+            "username": stripped_text(_str(state, contact.username)),
         }
         e164 = f"+{contact.e164}" if contact.HasField("e164") and contact.e164 else None
         aci = format_aci(contact.aci)
@@ -254,10 +254,10 @@ def _recipient(state: _State, recipient: DynamicMessage) -> None:
         state.self_id = recipient_id
         row["is_self"] = True
     elif kind == "group":
-        title = _text(_str(state, recipient.group.snapshot.title.title))
+        title = stripped_text(_str(state, recipient.group.snapshot.title.title))
         row.update({"is_group": True, "group_title": title, "display_name": title})
     elif kind == "callLink":
-        row["display_name"] = _text(_str(state, recipient.callLink.name))
+        row["display_name"] = stripped_text(_str(state, recipient.callLink.name))
     _apply_names(state, row, forms)
     state.recipients[recipient_id] = row
 
@@ -373,8 +373,8 @@ def _chat_item(state: _State, item: DynamicMessage, message_id: int) -> None:
             (
                 len(state.attachments) + 1,
                 message_id,
-                _text(_str(state, pointer.contentType)),
-                _text(_str(state, pointer.fileName)),
+                stripped_text(_str(state, pointer.contentType)),
+                stripped_text(_str(state, pointer.fileName)),
                 size,
             )
         )

@@ -1,0 +1,97 @@
+"""Dependencies point one way: the import graph, read from the source with `ast`.
+
+Every import counts, function-level ones included, so a lazy import cannot hide a cycle.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterator
+from pathlib import Path
+
+import astrabot_pipeline
+
+PACKAGE = "astrabot_pipeline"
+ROOT = Path(astrabot_pipeline.__file__).parent
+# Allowed to use the demo generator: itself, the `astrabot demo` command, the Dagster wiring.
+SYNTHETIC = f"{PACKAGE}.synthetic"
+SYNTHETIC_USERS = (SYNTHETIC, f"{PACKAGE}.cli", f"{PACKAGE}.defs")
+
+
+def _module_name(path: Path) -> str:
+    parts = path.relative_to(ROOT.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+MODULES = {_module_name(path): path for path in sorted(ROOT.rglob("*.py"))}
+
+
+def _imported(module: str, tree: ast.AST) -> Iterator[str]:
+    """Every module of the package that `module` imports, anywhere in its code."""
+    package = module if MODULES[module].name == "__init__.py" else module.rpartition(".")[0]
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                anchor = package.rsplit(".", node.level - 1)[0] if node.level > 1 else package
+                base = f"{anchor}.{base}" if base else anchor
+            # `from package import submodule` imports the submodule too.
+            names = [base, *(f"{base}.{alias.name}" for alias in node.names)]
+        else:
+            continue
+        yield from (name for name in names if name in MODULES)
+
+
+GRAPH = {
+    module: set(_imported(module, ast.parse(path.read_text(encoding="utf-8"))))
+    for module, path in MODULES.items()
+}
+
+
+def _within(module: str, prefix: str) -> bool:
+    return module == prefix or module.startswith(prefix + ".")
+
+
+def _cycles(nodes: set[str]) -> list[list[str]]:
+    """One cycle through each strongly connected group of `nodes` (depth-first search)."""
+    found: list[list[str]] = []
+    done: set[str] = set()
+
+    def visit(node: str, path: list[str]) -> None:
+        if node in path:
+            found.append([*path[path.index(node) :], node])
+            return
+        if node in done:
+            return
+        for target in sorted(GRAPH[node] & nodes):
+            visit(target, [*path, node])
+        done.add(node)
+
+    for node in sorted(nodes):
+        visit(node, [])
+    return found
+
+
+def test_the_graph_sees_function_level_imports():
+    # cli.py imports the demo generator inside `_demo` only.
+    assert SYNTHETIC in GRAPH[f"{PACKAGE}.cli"]
+
+
+def test_only_the_demo_command_and_the_dagster_layer_use_the_demo_generator():
+    users = {
+        module
+        for module, targets in GRAPH.items()
+        if any(_within(target, SYNTHETIC) for target in targets)
+    }
+    assert {
+        m for m in users if not any(_within(m, allowed) for allowed in SYNTHETIC_USERS)
+    } == set()
+
+
+def test_modules_import_each_other_without_a_cycle():
+    # A package's __init__ only re-exports its modules; the cycle check is between modules.
+    modules = {m for m, path in MODULES.items() if path.name != "__init__.py"}
+    assert {f"{PACKAGE}.training.base_model", f"{PACKAGE}.training.tiny_model"} <= modules
+    assert _cycles(modules) == []
