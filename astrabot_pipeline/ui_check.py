@@ -176,14 +176,15 @@ def _stop_group(process: subprocess.Popen[Any], grace: float) -> None:
         os.killpg(process.pid, signal.SIGTERM)
     with suppress(subprocess.TimeoutExpired):
         process.wait(timeout=grace)
-    while _group_alive(process.pid) and time.monotonic() < deadline:
+    while group_alive(process.pid) and time.monotonic() < deadline:
         time.sleep(0.1)  # the leader is gone; its children are still shutting down
     with suppress(ProcessLookupError):
         os.killpg(process.pid, signal.SIGKILL)  # whatever outlived the grace period
     process.wait()
 
 
-def _group_alive(pgid: int) -> bool:
+def group_alive(pgid: int) -> bool:
+    """Whether any process of the process group `pgid` is still there."""
     try:
         os.killpg(pgid, 0)
     except ProcessLookupError:

@@ -13,7 +13,7 @@ import sys
 import time
 from pathlib import Path
 
-from astrabot_pipeline.ui_check import answers, free_port
+from astrabot_pipeline.ui_check import answers, free_port, group_alive
 
 ROOT = Path(__file__).resolve().parents[2]
 STARTUP_SECONDS = 120
@@ -22,14 +22,6 @@ STOP_SECONDS = 20
 
 def _up(port: int) -> bool:
     return answers(f"http://127.0.0.1:{port}")
-
-
-def _group_alive(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    return True
 
 
 def _as_a_background_job() -> None:
@@ -67,11 +59,11 @@ def test_ctrl_c_stops_every_process_of_dagster_dev(tmp_path):
         stopped = time.monotonic() + STOP_SECONDS
         while time.monotonic() < stopped:
             dev.poll()  # reap it: an exited but unreaped process still counts in its group
-            if not _group_alive(dev.pid):
+            if not group_alive(dev.pid):
                 break
             time.sleep(0.2)
-        assert not _group_alive(dev.pid), f"processes left {STOP_SECONDS} s after Ctrl-C"
+        assert not group_alive(dev.pid), f"processes left {STOP_SECONDS} s after Ctrl-C"
     finally:
-        if _group_alive(dev.pid):
+        if group_alive(dev.pid):
             os.killpg(dev.pid, signal.SIGKILL)
         dev.wait(timeout=10)
