@@ -43,9 +43,9 @@ def decoded_backup(
 ):
     """The backup decrypted (MAC-checked), replayed into SQLite and normalized to the data
     contract by the decoder running as its own process (subprocess or container, via Pipes)."""
+    refuse_secrets_in_run_config(context.run.run_config)  # before any work
     backup = signal.newest()
     out_dir = paths.sub("decoded", "latest")
-    refuse_secrets_in_run_config(context.run.run_config)
     decoded = decoder.decode(
         context,
         backup=backup,
