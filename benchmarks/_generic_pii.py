@@ -314,7 +314,8 @@ def _grouped(value: str, rng: random.Random) -> str:
 
 
 def _dob(fake: Faker, locale: str, rng: random.Random) -> str:
-    born: date = fake.date_of_birth(minimum_age=16, maximum_age=80)
+    # Fixed bounds: Faker's date_of_birth counts from today, and the set must not change.
+    born: date = fake.date_between_dates(date(1946, 1, 1), date(2010, 12, 31))
     return born.strftime(rng.choice(DATE_FORMATS[locale]))
 
 
@@ -363,6 +364,11 @@ class _Locale:
         self.rng = random.Random(f"{seed}:{locale}")
         self.fake = Faker(locale)
         self.fake.seed_instance(self.rng.randrange(2**32))
+        # Faker's it_IT builds its city list from a set, in an order that changes with the
+        # hash seed of each process: sorted, the draws repeat.
+        addresses = self.fake.provider("faker.providers.address")
+        if addresses is not None and locale == "it_IT":
+            addresses.cities = sorted(addresses.cities)  # type: ignore[attr-defined]
         self.contacts = _address_book(self.fake, locale, self.rng)
         known = {c.given for c in self.contacts}
         self.stranger_givens = [
