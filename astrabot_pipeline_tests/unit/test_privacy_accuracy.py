@@ -28,6 +28,8 @@ def test_a_span_is_caught_from_eighty_percent_of_its_characters_replaced_not_bel
     seven_of_ten = score([text], [_replaced((12, 19))])
     assert eight_of_ten.recall_of("PHONE") == 1.0
     assert seven_of_ten.recall_of("PHONE") == 0.0
+    empty = LabelledText(NUMBER_TEXT, (GoldSpan(12, 12, "PHONE"),))
+    assert score([empty], [_replaced((0, 22))]).recall == 0.0
 
 
 def test_characters_replaced_by_several_replacements_add_up_and_are_counted_once():
