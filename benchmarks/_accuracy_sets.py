@@ -20,7 +20,8 @@ from astrabot_pipeline.privacy.accuracy import OWNER_STYLES, GoldSpan, LabelledT
 from astrabot_pipeline.signal.tables import conform
 
 PRESIDIO_RESEARCH = Path("/work/shared/data/presidio_research_synth_dataset_v2.json")
-REAL_CHAT_LABELS = Path(__file__).parent / "data" / "real_chat" / "precision_labels.jsonl"
+REPO = Path(__file__).resolve().parents[1]
+REAL_CHAT_LABELS = REPO / "benchmarks" / "data" / "real_chat" / "precision_labels.jsonl"
 QUICK_SAMPLE = 300  # texts drawn from each outside set in --quick mode
 QUICK_GENERIC = (40, 15)  # PII and clean messages per locale in --quick mode
 
@@ -217,7 +218,8 @@ def _labelled_styles(record: dict) -> frozenset[str] | None:
 def real_chat_set(quick: bool, path: Path = REAL_CHAT_LABELS) -> AccuracySet | str:
     """The hand-labelled real-chat precision set, or why it is not there."""
     if not path.exists():
-        return f"{path.relative_to(path.parents[3])} is missing (the hand-labelled real-chat set)"
+        shown = path.relative_to(REPO) if path.is_relative_to(REPO) else path
+        return f"{shown} is missing (the hand-labelled real-chat set)"
     texts = []
     read_from_text = 0
     for line in path.read_text(encoding="utf-8").splitlines():
