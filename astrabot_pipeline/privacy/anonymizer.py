@@ -241,6 +241,7 @@ def build_analyzer(known_contacts: KnownContacts) -> AnalyzerEngine:
         GivenNameRecognizer(NameGazetteer(given_names, ordinary, _is_chat_noise)),
         ChatNerRecognizer(
             OrdinaryUnlessNamed(ordinary, given_names),
+            OrdinaryUnlessNamed(ordinary, given_names, dictionary=False),
             supported_entities=nlp_engine.get_supported_entities(),
             supported_language=LANGUAGE,
             name=NER_RECOGNIZER,

@@ -73,20 +73,22 @@ class ChatNerRecognizer(SpacyRecognizer):
     """spaCy's people and places, less the ordinary words it tags where capitals say nothing.
 
     An entity that is a single Capitalized word opening a sentence, or a SHOUTED one, is
-    dropped when that word is ordinary (`is_ordinary`) and no chat cue names it ("Max
-    said", "Jack's place"); a form label before a colon ("IBAN:", "Tel:") is always
+    dropped when that word is ordinary (`ordinary_for_people`, or `ordinary_for_places`
+    for a place) and no chat cue names it ("Max said", "Jack's place"); a form label before a colon ("IBAN:", "Tel:") is always
     dropped, and so is a lone form of address ("Dad", "Babe"). A span of two or more Capitalized words ("Jack Miller") stays: the family
     name is the further evidence.
     """
 
     def __init__(
         self,
-        is_ordinary: Container[str],
+        ordinary_for_people: Container[str],
+        ordinary_for_places: Container[str],
         supported_entities: list[str],
         supported_language: str = "en",
         name: str | None = None,
     ) -> None:
-        self.is_ordinary = is_ordinary
+        self.ordinary_for_people = ordinary_for_people
+        self.ordinary_for_places = ordinary_for_places
         super().__init__(
             supported_language=supported_language,
             supported_entities=supported_entities,
@@ -115,4 +117,9 @@ class ChatNerRecognizer(SpacyRecognizer):
             return True
         if not (starts_sentence(text, start) or (word.isupper() and len(word) > 1)):
             return False
-        return not has_name_cue(text, start, end) and word.lower() in self.is_ordinary
+        ordinary = (
+            self.ordinary_for_places
+            if result.entity_type == "LOCATION"
+            else self.ordinary_for_people
+        )
+        return not has_name_cue(text, start, end) and word.lower() in ordinary

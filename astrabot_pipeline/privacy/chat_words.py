@@ -47,30 +47,40 @@ class OrdinaryWords:
     def __contains__(self, word: object) -> bool:
         if not isinstance(word, str):
             return False
-        return (
-            word in STOP_WORDS
-            or word in CHAT_WORDS
-            or word in self.frequent
-            or word in self.dictionary
-        )
+        return is_chat_vocabulary(word) or word in self.frequent or word in self.dictionary
 
     def in_dictionary(self, word: str) -> bool:
         """A word of the dictionary (or a stop or chat word), whatever real text says."""
-        return word in STOP_WORDS or word in CHAT_WORDS or word in self.dictionary
+        return is_chat_vocabulary(word) or word in self.dictionary
+
+
+def is_chat_vocabulary(word: str) -> bool:
+    """A stop word or one of the chat words ("nice", "lol", "bro"): a word wherever it stands."""
+    return word in STOP_WORDS or word in CHAT_WORDS
 
 
 class OrdinaryUnlessNamed:
     """Ordinary words as a Capitalized word is read: a dictionary word (any inflection),
     or a frequent chat word that no one in the world name list is called ("Netflix",
-    "WIFI"). A frequent given name that no dictionary has ("Steven") is a name here."""
+    "WIFI"). A frequent given name that no dictionary has ("Steven") is a name here.
 
-    def __init__(self, ordinary: OrdinaryWords, given_names: Container[str]) -> None:
+    With `dictionary=False` the dictionary says nothing but its stop and chat words
+    ("Nice, see you"): WordNet lists cities and countries ("montreal", "paris") beside
+    common nouns, so a place keeps its name.
+    """
+
+    def __init__(
+        self, ordinary: OrdinaryWords, given_names: Container[str], *, dictionary: bool = True
+    ) -> None:
         self.ordinary = ordinary
         self.given_names = given_names
+        self.dictionary = dictionary
 
     def __contains__(self, word: object) -> bool:
         if not isinstance(word, str):
             return False
-        return self.ordinary.in_dictionary(word) or (
-            word in self.ordinary.frequent and word not in self.given_names
-        )
+        if is_chat_vocabulary(word):
+            return True
+        if self.ordinary.in_dictionary(word):
+            return self.dictionary
+        return word in self.ordinary.frequent and word not in self.given_names
