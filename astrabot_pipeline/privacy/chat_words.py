@@ -14,6 +14,7 @@ someone's name: the recognizers decide from the word's position and the words ar
 from __future__ import annotations
 
 from collections.abc import Container, Iterable
+from functools import cache
 
 from spacy.lang.en.stop_words import STOP_WORDS
 
@@ -27,13 +28,16 @@ WORDFREQ_LANGUAGE = "en"
 WORDFREQ_LIST = "large"
 
 
+@cache  # read once per process: each analyzer (and each worker's) asks for it
 def load_frequent_chat_words(min_zipf: float = MIN_CHAT_ZIPF) -> frozenset[str]:
     """Every English word wordfreq rates at `min_zipf` or more, lower-cased."""
-    from wordfreq import get_frequency_dict
+    from wordfreq import get_frequency_list
 
-    min_frequency = 10 ** (min_zipf - 9)  # Zipf = log10(frequency per billion words)
-    frequencies = get_frequency_dict(WORDFREQ_LANGUAGE, WORDFREQ_LIST)
-    return frozenset(word for word, frequency in frequencies.items() if frequency >= min_frequency)
+    # wordfreq's list is bucketed by centibels: bucket i holds the words of frequency
+    # 10^(-i/100), and Zipf z is frequency 10^(z-9), so z >= min_zipf is i <= 100(9-z).
+    buckets = get_frequency_list(WORDFREQ_LANGUAGE, WORDFREQ_LIST)
+    last = round(100 * (9 - min_zipf))
+    return frozenset(word for bucket in buckets[: last + 1] for word in bucket)
 
 
 class OrdinaryWords:

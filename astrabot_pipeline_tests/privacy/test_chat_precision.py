@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from astrabot_pipeline.privacy.chat_words import load_frequent_chat_words
 from astrabot_pipeline.privacy.recognizers import KNOWN_CONTACT_ENTITIES
 
 
@@ -92,3 +93,9 @@ def test_dates_stay_dates(anonymizer, text):
 def test_a_sentence_opener_is_a_name_only_with_a_chat_cue(anonymizer):
     assert generic_findings(anonymizer, "Max is what i paid") == []
     assert generic_findings(anonymizer, "Max said he'd come") == [("Max", "PERSON")]
+
+
+def test_the_common_word_list_from_real_chat_holds_slang_and_not_rare_names():
+    frequent = load_frequent_chat_words()
+    assert {"yup", "dang", "imma", "til", "nic", "harley"} <= frequent
+    assert not {"sunniva", "silvana", "monika"} & frequent
