@@ -27,17 +27,24 @@ from presidio_analyzer.predefined_recognizers import (
     IbanRecognizer,
     IpRecognizer,
     PhoneRecognizer,
-    UrlRecognizer,
     UsSsnRecognizer,
 )
 from presidio_anonymizer import AnonymizerEngine
 from presidio_anonymizer.entities import OperatorConfig, RecognizerResult
+from spacy.lang.en.stop_words import STOP_WORDS
 from spacy.language import Language
 from spacy.tokens import Doc
 
 from astrabot_pipeline.errors import AstrabotError
 from astrabot_pipeline.privacy import prefilter
+from astrabot_pipeline.privacy.chat_recognizers import ChatNerRecognizer, ChatUrlRecognizer
+from astrabot_pipeline.privacy.chat_words import (
+    OrdinaryUnlessNamed,
+    OrdinaryWords,
+    load_frequent_chat_words,
+)
 from astrabot_pipeline.privacy.known_contacts import KnownContacts, fold
+from astrabot_pipeline.privacy.language import CHAT_WORDS
 from astrabot_pipeline.privacy.name_gazetteer import (
     EnglishLexicon,
     NameGazetteer,
@@ -87,7 +94,7 @@ NLP_CONFIGURATION = {
 # (measured: NER alone is ~2x faster). Without lemmas Presidio's context-word boost is
 # off, so every recognizer here scores on its own (ChatPhoneRecognizer needs no context).
 SPACY_KEEP_PIPES = ("ner",)
-NER_RECOGNIZER = "SpacyRecognizer"  # Presidio's name for the recognizer reading spaCy's entities
+NER_RECOGNIZER = "ChatNerRecognizer"  # the recognizer reading spaCy's entities
 
 # Identifiers replaced wholesale: when one contains a known name ("sam.kim@mail.com"),
 # the longer span wins. NER spans rank below every pattern or deny-list finding.
@@ -111,6 +118,12 @@ _LETTERS = re.compile(r"[^\W\d_]+")
 def _is_chat_noise(word: str) -> bool:
     letters = "".join(_LETTERS.findall(word))
     return len(letters) < 2 or bool(_CHAT_NOISE.fullmatch(letters))
+
+
+def is_chat_word(word: str) -> bool:
+    """A word chat uses as a word ("so", "lol", "me"): never the end of a bare web host."""
+    lower = word.lower()
+    return lower in STOP_WORDS or lower in CHAT_WORDS or _is_chat_noise(lower)
 
 
 class SpacyModelMissingError(AstrabotError, RuntimeError):
@@ -208,6 +221,8 @@ def build_analyzer(known_contacts: KnownContacts) -> AnalyzerEngine:
     nlp = spacy_pipeline(nlp_engine)
     nlp.select_pipes(enable=list(SPACY_KEEP_PIPES))
 
+    given_names = load_given_names()
+    ordinary = OrdinaryWords(EnglishLexicon.from_spacy(nlp), load_frequent_chat_words())
     registry = RecognizerRegistry(supported_languages=[LANGUAGE])
     for recognizer in (
         Prefiltered(EmailRecognizer(), prefilter.AT_SIGN),
@@ -217,18 +232,22 @@ def build_analyzer(known_contacts: KnownContacts) -> AnalyzerEngine:
         Prefiltered(LuhnCardRecognizer(), prefilter.DIGIT),
         Prefiltered(UsSsnRecognizer(), prefilter.THREE_DIGITS),
         Prefiltered(IpRecognizer(), prefilter.IP_SEPARATOR),
-        Prefiltered(UrlRecognizer(), prefilter.DOT_AND_TWO_LETTERS),
+        Prefiltered(ChatUrlRecognizer(is_chat_word), prefilter.DOT_AND_TWO_LETTERS),
         Prefiltered(ChatPhoneRecognizer(), prefilter.DIGIT),
         Prefiltered(StreetAddressRecognizer(), prefilter.DIGIT),
         KnownContactNameRecognizer(known_contacts),
         Prefiltered(KnownContactPhoneRecognizer(known_contacts), prefilter.DIGIT),
         Prefiltered(KnownContactEmailRecognizer(known_contacts), prefilter.AT_SIGN),
-        GivenNameRecognizer(
-            NameGazetteer(load_given_names(), EnglishLexicon.from_spacy(nlp), _is_chat_noise)
+        GivenNameRecognizer(NameGazetteer(given_names, ordinary, _is_chat_noise)),
+        ChatNerRecognizer(
+            OrdinaryUnlessNamed(ordinary, given_names),
+            OrdinaryUnlessNamed(ordinary, given_names, dictionary=False),
+            supported_entities=nlp_engine.get_supported_entities(),
+            supported_language=LANGUAGE,
+            name=NER_RECOGNIZER,
         ),
     ):
         registry.add_recognizer(recognizer)
-    registry.add_nlp_recognizer(nlp_engine=nlp_engine)
     return AnalyzerEngine(
         registry=registry,
         nlp_engine=nlp_engine,

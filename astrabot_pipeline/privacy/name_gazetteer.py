@@ -3,15 +3,20 @@
 spaCy's small English model misses names it has not seen ("Sunniva is very reliable",
 "my kid Tadzio") and every lower-case one ("tell silvana"). A list of 48,000 given names
 from many countries (Jörg Michael's, shipped in the `gender-guesser` package) finds them,
-but many given names are also English words ("Will", "May", "Rose", "Hope", "Mark"). So
-a name counts only where it cannot be read as a word:
+but many given names are also English words ("Will", "May", "Rose", "Hope", "Mark")
+or chat slang ("yup", "dang", "imma", "til"). So a name counts only where it cannot be
+read as a word (privacy/chat_words.py says which words are ordinary; privacy/name_context.py
+reads the words around one):
 
 - Capitalized in the middle of a sentence: a name, unless it is a stop word or a month
   or weekday ("in May");
-- Capitalized at the start of a sentence, or lower-case: a name only when it is no
-  English word at all, in any inflection ("ran", "prices"): absent from the lemma index
-  (WordNet's nouns, verbs, adjectives and adverbs) that ships with the spaCy model, and
-  no chat noise ("hey").
+- Capitalized at the start of a sentence, SHOUTED, or lower-case: a name when it is no
+  ordinary word at all, in any inflection ("ran", "prices"): absent from the lemma index
+  (WordNet's nouns, verbs, adjectives and adverbs) that ships with the spaCy model and
+  from the words frequent in real chat text, and no chat noise ("hey");
+- an ordinary word is a name only with a chat cue ("hey peter!!", "tell joseph",
+  "thomas's place", "Max said") or after a label asking for a name ("Name: Jan"); a
+  form label itself ("IBAN:", "Tel:") never is.
 
 A name found takes the family name after it ("Faina D. Yefremova", "monika žilková")
 when the next words are Capitalized (or, after a lower-case name, are no English word).
@@ -26,14 +31,19 @@ from dataclasses import dataclass
 import regex
 from spacy.lang.en.stop_words import STOP_WORDS
 
+from astrabot_pipeline.privacy.name_context import (
+    ADDRESS_TERMS,
+    follows_name_label,
+    has_name_cue,
+    is_field_label,
+    starts_sentence,
+)
+
 MIN_NAME_LETTERS = 3
 MAX_FAMILY_WORDS = 2
 _WORD = regex.compile(r"[\p{L}][\p{L}'’\-]+")  # single letters are initials
 _POSSESSIVE = regex.compile(r"['’]s?$")
 _INITIAL = regex.compile(r"[ \t]+(?:\p{Lu}\.?[ \t]+)?")  # "Faina D. Yefremova", "Szabina J G"
-_SENTENCE_END = frozenset('.!?\n\r"“”:>')
-# What may stand between a sentence's end and its first word: "…ok. (Sam", '…\n"Sam'.
-_BEFORE_A_SENTENCE = frozenset(" \t\"'“‘(*_")
 CALENDAR_WORDS = frozenset(
     word.lower()
     for word in (*calendar.month_name[1:], *calendar.month_abbr[1:], *calendar.day_name)
@@ -73,9 +83,18 @@ class NameGazetteer:
         lower = word.lower()
         if len(lower) < MIN_NAME_LETTERS or lower not in self.given_names or self.is_noise(word):
             return False
-        if word[0].isupper() and not word.isupper() and not _starts_sentence(text, start):
+        end = start + len(word)
+        if is_field_label(text, start, end):
+            return False
+        if follows_name_label(text, start):
+            return True
+        if word[0].isupper() and not word.isupper() and not starts_sentence(text, start):
             return not _is_function_word(lower)
-        return not self._is_word(lower)
+        if not self._is_word(lower):
+            return True
+        return has_name_cue(text, start, end) and not (
+            _is_function_word(lower) or lower in ADDRESS_TERMS
+        )
 
     def _is_family_name(self, word: str, after_lower_case: bool) -> bool:
         if self.is_noise(word):
@@ -115,14 +134,6 @@ def _bare(word: str) -> str:
 def _is_function_word(lower: str) -> bool:
     """A stop word or a month or weekday: a word wherever it stands, even Capitalized."""
     return lower in STOP_WORDS or lower in CALENDAR_WORDS
-
-
-def _starts_sentence(text: str, start: int) -> bool:
-    """Whether only quotes, brackets or spaces stand between `start` and a sentence end."""
-    i = start
-    while i > 0 and text[i - 1] in _BEFORE_A_SENTENCE:
-        i -= 1
-    return i == 0 or text[i - 1] in _SENTENCE_END
 
 
 class EnglishLexicon:

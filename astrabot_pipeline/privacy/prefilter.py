@@ -32,7 +32,7 @@ THREE_DIGITS = regex.compile(r"[0-9]{3}")
 IBAN_OPENING = regex.compile(r"[A-Z]{2}[0-9]{2}")
 # IpRecognizer: every IPv6 form has a colon ("abcd::ef" has no digit); IPv4 has "digit.digit".
 IP_SEPARATOR = regex.compile(r":|[0-9]\.[0-9]")
-# UrlRecognizer: "[.]" and then a top-level domain, each of two or more letters; under the
+# ChatUrlRecognizer: "." and then a top-level domain, each of two or more letters; under the
 # same IGNORECASE the pattern uses ("ſ" and the Kelvin sign "K" count as letters there too).
 DOT_AND_TWO_LETTERS = regex.compile(r"\.[a-z]{2}", regex.IGNORECASE)
 

@@ -136,8 +136,23 @@ class KnownContactEmailRecognizer(_KnownContactRecognizer):
         return self.known_contacts.find_emails(text)
 
 
+# "March 3, 2025", "Fri, Jan 10th": a date, which the "name, number, place or code"
+# shape of an address ("Kuuse 53, Tallinn", "Iceland 82407") would otherwise take.
+_A_DATE = re.compile(
+    r"(?:(?:mon|tue|tues|wed|thu|thur|thurs|fri|sat|sun|(?:mon|tues|wednes|thurs|fri|satur|sun)day)"
+    r"\.?,?[ \t]+)?"
+    r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?"
+    r"|sept?(?:ember)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\.?[ \t]+"
+    r"\d{1,2}(?:st|nd|rd|th)?(?:,?[ \t]+\d{4})?",
+    re.IGNORECASE,
+)
+
+
 class StreetAddressRecognizer(PatternRecognizer):
-    """House number + street name + suffix, optional unit and city/state/ZIP (next line too)."""
+    """House number + street name + suffix, optional unit and city/state/ZIP (next line too).
+
+    A date ("March 3, 2025") is never an address, whatever shape it shares with one.
+    """
 
     PATTERNS = [
         Pattern("street_address", STREET_ADDRESS_REGEX, 0.7),
@@ -152,6 +167,9 @@ class StreetAddressRecognizer(PatternRecognizer):
             context=self.CONTEXT,
             supported_language=supported_language,
         )
+
+    def invalidate_result(self, pattern_text: str) -> bool:
+        return bool(_A_DATE.fullmatch(pattern_text))
 
 
 _EXTENSION = r"(?:[ \t]*(?:x|ext\.?)[ \t]*\d{1,5})?"
@@ -207,6 +225,7 @@ class ChatPhoneRecognizer(PatternRecognizer):
 
     def invalidate_result(self, pattern_text: str) -> bool:
         number = re.split(r"[ \t]*(?:x|ext)", pattern_text, maxsplit=1, flags=re.IGNORECASE)[0]
+        number = number.strip("()")  # "(2025-06-30)" is a date in brackets
         return not has_phone_length(number) or bool(_NOT_A_PHONE.fullmatch(number))
 
 

@@ -18,12 +18,12 @@ from presidio_analyzer.predefined_recognizers import (
     IbanRecognizer,
     IpRecognizer,
     PhoneRecognizer,
-    UrlRecognizer,
     UsSsnRecognizer,
 )
 
 from astrabot_pipeline.privacy import KnownContacts
-from astrabot_pipeline.privacy.anonymizer import LANGUAGE
+from astrabot_pipeline.privacy.anonymizer import LANGUAGE, is_chat_word
+from astrabot_pipeline.privacy.chat_recognizers import ChatUrlRecognizer
 from astrabot_pipeline.privacy.prefilter import (
     AT_SIGN,
     DIGIT,
@@ -160,7 +160,7 @@ CONDITIONS = [
     (LuhnCardRecognizer, DIGIT, st.text(_NEAR_NUMBERS)),
     (UsSsnRecognizer, THREE_DIGITS, st.text(_NEAR_NUMBERS, min_size=9)),
     (IpRecognizer, IP_SEPARATOR, st.text(_NEAR_IPS, min_size=7)),
-    (UrlRecognizer, DOT_AND_TWO_LETTERS, st.text(_NEAR_URLS, min_size=4)),
+    (partial(ChatUrlRecognizer, is_chat_word), DOT_AND_TWO_LETTERS, st.text(_NEAR_URLS, min_size=4)),
     (ChatPhoneRecognizer, DIGIT, st.text(_NEAR_NUMBERS)),
     (StreetAddressRecognizer, DIGIT, st.lists(st.sampled_from(_ADDRESS_WORDS)).map(" ".join)),
     (partial(KnownContactPhoneRecognizer, _CONTACTS), DIGIT, st.text(_NEAR_NUMBERS)),

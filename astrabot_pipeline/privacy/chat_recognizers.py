@@ -1,0 +1,125 @@
+"""Presidio's URL and NER recognizers, reading chat as chat.
+
+Chat is full of what looks like identifiers to recognizers made for documents: "....lol"
+and "too...always" end in a top-level domain, and spaCy's small model tags the word that
+opens a sentence ("Max is what i paid", "Netflix tonight?") or a SHOUTED one ("the WIFI
+is down") as a person or place. These subclasses keep Presidio's recognizers and add the
+evidence chat needs, read from the text itself (the lemma-based context enhancer is off).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Container
+
+import regex
+from presidio_analyzer import Pattern, RecognizerResult
+from presidio_analyzer.nlp_engine import NlpArtifacts
+from presidio_analyzer.predefined_recognizers import SpacyRecognizer, UrlRecognizer
+
+from astrabot_pipeline.privacy.name_context import (
+    ADDRESS_TERMS,
+    has_name_cue,
+    is_field_label,
+    starts_sentence,
+)
+
+# The top-level domains Presidio's pattern knows: its pattern is "host[.](?:(?:com)|…)path",
+# and the alternation between the first "[.](" and the closing ")" is that list.
+_PRESIDIO_TLDS = "(" + UrlRecognizer.BASE_URL_REGEX.split("[.](", 1)[1].split(")(?:/", 1)[0] + ")"
+_LABEL = r"[a-z0-9](?:[a-z0-9\-]{0,61}[a-z0-9])?"
+# A host of dot-separated labels, each a word (so never a run of dots), then a known TLD
+# that no word continues; a path may follow. Never starts inside a word or address.
+_HOST = rf"{_LABEL}(?:\.{_LABEL})*\.{_PRESIDIO_TLDS}(?![\w\-])"
+_PATH = r"(?:[/?#][^\s()<>\"']*[^\s()<>\"'.,;:!?])?"
+_NO_WORD_BEFORE = r"(?<![\w.@\-/])"
+CHAT_URL_PATTERNS = [
+    Pattern("scheme_url", rf"(?i){_NO_WORD_BEFORE}https?://{_HOST}(?::\d{{1,5}})?{_PATH}", 0.6),
+    Pattern("www_url", rf"(?i){_NO_WORD_BEFORE}www\d{{0,3}}\.{_HOST}(?::\d{{1,5}})?{_PATH}", 0.5),
+    Pattern("host_url", rf"(?i){_NO_WORD_BEFORE}{_HOST}(?::\d{{1,5}})?{_PATH}", 0.5),
+]
+_PATH_START = regex.compile(r"[/?#:]")
+_TLD_OF_BARE_HOST = regex.compile(r"\.([a-z]+)\Z", regex.IGNORECASE)
+
+
+class ChatUrlRecognizer(UrlRecognizer):
+    """URLs with a scheme, "www.", or a host of word labels and a known top-level domain.
+
+    A run of two or more dots is never part of a host ("buttons....lol", "me too...always"
+    stay text), no match starts or ends inside a word, and a bare host with no path
+    ("fun.lol", "ok.so") counts only when its top-level domain is no chat word.
+    """
+
+    def __init__(self, is_chat_word: Callable[[str], bool], supported_language: str = "en") -> None:
+        self.is_chat_word = is_chat_word
+        super().__init__(
+            patterns=CHAT_URL_PATTERNS,
+            supported_language=supported_language,
+            name="ChatUrlRecognizer",
+        )
+
+    def invalidate_result(self, pattern_text: str) -> bool:
+        lower = pattern_text.lower()
+        if lower.startswith(("http://", "https://", "www")) or _PATH_START.search(lower):
+            return False
+        tld = _TLD_OF_BARE_HOST.search(lower)
+        return tld is None or self.is_chat_word(tld.group(1))
+
+
+_LEADING_WORD = regex.compile(r"[\p{L}][\p{L}'’\-]*")
+_POSSESSIVE = regex.compile(r"['’]s?\Z")
+
+
+class ChatNerRecognizer(SpacyRecognizer):
+    """spaCy's people and places, less the ordinary words it tags where capitals say nothing.
+
+    An entity that is a single Capitalized word opening a sentence, or a SHOUTED one, is
+    dropped when that word is ordinary (`ordinary_for_people`, or `ordinary_for_places`
+    for a place) and no chat cue names it ("Max said", "Jack's place"); a form label before a colon ("IBAN:", "Tel:") is always
+    dropped, and so is a lone form of address ("Dad", "Babe"). A span of two or more Capitalized words ("Jack Miller") stays: the family
+    name is the further evidence.
+    """
+
+    def __init__(
+        self,
+        ordinary_for_people: Container[str],
+        ordinary_for_places: Container[str],
+        supported_entities: list[str],
+        supported_language: str = "en",
+        name: str | None = None,
+    ) -> None:
+        self.ordinary_for_people = ordinary_for_people
+        self.ordinary_for_places = ordinary_for_places
+        super().__init__(
+            supported_language=supported_language,
+            supported_entities=supported_entities,
+            name=name,
+        )
+
+    def analyze(
+        self, text: str, entities: list[str], nlp_artifacts: NlpArtifacts | None = None
+    ) -> list[RecognizerResult]:
+        found = super().analyze(text, entities, nlp_artifacts)
+        return [result for result in found if not self._reads_as_word(text, result)]
+
+    def _reads_as_word(self, text: str, result: RecognizerResult) -> bool:
+        words = [
+            (match.start(), _POSSESSIVE.sub("", match.group()) or match.group())
+            for match in _LEADING_WORD.finditer(text, result.start, result.end)
+        ]
+        capitalized = [(start, word) for start, word in words if word[0].isupper()]
+        if any(is_field_label(text, start, start + len(word)) for start, word in capitalized):
+            return len(capitalized) == 1
+        if len(capitalized) != 1:
+            return False
+        start, word = capitalized[0]
+        end = start + len(word)
+        if word.lower() in ADDRESS_TERMS:  # "Dad says hi", "love you Babe"
+            return True
+        if not (starts_sentence(text, start) or (word.isupper() and len(word) > 1)):
+            return False
+        ordinary = (
+            self.ordinary_for_places
+            if result.entity_type == "LOCATION"
+            else self.ordinary_for_people
+        )
+        return not has_name_cue(text, start, end) and word.lower() in ordinary

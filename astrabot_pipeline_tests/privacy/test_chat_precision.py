@@ -1,0 +1,101 @@
+"""Ordinary chat keeps its voice: ellipses, slang, sentence openers, shouting, form labels
+and dates are not identifiers; lower-case names with a chat cue still are."""
+
+from __future__ import annotations
+
+import pytest
+
+from astrabot_pipeline.privacy.chat_words import load_frequent_chat_words
+from astrabot_pipeline.privacy.recognizers import KNOWN_CONTACT_ENTITIES
+
+
+def generic_findings(anonymizer, text: str) -> list[tuple[str, str]]:
+    """What the generic recognizers (not the address book) replace in `text`."""
+    found = anonymizer.find_entities([text])[0]
+    return [
+        (text[r.start : r.end], r.entity_type)
+        for r in found
+        if r.entity_type not in KNOWN_CONTACT_ENTITIES
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("buttons....lol", "buttons....lol"),
+        ("try...so seriously https://x.com/a", "try...so seriously <URL>"),
+        ("adults are cooler.....lol www.example.org", "adults are cooler.....lol <URL>"),
+        ("me too...always, see example.com/path", "me too...always, see <URL>"),
+        ("that....knockin bit.ly/abc", "that....knockin <URL>"),
+        ("k.lol", "k.lol"),  # one dot, a chat word after it, no path: no host
+    ],
+)
+def test_ellipses_are_text_and_real_urls_are_still_replaced(anonymizer, text, expected):
+    assert anonymizer.anonymize_texts([text]).texts == [expected]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "dang it",
+        "yup",
+        "imma make fun of u",
+        "see my nic",
+        "wait til they get here",
+        "your harley is loud",
+        "mercedes benz",
+        "Dang it i forgot again",
+        "Yup see u there",
+    ],
+)
+def test_slang_that_is_also_a_given_name_somewhere_stays(anonymizer, text):
+    assert anonymizer.anonymize_texts([text]).texts == [text]
+
+
+@pytest.mark.parametrize(
+    ("text", "name"),
+    [
+        ("tell joseph i said hi", "joseph"),
+        ("hey peter!!", "peter"),
+        ("thomas's place tonight?", "thomas"),
+        ("Name: Jan", "Jan"),  # a name after its label, not a month
+        ("Name: jan kowalski", "kowalski"),
+    ],
+)
+def test_names_with_a_chat_cue_or_a_name_label_are_replaced(anonymizer, text, name):
+    assert name not in anonymizer.anonymize_texts([text]).texts[0]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Max is what i paid",
+        "Bill me later",
+        "Jack is back lol",
+        "Pat on the back",
+        "Miles away from here",
+        "Dad says hi",
+        "Netflix tonight?",
+        "Pixel or iphone idk",
+        "the WIFI is down again",
+        "IBAN: please send it",
+    ],
+)
+def test_sentence_openers_shouting_and_form_labels_are_not_names(anonymizer, text):
+    assert generic_findings(anonymizer, text) == []
+
+
+@pytest.mark.parametrize("text", ["see you on March 3, 2025", "deadline (2025-06-30) ok"])
+def test_dates_stay_dates(anonymizer, text):
+    assert anonymizer.anonymize_texts([text]).texts == [text]
+
+
+def test_a_sentence_opener_is_a_name_only_with_a_chat_cue(anonymizer):
+    assert generic_findings(anonymizer, "Max is what i paid") == []
+    assert generic_findings(anonymizer, "Max said he'd come") == [("Max", "PERSON")]
+
+
+def test_the_common_word_list_from_real_chat_holds_slang_and_not_rare_names():
+    frequent = load_frequent_chat_words()
+    assert {"yup", "dang", "imma", "til", "nic", "harley"} <= frequent
+    assert not {"sunniva", "silvana", "monika"} & frequent
