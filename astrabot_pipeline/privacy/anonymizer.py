@@ -164,7 +164,7 @@ MIN_TEXTS_FOR_WORKERS = 30_000
 TEXTS_PER_CHUNK = 500
 
 
-class _NoContextBoost(ContextAwareEnhancer):
+class NoContextBoost(ContextAwareEnhancer):
     """Presidio's lemma-based context boost, left out because it can never fire here.
 
     It raises a finding's score when the lemma of a word before it contains one of its
@@ -241,7 +241,7 @@ def build_analyzer(known_contacts: KnownContacts) -> AnalyzerEngine:
         registry=registry,
         nlp_engine=nlp_engine,
         supported_languages=[LANGUAGE],
-        context_aware_enhancer=_NoContextBoost(),
+        context_aware_enhancer=NoContextBoost(),
     )
 
 
@@ -311,7 +311,7 @@ def analyze_batch(
     `ner_texts` may give spaCy a copy of a text of the same length, so offsets agree,
     while the other recognizers read the original; where it is None spaCy does not run at
     all: the artifacts are empty, as Presidio's NoOpNlpEngine makes them (nothing here
-    reads tokens: see _NoContextBoost).
+    reads tokens: see NoContextBoost).
     """
     nlp_engine = analyzer.nlp_engine
     with_ner = nlp_engine.process_batch(

@@ -1,6 +1,6 @@
 """Words around a word that say it is someone's name: "tell rose", "ask mrs smith",
 "mark said". Read from the token text by the recognizers that need them (Presidio's
-lemma-based context boost is off: privacy/anonymizer.py `_NoContextBoost`)."""
+lemma-based context boost is off: privacy/anonymizer.py `NoContextBoost`)."""
 
 from __future__ import annotations
 

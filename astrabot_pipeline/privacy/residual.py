@@ -25,13 +25,15 @@ from presidio_analyzer import AnalyzerEngine, RecognizerRegistry
 from presidio_analyzer import RecognizerResult as AnalyzerResult
 from presidio_analyzer.nlp_engine import NlpEngine
 
+from astrabot_pipeline.privacy import prefilter
 from astrabot_pipeline.privacy.anonymizer import (
     LANGUAGE,
-    _NoContextBoost,
+    NoContextBoost,
     analyze_batch,
     ner_texts_of,
 )
 from astrabot_pipeline.privacy.known_contacts import digits_of, name_words
+from astrabot_pipeline.privacy.prefilter import Prefiltered
 from astrabot_pipeline.privacy.pseudonyms import (
     CITIES,
     FIRST_NAMES,
@@ -53,6 +55,25 @@ _SURROGATE_WORDS = frozenset(
     for word in name_words(entry)
 )
 _NAME_LIKE = frozenset({"PERSON", "LOCATION"})
+# Presidio's pattern recognizers asked only about texts holding what every match of
+# theirs holds (privacy/prefilter.py): the anonymizer's proven conditions, and a digit
+# for those whose every pattern has one (bank, ITIN, passport, NHS, crypto, medical
+# licence numbers). test_prefilter.py checks the findings are unchanged.
+PREFILTERS = {
+    "EmailRecognizer": prefilter.AT_SIGN,
+    "PhoneRecognizer": prefilter.DIGIT,
+    "IbanRecognizer": prefilter.IBAN_OPENING,
+    "CreditCardRecognizer": prefilter.FOUR_DIGITS,
+    "UsSsnRecognizer": prefilter.THREE_DIGITS,
+    "IpRecognizer": prefilter.IP_SEPARATOR,
+    "UrlRecognizer": prefilter.DOT_AND_TWO_LETTERS,
+    "UsBankRecognizer": prefilter.DIGIT,
+    "UsItinRecognizer": prefilter.DIGIT,
+    "UsPassportRecognizer": prefilter.DIGIT,
+    "NhsRecognizer": prefilter.DIGIT,
+    "CryptoRecognizer": prefilter.DIGIT,
+    "MedicalLicenseRecognizer": prefilter.DIGIT,
+}
 
 
 @dataclass(frozen=True)
@@ -76,13 +97,19 @@ class ResidualDetector:
     """Presidio's predefined English recognizers, on an already loaded spaCy engine."""
 
     def __init__(self, nlp_engine: NlpEngine, *, batch_size: int = BATCH_SIZE) -> None:
+        predefined = RecognizerRegistry(supported_languages=[LANGUAGE])
+        predefined.load_predefined_recognizers(languages=[LANGUAGE], nlp_engine=nlp_engine)
         registry = RecognizerRegistry(supported_languages=[LANGUAGE])
-        registry.load_predefined_recognizers(languages=[LANGUAGE], nlp_engine=nlp_engine)
+        for recognizer in predefined.recognizers:
+            condition = PREFILTERS.get(type(recognizer).__name__)
+            registry.add_recognizer(
+                recognizer if condition is None else Prefiltered(recognizer, condition)
+            )
         self.analyzer = AnalyzerEngine(
             registry=registry,
             nlp_engine=nlp_engine,
             supported_languages=[LANGUAGE],
-            context_aware_enhancer=_NoContextBoost(),
+            context_aware_enhancer=NoContextBoost(),
         )
         self.entities = sorted(set(self.analyzer.get_supported_entities(LANGUAGE)) - NOT_IDENTITIES)
         self.batch_size = batch_size

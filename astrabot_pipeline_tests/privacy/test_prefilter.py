@@ -27,7 +27,7 @@ from presidio_analyzer.predefined_recognizers import (
 )
 
 from astrabot_pipeline.privacy import KnownContacts
-from astrabot_pipeline.privacy.anonymizer import LANGUAGE
+from astrabot_pipeline.privacy.anonymizer import LANGUAGE, analyze_batch, ner_texts_of
 from astrabot_pipeline.privacy.birth_dates import BirthDateRecognizer
 from astrabot_pipeline.privacy.licence_plates import LicencePlateRecognizer
 from astrabot_pipeline.privacy.national_ids import FrNirRecognizer, NlBsnRecognizer
@@ -51,6 +51,7 @@ from astrabot_pipeline.privacy.recognizers import (
     LuhnCardRecognizer,
     StreetAddressRecognizer,
 )
+from astrabot_pipeline.privacy.residual import ResidualDetector
 from astrabot_pipeline.privacy.social_handles import PLATFORM_OR_AT, SocialHandleRecognizer
 from astrabot_pipeline.synthetic import generate_corpus
 
@@ -247,3 +248,36 @@ def test_every_prefiltered_recognizer_of_the_anonymizer_has_its_condition_tested
         if isinstance(recognizer, Prefiltered)
     }
     assert used == {(type(make()), id(condition)) for make, condition, _ in CONDITIONS}
+
+
+def test_the_gate_s_second_opinion_finds_what_presidio_unfiltered_finds(anonymizer):
+    """privacy/residual.py prefilters Presidio's own recognizers the same way."""
+    detector = ResidualDetector(anonymizer.analyzer.nlp_engine)
+    texts = [m.body for m in generate_corpus(n_messages=250, seed=5).chat_messages if m.body]
+    texts += [*EDGE_CASES, "wallet 16Yeky6GMjeNkAiNcBY7ZhrLoMSgg1BoyZ, nhs 943 476 5919"]
+    ner_texts = ner_texts_of(texts)
+    found = analyze_batch(
+        detector.analyzer,
+        texts,
+        ner_texts,
+        batch_size=64,
+        score_threshold=0.5,
+        entities=detector.entities,
+    )
+    reference = unfiltered(detector.analyzer)
+    expected = []
+    for text, ner_text in zip(texts, ner_texts, strict=True):
+        with anonymizer._nlp.select_pipes(disable=[] if ner_text else ["ner"]):
+            doc_text = ner_text or text
+            artifacts = reference.nlp_engine.process_text(doc_text, LANGUAGE)
+            expected.append(
+                reference.analyze(
+                    text,
+                    LANGUAGE,
+                    entities=detector.entities,
+                    nlp_artifacts=artifacts,
+                    score_threshold=0.5,
+                )
+            )
+    assert any(isinstance(r, Prefiltered) for r in detector.analyzer.registry.recognizers)
+    assert _sorted_spans(found) == _sorted_spans(expected)
