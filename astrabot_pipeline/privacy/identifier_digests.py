@@ -74,6 +74,7 @@ PHONE_TAILS = (10, 9)  # "the last 10 / 9 digits": a number written without its 
 ENTITY_KINDS = {
     "KNOWN_CONTACT_NAME": "name",
     "PERSON": "name",
+    "FAMILY_NAME": "name",  # after a title: privacy/titled_names.py
     "KNOWN_CONTACT_PHONE": "phone",
     "PHONE_NUMBER": "phone",
     "KNOWN_CONTACT_EMAIL": "email",
@@ -81,7 +82,7 @@ ENTITY_KINDS = {
 }
 # Found by NER or the given-name gazetteer rather than the address book: one of their
 # words counts as a partial form only when it is no English word at all.
-GUESSED_NAME_ENTITIES = frozenset({"PERSON"})
+GUESSED_NAME_ENTITIES = frozenset({"PERSON", "FAMILY_NAME"})
 
 # The three ways a form is hashed: a folded word sequence, a digit string, one token.
 WORDS, DIGITS, TOKEN = "w", "d", "t"

@@ -18,9 +18,12 @@ import pandas as pd
 import phonenumbers
 from spacy.lang.en.stop_words import STOP_WORDS
 
+from astrabot_pipeline.privacy.name_cues import NAME_AFTER, NAME_BEFORE
 from astrabot_pipeline.signal.tables import conform
 
 MIN_NAME_FORM_CHARS = 2
+# Parts of a name whose joined spelling is a form too (2^n variants): names have few.
+MAX_JOINED_PARTS = 4
 MIN_PHONE_DIGITS = 7
 MAX_PHONE_DIGITS = 15
 # A number is at most this many digit groups ("+1 (415) 555 01 34"): bounds the search.
@@ -28,8 +31,9 @@ MAX_PHONE_GROUPS = 6
 
 # Words inside a name: letters and digits (underscore splits, so "sam_k" is "sam", "k").
 _WORD = re.compile(r"[^\W_]+")
-# What may sit between the words of a multi-word form: "Sam Kim", "Sam\nKim", "sam.k.42".
-_NAME_GAP = re.compile(r"\s{1,4}|[._\-]\s?")
+# What may sit between the words of a multi-word form: "Sam Kim", "Sam\nKim", "sam.k.42",
+# and inside one name: "O'Donnell", "O’Donnell" (typographic), "O Donnell", "Eva-Marie".
+_NAME_GAP = re.compile(r"\s{1,4}|[._\-'’‘`´]\s?")
 # A run of digits with the separators people type inside phone numbers.
 _DIGIT_RUN = re.compile(r"\d(?:[\d \t\u00a0().\-/]*\d)?")
 _DIGITS = re.compile(r"\d+")
@@ -117,6 +121,9 @@ COMMON_WORD_NAMES = frozenset(
         "miles", "mom", "mum", "nick", "pat", "pearl", "penny", "rich", "river", "rob",
         "robin", "rocky", "rose", "ruby", "rusty", "sandy", "sky", "summer", "sunny", "tank",
         "white", "will", "willy", "young",
+        # Given names elsewhere that are everyday words here ("Floor" is Dutch).
+        "ash", "bear", "brook", "clay", "floor", "glen", "rain", "reed", "star", "stone",
+        "storm", "wolf",
     }
 )  # fmt: skip
 # A common-word form right after one of these is the word: "my mom", "the bill", "i hope".
@@ -148,6 +155,22 @@ def fold(text: str) -> str:
 
 def name_words(text: str) -> tuple[str, ...]:
     return tuple(fold(word) for word in _WORD.findall(text))
+
+
+def spellings(form: str) -> list[tuple[str, ...]]:
+    """The folded word sequences a name is written as: each part made of several words
+    ("O'Donnell", "Eva-Marie", "Jean-Luc") split or run together ("odonnell", "evamarie").
+    Split, "O'Donnell" also matches "O’Donnell", "O Donnell" and "o-donnell" (_NAME_GAP)."""
+    choices: list[list[tuple[str, ...]]] = []
+    for part in form.split():
+        words = name_words(part)
+        if words:
+            choices.append([words, ("".join(words),)] if len(words) > 1 else [words])
+    variants: list[tuple[str, ...]] = [()]
+    for options in choices[:MAX_JOINED_PARTS]:
+        variants = [done + option for done in variants for option in options]
+    rest = tuple(word for options in choices[MAX_JOINED_PARTS:] for word in options[0])
+    return list(dict.fromkeys(variant + rest for variant in variants if variant + rest))
 
 
 def digits_of(text: str) -> str:
@@ -223,11 +246,12 @@ class KnownContacts:
             key = f"recipient:{int(row.recipient_id)}"
             keys.append(key)
             for role, form in [*_name_forms(row), *extra.get(int(row.recipient_id), [])]:
+                for words in spellings(form):
+                    if len("".join(words)) >= MIN_NAME_FORM_CHARS:
+                        names.setdefault(words, NameForm(key, role, words))
                 words = name_words(form)
-                if words and len("".join(words)) >= MIN_NAME_FORM_CHARS:
-                    names.setdefault(words, NameForm(key, role, words))
-                    if role in ("given", "nickname", "display") and len(words) == 1:
-                        short_forms.setdefault(key, set()).add(words[0])
+                if role in ("given", "nickname", "display") and len(words) == 1:
+                    short_forms.setdefault(key, set()).add(words[0])
             for digits in _phone_keys(_clean(row.e164)):
                 phones.setdefault(digits, key)
             email = _clean(row.email)
@@ -368,7 +392,10 @@ def _used_as_word(text: str, words: list[tuple[int, int, str]], i: int, form: Na
     Lowercase stop words and derived diminutives are words. Otherwise a determiner or
     subject pronoun just before ("my mom", "i hope") makes a lowercase one a word, and a
     pronoun or determiner just after one that starts a sentence makes it a word in any
-    case ("Will you…", "hope it helps"); "Will, you coming?" stays a name.
+    case ("Will you…", "hope it helps"); "Will, you coming?" stays a name. Mid-sentence,
+    a Capitalized one is the name ("tell Floor hi") and a lower-case one the word
+    ("second floor") unless a name cue stands next to it ("tell floor", "mark said",
+    "mark's", "@floor": privacy/name_cues.py).
     """
     start, end, word = words[i]
     lower = text[start:end].islower()
@@ -381,12 +408,14 @@ def _used_as_word(text: str, words: list[tuple[int, int, str]], i: int, form: Na
         return True
     head = text[:start].rstrip()
     after = words[i + 1] if i + 1 < len(words) else None
-    return (
-        (not head or head[-1] in _SENTENCE_END)
-        and after is not None
-        and after[2] in _WORD_AFTER
-        and text[end : after[0]].isspace()
-    )
+    if not head or head[-1] in _SENTENCE_END:
+        return after is not None and after[2] in _WORD_AFTER and text[end : after[0]].isspace()
+    if not lower:
+        return False
+    # Mid-sentence, a lower-case one is the name only after or before a name cue.
+    named_before = before is not None and before[2] in NAME_BEFORE
+    named_after = after is not None and after[2] in NAME_AFTER
+    return not (named_before or named_after or text[:start].endswith("@"))
 
 
 class _RecipientRow(Protocol):

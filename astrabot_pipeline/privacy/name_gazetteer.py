@@ -155,7 +155,11 @@ class EnglishLexicon:
     @classmethod
     def from_spacy(cls, nlp) -> EnglishLexicon:
         """The lemmatizer tables of a loaded spaCy pipeline (enabled or not)."""
-        lookups = dict(nlp.components)["lemmatizer"].lookups
+        return cls.from_lookups(dict(nlp.components)["lemmatizer"].lookups)
+
+    @classmethod
+    def from_lookups(cls, lookups) -> EnglishLexicon:
+        """A spaCy lemmatizer's `Lookups` (lemma_index, lemma_exc, lemma_rules)."""
         index, exceptions = lookups.get_table("lemma_index"), lookups.get_table("lemma_exc")
         rules = lookups.get_table("lemma_rules")
         return cls(

@@ -88,3 +88,11 @@ class Prefiltered(EntityRecognizer):
         return self.recognizer.enhance_using_context(
             text, raw_recognizer_results, other_raw_recognizer_results, nlp_artifacts, context
         )
+
+
+# PlPeselRecognizer: eleven digits in a row.
+ELEVEN_DIGITS = regex.compile(r"[0-9]{11}")
+# EsNifRecognizer, EsNieRecognizer: seven digits in a row, "[0-9]{7}".
+SEVEN_DIGITS = regex.compile(r"[0-9]{7}")
+# ItFiscalCodeRecognizer: sixteen letters and digits in a row, under its IGNORECASE.
+SIXTEEN_SIGNS = regex.compile(r"[\da-z]{16}", regex.IGNORECASE)

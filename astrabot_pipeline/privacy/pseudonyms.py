@@ -233,10 +233,14 @@ class Pseudonymizer:
 
         With an identity (a known contact's key) the role picks the part: given/nickname ->
         given name, family -> family name, full/display -> both, username -> handle.
-        Without one, each word is pseudonymized on its own (first as a given name).
+        Without one, each word is pseudonymized on its own (first as a given name), or,
+        with the role "family", the whole as one family name ("van der Berg").
         """
         core, possessive = split_possessive(original)
         words = [word for word in _WORD_SPLIT.split(core)[0::2] if word]
+        if identity is None and role == "family":
+            family = self._family[self._index("family", fold(core), len(self._family))]
+            return _shape_words(core, [family]) + possessive
         if identity is None:
             surrogate = [
                 self._given[self._index("given", fold(word), len(self._given))]

@@ -35,14 +35,14 @@ KNOWN_CONTACT_ENTITIES = frozenset({KNOWN_CONTACT_NAME, KNOWN_CONTACT_PHONE, KNO
 KNOWN_CONTACT_SCORE = 1.0
 
 
-class _Span(Protocol):
+class Span(Protocol):
     @property
     def start(self) -> int: ...
     @property
     def end(self) -> int: ...
 
 
-class _SpanRecognizer(EntityRecognizer):
+class SpanRecognizer(EntityRecognizer):
     """Base: one entity type, found by `find(text)` as spans, all with the same score."""
 
     ENTITY = ""
@@ -56,7 +56,7 @@ class _SpanRecognizer(EntityRecognizer):
     def load(self) -> None:
         pass
 
-    def find(self, text: str) -> Sequence[_Span]:
+    def find(self, text: str) -> Sequence[Span]:
         raise NotImplementedError
 
     def analyze(
@@ -79,7 +79,7 @@ class _SpanRecognizer(EntityRecognizer):
         ]
 
 
-class _KnownContactRecognizer(_SpanRecognizer):
+class _KnownContactRecognizer(SpanRecognizer):
     """Base: turns KnownContacts matches of one kind into Presidio results."""
 
     SCORE = KNOWN_CONTACT_SCORE
@@ -92,7 +92,7 @@ class _KnownContactRecognizer(_SpanRecognizer):
         raise NotImplementedError
 
 
-class GivenNameRecognizer(_SpanRecognizer):
+class GivenNameRecognizer(SpanRecognizer):
     """People by their given names, where a name cannot be read as an English word."""
 
     ENTITY = "PERSON"

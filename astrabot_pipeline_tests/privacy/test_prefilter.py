@@ -15,22 +15,32 @@ from presidio_analyzer import AnalyzerEngine, EntityRecognizer, RecognizerRegist
 from presidio_analyzer.predefined_recognizers import (
     CreditCardRecognizer,
     EmailRecognizer,
+    EsNieRecognizer,
+    EsNifRecognizer,
     IbanRecognizer,
     IpRecognizer,
+    ItFiscalCodeRecognizer,
     PhoneRecognizer,
+    PlPeselRecognizer,
     UsSsnRecognizer,
 )
 
 from astrabot_pipeline.privacy import KnownContacts
-from astrabot_pipeline.privacy.anonymizer import LANGUAGE, is_chat_word
+from astrabot_pipeline.privacy.anonymizer import LANGUAGE, analyze_batch, is_chat_word, ner_texts_of
+from astrabot_pipeline.privacy.birth_dates import BirthDateRecognizer
 from astrabot_pipeline.privacy.chat_recognizers import ChatUrlRecognizer
+from astrabot_pipeline.privacy.licence_plates import LicencePlateRecognizer
+from astrabot_pipeline.privacy.national_ids import FrNirRecognizer, NlBsnRecognizer
 from astrabot_pipeline.privacy.prefilter import (
     AT_SIGN,
     DIGIT,
     DOT_AND_TWO_LETTERS,
+    ELEVEN_DIGITS,
     FOUR_DIGITS,
     IBAN_OPENING,
     IP_SEPARATOR,
+    SEVEN_DIGITS,
+    SIXTEEN_SIGNS,
     THREE_DIGITS,
     Prefiltered,
 )
@@ -41,6 +51,8 @@ from astrabot_pipeline.privacy.recognizers import (
     LuhnCardRecognizer,
     StreetAddressRecognizer,
 )
+from astrabot_pipeline.privacy.residual import ResidualDetector
+from astrabot_pipeline.privacy.social_handles import PLATFORM_OR_AT, SocialHandleRecognizer
 from astrabot_pipeline.synthetic import generate_corpus
 
 from .conftest import SAM, STREET_ADDRESSES, recipients_frame
@@ -70,6 +82,13 @@ EDGE_CASES = [
     *STREET_ADDRESSES,
     "USNS Bergman\nFPO AP 93757",
     "i live at Koskikatu 25 now",
+    # Handles, plates, dates of birth and national IDs (privacy/identity_recognizers.py).
+    "add me on insta @lena.k_92 or my snap is lenak92",
+    "my car is B-AB 1234, the van AB12 CDE",
+    "DOB 03/04/1990, born on 3 March 1990",
+    "my PESEL is 44051401359, codice fiscale RSSMRA85T10A562S",
+    "DNI 12345678Z, NIE X1234567L",
+    "NIR 1 85 05 78 006 084 91 and my bsn is 123456782",
 ]
 
 
@@ -109,6 +128,8 @@ def test_the_edge_cases_are_found_at_all(anonymizer):
     kinds = {result.entity_type for results in found for result in results}
     assert {"IP_ADDRESS", "PHONE_NUMBER", "EMAIL_ADDRESS", "IBAN_CODE", "CREDIT_CARD"} <= kinds
     assert {"URL", "STREET_ADDRESS", "KNOWN_CONTACT_EMAIL"} <= kinds
+    assert {"SOCIAL_HANDLE", "LICENCE_PLATE", "DATE_OF_BIRTH", "FR_NIR", "NL_BSN"} <= kinds
+    assert {"PL_PESEL", "IT_FISCAL_CODE", "ES_NIF", "ES_NIE"} <= kinds
     assert ("IP_ADDRESS", 14, 22) in [(r.entity_type, r.start, r.end) for r in found[0]]
 
 
@@ -145,6 +166,13 @@ _NEAR_EMAILS = "abcxyz.-_+'＠ (<>)" + "0123456789" + "ÄÖé"
 _NEAR_IPS = "0123456789abcdefABCDEF./%: "
 _NEAR_URLS = "abcmoxyzſKİ.-/:' " + "019"
 _NEAR_IBANS = "ABDEGRabdegr0123456789 -"
+_HANDLE_WORDS = (
+    "@", "@lena", "insta", "ig", "snap", "is", ":", "add", "me", "on", "lenak92", "discord",
+    "#1234", "ſnap", "INSTA", "tiktok", "x", "@@", "a@b.com",
+)  # fmt: skip
+_PLATE_WORDS = ("car", "plate", "AB", "B-AB", "CDE", "-", "XY", "E", "ABC-", "van", "O", "l")
+_BIRTH_WORDS = ("DOB", "born", "on", "March", "of", "3rd", "/", "-", ".", "date", "birth", ":")
+_NEAR_FISCAL_CODES = "RSMATLMNPQVabcſK" + "0123456789"
 _ADDRESS_WORDS = (
     "Rue", "Via", "Apt", "Apt.", "Suite", "Unit", "Box", "PO", "P.O.", "Street", "St", "Elm",
     "Koskikatu", "Pohlstrasse", "ul.", "Narewska", "USNS", "USS", "Us", "us", "Bergman", "FPO",
@@ -165,6 +193,19 @@ CONDITIONS = [
     (StreetAddressRecognizer, DIGIT, st.lists(st.sampled_from(_ADDRESS_WORDS)).map(" ".join)),
     (partial(KnownContactPhoneRecognizer, _CONTACTS), DIGIT, st.text(_NEAR_NUMBERS)),
     (partial(KnownContactEmailRecognizer, _CONTACTS), AT_SIGN, st.text(_NEAR_EMAILS)),
+    (SocialHandleRecognizer, PLATFORM_OR_AT, st.lists(st.sampled_from(_HANDLE_WORDS)).map(" ".join)),
+    (LicencePlateRecognizer, DIGIT, st.lists(st.sampled_from(_PLATE_WORDS)).map(" ".join)),
+    (BirthDateRecognizer, DIGIT, st.lists(st.sampled_from(_BIRTH_WORDS)).map(" ".join)),
+    (partial(PlPeselRecognizer, supported_language=LANGUAGE), ELEVEN_DIGITS,
+     st.text(_NEAR_NUMBERS, min_size=11)),
+    (partial(ItFiscalCodeRecognizer, supported_language=LANGUAGE), SIXTEEN_SIGNS,
+     st.text(_NEAR_FISCAL_CODES, min_size=16)),
+    (partial(EsNifRecognizer, supported_language=LANGUAGE), SEVEN_DIGITS,
+     st.text(_NEAR_NUMBERS + "TRWAGZ", min_size=8)),
+    (partial(EsNieRecognizer, supported_language=LANGUAGE), SEVEN_DIGITS,
+     st.text(_NEAR_NUMBERS + "XYZTRW", min_size=8)),
+    (FrNirRecognizer, THREE_DIGITS, st.text(_NEAR_NUMBERS + "AB", min_size=15)),
+    (NlBsnRecognizer, FOUR_DIGITS, st.text(_NEAR_NUMBERS, min_size=9).map("bsn ".__add__)),
 ]  # fmt: skip
 
 
@@ -207,3 +248,36 @@ def test_every_prefiltered_recognizer_of_the_anonymizer_has_its_condition_tested
         if isinstance(recognizer, Prefiltered)
     }
     assert used == {(type(make()), id(condition)) for make, condition, _ in CONDITIONS}
+
+
+def test_the_gate_s_second_opinion_finds_what_presidio_unfiltered_finds(anonymizer):
+    """privacy/residual.py prefilters Presidio's own recognizers the same way."""
+    detector = ResidualDetector(anonymizer.analyzer.nlp_engine)
+    texts = [m.body for m in generate_corpus(n_messages=250, seed=5).chat_messages if m.body]
+    texts += [*EDGE_CASES, "wallet 16Yeky6GMjeNkAiNcBY7ZhrLoMSgg1BoyZ, nhs 943 476 5919"]
+    ner_texts = ner_texts_of(texts)
+    found = analyze_batch(
+        detector.analyzer,
+        texts,
+        ner_texts,
+        batch_size=64,
+        score_threshold=0.5,
+        entities=detector.entities,
+    )
+    reference = unfiltered(detector.analyzer)
+    expected = []
+    for text, ner_text in zip(texts, ner_texts, strict=True):
+        with anonymizer._nlp.select_pipes(disable=[] if ner_text else ["ner"]):
+            doc_text = ner_text or text
+            artifacts = reference.nlp_engine.process_text(doc_text, LANGUAGE)
+            expected.append(
+                reference.analyze(
+                    text,
+                    LANGUAGE,
+                    entities=detector.entities,
+                    nlp_artifacts=artifacts,
+                    score_threshold=0.5,
+                )
+            )
+    assert any(isinstance(r, Prefiltered) for r in detector.analyzer.registry.recognizers)
+    assert _sorted_spans(found) == _sorted_spans(expected)
