@@ -143,13 +143,18 @@ class RunProgress:
         if event is None:
             # The pipeline's own warnings and errors are written for the person running it;
             # an error waits for its step's end, which often says the same.
-            if entry.level >= logging.ERROR and entry.user_message:
+            level = (
+                logging.getLevelName(entry.level) if isinstance(entry.level, str) else entry.level
+            )
+            if not isinstance(level, int) or not entry.user_message:
+                return []
+            if level >= logging.ERROR:
                 self._errors.setdefault(entry.step_key or "", []).append(entry.user_message)
-            elif entry.level >= logging.WARNING and entry.user_message:
+            elif level >= logging.WARNING:
                 return [f"  warning ({entry.step_key}): {entry.user_message}"]
             return []
         kind, step = event.event_type, event.step_key or ""
-        data = event.event_specific_data
+        data: Any = event.event_specific_data  # its type follows `kind`
         if kind == dg.DagsterEventType.ASSET_MATERIALIZATION:
             self.metadata[step] = {k: _value(v) for k, v in data.materialization.metadata.items()}
         elif kind == dg.DagsterEventType.ASSET_CHECK_EVALUATION:
