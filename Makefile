@@ -43,16 +43,16 @@ demo: setup
 	$(BIN)/astrabot demo --out "$(ASTRABOT_BACKUP_DIR)" --if-missing
 
 # Materializes the whole graph below the backup on the demo backup (or yours, when
-# ASTRABOT_BACKUP_DIR and SIGNAL_BACKUP_PASSPHRASE are set).
+# ASTRABOT_BACKUP_DIR and SIGNAL_BACKUP_PASSPHRASE are set) through `dagster asset
+# materialize`, printing one line per step and a summary (run_pipeline.py); every event is
+# in the run's event log (`make dev` shows it), and `make run VERBOSE=1` prints them too.
 # The demo plants memorization canaries in its training data for the evaluation
 # (dataset/canaries.py); a real user's run does not unless they ask.
 DEMO_RUN_CONFIG := {"ops": {"mixed_dataset": {"config": {"plant_canaries": true}}}}
 
 run: demo dagster-home
-	SIGNAL_BACKUP_PASSPHRASE="$${SIGNAL_BACKUP_PASSPHRASE:-$$($(BIN)/astrabot demo-passphrase)}" \
-	  $(BIN)/dagster asset materialize -m astrabot_pipeline.definitions --select 'decoded_backup*' \
-	  --config-json '$(DEMO_RUN_CONFIG)'
-	@echo "report: $(ASTRABOT_DATA_DIR)/reports/report.html (and report.md, metrics.json)"
+	@SIGNAL_BACKUP_PASSPHRASE="$${SIGNAL_BACKUP_PASSPHRASE:-$$($(BIN)/astrabot demo-passphrase)}" \
+	  $(PY) -m astrabot_pipeline.run_pipeline --config-json '$(DEMO_RUN_CONFIG)' $(if $(VERBOSE),--verbose)
 
 dev: demo dagster-home
 	SIGNAL_BACKUP_PASSPHRASE="$${SIGNAL_BACKUP_PASSPHRASE:-$$($(BIN)/astrabot demo-passphrase)}" \

@@ -321,7 +321,6 @@ def _chat(args: argparse.Namespace) -> int:
         load_adapter,
         read_adapter_info,
         run_chat,
-        silence_library_warnings,
     )
 
     if args.prompt is not None and not args.prompt.strip():
@@ -329,7 +328,6 @@ def _chat(args: argparse.Namespace) -> int:
     generation = _generation_settings(args, args.max_new_tokens)
     adapter = _adapter(args)
     read_adapter_info(adapter)  # a wrong path fails before the model loads
-    silence_library_warnings()
     loaded = load_adapter(adapter)
     if args.prompt is not None:
         answer_once(loaded, args.prompt, generation, system=args.system)
@@ -339,11 +337,10 @@ def _chat(args: argparse.Namespace) -> int:
 
 
 def _export(args: argparse.Namespace) -> int:
-    from astrabot_pipeline.inference import export_model, silence_library_warnings
+    from astrabot_pipeline.inference import export_model
     from astrabot_pipeline.inference.export_folder import check_export_folder
 
     check_export_folder(args.out)  # a refused folder fails before the model loads
-    silence_library_warnings()
     result = export_model(
         _adapter(args), args.out, reports_dir=settings.data_dir() / "reports", force=args.force
     )
@@ -387,7 +384,6 @@ def _serve(args: argparse.Namespace) -> int:
         load_adapter,
         read_adapter_info,
         read_token,
-        silence_library_warnings,
     )
 
     if not 0 <= args.port <= 65535:
@@ -410,7 +406,6 @@ def _serve(args: argparse.Namespace) -> int:
     )
     server = ChatServer(config)  # bound before the slow load: a busy port fails at once
     try:
-        silence_library_warnings()
         server.backend = functools.partial(generate_reply, load_adapter(adapter))
     except BaseException:
         server.server_close()

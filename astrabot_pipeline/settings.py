@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from astrabot_pipeline.errors import SettingError, UnreadableSecretFileError
+from astrabot_pipeline.library_notices import quiet_library_notices
 
 DATA_DIR_ENV = "ASTRABOT_DATA_DIR"
 BACKUP_DIR_ENV = "ASTRABOT_BACKUP_DIR"
@@ -55,11 +56,13 @@ OFFLINE_ENVIRONMENT = {
 
 
 def harden_process() -> None:
-    """Make files private by default and force every ML library offline."""
+    """Make files private by default, force every ML library offline, and silence the
+    library notices a user cannot act on (library_notices.py)."""
     os.umask(0o077)
     for key, value in OFFLINE_ENVIRONMENT.items():
         os.environ.setdefault(key, value)
     os.environ["HF_HUB_OFFLINE"] = "1"
+    quiet_library_notices()
 
 
 def data_dir() -> Path:

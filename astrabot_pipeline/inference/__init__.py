@@ -10,7 +10,6 @@ from astrabot_pipeline.inference.adapter import (
     LoadedModel,
     load_adapter,
     read_adapter_info,
-    silence_library_warnings,
 )
 from astrabot_pipeline.inference.chat import Conversation, answer_once, run_chat
 from astrabot_pipeline.inference.errors import (
@@ -48,5 +47,4 @@ __all__ = [
     "read_adapter_info",
     "read_token",
     "run_chat",
-    "silence_library_warnings",
 ]

@@ -64,18 +64,6 @@ class LoadedModel:
         return int(getattr(self.model.config, "max_position_embeddings", 0) or 2048)
 
 
-def silence_library_warnings() -> None:
-    """Keep the libraries' deprecation notices and optional-kernel warnings off a user's
-    terminal (a command prints its own one-line errors)."""
-    import logging
-    import warnings
-
-    warnings.filterwarnings("ignore", category=FutureWarning)
-    warnings.filterwarnings("ignore", category=UserWarning)
-    for name in ("bitsandbytes", "transformers", "peft", "accelerate"):
-        logging.getLogger(name).setLevel(logging.ERROR)
-
-
 def _looks_like_path(name: str) -> bool:
     return name.startswith((".", "/", "~")) or Path(name).expanduser().exists()
 
@@ -221,5 +209,4 @@ __all__ = [
     "LoadedModel",
     "load_adapter",
     "read_adapter_info",
-    "silence_library_warnings",
 ]

@@ -1,4 +1,5 @@
-"""One full materialization of the graph through the `dagster` CLI, shared by e2e tests."""
+"""One full materialization of the graph as `make run` does it (`run_pipeline.py` running
+`dagster asset materialize`), shared by e2e tests."""
 
 from __future__ import annotations
 
@@ -63,13 +64,9 @@ def pipeline_run(tmp_path_factory) -> PipelineRun:
         "ASTRABOT_MODEL_PROFILE": "tiny",
     }
     command = [
-        str(Path(sys.executable).parent / "dagster"),
-        "asset",
-        "materialize",
+        sys.executable,
         "-m",
-        "astrabot_pipeline.definitions",
-        "--select",
-        "decoded_backup*",
+        "astrabot_pipeline.run_pipeline",
         "--config-json",
         json.dumps(E2E_RUN_CONFIG),
     ]
@@ -78,5 +75,7 @@ def pipeline_run(tmp_path_factory) -> PipelineRun:
     )
     run = PipelineRun(data_dir, dagster_home, demo.path, completed, egress_log)
     if completed.returncode != 0:
-        pytest.fail(f"materialization failed:\n{completed.stderr[-6000:]}")
+        pytest.fail(
+            f"materialization failed:\n{completed.stdout[-6000:]}{completed.stderr[-3000:]}"
+        )
     return run

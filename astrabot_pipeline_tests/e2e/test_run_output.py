@@ -1,0 +1,104 @@
+"""What `make run` prints (`run_pipeline.py`): one line per step with its key figure and a
+short summary on success; the failed check, by name and reason, and a non-zero exit when a
+check stops the run. Every event stays in the run's event log."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from collections import Counter
+
+import dagster as dg
+
+from astrabot_pipeline import run_pipeline
+from astrabot_pipeline.privacy.canaries import canaries_path_for
+from astrabot_pipeline.synthetic import DEMO_PASSPHRASE, write_demo_backup
+from astrabot_pipeline.synthetic.corpus import generate_corpus
+from astrabot_pipeline_tests.conftest import PROJECT_ROOT
+
+MAX_LINES = 40
+GATE = "anonymized_windows:no_known_identifiers_survive"
+SMALL_BACKUP = {"n_messages": 400, "seed": 3}
+
+
+def _step_lines(output: str) -> dict[str, str]:
+    """Each step's line as asset -> the rest of the line."""
+    steps = {}
+    for line in output.splitlines():
+        match = re.match(r"  (\w+) +(\d+\.\d s|\d+ min \d+ s|failed)  (.*)$", line)
+        if match:
+            steps[match[1]] = match[3]
+    return steps
+
+
+def test_a_successful_run_is_one_line_per_step_and_a_short_summary(pipeline_run):
+    output = pipeline_run.completed.stdout
+    lines = output.splitlines()
+    assert len(lines) <= MAX_LINES, output
+    assert "DEBUG" not in output and "STEP_" not in output
+    # Every asset of the run has its line, each with the figure that says what it did.
+    with dg.DagsterInstance.from_config(str(pipeline_run.dagster_home)) as instance:
+        [run] = instance.get_runs(limit=1)
+        assets = {key.to_user_string() for key in run.asset_selection or ()}
+    steps = _step_lines(output)
+    assert set(steps) == assets
+    assert all(figure for figure in steps.values()), steps
+    assert re.search(r"\d[\d,]* messages decoded", steps["decoded_backup"])
+    assert re.search(r"\d[\d,]* identifiers replaced", steps["anonymized_windows"])
+    assert re.search(r"validation loss \d+\.\d+ -> \d+\.\d+", steps["lora_stage_3_burst"])
+    assert re.search(r"perplexity .* -> .*verdict passed", steps["eval_report"])
+    checks = re.search(r"^checks: (\d+) of (\d+) passed$", output, re.MULTILINE)
+    assert checks and checks[1] == checks[2] and int(checks[2]) >= 9
+    assert "verdict: passed" in output
+    report = pipeline_run.data_dir / "reports" / "report.html"
+    assert f"report: {report}" in output
+    assert re.search(r"^next: \S+astrabot chat", output, re.MULTILINE)
+    assert pipeline_run.completed.returncode == 0
+
+
+def _word_every_window_has(n_messages: int, seed: int) -> str:
+    """The demo corpus's most frequent plain word: anonymization keeps it, so planted as a
+    canary it survives and the privacy gate must fail."""
+    corpus = generate_corpus(n_messages=n_messages, seed=seed)
+    words = Counter(
+        word
+        for message in corpus.chat_messages
+        for word in re.findall(r"\b[a-z]{5,}\b", message.body or "")
+    )
+    return words.most_common(1)[0][0]
+
+
+def test_a_failed_check_is_named_with_its_reason_and_the_run_exits_non_zero(
+    tmp_path, monkeypatch, capsys
+):
+    data_dir, dagster_home = tmp_path / "data", tmp_path / "dagster_home"
+    dagster_home.mkdir()
+    shutil.copy(PROJECT_ROOT / "dagster.yaml", dagster_home / "dagster.yaml")
+    demo = write_demo_backup(data_dir / "backups", **SMALL_BACKUP)
+    canary = _word_every_window_has(**SMALL_BACKUP)
+    canaries_path_for(demo.path).write_text(json.dumps({"phrase": [canary]}), encoding="utf-8")
+    for name, value in {
+        "DAGSTER_HOME": str(dagster_home),
+        "ASTRABOT_DATA_DIR": str(data_dir),
+        "ASTRABOT_BACKUP_DIR": str(data_dir / "backups"),
+        "SIGNAL_BACKUP_PASSPHRASE": DEMO_PASSPHRASE,
+        "ASTRABOT_MODEL_PROFILE": "tiny",
+    }.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.chdir(PROJECT_ROOT)
+
+    status = run_pipeline.main([])
+
+    output = capsys.readouterr().out
+    assert status != 0
+    assert len(output.splitlines()) <= MAX_LINES, output
+    [failed] = [line for line in output.splitlines() if line.startswith("  FAILED ")]
+    assert failed.startswith(f"  FAILED {GATE}: Fails (and blocks training)")
+    assert re.search(r"\bcanary=\d+", failed)
+    steps = _step_lines(output)
+    assert steps["anonymized_windows"] == f"its blocking check {GATE} failed"
+    assert "mixed_dataset" not in steps
+    assert re.search(r"^not run: .*mixed_dataset", output, re.MULTILINE)
+    assert "run failed: at anonymized_windows" in output
+    assert "verdict" not in output and "next:" not in output
