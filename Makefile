@@ -44,14 +44,9 @@ demo: setup
 
 # Materializes the whole graph below the backup on the demo backup (or yours, when
 # ASTRABOT_BACKUP_DIR and SIGNAL_BACKUP_PASSPHRASE are set).
-# The demo plants memorization canaries in its training data for the evaluation
-# (dataset/canaries.py); a real user's run does not unless they ask.
-DEMO_RUN_CONFIG := {"ops": {"mixed_dataset": {"config": {"plant_canaries": true}}}}
-
 run: demo dagster-home
 	SIGNAL_BACKUP_PASSPHRASE="$${SIGNAL_BACKUP_PASSPHRASE:-$$($(BIN)/astrabot demo-passphrase)}" \
-	  $(BIN)/dagster asset materialize -m astrabot_pipeline.definitions --select 'decoded_backup*' \
-	  --config-json '$(DEMO_RUN_CONFIG)'
+	  $(BIN)/dagster asset materialize -m astrabot_pipeline.definitions --select 'decoded_backup*'
 	@echo "report: $(ASTRABOT_DATA_DIR)/reports/report.html (and report.md, metrics.json)"
 
 dev: demo dagster-home
