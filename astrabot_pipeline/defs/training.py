@@ -29,7 +29,12 @@ from astrabot_pipeline.training import (
 )
 from astrabot_pipeline.training.loss_plot import LOSS_CURVE_FILE
 from astrabot_pipeline.training.run_plan import RunPlan, actual_figures
-from astrabot_pipeline.training.stage_plan import stage_base_model, stage_examples, stage_profile
+from astrabot_pipeline.training.stage_plan import (
+    single_adapter_examples,
+    stage_base_model,
+    stage_examples,
+    stage_profile,
+)
 
 
 class LoraStageConfig(dg.Config):
@@ -60,6 +65,15 @@ def _run_stage(
     previous_stage: StageResult | None,
 ):
     name = stage.name
+    single = training.curriculum == "single"
+    if single and previous_stage is not None:
+        yield from _skipped_stage(
+            stage,
+            context,
+            previous_stage,
+            f"curriculum single: {CURRICULUM[0].name} trained one adapter on every family",
+        )
+        return
     profile = stage_profile(previous_stage.profile if previous_stage else None)
     profile.check_hardware()  # before any work: the qwen profile needs a CUDA GPU
     hardware = device_summary()
@@ -74,17 +88,29 @@ def _run_stage(
     )
     budget = training.train_budget(generated_demo=is_generated_demo_history(paths.root()))
     overrides = config.model_dump(exclude={"base_model"})
-    if config.max_steps is None:
+    if config.max_steps is not None:
+        context.log.info(f"{name}: max_steps {config.max_steps} (wins over budget {budget})")
+    elif single:
+        overrides.update(budget.single_adapter_overrides(profile.max_steps, len(CURRICULUM)))
+        context.log.info(f"{name}: curriculum single, the chain's total budget ({budget})")
+    else:
         overrides.update(budget.stage_overrides())
         context.log.info(f"{name}: training budget {budget}")
-    else:
-        context.log.info(f"{name}: max_steps {config.max_steps} (wins over budget {budget})")
     stage_config = profile.stage_config(name, **overrides)
-    train, validation = stage_examples(mixed_dataset, stage.family, profile)
+    if single:
+        train, validation = single_adapter_examples(mixed_dataset, profile, seed=config.seed)
+    else:
+        train, validation = stage_examples(mixed_dataset, stage.family, profile)
     if previous_stage and not (train and validation):
         # mixed_dataset skipped this family (too small to split): the chain goes on with
         # the previous stage's adapter, and this stage says so.
-        yield from _skipped_stage(stage, context, previous_stage)
+        yield from _skipped_stage(
+            stage,
+            context,
+            previous_stage,
+            f"the dataset has no {stage.family} examples to train and validate on (the "
+            "family was too small to split)",
+        )
         return
     result = train_lora_stage(
         base,
@@ -123,6 +149,7 @@ def _run_stage(
             "best_step": result.best_step,
             "resumed_from_step": result.resumed_from_step,
             "training_budget": str(budget) if config.max_steps is None else "max_steps",
+            "curriculum": training.curriculum,
             **_plan_metadata(result),
             "loss_curve": dg.MetadataValue.table(
                 records=[dg.TableRecord(row) for row in _plottable(result.loss_history)],
@@ -182,15 +209,14 @@ def _loss_curve_image(adapter_dir: Path) -> dict[str, dg.MetadataValue]:
 
 
 def _skipped_stage(
-    stage: CurriculumStage, context: dg.AssetExecutionContext, previous_stage: StageResult
+    stage: CurriculumStage,
+    context: dg.AssetExecutionContext,
+    previous_stage: StageResult,
+    why: str,
 ):
-    name, kind = stage.name, stage.family
-    context.log.warning(
-        f"{name}: the dataset has no {kind} examples to train and validate on (the family was "
-        "too small to split); passing the previous stage's adapter on unchanged"
-    )
+    context.log.warning(f"{stage.name}: {why}; passing the previous stage's adapter on unchanged")
     yield dg.Output(
-        replace(previous_stage, stage=name, skipped=True),
+        replace(previous_stage, stage=stage.name, skipped=True),
         metadata={
             "skipped": True,
             "adapter_dir": dg.MetadataValue.path(previous_stage.adapter_dir),
@@ -200,7 +226,7 @@ def _skipped_stage(
         check_name="validation_loss_improved",
         passed=True,
         metadata={"skipped": True},
-        description=f"Skipped: no {kind} examples; the previous stage's adapter is kept.",
+        description=f"Skipped ({why}): the previous stage's adapter is kept.",
     )
 
 

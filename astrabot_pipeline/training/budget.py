@@ -55,6 +55,16 @@ class TrainBudget:
             return {"max_minutes": self.amount}
         return {}
 
+    def single_adapter_overrides(self, stage_max_steps: int, stages: int) -> dict[str, Any]:
+        """The settings that give one adapter on the union of `stages` families the chain's
+        total budget: N epochs of the union are N epochs of each family; `stages` times a
+        stage's steps (`demo`) or minutes."""
+        if self.kind == "epochs":
+            return {"num_train_epochs": self.amount}
+        if self.kind == "minutes":
+            return {"max_minutes": (self.amount or 0) * stages}
+        return {"max_steps": stage_max_steps * stages}
+
 
 DEMO_BUDGET = TrainBudget("demo")
 USER_DEFAULT_BUDGET = TrainBudget("epochs", 1.0)
@@ -85,7 +95,7 @@ def parse_train_budget(text: str) -> TrainBudget:
         raise TrainBudgetError(
             f"training budget {text!r} needs a positive number after '{kind}:' (e.g. {_EXAMPLES})"
         )
-    return TrainBudget(kind, amount)
+    return TrainBudget("epochs" if kind == "epochs" else "minutes", amount)
 
 
 def resolve_train_budget(

@@ -120,7 +120,10 @@ def plan_run(trainer, config: StageConfig, run_dir: Path, token_lengths: list[in
         plan = replace(RunPlan.from_dict(json.loads(path.read_text())), resumed=True)
     else:
         seconds_per_batch, tokens_per_second, probed = measure_training_speed(trainer)
-        seconds_per_step = seconds_per_batch * config.gradient_accumulation_steps
+        # Rounded before use, so the stored plan reproduces its own step count.
+        seconds_per_step = max(
+            round(seconds_per_batch * config.gradient_accumulation_steps, 4), 1e-4
+        )
         if config.max_minutes is not None:
             steps = steps_for_minutes(config.max_minutes, seconds_per_step)
         else:
@@ -135,7 +138,7 @@ def plan_run(trainer, config: StageConfig, run_dir: Path, token_lengths: list[in
             steps=steps,
             tokens=tokens,
             tokens_per_second=round(tokens_per_second, 2),
-            seconds_per_step=round(seconds_per_step, 4),
+            seconds_per_step=seconds_per_step,
             estimated_seconds=round(tokens / max(tokens_per_second, 1e-9), 1),
             probe_batches=probed,
         )

@@ -123,3 +123,25 @@ def test_the_budget_sets_the_steps_unless_a_stage_sets_max_steps_and_the_plan_is
         assert metadata["plan_steps"] == metadata["actual_steps"] == steps
         assert metadata["plan_tokens"] > 0 and metadata["actual_tokens"] > 0
         assert metadata["plan_estimated_seconds"] > 0 and metadata["plan_tokens_per_second"] > 0
+
+
+def test_curriculum_single_trains_one_adapter_on_every_family_with_the_chains_budget(tmp_path):
+    data_dir = tmp_path / "data"
+    write_parquet(data_dir / "assets" / "mixed_dataset.parquet", mixed_dataset_without("adaptive"))
+    config = {"batch_size": 4, "max_length": 96}
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("ASTRABOT_MODEL_PROFILE", "tiny")
+        result = dg.materialize(
+            [dg.AssetSpec("mixed_dataset"), *STAGE_ASSETS],
+            resources={
+                "paths": AstrabotPathsResource(data_dir=str(data_dir)),
+                "io_manager": AstrabotIOManager(base_dir=str(data_dir)),
+                "training": TrainingResource(budget="epochs:1", curriculum="single"),
+            },
+            run_config={"ops": {name: {"config": config} for name in STAGE_NAMES}},
+        )
+    assert result.success
+    first, *later = (result.output_for_node(name) for name in STAGE_NAMES)
+    # One epoch of both families' 24 training examples each: 48 / 4 = 12 steps.
+    assert first.train_examples == 48 and first.steps == 12 and not first.skipped
+    assert all(stage.skipped and stage.adapter_dir == first.adapter_dir for stage in later)
