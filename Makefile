@@ -46,13 +46,11 @@ demo: setup
 # ASTRABOT_BACKUP_DIR and SIGNAL_BACKUP_PASSPHRASE are set) through `dagster asset
 # materialize`, printing one line per step and a summary (run_pipeline.py); every event is
 # in the run's event log (`make dev` shows it), and `make run VERBOSE=1` prints them too.
-# The demo plants memorization canaries in its training data for the evaluation
-# (dataset/canaries.py); a real user's run does not unless they ask.
-DEMO_RUN_CONFIG := {"ops": {"mixed_dataset": {"config": {"plant_canaries": true}}}}
-
+# The generated demo plants memorization canaries for the evaluation and trains with the
+# short `demo` budget; a user's backup does neither unless asked (docs/training.md).
 run: demo dagster-home
 	@SIGNAL_BACKUP_PASSPHRASE="$${SIGNAL_BACKUP_PASSPHRASE:-$$($(BIN)/astrabot demo-passphrase)}" \
-	  $(PY) -m astrabot_pipeline.run_pipeline --config-json '$(DEMO_RUN_CONFIG)' $(if $(VERBOSE),--verbose)
+	  $(PY) -m astrabot_pipeline.run_pipeline $(if $(VERBOSE),--verbose)
 
 dev: demo dagster-home
 	SIGNAL_BACKUP_PASSPHRASE="$${SIGNAL_BACKUP_PASSPHRASE:-$$($(BIN)/astrabot demo-passphrase)}" \

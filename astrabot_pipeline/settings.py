@@ -39,6 +39,9 @@ TIME_ZONE_ENV = "ASTRABOT_TIME_ZONE"
 # tiny, tiny-qwen3, small or qwen (see training/profiles.py). `make test` and CI set tiny.
 MODEL_PROFILE_ENV = "ASTRABOT_MODEL_PROFILE"
 DEFAULT_MODEL_PROFILE = "small"
+# How long each training stage trains: demo, epochs:N or minutes:N (training/budget.py);
+# unset, `demo` for the generated demo history and `epochs:1` for any other.
+TRAIN_BUDGET_ENV = "ASTRABOT_TRAIN_BUDGET"
 
 # Environment the pipeline sets for itself (not only in tests): no hub downloads, no
 # telemetry, and tldextract uses its bundled suffix list instead of fetching one.

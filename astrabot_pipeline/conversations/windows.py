@@ -3,7 +3,10 @@
 A window is a run of messages in one thread with no gap longer than
 `window_size_minutes` (a gap exactly equal to the limit stays inside the window), capped at
 `max_window_minutes` of span (a long session is cut into consecutive slices of that span
-from its first message); windows with fewer than `min_messages_per_window` messages are
+from its first message) and at `max_window_messages` messages (a busy group chat that
+never goes quiet for `window_size_minutes` would otherwise make one window of a whole
+day, leaving the train/validation/test split and the ranking evaluation a handful of
+windows; the slices are consecutive runs of that many messages); windows with fewer than `min_messages_per_window` messages are
 dropped. A burst is consecutive messages by one sender each within `burst_gap_seconds` of
 the previous one; a burst never crosses a window boundary (the first message of a window
 always starts a burst).
@@ -49,6 +52,9 @@ from astrabot_pipeline.errors import SettingError
 DEFAULT_WINDOW_SIZE_MINUTES = 30
 DEFAULT_MIN_MESSAGES_PER_WINDOW = 3
 DEFAULT_MAX_WINDOW_MINUTES = 12 * 60
+# About an hour of a busy group chat; a reply's context is a few turns, so nothing a
+# training example uses is lost, and a day of busy chat becomes a dozen windows or more.
+DEFAULT_MAX_WINDOW_MESSAGES = 100
 DEFAULT_BURST_GAP_SECONDS = 120
 
 _KEY_DTYPES = {
@@ -141,6 +147,7 @@ class ConversationProcessor:
         min_messages_per_window: int = DEFAULT_MIN_MESSAGES_PER_WINDOW,
         max_window_minutes: int = DEFAULT_MAX_WINDOW_MINUTES,
         burst_gap_seconds: int = DEFAULT_BURST_GAP_SECONDS,
+        max_window_messages: int = DEFAULT_MAX_WINDOW_MESSAGES,
     ) -> None:
         if window_size_minutes <= 0 or min_messages_per_window < 1:
             raise SettingError("window_size_minutes must be > 0 and min_messages_per_window >= 1")
@@ -148,6 +155,9 @@ class ConversationProcessor:
             raise SettingError("max_window_minutes must be at least window_size_minutes")
         if burst_gap_seconds < 0:
             raise SettingError("burst_gap_seconds must be >= 0")
+        if max_window_messages < min_messages_per_window:
+            raise SettingError("max_window_messages must be at least min_messages_per_window")
+        self.max_messages = max_window_messages
         self.window_gap = pd.Timedelta(minutes=window_size_minutes)
         self.max_span = pd.Timedelta(minutes=max_window_minutes)
         self.min_messages = min_messages_per_window
@@ -186,6 +196,9 @@ class ConversationProcessor:
         session_first = np.maximum.accumulate(np.where(new_session, np.arange(len(sent)), 0))
         slice_index = (sent - sent[session_first]) // self._max_span_us
         new_window = new_session | _segment_starts(slice_index)
+        # Cap the count: every max_messages-th message of a window starts the next one.
+        window_first = np.maximum.accumulate(np.where(new_window, np.arange(len(sent)), 0))
+        new_window |= (np.arange(len(sent)) - window_first) % self.max_messages == 0
         window = np.cumsum(new_window) - 1
         sizes = np.bincount(window)
         keep = sizes[window] >= self.min_messages

@@ -10,7 +10,9 @@ kinds of example feed the three training stages:
   messages each within the burst gap, as conversation_windows measured them), its
   messages kept as separate lines.
 Group chats prefix other people's lines with who wrote them (`sender_pseudonym`), and a
-resolved tweet is shown next to the message that shared it.
+resolved tweet is shown next to the message that shared it. A reply that quotes, mentions
+or addresses someone takes its context from the message it answers rather than from the
+turns just before it (reply_context.py).
 """
 
 from __future__ import annotations
@@ -20,8 +22,10 @@ from typing import TypedDict, Unpack
 
 import pandas as pd
 
+from astrabot_pipeline.conversations.addressing import MENTIONED_COLUMN
 from astrabot_pipeline.dataset.adaptive_prompt import DEFAULT_SYSTEM_PROMPT, adaptive_prompts
 from astrabot_pipeline.dataset.filters import DEFAULT_TRIVIAL_CAP, FilterCounts, filter_examples
+from astrabot_pipeline.dataset.reply_context import Line, answered_position
 from astrabot_pipeline.dataset.split import (
     DEFAULT_TEST_FRACTION,
     DEFAULT_VALIDATION_FRACTION,
@@ -62,6 +66,14 @@ class _Turn:
     text: str
     burst_size: int
     first_burst: str = ""  # the lines of the turn's first measured burst (owner turns)
+    first_line: int = 0  # the index of the turn's first message among its window's lines
+
+
+@dataclass(frozen=True)
+class _Window:
+    thread_id: int
+    turns: list[_Turn]
+    lines: list[Line]
 
 
 @dataclass
@@ -101,16 +113,16 @@ class TrainingDataCreator:
         self.max_context_chars = max_context_chars
         self._window_starts: dict[str, pd.Timestamp] = {}
         # The three families read the same windows: group them into turns once per frame.
-        self._turns_cache: tuple[pd.DataFrame, dict[str, tuple[int, list[_Turn]]]] | None = None
+        self._turns_cache: tuple[pd.DataFrame, dict[str, _Window]] | None = None
 
-    def _turns_by_window(self, windows: pd.DataFrame) -> dict[str, tuple[int, list[_Turn]]]:
+    def _turns_by_window(self, windows: pd.DataFrame) -> dict[str, _Window]:
         """Each window's turns, computed once for the same `windows` frame object."""
         if self._turns_cache is None or self._turns_cache[0] is not windows:
             self._turns_cache = (windows, self._group_turns(windows))
         return self._turns_cache[1]
 
-    def _group_turns(self, windows: pd.DataFrame) -> dict[str, tuple[int, list[_Turn]]]:
-        """Merge each window's consecutive same-side messages into turns."""
+    def _group_turns(self, windows: pd.DataFrame) -> dict[str, _Window]:
+        """Each window's messages as lines, and its consecutive same-side lines as turns."""
         frame = windows[windows[self.text_column].fillna("").str.strip().ne("")]
         frame = frame.sort_values(["window_id", "position_in_window"])
         if "sent_at" in frame.columns:
@@ -120,32 +132,37 @@ class TrainingDataCreator:
         # Bursts as conversation_windows measured them (gap <= burst gap, one sender);
         # without that column every turn counts as one burst.
         bursts = frame["burst_id"] if "burst_id" in frame.columns else frame["window_id"]
-        turns: dict[str, tuple[int, list[_Turn]]] = {}
-        for window_id, group in frame.groupby("window_id", sort=True):
-            window_turns: list[_Turn] = []
-            texts: list[tuple[str, object]] = []
-            side: bool | None = None
-            rows = zip(group["is_outgoing"], lines[group.index], bursts[group.index], strict=True)
-            for is_owner, text, burst in rows:
-                if side is not None and is_owner != side:
-                    window_turns.append(_turn(side, texts))
-                    texts = []
-                side = bool(is_owner)
-                texts.append((text.strip(), burst))
-            if texts:
-                window_turns.append(_turn(bool(side), texts))
-            turns[str(window_id)] = (int(group["thread_id"].iloc[0]), window_turns)
-        return turns
+        frame = frame.assign(_line=lines.str.strip(), _burst=bursts)
+        return {
+            str(window_id): _Window(
+                int(group["thread_id"].iloc[0]),
+                *_group_lines(_window_lines(group, self.text_column)),
+            )
+            for window_id, group in frame.groupby("window_id", sort=True)
+        }
+
+    def _context(self, window: _Window, index: int) -> list[_Turn]:
+        """The turns a reply (turn `index`) answers: up to the message it quotes, mentions
+        or addresses where the history says so, else the turns just before it."""
+        reply_at = window.turns[index].first_line
+        earlier = window.lines[:reply_at]
+        answered = answered_position(window.lines[reply_at], earlier)
+        if answered is None or answered == len(earlier) - 1:
+            before = window.turns[:index]
+        else:
+            before = _group_lines(earlier[: answered + 1])[0]
+        return before[-self.max_context_turns :] if self.max_context_turns else []
 
     def _dialogue_examples(
         self, windows: pd.DataFrame, kind: str, system_prompts: dict[str, str] | None = None
     ) -> list[dict]:
         examples = []
-        for window_id, (thread_id, turns) in self._turns_by_window(windows).items():
-            for index, turn in enumerate(turns):
+        for window_id, window in self._turns_by_window(windows).items():
+            thread_id = window.thread_id
+            for index, turn in enumerate(window.turns):
                 if not turn.is_owner or index == 0:
                     continue
-                context = self._trimmed(turns[max(0, index - self.max_context_turns) : index])
+                context = self._trimmed(self._context(window, index))
                 if not context:
                     continue
                 prompt = (system_prompts or {}).get(window_id, self.system_prompt)
@@ -205,9 +222,11 @@ class TrainingDataCreator:
 
     def create_burst_examples(self, windows: pd.DataFrame) -> pd.DataFrame:
         examples = []
-        for window_id, (thread_id, turns) in self._turns_by_window(windows).items():
+        for window_id, window in self._turns_by_window(windows).items():
+            thread_id, turns = window.thread_id, window.turns
             for index in range(1, len(turns)):
-                turn, previous = turns[index], turns[index - 1]
+                turn = turns[index]
+                previous = (self._context(window, index) or turns[index - 1 : index])[-1]
                 if (
                     turn.is_owner
                     and turn.first_burst.count("\n") + 1 >= self.min_burst_messages
@@ -289,10 +308,64 @@ class TrainingDataCreator:
         return self.combine(*datasets, **options).examples
 
 
-def _turn(is_owner: bool, lines: list[tuple[str, object]]) -> _Turn:
+def _optional_int(value: object) -> int | None:
+    return None if pd.isna(value) else int(value)  # type: ignore[call-overload]
+
+
+def _window_lines(group: pd.DataFrame, text_column: str) -> list[Line]:
+    """A window's messages (in order) as Lines, with the ids reply_context.py reads."""
+
+    def column(name: str) -> list:
+        return group[name].tolist() if name in group.columns else [None] * len(group)
+
+    return [
+        Line(
+            text=text,
+            is_owner=bool(is_owner),
+            burst=burst,
+            message_id=_optional_int(message_id),
+            sender_id=_optional_int(sender_id),
+            sender=None if is_owner or pd.isna(sender) else str(sender),
+            quote_id=_optional_int(quote_id),
+            mentioned_id=_optional_int(mentioned_id),
+            body=str(body),
+        )
+        for text, is_owner, burst, message_id, sender_id, sender, quote_id, mentioned_id, body in zip(
+            group["_line"],
+            group["is_outgoing"],
+            group["_burst"],
+            column("message_id"),
+            column("sender_id"),
+            column("sender_pseudonym"),
+            column("quote_message_id"),
+            column(MENTIONED_COLUMN),
+            group[text_column],
+            strict=True,
+        )
+    ]
+
+
+def _group_lines(lines: list[Line]) -> tuple[list[_Turn], list[Line]]:
+    """Consecutive same-side lines merged into turns (and the lines, unchanged)."""
+    turns: list[_Turn] = []
+    start = 0
+    for position in range(1, len(lines) + 1):
+        if position == len(lines) or lines[position].is_owner != lines[start].is_owner:
+            turns.append(_turn(lines[start:position], start))
+            start = position
+    return turns, lines
+
+
+def _turn(lines: list[Line], first_line: int) -> _Turn:
     """One side's consecutive lines as a turn; owner turns remember their first burst."""
-    first = [text for text, burst in lines if burst == lines[0][1]]
-    return _Turn(is_owner, "\n".join(text for text, _ in lines), len(lines), "\n".join(first))
+    first = [line.text for line in lines if line.burst == lines[0].burst]
+    return _Turn(
+        lines[0].is_owner,
+        "\n".join(line.text for line in lines),
+        len(lines),
+        "\n".join(first),
+        first_line,
+    )
 
 
 def _example(kind: str, window_id: str, thread_id: int, turn: int, messages: list[dict]) -> dict:

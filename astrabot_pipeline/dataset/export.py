@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from astrabot_pipeline.dataset.filters import trivial_shares
 from astrabot_pipeline.storage import atomic_output, private_dir
 
 TEST_FILE = "test.jsonl"
@@ -58,12 +59,15 @@ def _quantiles(values: pd.Series) -> str:
 
 
 def dataset_card(examples: pd.DataFrame, skipped: dict[str, str] | None = None) -> str:
-    """Markdown: examples per family and split, reply and context lengths. Never text."""
+    """Markdown: examples per family and split, reply and context lengths, and the shares of
+    trivial replies, of replies opening with a trivial word ("ok …") and of the most common
+    first word (filters.py `trivial_shares`). Never text."""
     lines = [
         "| family | train | validation | test | reply chars (median / p90 / max) "
-        "| context turns (median / p90 / max) |",
-        "| --- | ---: | ---: | ---: | --- | --- |",
+        "| context turns (median / p90 / max) | trivial | opens trivially | top first word |",
+        "| --- | ---: | ---: | ---: | --- | --- | ---: | ---: | ---: |",
     ]
+    shares = trivial_shares(examples)
     for kind, family in examples.groupby("kind", sort=True):
         per_split = family.groupby("split").size()
         reply_chars = family["messages"].map(lambda m: len(list(m)[-1]["content"]))
@@ -73,10 +77,12 @@ def dataset_card(examples: pd.DataFrame, skipped: dict[str, str] | None = None) 
         lines.append(
             f"| {kind} | {int(per_split.get('train', 0))} | {int(per_split.get('validation', 0))} "
             f"| {int(per_split.get('test', 0))} | {_quantiles(reply_chars)} "
-            f"| {_quantiles(context_turns)} |"
+            f"| {_quantiles(context_turns)} | {shares[str(kind)]['trivial']:.1%} "
+            f"| {shares[str(kind)]['opens_trivially']:.1%} "
+            f"| {shares[str(kind)]['top_first_word']:.1%} |"
         )
     for kind, reason in sorted((skipped or {}).items()):
-        lines.append(f"| {kind} | skipped: {reason} | | | | |")
+        lines.append(f"| {kind} | skipped: {reason} | | | | | | | |")
     return "\n".join(lines) + "\n"
 
 

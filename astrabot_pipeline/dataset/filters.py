@@ -1,8 +1,9 @@
 """Quality filters on built examples: what the owner's reply must be for the model to learn.
 
 - link-only replies (nothing but links) are dropped: the model cannot learn a URL;
-- trivial replies ("ok", "lol", "👍") are capped per family, so the model does not learn
-  that every answer is "ok";
+- trivial replies ("ok", "lol", "👍", and their near forms "ok!", "okkk", "ok ok",
+  "hahahaha", a burst of "ok" lines) are capped per family, so the model does not learn
+  that every answer is "ok": after the cap they are at most `trivial_cap` of the family;
 - identical examples (same messages) are kept once per family.
 Empty and attachment-only replies never become examples (the builder skips messages
 without text). Counts, never text, describe what was dropped.
@@ -29,6 +30,18 @@ TRIVIAL_REPLIES = frozenset(
     }
 )  # fmt: skip
 DEFAULT_TRIVIAL_CAP = 0.05  # trivial replies may be at most this share of a family
+# Laughter of any length ("hahahaha", "hehe", "looool", "lmaooo"), which a word list
+# cannot enumerate.
+_LAUGHTER = re.compile(r"(?:a?h+a+)+h*|(?:h+e+){2,}|l+o+l+|l+m+f*a+o+|x+d+", re.IGNORECASE)
+_REPEATS = re.compile(r"(\w)\1+")
+
+
+def _squeezed(word: str) -> str:
+    """`word` with every run of one letter cut to one: "okkk" -> "ok", "yesss" -> "yes"."""
+    return _REPEATS.sub(r"\1", word)
+
+
+_TRIVIAL_SQUEEZED = frozenset(_squeezed(word) for word in TRIVIAL_REPLIES)
 
 
 @dataclass
@@ -54,10 +67,41 @@ def is_link_only(text: str) -> bool:
     return bool(_LINK.search(text)) and not _LINK.sub(" ", text).strip()
 
 
+def is_trivial_word(word: str) -> bool:
+    """A word from TRIVIAL_REPLIES, stretched ("okkk", "okayyy") or not, or laughter."""
+    word = word.lower()
+    return (
+        word in TRIVIAL_REPLIES
+        or _squeezed(word) in _TRIVIAL_SQUEEZED
+        or bool(_LAUGHTER.fullmatch(word))
+    )
+
+
 def is_trivial(text: str) -> bool:
-    """No words at all (emoji, punctuation), or only words from TRIVIAL_REPLIES."""
-    words = [word.lower() for word in _WORD.findall(text)]
-    return all(word in TRIVIAL_REPLIES for word in words)
+    """No words at all (emoji, punctuation), or only trivial words (`is_trivial_word`),
+    on one line or several ("ok!", "ok ok", "ok\nok\nlol")."""
+    return all(is_trivial_word(word) for word in _WORD.findall(text))
+
+
+def opens_trivially(text: str) -> bool:
+    """The reply's first word is a trivial one ("ok see you then")."""
+    words = _WORD.findall(text)
+    return bool(words) and is_trivial_word(words[0])
+
+
+def trivial_shares(examples: pd.DataFrame) -> dict[str, dict[str, float]]:
+    """Per family: the share of trivial replies, of replies opening with a trivial word, and
+    of the most common first word (a number, never the word). Shares, never text."""
+    shares: dict[str, dict[str, float]] = {}
+    for kind, family in examples.groupby("kind", sort=True):
+        replies = family["messages"].map(_reply)
+        first_words = replies.map(lambda text: (_WORD.findall(text.lower()) or [""])[0])
+        shares[str(kind)] = {
+            "trivial": round(float(replies.map(is_trivial).mean()), 4),
+            "opens_trivially": round(float(replies.map(opens_trivially).mean()), 4),
+            "top_first_word": round(float(first_words.value_counts(normalize=True).iloc[0]), 4),
+        }
+    return shares
 
 
 def _fingerprint(messages: Iterable[Mapping[str, object]]) -> str:
@@ -84,7 +128,9 @@ def filter_examples(
     trivial = kept["messages"].map(_reply).map(is_trivial)
     drop = pd.Series(False, index=kept.index)
     for kind, group in kept[trivial].groupby("kind", sort=True):
-        allowed = int(trivial_cap * int((kept["kind"] == kind).sum()))
+        # At most `trivial_cap` of what the family keeps: t / (t + rest) <= cap.
+        rest = int((kept["kind"] == kind).sum()) - len(group)
+        allowed = int(trivial_cap * rest / (1 - trivial_cap)) if trivial_cap < 1 else len(group)
         if len(group) > allowed:
             # Which ones stay is decided by a seeded hash, not by position in the history.
             order = group["example_id"].map(

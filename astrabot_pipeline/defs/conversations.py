@@ -6,6 +6,7 @@ import dagster as dg
 import pandas as pd
 
 from astrabot_pipeline.conversations import ConversationProcessor, relationship
+from astrabot_pipeline.conversations.addressing import with_mentioned_ids
 from astrabot_pipeline.conversations.profiles import (
     build_window_profiles,
     label_counts,
@@ -13,6 +14,7 @@ from astrabot_pipeline.conversations.profiles import (
 )
 from astrabot_pipeline.conversations.tone import TONE_LABELS
 from astrabot_pipeline.conversations.topic import TOPIC_LABELS
+from astrabot_pipeline.conversations.windows import DEFAULT_MAX_WINDOW_MESSAGES
 from astrabot_pipeline.defs.errors import redact_failures
 from astrabot_pipeline.defs.resources.analytics import ConversationAnalyticsResource
 
@@ -22,6 +24,7 @@ class WindowConfig(dg.Config):
     min_messages_per_window: int = 3
     max_window_minutes: int = 720
     burst_gap_seconds: int = 120
+    max_window_messages: int = DEFAULT_MAX_WINDOW_MESSAGES
 
 
 @dg.asset(
@@ -39,11 +42,13 @@ def conversation_windows(config: WindowConfig, decoded_backup: dict[str, pd.Data
         min_messages_per_window=config.min_messages_per_window,
         max_window_minutes=config.max_window_minutes,
         burst_gap_seconds=config.burst_gap_seconds,
+        max_window_messages=config.max_window_messages,
     )
     messages = decoded_backup["messages"]
     windows = processor.create_conversation_windows(
         messages, reactions=decoded_backup.get("reactions"), owner_id=_owner_id(decoded_backup)
     )
+    windows = with_mentioned_ids(windows, decoded_backup.get("mentions"))
     summary = processor.summarize(messages, windows)
     yield dg.Output(windows, metadata=summary.to_metadata())
     max_gap = windows["gap_seconds"].max() if len(windows) else 0.0

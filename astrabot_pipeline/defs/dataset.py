@@ -15,6 +15,7 @@ from astrabot_pipeline.dataset.filters import DEFAULT_TRIVIAL_CAP, textless_owne
 from astrabot_pipeline.defs.errors import redact_failures
 from astrabot_pipeline.defs.privacy import require_passed_privacy_gate
 from astrabot_pipeline.defs.resources.paths import AstrabotPathsResource
+from astrabot_pipeline.history_origin import is_generated_demo_history
 
 CANARY_RECORD = "memorization.json"  # under $ASTRABOT_DATA_DIR/canaries/, read by the evaluation
 
@@ -26,9 +27,10 @@ class DatasetConfig(dg.Config):
     max_context_chars: int = DEFAULT_MAX_CONTEXT_CHARS
     trivial_reply_cap: float = DEFAULT_TRIVIAL_CAP
     seed: int = 0
-    # Memorization canaries for the evaluation (dataset/canaries.py): `make run` turns
-    # them on for the demo; off by default, so a real user's model learns only their chats.
-    plant_canaries: bool = False
+    # Memorization canaries for the evaluation (dataset/canaries.py). Unset (auto): planted
+    # only in the generated demo history (history_origin.py), so a user's own model learns
+    # only their chats; true or false decides for any history.
+    plant_canaries: bool | None = None
     canary_count: int = DEFAULT_CANARY_COUNT
 
 
@@ -66,7 +68,10 @@ def mixed_dataset(
     examples = mixed.examples
     record = paths.sub("canaries", CANARY_RECORD)
     planted: list[PlantedCanary] = []
-    if config.plant_canaries:
+    plant = config.plant_canaries
+    if plant is None:
+        plant = is_generated_demo_history(paths.root())
+    if plant:
         examples, planted = plant_canaries(examples, count=config.canary_count, seed=config.seed)
         write_canaries(record, planted)
         context.log.info(f"planted {len(planted)} memorization canaries in training examples")

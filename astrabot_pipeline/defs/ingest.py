@@ -9,6 +9,7 @@ from astrabot_pipeline.defs.resources.backup import (
 )
 from astrabot_pipeline.defs.resources.decoder import DecoderLauncherResource
 from astrabot_pipeline.defs.resources.paths import AstrabotPathsResource
+from astrabot_pipeline.history_origin import is_generated_demo_backup, record_history_origin
 from astrabot_pipeline.signal import read_tables
 from astrabot_pipeline.signal.discovery import content_sha256
 from astrabot_pipeline.signal.tables import SchemaMismatchError, conform
@@ -56,8 +57,12 @@ def decoded_backup(
         options={"extract_attachments": config.extract_attachments},
     )
     tables = read_tables(out_dir)
+    generated_demo = is_generated_demo_backup(backup)
+    record_history_origin(paths.root(), generated_demo=generated_demo)
     context.log.info(f"{len(tables['messages'])} chat messages in {len(tables['threads'])} threads")
-    yield dg.Output(tables, metadata=dict(decoded.metadata or {}))
+    yield dg.Output(
+        tables, metadata={**dict(decoded.metadata or {}), "generated_demo": generated_demo}
+    )
     problems = []
     for name, frame in tables.items():
         try:

@@ -4,6 +4,8 @@ conversational -> adaptive -> burst. The base model and the training defaults co
 the model profile ASTRABOT_MODEL_PROFILE names (tiny, tiny-qwen3, small: the default,
 qwen; see training/profiles.py); the first stage's `base_model` can name any local path
 or cached hub id instead, and every other setting left unset takes the profile's value.
+How long each stage trains is the `training` resource's budget (training/budget.py), one
+setting for all stages; a stage's own `max_steps` wins over it.
 """
 
 import base64
@@ -16,6 +18,8 @@ import pandas as pd
 
 from astrabot_pipeline.defs.errors import redact_failures
 from astrabot_pipeline.defs.resources.paths import ACCELERATOR_POOL, AstrabotPathsResource
+from astrabot_pipeline.defs.resources.training import TrainingResource
+from astrabot_pipeline.history_origin import is_generated_demo_history
 from astrabot_pipeline.training import (
     CURRICULUM,
     CurriculumStage,
@@ -24,13 +28,20 @@ from astrabot_pipeline.training import (
     train_lora_stage,
 )
 from astrabot_pipeline.training.loss_plot import LOSS_CURVE_FILE
-from astrabot_pipeline.training.stage_plan import stage_base_model, stage_examples, stage_profile
+from astrabot_pipeline.training.run_plan import RunPlan, actual_figures
+from astrabot_pipeline.training.stage_plan import (
+    single_adapter_examples,
+    stage_base_model,
+    stage_examples,
+    stage_profile,
+)
 
 
 class LoraStageConfig(dg.Config):
     """Per-stage settings in the UI. Unset (None) means the model profile's default."""
 
     base_model: str | None = None  # a local path or cached hub id; first stage only
+    # Set, it wins over the training budget (the `training` resource) for this stage.
     max_steps: int | None = None
     learning_rate: float | None = None
     warmup_ratio: float | None = None
@@ -49,10 +60,20 @@ def _run_stage(
     context: dg.AssetExecutionContext,
     config: LoraStageConfig,
     paths: AstrabotPathsResource,
+    training: TrainingResource,
     mixed_dataset: pd.DataFrame,
     previous_stage: StageResult | None,
 ):
     name = stage.name
+    single = training.curriculum == "single"
+    if single and previous_stage is not None:
+        yield from _skipped_stage(
+            stage,
+            context,
+            previous_stage,
+            f"curriculum single: {CURRICULUM[0].name} trained one adapter on every family",
+        )
+        return
     profile = stage_profile(previous_stage.profile if previous_stage else None)
     profile.check_hardware()  # before any work: the qwen profile needs a CUDA GPU
     hardware = device_summary()
@@ -65,12 +86,31 @@ def _run_stage(
         examples=mixed_dataset,
         seed=config.seed,
     )
-    stage_config = profile.stage_config(name, **config.model_dump(exclude={"base_model"}))
-    train, validation = stage_examples(mixed_dataset, stage.family, profile)
+    budget = training.train_budget(generated_demo=is_generated_demo_history(paths.root()))
+    overrides = config.model_dump(exclude={"base_model"})
+    if config.max_steps is not None:
+        context.log.info(f"{name}: max_steps {config.max_steps} (wins over budget {budget})")
+    elif single:
+        overrides.update(budget.single_adapter_overrides(profile.max_steps, len(CURRICULUM)))
+        context.log.info(f"{name}: curriculum single, the chain's total budget ({budget})")
+    else:
+        overrides.update(budget.stage_overrides())
+        context.log.info(f"{name}: training budget {budget}")
+    stage_config = profile.stage_config(name, **overrides)
+    if single:
+        train, validation = single_adapter_examples(mixed_dataset, profile, seed=config.seed)
+    else:
+        train, validation = stage_examples(mixed_dataset, stage.family, profile)
     if previous_stage and not (train and validation):
         # mixed_dataset skipped this family (too small to split): the chain goes on with
         # the previous stage's adapter, and this stage says so.
-        yield from _skipped_stage(stage, context, previous_stage)
+        yield from _skipped_stage(
+            stage,
+            context,
+            previous_stage,
+            f"the dataset has no {stage.family} examples to train and validate on (the "
+            "family was too small to split)",
+        )
         return
     result = train_lora_stage(
         base,
@@ -81,6 +121,7 @@ def _run_stage(
         previous_adapter_dir=Path(previous_stage.adapter_dir) if previous_stage else None,
         progress=lambda update: context.log.info(f"{name}: {update}"),
         profile=profile.name,
+        on_plan=lambda plan: context.log.info(f"{name}: {plan.describe()}"),
     )
     context.log.info(
         f"{name}: validation loss {result.validation_loss_before:.4f} -> "
@@ -107,6 +148,9 @@ def _run_stage(
             "runtime_seconds": round(result.runtime_seconds, 2),
             "best_step": result.best_step,
             "resumed_from_step": result.resumed_from_step,
+            "training_budget": str(budget) if config.max_steps is None else "max_steps",
+            "curriculum": training.curriculum,
+            **_plan_metadata(result),
             "loss_curve": dg.MetadataValue.table(
                 records=[dg.TableRecord(row) for row in _plottable(result.loss_history)],
                 schema=LOSS_CURVE_SCHEMA,
@@ -122,6 +166,14 @@ def _run_stage(
             "validation_loss_after": result.validation_loss_after,
         },
     )
+
+
+def _plan_metadata(result: StageResult) -> dict[str, float]:
+    """The plan made before the first step beside what the stage did (numbers only)."""
+    if not result.plan:  # a result reused from before plans were recorded
+        return {}
+    plan = RunPlan.from_dict(result.plan)
+    return actual_figures(plan, result.steps, result.tokens_seen, result.runtime_seconds)
 
 
 LOSS_CURVE_SCHEMA = dg.TableSchema(
@@ -157,15 +209,14 @@ def _loss_curve_image(adapter_dir: Path) -> dict[str, dg.MetadataValue]:
 
 
 def _skipped_stage(
-    stage: CurriculumStage, context: dg.AssetExecutionContext, previous_stage: StageResult
+    stage: CurriculumStage,
+    context: dg.AssetExecutionContext,
+    previous_stage: StageResult,
+    why: str,
 ):
-    name, kind = stage.name, stage.family
-    context.log.warning(
-        f"{name}: the dataset has no {kind} examples to train and validate on (the family was "
-        "too small to split); passing the previous stage's adapter on unchanged"
-    )
+    context.log.warning(f"{stage.name}: {why}; passing the previous stage's adapter on unchanged")
     yield dg.Output(
-        replace(previous_stage, stage=name, skipped=True),
+        replace(previous_stage, stage=stage.name, skipped=True),
         metadata={
             "skipped": True,
             "adapter_dir": dg.MetadataValue.path(previous_stage.adapter_dir),
@@ -175,7 +226,7 @@ def _skipped_stage(
         check_name="validation_loss_improved",
         passed=True,
         metadata={"skipped": True},
-        description=f"Skipped: no {kind} examples; the previous stage's adapter is kept.",
+        description=f"Skipped ({why}): the previous stage's adapter is kept.",
     )
 
 
@@ -210,9 +261,10 @@ def _lora_stage(stage: CurriculumStage) -> dg.AssetsDefinition:
             context: dg.AssetExecutionContext,
             config: LoraStageConfig,
             paths: AstrabotPathsResource,
+            training: TrainingResource,
             mixed_dataset: pd.DataFrame,
         ):
-            yield from _run_stage(stage, context, config, paths, mixed_dataset, None)
+            yield from _run_stage(stage, context, config, paths, training, mixed_dataset, None)
 
         return _first_stage
 
@@ -222,10 +274,13 @@ def _lora_stage(stage: CurriculumStage) -> dg.AssetsDefinition:
         context: dg.AssetExecutionContext,
         config: LoraStageConfig,
         paths: AstrabotPathsResource,
+        training: TrainingResource,
         mixed_dataset: pd.DataFrame,
         previous_stage: StageResult,
     ):
-        yield from _run_stage(stage, context, config, paths, mixed_dataset, previous_stage)
+        yield from _run_stage(
+            stage, context, config, paths, training, mixed_dataset, previous_stage
+        )
 
     return _next_stage
 

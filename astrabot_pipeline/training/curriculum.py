@@ -4,6 +4,12 @@ The families and their order are the dataset's (`EXAMPLE_KINDS`: conversational,
 adaptive, then burst); everything that names a stage (the Dagster assets, the
 evaluation, the tests) derives it from `CURRICULUM`, so adding or reordering a family
 happens in one place.
+
+`curriculum: single` (the `training` resource) trains one adapter instead, on the
+shuffled union of the families' examples with the chain's total budget
+(`stage_plan.single_adapter_examples`, `TrainBudget.single_adapter_overrides`): the first
+stage asset trains it and the later ones pass it on, so the graph and the evaluation stay
+the same. The chain is the default; the single adapter is there to be compared with it.
 """
 
 from __future__ import annotations
@@ -31,5 +37,6 @@ def _curriculum(families: tuple[str, ...]) -> tuple[CurriculumStage, ...]:
 
 
 CURRICULUM = _curriculum(EXAMPLE_KINDS)
+CURRICULUM_MODES = ("chain", "single")
 STAGE_NAMES = tuple(stage.name for stage in CURRICULUM)
 FINAL_STAGE = CURRICULUM[-1].name

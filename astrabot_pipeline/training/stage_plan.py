@@ -65,6 +65,20 @@ def stage_examples(
     return train, validation
 
 
+def single_adapter_examples(
+    examples: pd.DataFrame, profile: ModelProfile, *, seed: int = 0
+) -> tuple[list[dict], list[dict]]:
+    """Every family's training and validation records in one shuffled list each (seeded),
+    for a single adapter trained on the union (`curriculum: single`)."""
+    train, validation = (
+        records_from_frame(examples[examples["split"] == split].sample(frac=1.0, random_state=seed))
+        for split in ("train", "validation")
+    )
+    if profile.max_validation_examples is not None:
+        validation = validation[: profile.max_validation_examples]
+    return train, validation
+
+
 def training_texts(examples: pd.DataFrame) -> Iterator[str]:
     """Every message of the training split, all families."""
     for messages in examples.loc[examples["split"] == "train", "messages"]:

@@ -43,7 +43,8 @@ from astrabot_pipeline.training.base_model import (
     quiet_progress_bars,
 )
 from astrabot_pipeline.training.loss_plot import LOSS_CURVE_FILE, render_loss_curve
-from astrabot_pipeline.training.token_budget import BudgetFit, fit_to_token_budget
+from astrabot_pipeline.training.run_plan import RunPlan, plan_run
+from astrabot_pipeline.training.token_budget import BudgetFit, fit_to_token_budget, token_length
 
 # The attention and MLP projections of Qwen2/Qwen3 decoder layers.
 QWEN_LORA_TARGET_MODULES = (
@@ -95,7 +96,9 @@ class StageResultError(TrainingError, ValueError):
 class StageConfig:
     """Hyperparameters of one stage; defaults suit the tiny CPU model.
 
-    `num_train_epochs`, when set, replaces `max_steps`. `eval_steps=0` evaluates only
+    `num_train_epochs`, when set, replaces `max_steps`; so does `max_minutes`: as many
+    steps as fit in that many minutes at the speed of the first steps, a count the run
+    stores so a resume continues it (run_plan.py). `eval_steps=0` evaluates only
     before and after training; `eval_steps>0` also evaluates every that many steps and
     keeps the adapter with the lowest validation loss. `save_steps=0` picks a checkpoint
     interval: `eval_steps` when evaluating, else about a fifth of the run.
@@ -117,6 +120,7 @@ class StageConfig:
     eval_steps: int = 0
     num_train_epochs: float | None = None
     save_steps: int = 0
+    max_minutes: float | None = None
     lr_scheduler_type: str = "linear"
 
     def __post_init__(self) -> None:
@@ -144,6 +148,10 @@ class StageConfig:
             raise SettingError(
                 "StageConfig.num_train_epochs must be positive (or None for max_steps)"
             )
+        if self.max_minutes is not None and not self.max_minutes > 0:
+            raise SettingError("StageConfig.max_minutes must be positive (or None)")
+        if self.max_minutes is not None and self.num_train_epochs is not None:
+            raise SettingError("StageConfig takes num_train_epochs or max_minutes, not both")
         if self.lr_scheduler_type not in LR_SCHEDULERS:
             raise SettingError(
                 f"StageConfig.lr_scheduler_type must be one of {list(LR_SCHEDULERS)}"
@@ -167,12 +175,18 @@ class StageConfig:
         return payload
 
     def planned_steps(self, train_examples: int) -> int:
-        """Optimizer steps the stage will take for `train_examples` examples (one device)."""
+        """Optimizer steps for `train_examples` examples (one device); with `max_minutes`,
+        `max_steps` until the run's plan settles the count (run_plan.py)."""
         if self.num_train_epochs is None:
             return self.max_steps
         per_epoch = math.ceil(train_examples / self.batch_size)
         per_epoch = max(1, per_epoch // self.gradient_accumulation_steps)
         return max(1, math.ceil(per_epoch * self.num_train_epochs))
+
+    def logging_interval(self, train_examples: int) -> int:
+        """Steps between logged losses: a tenth of the run, at most `eval_steps`."""
+        planned = self.planned_steps(train_examples)
+        return max(1, min(planned // 10, self.eval_steps or planned))
 
     def checkpoint_interval(self, train_examples: int) -> int:
         """Steps between checkpoints: `save_steps`, else `eval_steps`, else a fifth of the run."""
@@ -194,7 +208,9 @@ class StageResult:
     `token_budget` what fitting each split into `max_length` took (`BudgetFit.counts`).
     `reused` is True when the same inputs had already been trained and nothing ran;
     `skipped` when the stage had no examples of its family and passes the previous
-    stage's adapter (and numbers) on under its own name.
+    stage's adapter (and numbers) on under its own name. `plan` is what the stage
+    planned before its first step (`RunPlan.to_dict`: examples, steps, tokens, the
+    measured speed and the time it estimated).
     Fields after `validation_examples` have defaults so results of older versions load.
     """
 
@@ -225,6 +241,7 @@ class StageResult:
     token_budget: dict[str, dict[str, int]] = field(default_factory=dict)
     reused: bool = False
     skipped: bool = False
+    plan: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -609,6 +626,7 @@ def train_lora_stage(
     progress: ProgressCallback | None = None,
     profile: str = "",
     progress_interval: float = PROGRESS_INTERVAL_SECONDS,
+    on_plan: Callable[[RunPlan], None] | None = None,
 ) -> StageResult:
     """Train (or continue training) a LoRA adapter on chat records, under `out_dir`.
 
@@ -618,6 +636,7 @@ def train_lora_stage(
     adapter). The adapter lands in `out_dir/<key>/` (see the module docstring), whose
     path is the result's `adapter_dir`; the same inputs again reuse it, or resume an
     interrupted run from its last checkpoint. `profile` is recorded in the result.
+    Before the first step the stage makes its plan (run_plan.py) and hands it to `on_plan`.
     """
     harden_process()
     started = time.perf_counter()
@@ -649,6 +668,7 @@ def train_lora_stage(
             previous_adapter_dir=previous_adapter_dir,
             progress=progress,
             progress_interval=progress_interval,
+            on_plan=on_plan,
             started=started,
             record={"profile": profile, "dataset_hash": data_hash},
         )
@@ -665,7 +685,6 @@ def _training_args(config: StageConfig, run_dir: Path, train_examples: int, padd
 
     use_cuda = cuda_available()
     evaluate_during = config.eval_steps > 0
-    planned = config.planned_steps(train_examples)
     return SFTConfig(
         output_dir=str(run_dir),
         max_steps=-1 if config.num_train_epochs is not None else config.max_steps,
@@ -701,7 +720,7 @@ def _training_args(config: StageConfig, run_dir: Path, train_examples: int, padd
         load_best_model_at_end=evaluate_during,
         metric_for_best_model="eval_loss",
         greater_is_better=False,
-        logging_steps=max(1, min(planned // 10, config.eval_steps or planned)),
+        logging_steps=config.logging_interval(train_examples),
         # A padding-free row holds no padding; "non_padding" would also drop every token
         # equal to the pad token, which is <|im_end|> for SmolLM2.
         include_num_input_tokens_seen="all" if padding_free else "non_padding",
@@ -743,6 +762,7 @@ def _run_stage(
     previous_adapter_dir: Path | None,
     progress: ProgressCallback | None,
     progress_interval: float,
+    on_plan: Callable[[RunPlan], None] | None,
     started: float,
     record: dict[str, str],
 ) -> StageResult:
@@ -780,6 +800,10 @@ def _run_stage(
     # With tqdm off the Trainer prints every log dict to stdout; `progress` gets them instead.
     trainer.remove_callback(PrinterCallback)
     loss_before = float(trainer.evaluate()["eval_loss"])
+    lengths = [token_length(tokenizer, record["messages"], None) for record in train]
+    plan = plan_run(trainer, config, run_dir, lengths)
+    if on_plan is not None:
+        on_plan(plan)
     train_started = time.perf_counter()
     saved = (
         TrainerState.load_from_json(str(resume_from / "trainer_state.json"))
@@ -852,6 +876,7 @@ def _run_stage(
                 split: fit.counts()
                 for split, fit in (("train", train_fit), ("validation", validation_fit))
             },
+            plan=plan.to_dict(),
         )
         (temp / STAGE_RESULT_FILE).write_text(json.dumps(result.to_dict(), indent=2) + "\n")
         (temp / LOSS_CURVE_FILE).write_bytes(render_loss_curve(history, config.name))

@@ -39,7 +39,7 @@ class BudgetFit:
         return payload
 
 
-def _length(tokenizer, messages: list[dict], chat_template: str | None) -> int:
+def token_length(tokenizer, messages: list[dict], chat_template: str | None) -> int:
     return len(
         tokenizer.apply_chat_template(
             messages, chat_template=chat_template, tokenize=True, return_dict=False
@@ -71,13 +71,13 @@ def fit_record(
     and the reply do not fit: the reply would have to be cut.
     """
     turns = len(messages)
-    length = _length(tokenizer, messages, chat_template)
+    length = token_length(tokenizer, messages, chat_template)
     while length > max_length:
         shorter = _drop_oldest_turn(messages)
         if shorter is None:
             break
         messages = shorter
-        length = _length(tokenizer, messages, chat_template)
+        length = token_length(tokenizer, messages, chat_template)
     dropped = turns - len(messages)
     if length <= max_length:
         return messages, dropped
@@ -92,7 +92,7 @@ def _cut_context_start(
 ) -> list[dict] | None:
     """Cut the start of `messages[index]`'s content until the record fits `max_length`."""
     for _ in range(_TRIM_ATTEMPTS):
-        over = _length(tokenizer, messages, chat_template) - max_length
+        over = token_length(tokenizer, messages, chat_template) - max_length
         if over <= 0:
             return messages
         ids = tokenizer(messages[index]["content"], add_special_tokens=False)["input_ids"]
@@ -104,7 +104,7 @@ def _cut_context_start(
             {**messages[index], "content": content},
             *messages[index + 1 :],
         ]
-    return messages if _length(tokenizer, messages, chat_template) <= max_length else None
+    return messages if token_length(tokenizer, messages, chat_template) <= max_length else None
 
 
 def fit_to_token_budget(

@@ -25,6 +25,7 @@ from astrabot_pipeline.defs.resources.decoder import (
 )
 from astrabot_pipeline.defs.resources.io_manager import AstrabotIOManager
 from astrabot_pipeline.defs.resources.paths import AstrabotPathsResource
+from astrabot_pipeline.history_origin import is_generated_demo_history
 from astrabot_pipeline.settings import ACI_FILE_ENV, DESKTOP_KEY_FILE_ENV, PASSPHRASE_FILE_ENV
 from astrabot_pipeline.signal.discovery import content_sha256
 from astrabot_pipeline.signal.pipes_entry import PIPES_ENTRY_MODULE
@@ -74,6 +75,9 @@ def test_decoded_backup_materializes_through_the_pipes_subprocess(
     assert metadata["frames"].value > 0
     assert metadata["backup_sha256"].value == content_sha256(demo.path)
     assert metadata["seconds"].value >= 0
+    # The demo generator's backup is recorded as the generated demo (history_origin.py).
+    assert metadata["generated_demo"].value is True
+    assert is_generated_demo_history(tmp_path / "data")
     checks = result.get_asset_check_evaluations()
     assert [check.passed for check in checks] == [True]
 

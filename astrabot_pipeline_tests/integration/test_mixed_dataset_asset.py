@@ -15,6 +15,7 @@ from astrabot_pipeline.dataset import read_canaries
 from astrabot_pipeline.defs.dataset import CANARY_RECORD, DatasetConfig, mixed_dataset
 from astrabot_pipeline.defs.privacy import PRIVACY_GATE
 from astrabot_pipeline.defs.resources.paths import AstrabotPathsResource
+from astrabot_pipeline.history_origin import record_history_origin
 from astrabot_pipeline_tests.unit.test_dataset_builder import _windows
 
 
@@ -88,3 +89,17 @@ def test_canaries_are_planted_only_when_asked_and_their_record_goes_when_switche
     assert planted[0].secret not in (tmp_path / "dataset" / "test.jsonl").read_text()
     run(tmp_path)
     assert not record.exists()
+
+
+def test_canaries_are_planted_by_default_only_in_the_generated_demo(tmp_path):
+    user = tmp_path / "user"
+    record_history_origin(user, generated_demo=False)
+    output, _ = run(user)
+    assert output.metadata["canaries_planted"].value == 0
+    demo = tmp_path / "demo"
+    record_history_origin(demo, generated_demo=True)
+    output, _ = run(demo, canary_count=3)
+    assert output.metadata["canaries_planted"].value == 3
+    assert len(read_canaries(demo / "canaries" / CANARY_RECORD)) == 3
+    output, _ = run(demo, plant_canaries=False)
+    assert output.metadata["canaries_planted"].value == 0

@@ -12,6 +12,7 @@ import pytest
 
 from astrabot_pipeline.defs.resources.io_manager import AstrabotIOManager
 from astrabot_pipeline.defs.resources.paths import AstrabotPathsResource
+from astrabot_pipeline.defs.resources.training import TrainingResource
 from astrabot_pipeline.defs.training import STAGE_ASSETS
 from astrabot_pipeline.storage import write_parquet
 from astrabot_pipeline.training import CURRICULUM, STAGE_NAMES, StageResult
@@ -54,7 +55,11 @@ def mixed_dataset_without(family: str) -> pd.DataFrame:
 def materialized(tmp_path_factory):
     data_dir = tmp_path_factory.mktemp("stages") / "data"
     write_parquet(data_dir / "assets" / "mixed_dataset.parquet", mixed_dataset_without("adaptive"))
-    config = {"max_steps": 6, "batch_size": 4, "max_length": 96}
+    config = {"batch_size": 4, "max_length": 96}
+    # The first stage trains the budget (one epoch: 24 examples / 4 = 6 steps); the last
+    # stage's own max_steps wins over it.
+    run_config = {name: {"config": config} for name in STAGE_NAMES}
+    run_config[STAGE_NAMES[-1]] = {"config": {**config, "max_steps": 5}}
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("ASTRABOT_MODEL_PROFILE", "tiny")
         result = dg.materialize(
@@ -62,8 +67,9 @@ def materialized(tmp_path_factory):
             resources={
                 "paths": AstrabotPathsResource(data_dir=str(data_dir)),
                 "io_manager": AstrabotIOManager(base_dir=str(data_dir)),
+                "training": TrainingResource(budget="epochs:1"),
             },
-            run_config={"ops": {name: {"config": config} for name in STAGE_NAMES}},
+            run_config={"ops": run_config},
         )
     assert result.success
     return data_dir, result
@@ -101,3 +107,41 @@ def test_each_trained_stage_carries_its_loss_curve_plot(materialized):
         adapter_dir = result.output_for_node(name).adapter_dir
         assert png == (Path(adapter_dir) / LOSS_CURVE_FILE).read_bytes()
         assert png.startswith(b"\x89PNG\r\n\x1a\n")
+
+
+def test_the_budget_sets_the_steps_unless_a_stage_sets_max_steps_and_the_plan_is_recorded(
+    materialized,
+):
+    _, result = materialized
+    first, last = (result.output_for_node(name) for name in (STAGE_NAMES[0], STAGE_NAMES[2]))
+    assert first.steps == 6 and first.plan["budget"] == "epochs:1"
+    assert last.steps == 5 and last.plan["budget"] == "steps:5"
+    for name, budget, steps in ((STAGE_NAMES[0], "epochs:1", 6), (STAGE_NAMES[2], "max_steps", 5)):
+        [materialization] = result.asset_materializations_for_node(name)
+        metadata = {key: value.value for key, value in materialization.metadata.items()}
+        assert metadata["training_budget"] == budget
+        assert metadata["plan_steps"] == metadata["actual_steps"] == steps
+        assert metadata["plan_tokens"] > 0 and metadata["actual_tokens"] > 0
+        assert metadata["plan_estimated_seconds"] > 0 and metadata["plan_tokens_per_second"] > 0
+
+
+def test_curriculum_single_trains_one_adapter_on_every_family_with_the_chains_budget(tmp_path):
+    data_dir = tmp_path / "data"
+    write_parquet(data_dir / "assets" / "mixed_dataset.parquet", mixed_dataset_without("adaptive"))
+    config = {"batch_size": 4, "max_length": 96}
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("ASTRABOT_MODEL_PROFILE", "tiny")
+        result = dg.materialize(
+            [dg.AssetSpec("mixed_dataset"), *STAGE_ASSETS],
+            resources={
+                "paths": AstrabotPathsResource(data_dir=str(data_dir)),
+                "io_manager": AstrabotIOManager(base_dir=str(data_dir)),
+                "training": TrainingResource(budget="epochs:1", curriculum="single"),
+            },
+            run_config={"ops": {name: {"config": config} for name in STAGE_NAMES}},
+        )
+    assert result.success
+    first, *later = (result.output_for_node(name) for name in STAGE_NAMES)
+    # One epoch of both families' 24 training examples each: 48 / 4 = 12 steps.
+    assert first.train_examples == 48 and first.steps == 12 and not first.skipped
+    assert all(stage.skipped and stage.adapter_dir == first.adapter_dir for stage in later)

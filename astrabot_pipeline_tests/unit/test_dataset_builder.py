@@ -138,8 +138,52 @@ def test_filters_drop_link_only_replies_duplicates_and_cap_trivial_ones():
     replies = [m[-1]["content"] for m in kept["messages"]]
     assert counts.link_only == {"conversational": 10}
     assert counts.duplicates == {"conversational": 1}
-    assert replies.count("ok") == 3  # 10 % of the 30 left after links and the duplicate
+    # At most 10 % of what the family keeps: 1 "ok" beside the 10 real answers (1/11).
+    assert replies.count("ok") == 1
     assert replies.count("a real answer") == 10
+
+
+def _replies_frame(replies: list[str], kind: str = "conversational") -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "example_id": f"{kind}:w{index}:1",
+            "kind": kind,
+            "window_id": f"w{index}",
+            "messages": [
+                {"role": "user", "content": f"q{index}"},
+                {"role": "assistant", "content": reply},
+            ],
+        }
+        for index, reply in enumerate(replies)
+    )
+
+
+NEAR_TRIVIAL = ["ok!", "okay", "ok ok", "okkk", "Okayyy.", "ok\nok\nok", "hahahaha", "lolll",
+                "k.", "yesss 👍", "lmaooo", "hehehe"]  # fmt: skip
+
+
+def test_near_trivial_replies_and_bursts_of_ok_count_toward_the_cap():
+    from astrabot_pipeline.dataset.filters import is_trivial
+
+    assert all(is_trivial(reply) for reply in NEAR_TRIVIAL)
+    assert not any(is_trivial(reply) for reply in ["ok see you then", "he did", "good", "no way"])
+    replies = NEAR_TRIVIAL * 5 + [f"a real answer number {n}" for n in range(140)]
+    kept, counts = filter_examples(_replies_frame(replies), trivial_cap=0.05)
+    kept_replies = [m[-1]["content"] for m in kept["messages"]]
+    trivial = sum(1 for reply in kept_replies if is_trivial(reply))
+    assert trivial / len(kept_replies) <= 0.05
+    assert counts.trivial_capped == {"conversational": 60 - trivial}
+
+
+def test_the_card_records_the_trivial_and_ok_opening_shares_per_family():
+    from astrabot_pipeline.dataset.filters import trivial_shares
+
+    frame = _replies_frame(["ok", "ok see you", "ok then", "sure thing", "i think so"] * 4)
+    frame["split"] = "train"
+    shares = trivial_shares(frame)["conversational"]
+    assert shares == {"trivial": 0.2, "opens_trivially": 0.8, "top_first_word": 0.6}
+    card = dataset_card(frame)
+    assert "| 20.0% | 80.0% | 60.0% |" in card and "see you" not in card
 
 
 def test_the_jsonl_export_loads_with_datasets_and_holds_every_split(tmp_path):

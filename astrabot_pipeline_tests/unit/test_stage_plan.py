@@ -76,3 +76,23 @@ def test_a_stage_gets_its_familys_rows_and_at_most_the_profiles_validation_cap()
     assert len(stage_examples(examples, "conversational", uncapped)[1]) == 40
     assert stage_examples(examples, "adaptive", small) == ([], [])
     assert len(list(training_texts(examples))) == 12
+
+
+def test_a_single_adapter_trains_on_the_shuffled_union_of_the_families():
+    from astrabot_pipeline.training.stage_plan import single_adapter_examples
+
+    profile = dataclasses.replace(get_model_profile("tiny"), max_validation_examples=None)
+    train, validation = single_adapter_examples(_examples(), profile, seed=1)
+    kinds = [record["messages"][0]["content"].split()[0] for record in train]
+    assert sorted(kinds) == ["burst"] * 3 + ["conversational"] * 3
+    assert kinds not in (sorted(kinds), sorted(kinds, reverse=True))  # families interleave
+    assert len(validation) == 80
+    assert single_adapter_examples(_examples(), profile, seed=1) == (train, validation)
+
+
+def test_a_single_adapter_gets_the_chains_total_budget():
+    from astrabot_pipeline.training.budget import TrainBudget
+
+    assert TrainBudget("demo").single_adapter_overrides(40, 3) == {"max_steps": 120}
+    assert TrainBudget("epochs", 2).single_adapter_overrides(40, 3) == {"num_train_epochs": 2}
+    assert TrainBudget("minutes", 10).single_adapter_overrides(40, 3) == {"max_minutes": 30}

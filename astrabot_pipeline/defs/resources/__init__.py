@@ -13,6 +13,7 @@ from astrabot_pipeline.defs.resources.decoder import DecoderLauncher, DecoderLau
 from astrabot_pipeline.defs.resources.io_manager import AstrabotIOManager
 from astrabot_pipeline.defs.resources.nitter import NitterResource
 from astrabot_pipeline.defs.resources.paths import AstrabotPathsResource
+from astrabot_pipeline.defs.resources.training import TrainingResource
 
 
 def pipeline_resources() -> dict[str, dg.ConfigurableResource | dg.ConfigurableIOManager]:
@@ -38,5 +39,6 @@ def pipeline_resources() -> dict[str, dg.ConfigurableResource | dg.ConfigurableI
         "analytics": ConversationAnalyticsResource(
             time_zone=os.environ.get(settings.TIME_ZONE_ENV, "")
         ),
+        "training": TrainingResource(budget=os.environ.get(settings.TRAIN_BUDGET_ENV, "")),
         "io_manager": AstrabotIOManager(base_dir=data_dir),
     }
