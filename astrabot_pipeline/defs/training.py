@@ -14,6 +14,7 @@ from typing import TypedDict
 import dagster as dg
 import pandas as pd
 
+from astrabot_pipeline.dataset import reply_line_cap
 from astrabot_pipeline.defs.errors import redact_failures
 from astrabot_pipeline.defs.resources.paths import ACCELERATOR_POOL, AstrabotPathsResource
 from astrabot_pipeline.training import (
@@ -81,6 +82,7 @@ def _run_stage(
         previous_adapter_dir=Path(previous_stage.adapter_dir) if previous_stage else None,
         progress=lambda update: context.log.info(f"{name}: {update}"),
         profile=profile.name,
+        reply_line_cap=reply_line_cap(mixed_dataset),
     )
     context.log.info(
         f"{name}: validation loss {result.validation_loss_before:.4f} -> "
@@ -106,6 +108,7 @@ def _run_stage(
             "tokens_seen": result.tokens_seen,
             "runtime_seconds": round(result.runtime_seconds, 2),
             "best_step": result.best_step,
+            "reply_line_cap": result.reply_line_cap,
             "resumed_from_step": result.resumed_from_step,
             "loss_curve": dg.MetadataValue.table(
                 records=[dg.TableRecord(row) for row in _plottable(result.loss_history)],

@@ -225,6 +225,7 @@ class StageResult:
     token_budget: dict[str, dict[str, int]] = field(default_factory=dict)
     reused: bool = False
     skipped: bool = False
+    reply_line_cap: int | None = None  # generation's line cap (dataset/reply_lines.py)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -609,6 +610,7 @@ def train_lora_stage(
     progress: ProgressCallback | None = None,
     profile: str = "",
     progress_interval: float = PROGRESS_INTERVAL_SECONDS,
+    reply_line_cap: int | None = None,
 ) -> StageResult:
     """Train (or continue training) a LoRA adapter on chat records, under `out_dir`.
 
@@ -617,7 +619,8 @@ def train_lora_stage(
     measured before and after (and every `config.eval_steps` steps, keeping the best
     adapter). The adapter lands in `out_dir/<key>/` (see the module docstring), whose
     path is the result's `adapter_dir`; the same inputs again reuse it, or resume an
-    interrupted run from its last checkpoint. `profile` is recorded in the result.
+    interrupted run from its last checkpoint. `profile` and `reply_line_cap` (the owner's
+    burst length that generation caps replies at) are recorded in the result.
     """
     harden_process()
     started = time.perf_counter()
@@ -650,7 +653,7 @@ def train_lora_stage(
             progress=progress,
             progress_interval=progress_interval,
             started=started,
-            record={"profile": profile, "dataset_hash": data_hash},
+            record={"profile": profile, "dataset_hash": data_hash, "cap": reply_line_cap},
         )
     _record_latest(out_dir, key, final_dir)
     return result
@@ -744,7 +747,7 @@ def _run_stage(
     progress: ProgressCallback | None,
     progress_interval: float,
     started: float,
-    record: dict[str, str],
+    record: dict[str, Any],
 ) -> StageResult:
     from datasets import Dataset
     from peft import PeftModel
@@ -845,6 +848,7 @@ def _run_stage(
             profile=record["profile"],
             seed=config.seed,
             dataset_hash=record["dataset_hash"],
+            reply_line_cap=record["cap"],
             config=config.to_dict(),
             library_versions=library_versions(),
             loss_history=history,
