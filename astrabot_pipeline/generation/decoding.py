@@ -31,6 +31,8 @@ from astrabot_pipeline.generation.reply_text import (
 from astrabot_pipeline.generation.settings import GenerationSettings
 from astrabot_pipeline.training.chat_template import stop_token_ids
 
+NUCLEUS_CANDIDATES = 64
+
 
 def model_device(model) -> torch.device:
     return next(model.parameters()).device
@@ -108,10 +110,7 @@ def _next_tokens(
         return chosen
     probs = torch.softmax(logits[sampled_rows].float() / settings.temperature, dim=-1)
     if settings.top_p < 1:
-        ordered, index = probs.sort(dim=-1, descending=True)
-        outside = ordered.cumsum(dim=-1) - ordered > settings.top_p
-        ordered = ordered.masked_fill(outside, 0.0)
-        probs = torch.zeros_like(probs).scatter(-1, index, ordered)
+        probs = _nucleus(probs, settings.top_p)
     cumulative = probs.double().cumsum(dim=-1)
     draws = torch.tensor(
         [samplers[row].random() for row in sampled_rows],  # type: ignore[union-attr]
@@ -123,6 +122,20 @@ def _next_tokens(
     picked = torch.searchsorted(cumulative, (draws * cumulative[:, -1])[:, None], right=True)
     chosen[sampled_rows] = picked[:, 0].clamp(max=probs.shape[-1] - 1).to(chosen.device)
     return chosen
+
+
+def _nucleus(probs: torch.Tensor, top_p: float) -> torch.Tensor:
+    """`probs` with every token outside each row's nucleus set to 0. The nucleus is looked
+    for among the NUCLEUS_CANDIDATES likeliest tokens first (a sort of the whole vocabulary
+    for every row and step cost more than the model's forward pass on a CPU); only when
+    they hold no more than `top_p` of a row's probability is the whole vocabulary sorted.
+    Either way the same tokens are kept."""
+    ordered, index = probs.topk(min(NUCLEUS_CANDIDATES, probs.shape[-1]), dim=-1)
+    if not bool((ordered.sum(dim=-1) > top_p).all()):
+        ordered, index = probs.sort(dim=-1, descending=True)
+    outside = ordered.cumsum(dim=-1) - ordered > top_p
+    ordered = ordered.masked_fill(outside, 0.0)
+    return torch.zeros_like(probs).scatter(-1, index, ordered)
 
 
 def _sampler(seed: int | None, sample: int) -> random.Random:

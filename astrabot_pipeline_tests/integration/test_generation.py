@@ -105,3 +105,14 @@ def test_repetition_control_keeps_a_reply_free_of_repeated_trigrams(looping):
     ids = completion.reply_token_ids
     trigrams = [tuple(ids[i : i + 3]) for i in range(len(ids) - 2)]
     assert len(trigrams) == len(set(trigrams)) and ids[:3] == tokenizer.encode("ok\nok")
+
+
+def test_the_nucleus_found_among_the_likeliest_tokens_equals_the_full_sort():
+    from astrabot_pipeline.generation.decoding import _nucleus
+
+    generator = torch.Generator().manual_seed(0)
+    for spread in (0.5, 3.0, 10.0):  # flat (full sort) to peaked (the fast path)
+        probs = torch.softmax(torch.randn(6, 5000, generator=generator) * spread, dim=-1)
+        ordered, index = probs.sort(dim=-1, descending=True)
+        kept = ordered.masked_fill(ordered.cumsum(dim=-1) - ordered > 0.9, 0.0)
+        assert torch.equal(_nucleus(probs, 0.9), torch.zeros_like(probs).scatter(-1, index, kept))
