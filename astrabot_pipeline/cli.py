@@ -20,6 +20,7 @@ from tqdm import tqdm
 
 from astrabot_pipeline import interrupts, settings
 from astrabot_pipeline.errors import AstrabotError
+from astrabot_pipeline.generation.settings import DEFAULT_TEMPERATURE
 
 MB = 1_000_000
 
@@ -305,11 +306,12 @@ def _purge(args: argparse.Namespace) -> int:
 
 
 def _generation_settings(args: argparse.Namespace, max_new_tokens: int):
-    from astrabot_pipeline.inference import GenerationSettings
+    from astrabot_pipeline.generation import GenerationSettings
 
     return GenerationSettings(
         max_new_tokens=max_new_tokens,
         temperature=args.temperature,
+        max_lines=getattr(args, "max_lines", None),
         seed=getattr(args, "seed", None),
     )
 
@@ -450,8 +452,9 @@ def _model_arguments(
     parser.add_argument(
         "--temperature",
         type=float,
-        default=0.7,
-        help=f"sampling temperature; 0 = greedy, the same answer every time (default 0.7){note}",
+        default=DEFAULT_TEMPERATURE,
+        help="sampling temperature; 0 = greedy, the same answer every time "
+        f"(default {DEFAULT_TEMPERATURE}){note}",
     )
 
 
@@ -541,6 +544,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _model_arguments(chat, max_tokens_flag="--max-new-tokens", max_tokens_default=128)
     chat.add_argument("--seed", type=int, help="seed for sampling (reproducible answers)")
+    chat.add_argument(
+        "--max-lines",
+        type=int,
+        help="most lines in a reply (default: the owner's 90th-percentile burst length, "
+        "stored with the adapter)",
+    )
     chat.add_argument("--prompt", help="answer this one message and exit")
     chat.add_argument("--system", help="a system message to start the conversation with")
     chat.set_defaults(handler=_chat)

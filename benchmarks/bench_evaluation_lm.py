@@ -1,9 +1,11 @@
-"""lm_batches on the evaluation's workloads, against transformers' own paths, same inputs.
+"""The evaluation's generation and scoring workloads, against transformers' own paths.
 
 * generation (16 chat prompts of 20-48 tokens, 24 new tokens, batches of 8 prompts):
-  `lm_batches.generate` (one left-padded prompt pass per batch, its cache shared by a
-  prompt's greedy and sampled rows) against `model.generate` (greedy; greedy + 2 samples
-  as the two calls it takes). Greedy outputs are checked equal.
+  `generation.decoding.generate` (one left-padded prompt pass per batch, its cache shared
+  by a prompt's greedy and sampled rows) with plain settings (`unshaped`, what the privacy
+  probes use) against `model.generate` (greedy; greedy + 2 samples as the two calls it
+  takes), greedy outputs checked equal; and with the default settings chat and the
+  quality evaluation use (repetition penalty, no repeated 3-gram, line rules).
 * scoring: `continuation_log_likelihoods` (context once, continuations packed after its
   cache) against one full forward per continuation, on the canary exposure's shape (1000
   six-token secrets after a 12-token context; the per-continuation forwards on its first
@@ -29,11 +31,9 @@ from astrabot_pipeline.settings import harden_process
 
 harden_process()
 
-from astrabot_pipeline.evaluation.lm_batches import (  # noqa: E402
-    Sampling,
-    continuation_log_likelihoods,
-    generate,
-)
+from astrabot_pipeline.evaluation.lm_batches import continuation_log_likelihoods  # noqa: E402
+from astrabot_pipeline.generation import GenerationSettings  # noqa: E402
+from astrabot_pipeline.generation.decoding import generate  # noqa: E402
 from astrabot_pipeline.training import build_tiny_base_model, load_base_model  # noqa: E402
 from astrabot_pipeline.training.chat_template import stop_token_ids  # noqa: E402
 
@@ -121,19 +121,46 @@ def main() -> None:
         print(f"{row[1] * 1000:10.1f} ms  {row[0]}", flush=True)
 
     def ours(samples: int, greedy: bool = True):
-        sampling = Sampling(NEW_TOKENS, greedy=greedy, samples=samples, temperature=0.8)
-        return generate(model, tokenizer, prompts, sampling, batch_size=8)
+        settings = GenerationSettings.unshaped(NEW_TOKENS, temperature=0.8 if samples else 0.0)
+        return generate(
+            model,
+            tokenizer,
+            prompts,
+            settings,
+            samples=max(samples, 1),
+            with_greedy=greedy,
+            batch_size=8,
+        )
 
-    equal = [c[0] for c in ours(0)] == transformers_generate(model, tokenizer, prompts, 0, 8)
-    print(f"greedy: lm_batches.generate == model.generate: {equal}")
-    report(("generate greedy: lm_batches.generate", best(lambda: ours(0), reps)))
+    def shaped(temperature: float):
+        settings = GenerationSettings(NEW_TOKENS, temperature=temperature, seed=0, max_lines=3)
+        return generate(model, tokenizer, prompts, settings, batch_size=8)
+
+    greedy_ids = [c[0].reply_token_ids for c in ours(0)]
+    equal = greedy_ids == transformers_generate(model, tokenizer, prompts, 0, 8)
+    print(f"greedy: generation.decoding.generate == model.generate: {equal}")
+    report(("generate greedy: generation.decoding.generate", best(lambda: ours(0), reps)))
     report(
         (
             "generate greedy: model.generate",
             best(lambda: transformers_generate(model, tokenizer, prompts, 0, 8), reps),
         )
     )
-    report(("generate greedy + 2 sampled: lm_batches.generate", best(lambda: ours(2), reps)))
+    report(
+        (
+            "generate greedy, default repetition control and line rules",
+            best(lambda: shaped(0.0), reps),
+        )
+    )
+    report(
+        (
+            "generate sampled (chat's defaults: T 0.7, top-p 0.9, rules)",
+            best(lambda: shaped(0.7), reps),
+        )
+    )
+    report(
+        ("generate greedy + 2 sampled: generation.decoding.generate", best(lambda: ours(2), reps))
+    )
     report(
         (
             "generate greedy + 2 sampled: model.generate x2",
@@ -146,7 +173,7 @@ def main() -> None:
             ),
         )
     )
-    report(("generate 3 sampled: lm_batches.generate", best(lambda: ours(3, False), reps)))
+    report(("generate 3 sampled: generation.decoding.generate", best(lambda: ours(3, False), reps)))
     report(
         (
             "generate 3 sampled: model.generate",

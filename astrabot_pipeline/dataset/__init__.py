@@ -16,6 +16,7 @@ from astrabot_pipeline.dataset.canaries import (
 from astrabot_pipeline.dataset.export import dataset_card, export_jsonl
 from astrabot_pipeline.dataset.filters import FilterCounts, filter_examples
 from astrabot_pipeline.dataset.records import records_from_frame
+from astrabot_pipeline.dataset.reply_lines import reply_line_cap
 from astrabot_pipeline.dataset.split import SPLITS, assign_splits, held_out_sample
 
 __all__ = [
@@ -35,5 +36,6 @@ __all__ = [
     "plant_canaries",
     "read_canaries",
     "records_from_frame",
+    "reply_line_cap",
     "write_canaries",
 ]

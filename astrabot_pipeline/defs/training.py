@@ -16,6 +16,7 @@ from typing import TypedDict
 import dagster as dg
 import pandas as pd
 
+from astrabot_pipeline.dataset import reply_line_cap
 from astrabot_pipeline.defs.errors import redact_failures
 from astrabot_pipeline.defs.resources.paths import ACCELERATOR_POOL, AstrabotPathsResource
 from astrabot_pipeline.defs.resources.training import TrainingResource
@@ -122,6 +123,7 @@ def _run_stage(
         progress=lambda update: context.log.info(f"{name}: {update}"),
         profile=profile.name,
         on_plan=lambda plan: context.log.info(f"{name}: {plan.describe()}"),
+        reply_line_cap=reply_line_cap(mixed_dataset),
     )
     context.log.info(
         f"{name}: validation loss {result.validation_loss_before:.4f} -> "
@@ -147,6 +149,7 @@ def _run_stage(
             "tokens_seen": result.tokens_seen,
             "runtime_seconds": round(result.runtime_seconds, 2),
             "best_step": result.best_step,
+            "reply_line_cap": result.reply_line_cap,
             "resumed_from_step": result.resumed_from_step,
             "training_budget": str(budget) if config.max_steps is None else "max_steps",
             "curriculum": training.curriculum,

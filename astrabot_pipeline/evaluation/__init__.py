@@ -3,7 +3,6 @@
 from astrabot_pipeline.evaluation.generation import (
     ChatPrompt,
     Generations,
-    GenerationSettings,
     GenerationStats,
     chat_prompts,
     generate_replies,
@@ -86,7 +85,6 @@ __all__ = [
     "EvalResults",
     "EvaluationError",
     "EvaluationReport",
-    "GenerationSettings",
     "GenerationStats",
     "Generations",
     "LikelihoodScorer",

@@ -1,11 +1,11 @@
-"""Batched generation of the owner's next reply from held-out chat records.
+"""The owner's next reply, generated from held-out chat records.
 
 For each record the prompt is every message before its last assistant turn, rendered with
 the chat template and its generation prompt; the reference is that last assistant reply
-(the owner's real one). `lm_batches.generate` continues the prompts, left-padded into
-batches sorted by length, for at most `max_new_tokens`: greedily by default, which is
-deterministic, or sampled from a seed. A prompt longer than its budget loses its oldest
-tokens (see `trim_prompt_left`), so prompt and reply fit the length the stages trained on.
+(the owner's real one). The prompts are continued by `astrabot_pipeline.generation` (the
+loop chat and serve use, with the same `GenerationSettings`), left-padded into batches
+sorted by length. A prompt longer than its budget loses its oldest tokens (see
+`trim_prompt_left`), so prompt and reply fit the length the stages trained on.
 
 The generated texts come back to the caller in memory only; nothing here logs them.
 """
@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from astrabot_pipeline.errors import SettingError
-from astrabot_pipeline.evaluation.lm_batches import Sampling, generate
+from astrabot_pipeline.generation import FINISH_LENGTH, GenerationSettings
 from astrabot_pipeline.training.stages import validate_chat_records
 
 # The owner's real replies average under 40 characters (about 10 tokens); 32 new tokens
@@ -30,43 +30,14 @@ DEFAULT_GENERATION_BATCH_SIZE = 16
 DEFAULT_MAX_LENGTH = 256
 
 
-@dataclass(frozen=True)
-class GenerationSettings:
-    """How replies are generated. `temperature` 0 means greedy (one completion per prompt);
-    above 0, `num_samples` completions per prompt are sampled, seeded by `seed`.
-    `max_length` bounds prompt + new tokens (the stages' trained length)."""
-
-    max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS
-    batch_size: int = DEFAULT_GENERATION_BATCH_SIZE
-    max_length: int = DEFAULT_MAX_LENGTH
-    temperature: float = 0.0
-    num_samples: int = 1
-    seed: int = 0
-
-    def __post_init__(self) -> None:
-        if self.max_new_tokens < 1 or self.batch_size < 1 or self.num_samples < 1:
-            raise SettingError("max_new_tokens, batch_size and num_samples must be at least 1")
-        if self.max_length <= self.max_new_tokens:
-            raise SettingError(
-                f"max_length ({self.max_length}) must exceed max_new_tokens "
-                f"({self.max_new_tokens}), leaving room for the prompt"
-            )
-        if self.temperature < 0:
-            raise SettingError("temperature must be 0 (greedy) or positive (sampling)")
-        if self.temperature == 0 and self.num_samples != 1:
-            raise SettingError("greedy generation (temperature 0) gives one completion per prompt")
-
-    @property
-    def greedy(self) -> bool:
-        return self.temperature == 0
-
-    @property
-    def prompt_budget(self) -> int:
-        """Prompt tokens kept, so that prompt + generated reply fit in `max_length`."""
-        return self.max_length - self.max_new_tokens
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+def prompt_budget(max_length: int, max_new_tokens: int) -> int:
+    """Prompt tokens kept, so that prompt + generated reply fit in `max_length`."""
+    if max_length <= max_new_tokens:
+        raise SettingError(
+            f"max_length ({max_length}) must exceed max_new_tokens ({max_new_tokens}), "
+            "leaving room for the prompt"
+        )
+    return max_length - max_new_tokens
 
 
 @dataclass(frozen=True)
@@ -122,13 +93,12 @@ class GenerationStats:
 
     prompts: int
     completions: int
-    max_new_tokens: int
+    settings: dict[str, Any]
     batch_size: int
-    temperature: float
     num_samples: int
-    seed: int
     trimmed_prompts: int
     hit_token_limit: int
+    ended_by_line_rule: int
     mean_new_tokens: float
     seconds: float
 
@@ -152,67 +122,60 @@ class Generations:
         return [self.texts[i : i + n] for i in range(0, len(self.texts), n)]
 
 
-def decode_reply(tokenizer, ids: Sequence[int]) -> str:
-    """A generated reply's text: special tokens dropped, surrounding whitespace stripped."""
-    return tokenizer.decode(
-        list(ids), skip_special_tokens=True, clean_up_tokenization_spaces=False
-    ).strip()
-
-
 def generate_replies(
     model,
     tokenizer,
     records: Sequence[Mapping[str, Any]],
-    settings: GenerationSettings | None = None,
+    settings: GenerationSettings,
     *,
+    batch_size: int = DEFAULT_GENERATION_BATCH_SIZE,
+    max_length: int = DEFAULT_MAX_LENGTH,
+    num_samples: int = 1,
     chat_template: str | None = None,
 ) -> Generations:
-    """The model's reply to each record's context, next to the owner's real reply.
+    """The model's reply to each record's context, next to the owner's real reply:
+    `num_samples` completions per prompt when sampling, one when greedy.
 
     `model` is what `ModelEvaluator.attached` yields (the base, or base + an adapter);
     `chat_template` the evaluator's (None: the tokenizer's own)."""
-    settings = settings or GenerationSettings()
+    from astrabot_pipeline.generation.decoding import generate
+
+    if batch_size < 1 or num_samples < 1:
+        raise SettingError("batch_size and num_samples must be at least 1")
+    if settings.greedy and num_samples != 1:
+        raise SettingError("greedy generation (temperature 0) gives one completion per prompt")
+    budget = prompt_budget(max_length, settings.max_new_tokens)
     started = time.perf_counter()
     prompts = chat_prompts(records)
     prompt_ids = []
     trimmed = 0
     for prompt in prompts:
         ids, was_trimmed = trim_prompt_left(
-            prompt_token_ids(tokenizer, prompt.messages, chat_template), settings.prompt_budget
+            prompt_token_ids(tokenizer, prompt.messages, chat_template), budget
         )
         prompt_ids.append(ids)
         trimmed += was_trimmed
-    completions = generate(
-        model,
-        tokenizer,
-        prompt_ids,
-        Sampling(
-            settings.max_new_tokens,
-            greedy=settings.greedy,
-            samples=0 if settings.greedy else settings.num_samples,
-            temperature=settings.temperature or 1.0,
-        ),
-        batch_size=settings.batch_size,
-        seed=settings.seed,
-    )
-    new_ids = [ids for per_prompt in completions for ids in per_prompt]
-    # A reply that did not end within the budget was cut short: it ran to max_new_tokens.
-    hit_limit = sum(len(ids) >= settings.max_new_tokens for ids in new_ids)
+    completions = [
+        completion
+        for per_prompt in generate(
+            model, tokenizer, prompt_ids, settings, samples=num_samples, batch_size=batch_size
+        )
+        for completion in per_prompt
+    ]
     stats = GenerationStats(
         prompts=len(prompts),
-        completions=len(new_ids),
-        max_new_tokens=settings.max_new_tokens,
-        batch_size=settings.batch_size,
-        temperature=settings.temperature,
-        num_samples=settings.num_samples,
-        seed=settings.seed,
+        completions=len(completions),
+        settings=settings.to_dict(),
+        batch_size=batch_size,
+        num_samples=1 if settings.greedy else num_samples,
         trimmed_prompts=trimmed,
-        hit_token_limit=hit_limit,
-        mean_new_tokens=sum(len(ids) for ids in new_ids) / max(len(new_ids), 1),
+        hit_token_limit=sum(c.finish_reason == FINISH_LENGTH for c in completions),
+        ended_by_line_rule=sum(c.line_rule_ended for c in completions),
+        mean_new_tokens=sum(len(c.token_ids) for c in completions) / max(len(completions), 1),
         seconds=time.perf_counter() - started,
     )
     return Generations(
-        texts=tuple(decode_reply(tokenizer, ids) for ids in new_ids),
+        texts=tuple(c.text for c in completions),
         references=tuple(prompt.reference for prompt in prompts),
         stats=stats,
     )

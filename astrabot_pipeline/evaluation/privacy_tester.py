@@ -24,7 +24,7 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -36,11 +36,7 @@ from astrabot_pipeline.evaluation.leakage_scan import (
     TextScan,
     summarize,
 )
-from astrabot_pipeline.evaluation.lm_batches import (
-    Sampling,
-    continuation_log_likelihoods,
-    generate,
-)
+from astrabot_pipeline.evaluation.lm_batches import continuation_log_likelihoods
 from astrabot_pipeline.evaluation.memorization import (
     DEFAULT_K,
     DEFAULT_M,
@@ -53,6 +49,8 @@ from astrabot_pipeline.evaluation.memorization import (
     random_secrets,
     sampled_exposure,
 )
+from astrabot_pipeline.generation import GenerationSettings
+from astrabot_pipeline.generation.decoding import generate
 from astrabot_pipeline.privacy.identifier_digests import KINDS, IdentifierDigests
 from astrabot_pipeline.training.chat_template import stop_token_ids
 
@@ -263,28 +261,35 @@ class PrivacyTester:
     def _generate_texts(
         self, model, tokenizer, prompts: Sequence[list[int]], *, seed_offset: int
     ) -> tuple[list[str], list[str]]:
-        """(greedy texts, sampled texts) for `prompts`."""
+        """(greedy texts, sampled texts) for `prompts`: the model's own distribution,
+        without the repetition control and line rules chat uses (`unshaped`), which the
+        leakage scan is defined on."""
         config = self.config
+        sampled = config.samples_per_prompt
+        settings = replace(
+            GenerationSettings.unshaped(
+                config.max_new_tokens,
+                temperature=config.temperature if sampled else 0.0,
+                top_p=config.top_p,
+            ),
+            seed=config.seed + seed_offset,
+        )
         completions = generate(
             model,
             tokenizer,
             prompts,
-            Sampling(
-                config.max_new_tokens,
-                samples=config.samples_per_prompt,
-                temperature=config.temperature if config.samples_per_prompt else 1.0,
-                top_p=config.top_p,
-            ),
+            settings,
+            samples=max(sampled, 1),
+            with_greedy=True,
             batch_size=config.batch_size,
-            seed=config.seed + seed_offset,
         )
 
         def decode(tokens: list[int]) -> str:
             return tokenizer.decode(tokens, skip_special_tokens=True)
 
         return (
-            [decode(each[0]) for each in completions],
-            [decode(tokens) for each in completions for tokens in each[1:]],
+            [decode(each[0].reply_token_ids) for each in completions],
+            [decode(c.reply_token_ids) for each in completions for c in each[1:]],
         )
 
     def leakage_prompts(self, records: Sequence[Mapping[str, Any]]) -> list[list[dict[str, str]]]:
@@ -297,18 +302,13 @@ class PrivacyTester:
         model,
         tokenizer,
         test_records: Sequence[Mapping[str, Any]],
-        *,
-        greedy_generations: Sequence[str] | None = None,
     ) -> tuple[LeakageResult, list[TextScan]]:
-        """Scan greedy and sampled completions of held-out prompts. `greedy_generations`
-        (e.g. the quality evaluation's, on the same records) replaces the greedy pass."""
+        """Scan greedy and sampled completions of held-out prompts."""
         prompts = [
             self._encode_prompt(tokenizer, messages)
             for messages in self.leakage_prompts(test_records)
         ]
         greedy, sampled = self._generate_texts(model, tokenizer, prompts, seed_offset=0)
-        if greedy_generations is not None:
-            greedy = list(greedy_generations)
         scans = self.scan(greedy + sampled)
         return self.summarize(scans), scans
 
@@ -436,14 +436,13 @@ class PrivacyTester:
         config = self.config
         prompts, targets, short, truncated = self.memorization_items(tokenizer, train_records)
         continuations = [
-            tokens[0]
-            for tokens in generate(
+            completions[0].reply_token_ids
+            for completions in generate(
                 model,
                 tokenizer,
                 prompts,
-                Sampling(config.m),
+                replace(GenerationSettings.unshaped(config.m), seed=config.seed),
                 batch_size=config.batch_size,
-                seed=config.seed,
             )
         ]
         matches, rate = exact_match_rate(continuations, targets) if targets else (0, 0.0)
@@ -468,7 +467,6 @@ class PrivacyTester:
         *,
         test_records: Sequence[Mapping[str, Any]],
         train_records: Sequence[Mapping[str, Any]],
-        greedy_generations: Sequence[str] | None = None,
     ) -> PrivacyResult:
         """Every privacy measurement of `model` (eval mode is set here)."""
         model.eval()
@@ -478,9 +476,7 @@ class PrivacyTester:
             seconds[name] = round(time.perf_counter() - started, 3)
 
         started = time.perf_counter()
-        leakage, leakage_scans = self.leakage(
-            model, tokenizer, test_records, greedy_generations=greedy_generations
-        )
+        leakage, leakage_scans = self.leakage(model, tokenizer, test_records)
         timed("leakage", started)
         started = time.perf_counter()
         probes, probe_scans = self.probe(model, tokenizer)
@@ -496,7 +492,6 @@ class PrivacyTester:
         settings = self.config.to_dict() | {
             "probe_prompts": len(PROBE_PROMPTS),
             "canaries": len(self.canaries),
-            "greedy_generations_given": greedy_generations is not None,
         }
         seconds["total"] = round(sum(seconds.values()), 3)
         return PrivacyResult(
@@ -516,7 +511,6 @@ class PrivacyTester:
         *,
         test_records: Sequence[Mapping[str, Any]],
         train_records: Sequence[Mapping[str, Any]],
-        greedy_generations: Mapping[str, Sequence[str]] | None = None,
         quantize_4bit: bool | None = None,
     ) -> dict[str, PrivacyResult]:
         """Each named model (None: the base alone; else base + that adapter), the base
@@ -528,14 +522,12 @@ class PrivacyTester:
         model, tokenizer = load_base_model(base_model_path, quantize_4bit=quantize_4bit)
         results: dict[str, PrivacyResult] = {}
         for name, adapter in adapters.items():
-            given = None if greedy_generations is None else greedy_generations.get(name)
             if adapter is None:
                 results[name] = self.evaluate(
                     model,
                     tokenizer,
                     test_records=test_records,
                     train_records=train_records,
-                    greedy_generations=given,
                 )
                 continue
             adapted = PeftModel.from_pretrained(model, str(require_adapter_dir(adapter)))
@@ -545,7 +537,6 @@ class PrivacyTester:
                     tokenizer,
                     test_records=test_records,
                     train_records=train_records,
-                    greedy_generations=given,
                 )
             finally:
                 model = adapted.unload()

@@ -3,8 +3,8 @@
 `ConversationQualityAssessor` (the roadmap's name) measures, with one adapter attach:
 - perplexity on the owner's tokens, token-weighted, and bits per character
   (`ModelEvaluator.perplexity`);
-- BLEU and chrF (sacrebleu, corpus level, signatures recorded) of greedy generations
-  against the owner's real replies (`generation.py`);
+- BLEU and chrF (sacrebleu, corpus level, signatures recorded) of generations against the
+  owner's real replies (`generation.py`: chat's own settings, seeded);
 - coherence as next-reply ranking, accuracy and mean reciprocal rank (`ranking.py`);
 - style match of the generations against the owner's real replies (`style.py`).
 
@@ -27,9 +27,9 @@ from astrabot_pipeline.evaluation.generation import (
     DEFAULT_MAX_LENGTH,
     DEFAULT_MAX_NEW_TOKENS,
     Generations,
-    GenerationSettings,
     GenerationStats,
     generate_replies,
+    prompt_budget,
 )
 from astrabot_pipeline.evaluation.perplexity import (
     EvaluationError,
@@ -47,6 +47,7 @@ from astrabot_pipeline.evaluation.ranking import (
     rank_replies,
 )
 from astrabot_pipeline.evaluation.style import StyleMatchResult, style_match
+from astrabot_pipeline.generation import GenerationSettings
 
 # For the report, next to the BLEU figure.
 BLEU_NOTE = (
@@ -107,15 +108,17 @@ class QualitySettings:
     def __post_init__(self) -> None:
         if self.max_length <= max(self.max_new_tokens, self.max_reply_tokens):
             raise SettingError("max_length must exceed max_new_tokens and max_reply_tokens")
+        if self.batch_size < 1:
+            raise SettingError("batch_size must be at least 1")
         # Checks the remaining bounds the same way generation does.
+        prompt_budget(self.max_length, self.max_new_tokens)
         self.generation()
 
-    def generation(self) -> GenerationSettings:
+    def generation(self, max_lines: int | None = None) -> GenerationSettings:
+        """What chat and serve use by default (sampling, repetition control, line rules),
+        seeded so a run is reproducible, capped at `max_lines` lines."""
         return GenerationSettings(
-            max_new_tokens=self.max_new_tokens,
-            batch_size=self.batch_size,
-            max_length=self.max_length,
-            seed=self.seed,
+            max_new_tokens=self.max_new_tokens, seed=self.seed, max_lines=max_lines
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -189,11 +192,13 @@ class ConversationQualityAssessor:
         *,
         candidate_sets: Sequence[CandidateSet] | None = None,
         window_ids: Sequence[Any] | None = None,
+        max_lines: int | None = None,
     ) -> QualityAssessment:
         """All quality numbers of the base (`adapter_dir=None`) or base + `adapter_dir`.
 
         `window_ids` (default: each record's `window_id`) keep ranking distractors from the
-        example's own window; ignored when `candidate_sets` are given."""
+        example's own window; ignored when `candidate_sets` are given. `max_lines` caps the
+        generated replies' lines (the owner's burst length the adapters store)."""
         started = time.perf_counter()
         settings = self.settings
         if candidate_sets is None:
@@ -210,7 +215,9 @@ class ConversationQualityAssessor:
                 model,
                 evaluator.tokenizer,
                 records,
-                settings.generation(),
+                settings.generation(max_lines),
+                batch_size=settings.batch_size,
+                max_length=settings.max_length,
                 chat_template=evaluator.chat_template,
             )
             ranking = rank_replies(candidate_sets, self.scorer(model))

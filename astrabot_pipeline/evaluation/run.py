@@ -88,8 +88,10 @@ def _assess_quality(
     stages: Sequence[StageResult],
     progress: Progress,
 ) -> dict[str, QualityAssessment]:
-    """Base and every stage on the same candidate sets; a skipped stage reuses its adapter's."""
+    """Base and every stage on the same candidate sets and the same line cap (the owner's
+    burst length the last stage stored); a skipped stage reuses its adapter's."""
     candidate_sets = assessor.candidate_sets(records, window_ids)
+    max_lines = stages[-1].reply_line_cap if stages else None
     results: dict[str, QualityAssessment] = {}
     by_adapter: dict[str, QualityAssessment] = {}
     for name, adapter in [(BASE_ROW_NAME, None), *((s.stage, s.adapter_dir) for s in stages)]:
@@ -97,7 +99,9 @@ def _assess_quality(
             results[name] = by_adapter[adapter]
             continue
         started = time.perf_counter()
-        results[name] = assessor.assess(records, adapter, candidate_sets=candidate_sets)
+        results[name] = assessor.assess(
+            records, adapter, candidate_sets=candidate_sets, max_lines=max_lines
+        )
         if adapter is not None:
             by_adapter[adapter] = results[name]
         progress(f"quality of {name}: {time.perf_counter() - started:.0f} s")
@@ -108,16 +112,12 @@ def _assess_privacy(
     evaluator: ModelEvaluator,
     tester: PrivacyTester,
     final: StageResult,
-    quality: Mapping[str, QualityAssessment],
     test_records: list[dict],
     train_records: list[dict],
     progress: Progress,
 ) -> dict[str, PrivacyResult]:
     results: dict[str, PrivacyResult] = {}
-    for name, adapter, greedy in (
-        (BASE_ROW_NAME, None, quality[BASE_ROW_NAME]),
-        (final.stage, final.adapter_dir, quality[final.stage]),
-    ):
+    for name, adapter in ((BASE_ROW_NAME, None), (final.stage, final.adapter_dir)):
         started = time.perf_counter()
         with evaluator.attached(adapter) as model:
             results[name] = tester.evaluate(
@@ -125,7 +125,6 @@ def _assess_privacy(
                 evaluator.tokenizer,
                 test_records=test_records,
                 train_records=train_records,
-                greedy_generations=list(greedy.generations.texts),
             )
         progress(f"privacy of {name}: {time.perf_counter() - started:.0f} s")
     return results
@@ -165,7 +164,18 @@ def _quality_sections(quality: Mapping[str, QualityAssessment]) -> list[ReportSe
             "bleu_signature": first.text_overlap.bleu_signature,
             "chrf_signature": first.text_overlap.chrf_signature,
             "generated_replies": first.generation.prompts,
-            "max_new_tokens": first.generation.max_new_tokens,
+            **{
+                key: first.generation.settings[key]
+                for key in (
+                    "max_new_tokens",
+                    "temperature",
+                    "top_p",
+                    "repetition_penalty",
+                    "no_repeat_ngram_size",
+                    "seed",
+                )
+            },
+            "max_reply_lines": first.generation.settings["max_lines"] or "no cap",
             "ranking_examples": first.ranking.examples,
             "ranking_candidates": first.ranking.candidates,
         },
@@ -356,7 +366,7 @@ def run_evaluation(
         config=replace(settings.privacy, max_length=max_length),
     )
     train = [{"messages": r["messages"]} for r in train_records]
-    privacy = _assess_privacy(evaluator, tester, final, quality, records, train, progress)
+    privacy = _assess_privacy(evaluator, tester, final, records, train, progress)
 
     results = eval_results(
         evaluator,

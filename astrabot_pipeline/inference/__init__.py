@@ -21,7 +21,7 @@ from astrabot_pipeline.inference.errors import (
     ServeSetupError,
 )
 from astrabot_pipeline.inference.export import ExportResult, export_model
-from astrabot_pipeline.inference.generation import GenerationSettings, Reply, generate_reply
+from astrabot_pipeline.inference.generation import Reply, generate_reply
 from astrabot_pipeline.inference.server import ChatServer, ServeConfig, check_bind, read_token
 
 __all__ = [
@@ -32,7 +32,6 @@ __all__ = [
     "Conversation",
     "ExportFolderError",
     "ExportResult",
-    "GenerationSettings",
     "InferenceError",
     "LoadedModel",
     "PromptTooLongError",

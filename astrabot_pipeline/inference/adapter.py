@@ -44,6 +44,13 @@ class AdapterInfo:
         return stage.name if (stage / LATEST_FILE).is_file() else self.adapter_dir.name
 
     @property
+    def reply_line_cap(self) -> int | None:
+        """The owner's 90th-percentile burst length in lines, as training stored it (None
+        for an adapter trained before it was stored)."""
+        cap = self.stage_result.get("reply_line_cap")
+        return cap if isinstance(cap, int) and not isinstance(cap, bool) and cap >= 1 else None
+
+    @property
     def base_is_local(self) -> bool:
         """Whether the base is named by a path (else it is a hub id)."""
         return _looks_like_path(self.base_model)
@@ -57,6 +64,10 @@ class LoadedModel:
     tokenizer: Any
     info: AdapterInfo
     stop_token_ids: tuple[int, ...]
+
+    @property
+    def reply_line_cap(self) -> int | None:
+        return self.info.reply_line_cap
 
     @property
     def context_tokens(self) -> int:

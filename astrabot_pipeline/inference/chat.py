@@ -14,9 +14,10 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import TextIO
 
+from astrabot_pipeline.generation import GenerationSettings
 from astrabot_pipeline.inference.adapter import LoadedModel
 from astrabot_pipeline.inference.errors import PromptTooLongError
-from astrabot_pipeline.inference.generation import GenerationSettings, Reply, generate_reply
+from astrabot_pipeline.inference.generation import Reply, generate_reply
 
 RESET_COMMAND = "/reset"
 QUIT_COMMANDS = ("/quit", "/exit")

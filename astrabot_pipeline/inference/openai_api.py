@@ -17,7 +17,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from astrabot_pipeline.errors import SettingError
-from astrabot_pipeline.inference.generation import GenerationSettings, Reply
+from astrabot_pipeline.generation import GenerationSettings
+from astrabot_pipeline.generation.settings import DEFAULT_TOP_P
+from astrabot_pipeline.inference.generation import Reply
 
 ROLES = {"system": "system", "developer": "system", "user": "user", "assistant": "assistant"}
 MAX_MESSAGES = 10_000
@@ -145,7 +147,7 @@ def parse_chat_request(
         settings = GenerationSettings(
             max_new_tokens=max_tokens,
             temperature=_number(payload, "temperature", default_temperature),
-            top_p=_number(payload, "top_p", 1.0),
+            top_p=_number(payload, "top_p", DEFAULT_TOP_P),
             seed=_integer(payload, "seed"),
             stop=stops,
         )

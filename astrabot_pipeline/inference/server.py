@@ -30,9 +30,11 @@ from pathlib import Path
 from typing import Any, TextIO
 from urllib.parse import urlsplit
 
+from astrabot_pipeline.generation import FINISH_CANCELLED, FINISH_STOP
+from astrabot_pipeline.generation.settings import DEFAULT_TEMPERATURE
 from astrabot_pipeline.inference import openai_api
 from astrabot_pipeline.inference.errors import PromptTooLongError, ServeSetupError
-from astrabot_pipeline.inference.generation import FINISH_CANCELLED, FINISH_STOP, Reply
+from astrabot_pipeline.inference.generation import Reply
 
 TOKEN_ENV = "ASTRABOT_SERVE_TOKEN"
 DEFAULT_HOST = "127.0.0.1"
@@ -60,7 +62,7 @@ class ServeConfig:
     token: str | None = None
     default_max_tokens: int = 256
     max_tokens_limit: int = 1024
-    default_temperature: float = 0.7
+    default_temperature: float = DEFAULT_TEMPERATURE
     max_body_bytes: int = MAX_BODY_BYTES
     max_connections: int = MAX_CONNECTIONS
 

@@ -242,6 +242,7 @@ class StageResult:
     reused: bool = False
     skipped: bool = False
     plan: dict[str, Any] = field(default_factory=dict)
+    reply_line_cap: int | None = None  # generation's line cap (dataset/reply_lines.py)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -627,6 +628,7 @@ def train_lora_stage(
     profile: str = "",
     progress_interval: float = PROGRESS_INTERVAL_SECONDS,
     on_plan: Callable[[RunPlan], None] | None = None,
+    reply_line_cap: int | None = None,
 ) -> StageResult:
     """Train (or continue training) a LoRA adapter on chat records, under `out_dir`.
 
@@ -635,7 +637,8 @@ def train_lora_stage(
     measured before and after (and every `config.eval_steps` steps, keeping the best
     adapter). The adapter lands in `out_dir/<key>/` (see the module docstring), whose
     path is the result's `adapter_dir`; the same inputs again reuse it, or resume an
-    interrupted run from its last checkpoint. `profile` is recorded in the result.
+    interrupted run from its last checkpoint. `profile` and `reply_line_cap` (the owner's
+    burst length that generation caps replies at) are recorded in the result.
     Before the first step the stage makes its plan (run_plan.py) and hands it to `on_plan`.
     """
     harden_process()
@@ -670,7 +673,7 @@ def train_lora_stage(
             progress_interval=progress_interval,
             on_plan=on_plan,
             started=started,
-            record={"profile": profile, "dataset_hash": data_hash},
+            record={"profile": profile, "dataset_hash": data_hash, "cap": reply_line_cap},
         )
     _record_latest(out_dir, key, final_dir)
     return result
@@ -764,7 +767,7 @@ def _run_stage(
     progress_interval: float,
     on_plan: Callable[[RunPlan], None] | None,
     started: float,
-    record: dict[str, str],
+    record: dict[str, Any],
 ) -> StageResult:
     from datasets import Dataset
     from peft import PeftModel
@@ -869,6 +872,7 @@ def _run_stage(
             profile=record["profile"],
             seed=config.seed,
             dataset_hash=record["dataset_hash"],
+            reply_line_cap=record["cap"],
             config=config.to_dict(),
             library_versions=library_versions(),
             loss_history=history,

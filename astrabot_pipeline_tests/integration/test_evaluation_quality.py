@@ -16,12 +16,12 @@ harden_process()
 from astrabot_pipeline.evaluation import (  # noqa: E402
     AdapterInUseError,
     ConversationQualityAssessor,
-    GenerationSettings,
     ModelEvaluator,
     QualitySettings,
     generate_replies,
 )
 from astrabot_pipeline.evaluation.lm_batches import continuation_log_likelihoods  # noqa: E402
+from astrabot_pipeline.generation import GenerationSettings  # noqa: E402
 from astrabot_pipeline.training import build_tiny_base_model  # noqa: E402
 
 pytestmark = pytest.mark.slow
@@ -138,37 +138,51 @@ def test_shared_context_ranking_scores_equal_one_forward_per_candidate(evaluator
             assert sums == pytest.approx(slow, abs=1e-4)
 
 
-def test_batched_left_padded_generation_equals_one_prompt_at_a_time(evaluator):
-    settings = GenerationSettings(max_new_tokens=12, batch_size=8, max_length=128)
-    one_by_one = GenerationSettings(max_new_tokens=12, batch_size=1, max_length=128)
+@pytest.mark.parametrize("temperature", [0.0, 0.7])
+def test_batched_left_padded_generation_equals_one_prompt_at_a_time(evaluator, temperature):
+    # Sampled too: each completion draws from its own seeded generator, whatever its batch.
+    settings = GenerationSettings(max_new_tokens=12, temperature=temperature, seed=3)
     with evaluator.attached() as model:
-        batched = generate_replies(
-            model, evaluator.tokenizer, RECORDS, settings, chat_template=evaluator.chat_template
-        )
-        single = generate_replies(
-            model, evaluator.tokenizer, RECORDS, one_by_one, chat_template=evaluator.chat_template
+        batched, single = (
+            generate_replies(
+                model,
+                evaluator.tokenizer,
+                RECORDS,
+                settings,
+                batch_size=batch_size,
+                max_length=128,
+                chat_template=evaluator.chat_template,
+            )
+            for batch_size in (8, 1)
         )
     assert batched.texts == single.texts
     assert batched.stats.mean_new_tokens > 0
 
 
 def test_long_prompts_are_trimmed_to_the_budget_and_still_answered(evaluator):
-    tight = GenerationSettings(max_new_tokens=8, max_length=24)
+    tight = GenerationSettings(max_new_tokens=8)
     with evaluator.attached() as model:
         result = generate_replies(
-            model, evaluator.tokenizer, RECORDS, tight, chat_template=evaluator.chat_template
+            model,
+            evaluator.tokenizer,
+            RECORDS,
+            tight,
+            max_length=24,
+            chat_template=evaluator.chat_template,
         )
     assert result.stats.trimmed_prompts == len(RECORDS)
     assert result.stats.completions == len(RECORDS)
 
 
 def test_sampled_generations_are_seeded_and_come_num_samples_per_prompt(evaluator):
-    sampled = GenerationSettings(
-        max_new_tokens=8, max_length=128, temperature=1.0, num_samples=3, seed=7
-    )
+    sampled = GenerationSettings(max_new_tokens=8, temperature=1.0, seed=7)
     with evaluator.attached() as model:
-        first = generate_replies(model, evaluator.tokenizer, RECORDS[:4], sampled)
-        again = generate_replies(model, evaluator.tokenizer, RECORDS[:4], sampled)
+        first, again = (
+            generate_replies(
+                model, evaluator.tokenizer, RECORDS[:4], sampled, num_samples=3, max_length=128
+            )
+            for _ in range(2)
+        )
     assert first.stats.completions == 12
     assert [len(group) for group in first.per_prompt()] == [3, 3, 3, 3]
     assert first.texts == again.texts

@@ -33,12 +33,13 @@ from astrabot_pipeline.evaluation import (  # noqa: E402
     Column,
     EvaluationReport,
     ReportSection,
+    generate_replies,
     write_report,
 )
+from astrabot_pipeline.generation import GenerationSettings  # noqa: E402
 from astrabot_pipeline.inference import (  # noqa: E402
     ChatServer,
     ExportFolderError,
-    GenerationSettings,
     PromptTooLongError,
     ServeConfig,
     ServeSetupError,
@@ -46,6 +47,7 @@ from astrabot_pipeline.inference import (  # noqa: E402
     export_model,
     generate_reply,
     load_adapter,
+    read_adapter_info,
 )
 from astrabot_pipeline.inference.chat import printable  # noqa: E402
 from astrabot_pipeline.training import (  # noqa: E402
@@ -63,6 +65,7 @@ TOKEN = "test-token-0123456789abcdef"
 FOODS = ["pizza", "tacos", "ramen", "curry", "dumplings"]
 QUESTION = "want pizza later?"
 GREEDY = GenerationSettings(max_new_tokens=12, temperature=0)
+LINE_CAP = 2  # the owner's burst length the training stage stores with the adapter
 
 
 def base_texts() -> list[str]:
@@ -105,7 +108,12 @@ def trained(tmp_path_factory) -> dict:
     base = build_tiny_base_model(base_texts(), root / "models" / "base-tiny")
     stage = root / "models" / "lora_stage_1_conversational"
     result = train_lora_stage(
-        base, records(40), records(4), stage, StageConfig("conversational", max_steps=4)
+        base,
+        records(40),
+        records(4),
+        stage,
+        StageConfig("conversational", max_steps=4),
+        reply_line_cap=LINE_CAP,
     )
     adapter = Path(result.adapter_dir)  # stage/<run key>/, the finished run's adapter
     reports = root / "data" / "reports"
@@ -175,13 +183,34 @@ def test_greedy_replies_are_deterministic_and_stop_within_the_budget(loaded):
     stopped = generate_reply(
         loaded, messages, replace(GREEDY, stop=(word.group(),)), on_text=pieces.append
     )
-    assert stopped.text == first.text[: word.start()] == "".join(pieces)
+    assert stopped.text == first.text[: word.start()].rstrip() == "".join(pieces)
     assert stopped.finish_reason == "stop"
     sampled = GenerationSettings(max_new_tokens=12, temperature=0.9, seed=7)
     assert (
         generate_reply(loaded, messages, sampled).token_ids
         == generate_reply(loaded, messages, sampled).token_ids
     )
+
+
+def test_chat_and_the_evaluation_generate_the_same_reply_to_the_same_prompt(loaded):
+    record = {
+        "messages": [
+            {"role": "user", "content": QUESTION},
+            {"role": "assistant", "content": "the owner's real reply"},
+        ]
+    }
+    for settings in (GREEDY, GenerationSettings(max_new_tokens=12, temperature=0.9, seed=5)):
+        chat = generate_reply(loaded, record["messages"][:1], settings)
+        # The evaluation passes the stored cap itself (run.py); chat fills it in.
+        capped = replace(settings, max_lines=LINE_CAP)
+        evaluation = generate_replies(loaded.model, loaded.tokenizer, [record], capped)
+        assert evaluation.texts == (chat.text,)
+
+
+def test_the_stored_line_cap_is_read_back_with_the_adapter(trained, loaded):
+    assert trained["result"].reply_line_cap == LINE_CAP
+    assert loaded.reply_line_cap == LINE_CAP
+    assert read_adapter_info(trained["stage"]).reply_line_cap == LINE_CAP
 
 
 def test_the_oldest_turns_are_left_out_when_the_conversation_outgrows_the_context(loaded):

@@ -85,6 +85,9 @@ def test_stage_results_cross_asset_boundaries_typed(materialized):
     assert all(isinstance(r, StageResult) for r in (first, skipped, last))
     assert stage_result(data_dir, STAGE_NAMES[0]) == first
     assert first.profile == "tiny" and first.max_length == 96
+    # The owner's burst length (every reply here is one line) is stored with the adapter.
+    stored = json.loads((Path(last.adapter_dir) / "stage_result.json").read_text())
+    assert first.reply_line_cap == last.reply_line_cap == stored["reply_line_cap"] == 1
 
 
 def test_a_family_with_no_examples_passes_the_previous_adapter_on(materialized):

@@ -14,13 +14,14 @@ import pytest
 import torch
 
 from astrabot_pipeline.dataset.canaries import PlantedCanary
-from astrabot_pipeline.evaluation.lm_batches import Sampling, generate
 from astrabot_pipeline.evaluation.privacy_tester import (
     PrivacyConfig,
     PrivacyResult,
     PrivacyTester,
     prompt_messages,
 )
+from astrabot_pipeline.generation import GenerationSettings
+from astrabot_pipeline.generation.decoding import generate
 from astrabot_pipeline.privacy.anonymizer import Replacement
 from astrabot_pipeline.privacy.identifier_digests import (
     DIGEST_FILE,
@@ -163,10 +164,11 @@ def controls(tmp_path_factory) -> dict:
         prompts = [tester._encode_prompt(tokenizer, prompt_messages(r)) for r in records[:6]]
         prompts[1] = prompts[1][:4]  # lengths differ: left padding must not change anything
         reference = [_transformers_greedy(adapted, tokenizer, prompt, 24) for prompt in prompts]
+        sampling = GenerationSettings.unshaped(24, temperature=0.8)
         shared = [
-            rows[0]
+            rows[0].reply_token_ids
             for rows in generate(
-                adapted, tokenizer, prompts, Sampling(24, samples=2, temperature=0.8), batch_size=4
+                adapted, tokenizer, prompts, sampling, samples=2, with_greedy=True, batch_size=4
             )
         ]
     finally:

@@ -12,7 +12,6 @@ from astrabot_pipeline.evaluation import (
     STYLE_FEATURES,
     CandidateSet,
     EvaluationError,
-    GenerationSettings,
     QualitySettings,
     bits_per_character,
     build_candidate_sets,
@@ -25,6 +24,7 @@ from astrabot_pipeline.evaluation import (
     text_overlap,
     trim_prompt_left,
 )
+from astrabot_pipeline.evaluation.generation import prompt_budget
 from astrabot_pipeline.evaluation.style import (
     burst_bin,
     emoji_bin,
@@ -251,9 +251,9 @@ def test_prompts_are_trimmed_from_the_left():
 
 def test_settings_refuse_what_cannot_work():
     with pytest.raises(SettingError):
-        GenerationSettings(max_new_tokens=64, max_length=64)
-    with pytest.raises(SettingError):
-        GenerationSettings(num_samples=3)  # greedy gives one completion
+        prompt_budget(max_length=64, max_new_tokens=64)
     with pytest.raises(SettingError):
         QualitySettings(max_length=32, max_reply_tokens=48)
-    assert GenerationSettings(max_new_tokens=40, max_length=256).prompt_budget == 216
+    with pytest.raises(SettingError):
+        QualitySettings(max_length=64, max_new_tokens=64, max_reply_tokens=16)
+    assert prompt_budget(max_length=256, max_new_tokens=40) == 216
