@@ -13,15 +13,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import _generic_pii
+import _real_chat
 import pandas as pd
 
 from astrabot_pipeline.privacy import KnownContacts
-from astrabot_pipeline.privacy.accuracy import OWNER_STYLES, GoldSpan, LabelledText
+from astrabot_pipeline.privacy.accuracy import GoldSpan, LabelledText
 from astrabot_pipeline.signal.tables import conform
 
 PRESIDIO_RESEARCH = Path("/work/shared/data/presidio_research_synth_dataset_v2.json")
 REPO = Path(__file__).resolve().parents[1]
-REAL_CHAT_LABELS = REPO / "benchmarks" / "data" / "real_chat" / "precision_labels.jsonl"
 QUICK_SAMPLE = 300  # texts drawn from each outside set in --quick mode
 QUICK_GENERIC = (40, 15)  # PII and clean messages per locale in --quick mode
 
@@ -188,57 +188,21 @@ def owner_styles(text: str) -> frozenset[str]:
     return frozenset(styles)
 
 
-def _labelled_styles(record: dict) -> frozenset[str] | None:
-    """Style flags as the label file gives them (a list, a dict of flags, or top-level
-    booleans), mapped onto OWNER_STYLES; None when it gives none."""
-    for key in ("style", "styles", "style_flags", "flags"):
-        value = record.get(key)
-        if isinstance(value, dict):
-            names = [name for name, on in value.items() if on]
-            break
-        if isinstance(value, list | tuple):
-            names = [str(name) for name in value]
-            break
-        if isinstance(value, str):
-            names = [name.strip() for name in value.split(",") if name.strip()]
-            break
-    else:
-        names = [name for name in OWNER_STYLES if record.get(name) is True]
-        if not any(name in record for name in OWNER_STYLES):
-            return None
-    aliases = {"ellipsis": "ellip", "slang": "slang", "shouting": "shout"}
-    return frozenset(
-        style
-        for style, alias in aliases.items()
-        for name in names
-        if alias in name.lower() or (style == "shouting" and "caps" in name.lower())
-    )
-
-
-def real_chat_set(quick: bool, path: Path = REAL_CHAT_LABELS) -> AccuracySet | str:
-    """The hand-labelled real-chat precision set, or why it is not there."""
+def real_chat_set(quick: bool, path: Path = _real_chat.LABELS_FILE) -> AccuracySet | str:
+    """The hand-labelled real-chat precision set (read by the corpus's own loader), or why
+    it is not there."""
     if not path.exists():
         shown = path.relative_to(REPO) if path.is_relative_to(REPO) else path
         return f"{shown} is missing (the hand-labelled real-chat set)"
-    texts = []
-    read_from_text = 0
-    for line in path.read_text(encoding="utf-8").splitlines():
-        if not line.strip():
-            continue
-        record = json.loads(line)
-        text = record["text"]
-        styles = _labelled_styles(record)
-        if styles is None:
-            styles = owner_styles(text)
-            read_from_text += 1
-        spans = tuple(
-            GoldSpan(int(s["start"]), int(s["end"]), str(s["type"]))
-            for s in record.get("spans") or ()
+    texts = [
+        LabelledText(
+            message.text,
+            tuple(GoldSpan(start, end, kind) for start, end, kind in message.spans),
+            frozenset(flag for flag, on in message.style.items() if on),
         )
-        texts.append(LabelledText(text, spans, styles))
-    note = "no address book"
-    if read_from_text:
-        note += f"; style flags read from the text for {read_from_text} messages without any"
+        for message in _real_chat.load_labels(path)
+    ]
+    note = "no address book; style flags as labelled (docs/real-chat-corpus.md)"
     return AccuracySet(
         "real-chat clean precision set",
         tuple(_sample(texts, quick)),
