@@ -4,14 +4,13 @@
 import dagster as dg
 import pandas as pd
 
-from astrabot_pipeline.dataset import held_out_sample, read_canaries, records_from_frame
+from astrabot_pipeline.dataset import read_canaries
 from astrabot_pipeline.defs.dataset import CANARY_RECORD
 from astrabot_pipeline.defs.errors import redact_failures
 from astrabot_pipeline.defs.resources.paths import ACCELERATOR_POOL, AstrabotPathsResource
 from astrabot_pipeline.evaluation import PrivacyConfig, QualitySettings, write_report
-from astrabot_pipeline.evaluation.attribution import AttributionCorpus
 from astrabot_pipeline.evaluation.bootstrap import DEFAULT_RESAMPLES
-from astrabot_pipeline.evaluation.ranking import ReplyPool
+from astrabot_pipeline.evaluation.dataset_inputs import dataset_inputs
 from astrabot_pipeline.evaluation.report import PERPLEXITY_CHECK
 from astrabot_pipeline.evaluation.run import (
     DEFAULT_MEMORIZATION_THRESHOLD,
@@ -97,25 +96,18 @@ def eval_report(
     adapter, and (private) redacted sample generations."""
     stages = [stage_results[stage.name] for stage in CURRICULUM]
     profile = stage_profile(stages[0].profile)
-    held_out = held_out_sample(mixed_dataset, config.max_examples or profile.eval_examples)
-    train = mixed_dataset[mixed_dataset["split"] == "train"]
-    held_out_windows = mixed_dataset[mixed_dataset["split"].isin(["validation", "test"])]
-    train_records = records_from_frame(train, with_window=True)
+    inputs = dataset_inputs(mixed_dataset, config.max_examples or profile.eval_examples)
+    held_out = inputs.held_out
     reports = paths.sub("reports")
     outcome = run_evaluation(
         stages,
-        records_from_frame(held_out, with_window=True),
-        train_records,
+        inputs.test_records,
+        inputs.train_records,
         digests=IdentifierDigests.from_data_dir(paths.sub("secrets")),
         canaries=read_canaries(paths.sub("canaries", CANARY_RECORD)),
-        train_window_ids=train["window_id"].unique().tolist(),
-        reply_pool=ReplyPool.from_records(
-            records_from_frame(held_out_windows, with_window=True), train_records
-        ),
-        attribution_corpus=AttributionCorpus.from_records(
-            train_records,
-            records_from_frame(mixed_dataset[mixed_dataset["split"] == "test"]),
-        ),
+        train_window_ids=inputs.train_window_ids,
+        reply_pool=inputs.reply_pool,
+        attribution_corpus=inputs.attribution_corpus,
         settings=_settings(config),
         profile=profile.name,
         report_path=reports,

@@ -95,8 +95,8 @@ def degeneration_section(
             title="Degeneration: varied replies, or one reply for everything",
             key="degeneration",
             columns=columns,
-            rows={OWNER_ROW: row(owner)}
-            | {name: row(a.result.degeneration) for name, a in quality.items()},
+            rows={name: row(a.result.degeneration) for name, a in quality.items()}
+            | {OWNER_ROW: row(owner)},
             chart=ChartSpec(
                 columns=("distinct_2", "most_common_share"),
                 caption="Distinct-2 and the share of the most common reply, per model and "
@@ -110,13 +110,13 @@ def degeneration_section(
 def attribution_section(
     attribution: Attribution, quality: Mapping[str, QualityAssessment]
 ) -> ReportSection:
-    rows: dict[str, dict[str, float | int | None]] = {
-        OWNER_ROW: {"attributed_to_owner": attribution.owner_share},
-        OTHERS_ROW: {"attributed_to_owner": attribution.others_share},
-    }
+    rows: dict[str, dict[str, float | int | None]] = {}
     for name in quality:
         flags = attribution.per_model.get(name)
         rows[name] = {"attributed_to_owner": sum(flags) / len(flags) if flags else None}
+    # The references after the models, in the order every section lists rows.
+    rows[OWNER_ROW] = {"attributed_to_owner": attribution.owner_share}
+    rows[OTHERS_ROW] = {"attributed_to_owner": attribution.others_share}
     settings: dict[str, str | float | int | None] = {
         "others_test_messages": attribution.others_test
     }
