@@ -441,6 +441,14 @@ def run_evaluation(
     memorization = privacy[final.stage].memorization_score
     if memorization is not None:
         headline["memorization_score"] = memorization
+    # What the model card shows of the voice: the figures `writes_like_owner` judged.
+    for key, model in (("final", final.stage), ("base", BASE_ROW_NAME)):
+        ranking = quality[model].result.ranking.accuracy
+        flags = attribution.per_model.get(model)
+        if ranking is not None:
+            headline[f"ranking_accuracy_{key}"] = ranking
+        if flags:
+            headline[f"attributed_to_owner_{key}"] = sum(flags) / len(flags)
     verdict = verdict_for(
         final.adapter_dir,
         report.checks,
