@@ -72,7 +72,9 @@ def test_report_compares_base_and_every_stage_and_training_beat_the_untrained_mo
         "owner's real test replies",
         "others' real test messages",
     ]
-    perplexity = {m: metrics["metrics"][m]["perplexity"]["perplexity"] for m in metrics["models"]}
+    perplexity = {
+        m: metrics["metrics"][m]["perplexity"]["perplexity"] for m in ["base", *STAGE_NAMES]
+    }
     assert perplexity["lora_stage_3_burst"] < perplexity["base"]
     checks = {c["name"]: c["passed"] for c in metrics["checks"]}
     assert checks.pop("writes_like_owner") in (True, False)
