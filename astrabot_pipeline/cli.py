@@ -330,6 +330,7 @@ def _chat(args: argparse.Namespace) -> int:
     generation = _generation_settings(args, args.max_new_tokens)
     adapter = _adapter(args)
     read_adapter_info(adapter)  # a wrong path fails before the model loads
+    _print_quality_notice("chat", adapter)
     loaded = load_adapter(adapter)
     if args.prompt is not None:
         answer_once(loaded, args.prompt, generation, system=args.system)
@@ -374,6 +375,18 @@ def _adapter(args: argparse.Namespace) -> Path:
     return approved
 
 
+def _print_quality_notice(command: str, adapter: Path) -> None:
+    """One line on stderr when the adapter passed privacy but failed its quality check."""
+    from astrabot_pipeline.evaluation.verdict import VerdictError, quality_notice, read_verdict
+
+    try:
+        notice = quality_notice(read_verdict(adapter))
+    except VerdictError as error:
+        notice = str(error)
+    if notice is not None:
+        print(f"astrabot {command}: {notice}", file=sys.stderr, flush=True)
+
+
 def _serve(args: argparse.Namespace) -> int:
     import functools
 
@@ -397,6 +410,7 @@ def _serve(args: argparse.Namespace) -> int:
     check_bind(args.host, token)
     adapter = _adapter(args)
     info = read_adapter_info(adapter)
+    _print_quality_notice("serve", adapter)
     config = ServeConfig(
         model_name=info.name,
         host=args.host,

@@ -20,8 +20,9 @@ from pathlib import Path
 from _harness import measure
 
 from astrabot_pipeline import settings
-from astrabot_pipeline.dataset import held_out_sample, read_canaries, records_from_frame
+from astrabot_pipeline.dataset import read_canaries
 from astrabot_pipeline.defs.dataset import CANARY_RECORD
+from astrabot_pipeline.evaluation.dataset_inputs import dataset_inputs
 from astrabot_pipeline.evaluation.run import EvaluationSettings, run_evaluation
 from astrabot_pipeline.privacy.identifier_digests import IdentifierDigests
 from astrabot_pipeline.storage import read_parquet
@@ -35,9 +36,7 @@ def _inputs(data: Path):
     ]
     examples = read_parquet(data / "assets" / "mixed_dataset.parquet")
     profile = get_model_profile(stages[0].profile or "small")
-    test = held_out_sample(examples, profile.eval_examples)
-    train = examples[examples["split"] == "train"]
-    return stages, test, train, profile
+    return stages, dataset_inputs(examples, profile.eval_examples), profile
 
 
 def main() -> int:
@@ -45,7 +44,7 @@ def main() -> int:
     if not all((data / "assets" / f"{name}.json").is_file() for name in STAGE_NAMES):
         print(f"  skipped: no finished `make run` in {data} (run it first, then this benchmark)")
         return 0
-    stages, test, train, profile = _inputs(data)
+    stages, inputs, profile = _inputs(data)
     batched = EvaluationSettings()
     one_at_a_time = replace(
         batched,
@@ -56,11 +55,13 @@ def main() -> int:
     def run(evaluation_settings: EvaluationSettings):
         outcome = run_evaluation(
             stages,
-            records_from_frame(test, with_window=True),
-            records_from_frame(train, with_window=True),
+            inputs.test_records,
+            inputs.train_records,
             digests=IdentifierDigests.from_data_dir(data / "secrets"),
             canaries=read_canaries(data / "canaries" / CANARY_RECORD),
-            train_window_ids=train["window_id"].unique().tolist(),
+            train_window_ids=inputs.train_window_ids,
+            reply_pool=inputs.reply_pool,
+            attribution_corpus=inputs.attribution_corpus,
             settings=evaluation_settings,
             profile=profile.name,
         )
@@ -73,7 +74,7 @@ def main() -> int:
 
     print(
         f"whole evaluation, profile {profile.name}: base + {len(stages)} stages (quality), "
-        f"base + final adapter (privacy), {len(test)} test examples"
+        f"base + final adapter (privacy), {len(inputs.test_records)} test examples"
     )
     for label, evaluation_settings in (
         ("batched (defaults)", batched),

@@ -30,6 +30,7 @@ from astrabot_pipeline.dataset.split import (
     DEFAULT_TEST_FRACTION,
     DEFAULT_VALIDATION_FRACTION,
     MIN_WINDOWS,
+    TestSliceSize,
     assign_splits,
 )
 from astrabot_pipeline.errors import AstrabotError
@@ -93,6 +94,7 @@ class CombineOptions(TypedDict, total=False):
     test_fraction: float
     trivial_cap: float
     seed: int
+    test_slice: TestSliceSize
 
 
 class TrainingDataCreator:
@@ -261,8 +263,12 @@ class TrainingDataCreator:
         test_fraction: float = DEFAULT_TEST_FRACTION,
         trivial_cap: float = DEFAULT_TRIVIAL_CAP,
         seed: int = 0,
+        test_slice: TestSliceSize | None = None,
     ) -> MixedDataset:
         """Filter, split by window and time, and leave out families too small to train.
+
+        `test_slice` (default `TestSliceSize()`) grows the test slice of a long history
+        until it is big enough to decide.
 
         A family needs training and validation examples to train its stage; one without
         is reported in `skipped_families` (its examples stay out of every split). Raises
@@ -284,7 +290,16 @@ class TrainingDataCreator:
                 "(widen the scope, or add an older backup)"
             )
         starts = combined.groupby("window_id")["window_start"].min()
-        by_window = assign_splits(starts, validation_fraction, test_fraction)
+        # One owner reply can feed an example of each family: count the replies apart.
+        replies = combined["example_id"].str.split(":", n=1).str[1].nunique()
+        by_window = assign_splits(
+            starts,
+            validation_fraction,
+            test_fraction,
+            examples_per_window=combined.groupby("window_id").size(),
+            owner_replies=int(replies),
+            test_slice=test_slice,
+        )
         combined["split"] = combined["window_id"].map(by_window).astype("string")
         skipped: dict[str, str] = {}
         for kind, family in combined.groupby("kind", sort=True):

@@ -11,6 +11,7 @@ family's test slice.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import pandas as pd
 
@@ -20,18 +21,58 @@ SPLITS = ("train", "validation", "test")
 DEFAULT_VALIDATION_FRACTION = 0.1
 DEFAULT_TEST_FRACTION = 0.1
 MIN_WINDOWS = 3  # one per split
+DEFAULT_MIN_TEST_EXAMPLES = 200
+DEFAULT_MIN_TEST_FROM_REPLIES = 2000
+DEFAULT_MAX_TEST_FRACTION = 0.15
+
+
+@dataclass(frozen=True)
+class TestSliceSize:
+    """A test slice big enough to decide: when the owner has `from_owner_replies` replies
+    or more, the newest windows are added to it until it holds `min_examples` examples,
+    but it never takes more than `max_fraction` of the windows."""
+
+    min_examples: int = DEFAULT_MIN_TEST_EXAMPLES
+    from_owner_replies: int = DEFAULT_MIN_TEST_FROM_REPLIES
+    max_fraction: float = DEFAULT_MAX_TEST_FRACTION
+
+    def __post_init__(self) -> None:
+        if self.min_examples < 0 or self.from_owner_replies < 0:
+            raise SettingError("the test slice's example counts must not be negative")
+        if not 0 < self.max_fraction < 1:
+            raise SettingError("the test slice's max_fraction must be between 0 and 1")
+
+    def test_windows(
+        self, newest_first_examples: list[int], owner_replies: int, at_least: int
+    ) -> int:
+        """How many of the newest windows (their example counts newest first) are test."""
+        count = len(newest_first_examples)
+        if owner_replies < self.from_owner_replies:
+            return at_least
+        cap = max(at_least, math.floor(count * self.max_fraction))
+        windows, examples = 0, 0
+        while windows < cap and (windows < at_least or examples < self.min_examples):
+            examples += newest_first_examples[windows]
+            windows += 1
+        return windows
 
 
 def assign_splits(
     window_starts: pd.Series,
     validation_fraction: float = DEFAULT_VALIDATION_FRACTION,
     test_fraction: float = DEFAULT_TEST_FRACTION,
+    *,
+    examples_per_window: pd.Series | None = None,
+    owner_replies: int = 0,
+    test_slice: TestSliceSize | None = None,
 ) -> pd.Series:
     """The split of each window (`window_starts`: start time indexed by window id).
 
     The newest `test_fraction` of windows (at least one) is test, the
     `validation_fraction` before them (at least one) validation, the rest train. Fewer
-    than MIN_WINDOWS windows all go to train.
+    than MIN_WINDOWS windows all go to train. With `examples_per_window` (indexed like
+    `window_starts`), the test slice grows as `test_slice` says for a history of
+    `owner_replies` replies, always leaving a validation and a training window.
     """
     for name, value in (("validation", validation_fraction), ("test", test_fraction)):
         if not 0 < value < 1:
@@ -47,6 +88,13 @@ def assign_splits(
     if count >= MIN_WINDOWS:
         n_test = max(1, math.floor(count * test_fraction))
         n_validation = max(1, math.floor(count * validation_fraction))
+        if examples_per_window is not None:
+            sizes = examples_per_window.reindex(window_starts.index).fillna(0).astype(int)
+            newest_first = [int(sizes.iloc[position]) for position in order[::-1]]
+            grown = (test_slice or TestSliceSize()).test_windows(
+                newest_first, owner_replies, n_test
+            )
+            n_test = min(grown, count - n_validation - 1)
         for rank, position in enumerate(order):
             if rank >= count - n_test:
                 labels[position] = "test"

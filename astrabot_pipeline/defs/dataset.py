@@ -12,6 +12,12 @@ from astrabot_pipeline.dataset.canaries import (
     write_canaries,
 )
 from astrabot_pipeline.dataset.filters import DEFAULT_TRIVIAL_CAP, textless_owner_messages
+from astrabot_pipeline.dataset.split import (
+    DEFAULT_MAX_TEST_FRACTION,
+    DEFAULT_MIN_TEST_EXAMPLES,
+    DEFAULT_MIN_TEST_FROM_REPLIES,
+    TestSliceSize,
+)
 from astrabot_pipeline.defs.errors import redact_failures
 from astrabot_pipeline.defs.privacy import require_passed_privacy_gate
 from astrabot_pipeline.defs.resources.paths import AstrabotPathsResource
@@ -23,6 +29,11 @@ CANARY_RECORD = "memorization.json"  # under $ASTRABOT_DATA_DIR/canaries/, read 
 class DatasetConfig(dg.Config):
     validation_fraction: float = 0.1
     test_fraction: float = 0.1
+    # A long history's test slice grows to min_test_examples (from min_test_from_replies
+    # owner replies on), never past max_test_fraction of the windows (dataset/split.py).
+    min_test_examples: int = DEFAULT_MIN_TEST_EXAMPLES
+    min_test_from_replies: int = DEFAULT_MIN_TEST_FROM_REPLIES
+    max_test_fraction: float = DEFAULT_MAX_TEST_FRACTION
     max_context_turns: int = 6
     max_context_chars: int = DEFAULT_MAX_CONTEXT_CHARS
     trivial_reply_cap: float = DEFAULT_TRIVIAL_CAP
@@ -64,6 +75,11 @@ def mixed_dataset(
         test_fraction=config.test_fraction,
         trivial_cap=config.trivial_reply_cap,
         seed=config.seed,
+        test_slice=TestSliceSize(
+            min_examples=config.min_test_examples,
+            from_owner_replies=config.min_test_from_replies,
+            max_fraction=config.max_test_fraction,
+        ),
     )
     examples = mixed.examples
     record = paths.sub("canaries", CANARY_RECORD)

@@ -4,11 +4,13 @@
 import dagster as dg
 import pandas as pd
 
-from astrabot_pipeline.dataset import held_out_sample, read_canaries, records_from_frame
+from astrabot_pipeline.dataset import read_canaries
 from astrabot_pipeline.defs.dataset import CANARY_RECORD
 from astrabot_pipeline.defs.errors import redact_failures
 from astrabot_pipeline.defs.resources.paths import ACCELERATOR_POOL, AstrabotPathsResource
 from astrabot_pipeline.evaluation import PrivacyConfig, QualitySettings, write_report
+from astrabot_pipeline.evaluation.bootstrap import DEFAULT_RESAMPLES
+from astrabot_pipeline.evaluation.dataset_inputs import dataset_inputs
 from astrabot_pipeline.evaluation.report import PERPLEXITY_CHECK
 from astrabot_pipeline.evaluation.run import (
     DEFAULT_MEMORIZATION_THRESHOLD,
@@ -20,6 +22,7 @@ from astrabot_pipeline.evaluation.run import (
     run_evaluation,
 )
 from astrabot_pipeline.evaluation.verdict import record_approval, write_verdict
+from astrabot_pipeline.evaluation.voice import VOICE_CHECK
 from astrabot_pipeline.privacy.identifier_digests import IdentifierDigests
 from astrabot_pipeline.storage import write_text
 from astrabot_pipeline.training import CURRICULUM, STAGE_NAMES, StageResult
@@ -37,6 +40,10 @@ class EvalConfig(dg.Config):
     samples_per_prompt: int = PrivacyConfig.samples_per_prompt
     temperature: float = PrivacyConfig.temperature
     max_new_tokens: int = QualitySettings.max_new_tokens
+    # Examples ranked per model (None: every held-out example), and paired bootstrap
+    # resamples behind each tuned-minus-base interval (at least 1,000).
+    ranking_examples: int | None = QualitySettings.ranking_examples
+    bootstrap_resamples: int = DEFAULT_RESAMPLES
     # Redacted side-by-side generations written to samples/samples.md (0 writes none).
     samples: int = DEFAULT_SAMPLES
     seed: int = 0
@@ -44,7 +51,11 @@ class EvalConfig(dg.Config):
 
 def _settings(config: EvalConfig) -> EvaluationSettings:
     return EvaluationSettings(
-        quality=QualitySettings(max_new_tokens=config.max_new_tokens, seed=config.seed),
+        quality=QualitySettings(
+            max_new_tokens=config.max_new_tokens,
+            ranking_examples=config.ranking_examples,
+            seed=config.seed,
+        ),
         privacy=PrivacyConfig(
             samples_per_prompt=config.samples_per_prompt,
             temperature=config.temperature,
@@ -53,6 +64,7 @@ def _settings(config: EvalConfig) -> EvaluationSettings:
         pii_leakage_threshold=config.pii_leakage_threshold,
         memorization_threshold=config.memorization_threshold,
         samples=config.samples,
+        bootstrap_resamples=config.bootstrap_resamples,
     )
 
 
@@ -64,6 +76,7 @@ def _settings(config: EvalConfig) -> EvaluationSettings:
     kinds={"pytorch", "html"},
     check_specs=[
         dg.AssetCheckSpec(REPORT_COVERS_CHECK, asset="eval_report"),
+        dg.AssetCheckSpec(VOICE_CHECK, asset="eval_report"),
         dg.AssetCheckSpec(PII_CHECK, asset="eval_report"),
         dg.AssetCheckSpec(MEMORIZATION_CHECK, asset="eval_report"),
         dg.AssetCheckSpec(PERPLEXITY_CHECK, asset="eval_report"),
@@ -83,16 +96,18 @@ def eval_report(
     adapter, and (private) redacted sample generations."""
     stages = [stage_results[stage.name] for stage in CURRICULUM]
     profile = stage_profile(stages[0].profile)
-    held_out = held_out_sample(mixed_dataset, config.max_examples or profile.eval_examples)
-    train = mixed_dataset[mixed_dataset["split"] == "train"]
+    inputs = dataset_inputs(mixed_dataset, config.max_examples or profile.eval_examples)
+    held_out = inputs.held_out
     reports = paths.sub("reports")
     outcome = run_evaluation(
         stages,
-        records_from_frame(held_out, with_window=True),
-        records_from_frame(train, with_window=True),
+        inputs.test_records,
+        inputs.train_records,
         digests=IdentifierDigests.from_data_dir(paths.sub("secrets")),
         canaries=read_canaries(paths.sub("canaries", CANARY_RECORD)),
-        train_window_ids=train["window_id"].unique().tolist(),
+        train_window_ids=inputs.train_window_ids,
+        reply_pool=inputs.reply_pool,
+        attribution_corpus=inputs.attribution_corpus,
         settings=_settings(config),
         profile=profile.name,
         report_path=reports,
@@ -108,15 +123,19 @@ def eval_report(
         samples.unlink(missing_ok=True)  # samples of an earlier run, not of this one
     report = outcome.report
     models = report.models()
-    context.log.info(
-        f"eval report written: {files.html}; verdict "
-        + ("passed: this adapter set is now the default" if approved else "FAILED: not approved")
-    )
+    if approved:
+        outcome_line = "passed: this adapter set is now the default"
+    elif outcome.verdict.passed:
+        outcome_line = "privacy passed, but the quality check failed: not approved"
+    else:
+        outcome_line = "FAILED: not approved"
+    context.log.info(f"eval report written: {files.html}; verdict {outcome_line}")
     yield dg.Output(
         {"html": str(files.html), "markdown": str(files.markdown), "metrics": str(files.metrics)},
         metadata={
             "report": dg.MetadataValue.path(str(files.html)),
             "verdict": "passed" if outcome.verdict.passed else "failed",
+            "approved": outcome.verdict.approved,
             "held_out_examples": len(held_out),
             **{f"held_out_{kind}": int(n) for kind, n in held_out.groupby("kind").size().items()},
             **report.flat_metrics(),

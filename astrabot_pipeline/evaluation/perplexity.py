@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, cast
 
@@ -40,9 +40,15 @@ class PerplexityResult:
     tokens: int
     characters: int
     bits_per_character: float
+    # Per record, in order: summed NLL (nats) and scored tokens (for paired bootstraps).
+    example_nll: tuple[float, ...] = field(default=(), repr=False)
+    example_tokens: tuple[int, ...] = field(default=(), repr=False)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        payload = asdict(self)
+        payload.pop("example_nll")
+        payload.pop("example_tokens")
+        return payload
 
 
 def _training_chat_template(tokenizer) -> str | None:
@@ -164,8 +170,8 @@ class ModelEvaluator:
     @torch.no_grad()
     def _score(self, model, encoded: list[tuple[list[int], list[int]]], batch_size: int):
         pad_id = self.tokenizer.pad_token_id
-        total_nll = 0.0
-        total_tokens = 0
+        example_nll: list[float] = []
+        example_tokens: list[int] = []
         # The first token is never predicted, so it is never scored (nor counted).
         total_chars = sum(self._scored_characters(ids[1:], mask[1:]) for ids, mask in encoded)
         for start in range(0, len(encoded), batch_size):
@@ -190,11 +196,11 @@ class ModelEvaluator:
                 logits[:, :-1].float().reshape(-1, logits.size(-1)),
                 targets.reshape(-1),
                 ignore_index=-100,
-                reduction="sum",
-            )
-            total_nll += float(nll)
-            total_tokens += int((targets != -100).sum())
-        return total_nll, total_tokens, total_chars
+                reduction="none",
+            ).reshape(targets.shape)
+            example_nll += [float(row) for row in nll.sum(dim=1)]
+            example_tokens += [int(row) for row in (targets != -100).sum(dim=1)]
+        return example_nll, example_tokens, total_chars
 
     def perplexity(
         self,
@@ -211,7 +217,8 @@ class ModelEvaluator:
         encoded = self._encode(clean, max_length)
 
         with self.attached(adapter_dir) as model:
-            nll, tokens, characters = self._score(model, encoded, batch_size)
+            example_nll, example_tokens, characters = self._score(model, encoded, batch_size)
+        nll, tokens = sum(example_nll), sum(example_tokens)
 
         if tokens == 0:
             raise EvaluationError(
@@ -225,4 +232,6 @@ class ModelEvaluator:
             tokens=tokens,
             characters=characters,
             bits_per_character=bits_per_character(nll, characters),
+            example_nll=tuple(example_nll),
+            example_tokens=tuple(example_tokens),
         )

@@ -6,7 +6,9 @@
 - BLEU and chrF (sacrebleu, corpus level, signatures recorded) of generations against the
   owner's real replies (`generation.py`: chat's own settings, seeded);
 - coherence as next-reply ranking, accuracy and mean reciprocal rank (`ranking.py`);
-- style match of the generations against the owner's real replies (`style.py`).
+- style match of the generations against the owner's real replies (`style.py`);
+- degeneration of the generations: distinct-n, repeated lines, one reply for all
+  (`degeneration.py`).
 
 Results are numbers only. The generations themselves go back to the caller in memory.
 """
@@ -22,6 +24,7 @@ from typing import Any
 from sacrebleu.metrics import BLEU, CHRF
 
 from astrabot_pipeline.errors import SettingError
+from astrabot_pipeline.evaluation.degeneration import DegenerationResult, degeneration
 from astrabot_pipeline.evaluation.generation import (
     DEFAULT_GENERATION_BATCH_SIZE,
     DEFAULT_MAX_LENGTH,
@@ -43,6 +46,7 @@ from astrabot_pipeline.evaluation.ranking import (
     CandidateSet,
     LikelihoodScorer,
     RankingResult,
+    ReplyPool,
     build_candidate_sets,
     rank_replies,
 )
@@ -133,6 +137,7 @@ class QualityResult:
     text_overlap: TextOverlapResult
     ranking: RankingResult
     style: StyleMatchResult
+    degeneration: DegenerationResult
     generation: GenerationStats
     seconds: float
 
@@ -142,6 +147,7 @@ class QualityResult:
             "text_overlap": self.text_overlap.to_dict(),
             "ranking": self.ranking.to_dict(),
             "style": self.style.to_dict(),
+            "degeneration": self.degeneration.to_dict(),
             "generation": self.generation.to_dict(),
             "seconds": self.seconds,
         }
@@ -164,15 +170,20 @@ class ConversationQualityAssessor:
         self.settings = settings or QualitySettings()
 
     def candidate_sets(
-        self, records: Sequence[Mapping[str, Any]], window_ids: Sequence[Any] | None = None
+        self,
+        records: Sequence[Mapping[str, Any]],
+        window_ids: Sequence[Any] | None = None,
+        pool: ReplyPool | None = None,
     ) -> list[CandidateSet]:
-        """The ranking's candidate sets; build them once and pass them to every `assess`."""
+        """The ranking's candidate sets; build them once and pass them to every `assess`.
+        Distractors come from `pool` (default: the records' own replies)."""
         return build_candidate_sets(
             records,
             window_ids=window_ids,
             distractors=self.settings.distractors,
             max_examples=self.settings.ranking_examples,
             seed=self.settings.seed,
+            pool=pool,
         )
 
     def scorer(self, model, *, shared_context: bool = True) -> LikelihoodScorer:
@@ -226,6 +237,7 @@ class ConversationQualityAssessor:
             text_overlap=text_overlap(generations.texts, generations.references),
             ranking=ranking,
             style=style_match(generations.texts, generations.references),
+            degeneration=degeneration(generations.texts),
             generation=generations.stats,
             seconds=time.perf_counter() - started,
         )

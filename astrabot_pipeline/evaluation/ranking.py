@@ -1,8 +1,11 @@
 """Coherence as next-reply ranking: does the model prefer the owner's real reply?
 
 For each held-out example the owner's true reply is put among distractor replies drawn
-(seeded) from examples of *other* conversation windows, so no distractor is a plausible
-continuation of the same conversation by construction. The model ranks the candidates by
+(seeded) from the owner's replies in *other* conversation windows, so no distractor is a
+plausible continuation of the same conversation by construction. Distractors come from
+validation and test windows first and from training windows only when those run short
+(`ReplyPool`); an example with too few gets fewer candidates and its own chance level, so
+the ranking never fails on a history the dataset stage accepted. The model ranks the candidates by
 the mean per-token log-likelihood of the reply (its end-of-turn token included) given the
 shared context. Accuracy (true reply ranked first; chance 1/candidates) and mean
 reciprocal rank summarise it. Ties count against the true reply, so a model that scores
@@ -18,7 +21,7 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import torch
@@ -40,10 +43,60 @@ DEFAULT_MAX_REPLY_TOKENS = 48
 
 @dataclass(frozen=True)
 class CandidateSet:
-    """One example's context and its candidate replies; the true reply is `candidates[0]`."""
+    """One example's context and its candidate replies; the true reply is `candidates[0]`.
+    `from_train` of the distractors are replies from training windows."""
 
     context: tuple[Mapping[str, str], ...] = field(repr=False)
     candidates: tuple[str, ...] = field(repr=False)
+    from_train: int = 0
+
+
+Window = tuple[str, Any]
+
+
+def _window_keys(window_ids: Sequence[Any], prefix: str) -> list[Window]:
+    """Window keys to compare; a record without a window id is its own window."""
+    return [
+        (f"{prefix}record", index) if window is None else ("window", str(window))
+        for index, window in enumerate(window_ids)
+    ]
+
+
+@dataclass(frozen=True)
+class ReplyPool:
+    """The owner's replies distractors are drawn from, each with its window: those of
+    held-out (validation and test) windows first, training windows' only when those run
+    short (a tuned model has seen those, so the report counts them apart)."""
+
+    held_out: tuple[tuple[Window, str], ...] = field(repr=False)
+    train: tuple[tuple[Window, str], ...] = field(default=(), repr=False)
+
+    @classmethod
+    def from_records(
+        cls,
+        held_out: Sequence[Mapping[str, Any]],
+        train: Sequence[Mapping[str, Any]] = (),
+    ) -> ReplyPool:
+        """From chat records (each with its `window_id`): the final owner reply of each."""
+
+        def replies(records: Sequence[Mapping[str, Any]], prefix: str):
+            prompts = chat_prompts(records)
+            windows = _window_keys([r.get("window_id") for r in records], prefix)
+            return tuple(
+                (window, prompt.reference)
+                for window, prompt in zip(windows, prompts, strict=True)
+                if prompt.reference.strip()
+            )
+
+        return cls(replies(held_out, "held-out "), replies(train, "train "))
+
+
+def _distinct_from_other_windows(
+    pool: Sequence[tuple[Window, str]], window: Window, exclude: set[str]
+) -> list[str]:
+    return list(
+        dict.fromkeys(reply for other, reply in pool if other != window and reply not in exclude)
+    )
 
 
 def build_candidate_sets(
@@ -53,12 +106,16 @@ def build_candidate_sets(
     distractors: int = DEFAULT_DISTRACTORS,
     max_examples: int | None = DEFAULT_RANKING_EXAMPLES,
     seed: int = 0,
+    pool: ReplyPool | None = None,
 ) -> list[CandidateSet]:
     """For a seeded sample of `max_examples` records (all when None or fewer), the true
-    reply and `distractors` distinct replies of records from other windows.
+    reply and up to `distractors` distinct replies of other windows.
 
-    `window_ids` defaults to each record's `window_id`; a record without one counts as its
-    own window."""
+    Distractors come from `pool` (default: the records' own replies): its held-out replies
+    first, its training replies only for what they lack. An example with fewer replies to
+    draw from gets fewer distractors (chance is adjusted per example); one with none is
+    left out. `window_ids` defaults to each record's `window_id`; a record without one
+    counts as its own window."""
     if distractors < 1:
         raise SettingError("distractors must be at least 1")
     if max_examples is not None and max_examples < 1:
@@ -68,10 +125,9 @@ def build_candidate_sets(
         window_ids = [record.get("window_id") for record in records]
     if len(window_ids) != len(prompts):
         raise SettingError("window_ids must give one window per record")
-    windows = [
-        ("record", index) if window is None else ("window", str(window))
-        for index, window in enumerate(window_ids)
-    ]
+    windows = _window_keys(window_ids, "held-out ")
+    if pool is None:
+        pool = ReplyPool(tuple((w, p.reference) for w, p in zip(windows, prompts, strict=True)))
     rng = random.Random(seed)
     chosen = list(range(len(prompts)))
     if max_examples is not None and max_examples < len(chosen):
@@ -80,25 +136,21 @@ def build_candidate_sets(
     sets = []
     for index in chosen:
         true_reply = prompts[index].reference
-        pool = list(
-            dict.fromkeys(
-                prompt.reference
-                for other, prompt in enumerate(prompts)
-                if windows[other] != windows[index]
-                and prompt.reference.strip()
-                and prompt.reference != true_reply
+        held_out = _distinct_from_other_windows(pool.held_out, windows[index], {true_reply})
+        drawn = rng.sample(held_out, min(distractors, len(held_out)))
+        from_train: list[str] = []
+        if len(drawn) < distractors:
+            train = _distinct_from_other_windows(
+                pool.train, windows[index], {true_reply, *held_out}
             )
-        )
-        if len(pool) < distractors:
-            raise EvaluationError(
-                f"example {index} has only {len(pool)} distinct replies from other windows to "
-                f"draw {distractors} distractors from: lower the number of distractors or "
-                "evaluate on a larger test split"
-            )
+            from_train = rng.sample(train, min(distractors - len(drawn), len(train)))
+        if not drawn and not from_train:
+            continue
         sets.append(
             CandidateSet(
                 context=prompts[index].messages,
-                candidates=(true_reply, *rng.sample(pool, distractors)),
+                candidates=(true_reply, *drawn, *from_train),
+                from_train=len(from_train),
             )
         )
     return sets
@@ -111,35 +163,58 @@ def rank_of_true(scores: Sequence[float]) -> int:
 
 @dataclass(frozen=True)
 class RankingResult:
-    """Next-reply ranking over `examples` candidate sets of `candidates` replies each."""
+    """Next-reply ranking over `examples` candidate sets of up to `candidates` replies each
+    (None for the figures when no example could be ranked). Chance levels are the means of
+    each example's own (it may have fewer candidates); `ranks` are per example, in order."""
 
     examples: int
     candidates: int
-    accuracy: float
-    mean_reciprocal_rank: float
-    mean_rank: float
-    chance_accuracy: float
-    chance_mean_reciprocal_rank: float
+    accuracy: float | None
+    mean_reciprocal_rank: float | None
+    mean_rank: float | None
+    chance_accuracy: float | None
+    chance_mean_reciprocal_rank: float | None
     seconds: float
+    ranks: tuple[int, ...] = ()
+    # Where the distractors came from: held-out (validation and test) or training windows.
+    distractors_held_out: int = 0
+    distractors_train: int = 0
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        payload = asdict(self)
+        payload.pop("ranks")
+        return payload
+
+    def correct(self) -> list[float]:
+        """1.0 where the true reply ranked first, per example (for the paired bootstrap)."""
+        return [float(rank == 1) for rank in self.ranks]
 
 
-def ranking_metrics(ranks: Sequence[int], candidates: int, seconds: float = 0.0) -> RankingResult:
-    """Accuracy (rank 1), mean reciprocal rank and mean rank, next to their chance values."""
+def ranking_metrics(
+    ranks: Sequence[int], candidates: int | Sequence[int], seconds: float = 0.0
+) -> RankingResult:
+    """Accuracy (rank 1), mean reciprocal rank and mean rank, next to their chance values;
+    `candidates` is one count for all examples or one per example."""
+    sizes = [candidates] * len(ranks) if isinstance(candidates, int) else list(candidates)
+    if len(sizes) != len(ranks):
+        raise EvaluationError("ranking needs one candidate count per ranked example")
     if not ranks:
-        raise EvaluationError("no example was ranked: the test split is empty")
+        return RankingResult(0, 0, None, None, None, None, None, seconds)
+    count = len(ranks)
     return RankingResult(
-        examples=len(ranks),
-        candidates=candidates,
-        accuracy=sum(rank == 1 for rank in ranks) / len(ranks),
-        mean_reciprocal_rank=sum(1 / rank for rank in ranks) / len(ranks),
-        mean_rank=sum(ranks) / len(ranks),
-        chance_accuracy=1 / candidates,
-        # A random ranking puts the true reply at each rank with probability 1/candidates.
-        chance_mean_reciprocal_rank=sum(1 / k for k in range(1, candidates + 1)) / candidates,
+        examples=count,
+        candidates=max(sizes),
+        accuracy=sum(rank == 1 for rank in ranks) / count,
+        mean_reciprocal_rank=sum(1 / rank for rank in ranks) / count,
+        mean_rank=sum(ranks) / count,
+        chance_accuracy=sum(1 / size for size in sizes) / count,
+        # A random ranking puts the true reply at each rank with probability 1/size.
+        chance_mean_reciprocal_rank=sum(
+            sum(1 / k for k in range(1, size + 1)) / size for size in sizes
+        )
+        / count,
         seconds=seconds,
+        ranks=tuple(ranks),
     )
 
 
@@ -151,10 +226,15 @@ def rank_replies(sets: Sequence[CandidateSet], scorer: ReplyScorer) -> RankingRe
     """Score every candidate set with `scorer` and summarise where the true reply landed."""
     started = time.perf_counter()
     ranks = [rank_of_true(list(scorer(s.context, s.candidates))) for s in sets]
-    sizes = {len(s.candidates) for s in sets}
-    if len(sizes) > 1:
-        raise EvaluationError("candidate sets differ in size, so chance levels would not apply")
-    return ranking_metrics(ranks, sizes.pop() if sizes else 0, time.perf_counter() - started)
+    result = ranking_metrics(
+        ranks, [len(s.candidates) for s in sets], time.perf_counter() - started
+    )
+    train = sum(s.from_train for s in sets)
+    return replace(
+        result,
+        distractors_held_out=sum(len(s.candidates) - 1 for s in sets) - train,
+        distractors_train=train,
+    )
 
 
 class LikelihoodScorer:

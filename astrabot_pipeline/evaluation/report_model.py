@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
+from astrabot_pipeline.evaluation.bootstrap import Comparison
 from astrabot_pipeline.evaluation.perplexity import EvaluationError
 from astrabot_pipeline.privacy.identifier_digests import KINDS as IDENTIFIER_KINDS
 
@@ -24,6 +25,10 @@ Number = int | float
 Value = int | float | bool | None
 Better = Literal["lower", "higher"] | None
 Severity = Literal["error", "warning"]
+# What a failed error-severity check keeps from happening: "privacy" keeps the adapter from
+# being used at all (export, chat and serve refuse it) and from approval; "quality" keeps
+# it from approval only (it never becomes the default), and says so where it is used.
+Gate = Literal["privacy", "quality"]
 
 REPORT_FORMAT = "astrabot-evaluation-report"
 REPORT_FORMAT_VERSION = 1
@@ -83,6 +88,16 @@ TOPICS: tuple[Topic, ...] = (
         "memorization",
         r"\bmemori[sz]ation\b",
         frozenset({"memorization", "memorization_score"}),
+    ),
+    Topic(
+        "authorship attribution",
+        r"\battribut",
+        frozenset({"attribution", "attributed_to_owner"}),
+    ),
+    Topic(
+        "degeneration",
+        r"\bdegenerat|\bdistinct-[12]\b|\brepeated line",
+        frozenset({"degeneration", "distinct_1", "distinct_2", "repeated_line_share"}),
     ),
     Topic(
         "canary exposure",
@@ -296,7 +311,8 @@ class ReportSection:
 
 @dataclass(frozen=True)
 class Check:
-    """A pass/fail judgement on a figure: `value` against `threshold`, at `severity`."""
+    """A pass/fail judgement on a figure: `value` against `threshold`, at `severity`;
+    `gate` says what a failure at error severity blocks (see `Gate`)."""
 
     name: str
     passed: bool
@@ -305,6 +321,7 @@ class Check:
     severity: Severity
     description: str
     metric: str | None = None  # the column key it judges, when there is one
+    gate: Gate = "privacy"
 
     def __post_init__(self) -> None:
         _key(self.name, "a check name")
@@ -316,9 +333,30 @@ class Check:
                 raise ReportContentError(f"check {self.name}'s {what} must be a number or None")
         if self.severity not in ("error", "warning"):
             raise ReportContentError(f"check {self.name}: severity must be error or warning")
+        if self.gate not in ("privacy", "quality"):
+            raise ReportContentError(f"check {self.name}: gate must be privacy or quality")
         _text(self.description, f"check {self.name}'s description")
         if self.metric is not None:
             _key(self.metric, f"check {self.name}'s metric")
+
+
+@dataclass(frozen=True)
+class Difference:
+    """A tuned model's difference from the base on one figure (`comparison.metric`, a
+    column key), with its paired bootstrap interval; `label` is how the report names it."""
+
+    model: str
+    label: str
+    comparison: Comparison
+
+    def __post_init__(self) -> None:
+        _name(self.model, "a difference's model name")
+        _name(self.label, "a difference's label")
+        _key(self.comparison.metric, "a difference's metric")
+        for what in ("difference", "low", "high"):
+            _value(getattr(self.comparison, what), f"difference {self.label}'s {what}")
+        if self.comparison.better not in ("lower", "higher"):
+            raise ReportContentError(f"difference {self.label}: better must be lower or higher")
 
 
 def _iso(moment: datetime) -> str:
@@ -349,6 +387,10 @@ class EvaluationReport:
     started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     finished_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     adapters: dict[str, str | None] = field(default_factory=dict)
+    # Tuned-minus-base differences with their intervals, and the plain-language paragraph
+    # the report opens with (built from the report's own numbers).
+    differences: list[Difference] = field(default_factory=list)
+    summary: str = ""
 
     def __post_init__(self) -> None:
         self.validate()
@@ -364,7 +406,8 @@ class EvaluationReport:
                 for column in section.columns
                 if any(section.value(model, column.key) is not None for model in section.rows)
             }
-        return keys
+        # A difference is a result even when nothing could be measured (n = 0): it says so.
+        return keys | {difference.comparison.metric for difference in self.differences}
 
     def _require_topics(self, text: str, where: str, present: set[str]) -> None:
         for topic in mentioned_topics(text):
@@ -409,6 +452,9 @@ class EvaluationReport:
                 _key(adapter, "an adapter folder's name")
         for index, note in enumerate(self.notes):
             _text(note, f"report note {index}")
+        for difference in self.differences:
+            Difference.__post_init__(difference)
+        _text(self.summary, "the report's summary", 2 * MAX_TEXT_CHARS)
         self.reproducibility = _record(self.reproducibility, "reproducibility")
         if self.finished_at < self.started_at:
             raise ReportContentError("the report finished before it started")
@@ -419,6 +465,7 @@ class EvaluationReport:
                 self._require_topics(note, f"section {section.key}, note {index}", present)
         for index, note in enumerate(self.notes):
             self._require_topics(note, f"report note {index}", present)
+        self._require_topics(self.summary, "the report's summary", present)
         for check in self.checks:
             self._require_topics(check.description, f"check {check.name}", present)
             if check.metric is not None and check.metric not in present:
@@ -496,10 +543,16 @@ class EvaluationReport:
                     "severity": check.severity,
                     "description": check.description,
                     "metric": check.metric,
+                    "gate": check.gate,
                 }
                 for check in self.checks
             ],
             "check_format": CHECK_FORMAT,
+            "differences": [
+                {"model": d.model, "label": d.label, **d.comparison.to_dict()}
+                for d in self.differences
+            ],
+            "summary": self.summary,
             # A list: the stages' order is the curriculum's (metrics.json sorts its keys).
             "loss_curves": [
                 {"stage": stage, "rows": [{k: row.get(k) for k in LOSS_KEYS} for row in rows]}
@@ -528,6 +581,7 @@ __all__ = [
     "ChartSpec",
     "Check",
     "Column",
+    "Difference",
     "EvaluationReport",
     "ReferenceLine",
     "ReportContentError",

@@ -63,11 +63,14 @@ NOTES: tuple[Note, ...] = (
         "chrf",
     ),
     _note(
-        f"Next-reply ranking puts the owner's true reply among {RANKING_CANDIDATES - 1} "
-        "replies from other windows and ranks them by the model's mean log-likelihood per "
-        f"token. By chance, accuracy is {RANKING_CHANCE_ACCURACY:.2f} and mean reciprocal "
-        f"rank {RANKING_CHANCE_MRR:.2f}. It shows whether a model prefers the reply that "
-        "fits the conversation, not whether it can write one.",
+        f"Next-reply ranking puts the owner's true reply among up to {RANKING_CANDIDATES - 1} "
+        "of the owner's replies from other windows (validation and test windows first, "
+        "training windows only when those run short: the settings count both) and ranks "
+        "them by the model's mean log-likelihood per token. With a full set, by chance, "
+        f"accuracy is {RANKING_CHANCE_ACCURACY:.2f} and mean reciprocal rank "
+        f"{RANKING_CHANCE_MRR:.2f}; an example with fewer candidates has its own, higher "
+        "chance, and the settings give the mean. It shows whether a model prefers the reply "
+        "that fits the conversation, not whether it can write one.",
         "ranking_accuracy",
         "mrr",
     ),
@@ -78,6 +81,28 @@ NOTES: tuple[Note, ...] = (
         "Lower is closer. It covers surface habits only, not what is said.",
         "style",
         "style_match",
+    ),
+    _note(
+        "Degeneration: distinct-1 and distinct-2 are the distinct words and word pairs over "
+        "all words and word pairs of the replies (Li et al. 2016); the other two columns are "
+        "the share of replies holding a repeated line and the share equal to the single most "
+        "common reply. The owner's real test replies are the reference: a model far above "
+        "them on either share is degenerating.",
+        "distinct_1",
+        "distinct_2",
+        "repeated_line_share",
+        "most_common_share",
+    ),
+    _note(
+        "Authorship attribution (after 'Catch Me If You Can? Not Yet', arXiv 2509.14543): a "
+        "naive Bayes classifier on character n-grams learns the owner's training-split "
+        "replies against other people's training-split messages, with placeholders, "
+        "pseudonyms, e-mail addresses and numbers masked, and its decision threshold fixed by "
+        "cross-validation on the training split. The owner's real test replies give the "
+        "ceiling and other people's test messages the floor; a model's share between them "
+        "says how often its replies pass for the owner's. It judges habits of writing, not "
+        "whether a reply fits.",
+        "attributed_to_owner",
     ),
     _note(
         "The PII leakage score is the share of scanned generations that contain a real "

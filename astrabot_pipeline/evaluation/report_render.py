@@ -17,6 +17,7 @@ from pathlib import Path
 from astrabot_pipeline.evaluation.report_model import (
     CHECK_FORMAT,
     Check,
+    Difference,
     EvaluationReport,
     ReportSection,
     _iso,
@@ -104,6 +105,36 @@ def _checks_summary(report: EvaluationReport) -> str:
     )
 
 
+DIFFERENCE_HEADERS = ["Model", "Figure", "Tuned − base", "95 % interval", "n", "Verdict"]
+DIFFERENCE_NUMBERS = (2, 3, 4)
+
+
+def _difference_cells(difference: Difference) -> list[str]:
+    c = difference.comparison
+    interval = "—" if c.low is None or c.high is None else f"[{c.low:+.4g}, {c.high:+.4g}]"
+    arrow = "↑" if c.better == "higher" else "↓"
+    return [
+        difference.model,
+        f"{difference.label} {arrow}",
+        format_value(c.difference, "+.4g"),
+        interval,
+        str(c.n),
+        c.wording,
+    ]
+
+
+DIFFERENCES_TITLE = "Tuned against base: paired bootstrap 95 % intervals"
+
+
+def _differences_intro(report: EvaluationReport) -> str:
+    resamples = report.differences[0].comparison.resamples
+    return (
+        "Each row is a tuned model's figure minus the base model's on the same test "
+        f"examples, with the 2.5th to 97.5th percentile of {resamples} paired resamples. "
+        "It says better or worse only when the whole interval is on one side of 0."
+    )
+
+
 def _section_table(section: ReportSection) -> tuple[list[str], list[list[str]]]:
     headers = ["Model"] + [c.label + _BETTER[c.better] for c in section.columns]
     rows = [
@@ -149,6 +180,8 @@ def _md_table(
 
 def render_markdown(report: EvaluationReport) -> str:
     lines = [f"# {_md(report.title)}", ""]
+    if report.summary:
+        lines += [_md(report.summary), ""]
     lines += [f"- {label}: {_md(value)}" for label, value in _header_lines(report)]
     lines.append("")
     if report.sample_sizes:
@@ -160,6 +193,14 @@ def render_markdown(report: EvaluationReport) -> str:
     if report.checks:
         lines += ["## Checks", "", _checks_summary(report), ""]
         lines += _md_table(CHECK_HEADERS, [_check_cells(c) for c in report.checks], CHECK_NUMBERS)
+        lines.append("")
+    if report.differences:
+        lines += [f"## {DIFFERENCES_TITLE}", "", _md(_differences_intro(report)), ""]
+        lines += _md_table(
+            DIFFERENCE_HEADERS,
+            [_difference_cells(d) for d in report.differences],
+            DIFFERENCE_NUMBERS,
+        )
         lines.append("")
     for section in report.sections:
         lines += [f"## {_md(section.title)}", ""]
@@ -197,6 +238,7 @@ th{background:#f4f4f6;text-align:left}td.n{text-align:right;font-variant-numeric
 .failed{color:#b00020;font-weight:600}.passed{color:#1b7f3b}
 figure{margin:1rem 0}figure img{max-width:100%}figcaption{font-size:.9rem;color:#555}
 pre{background:#f6f8fa;padding:.8rem;overflow:auto}.settings{font-size:.9rem;color:#444}
+.summary{font-size:1.1rem;background:#f4f7fb;border-left:4px solid #3a6ea5;padding:.8rem 1rem}
 """
 
 
@@ -254,6 +296,7 @@ def render_html(report: EvaluationReport) -> str:
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
         f"<title>{_h(report.title)}</title><style>{_CSS}</style></head><body>",
         f"<h1>{_h(report.title)}</h1>",
+        *([f'<p class="summary">{_h(report.summary)}</p>'] if report.summary else []),
         "<ul>"
         + "".join(f"<li>{_h(label)}: {_h(value)}</li>" for label, value in _header_lines(report))
         + "</ul>",
@@ -267,6 +310,16 @@ def render_html(report: EvaluationReport) -> str:
             "<h2>Checks</h2>",
             f"<p>{_h(_checks_summary(report))}</p>",
             _html_table(CHECK_HEADERS, rows, CHECK_NUMBERS),
+        ]
+    if report.differences:
+        parts += [
+            f"<h2>{_h(DIFFERENCES_TITLE)}</h2>",
+            f"<p>{_h(_differences_intro(report))}</p>",
+            _html_table(
+                DIFFERENCE_HEADERS,
+                [_difference_cells(d) for d in report.differences],
+                DIFFERENCE_NUMBERS,
+            ),
         ]
     for section in report.sections:
         parts += [f"<h2>{_h(section.title)}</h2>", _html_table(*_section_table(section))]

@@ -18,6 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from astrabot_pipeline.dataset.canaries import PlantedCanary
+from astrabot_pipeline.evaluation.attribution import AttributionCorpus
+from astrabot_pipeline.evaluation.bootstrap import DEFAULT_RESAMPLES
+from astrabot_pipeline.evaluation.degeneration import degeneration
 from astrabot_pipeline.evaluation.leakage_scan import redact
 from astrabot_pipeline.evaluation.perplexity import ModelEvaluator
 from astrabot_pipeline.evaluation.privacy_tester import PrivacyConfig, PrivacyResult, PrivacyTester
@@ -26,6 +29,7 @@ from astrabot_pipeline.evaluation.quality import (
     QualityAssessment,
     QualitySettings,
 )
+from astrabot_pipeline.evaluation.ranking import ReplyPool
 from astrabot_pipeline.evaluation.report import (
     BASE_ROW_NAME,
     ModelRow,
@@ -46,6 +50,13 @@ from astrabot_pipeline.evaluation.report_notes import (
     with_standard_notes,
 )
 from astrabot_pipeline.evaluation.verdict import Verdict, verdict_for
+from astrabot_pipeline.evaluation.voice_report import (
+    attribute,
+    attribution_section,
+    degeneration_section,
+    differences,
+    voice_check_and_summary,
+)
 from astrabot_pipeline.privacy.identifier_digests import KINDS, IdentifierDigests
 from astrabot_pipeline.training.stages import StageResult
 from astrabot_pipeline.training.token_budget import fit_to_token_budget
@@ -68,6 +79,7 @@ class EvaluationSettings:
     pii_leakage_threshold: float = DEFAULT_PII_LEAKAGE_THRESHOLD
     memorization_threshold: float = DEFAULT_MEMORIZATION_THRESHOLD
     samples: int = DEFAULT_SAMPLES  # side-by-side generations for samples.md; 0: none
+    bootstrap_resamples: int = DEFAULT_RESAMPLES  # paired, seeded with quality.seed
 
 
 @dataclass
@@ -87,10 +99,11 @@ def _assess_quality(
     window_ids: list[Any],
     stages: Sequence[StageResult],
     progress: Progress,
+    pool: ReplyPool | None = None,
 ) -> dict[str, QualityAssessment]:
     """Base and every stage on the same candidate sets and the same line cap (the owner's
     burst length the last stage stored); a skipped stage reuses its adapter's."""
-    candidate_sets = assessor.candidate_sets(records, window_ids)
+    candidate_sets = assessor.candidate_sets(records, window_ids, pool)
     max_lines = stages[-1].reply_line_cap if stages else None
     results: dict[str, QualityAssessment] = {}
     by_adapter: dict[str, QualityAssessment] = {}
@@ -178,6 +191,9 @@ def _quality_sections(quality: Mapping[str, QualityAssessment]) -> list[ReportSe
             "max_reply_lines": first.generation.settings["max_lines"] or "no cap",
             "ranking_examples": first.ranking.examples,
             "ranking_candidates": first.ranking.candidates,
+            "ranking_distractors_held_out": first.ranking.distractors_held_out,
+            "ranking_distractors_train": first.ranking.distractors_train,
+            "ranking_chance_accuracy": first.ranking.chance_accuracy,
         },
     )
     features = sorted(first.style.distances)
@@ -337,6 +353,8 @@ def run_evaluation(
     digests: IdentifierDigests,
     canaries: Sequence[PlantedCanary] = (),
     train_window_ids: Sequence[Any] = (),
+    reply_pool: ReplyPool | None = None,
+    attribution_corpus: AttributionCorpus | None = None,
     settings: EvaluationSettings | None = None,
     profile: str = "",
     report_path: str | Path | None = None,
@@ -345,7 +363,9 @@ def run_evaluation(
     """Evaluate `stages` (in training order) on `test_records` (each with its `window_id`).
 
     `train_records` feed the memorization measurement; `digests`, `canaries` and
-    `train_window_ids` the privacy scan. `report_path` is recorded in the verdict.
+    `train_window_ids` the privacy scan. Ranking distractors come from `reply_pool`
+    (default: the test records' own replies); authorship attribution learns from
+    `attribution_corpus` (none: not measured). `report_path` is recorded in the verdict.
     """
     settings = settings or EvaluationSettings()
     started = datetime.now(UTC)
@@ -357,7 +377,24 @@ def run_evaluation(
     window_ids = [r.get("window_id") for r in fitted.records]
     quality_settings = replace(settings.quality, max_length=max_length)
     assessor = ConversationQualityAssessor(evaluator, quality_settings)
-    quality = _assess_quality(assessor, records, window_ids, stages, progress)
+    quality = _assess_quality(assessor, records, window_ids, stages, progress, reply_pool)
+    owner_replies = list(quality[BASE_ROW_NAME].generations.references)
+    owner_degeneration = degeneration(owner_replies)
+    started_attribution = time.perf_counter()
+    attribution = attribute(attribution_corpus, quality, owner_replies, settings.quality.seed)
+    found = differences(
+        quality,
+        BASE_ROW_NAME,
+        attribution,
+        resamples=settings.bootstrap_resamples,
+        seed=settings.quality.seed,
+    )
+    voice_check, summary = voice_check_and_summary(
+        quality, BASE_ROW_NAME, final.stage, owner_degeneration, attribution, found
+    )
+    progress(
+        f"attribution and bootstrap intervals: {time.perf_counter() - started_attribution:.0f} s"
+    )
 
     tester = PrivacyTester(
         digests,
@@ -392,10 +429,18 @@ def run_evaluation(
             "test_examples_dropped_over_budget": fitted.dropped,
             "pii_leakage_threshold": settings.pii_leakage_threshold,
             "memorization_threshold": settings.memorization_threshold,
+            "bootstrap_resamples": settings.bootstrap_resamples,
         },
     )
-    report.sections += [*_quality_sections(quality), _privacy_section(privacy)]
-    report.checks += _privacy_checks(privacy[final.stage], settings)
+    report.sections += [
+        *_quality_sections(quality),
+        degeneration_section(quality, owner_degeneration),
+        attribution_section(attribution, quality),
+        _privacy_section(privacy),
+    ]
+    report.checks += [voice_check, *_privacy_checks(privacy[final.stage], settings)]
+    report.differences = found
+    report.summary = summary
     report.finished_at = datetime.now(UTC)
     report.validate()
     headline = {
@@ -406,6 +451,14 @@ def run_evaluation(
     memorization = privacy[final.stage].memorization_score
     if memorization is not None:
         headline["memorization_score"] = memorization
+    # What the model card shows of the voice: the figures `writes_like_owner` judged.
+    for key, model in (("final", final.stage), ("base", BASE_ROW_NAME)):
+        ranking = quality[model].result.ranking.accuracy
+        flags = attribution.per_model.get(model)
+        if ranking is not None:
+            headline[f"ranking_accuracy_{key}"] = ranking
+        if flags:
+            headline[f"attributed_to_owner_{key}"] = sum(flags) / len(flags)
     verdict = verdict_for(
         final.adapter_dir,
         report.checks,

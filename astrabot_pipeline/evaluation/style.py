@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import emoji
+import numpy as np
 
 from astrabot_pipeline.evaluation.perplexity import EvaluationError
 
@@ -105,6 +106,12 @@ class StyleFeature:
             for unit in _lines(reply) if self.per_line else [reply]:
                 counts[self.bin_of(unit)] += 1
         return [counts[name] for name in self.bins]
+
+    def counts_per_reply(self, replies: Sequence[str]) -> np.ndarray:
+        """One row per reply: its own histogram (a sum of rows is `histogram`)."""
+        return np.array([self.histogram([reply]) for reply in replies], dtype=float).reshape(
+            len(replies), len(self.bins)
+        )
 
 
 STYLE_FEATURES = (
@@ -196,3 +203,54 @@ def style_match(generated: Sequence[str], owner_replies: Sequence[str]) -> Style
         generated=style_summary(generated),
         owner=style_summary(owner_replies),
     )
+
+
+def _js_distances(p: np.ndarray, q: np.ndarray) -> np.ndarray:
+    """`jensen_shannon_distance` of each row of `p` with the same row of `q`."""
+    p_total = p.sum(axis=1, keepdims=True)
+    q_total = q.sum(axis=1, keepdims=True)
+    p_share = np.divide(p, p_total, out=np.zeros_like(p), where=p_total > 0)
+    q_share = np.divide(q, q_total, out=np.zeros_like(q), where=q_total > 0)
+    m = (p_share + q_share) / 2
+
+    def part(share: np.ndarray) -> np.ndarray:
+        ratio = np.divide(share, m, out=np.ones_like(share), where=share > 0)
+        return 0.5 * (share * np.log2(ratio)).sum(axis=1)
+
+    distance = np.sqrt(np.clip(part(p_share) + part(q_share), 0.0, 1.0))
+    empty_p, empty_q = p_total[:, 0] == 0, q_total[:, 0] == 0
+    distance[empty_p | empty_q] = np.where((empty_p & empty_q)[empty_p | empty_q], 0.0, 1.0)
+    return distance
+
+
+def mean_style_distances(
+    generated: Sequence[str], owner_replies: Sequence[str]
+) -> Callable[[np.ndarray], np.ndarray]:
+    """For an index matrix (one resample of paired examples per row), the mean style
+    distance of each resample's generations to the same resample's owner replies."""
+    if len(generated) != len(owner_replies):
+        raise EvaluationError("style resampling needs one generated reply per owner reply")
+    features = [
+        (feature.counts_per_reply(generated), feature.counts_per_reply(owner_replies))
+        for feature in STYLE_FEATURES
+    ]
+
+    def statistic(indices: np.ndarray) -> np.ndarray:
+        return np.mean(
+            [
+                _js_distances(ours[indices].sum(axis=1), theirs[indices].sum(axis=1))
+                for ours, theirs in features
+            ],
+            axis=0,
+        )
+
+    return statistic
+
+
+def style_distance_difference(
+    base_generated: Sequence[str], tuned_generated: Sequence[str], owner_replies: Sequence[str]
+) -> Callable[[np.ndarray], np.ndarray]:
+    """Tuned-minus-base mean style distance, paired by example (for `bootstrap`)."""
+    base = mean_style_distances(base_generated, owner_replies)
+    tuned = mean_style_distances(tuned_generated, owner_replies)
+    return lambda indices: tuned(indices) - base(indices)

@@ -2,11 +2,15 @@
 
 The evaluation writes `evaluation.json` into the folder of the adapter it judged (the
 final stage's): every check with its value, threshold and severity, the headline
-figures, and where the full report is. An adapter passes when every check of `error`
-severity passed (warnings are reported, they do not block). Only then is the adapter set
-recorded as approved (`$ASTRABOT_DATA_DIR/models/approved.json`): that is the one
-`astrabot chat`, `export` and `serve` use when no `--adapter` is named, and `export`
-refuses an adapter whose verdict failed unless forced.
+figures, and where the full report is. An adapter passes when every privacy check of
+`error` severity passed (warnings are reported, they do not block): `export` refuses an
+adapter whose verdict failed unless forced. It is approved when it passed and no quality
+check of `error` severity failed either (`writes_like_owner`: it degenerates, or writes
+measurably less like the owner than the base model). Only an approved adapter set is
+recorded (`$ASTRABOT_DATA_DIR/models/approved.json`): that is the one `astrabot chat`,
+`export` and `serve` use when no `--adapter` is named. A passed but unapproved adapter
+stays usable by name; its model card, `chat` and `serve` say in one line why it was not
+approved.
 
 Numbers, check names and paths only: nothing here holds message text or an identifier.
 """
@@ -48,16 +52,32 @@ class Verdict:
 
     @property
     def passed(self) -> bool:
-        """Every error-severity check passed."""
-        return all(check.passed for check in self.checks if check.severity == "error")
+        """Every error-severity privacy check passed: the adapter may be used."""
+        return not self.failed_checks
+
+    @property
+    def approved(self) -> bool:
+        """Passed, and no error-severity quality check failed: it may be the default."""
+        return self.passed and not self.failed_quality_checks
 
     @property
     def failed_checks(self) -> list[Check]:
-        return [c for c in self.checks if c.severity == "error" and not c.passed]
+        """Failed error-severity privacy checks (they block any use)."""
+        return [
+            c for c in self.checks if c.severity == "error" and not c.passed and c.gate == "privacy"
+        ]
+
+    @property
+    def failed_quality_checks(self) -> list[Check]:
+        """Failed error-severity quality checks (they block approval only)."""
+        return [
+            c for c in self.checks if c.severity == "error" and not c.passed and c.gate == "quality"
+        ]
 
     def to_dict(self) -> dict[str, Any]:
         payload = asdict(self)
         payload["passed"] = self.passed
+        payload["approved"] = self.approved
         payload["metrics"] = {k: _finite(v) for k, v in self.metrics.items()}
         return payload
 
@@ -73,6 +93,7 @@ class Verdict:
                     severity=c["severity"],  # Check refuses all but "error"/"warning"
                     description=str(c.get("description", "")),
                     metric=c.get("metric"),
+                    gate=c.get("gate", "privacy"),  # Check refuses anything else
                 )
                 for c in payload["checks"]
             )
@@ -135,11 +156,12 @@ def read_verdict(adapter_dir: str | Path) -> Verdict | None:
 
 
 def record_approval(models_dir: str | Path, verdict: Verdict) -> Path | None:
-    """Make the verdict's adapter set the default one if it passed; None (unchanged) if not.
+    """Make the verdict's adapter set the default one if it was approved; None (unchanged)
+    if not.
 
-    A failing evaluation never replaces the last set that passed.
+    A failing evaluation never replaces the last set that was approved.
     """
-    if not verdict.passed:
+    if not verdict.approved:
         return None
     return write_json(
         Path(models_dir) / APPROVED_FILE,
@@ -152,7 +174,7 @@ def record_approval(models_dir: str | Path, verdict: Verdict) -> Path | None:
 
 
 def approved_adapter(models_dir: str | Path) -> Path | None:
-    """The adapter of the last set that passed its evaluation, if any (and still there)."""
+    """The adapter of the last set approved by its evaluation, if any (and still there)."""
     payload = _read_json(Path(models_dir) / APPROVED_FILE)
     if not isinstance(payload, Mapping) or not isinstance(payload.get("adapter_dir"), str):
         return None
@@ -180,4 +202,16 @@ def verdict_for(
         report=None if report is None else str(report),
         evaluated_at=now_iso(),
         stage_adapters=tuple(str(Path(s).resolve()) for s in stage_adapters),
+    )
+
+
+def quality_notice(verdict: Verdict | None) -> str | None:
+    """One line saying why a usable adapter was not approved (None when nothing to say)."""
+    if verdict is None or not verdict.passed or verdict.approved:
+        return None
+    names = ", ".join(check.name for check in verdict.failed_quality_checks)
+    return (
+        f"Not approved: this adapter failed its quality check ({names}), its replies "
+        "degenerate or read less like its owner's than the base model's; see the evaluation "
+        "report."
     )

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from astrabot_pipeline.evaluation.verdict import Verdict
+from astrabot_pipeline.evaluation.verdict import Verdict, quality_notice
 from astrabot_pipeline.inference.adapter import AdapterInfo
 
 # Written by the evaluation (evaluation/report_render.py); read here without importing it.
@@ -235,6 +235,9 @@ def _training_table(result: Mapping[str, Any]) -> list[str]:
 
 
 def _verdict_banner(verdict: Verdict | None) -> list[str]:
+    notice = quality_notice(verdict)
+    if notice is not None:
+        return [f"> {notice}", ""]
     if verdict is None or verdict.passed:
         return []
     return [
@@ -255,7 +258,12 @@ def _verdict_section(verdict: Verdict | None) -> list[str]:
             "whether it reproduces private data. Run the `eval_report` asset before sharing it.",
             "",
         ]
-    outcome = "passed every blocking check" if verdict.passed else "FAILED a blocking check"
+    if not verdict.passed:
+        outcome = "FAILED a blocking check"
+    elif verdict.approved:
+        outcome = "passed every blocking check"
+    else:
+        outcome = "passed every privacy check, FAILED its quality check (not approved)"
     lines += [
         f"Evaluated {_safe_value(verdict.evaluated_at) or 'at an unknown time'}: {outcome}.",
         "",

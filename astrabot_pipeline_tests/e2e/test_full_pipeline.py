@@ -38,6 +38,9 @@ def test_every_asset_check_passes(pipeline_run):
     results = _check_results(pipeline_run)
     assert "anonymized_windows:no_known_identifiers_survive" in results
     assert len(results) >= 9
+    # A random tiny model is not expected to write like its owner: that check judges the
+    # voice (its truth table is unit-tested), so here it only has to be there.
+    assert results.pop("eval_report:writes_like_owner") in (True, False)
     assert all(results.values()), {k: v for k, v in results.items() if not v}
 
 
@@ -63,16 +66,40 @@ def test_report_compares_base_and_every_stage_and_training_beat_the_untrained_mo
     metrics = json.loads((reports / "metrics.json").read_text())
     markdown = (reports / "report.md").read_text()
     page = (reports / "report.html").read_text()
-    assert metrics["models"] == ["base", *STAGE_NAMES]
-    perplexity = {m: metrics["metrics"][m]["perplexity"]["perplexity"] for m in metrics["models"]}
+    assert metrics["models"] == [
+        "base",
+        *STAGE_NAMES,
+        "owner's real test replies",
+        "others' real test messages",
+    ]
+    perplexity = {
+        m: metrics["metrics"][m]["perplexity"]["perplexity"] for m in ["base", *STAGE_NAMES]
+    }
     assert perplexity["lora_stage_3_burst"] < perplexity["base"]
-    assert {c["name"]: c["passed"] for c in metrics["checks"]} == {
+    checks = {c["name"]: c["passed"] for c in metrics["checks"]}
+    assert checks.pop("writes_like_owner") in (True, False)
+    assert checks == {
         "last_stage_perplexity_below_base": True,
         "pii_leakage_score_below_threshold": True,
         "memorization_score_below_threshold": True,
     }
     sections = [section["key"] for section in metrics["sections"]]
-    assert sections == ["perplexity", "quality", "style_match", "privacy"]
+    assert sections == [
+        "perplexity",
+        "quality",
+        "style_match",
+        "degeneration",
+        "attribution",
+        "privacy",
+    ]
+    # Every tuned-minus-base difference has its interval, and the page opens with a verdict.
+    assert {(d["model"], d["metric"]) for d in metrics["differences"]} == {
+        (stage, metric)
+        for stage in STAGE_NAMES
+        for metric in ("ranking_accuracy", "attributed_to_owner", "style", "perplexity")
+    }
+    assert metrics["summary"].startswith("Does the final adapter")
+    assert page.index('<p class="summary">') < page.index("<h2>")
     # Privacy is measured on the base model and the final adapter (the one a user exports).
     privacy = [m for m in metrics["models"] if "privacy" in metrics["metrics"][m]]
     assert privacy == ["base", STAGE_NAMES[-1]]
@@ -166,7 +193,7 @@ def test_the_verdict_sits_beside_the_final_adapter_and_samples_stay_private(pipe
     names = {check.name for check in verdict.checks}
     assert {"pii_leakage_score_below_threshold", "memorization_score_below_threshold"} <= names
     approved = approved_adapter(pipeline_run.data_dir / "models")
-    assert (approved == Path(final.adapter_dir)) is verdict.passed
+    assert (approved == Path(final.adapter_dir)) is verdict.approved
     samples = pipeline_run.data_dir / "samples" / "samples.md"
     assert stat.S_IMODE(samples.stat().st_mode) == 0o600
     assert samples.read_text().count("## Test example") == 8

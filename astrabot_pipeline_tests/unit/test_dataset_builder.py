@@ -222,6 +222,19 @@ def test_split_fractions_are_respected_by_window_count():
     assert splits.loc["w199"] == "test" and splits.loc["w0"] == "train"
 
 
+def test_a_long_history_gets_a_test_slice_big_enough_to_decide_within_15_percent_of_windows():
+    windows = [f"w{i}" for i in range(100)]
+    starts = pd.Series(pd.date_range("2024-01-01", periods=100, freq="h"), index=windows)
+    examples = pd.Series([30] * 100, index=windows)
+    long = assign_splits(starts, 0.1, 0.02, examples_per_window=examples, owner_replies=2_000)
+    assert (long == "test").sum() == 7  # 7 x 30 = 210 >= 200 examples
+    examples = pd.Series([10] * 100, index=windows)
+    capped = assign_splits(starts, 0.1, 0.02, examples_per_window=examples, owner_replies=2_000)
+    assert (capped == "test").sum() == 15  # 200 examples would need 20 windows: capped
+    short = assign_splits(starts, 0.1, 0.02, examples_per_window=examples, owner_replies=1_999)
+    assert (short == "test").sum() == 2  # the plain test_fraction
+
+
 def test_group_chats_keep_who_said_what_and_one_to_one_chats_stay_plain():
     rows = [
         (7, 2, False, 0, "who is coming?"),

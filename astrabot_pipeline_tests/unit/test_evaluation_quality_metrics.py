@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 
+import pandas as pd
 import pytest
 
 from astrabot_pipeline.errors import SettingError
@@ -25,6 +26,7 @@ from astrabot_pipeline.evaluation import (
     trim_prompt_left,
 )
 from astrabot_pipeline.evaluation.generation import prompt_budget
+from astrabot_pipeline.evaluation.ranking import ReplyPool
 from astrabot_pipeline.evaluation.style import (
     burst_bin,
     emoji_bin,
@@ -115,8 +117,16 @@ def test_chance_mrr_is_the_mean_reciprocal_of_a_uniform_rank():
     assert result.chance_mean_reciprocal_rank == pytest.approx(
         sum(1 / k for k in range(1, 11)) / 10
     )
-    with pytest.raises(EvaluationError):
-        ranking_metrics([], candidates=10)
+    nothing = ranking_metrics([], candidates=[])
+    assert nothing.examples == 0 and nothing.accuracy is None
+
+
+def test_examples_with_fewer_candidates_have_their_own_chance_level():
+    result = ranking_metrics([1, 1], candidates=[2, 10])
+    assert result.chance_accuracy == pytest.approx((1 / 2 + 1 / 10) / 2)
+    assert result.chance_mean_reciprocal_rank == pytest.approx(
+        ((1 + 1 / 2) / 2 + sum(1 / k for k in range(1, 11)) / 10) / 2
+    )
 
 
 def test_distractors_come_from_other_windows_are_distinct_and_seeded():
@@ -135,10 +145,61 @@ def test_distractors_come_from_other_windows_are_distinct_and_seeded():
     assert [s.candidates for s in other_seed] != [s.candidates for s in sets]
 
 
-def test_too_few_replies_from_other_windows_is_a_clear_error():
+def test_too_few_replies_from_other_windows_rank_fewer_candidates_instead_of_raising():
+    # "example 0 has only 0 distinct replies from other windows" ended long runs before.
     records = [record("same", f"reply {i}") for i in range(5)] + [record("other", "x")]
-    with pytest.raises(EvaluationError, match="distinct replies from other windows"):
-        build_candidate_sets(records, distractors=3, max_examples=None)
+    sets = build_candidate_sets(records, distractors=3, max_examples=None)
+    assert [len(s.candidates) for s in sets] == [2, 2, 2, 2, 2, 4]
+    alone = build_candidate_sets([record("only", "a"), record("only", "b")], distractors=9)
+    assert alone == []
+    assert rank_replies(alone, lambda context, cands: [0.0] * len(cands)).accuracy is None
+
+
+def test_one_test_window_draws_from_validation_first_then_training_and_counts_them():
+    test = [record("test", f"test reply {i}") for i in range(6)]
+    validation = [record("validation", f"validation reply {i}") for i in range(3)]
+    train = [record(f"train-{i % 4}", f"train reply {i}") for i in range(20)]
+    pool = ReplyPool.from_records([*test, *validation], train)
+    sets = build_candidate_sets(test, distractors=9, max_examples=None, pool=pool, seed=1)
+    assert len(sets) == 6
+    for candidate_set in sets:
+        true_reply, *others = candidate_set.candidates
+        assert len(others) == 9 and candidate_set.from_train == 6
+        assert {o for o in others if o.startswith("validation")} == {
+            f"validation reply {i}" for i in range(3)
+        }
+        assert not any(o.startswith("test") for o in others)
+    result = rank_replies(sets, lambda context, cands: [1.0] + [0.0] * (len(cands) - 1))
+    assert (result.distractors_held_out, result.distractors_train) == (18, 36)
+
+
+def test_the_thinnest_history_the_dataset_accepts_is_ranked_without_raising():
+    from astrabot_pipeline.dataset import TrainingDataCreator, records_from_frame
+    from astrabot_pipeline.dataset.builder import EXAMPLE_COLUMNS, MIN_TRAINING_EXAMPLES
+
+    rows = []
+    for i in range(MIN_TRAINING_EXAMPLES):
+        window = "w0" if i < MIN_TRAINING_EXAMPLES - 2 else f"w{i}"
+        rows.append(
+            {
+                "example_id": f"conversational:{window}:{i}",
+                "kind": "conversational",
+                "window_id": window,
+                "thread_id": 1,
+                "window_start": pd.Timestamp("2024-01-01", tz="UTC") + pd.Timedelta(days=i),
+                "split": None,
+                "messages": record(window, f"reply {i} here")["messages"],
+            }
+        )
+    frame = pd.DataFrame(rows, columns=list(EXAMPLE_COLUMNS))
+    examples = TrainingDataCreator().combine(frame).examples
+    assert sorted(examples["split"].unique()) == ["test", "train", "validation"]
+    test = records_from_frame(examples[examples["split"] == "test"], with_window=True)
+    held_out = records_from_frame(examples[examples["split"] != "train"], with_window=True)
+    train = records_from_frame(examples[examples["split"] == "train"], with_window=True)
+    sets = build_candidate_sets(test, pool=ReplyPool.from_records(held_out, train))
+    assert len(sets) == len(test) == 1
+    assert len(sets[0].candidates) == 10 and sets[0].from_train == 8
 
 
 def test_records_without_a_window_id_are_each_their_own_window():

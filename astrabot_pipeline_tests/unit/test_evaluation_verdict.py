@@ -121,3 +121,30 @@ def test_commands_default_to_the_approved_adapter_or_say_how_to_get_one(tmp_path
         ["export", "--adapter", os.fspath(tmp_path), "--out", "o"]
     )
     assert cli._adapter(named) == tmp_path
+
+
+VOICE_FAILED = Check(
+    "writes_like_owner", False, None, None, "error", "failed: ranking worse", gate="quality"
+)
+
+
+def test_a_failed_quality_check_keeps_the_set_out_of_approval_but_export_still_works(
+    tmp_path, capsys
+):
+    models = tmp_path / "models"
+    adapter = adapter_folder(tmp_path)
+    verdict = verdict_for(adapter, [MEMO, VOICE_FAILED])
+    assert verdict.passed and not verdict.approved
+    assert record_approval(models, verdict) is None and approved_adapter(models) is None
+    write_verdict(verdict)
+    again = read_verdict(adapter)
+    assert again == verdict and again is not None and again.failed_quality_checks == [VOICE_FAILED]
+    # Not refused (that is for privacy failures only): the card and chat/serve say it in a line.
+    lines = card(verdict).splitlines()
+    notice = [line for line in lines if "writes_like_owner" in line and line.startswith("> ")]
+    assert len(notice) == 1 and "Not approved" in notice[0] and "NOT FOR USE" not in card(verdict)
+    cli._print_quality_notice("chat", adapter)
+    printed = capsys.readouterr().err.splitlines()
+    assert len(printed) == 1 and printed[0].startswith("astrabot chat: Not approved")
+    cli._print_quality_notice("serve", adapter_folder(tmp_path, "unevaluated"))
+    assert capsys.readouterr().err == ""

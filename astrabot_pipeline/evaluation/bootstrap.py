@@ -1,0 +1,130 @@
+"""Paired bootstrap intervals for tuned-minus-base differences, and the word they earn.
+
+Every model is measured on the same test examples, so a difference is resampled in
+pairs: one seeded draw of example indices (with replacement) is applied to the base and
+the tuned model alike, the statistic is recomputed on the draw, and the 2.5th and 97.5th
+percentiles of the differences are the 95 % interval (Efron and Tibshirani 1993, the
+percentile method). The interval says "better" when it lies wholly on the improving side
+of 0, "worse" when wholly on the other, and "inconclusive (n = …)" otherwise, or when
+fewer than `MIN_PAIRS` examples were measured.
+
+A statistic is a function of an index matrix (one resample per row) that returns one
+tuned-minus-base difference per row, so the resamples are computed as array operations.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any, Literal
+
+import numpy as np
+
+from astrabot_pipeline.errors import SettingError
+
+DEFAULT_RESAMPLES = 2000
+MIN_RESAMPLES = 1000
+CONFIDENCE = 0.95
+# Fewer paired examples than this never decide: their percentiles say little.
+MIN_PAIRS = 10
+
+Direction = Literal["higher", "lower"]
+Outcome = Literal["better", "worse", "inconclusive"]
+# Index matrix (resamples x n) -> one tuned-minus-base difference per resample.
+PairedStatistic = Callable[[np.ndarray], np.ndarray]
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """A tuned-minus-base difference of `metric` on `n` paired examples, its 95 % interval
+    (None when nothing was measured), and which direction is an improvement."""
+
+    metric: str
+    difference: float | None
+    low: float | None
+    high: float | None
+    n: int
+    better: Direction
+    resamples: int
+
+    @property
+    def outcome(self) -> Outcome:
+        if self.n < MIN_PAIRS or self.low is None or self.high is None:
+            return "inconclusive"
+        if self.low > 0 or self.high < 0:
+            improved = (self.low > 0) == (self.better == "higher")
+            return "better" if improved else "worse"
+        return "inconclusive"
+
+    @property
+    def wording(self) -> str:
+        """ "better", "worse" or "inconclusive (n = …)", as the report says it."""
+        outcome = self.outcome
+        return f"inconclusive (n = {self.n})" if outcome == "inconclusive" else outcome
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "outcome": self.outcome}
+
+
+def resample_indices(n: int, resamples: int, seed: int) -> np.ndarray:
+    """`resamples` rows of `n` example indices drawn with replacement (seeded)."""
+    if resamples < MIN_RESAMPLES:
+        raise SettingError(f"bootstrap resamples must be at least {MIN_RESAMPLES}")
+    return np.random.default_rng(seed).integers(0, n, size=(resamples, n))
+
+
+def paired_bootstrap(
+    metric: str,
+    n: int,
+    statistic: PairedStatistic,
+    *,
+    better: Direction,
+    resamples: int = DEFAULT_RESAMPLES,
+    seed: int = 0,
+) -> Comparison:
+    """The difference `statistic` gives on all `n` examples and its 95 % percentile
+    interval over `resamples` seeded paired resamples."""
+    if n == 0:
+        return Comparison(metric, None, None, None, 0, better, resamples)
+    full = float(statistic(np.arange(n)[None, :])[0])
+    draws = np.asarray(statistic(resample_indices(n, resamples, seed)), dtype=float)
+    tail = (1 - CONFIDENCE) / 2 * 100
+    low, high = np.percentile(draws, [tail, 100 - tail])
+    return Comparison(metric, full, float(low), float(high), n, better, resamples)
+
+
+def mean_difference(base: Sequence[float], tuned: Sequence[float]) -> PairedStatistic:
+    """Tuned-minus-base difference of per-example means (accuracy, a share)."""
+    difference = np.asarray(tuned, dtype=float) - np.asarray(base, dtype=float)
+    if difference.ndim != 1:
+        raise ValueError("per-example values must be flat sequences of equal length")
+    return lambda indices: difference[indices].mean(axis=1)
+
+
+def perplexity_difference(
+    base_nll: Sequence[float], tuned_nll: Sequence[float], tokens: Sequence[int]
+) -> PairedStatistic:
+    """Tuned-minus-base token-weighted perplexity, exp(sum of NLL / sum of tokens)."""
+    base, tuned = np.asarray(base_nll, dtype=float), np.asarray(tuned_nll, dtype=float)
+    weights = np.asarray(tokens, dtype=float)
+
+    def statistic(indices: np.ndarray) -> np.ndarray:
+        # max(.., 1): a draw of only replies the token budget left no token of scores 0.
+        count = np.maximum(weights[indices].sum(axis=1), 1.0)
+        return np.exp(np.minimum(tuned[indices].sum(axis=1) / count, 700.0)) - np.exp(
+            np.minimum(base[indices].sum(axis=1) / count, 700.0)
+        )
+
+    return statistic
+
+
+__all__ = [
+    "Comparison",
+    "DEFAULT_RESAMPLES",
+    "MIN_PAIRS",
+    "MIN_RESAMPLES",
+    "mean_difference",
+    "paired_bootstrap",
+    "perplexity_difference",
+    "resample_indices",
+]
