@@ -328,16 +328,13 @@ def run_pipeline(
     seconds = time.time() - started
     if code != 0:
         tail = log.read_text(errors="replace").splitlines()[-25:]
-        hint = (
-            "\n  (the single-adapter run needs the `training` resource's `curriculum: "
-            "single` setting; --no-single skips it)"
-            if config
-            else ""
-        )
+        try:
+            steps = format_usage(step_usage(_step_intervals(dagster_home), sampler.samples))
+        except VoiceBenchError as error:  # refused before it started (e.g. its config)
+            steps = f"  {error}"
         raise VoiceBenchError(
-            f"the {run} run failed (exit {code}) after {seconds:.0f} s; log {log}:\n  "
-            + "\n  ".join(tail)
-            + hint
+            f"the {run} run failed (exit {code}) after {seconds:.0f} s; its steps:\n{steps}\n"
+            f"the end of its log {log}:\n  " + "\n  ".join(tail)
         )
     metrics = data_dir / "reports" / "metrics.json"
     if not metrics.is_file():
@@ -345,6 +342,20 @@ def run_pipeline(
     figures = read_figures(json.loads(metrics.read_text()), run)
     usages = step_usage(_step_intervals(dagster_home), sampler.samples)
     return RunResult(run, data_dir, log, seconds, usages, figures)
+
+
+def check_single_supported() -> None:
+    """Refuse before any work when the `training` resource has no `curriculum` setting:
+    Dagster ignores run config for a resource it does not know, so the "single" run would
+    quietly train the chain again."""
+    from astrabot_pipeline.defs.resources import pipeline_resources
+
+    training = pipeline_resources().get("training")
+    if training is None or "curriculum" not in type(training).model_fields:
+        raise VoiceBenchError(
+            "this checkout's `training` resource has no `curriculum` setting, which the "
+            "single-adapter run needs (issue 19); --no-single skips that run"
+        )
 
 
 def build_history(
@@ -372,6 +383,8 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None, out: Callable[[str], None] = print) -> int:
     args = _parser().parse_args(argv)
+    if not args.no_single:
+        check_single_supported()
     work = args.work or Path(tempfile.mkdtemp(prefix="astrabot-bench-voice-"))
     work.mkdir(parents=True, exist_ok=True)
     backup_dir = work / "backup"
