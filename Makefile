@@ -19,7 +19,7 @@ PYTEST := $(PY) -m pytest -p no:cacheprovider
 PYTEST_ARGS ?=
 RESULTS := test-results
 
-.PHONY: decoder-image setup run dev demo test coverage test-unit test-integration test-privacy test-e2e lint format bench validate clean dagster-home ui-screenshot
+.PHONY: decoder-image setup run dev demo test coverage test-unit test-integration test-privacy test-e2e lint format bench bench-voice validate clean dagster-home ui-screenshot
 
 setup: $(STAMP)
 
@@ -104,8 +104,19 @@ format: setup
 validate: setup dagster-home
 	$(BIN)/dagster definitions validate
 
+# bench_voice.py trains the model twice on real chat (an hour or more): `make bench-voice`.
+BENCH_SEPARATE := benchmarks/bench_voice.py
+
 bench: setup
-	@for script in benchmarks/bench_*.py; do echo "== $$script"; $(PY) $$script || exit 1; done
+	@for script in benchmarks/bench_*.py; do \
+	  case " $(BENCH_SEPARATE) " in *" $$script "*) continue;; esac; \
+	  echo "== $$script"; $(PY) $$script || exit 1; done
+
+# Does the tuned model write like its owner on real chat (#duraspace IRC logs)? The three
+# stages and the single adapter against the base; BENCH_VOICE_ARGS=--quick for a short run.
+BENCH_VOICE_ARGS ?=
+bench-voice: setup
+	$(PY) benchmarks/bench_voice.py $(BENCH_VOICE_ARGS)
 
 # Needs a Docker engine; then set ASTRABOT_DECODER_LAUNCHER=docker to decode in it.
 decoder-image:

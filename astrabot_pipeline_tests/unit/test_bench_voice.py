@@ -1,0 +1,130 @@
+"""The voice benchmark's pure parts: the quick history's start, the figures it reads from
+metrics.json (and the clear error when a key is missing), the results table, and each
+step's time and peak RSS from the event log's intervals and the RSS samples."""
+
+from __future__ import annotations
+
+import copy
+import sys
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+import _real_chat as real_chat  # noqa: E402
+import bench_voice  # noqa: E402
+
+
+def _said(speaker: str, day: date, index: int) -> real_chat.ChatMessage:
+    moment = datetime(day.year, day.month, day.day, 12, tzinfo=UTC)
+    return real_chat.ChatMessage(index, speaker, int(moment.timestamp() * 1000), "text")
+
+
+def test_quick_start_is_the_latest_month_start_with_enough_owner_messages() -> None:
+    days = [date(2018, 1, 10), date(2018, 2, 20), date(2018, 3, 5), date(2018, 3, 25)]
+    messages = [_said("owner", day, i) for i, day in enumerate(days)]
+    messages.append(_said("other", date(2018, 3, 26), 9))
+
+    assert bench_voice.quick_start(messages, "owner", minimum=2) == date(2018, 3, 1)
+    assert bench_voice.quick_start(messages, "owner", minimum=3) == date(2018, 2, 1)
+    with pytest.raises(bench_voice.VoiceBenchError, match="fewer than 5"):
+        bench_voice.quick_start(messages, "owner", minimum=5)
+
+
+def _metrics() -> dict[str, Any]:
+    def row(ranking: float, attributed: float, distinct: float, repeated: float) -> Any:
+        return {
+            "quality": {"ranking_accuracy": ranking, "mrr": 0.3},
+            "attribution": {"attributed_to_owner": attributed},
+            "degeneration": {"distinct_2": distinct, "repeated_line_share": repeated},
+        }
+
+    def diff(metric: str, d: float, low: float, high: float, outcome: str) -> Any:
+        return {"model": "burst", "label": metric, "metric": metric, "difference": d,
+                "low": low, "high": high, "n": 40, "better": "higher", "resamples": 2000,
+                "outcome": outcome}  # fmt: skip
+
+    return {
+        "models": ["base", "burst", "owner's real test replies"],
+        "metrics": {
+            "base": row(0.15, 0.2, 0.5, 0.0),
+            "burst": row(0.3, 0.6, 0.45, 0.05),
+            "owner's real test replies": {
+                "attribution": {"attributed_to_owner": 0.8},
+                "degeneration": {"distinct_2": 0.9, "repeated_line_share": 0.0},
+            },
+        },
+        "differences": [
+            diff("ranking_accuracy", 0.15, 0.05, 0.25, "better"),
+            diff("attributed_to_owner", 0.4, -0.02, 0.7, "inconclusive"),
+        ],
+    }
+
+
+def test_the_table_shows_each_figure_and_the_tuned_models_intervals() -> None:
+    rows = bench_voice.read_figures(_metrics(), "chain")
+
+    assert [r.model for r in rows] == ["base", "burst"]
+    table = bench_voice.format_table(rows).splitlines()
+    assert table == [
+        "  base",
+        "    ranking accuracy       0.150",
+        "    attributed to owner    0.200",
+        "    distinct-2             0.500",
+        "    repeated-line share    0.000",
+        "  burst",
+        "    ranking accuracy       0.300  +0.150 [+0.050, +0.250] better",
+        "    attributed to owner    0.600  +0.400 [-0.020, +0.700] inconclusive (n = 40)",
+        "    distinct-2             0.450",
+        "    repeated-line share    0.050",
+    ]
+
+
+def test_a_single_run_shows_the_base_and_its_one_adapter() -> None:
+    payload = _metrics()
+    payload["models"].insert(1, "conversational")
+    payload["metrics"]["conversational"] = payload["metrics"]["burst"]
+
+    rows = bench_voice.read_figures(payload, "single")
+
+    assert [r.model for r in rows] == ["base", "burst"]
+    lines = bench_voice.format_table(rows).splitlines()
+    assert lines[0] == "  base"
+    assert lines[5] == "  single adapter (burst)"
+
+
+@pytest.mark.parametrize(
+    ("remove", "named"),
+    [
+        (("metrics", "burst", "attribution"), "metrics.burst.attribution"),
+        (("metrics", "base", "degeneration", "distinct_2"), "metrics.base.degeneration.distinct_2"),
+        (("differences",), "differences"),
+    ],
+)
+def test_a_missing_metrics_key_is_named(remove: tuple[str, ...], named: str) -> None:
+    payload = copy.deepcopy(_metrics())
+    node = payload
+    for key in remove[:-1]:
+        node = node[key]
+    del node[remove[-1]]
+
+    with pytest.raises(bench_voice.VoiceBenchError, match=f"has no {named}:"):
+        bench_voice.read_figures(payload, "chain")
+
+
+def test_each_step_gets_its_time_and_the_peak_of_the_samples_inside_it() -> None:
+    intervals = {"eval_report": (20.0, 30.0), "decoded_backup": (0.0, 5.0), "quiet": (6.0, 6.1)}
+    samples = [(1.0, 300.0), (4.0, 350.0), (10.0, 900.0), (21.0, 1200.0), (29.0, 1100.0)]
+
+    usages = bench_voice.step_usage(intervals, samples)
+
+    assert usages == [
+        bench_voice.StepUsage("decoded_backup", 5.0, 350.0),
+        bench_voice.StepUsage("quiet", pytest.approx(0.1), None),
+        bench_voice.StepUsage("eval_report", 10.0, 1200.0),
+    ]
+    assert "n/a" in bench_voice.format_usage(usages).splitlines()[1]
