@@ -33,7 +33,16 @@ def _perplexity(metadata: Figures) -> str:
     if len(models) >= 2:
         first, last = metadata[prefix + models[0]], metadata[prefix + models[-1]]
         perplexity = f"perplexity {first:,.1f} ({models[0]}) -> {last:,.1f} ({models[-1]}), "
-    return f"{perplexity}verdict {metadata['verdict']}"
+    verdict = metadata["verdict"]
+    if verdict == "passed" and not _approved(metadata):
+        verdict = "passed for privacy, not approved (writes_like_owner)"
+    return f"{perplexity}verdict {verdict}"
+
+
+def _approved(metadata: Figures) -> bool:
+    """The evaluation approved the adapter set: privacy passed and the quality check did
+    not fail (`approved`; a report from before that field counts its verdict alone)."""
+    return metadata.get("verdict") == "passed" and metadata.get("approved", True) is not False
 
 
 # The figure for each asset of the graph; the training stages share one (`key_figure`).
@@ -227,18 +236,25 @@ class RunProgress:
         if self.skipped:
             lines.append(f"not run: {', '.join(self.skipped)}")
         report = self.metadata.get("eval_report", {})
-        if report.get("verdict"):
+        if report.get("verdict") == "passed" and _approved(report):
+            lines.append("verdict: passed (this adapter set is now the one `astrabot chat` uses)")
+        elif report.get("verdict") == "passed":
             lines.append(
-                "verdict: passed (this adapter set is now the one `astrabot chat` uses)"
-                if report["verdict"] == "passed"
-                else "verdict: FAILED (the adapters are kept but not approved; see the report)"
+                "verdict: privacy passed, but it does not write like you yet: not approved"
+                " (the report's opening paragraph says why)"
             )
+        elif report.get("verdict"):
+            lines.append("verdict: FAILED (the adapters are kept but not approved; see the report)")
         if report.get("report"):
             lines.append(f"report: {relative(str(report['report']))} (report.md, metrics.json)")
         if not self.succeeded:
             lines.append(f"run failed: {self._failure_cause()}")
-        elif report.get("verdict") == "passed":
+        elif _approved(report):
             lines.append(f"next: {chat_command}   (the model answers as you; /quit leaves)")
+        elif report.get("verdict") == "passed":
+            lines.append(
+                f"next: to talk to it anyway: {chat_command} --adapter DIR (a stage's folder)"
+            )
         return lines
 
     def _failure_cause(self) -> str:

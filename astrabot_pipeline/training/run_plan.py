@@ -18,13 +18,28 @@ import math
 import time
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from astrabot_pipeline.storage import write_json
 from astrabot_pipeline.training.budget import steps_for_minutes
 
-if TYPE_CHECKING:
-    from astrabot_pipeline.training.stages import StageConfig
+
+class PlanSettings(Protocol):
+    """What a plan reads of a stage's settings (training/stages.py `StageConfig`); a
+    Protocol, so the stage imports the plan and not the other way round."""
+
+    @property
+    def max_steps(self) -> int: ...
+    @property
+    def batch_size(self) -> int: ...
+    @property
+    def gradient_accumulation_steps(self) -> int: ...
+    @property
+    def num_train_epochs(self) -> float | None: ...
+    @property
+    def max_minutes(self) -> float | None: ...
+    def planned_steps(self, train_examples: int) -> int: ...
+
 
 PLAN_FILE = "plan.json"
 # Probe batches before the first step; the first one pays one-time costs (allocation,
@@ -66,7 +81,7 @@ class RunPlan:
         return cls(**{key: value for key, value in payload.items() if key in known})
 
 
-def budget_label(config: StageConfig) -> str:
+def budget_label(config: PlanSettings) -> str:
     """How the stage's step count is decided, as the plan records it."""
     if config.max_minutes is not None:
         return f"minutes:{config.max_minutes:g}"
@@ -110,7 +125,7 @@ def measure_training_speed(trainer, batches: int = PROBE_BATCHES) -> tuple[float
     return seconds / max(len(timed), 1), tokens / max(seconds, 1e-9), len(timings)
 
 
-def plan_run(trainer, config: StageConfig, run_dir: Path, token_lengths: list[int]) -> RunPlan:
+def plan_run(trainer, config: PlanSettings, run_dir: Path, token_lengths: list[int]) -> RunPlan:
     """The stage's plan: read back from `run_dir` when resuming, else measured and written
     there. A `max_minutes` stage's trainer gets the plan's step count (and the checkpoint
     and logging intervals that go with it)."""

@@ -49,11 +49,20 @@ def test_a_successful_run_is_one_line_per_step_and_a_short_summary(pipeline_run)
     assert re.search(r"validation loss \d+\.\d+ -> \d+\.\d+", steps["lora_stage_3_burst"])
     assert re.search(r"perplexity .* -> .*verdict passed", steps["eval_report"])
     checks = re.search(r"^checks: (\d+) of (\d+) passed$", output, re.MULTILINE)
-    assert checks and checks[1] == checks[2] and int(checks[2]) >= 9
-    assert "verdict: passed" in output
+    assert checks and int(checks[2]) >= 9
+    # The tiny model writes noise, so the quality check may fail; each failed check is
+    # named on its own line, and only the quality check may be the one.
+    failed = re.findall(r"^  (?:FAILED|warning) (\S+)", output, re.MULTILINE)
+    assert len(failed) == int(checks[2]) - int(checks[1]), output
+    assert set(failed) <= {"eval_report:writes_like_owner"}, failed
+    if failed:
+        assert "verdict: privacy passed, but it does not write like you yet" in output
+        assert "not approved (writes_like_owner)" in steps["eval_report"]
+    else:
+        assert "verdict: passed (this adapter set is now the one" in output
     report = pipeline_run.data_dir / "reports" / "report.html"
     assert f"report: {report}" in output
-    assert re.search(r"^next: \S+astrabot chat", output, re.MULTILINE)
+    assert re.search(r"^next: .*\S+astrabot chat", output, re.MULTILINE)
     assert pipeline_run.completed.returncode == 0
 
 

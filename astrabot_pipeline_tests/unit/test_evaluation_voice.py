@@ -160,7 +160,18 @@ def test_writes_like_owner_truth_table(final, ranking, attribution, expected):
 
 def _assessment(texts: list[str], references: list[str], ranks: list[int]) -> QualityAssessment:
     n = len(texts)
-    stats = GenerationStats(n, n, 16, 8, 0.0, 1, 0, 0, 0, 3.0, 0.1)
+    stats = GenerationStats(
+        prompts=n,
+        completions=n,
+        settings={"max_new_tokens": 16, "temperature": 0.0},
+        batch_size=8,
+        num_samples=1,
+        trimmed_prompts=0,
+        hit_token_limit=0,
+        ended_by_line_rule=0,
+        mean_new_tokens=3.0,
+        seconds=0.1,
+    )
     nll = tuple(2.0 + 0.1 * i for i in range(n))
     return QualityAssessment(
         result=QualityResult(
