@@ -18,6 +18,7 @@ from presidio_analyzer.predefined_recognizers import SpacyRecognizer, UrlRecogni
 
 from astrabot_pipeline.privacy.name_context import (
     ADDRESS_TERMS,
+    follows_name_label,
     has_name_cue,
     is_field_label,
     starts_sentence,
@@ -66,6 +67,18 @@ class ChatUrlRecognizer(UrlRecognizer):
 
 
 _LEADING_WORD = regex.compile(r"[\p{L}][\p{L}'’\-]*")
+# Names and places hold no numbered part and no code: "DS-1349", "UTF-8", "Ember.js",
+# "Manager.getProperty(", "Listener#0" are tickets, encodings, files and code. A name with
+# trailing digits ("sam2", a handle) is kept.
+_NOT_IN_A_NAME = regex.compile(r"-\p{N}|[()\[\]{}<>#_=/\\|$%^*+~`]|\p{L}\.\p{Ll}")
+# Day and month abbreviations and the month and day names nobody is called ("Fri",
+# "Mar", "Sept", "Monday"); "May", "June", "April" and "August" are given names too.
+_CALENDAR_WORDS = (
+    "mon tue tues wed thu thur thurs fri sat sun monday tuesday wednesday thursday friday "
+    "saturday sunday jan feb mar apr jun jul aug sep sept oct nov dec january february "
+    "march july september october november december"
+)
+CALENDAR_WORDS = frozenset(_CALENDAR_WORDS.split())
 _POSSESSIVE = regex.compile(r"['’]s?\Z")
 
 
@@ -74,9 +87,11 @@ class ChatNerRecognizer(SpacyRecognizer):
 
     An entity that is a single Capitalized word opening a sentence, or a SHOUTED one, is
     dropped when that word is ordinary (`ordinary_for_people`, or `ordinary_for_places`
-    for a place) and no chat cue names it ("Max said", "Jack's place"); a form label before a colon ("IBAN:", "Tel:") is always
-    dropped, and so is a lone form of address ("Dad", "Babe"). A span of two or more Capitalized words ("Jack Miller") stays: the family
-    name is the further evidence.
+    for a place) and no chat cue names it ("Max said", "Jack's place"); a form label
+    before a colon ("IBAN:", "Tel:") is always dropped, and so is a lone form of address
+    ("Dad", "Babe") or a day or month ("Fri", "Mar"), and any entity holding a numbered
+    part or code ("DS-1349", "UTF-8", "Ember.js"). A span of two or more Capitalized words
+    ("Jack Miller") stays: the family name is the further evidence.
     """
 
     def __init__(
@@ -102,6 +117,8 @@ class ChatNerRecognizer(SpacyRecognizer):
         return [result for result in found if not self._reads_as_word(text, result)]
 
     def _reads_as_word(self, text: str, result: RecognizerResult) -> bool:
+        if _NOT_IN_A_NAME.search(text, result.start, result.end):
+            return True
         words = [
             (match.start(), _POSSESSIVE.sub("", match.group()) or match.group())
             for match in _LEADING_WORD.finditer(text, result.start, result.end)
@@ -115,6 +132,8 @@ class ChatNerRecognizer(SpacyRecognizer):
         end = start + len(word)
         if word.lower() in ADDRESS_TERMS:  # "Dad says hi", "love you Babe"
             return True
+        if word.lower() in CALENDAR_WORDS and not follows_name_label(text, start):
+            return True  # "out Fri", "end of Feb / start of Mar"
         if not (starts_sentence(text, start) or (word.isupper() and len(word) > 1)):
             return False
         ordinary = (

@@ -99,3 +99,28 @@ def test_the_common_word_list_from_real_chat_holds_slang_and_not_rare_names():
     frequent = load_frequent_chat_words()
     assert {"yup", "dang", "imma", "til", "nic", "harley"} <= frequent
     assert not {"sunniva", "silvana", "monika"} & frequent
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "can someone claim DS-1349 before friday",
+        "the file is not in UTF-8 or UTF-16",
+        "consider a client side UI in Ember.js instead",
+        "the release is out Fri at the latest",
+        "a release end of Feb or start of Mar works",
+    ],
+)
+def test_tickets_code_and_days_are_not_people(anonymizer, text):
+    assert [kind for _, kind in generic_findings(anonymizer, text)] == []
+
+
+@pytest.mark.parametrize(
+    ("text", "name"),
+    [
+        ("I met J.K. Rowling once", "Rowling"),  # initials are no code
+        ("Name: Mar Gomez", "Mar"),  # after a name label a short month is a name
+    ],
+)
+def test_names_beside_those_rules_are_still_replaced(anonymizer, text, name):
+    assert name not in anonymizer.anonymize_texts([text]).texts[0]
