@@ -96,7 +96,12 @@ def voice_summary(figures: VoiceFigures) -> str:
     f = figures
     verdict = {
         "passed": "yes, measurably more than the base model does",
-        "warning": f"not shown ({f.judgement.reason})",
+        "warning": (
+            "partly: one of next-reply ranking and authorship attribution is measurably "
+            "better than the base model's, the other is undecided (mixed)"
+            if f.judgement.reason == "mixed"
+            else f"not decided yet ({f.judgement.reason}): a bigger test slice would tell"
+        ),
         "failed": f"no ({f.judgement.reason})",
     }[f.judgement.outcome]
     return (
