@@ -52,12 +52,13 @@ def test_a_successful_run_is_one_line_per_step_and_a_short_summary(pipeline_run)
     assert checks and int(checks[2]) >= 9
     # The tiny model writes noise, so the quality check may fail; each failed check is
     # named on its own line, and only the quality check may be the one.
-    failed = re.findall(r"^  (?:FAILED|warning) (\S+)", output, re.MULTILINE)
+    failed = re.findall(r"^  (?:FAILED|warning) (\S+?):?(?:\s|$)", output, re.MULTILINE)
     assert len(failed) == int(checks[2]) - int(checks[1]), output
     assert set(failed) <= {"eval_report:writes_like_owner"}, failed
-    if failed:
+    # Privacy passed; approval also needs writes_like_owner not to have failed outright
+    # (a warning still approves), and the verdict line says which it was.
+    if "not approved (writes_like_owner)" in steps["eval_report"]:
         assert "verdict: privacy passed, but it does not write like you yet" in output
-        assert "not approved (writes_like_owner)" in steps["eval_report"]
     else:
         assert "verdict: passed (this adapter set is now the one" in output
     report = pipeline_run.data_dir / "reports" / "report.html"
