@@ -39,6 +39,9 @@ class PlanSettings(Protocol):
     @property
     def max_minutes(self) -> float | None: ...
     def planned_steps(self, train_examples: int) -> int: ...
+    def logging_interval(self, train_examples: int) -> int: ...
+    def checkpoint_interval(self, train_examples: int) -> int: ...
+    def with_fixed_steps(self, steps: int) -> PlanSettings: ...
 
 
 PLAN_FILE = "plan.json"
@@ -159,7 +162,7 @@ def plan_run(trainer, config: PlanSettings, run_dir: Path, token_lengths: list[i
         )
         write_json(path, plan.to_dict())
     if config.max_minutes is not None:
-        settled = replace(config, max_steps=plan.steps, max_minutes=None)
+        settled = config.with_fixed_steps(plan.steps)
         args = trainer.args
         args.max_steps = plan.steps
         args.save_steps = settled.checkpoint_interval(examples)

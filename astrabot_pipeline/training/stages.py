@@ -183,6 +183,10 @@ class StageConfig:
         per_epoch = max(1, per_epoch // self.gradient_accumulation_steps)
         return max(1, math.ceil(per_epoch * self.num_train_epochs))
 
+    def with_fixed_steps(self, steps: int) -> StageConfig:
+        """These settings with `steps` optimizer steps in place of a time budget."""
+        return replace(self, max_steps=steps, max_minutes=None)
+
     def logging_interval(self, train_examples: int) -> int:
         """Steps between logged losses: a tenth of the run, at most `eval_steps`."""
         planned = self.planned_steps(train_examples)
