@@ -10,7 +10,7 @@ docs/real-chat-corpus.md.
     python benchmarks/_real_chat.py sample --n 2000 --seed 20 --out FILE
 
 `build` writes the history with the project's own writers (`write_signal_database`, then
-`encode_sqlite_to_backup` for an encrypted legacy `.backup`): the owner is the device
+`write_corpus_backup` for an encrypted legacy `.backup`): the owner is the device
 owner, every other speaker a contact whose Signal nickname is their IRC nick (so the
 anonymizer's contact list knows them), the channel one group thread, times preserved.
 """
@@ -25,7 +25,6 @@ import json
 import random
 import re
 import sys
-import tempfile
 import uuid
 from collections import Counter
 from collections.abc import Container, Iterable, Sequence
@@ -36,8 +35,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from astrabot_pipeline import storage  # noqa: E402
-from astrabot_pipeline.signal.encoder import encode_sqlite_to_backup  # noqa: E402
 from astrabot_pipeline.synthetic.corpus import Corpus, Message, Thread  # noqa: E402
+from astrabot_pipeline.synthetic.demo_backup import write_corpus_backup  # noqa: E402
 from astrabot_pipeline.synthetic.people import (  # noqa: E402
     OWNER_KEY,
     Address,
@@ -431,20 +430,12 @@ def write_history(corpus: Corpus, out_dir: Path, kind: str = "backup") -> Path:
         return target
     if kind != "backup":
         raise RealChatError(f"unknown history format {kind!r}: backup or sqlite")
-    target = out_dir / BACKUP_NAME
-    tag = f"astrabot-real-chat:{len(corpus.messages)}".encode()
-    with tempfile.TemporaryDirectory(prefix=".real-chat-db-", dir=out_dir) as scratch:
-        database = write_signal_database(corpus, Path(scratch) / "signal.db")
-        encode_sqlite_to_backup(
-            database.path,
-            target,
-            PASSPHRASE,
-            iv=hashlib.sha256(tag + b":iv").digest()[:16],
-            salt=hashlib.sha256(tag + b":salt").digest(),
-            attachments=database.attachments,
-            key_values=database.key_values,
-        )
-    return target
+    return write_corpus_backup(
+        corpus,
+        out_dir / BACKUP_NAME,
+        PASSPHRASE,
+        tag=f"astrabot-real-chat:{len(corpus.messages)}",
+    )
 
 
 # --------------------------------------------------------------------------- CLI

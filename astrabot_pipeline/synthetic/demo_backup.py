@@ -19,7 +19,7 @@ from pathlib import Path
 from astrabot_pipeline import storage
 from astrabot_pipeline.privacy.canaries import canaries_path_for
 from astrabot_pipeline.signal.encoder import encode_sqlite_to_backup
-from astrabot_pipeline.synthetic.corpus import generate_corpus
+from astrabot_pipeline.synthetic.corpus import Corpus, generate_corpus
 from astrabot_pipeline.synthetic.signal_db import write_signal_database
 
 # Demo only: the value is public, like everything in the demo backup.
@@ -38,9 +38,27 @@ class DemoBackup:
     counts: Mapping[str, int]
 
 
-def _iv_and_salt(seed: int, n_messages: int, backup_version: int) -> tuple[bytes, bytes]:
-    tag = f"astrabot-demo-backup:{seed}:{n_messages}:{backup_version}".encode()
-    return hashlib.sha256(tag + b":iv").digest()[:16], hashlib.sha256(tag + b":salt").digest()
+def write_corpus_backup(
+    corpus: Corpus, backup_path: Path, passphrase: str, *, tag: str, backup_version: int = 1
+) -> Path:
+    """Write `corpus` as an encrypted legacy backup at `backup_path`. IV and salt derive
+    from `tag`, so the same corpus and tag give the same bytes. The plaintext database
+    stays in a scratch folder beside the backup (inside its private folder) and is
+    removed after."""
+    seed = tag.encode()
+    with tempfile.TemporaryDirectory(prefix=".corpus-db-", dir=backup_path.parent) as scratch:
+        database = write_signal_database(corpus, Path(scratch) / "signal.db")
+        encode_sqlite_to_backup(
+            database.path,
+            backup_path,
+            passphrase,
+            backup_version=backup_version,
+            iv=hashlib.sha256(seed + b":iv").digest()[:16],
+            salt=hashlib.sha256(seed + b":salt").digest(),
+            attachments=database.attachments,
+            key_values=database.key_values,
+        )
+    return backup_path
 
 
 def write_demo_backup(
@@ -55,21 +73,13 @@ def write_demo_backup(
     """Generate the corpus and write `out_dir/file_name` (0600) and its canary manifest."""
     out_dir = storage.private_dir(out_dir)
     corpus = generate_corpus(n_messages=n_messages, seed=seed)
-    backup_path = out_dir / file_name
-    iv, salt = _iv_and_salt(seed, n_messages, backup_version)
-    # The plaintext database stays inside the (0700) output folder and is removed after.
-    with tempfile.TemporaryDirectory(prefix=".demo-db-", dir=out_dir) as scratch:
-        database = write_signal_database(corpus, Path(scratch) / "signal.db")
-        encode_sqlite_to_backup(
-            database.path,
-            backup_path,
-            passphrase,
-            backup_version=backup_version,
-            iv=iv,
-            salt=salt,
-            attachments=database.attachments,
-            key_values=database.key_values,
-        )
+    backup_path = write_corpus_backup(
+        corpus,
+        out_dir / file_name,
+        passphrase,
+        tag=f"astrabot-demo-backup:{seed}:{n_messages}:{backup_version}",
+        backup_version=backup_version,
+    )
     canaries_path = storage.write_json(canaries_path_for(backup_path), corpus.canaries)
     return DemoBackup(
         path=backup_path,
