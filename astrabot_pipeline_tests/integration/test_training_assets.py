@@ -54,12 +54,20 @@ def mixed_dataset_without(family: str) -> pd.DataFrame:
 @pytest.fixture(scope="module")
 def materialized(tmp_path_factory):
     data_dir = tmp_path_factory.mktemp("stages") / "data"
-    write_parquet(data_dir / "assets" / "mixed_dataset.parquet", mixed_dataset_without("adaptive"))
-    config = {"batch_size": 4, "max_length": 96}
     # The first stage trains the budget (one epoch: 24 examples / 4 = 6 steps); the last
     # stage's own max_steps wins over it.
-    run_config = {name: {"config": config} for name in STAGE_NAMES}
-    run_config[STAGE_NAMES[-1]] = {"config": {**config, "max_steps": 5}}
+    run_config = {name: {"config": STAGE_CONFIG} for name in STAGE_NAMES}
+    run_config[STAGE_NAMES[-1]] = {"config": {**STAGE_CONFIG, "max_steps": 5}}
+    result = materialize_stages(data_dir, TrainingResource(budget="epochs:1"), run_config)
+    return data_dir, result
+
+
+STAGE_CONFIG = {"batch_size": 4, "max_length": 96}
+
+
+def materialize_stages(data_dir, training: TrainingResource, run_config: dict):
+    """The three stages on a dataset without the adaptive family, on the tiny model."""
+    write_parquet(data_dir / "assets" / "mixed_dataset.parquet", mixed_dataset_without("adaptive"))
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("ASTRABOT_MODEL_PROFILE", "tiny")
         result = dg.materialize(
@@ -67,12 +75,12 @@ def materialized(tmp_path_factory):
             resources={
                 "paths": AstrabotPathsResource(data_dir=str(data_dir)),
                 "io_manager": AstrabotIOManager(base_dir=str(data_dir)),
-                "training": TrainingResource(budget="epochs:1"),
+                "training": training,
             },
             run_config={"ops": run_config},
         )
     assert result.success
-    return data_dir, result
+    return result
 
 
 def stage_result(data_dir, name: str) -> StageResult:
@@ -129,21 +137,11 @@ def test_the_budget_sets_the_steps_unless_a_stage_sets_max_steps_and_the_plan_is
 
 
 def test_curriculum_single_trains_one_adapter_on_every_family_with_the_chains_budget(tmp_path):
-    data_dir = tmp_path / "data"
-    write_parquet(data_dir / "assets" / "mixed_dataset.parquet", mixed_dataset_without("adaptive"))
-    config = {"batch_size": 4, "max_length": 96}
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("ASTRABOT_MODEL_PROFILE", "tiny")
-        result = dg.materialize(
-            [dg.AssetSpec("mixed_dataset"), *STAGE_ASSETS],
-            resources={
-                "paths": AstrabotPathsResource(data_dir=str(data_dir)),
-                "io_manager": AstrabotIOManager(base_dir=str(data_dir)),
-                "training": TrainingResource(budget="epochs:1", curriculum="single"),
-            },
-            run_config={"ops": {name: {"config": config} for name in STAGE_NAMES}},
-        )
-    assert result.success
+    result = materialize_stages(
+        tmp_path / "data",
+        TrainingResource(budget="epochs:1", curriculum="single"),
+        {name: {"config": STAGE_CONFIG} for name in STAGE_NAMES},
+    )
     first, *later = (result.output_for_node(name) for name in STAGE_NAMES)
     # One epoch of both families' 24 training examples each: 48 / 4 = 12 steps.
     assert first.train_examples == 48 and first.steps == 12 and not first.skipped
