@@ -118,11 +118,57 @@ def perplexity_difference(
     return statistic
 
 
+def distinct_n_difference(
+    base_grams: Sequence[Sequence[object]], tuned_grams: Sequence[Sequence[object]]
+) -> PairedStatistic:
+    """Tuned-minus-base distinct-n: distinct n-grams over all n-grams of the drawn replies,
+    where `*_grams[i]` are the n-grams of reply i (a reply drawn twice counts its n-grams
+    twice but adds no new distinct one). A draw without any n-gram scores 0."""
+    base, tuned = _DistinctShare(base_grams), _DistinctShare(tuned_grams)
+    return lambda indices: tuned(indices) - base(indices)
+
+
+class _DistinctShare:
+    """Distinct-n of each draw, as array operations: a draw holds an n-gram when it drew any
+    reply holding it, so the n-grams' (reply, n-gram) pairs sorted by n-gram are or-reduced
+    per n-gram over the draw's presence matrix."""
+
+    ROWS_PER_CHUNK = 256  # bounds the (rows x pairs) matrix to a few MB per chunk
+
+    def __init__(self, grams: Sequence[Sequence[object]]) -> None:
+        ids: dict[object, int] = {}
+        pairs = sorted(
+            {
+                (ids.setdefault(g, len(ids)), reply)
+                for reply, found in enumerate(grams)
+                for g in found
+            }
+        )
+        self.replies = len(grams)
+        self.lengths = np.array([len(found) for found in grams], dtype=float)
+        self.pair_replies = np.array([reply for _, reply in pairs], dtype=int)
+        gram_of_pair = np.array([gram for gram, _ in pairs], dtype=int)
+        self.starts = np.flatnonzero(np.r_[True, gram_of_pair[1:] != gram_of_pair[:-1]])
+
+    def __call__(self, indices: np.ndarray) -> np.ndarray:
+        totals = self.lengths[indices].sum(axis=1)
+        distinct = np.zeros(len(indices))
+        if self.pair_replies.size:
+            for first in range(0, len(indices), self.ROWS_PER_CHUNK):
+                chunk = indices[first : first + self.ROWS_PER_CHUNK]
+                drawn = np.zeros((len(chunk), self.replies), dtype=bool)
+                drawn[np.arange(len(chunk))[:, None], chunk] = True
+                held = np.logical_or.reduceat(drawn[:, self.pair_replies], self.starts, axis=1)
+                distinct[first : first + len(chunk)] = held.sum(axis=1)
+        return np.divide(distinct, totals, out=np.zeros_like(distinct), where=totals > 0)
+
+
 __all__ = [
     "Comparison",
     "DEFAULT_RESAMPLES",
     "MIN_PAIRS",
     "MIN_RESAMPLES",
+    "distinct_n_difference",
     "mean_difference",
     "paired_bootstrap",
     "perplexity_difference",

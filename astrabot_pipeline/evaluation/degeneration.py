@@ -43,12 +43,17 @@ def normalized_reply(reply: str) -> str:
     return " ".join(_words(reply))
 
 
+def word_ngrams(reply: str, n: int) -> list[tuple[str, ...]]:
+    """The word n-grams of one reply, in order (words as distinct-n counts them)."""
+    words = _words(reply)
+    return [tuple(words[i : i + n]) for i in range(len(words) - n + 1)]
+
+
 def distinct_n(replies: Sequence[str], n: int) -> float | None:
     """Distinct word n-grams over all word n-grams of `replies` (None when there are none)."""
     grams: Counter[tuple[str, ...]] = Counter()
     for reply in replies:
-        words = _words(reply)
-        grams.update(tuple(words[i : i + n]) for i in range(len(words) - n + 1))
+        grams.update(word_ngrams(reply, n))
     total = sum(grams.values())
     return len(grams) / total if total else None
 
@@ -93,4 +98,5 @@ __all__ = [
     "most_common_flags",
     "normalized_reply",
     "repeated_line_flags",
+    "word_ngrams",
 ]

@@ -15,11 +15,16 @@ from astrabot_pipeline.evaluation.attribution import AttributionCorpus, OwnerAtt
 from astrabot_pipeline.evaluation.bootstrap import (
     DEFAULT_RESAMPLES,
     Comparison,
+    distinct_n_difference,
     mean_difference,
     paired_bootstrap,
     perplexity_difference,
 )
-from astrabot_pipeline.evaluation.degeneration import DegenerationResult
+from astrabot_pipeline.evaluation.degeneration import (
+    DegenerationResult,
+    repeated_line_flags,
+    word_ngrams,
+)
 from astrabot_pipeline.evaluation.quality import QualityAssessment
 from astrabot_pipeline.evaluation.report_model import (
     ChartSpec,
@@ -212,6 +217,34 @@ def differences(
                         theirs.perplexity.example_nll,
                         ours.perplexity.example_nll,
                         ours.perplexity.example_tokens,
+                    ),
+                    better="lower",
+                    resamples=resamples,
+                    seed=seed,
+                ),
+            ),
+            (
+                "distinct-2",
+                paired_bootstrap(
+                    "distinct_2",
+                    len(assessment.generations.texts),
+                    distinct_n_difference(
+                        [word_ngrams(text, 2) for text in reference.generations.texts],
+                        [word_ngrams(text, 2) for text in assessment.generations.texts],
+                    ),
+                    better="higher",
+                    resamples=resamples,
+                    seed=seed,
+                ),
+            ),
+            (
+                "share with a repeated line",
+                paired_bootstrap(
+                    "repeated_line_share",
+                    len(assessment.generations.texts),
+                    mean_difference(
+                        repeated_line_flags(reference.generations.texts),
+                        repeated_line_flags(assessment.generations.texts),
                     ),
                     better="lower",
                     resamples=resamples,

@@ -17,11 +17,17 @@ from astrabot_pipeline.evaluation.attribution import (
 )
 from astrabot_pipeline.evaluation.bootstrap import (
     Comparison,
+    distinct_n_difference,
     mean_difference,
     paired_bootstrap,
     perplexity_difference,
 )
-from astrabot_pipeline.evaluation.degeneration import DegenerationResult, degeneration
+from astrabot_pipeline.evaluation.degeneration import (
+    DegenerationResult,
+    degeneration,
+    distinct_n,
+    word_ngrams,
+)
 from astrabot_pipeline.evaluation.generation import Generations, GenerationStats
 from astrabot_pipeline.evaluation.perplexity import PerplexityResult
 from astrabot_pipeline.evaluation.quality import (
@@ -81,6 +87,22 @@ def test_a_clear_gain_is_better_a_clear_loss_worse_and_noise_inconclusive_with_i
     assert paired_bootstrap("x", 0, mean_difference([], []), better="higher").difference is None
     with pytest.raises(SettingError):
         paired_bootstrap("x", 5, mean_difference(base[:5], base[:5]), better="higher", resamples=99)
+
+
+def test_distinct_2_differences_on_the_full_sample_equal_the_direct_figures_and_resample():
+    base = ["ok", "ok", "ok sure", "ok sure thing"]
+    tuned = ["ha nice one", "no way man", "ok sure", "well well well"]
+    statistic = distinct_n_difference(
+        [word_ngrams(t, 2) for t in base], [word_ngrams(t, 2) for t in tuned]
+    )
+    full = statistic(np.arange(4)[None, :])[0]
+    assert full == pytest.approx(distinct_n(tuned, 2) - distinct_n(base, 2))  # 6/7 - 2/3
+    # One reply drawn four times: its n-grams count four times, distinct once.
+    drawn = statistic(np.array([[3, 3, 3, 3], [0, 1, 0, 1]]))
+    assert drawn[0] == pytest.approx(1 / 8 - 2 / 8)
+    assert drawn[1] == pytest.approx(4 / 8 - 0.0)  # the base's draw has no bigram: 0
+    comparison = paired_bootstrap("distinct_2", 4, statistic, better="higher", resamples=1000)
+    assert comparison.low <= comparison.difference <= comparison.high
 
 
 def test_perplexity_and_style_differences_on_the_full_sample_equal_the_direct_figures():
@@ -206,6 +228,8 @@ def test_the_report_opens_with_a_plain_paragraph_and_shows_each_interval_with_it
         "attributed_to_owner",
         "style",
         "perplexity",
+        "distinct_2",
+        "repeated_line_share",
     }
     owner = degeneration(references)
     check, summary = voice_check_and_summary(quality, "base", "final", owner, attribution, found)
