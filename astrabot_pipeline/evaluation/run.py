@@ -308,7 +308,8 @@ def _privacy_checks(final: PrivacyResult, settings: EvaluationSettings) -> list[
             description="Share of sampled training replies whose next tokens the final "
             "adapter reproduces exactly from their start (not measured when no training "
             "reply was long enough).",
-            metric="memorization_score",
+            # A check names the result it judges only where that result is in the report.
+            metric=None if memorization is None else "memorization_score",
         ),
     ]
 

@@ -214,3 +214,83 @@ def test_missing_base_model_is_reported_offline(tmp_path):
         load_base_model(tmp_path / "absent")
     with pytest.raises(BaseModelNotFoundError, match="not available offline"):
         load_base_model("astrabot-test/no-such-model")
+
+
+def _thinnest_examples():
+    """The thinnest history the dataset stage accepts: MIN_TRAINING_EXAMPLES conversational
+    examples, all but two in one window, so the split leaves one test window of one example."""
+    import pandas as pd
+
+    from astrabot_pipeline.dataset import TrainingDataCreator
+    from astrabot_pipeline.dataset.builder import EXAMPLE_COLUMNS, MIN_TRAINING_EXAMPLES
+
+    rows = []
+    for i, record in enumerate(TRAIN[:MIN_TRAINING_EXAMPLES]):
+        window = "w0" if i < MIN_TRAINING_EXAMPLES - 2 else f"w{i}"
+        rows.append(
+            {
+                "example_id": f"conversational:{window}:{i}",
+                "kind": "conversational",
+                "window_id": window,
+                "thread_id": 1,
+                "window_start": pd.Timestamp("2024-01-01", tz="UTC") + pd.Timedelta(days=i),
+                "split": None,
+                "messages": record["messages"],
+            }
+        )
+    frame = pd.DataFrame(rows, columns=list(EXAMPLE_COLUMNS))
+    return TrainingDataCreator().combine(frame).examples
+
+
+def test_the_whole_evaluation_finishes_on_the_thinnest_history_the_dataset_accepts(
+    pipeline, tmp_path
+):
+    """Never raise at the end of a long run on a dataset the dataset stage accepted: one
+    test window of one example still gets a report, a ranking over the candidates there
+    are, and a `writes_like_owner` verdict that says the sample cannot decide."""
+    from astrabot_pipeline.evaluation.dataset_inputs import dataset_inputs
+    from astrabot_pipeline.evaluation.privacy_tester import PrivacyConfig
+    from astrabot_pipeline.evaluation.run import EvaluationSettings, run_evaluation
+    from astrabot_pipeline.privacy.identifier_digests import (
+        DIGEST_FILE,
+        IdentifierDigestBuilder,
+        IdentifierDigests,
+        IdentifierHasher,
+    )
+
+    examples = _thinnest_examples()
+    assert (examples["split"] == "test").sum() == 1
+    inputs = dataset_inputs(examples, max_examples=32)
+    key = bytes(range(32))
+    digests_file = IdentifierDigestBuilder(IdentifierHasher(key)).write(tmp_path / DIGEST_FILE)
+    settings = EvaluationSettings(
+        privacy=PrivacyConfig(
+            leakage_prompts=1,
+            samples_per_prompt=1,
+            exposure_candidates=4,
+            memorization_examples=2,
+        ),
+        samples=1,
+        bootstrap_resamples=1000,
+    )
+    outcome = run_evaluation(
+        pipeline["results"],
+        inputs.test_records,
+        inputs.train_records,
+        digests=IdentifierDigests.load(digests_file, key),
+        train_window_ids=inputs.train_window_ids,
+        reply_pool=inputs.reply_pool,
+        attribution_corpus=inputs.attribution_corpus,
+        settings=settings,
+        report_path=tmp_path / "reports",
+    )
+    metrics = outcome.report.metrics()
+    final = pipeline["results"][-1].stage
+    ranking = outcome.quality[final].result.ranking
+    assert ranking.examples == 1 and ranking.chance_accuracy is not None
+    voice = next(c for c in metrics["checks"] if c["name"] == "writes_like_owner")
+    assert not voice["passed"] and voice["severity"] == "warning"
+    assert "inconclusive" in voice["description"]
+    outcomes = {d["metric"]: d["outcome"] for d in metrics["differences"] if d["model"] == final}
+    assert outcomes["ranking_accuracy"] == "inconclusive"  # n = 1 never decides
+    assert outcome.report.summary
