@@ -250,6 +250,7 @@ def build_analyzer(known_contacts: KnownContacts) -> AnalyzerEngine:
             OrdinaryUnlessNamed(ordinary, given_names),
             OrdinaryUnlessNamed(ordinary, given_names, dictionary=False),
             supported_entities=nlp_engine.get_supported_entities(),
+            given_names=given_names,
             supported_language=LANGUAGE,
             name=NER_RECOGNIZER,
         ),

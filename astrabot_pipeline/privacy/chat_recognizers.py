@@ -80,6 +80,16 @@ _CALENDAR_WORDS = (
 )
 CALENDAR_WORDS = frozenset(_CALENDAR_WORDS.split())
 _POSSESSIVE = regex.compile(r"['’]s?\Z")
+# A product's name has two or more capitals before its first lower-case letter ("DSpace",
+# "EPerson", "ORCiD", "JUnit", "OAuth"); a person's inner capital follows a lower-case
+# letter ("McDonald", "DeShawn", "LaToya").
+_PRODUCT_WORD = regex.compile(r"\p{Lu}{2,}\p{Ll}")
+# Acronyms of software that no person or place is named: "REST API", "the Angular UI".
+_TECHNICAL_ACRONYMS = (
+    "API UI GUI SDK CLI URL URI XML JSON YAML HTML CSS HTTP HTTPS REST SQL IDE PDF CSV "
+    "CPU GPU USB DNS SSH VPN"
+)
+TECHNICAL_ACRONYMS = frozenset(_TECHNICAL_ACRONYMS.split())
 
 
 class ChatNerRecognizer(SpacyRecognizer):
@@ -90,8 +100,11 @@ class ChatNerRecognizer(SpacyRecognizer):
     for a place) and no chat cue names it ("Max said", "Jack's place"); a form label
     before a colon ("IBAN:", "Tel:") is always dropped, and so is a lone form of address
     ("Dad", "Babe") or a day or month ("Fri", "Mar"), and any entity holding a numbered
-    part or code ("DS-1349", "UTF-8", "Ember.js"). A span of two or more Capitalized words
-    ("Jack Miller") stays: the family name is the further evidence.
+    part or code ("DS-1349", "UTF-8", "Ember.js") or a product's name: a word with two
+    capitals before its first lower-case letter ("DSpace Steering", "EPerson"), unless
+    it is a given name typed with the shift key held ("JOhn"), or a technical acronym
+    ("REST API"). A span of two or more Capitalized words ("Jack Miller") stays: the
+    family name is the further evidence.
     """
 
     def __init__(
@@ -99,11 +112,13 @@ class ChatNerRecognizer(SpacyRecognizer):
         ordinary_for_people: Container[str],
         ordinary_for_places: Container[str],
         supported_entities: list[str],
+        given_names: Container[str] = frozenset(),
         supported_language: str = "en",
         name: str | None = None,
     ) -> None:
         self.ordinary_for_people = ordinary_for_people
         self.ordinary_for_places = ordinary_for_places
+        self.given_names = given_names
         super().__init__(
             supported_language=supported_language,
             supported_entities=supported_entities,
@@ -123,6 +138,8 @@ class ChatNerRecognizer(SpacyRecognizer):
             (match.start(), _POSSESSIVE.sub("", match.group()) or match.group())
             for match in _LEADING_WORD.finditer(text, result.start, result.end)
         ]
+        if any(self._names_a_product(word) for _, word in words):
+            return True
         capitalized = [(start, word) for start, word in words if word[0].isupper()]
         if any(is_field_label(text, start, start + len(word)) for start, word in capitalized):
             return len(capitalized) == 1
@@ -142,3 +159,8 @@ class ChatNerRecognizer(SpacyRecognizer):
             else self.ordinary_for_people
         )
         return not has_name_cue(text, start, end) and word.lower() in ordinary
+
+    def _names_a_product(self, word: str) -> bool:
+        if word in TECHNICAL_ACRONYMS:
+            return True
+        return bool(_PRODUCT_WORD.match(word)) and word.lower() not in self.given_names

@@ -124,3 +124,33 @@ def test_tickets_code_and_days_are_not_people(anonymizer, text):
 )
 def test_names_beside_those_rules_are_still_replaced(anonymizer, text, name):
     assert name not in anonymizer.anonymize_texts([text]).texts[0]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Thanks for moving DSpace Docker forward!",  # spaCy tagged each as a person
+        "Nice DSpace emoji",
+        "we should ask DSpace Steering about it",
+        "the REST API is down",
+        "Will the Java API change?",
+    ],
+)
+def test_product_names_and_technical_acronyms_are_not_people(anonymizer, text):
+    """Real chat about software (issue 20): two capitals before the first lower-case
+    letter ("DSpace", "EPerson") or an acronym like "API" name a product."""
+    assert generic_findings(anonymizer, text) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "name"),
+    [
+        ("I saw McDonald at the game", "McDonald"),  # the inner capital follows a lower-case
+        ("thanks to DeShawn Jones", "DeShawn Jones"),
+        ("ask LaToya about it", "LaToya"),
+        ("tell JOhn I said hi", "JOhn"),  # a given name typed with the shift key held
+        ("Jack Miller said the DSpace API is fine", "Jack Miller"),
+    ],
+)
+def test_names_with_inner_capitals_are_still_people(anonymizer, text, name):
+    assert (name, "PERSON") in generic_findings(anonymizer, text)
