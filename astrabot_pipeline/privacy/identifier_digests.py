@@ -18,7 +18,15 @@ Forms (`identifier_forms`, shared with the scan so the two cannot drift apart):
 - anything else replaced (addresses, places, URLs, card numbers…, "other"): its digits
   when it holds MIN_OTHER_DIGITS or more, its casefolded text when it is one token and no
   common word (NER tags "yeah" or "fair" as a place now and then), and
-  the word sequence of each line or comma-separated part of at most MAX_NGRAM_WORDS words.
+  the word sequence of each line or comma-separated part of at most MAX_NGRAM_WORDS words;
+- URLs, besides those forms, the parts of their path that identify someone (`url_forms`):
+  a handle ("/~jdoe/", "/@jane"), a person's name (a segment of 2 or 3 words opening
+  with a given name of the world list, no stop word after it and one of its words no
+  English word: "/people/jane-doe", not "/fedora-commons") and
+  ID-like words (MIN_ID_CHARS or more, letters and digits alternating at least
+  MIN_ID_ALTERNATIONS times: "FO7s9ZlIZNI"); never the other words of a path, which
+  name topics ("/display/DSPACE/DevMtg", "roadmap"), so a model writing about the
+  same topics leaks nothing.
 
 The file also lists, per conversation window (by `window_id`), which identifiers its
 messages held before anonymization: the split into train/validation/test happens later
@@ -69,6 +77,10 @@ MIN_NAME_TOKEN_CHARS = 3
 MIN_PHONE_DIGITS = 7
 MIN_OTHER_DIGITS = 6
 PHONE_TAILS = (10, 9)  # "the last 10 / 9 digits": a number written without its country code
+URL_ENTITY = "URL"
+MIN_ID_CHARS = 8
+MIN_ID_ALTERNATIONS = 3  # "pBy714dGqU0" alternates 3 times; "DSpace7RestTutorial" twice
+MAX_URL_NAME_WORDS = 3
 
 # Presidio entity types (privacy/recognizers.py, Presidio's own) -> identifier kind.
 ENTITY_KINDS = {
@@ -89,6 +101,10 @@ WORDS, DIGITS, TOKEN = "w", "d", "t"
 _PLACEHOLDER = re.compile(r"<[A-Z_]+>")  # Presidio's "replace" operator output: no pseudonym
 _PARTS = re.compile(r"[\n,;]+")
 _EDGE_PUNCTUATION = "\"'`.,;:!?()[]{}<>*_~"
+_SCHEME = re.compile(r"^[a-z][a-z0-9+.\-]*://", re.IGNORECASE)
+_PATH_SEGMENT = re.compile(r"[^/?#&=]+")
+_LETTERS_TO_DIGITS = re.compile(r"[^\W\d_](?=\d)|\d(?=[^\W\d_])")
+HANDLE_MARKS = "~@"
 
 
 class IdentifierDigestError(AstrabotError, ValueError):
@@ -151,6 +167,51 @@ def token_form(token: str) -> tuple[str, str]:
     return (TOKEN, fold(token.strip().strip(_EDGE_PUNCTUATION)))
 
 
+def is_id_like(word: str) -> bool:
+    """A long word of letters and digits mixed like a generated id ("fo7s9zlizni")."""
+    return len(word) >= MIN_ID_CHARS and len(_LETTERS_TO_DIGITS.findall(word)) >= (
+        MIN_ID_ALTERNATIONS
+    )
+
+
+def url_forms(
+    url: str, given_names: Container[str] = (), english_words: Container[str] = ()
+) -> set[tuple[str, str]]:
+    """The word forms of a URL's path that identify someone or something private: a
+    handle, a person's name (`_names_a_person`), ID-like words. The host and the path's
+    topic words ("display", "DSPACE", "roadmap", "fedora-commons") give none."""
+    forms: set[tuple[str, str]] = set()
+    path = _SCHEME.sub("", url.strip())
+    host_end = min((i for i in (path.find(c) for c in "/?#") if i >= 0), default=len(path))
+    for segment in _PATH_SEGMENT.findall(path[host_end:]):
+        words = name_words(segment)
+        if words and (
+            segment[0] in HANDLE_MARKS
+            or _names_a_person(segment, words, given_names, english_words)
+        ):
+            forms.add(word_form(words))
+        forms.update(word_form((word,)) for word in words if is_id_like(word))
+    return forms
+
+
+def _names_a_person(
+    segment: str,
+    words: Sequence[str],
+    given_names: Container[str],
+    english_words: Container[str],
+) -> bool:
+    """A path segment of 2 or 3 words that opens with a given name, has no stop word after
+    it and one word that is no English word: "jane-doe", not "fedora-commons"."""
+    return (
+        "." not in segment  # a file name ("mark-shining.png") or a host
+        and 2 <= len(words) <= MAX_URL_NAME_WORDS
+        and all(word.isalpha() for word in words)
+        and words[0] in given_names
+        and not any(word in STOP_WORDS for word in words[1:])
+        and not all(word in english_words for word in words)
+    )
+
+
 @dataclass(frozen=True)
 class IdentifierForms:
     """The forms that are the identifier itself, and partial ones (a name's single words)."""
@@ -161,12 +222,19 @@ class IdentifierForms:
 
 
 def identifier_forms(
-    kind: str, text: str, *, guessed: bool = False, english_words: Container[str] = ()
+    kind: str,
+    text: str,
+    *,
+    guessed: bool = False,
+    english_words: Container[str] = (),
+    url: bool = False,
+    given_names: Container[str] = (),
 ) -> IdentifierForms:
     """The normalized forms of one identifier `text` of `kind` (see the module docstring).
 
     `guessed`: a name found by NER or the gazetteer, whose single words count only when
     they are no English word (`english_words`), as such finders also tag ordinary words.
+    `url`: `text` is a URL, whose path adds `url_forms` (names read with `given_names`).
     """
     whole: set[tuple[str, str]] = set()
     partial: set[tuple[str, str]] = set()
@@ -209,6 +277,8 @@ def identifier_forms(
             ):
                 continue
             whole.add(word_form(words))
+        if url:
+            whole |= url_forms(text, given_names, english_words)
     return IdentifierForms(kind, frozenset(whole), frozenset(partial))
 
 
@@ -227,6 +297,7 @@ class IdentifierDigestBuilder:
 
     hasher: IdentifierHasher
     english_words: Container[str] = ()
+    given_names: Container[str] = ()
     _forms: list[tuple[str, set[str]]] = field(default_factory=list)
     _parent: list[int] = field(default_factory=list)
     _by_digest: dict[tuple[str, str], int] = field(default_factory=dict)
@@ -302,6 +373,8 @@ class IdentifierDigestBuilder:
                     text[item.start : item.end],
                     guessed=item.entity_type in GUESSED_NAME_ENTITIES,
                     english_words=self.english_words,
+                    url=item.entity_type == URL_ENTITY,
+                    given_names=self.given_names,
                 )
                 identifier = self._add(forms)
                 if identifier is not None:
@@ -451,13 +524,14 @@ def record_identifier_digests(
     with `window_ids`; None when the rows have no window) and every surrogate emitted, then
     write them under `secrets_dir`. Returns metadata-safe counts."""
     from astrabot_pipeline.privacy.anonymizer import spacy_pipeline
-    from astrabot_pipeline.privacy.name_gazetteer import EnglishLexicon
+    from astrabot_pipeline.privacy.name_gazetteer import EnglishLexicon, load_given_names
 
     secrets_dir = Path(secrets_dir)
     nlp = spacy_pipeline(anonymizer.analyzer.nlp_engine)
     builder = IdentifierDigestBuilder(
         IdentifierHasher(load_or_create_digest_key(secrets_dir / DIGEST_KEY_FILE)),
         EnglishLexicon.from_spacy(nlp),
+        load_given_names(),
     )
     builder.add_contacts(contacts)
     for originals, result in anonymized:

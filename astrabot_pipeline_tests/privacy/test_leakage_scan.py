@@ -199,3 +199,28 @@ def test_common_and_chat_words_that_ner_mistook_for_identifiers_are_not_leaks(tm
     scanner = LeakageScanner(IdentifierDigests.load(builder.write(tmp_path / DIGEST_FILE), KEY))
     scans = scanner.scan(["ok ttyl bro", "yeah!!", "meet me at quellmark falls", "Quellmark"])
     assert [scan.has_real for scan in scans] == [False, False, True, False]
+
+
+def test_a_url_records_who_it_names_and_its_ids_but_not_its_topic_words(tmp_path):
+    """Issue 20: a URL's path words name topics ("DSPACE", "DevMtg", "roadmap"), which the
+    owner and a model writing like them use all the time; only a handle, a person's name
+    or an ID-like word in it identifies someone."""
+    urls = [
+        "https://wiki.example.org/display/DSPACE/DevMtg+2018-03-01",
+        "https://example.org/roadmap/lang-packs",
+        "https://example.com/people/jane-doe",
+        "https://youtu.be/FO7s9ZlIZNI",
+        "https://wiki.example.org/display/~jdoe42/notes",
+    ]
+    original = " and ".join(urls)
+    builder = IdentifierDigestBuilder(
+        IdentifierHasher(KEY), english_words={"display", "roadmap", "doe"}, given_names={"jane"}
+    )
+    builder.add_replacements(
+        ["w"], [original], [_replacements(original, [("URL", url, "<URL>") for url in urls])]
+    )
+    scanner = LeakageScanner(IdentifierDigests.load(builder.write(tmp_path / DIGEST_FILE), KEY))
+    topics = ["the DSpace DevMtg roadmap", "display the lang packs", "DSPACE devmtg notes"]
+    assert [scan.has_real for scan in scanner.scan(topics)] == [False, False, False]
+    identifying = ["Jane Doe wrote it", "watch fo7s9zlizni", "ask jdoe42", urls[0]]
+    assert [scan.has_real for scan in scanner.scan(identifying)] == [True, True, True, True]
