@@ -90,6 +90,14 @@ _TECHNICAL_ACRONYMS = (
     "CPU GPU USB DNS SSH VPN"
 )
 TECHNICAL_ACRONYMS = frozenset(_TECHNICAL_ACRONYMS.split())
+# A SHOUTED "person" this short that is no given name is an acronym ("JIRA", "ORCID");
+# longer ones are often places of an address in capitals ("KAJAANI", "LYCKSELE").
+MAX_ACRONYM_LETTERS = 5
+
+
+def holds_product_word(text: str) -> bool:
+    """Whether a word of `text` is shaped like a product's name ("DSpace 7 Sprint")."""
+    return any(_PRODUCT_WORD.match(word) for word in _LEADING_WORD.findall(text))
 
 
 class ChatNerRecognizer(SpacyRecognizer):
@@ -97,8 +105,9 @@ class ChatNerRecognizer(SpacyRecognizer):
 
     An entity that is a single Capitalized word opening a sentence, or a SHOUTED one, is
     dropped when that word is ordinary (`ordinary_for_people`, or `ordinary_for_places`
-    for a place) and no chat cue names it ("Max said", "Jack's place"); a form label
-    before a colon ("IBAN:", "Tel:") is always dropped, and so is a lone form of address
+    for a place) and no chat cue names it ("Max said", "Jack's place"), and so is a short
+    SHOUTED person that is no given name ("JIRA", "OAI"; "tell JOHN" stays); a form
+    label before a colon ("IBAN:", "Tel:") is always dropped, and so is a lone form of address
     ("Dad", "Babe") or a day or month ("Fri", "Mar"), and any entity holding a numbered
     part or code ("DS-1349", "UTF-8", "Ember.js") or a product's name: a word with two
     capitals before its first lower-case letter ("DSpace Steering", "EPerson"), unless
@@ -151,14 +160,24 @@ class ChatNerRecognizer(SpacyRecognizer):
             return True
         if word.lower() in CALENDAR_WORDS and not follows_name_label(text, start):
             return True  # "out Fri", "end of Feb / start of Mar"
-        if not (starts_sentence(text, start) or (word.isupper() and len(word) > 1)):
+        shouted = word.isupper() and len(word) > 1
+        if not (starts_sentence(text, start) or shouted):
             return False
+        if has_name_cue(text, start, end):
+            return False
+        if (
+            shouted
+            and len(word) <= MAX_ACRONYM_LETTERS
+            and result.entity_type == "PERSON"
+            and word.lower() not in self.given_names
+        ):
+            return True  # an acronym ("JIRA", "ORCID", "OAI"), not "tell JOHN"
         ordinary = (
             self.ordinary_for_places
             if result.entity_type == "LOCATION"
             else self.ordinary_for_people
         )
-        return not has_name_cue(text, start, end) and word.lower() in ordinary
+        return word.lower() in ordinary
 
     def _names_a_product(self, word: str) -> bool:
         if word in TECHNICAL_ACRONYMS:

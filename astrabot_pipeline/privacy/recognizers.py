@@ -16,6 +16,7 @@ from presidio_analyzer.nlp_engine import NlpArtifacts
 from presidio_analyzer.predefined_recognizers import CreditCardRecognizer
 
 from astrabot_pipeline.privacy.address_patterns import STREET_ADDRESS_REGEX, UNIT_REGEX
+from astrabot_pipeline.privacy.chat_recognizers import holds_product_word
 from astrabot_pipeline.privacy.known_contacts import (
     MAX_PHONE_DIGITS,
     MIN_PHONE_DIGITS,
@@ -151,7 +152,8 @@ _A_DATE = re.compile(
 class StreetAddressRecognizer(PatternRecognizer):
     """House number + street name + suffix, optional unit and city/state/ZIP (next line too).
 
-    A date ("March 3, 2025") is never an address, whatever shape it shares with one.
+    A date ("March 3, 2025") is never an address, whatever shape it shares with one, nor
+    is a product's release ("DSpace 7 Sprint": privacy/chat_recognizers.py).
     """
 
     PATTERNS = [
@@ -169,7 +171,7 @@ class StreetAddressRecognizer(PatternRecognizer):
         )
 
     def invalidate_result(self, pattern_text: str) -> bool:
-        return bool(_A_DATE.fullmatch(pattern_text))
+        return bool(_A_DATE.fullmatch(pattern_text)) or holds_product_word(pattern_text)
 
 
 _EXTENSION = r"(?:[ \t]*(?:x|ext\.?)[ \t]*\d{1,5})?"

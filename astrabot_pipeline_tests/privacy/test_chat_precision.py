@@ -134,11 +134,15 @@ def test_names_beside_those_rules_are_still_replaced(anonymizer, text, name):
         "we should ask DSpace Steering about it",
         "the REST API is down",
         "Will the Java API change?",
+        "are open JIRA tickets considered blockers?",
+        "I am testing a PR related to OAI.",
+        "DSpace 7 Sprint #2 is ongoing this week",  # was a street address
     ],
 )
-def test_product_names_and_technical_acronyms_are_not_people(anonymizer, text):
+def test_product_names_and_acronyms_are_not_people_or_addresses(anonymizer, text):
     """Real chat about software (issue 20): two capitals before the first lower-case
-    letter ("DSpace", "EPerson") or an acronym like "API" name a product."""
+    letter ("DSpace", "EPerson"), a technical acronym ("API") or a shouted word no one is
+    named ("JIRA") name a product."""
     assert generic_findings(anonymizer, text) == []
 
 
@@ -149,6 +153,8 @@ def test_product_names_and_technical_acronyms_are_not_people(anonymizer, text):
         ("thanks to DeShawn Jones", "DeShawn Jones"),
         ("ask LaToya about it", "LaToya"),
         ("tell JOhn I said hi", "JOhn"),  # a given name typed with the shift key held
+        ("tell JOHN I said hi", "JOHN"),  # shouted, but a given name
+        ("ask SMITH about it", "SMITH"),  # shouted, but a cue names it
         ("Jack Miller said the DSpace API is fine", "Jack Miller"),
     ],
 )
