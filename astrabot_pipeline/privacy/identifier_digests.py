@@ -103,7 +103,7 @@ _PARTS = re.compile(r"[\n,;]+")
 _EDGE_PUNCTUATION = "\"'`.,;:!?()[]{}<>*_~"
 _SCHEME = re.compile(r"^[a-z][a-z0-9+.\-]*://", re.IGNORECASE)
 _PATH_SEGMENT = re.compile(r"[^/?#&=]+")
-_LETTERS_TO_DIGITS = re.compile(r"[^\W\d_](?=\d)|\d(?=[^\W\d_])")
+_LETTER_DIGIT_SWITCH = re.compile(r"[^\W\d_](?=\d)|\d(?=[^\W\d_])")
 HANDLE_MARKS = "~@"
 
 
@@ -169,7 +169,7 @@ def token_form(token: str) -> tuple[str, str]:
 
 def is_id_like(word: str) -> bool:
     """A long word of letters and digits mixed like a generated id ("fo7s9zlizni")."""
-    return len(word) >= MIN_ID_CHARS and len(_LETTERS_TO_DIGITS.findall(word)) >= (
+    return len(word) >= MIN_ID_CHARS and len(_LETTER_DIGIT_SWITCH.findall(word)) >= (
         MIN_ID_ALTERNATIONS
     )
 
