@@ -21,6 +21,7 @@ from typing import Any, cast
 import torch
 
 from astrabot_pipeline.errors import AstrabotError, SettingError
+from astrabot_pipeline.evaluation.folded_adapter import folded
 from astrabot_pipeline.settings import harden_process
 from astrabot_pipeline.training.base_model import load_base_model
 from astrabot_pipeline.training.stages import require_adapter_dir, validate_chat_records
@@ -123,7 +124,8 @@ class ModelEvaluator:
         adapted.eval()
         self._active = (wanted, adapted)
         try:
-            yield adapted
+            with folded(adapted, self.model):
+                yield adapted
         finally:
             self._active = None
             # Take the LoRA layers out again so the next measurement sees the bare base.

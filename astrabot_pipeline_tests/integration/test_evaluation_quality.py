@@ -8,6 +8,7 @@ import math
 from pathlib import Path
 
 import pytest
+import torch
 
 from astrabot_pipeline.settings import harden_process
 
@@ -197,3 +198,39 @@ def test_one_attach_serves_nested_measurements_and_the_base_comes_back(evaluator
         with pytest.raises(AdapterInUseError), evaluator.attached(None):
             pass
     assert evaluator.perplexity(RECORDS).loss == pytest.approx(before.loss, abs=1e-6)
+
+
+def test_a_folded_adapter_scores_as_the_unfolded_one_and_the_base_comes_back_bit_for_bit(
+    evaluator, adapter_dir
+):
+    from peft import PeftModel
+
+    from astrabot_pipeline.evaluation.folded_adapter import folded
+
+    weights = {name: p.detach().clone() for name, p in evaluator.model.named_parameters()}
+    with evaluator.attached(adapter_dir):
+        folded_loss = evaluator.perplexity(RECORDS, adapter_dir).loss
+    assert all(torch.equal(p, weights[name]) for name, p in evaluator.model.named_parameters()), (
+        "the base's weights changed after a folded adapter was measured"
+    )
+    # The same adapter unfolded (the LoRA products computed at every forward).
+    unfolded = PeftModel.from_pretrained(evaluator.model, str(adapter_dir))
+    unfolded.eval()
+    ids = torch.tensor([list(range(3, 40))])
+    with torch.no_grad():
+        plain = unfolded(input_ids=ids).logits
+        with folded(unfolded, evaluator.model):
+            assert all(layer.merged for layer in _lora_layers(unfolded))
+            merged = unfolded(input_ids=ids).logits
+        evaluator.model = unfolded.unload()
+        evaluator.model.eval()
+        bare = evaluator.model(input_ids=ids).logits
+    assert torch.allclose(plain, merged, atol=1e-4)  # float32 rounding only
+    assert not torch.allclose(plain, bare, atol=1e-3)  # the adapter does change the model
+    assert folded_loss != pytest.approx(evaluator.perplexity(RECORDS).loss)
+
+
+def _lora_layers(model) -> list:
+    from peft.tuners.tuners_utils import BaseTunerLayer
+
+    return [m for m in model.modules() if isinstance(m, BaseTunerLayer)]
