@@ -40,6 +40,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import _real_chat as real_chat  # noqa: E402
 
+from astrabot_pipeline.privacy.identifier_digests import DIGEST_KEY_FILE  # noqa: E402
+from astrabot_pipeline.storage import write_bytes  # noqa: E402
+
 ROOT = Path(__file__).resolve().parents[1]
 SELECTION = "decoded_backup*"
 OWNER = "tdonohue"  # 24,742 messages (docs/real-chat-corpus.md)
@@ -53,6 +56,9 @@ FULL_START = date(2016, 1, 1)
 SINGLE_RUN_CONFIG: dict[str, Any] = {
     "resources": {"training": {"config": {"curriculum": "single"}}}
 }
+# The privacy stage's keys (pseudonyms, identifier digests) under a data folder's secrets/:
+# shared by both runs so they anonymize the history into the same text.
+KEY_FILES = ("pseudonym.key", DIGEST_KEY_FILE)
 RSS_SAMPLE_SECONDS = 0.25
 BASE = "base"
 
@@ -285,6 +291,17 @@ def _step_intervals(dagster_home: Path) -> dict[str, tuple[float, float]]:
         return intervals
 
 
+def share_keys(source_data: Path, target_data: Path) -> None:
+    """Copy the anonymization keys of one run's data folder into another's (0600 files in a
+    0700 folder), so both runs see the same pseudonyms, the same dataset and the same test
+    slice: their base models then score the same, and the adapters compare fairly."""
+    for name in KEY_FILES:
+        key = source_data / "secrets" / name
+        if not key.is_file():
+            raise VoiceBenchError(f"the first run left no {key} to share")
+        write_bytes(target_data / "secrets" / name, key.read_bytes())
+
+
 def run_pipeline(
     run: str,
     work: Path,
@@ -403,9 +420,11 @@ def main(argv: Sequence[str] | None = None, out: Callable[[str], None] = print) 
         f"budget {budget or 'the default for a user backup (epochs:1)'}"
     )
     runs = [("chain", None)] + ([] if args.no_single else [("single", SINGLE_RUN_CONFIG)])
-    results = [
-        run_pipeline(name, work, backup_dir, args.profile, budget, config) for name, config in runs
-    ]
+    results: list[RunResult] = []
+    for name, config in runs:
+        if results:
+            share_keys(results[0].data_dir, work / name / "data")
+        results.append(run_pipeline(name, work, backup_dir, args.profile, budget, config))
     for result in results:
         out(f"\n== {result.run}: {result.seconds:.0f} s, report {result.data_dir / 'reports'}")
         out("figures (tuned models: difference from the base, paired bootstrap 95 % interval)")

@@ -128,3 +128,19 @@ def test_each_step_gets_its_time_and_the_peak_of_the_samples_inside_it() -> None
         bench_voice.StepUsage("eval_report", 10.0, 1200.0),
     ]
     assert "n/a" in bench_voice.format_usage(usages).splitlines()[1]
+
+
+def test_the_second_run_gets_the_first_runs_anonymization_keys_privately(tmp_path: Path) -> None:
+    first, second = tmp_path / "chain" / "data", tmp_path / "single" / "data"
+    (first / "secrets").mkdir(parents=True)
+    for index, name in enumerate(bench_voice.KEY_FILES):
+        (first / "secrets" / name).write_bytes(bytes([index]) * 32)
+    bench_voice.share_keys(first, second)
+    for index, name in enumerate(bench_voice.KEY_FILES):
+        copied = second / "secrets" / name
+        assert copied.read_bytes() == bytes([index]) * 32
+        assert copied.stat().st_mode & 0o777 == 0o600
+    assert (second / "secrets").stat().st_mode & 0o777 == 0o700
+    (first / "secrets" / bench_voice.KEY_FILES[0]).unlink()
+    with pytest.raises(bench_voice.VoiceBenchError, match="left no"):
+        bench_voice.share_keys(first, tmp_path / "other")
