@@ -96,7 +96,14 @@ def test_report_compares_base_and_every_stage_and_training_beat_the_untrained_mo
     assert {(d["model"], d["metric"]) for d in metrics["differences"]} == {
         (stage, metric)
         for stage in STAGE_NAMES
-        for metric in ("ranking_accuracy", "attributed_to_owner", "style", "perplexity")
+        for metric in (
+            "ranking_accuracy",
+            "attributed_to_owner",
+            "style",
+            "perplexity",
+            "distinct_2",
+            "repeated_line_share",
+        )
     }
     assert metrics["summary"].startswith("Does the final adapter")
     assert page.index('<p class="summary">') < page.index("<h2>")
