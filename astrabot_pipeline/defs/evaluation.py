@@ -21,8 +21,10 @@ from astrabot_pipeline.evaluation.run import (
     EvaluationSettings,
     run_evaluation,
 )
+from astrabot_pipeline.evaluation.sample_sizes import SampleSizes, sample_sizes
 from astrabot_pipeline.evaluation.verdict import record_approval, write_verdict
 from astrabot_pipeline.evaluation.voice import VOICE_CHECK
+from astrabot_pipeline.history_origin import is_generated_demo_history
 from astrabot_pipeline.privacy.identifier_digests import IdentifierDigests
 from astrabot_pipeline.storage import write_text
 from astrabot_pipeline.training import CURRICULUM, STAGE_NAMES, StageResult
@@ -33,27 +35,29 @@ REPORT_COVERS_CHECK = "report_covers_every_stage"
 
 
 class EvalConfig(dg.Config):
-    max_examples: int | None = None  # None: the model profile's `eval_examples`
+    # Test examples scored per model, and how many of them are ranked. None: the model
+    # profile's `eval_examples` and 32 ranked on the generated demo; on your own history at
+    # least 200 (when the test slice holds them), every one ranked (sample_sizes.py).
+    max_examples: int | None = None
     pii_leakage_threshold: float = DEFAULT_PII_LEAKAGE_THRESHOLD
     memorization_threshold: float = DEFAULT_MEMORIZATION_THRESHOLD
     # Sampled completions per leakage and probe prompt, and their temperature.
     samples_per_prompt: int = PrivacyConfig.samples_per_prompt
     temperature: float = PrivacyConfig.temperature
     max_new_tokens: int = QualitySettings.max_new_tokens
-    # Examples ranked per model (None: every held-out example), and paired bootstrap
-    # resamples behind each tuned-minus-base interval (at least 1,000).
-    ranking_examples: int | None = QualitySettings.ranking_examples
+    ranking_examples: int | None = None
+    # Paired bootstrap resamples behind each tuned-minus-base interval (at least 1,000).
     bootstrap_resamples: int = DEFAULT_RESAMPLES
     # Redacted side-by-side generations written to samples/samples.md (0 writes none).
     samples: int = DEFAULT_SAMPLES
     seed: int = 0
 
 
-def _settings(config: EvalConfig) -> EvaluationSettings:
+def _settings(config: EvalConfig, sizes: SampleSizes) -> EvaluationSettings:
     return EvaluationSettings(
         quality=QualitySettings(
             max_new_tokens=config.max_new_tokens,
-            ranking_examples=config.ranking_examples,
+            ranking_examples=sizes.ranking_examples,
             seed=config.seed,
         ),
         privacy=PrivacyConfig(
@@ -96,7 +100,13 @@ def eval_report(
     adapter, and (private) redacted sample generations."""
     stages = [stage_results[stage.name] for stage in CURRICULUM]
     profile = stage_profile(stages[0].profile)
-    inputs = dataset_inputs(mixed_dataset, config.max_examples or profile.eval_examples)
+    sizes = sample_sizes(
+        profile.eval_examples,
+        generated_demo=is_generated_demo_history(paths.root()),
+        max_examples=config.max_examples,
+        ranking_examples=config.ranking_examples,
+    )
+    inputs = dataset_inputs(mixed_dataset, sizes.test_examples)
     held_out = inputs.held_out
     reports = paths.sub("reports")
     outcome = run_evaluation(
@@ -108,7 +118,7 @@ def eval_report(
         train_window_ids=inputs.train_window_ids,
         reply_pool=inputs.reply_pool,
         attribution_corpus=inputs.attribution_corpus,
-        settings=_settings(config),
+        settings=_settings(config, sizes),
         profile=profile.name,
         report_path=reports,
         progress=context.log.info,
