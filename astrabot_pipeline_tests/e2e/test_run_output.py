@@ -16,6 +16,11 @@ from astrabot_pipeline.privacy.canaries import canaries_path_for
 from astrabot_pipeline.synthetic import DEMO_PASSPHRASE, write_demo_backup
 from astrabot_pipeline.synthetic.corpus import generate_corpus
 from astrabot_pipeline_tests.conftest import PROJECT_ROOT
+from astrabot_pipeline_tests.e2e.conftest import (
+    FAILED_CHECK,
+    VOICE_REFUSAL,
+    only_the_voice_check_failed,
+)
 
 MAX_LINES = 40
 GATE = "anonymized_windows:no_known_identifiers_survive"
@@ -52,19 +57,22 @@ def test_a_successful_run_is_one_line_per_step_and_a_short_summary(pipeline_run)
     assert checks and int(checks[2]) >= 9
     # The tiny model writes noise, so the quality check may fail; each failed check is
     # named on its own line, and only the quality check may be the one.
-    failed = re.findall(r"^  (?:FAILED|warning) (\S+?):?(?:\s|$)", output, re.MULTILINE)
+    failed = FAILED_CHECK.findall(output)
     assert len(failed) == int(checks[2]) - int(checks[1]), output
     assert set(failed) <= {"eval_report:writes_like_owner"}, failed
     # Privacy passed; approval also needs writes_like_owner not to have failed outright
     # (a warning still approves), and the verdict line says which it was.
-    if "not approved (writes_like_owner)" in steps["eval_report"]:
-        assert "verdict: privacy passed, but it does not write like you yet" in output
-    else:
-        assert "verdict: passed (this adapter set is now the one" in output
     report = pipeline_run.data_dir / "reports" / "report.html"
     assert f"report: {report}" in output
-    assert re.search(r"^next: .*\S+astrabot chat", output, re.MULTILINE)
-    assert pipeline_run.completed.returncode == 0
+    if "not approved (writes_like_owner)" in steps["eval_report"]:
+        # Not approved: the run says so and exits non-zero, so CI sees it.
+        assert VOICE_REFUSAL in output and only_the_voice_check_failed(output)
+        assert pipeline_run.completed.returncode != 0
+        assert re.search(r"^next: .*\S+astrabot chat --adapter", output, re.MULTILINE)
+    else:
+        assert "verdict: passed (this adapter set is now the one" in output
+        assert pipeline_run.completed.returncode == 0
+        assert re.search(r"^next: .*\S+astrabot chat", output, re.MULTILINE)
 
 
 def _word_every_window_has(n_messages: int, seed: int) -> str:
