@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import pandas as pd
@@ -36,3 +37,30 @@ def backdate(path: Path, seconds: float) -> Path:
     stamp = time.time() - seconds
     os.utime(path, (stamp, stamp))
     return path
+
+
+def thinnest_history_examples(conversations: Sequence[list[dict]]) -> pd.DataFrame:
+    """The mixed dataset of the thinnest history the dataset stage accepts: one
+    conversational example per conversation (MIN_TRAINING_EXAMPLES of them), all but the
+    last two in one window, so the split leaves one test window of one example."""
+    from astrabot_pipeline.dataset import TrainingDataCreator
+    from astrabot_pipeline.dataset.builder import EXAMPLE_COLUMNS, MIN_TRAINING_EXAMPLES
+
+    if len(conversations) != MIN_TRAINING_EXAMPLES:
+        raise ValueError(f"the thinnest history has {MIN_TRAINING_EXAMPLES} conversations")
+    rows = []
+    for i, messages in enumerate(conversations):
+        window = "w0" if i < MIN_TRAINING_EXAMPLES - 2 else f"w{i}"
+        rows.append(
+            {
+                "example_id": f"conversational:{window}:{i}",
+                "kind": "conversational",
+                "window_id": window,
+                "thread_id": 1,
+                "window_start": pd.Timestamp("2024-01-01", tz="UTC") + pd.Timedelta(days=i),
+                "split": None,
+                "messages": messages,
+            }
+        )
+    frame = pd.DataFrame(rows, columns=list(EXAMPLE_COLUMNS))
+    return TrainingDataCreator().combine(frame).examples

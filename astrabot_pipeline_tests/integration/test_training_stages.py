@@ -32,6 +32,7 @@ from astrabot_pipeline.training import (  # noqa: E402
     load_base_model,
     train_lora_stage,
 )
+from astrabot_pipeline_tests.conftest import thinnest_history_examples  # noqa: E402
 
 pytestmark = pytest.mark.slow
 
@@ -216,38 +217,13 @@ def test_missing_base_model_is_reported_offline(tmp_path):
         load_base_model("astrabot-test/no-such-model")
 
 
-def _thinnest_examples():
-    """The thinnest history the dataset stage accepts: MIN_TRAINING_EXAMPLES conversational
-    examples, all but two in one window, so the split leaves one test window of one example."""
-    import pandas as pd
-
-    from astrabot_pipeline.dataset import TrainingDataCreator
-    from astrabot_pipeline.dataset.builder import EXAMPLE_COLUMNS, MIN_TRAINING_EXAMPLES
-
-    rows = []
-    for i, record in enumerate(TRAIN[:MIN_TRAINING_EXAMPLES]):
-        window = "w0" if i < MIN_TRAINING_EXAMPLES - 2 else f"w{i}"
-        rows.append(
-            {
-                "example_id": f"conversational:{window}:{i}",
-                "kind": "conversational",
-                "window_id": window,
-                "thread_id": 1,
-                "window_start": pd.Timestamp("2024-01-01", tz="UTC") + pd.Timedelta(days=i),
-                "split": None,
-                "messages": record["messages"],
-            }
-        )
-    frame = pd.DataFrame(rows, columns=list(EXAMPLE_COLUMNS))
-    return TrainingDataCreator().combine(frame).examples
-
-
 def test_the_whole_evaluation_finishes_on_the_thinnest_history_the_dataset_accepts(
     pipeline, tmp_path
 ):
     """Never raise at the end of a long run on a dataset the dataset stage accepted: one
     test window of one example still gets a report, a ranking over the candidates there
     are, and a `writes_like_owner` verdict that says the sample cannot decide."""
+    from astrabot_pipeline.dataset.builder import MIN_TRAINING_EXAMPLES
     from astrabot_pipeline.evaluation.dataset_inputs import dataset_inputs
     from astrabot_pipeline.evaluation.privacy_tester import PrivacyConfig
     from astrabot_pipeline.evaluation.run import EvaluationSettings, run_evaluation
@@ -258,7 +234,9 @@ def test_the_whole_evaluation_finishes_on_the_thinnest_history_the_dataset_accep
         IdentifierHasher,
     )
 
-    examples = _thinnest_examples()
+    examples = thinnest_history_examples(
+        [record["messages"] for record in TRAIN[:MIN_TRAINING_EXAMPLES]]
+    )
     assert (examples["split"] == "test").sum() == 1
     inputs = dataset_inputs(examples, max_examples=32)
     key = bytes(range(32))

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import math
 
-import pandas as pd
 import pytest
 
 from astrabot_pipeline.errors import SettingError
@@ -34,6 +33,7 @@ from astrabot_pipeline.evaluation.style import (
     line_end_bin,
     line_start_bin,
 )
+from astrabot_pipeline_tests.conftest import thinnest_history_examples
 
 
 def record(window: str, reply: str, question: str = "lunch?") -> dict:
@@ -174,25 +174,12 @@ def test_one_test_window_draws_from_validation_first_then_training_and_counts_th
 
 
 def test_the_thinnest_history_the_dataset_accepts_is_ranked_without_raising():
-    from astrabot_pipeline.dataset import TrainingDataCreator, records_from_frame
-    from astrabot_pipeline.dataset.builder import EXAMPLE_COLUMNS, MIN_TRAINING_EXAMPLES
+    from astrabot_pipeline.dataset import records_from_frame
+    from astrabot_pipeline.dataset.builder import MIN_TRAINING_EXAMPLES
 
-    rows = []
-    for i in range(MIN_TRAINING_EXAMPLES):
-        window = "w0" if i < MIN_TRAINING_EXAMPLES - 2 else f"w{i}"
-        rows.append(
-            {
-                "example_id": f"conversational:{window}:{i}",
-                "kind": "conversational",
-                "window_id": window,
-                "thread_id": 1,
-                "window_start": pd.Timestamp("2024-01-01", tz="UTC") + pd.Timedelta(days=i),
-                "split": None,
-                "messages": record(window, f"reply {i} here")["messages"],
-            }
-        )
-    frame = pd.DataFrame(rows, columns=list(EXAMPLE_COLUMNS))
-    examples = TrainingDataCreator().combine(frame).examples
+    examples = thinnest_history_examples(
+        [record("", f"reply {i} here")["messages"] for i in range(MIN_TRAINING_EXAMPLES)]
+    )
     assert sorted(examples["split"].unique()) == ["test", "train", "validation"]
     test = records_from_frame(examples[examples["split"] == "test"], with_window=True)
     held_out = records_from_frame(examples[examples["split"] != "train"], with_window=True)
