@@ -3,10 +3,10 @@ own anonymized messages of real chat (the #duraspace IRC logs, docs/real-chat-co
 
 Every such form is a "leak" the evaluation's scan flags whenever a model writes it, so a
 topic word recorded as an identifier ("DSpace", "roadmap") fails the leakage check of a
-model that merely talks like its owner. This anonymizes the history (no address book,
-like a history with no saved contacts), digests what was replaced as the privacy stage
-does (`IdentifierDigestBuilder.add_replacements`) and scans the owner's anonymized
-messages with the evaluation's `LeakageScanner`.
+model that merely talks like its owner. This anonymizes the history with the address book
+its built backup decodes to (every speaker by their nick; `--no-contacts`: none), digests
+what was replaced with the privacy stage's own `record_identifier_digests` and scans
+the owner's anonymized messages with the evaluation's `LeakageScanner`.
 
     python benchmarks/bench_real_chat_leak_forms.py [--start 2018-03-01] [--end DATE] [--top 30]
 
@@ -30,36 +30,29 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _real_chat as real_chat  # noqa: E402
 
 from astrabot_pipeline.evaluation.leakage_scan import LeakageScanner  # noqa: E402
-from astrabot_pipeline.privacy.anonymizer import (  # noqa: E402
-    ConversationAnonymizer,
-    spacy_pipeline,
-)
+from astrabot_pipeline.privacy.anonymizer import ConversationAnonymizer  # noqa: E402
 from astrabot_pipeline.privacy.identifier_digests import (  # noqa: E402
     KINDS,
-    IdentifierDigestBuilder,
     IdentifierDigests,
-    IdentifierHasher,
+    record_identifier_digests,
 )
-from astrabot_pipeline.privacy.known_contacts import (  # noqa: E402
-    KnownContacts,
-    NameForm,
-    spellings,
-)
-from astrabot_pipeline.privacy.name_gazetteer import (  # noqa: E402
-    EnglishLexicon,
-    load_given_names,
-)
+from astrabot_pipeline.privacy.known_contacts import KnownContacts  # noqa: E402
+from astrabot_pipeline.signal import SignalProcessor  # noqa: E402
 
 
-def nick_contacts(messages: list[real_chat.ChatMessage]) -> KnownContacts:
-    """Every speaker known by their nick, as `_real_chat.py build` saves them."""
-    names: dict[tuple[str, ...], NameForm] = {}
-    keys = []
-    for index, nick in enumerate(sorted(real_chat.speaker_counts(messages))):
-        keys.append(f"recipient:{index}")
-        for words in spellings(nick):
-            names.setdefault(words, NameForm(keys[-1], "nickname", words))
-    return KnownContacts(names=names, keys=tuple(keys))
+def history_contacts(messages: list[real_chat.ChatMessage], owner: str) -> KnownContacts:
+    """The address book the privacy stage reads from this history: the history written as
+    its encrypted backup (every speaker a contact known by their nick), decoded, and read
+    with `KnownContacts.from_recipients`, as the privacy stage does."""
+    with tempfile.TemporaryDirectory() as folder:
+        corpus = real_chat.signal_corpus(messages, owner)
+        backup = real_chat.write_history(corpus, Path(folder) / "in")
+        tables = (
+            SignalProcessor(real_chat.PASSPHRASE, extract_attachments=False)
+            .decode(backup, Path(folder) / "out")
+            .read_tables()
+        )
+    return KnownContacts.from_recipients(tables["recipients"], tables["recipient_names"])
 
 
 def main() -> None:
@@ -79,22 +72,14 @@ def main() -> None:
     owner = real_chat.choose_owner(messages, args.owner, minimum=1)
     texts = [m.text for m in messages]
     started = time.perf_counter()
-    contacts = KnownContacts() if args.no_contacts else nick_contacts(messages)
+    contacts = KnownContacts() if args.no_contacts else history_contacts(messages, owner)
     anonymizer = ConversationAnonymizer(contacts, b"k" * 32, batch_size=64)
     result = anonymizer.anonymize_texts(texts)
     seconds = time.perf_counter() - started
 
-    key = b"d" * 32
-    builder = IdentifierDigestBuilder(
-        IdentifierHasher(key),
-        EnglishLexicon.from_spacy(spacy_pipeline(anonymizer.analyzer.nlp_engine)),
-        load_given_names(),
-    )
-    builder.add_contacts(contacts)
-    builder.add_replacements([None] * len(texts), texts, result.replacements)
-    with tempfile.TemporaryDirectory() as folder:
-        digests = IdentifierDigests.load(builder.write(Path(folder) / "digests.json"), key)
-    scanner = LeakageScanner(digests)
+    with tempfile.TemporaryDirectory() as secrets:  # the privacy stage's own digest step
+        counts = record_identifier_digests(secrets, anonymizer, contacts, None, [(texts, result)])
+        scanner = LeakageScanner(IdentifierDigests.from_data_dir(secrets))
 
     owned = [
         anonymized
@@ -108,7 +93,7 @@ def main() -> None:
         holding += bool(found)
         forms.update(found)
     replaced = sum(len(items) for items in result.replacements)
-    kinds = {kind: builder.counts()[f"identifier_digests_{kind}"] for kind in KINDS}
+    kinds = {kind: counts[f"identifier_digests_{kind}"] for kind in KINDS}
     print(f"messages {len(texts)}  replaced spans {replaced}  anonymized in {seconds:.1f} s")
     print("identifiers digested per kind:", kinds)
     print(f"{holding} of {len(owned)} owner messages hold a recorded real identifier")
