@@ -166,6 +166,8 @@ def differences(
     found = []
     reference = quality[base]
     owner_replies = list(reference.generations.references)
+    base_bigrams = [word_ngrams(text, 2) for text in reference.generations.texts]
+    base_repeated = repeated_line_flags(reference.generations.texts)
     for name, assessment in quality.items():
         if name == base:
             continue
@@ -229,7 +231,7 @@ def differences(
                     "distinct_2",
                     len(assessment.generations.texts),
                     distinct_n_difference(
-                        [word_ngrams(text, 2) for text in reference.generations.texts],
+                        base_bigrams,
                         [word_ngrams(text, 2) for text in assessment.generations.texts],
                     ),
                     better="higher",
@@ -243,8 +245,7 @@ def differences(
                     "repeated_line_share",
                     len(assessment.generations.texts),
                     mean_difference(
-                        repeated_line_flags(reference.generations.texts),
-                        repeated_line_flags(assessment.generations.texts),
+                        base_repeated, repeated_line_flags(assessment.generations.texts)
                     ),
                     better="lower",
                     resamples=resamples,
