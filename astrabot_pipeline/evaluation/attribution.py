@@ -28,7 +28,13 @@ from typing import Any
 import numpy as np
 
 from astrabot_pipeline.errors import SettingError
-from astrabot_pipeline.privacy.pseudonyms import CITIES, FIRST_NAMES, LAST_NAMES, STREET_NAMES
+from astrabot_pipeline.privacy.pseudonyms import (
+    CITIES,
+    FIRST_NAMES,
+    LAST_NAMES,
+    PLACEHOLDER,
+    STREET_NAMES,
+)
 
 NGRAM_ORDERS = (1, 2, 3, 4)
 DEFAULT_FOLDS = 5
@@ -39,7 +45,6 @@ DEFAULT_VOCABULARY = 30_000
 MIN_TEXTS_PER_CLASS = 10
 SMOOTHING = 1.0
 
-_PLACEHOLDER = re.compile(r"<[A-Z_]+>")
 _EMAIL = re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b")
 _NUMBER = re.compile(r"\+?\d[\d\s().-]{5,}\d|\d+")
 _PSEUDONYM = re.compile(
@@ -60,7 +65,7 @@ _SPEAKER_PREFIX = re.compile(r"^(?:<N>\s*)+:\s*")
 def mask_text(text: str) -> str:
     """`text` with placeholders, pseudonyms, e-mail addresses and numbers masked, and
     group-chat "Name: " prefixes dropped from its lines."""
-    text = _PLACEHOLDER.sub("<P>", text)
+    text = PLACEHOLDER.sub("<P>", text)
     text = _EMAIL.sub("<E>", text)
     text = _PSEUDONYM.sub("<N>", text)
     text = _NUMBER.sub("<D>", text)

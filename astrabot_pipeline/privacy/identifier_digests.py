@@ -58,7 +58,11 @@ from astrabot_pipeline.privacy.known_contacts import (
     name_words,
 )
 from astrabot_pipeline.privacy.language import CHAT_WORDS
-from astrabot_pipeline.privacy.pseudonyms import SecretFileError, load_or_create_secret
+from astrabot_pipeline.privacy.pseudonyms import (
+    PLACEHOLDER,
+    SecretFileError,
+    load_or_create_secret,
+)
 from astrabot_pipeline.storage import write_json
 
 if TYPE_CHECKING:
@@ -98,7 +102,6 @@ GUESSED_NAME_ENTITIES = frozenset({"PERSON", "FAMILY_NAME"})
 
 # The three ways a form is hashed: a folded word sequence, a digit string, one token.
 WORDS, DIGITS, TOKEN = "w", "d", "t"
-_PLACEHOLDER = re.compile(r"<[A-Z_]+>")  # Presidio's "replace" operator output: no pseudonym
 _PARTS = re.compile(r"[\n,;]+")
 _EDGE_PUNCTUATION = "\"'`.,;:!?()[]{}<>*_~"
 _SCHEME = re.compile(r"^[a-z][a-z0-9+.\-]*://", re.IGNORECASE)
@@ -383,7 +386,7 @@ class IdentifierDigestBuilder:
 
     def add_pseudonym(self, kind: str, surrogate: str | None) -> None:
         """A surrogate the stage emitted (e.g. a sender's pseudonym): reported apart."""
-        if not isinstance(surrogate, str) or not surrogate or _PLACEHOLDER.fullmatch(surrogate):
+        if not isinstance(surrogate, str) or not surrogate or PLACEHOLDER.fullmatch(surrogate):
             return
         forms = identifier_forms(kind, surrogate)
         for form in forms.whole | forms.partial:

@@ -78,6 +78,9 @@ AREA_CODES = (
 
 PHONE_SLOTS = len(AREA_CODES) * 100  # area code x the 100 lines 555-0100..0199
 
+# What stands for an identifier with no pseudonym kind: Presidio's replace operator writes
+# the entity type in angle brackets ("<URL>", "<IBAN_CODE>").
+PLACEHOLDER = re.compile(r"<[A-Z_]+>")
 _POSSESSIVE = re.compile(r"(?:['’]s|['’])$", re.IGNORECASE)
 _WORD_SPLIT = re.compile(r"(\s+|[._\-])")
 

@@ -38,6 +38,7 @@ from astrabot_pipeline.privacy.pseudonyms import (
     CITIES,
     FIRST_NAMES,
     LAST_NAMES,
+    PLACEHOLDER,
     STREET_NAMES,
     STREET_SUFFIXES,
 )
@@ -46,7 +47,6 @@ from astrabot_pipeline.privacy.validator import is_fictional_number, is_reserved
 NOT_IDENTITIES = frozenset({"DATE_TIME", "NRP", "ORGANIZATION"})
 SCORE_THRESHOLD = 0.5
 BATCH_SIZE = 256
-_PLACEHOLDER = re.compile(r"<[A-Z_]+>")
 _EMAIL = re.compile(r"[\w.+\-']+@([\w\-]+(?:\.[\w\-]+)+)")
 _SURROGATE_WORDS = frozenset(
     word
@@ -149,7 +149,7 @@ def is_our_output(text: str, result: AnalyzerResult) -> bool:
 
 def _our_spans(text: str) -> list[tuple[int, int]]:
     """Placeholders ("<URL>") and e-mail addresses at reserved domains in `text`."""
-    spans = [m.span() for m in _PLACEHOLDER.finditer(text)] if "<" in text else []
+    spans = [m.span() for m in PLACEHOLDER.finditer(text)] if "<" in text else []
     if "@" in text:
         spans += [m.span() for m in _EMAIL.finditer(text) if is_reserved_email_domain(m[1])]
     return spans
