@@ -50,6 +50,7 @@ from astrabot_pipeline.privacy.language import CHAT_WORDS
 from astrabot_pipeline.privacy.name_gazetteer import (
     EnglishLexicon,
     NameGazetteer,
+    load_family_names,
     load_given_names,
 )
 from astrabot_pipeline.privacy.name_overlaps import (
@@ -239,7 +240,7 @@ def build_analyzer(known_contacts: KnownContacts) -> AnalyzerEngine:
         Prefiltered(LuhnCardRecognizer(), prefilter.DIGIT),
         Prefiltered(UsSsnRecognizer(), prefilter.THREE_DIGITS),
         Prefiltered(IpRecognizer(), prefilter.IP_SEPARATOR),
-        Prefiltered(ChatUrlRecognizer(is_chat_word), prefilter.DOT_AND_TWO_LETTERS),
+        Prefiltered(ChatUrlRecognizer(is_chat_word, ordinary), prefilter.DOT_AND_TWO_LETTERS),
         Prefiltered(ChatPhoneRecognizer(), prefilter.DIGIT),
         Prefiltered(StreetAddressRecognizer(), prefilter.DIGIT),
         KnownContactNameRecognizer(known_contacts),
@@ -251,6 +252,8 @@ def build_analyzer(known_contacts: KnownContacts) -> AnalyzerEngine:
             OrdinaryUnlessNamed(ordinary, given_names, dictionary=False),
             supported_entities=nlp_engine.get_supported_entities(),
             given_names=given_names,
+            family_names=load_family_names(),
+            ordinary_words=ordinary,
             supported_language=LANGUAGE,
             name=NER_RECOGNIZER,
         ),

@@ -16,6 +16,7 @@ from presidio_analyzer import Pattern, RecognizerResult
 from presidio_analyzer.nlp_engine import NlpArtifacts
 from presidio_analyzer.predefined_recognizers import SpacyRecognizer, UrlRecognizer
 
+from astrabot_pipeline.privacy.chat_words import OrdinaryWords
 from astrabot_pipeline.privacy.name_context import (
     ADDRESS_TERMS,
     follows_name_label,
@@ -39,6 +40,10 @@ CHAT_URL_PATTERNS = [
     Pattern("host_url", rf"(?i){_NO_WORD_BEFORE}{_HOST}(?::\d{{1,5}})?{_PATH}", 0.5),
 ]
 _PATH_START = regex.compile(r"[/?#:]")
+# The generic top-level domains of the early web: a bare host ending in one is an address.
+# Newer ones are often English words ("properties", "date", "life"), and a file name or a
+# dotted pair of words ends in them ("build.properties", "dc.date.issued").
+CLASSIC_TLDS = frozenset(["com", "net", "org", "edu", "gov", "mil", "int", "info", "biz"])
 _TLD_OF_BARE_HOST = regex.compile(r"\.([a-z]+)\Z", regex.IGNORECASE)
 
 
@@ -47,11 +52,19 @@ class ChatUrlRecognizer(UrlRecognizer):
 
     A run of two or more dots is never part of a host ("buttons....lol", "me too...always"
     stay text), no match starts or ends inside a word, and a bare host with no path
-    ("fun.lol", "ok.so") counts only when its top-level domain is no chat word.
+    ("fun.lol", "ok.so") counts only when its top-level domain is no chat word, nor an
+    ordinary word of three letters or more other than the classic ones ("build.properties",
+    "dc.date" are a file and a field; "example.com", "example.info" are hosts).
     """
 
-    def __init__(self, is_chat_word: Callable[[str], bool], supported_language: str = "en") -> None:
+    def __init__(
+        self,
+        is_chat_word: Callable[[str], bool],
+        ordinary_words: Container[str] = frozenset(),
+        supported_language: str = "en",
+    ) -> None:
         self.is_chat_word = is_chat_word
+        self.ordinary_words = ordinary_words
         super().__init__(
             patterns=CHAT_URL_PATTERNS,
             supported_language=supported_language,
@@ -63,14 +76,18 @@ class ChatUrlRecognizer(UrlRecognizer):
         if lower.startswith(("http://", "https://", "www")) or _PATH_START.search(lower):
             return False
         tld = _TLD_OF_BARE_HOST.search(lower)
-        return tld is None or self.is_chat_word(tld.group(1))
+        if tld is None or self.is_chat_word(tld.group(1)):
+            return True
+        word = tld.group(1)
+        return len(word) > 2 and word not in CLASSIC_TLDS and word in self.ordinary_words
 
 
 _LEADING_WORD = regex.compile(r"[\p{L}][\p{L}'’\-]*")
 # Names and places hold no numbered part and no code: "DS-1349", "UTF-8", "Ember.js",
-# "Manager.getProperty(", "Listener#0" are tickets, encodings, files and code. A name with
-# trailing digits ("sam2", a handle) is kept.
-_NOT_IN_A_NAME = regex.compile(r"-\p{N}|[()\[\]{}<>#_=/\\|$%^*+~`]|\p{L}\.\p{Ll}")
+# "Manager.getProperty(", "Listener#0" are tickets, encodings, files and code, and an
+# ampersand between letters joins an acronym ("Q&A", "R&D"). A name with trailing digits
+# ("sam2", a handle) is kept, and so is "Tom & Jerry".
+_NOT_IN_A_NAME = regex.compile(r"-\p{N}|[()\[\]{}<>#_=/\\|$%^*+~`]|\p{L}\.\p{Ll}|\p{L}&\p{L}")
 # Day and month abbreviations and the month and day names nobody is called ("Fri",
 # "Mar", "Sept", "Monday"); "May", "June", "April" and "August" are given names too.
 _CALENDAR_WORDS = (
@@ -95,6 +112,26 @@ TECHNICAL_ACRONYMS = frozenset(_TECHNICAL_ACRONYMS.split())
 MAX_ACRONYM_LETTERS = 5
 
 
+# What puts a place after it: "in HELSINKI", "flew to HORTEN", "from Greenlander", a house
+# number or postcode of an address ("226 FAUSKE").
+_BEFORE_A_PLACE = regex.compile(
+    r"(?:(?<![\p{L}\p{N}])(?:in|at|to|from|near|around|of|city)|\p{N})[ \t]+\Z",
+    regex.IGNORECASE,
+)
+_PLACE_LOOK_BACK = 12
+
+
+def _follows_place_word(text: str, start: int) -> bool:
+    return bool(_BEFORE_A_PLACE.search(text[max(0, start - _PLACE_LOOK_BACK) : start]))
+
+
+def _is_mostly_lower_case(text: str) -> bool:
+    """Whether most of the letters of a message are lower-case (so its capitals mean something)."""
+    lower = sum(1 for char in text if char.islower())
+    upper = sum(1 for char in text if char.isupper())
+    return lower > 2 * upper
+
+
 def holds_product_word(text: str) -> bool:
     """Whether a word of `text` is shaped like a product's name ("DSpace 7 Sprint")."""
     return any(_PRODUCT_WORD.match(word) for word in _LEADING_WORD.findall(text))
@@ -103,17 +140,24 @@ def holds_product_word(text: str) -> bool:
 class ChatNerRecognizer(SpacyRecognizer):
     """spaCy's people and places, less the ordinary words it tags where capitals say nothing.
 
-    An entity that is a single Capitalized word opening a sentence, or a SHOUTED one, is
-    dropped when that word is ordinary (`ordinary_for_people`, or `ordinary_for_places`
-    for a place) and no chat cue names it ("Max said", "Jack's place"), and so is a short
-    SHOUTED person that is no given name ("JIRA", "OAI"; "tell JOHN" stays); a form
-    label before a colon ("IBAN:", "Tel:") is always dropped, and so is a lone form of address
-    ("Dad", "Babe") or a day or month ("Fri", "Mar"), and any entity holding a numbered
-    part or code ("DS-1349", "UTF-8", "Ember.js") or a product's name: a word with two
-    capitals before its first lower-case letter ("DSpace Steering", "EPerson"), unless
-    it is a given name typed with the shift key held ("JOhn"), or a technical acronym
-    ("REST API"). A span of two or more Capitalized words ("Jack Miller") stays: the
-    family name is the further evidence.
+    Dropped:
+    - a single Capitalized word opening a sentence, or a SHOUTED one, that is ordinary
+      (`ordinary_for_people`, or `ordinary_for_places` for a place) with no chat cue
+      naming it ("Max said", "Jack's place");
+    - a single Capitalized person mid-sentence that is a dictionary word and no given or
+      family name, unless a preposition of place stands before it ("the Item object",
+      "a little Java"; "saw Will", "ask Baker", "moved from Greenlander" stay);
+    - a SHOUTED person or place that is no given or family name: a short person ("JIRA",
+      "OAI"), or any, written in Latin letters, in a message written in lower case and not
+      after a preposition of place ("between JSPUI and XMLUI"; "grew up in KAJAANI" stays);
+    - a person of several words, all dictionary words or acronyms and none a given or
+      family name ("Recent Submissions", "Git Workflow"; "Jack Miller" stays);
+    - a form label before a colon ("IBAN:", "Tel:"), a lone form of address ("Dad",
+      "Babe"), days and months ("Fri", "Mon, Nov"), and any entity holding a numbered part
+      or code ("DS-1349", "UTF-8", "Ember.js", "Q&A") or a product's name: a word with two
+      capitals before its first lower-case letter ("DSpace Steering", "EPerson"), unless
+      it is a given name typed with the shift key held ("JOhn"), or a technical acronym
+      ("REST API").
     """
 
     def __init__(
@@ -122,12 +166,16 @@ class ChatNerRecognizer(SpacyRecognizer):
         ordinary_for_places: Container[str],
         supported_entities: list[str],
         given_names: Container[str] = frozenset(),
+        family_names: Container[str] = frozenset(),
+        ordinary_words: OrdinaryWords | None = None,
         supported_language: str = "en",
         name: str | None = None,
     ) -> None:
         self.ordinary_for_people = ordinary_for_people
         self.ordinary_for_places = ordinary_for_places
         self.given_names = given_names
+        self.family_names = family_names
+        self.ordinary_words = ordinary_words or OrdinaryWords(frozenset(), ())
         super().__init__(
             supported_language=supported_language,
             supported_entities=supported_entities,
@@ -152,32 +200,81 @@ class ChatNerRecognizer(SpacyRecognizer):
         capitalized = [(start, word) for start, word in words if word[0].isupper()]
         if any(is_field_label(text, start, start + len(word)) for start, word in capitalized):
             return len(capitalized) == 1
+        if (
+            capitalized
+            and all(word.lower() in CALENDAR_WORDS for _, word in capitalized)
+            and not follows_name_label(text, capitalized[0][0])
+        ):
+            return True  # "out Fri", "end of Feb / start of Mar", "on Mon, Nov 19"
         if len(capitalized) != 1:
-            return False
+            return self._names_no_one(text, result, words)
         start, word = capitalized[0]
         end = start + len(word)
         if word.lower() in ADDRESS_TERMS:  # "Dad says hi", "love you Babe"
             return True
-        if word.lower() in CALENDAR_WORDS and not follows_name_label(text, start):
-            return True  # "out Fri", "end of Feb / start of Mar"
+        if has_name_cue(text, start, end) or follows_name_label(text, start):
+            return False
         shouted = word.isupper() and len(word) > 1
+        if shouted and self._is_acronym(text, start, word, result.entity_type):
+            return True  # "JIRA", "XMLUI", "in SVN"; not "tell JOHN" or "ask SMITH"
         if not (starts_sentence(text, start) or shouted):
-            return False
-        if has_name_cue(text, start, end):
-            return False
-        if (
-            shouted
-            and len(word) <= MAX_ACRONYM_LETTERS
-            and result.entity_type == "PERSON"
-            and word.lower() not in self.given_names
-        ):
-            return True  # an acronym ("JIRA", "ORCID", "OAI"), not "tell JOHN"
+            # Mid-sentence a capital is evidence, but not for a word that no one is called
+            # ("in the Wiki", "Java 8", "the Item object"); "saw Will", "ask Baker" stay.
+            return (
+                result.entity_type == "PERSON"
+                and self._is_plain_word(word)
+                and not _follows_place_word(text, start)
+            )
         ordinary = (
             self.ordinary_for_places
             if result.entity_type == "LOCATION"
             else self.ordinary_for_people
         )
         return word.lower() in ordinary
+
+    def _is_a_name(self, word: str) -> bool:
+        lower = word.lower()
+        return lower in self.given_names or lower in self.family_names
+
+    def _is_plain_word(self, word: str) -> bool:
+        """A dictionary word that is no given or family name. Words frequent in real text
+        but in no dictionary are often the names of the famous ("Rowling", "Obama")."""
+        return (
+            len(word) > 1
+            and self.ordinary_words.in_dictionary(word.lower())
+            and not self._is_a_name(word)
+        )
+
+    def _is_acronym(self, text: str, start: int, word: str, entity_type: str) -> bool:
+        """A SHOUTED person or place that is no given or family name: an acronym when it
+        is a short "person" ("JIRA", "OAI"), or when the message around it is written in
+        lower case and no preposition of place stands before it ("the XMLUI theme",
+        "XOAI seems"). Towns are written in capitals too ("grew up in KAJAANI", "flew to
+        HORTEN", "ΛΕΥΚΩΣΙΑ"), and acronyms are written in Latin letters without accents."""
+        if entity_type not in ("PERSON", "LOCATION") or self._is_a_name(word):
+            return False
+        if entity_type == "PERSON" and len(word) <= MAX_ACRONYM_LETTERS:
+            return True
+        return (
+            word.isascii() and _is_mostly_lower_case(text) and not _follows_place_word(text, start)
+        )
+
+    def _names_no_one(
+        self, text: str, result: RecognizerResult, words: list[tuple[int, str]]
+    ) -> bool:
+        """A person of several words that are all ordinary words or acronyms and none a
+        given or family name: a heading or a product ("Recent Submissions", "Git
+        Workflow", "Run XOAI"), not "Jack Miller" or "Long Term Support" (Long is a family
+        name). Places keep theirs: "Salt Lake City" is ordinary words."""
+        if result.entity_type != "PERSON" or len(words) < 2:
+            return False
+        if has_name_cue(text, words[0][0], words[-1][0] + len(words[-1][1])):
+            return False
+        return all(
+            (word.isupper() and word.isascii() and len(word) > 1 and not self._is_a_name(word))
+            or self._is_plain_word(word)
+            for _, word in words
+        )
 
     def _names_a_product(self, word: str) -> bool:
         if word in TECHNICAL_ACRONYMS:

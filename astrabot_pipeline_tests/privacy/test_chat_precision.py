@@ -160,3 +160,50 @@ def test_product_names_and_acronyms_are_not_people_or_addresses(anonymizer, text
 )
 def test_names_with_inner_capitals_are_still_people(anonymizer, text, name):
     assert (name, "PERSON") in generic_findings(anonymizer, text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # Dictionary words no one is named, Capitalized mid-sentence (real #duraspace chat)
+        "I'm against adding convenience methods to the Item object unless they need to",
+        "0 no Oracle here either",
+        "I'm thinking of completely replacing Browse and Search with Discovery",
+        "Maybe wrap a little Java around the rendering process in place of the scripts?",
+        # SHOUTED in a message written in lower case, after no preposition of place
+        "is recordGoogleAnalytics() redundant between JSPUI and XMLUI?",
+        "we need more control over XOAI, as it has bugs we cannot fix",
+        "the storage-db implementation initially is testing against DERBY and HSQLDB",
+        # Several words, all ordinary, none a given or family name
+        "Recent Submissions have been in DSpace since the ice age",
+        "I'm all for adding more diagrams around our Git Workflow.",
+        # A file name or a field whose last part is a newer top-level domain
+        "the build will fail by default as there is no build.properties file",
+        "a value of dc.date.issued that looks pretty crazy",
+        # An acronym joined by an ampersand, and a day's abbreviation
+        "any other discussion topics / general Q&A for today?",
+        "Most folks will return to work on Mon, Nov 19",
+    ],
+)
+def test_words_products_and_acronyms_mid_sentence_are_not_identifiers(anonymizer, text):
+    """Issue 20's real-chat precision set: each of these was replaced before."""
+    assert anonymizer.anonymize_texts([text]).texts == [text]
+
+
+@pytest.mark.parametrize(
+    ("text", "name"),
+    [
+        ("I talked to Baker about the release", "Baker"),  # a family name that is a word
+        ("we saw Will at the gym", "Will"),  # a given name that is a word
+        ("I'm in HELSINKI this week", "HELSINKI"),  # a town in capitals after "in"
+        ("grew up in KAJAANI", "KAJAANI"),
+        ("flew to ΛΕΥΚΩΣΙΑ on Monday morning", "ΛΕΥΚΩΣΙΑ"),  # capitals, but not Latin
+        ("ask SMITH about the patch", "SMITH"),  # shouted family name with a cue
+        ("did you hear from Jack Miller yet", "Jack Miller"),
+        ("the site is example.com", "example.com"),  # a classic top-level domain
+        ("see example.info", "example.info"),
+        ("try mysite.properties/login", "mysite.properties/login"),  # a path says web
+    ],
+)
+def test_names_places_and_hosts_beside_those_rules_are_still_replaced(anonymizer, text, name):
+    assert name not in anonymizer.anonymize_texts([text]).texts[0]
