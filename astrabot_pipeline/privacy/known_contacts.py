@@ -277,7 +277,8 @@ class KnownContacts:
     def find_names(self, text: str) -> list[ContactMatch]:
         """Known name forms on word boundaries, case-insensitive, longest first.
 
-        A possessive ("sam's") or glued punctuation/emoji ("Priya!!🎉") is left outside the
+        A possessive ("sam's", and chat's "sams place" with no apostrophe, for a form that
+        is no English word) or glued punctuation/emoji ("Priya!!🎉") is left outside the
         span. A one-word form that is also an English word ("Will", "May", "Rose") is read
         as the word where its neighbours say so (`_used_as_word`), and a stop word ("will")
         or a derived diminutive ("bill") only counts when capitalized.
@@ -290,10 +291,13 @@ class KnownContacts:
         i = 0
         while i < len(words):
             for n in range(min(longest, len(words) - i), 0, -1):
-                form = self.names.get(tuple(word for _, _, word in words[i : i + n]))
+                window = tuple(word for _, _, word in words[i : i + n])
+                form, end = self.names.get(window), words[i + n - 1][1]
+                if form is None:
+                    form, end = self._possessive_without_apostrophe(window), end - 1
                 if form is None or not _gaps_fit(text, words[i : i + n]):
                     continue
-                start, end = words[i][0], words[i + n - 1][1]
+                start = words[i][0]
                 if n == 1 and form.is_common_word and _used_as_word(text, words, i, form):
                     continue
                 matches.append(ContactMatch(start, end, form.key, form.role))
@@ -301,6 +305,15 @@ class KnownContacts:
                 break
             i += 1
         return matches
+
+    def _possessive_without_apostrophe(self, window: tuple[str, ...]) -> NameForm | None:
+        """The form a window ending in "<name>s" names ("ryans", "Gabriellas"), when that
+        form is no English word ("marks", "wills" and "bills" stay words)."""
+        last = window[-1]
+        if len(last) <= MIN_NAME_FORM_CHARS or not last.endswith("s"):
+            return None
+        form = self.names.get((*window[:-1], last[:-1]))
+        return None if form is None or form.is_common_word else form
 
     def find_phones(self, text: str) -> list[ContactMatch]:
         """Known numbers in any formatting: digit runs compared after normalization."""
