@@ -30,6 +30,7 @@ _NATIONAL_ID_CONDITIONS = {
     "EsNieRecognizer": prefilter.SEVEN_DIGITS,
     "FrNirRecognizer": prefilter.THREE_DIGITS,
     "NlBsnRecognizer": prefilter.FOUR_DIGITS,
+    "GbNinoRecognizer": prefilter.DIGIT,
 }
 
 

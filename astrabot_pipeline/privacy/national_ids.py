@@ -1,6 +1,7 @@
 """National identity numbers beyond the US SSN: Presidio's own recognizers for the Polish
 PESEL, the Italian codice fiscale and the Spanish NIF/NIE (each validates its checksum),
-registered for the chat language, and two written here: the French NIR and the Dutch BSN.
+registered for the chat language, and three written here: the French NIR, the Dutch BSN
+and the UK National Insurance number.
 
 Presidio registers its country recognizers for their country's language only ("pl",
 "it", "es"); chat in English quotes them too ("my PESEL is …"), so they are made anew
@@ -18,11 +19,15 @@ from presidio_analyzer.predefined_recognizers import (
     EsNifRecognizer,
     ItFiscalCodeRecognizer,
     PlPeselRecognizer,
+    UkNinoRecognizer,
 )
 
 FR_NIR = "FR_NIR"
 NL_BSN = "NL_BSN"
-NATIONAL_ID_ENTITIES = frozenset({"PL_PESEL", "IT_FISCAL_CODE", "ES_NIF", "ES_NIE", FR_NIR, NL_BSN})
+UK_NINO = "UK_NINO"
+NATIONAL_ID_ENTITIES = frozenset(
+    {"PL_PESEL", "IT_FISCAL_CODE", "ES_NIF", "ES_NIE", FR_NIR, NL_BSN, UK_NINO}
+)
 
 # Sex (1/2, 3/4/7/8 for foreign-born registrations), year, month (01-12, 20-42 and 50-99
 # when unknown), department (2A/2B in Corsica) or overseas code, commune, order, key.
@@ -97,6 +102,41 @@ class NlBsnRecognizer(PatternRecognizer):
         return bsn_eleven_proof_holds(pattern_text)
 
 
+# Two letters, six digits (in pairs or not) and a letter: "AB 12 34 56 C", "ZZ 303875 T".
+NINO_SHAPE = r"(?<![\w+.\-/])[A-Za-z]{2} ?[0-9]{2} ?[0-9]{2} ?[0-9]{2} ?[A-Za-z](?!\w)"
+NINO_CONTEXT = re.compile(r"\b(?:ni ?(?:no|num|number)|national insurance|nino)\b", re.IGNORECASE)
+
+
+class GbNinoRecognizer(PatternRecognizer):
+    """UK National Insurance number: a number of the allocated shape anywhere (Presidio's
+    pattern: no BG, GB, NK, KN, NT, TN or ZZ prefix, a suffix A-D), and any number of the
+    shape where the message names it ("my NI number is ZZ 303875 T": what a person calls
+    their NI number is theirs, valid or mistyped). It has no checksum."""
+
+    def __init__(self, supported_language: str = "en") -> None:
+        super().__init__(
+            supported_entity=UK_NINO,
+            patterns=[*UkNinoRecognizer.PATTERNS, Pattern("nino_named", NINO_SHAPE, 0.5)],
+            context=list(UkNinoRecognizer.CONTEXT),
+            supported_language=supported_language,
+            name="GbNinoRecognizer",
+        )
+
+    def analyze(self, text, entities, nlp_artifacts=None, regex_flags=None):
+        found = super().analyze(text, entities, nlp_artifacts, regex_flags)
+        if NINO_CONTEXT.search(text) is not None:
+            return found
+        allocated = [p for p in self.patterns if p.name != "nino_named"]
+        return [
+            result
+            for result in found
+            if any(
+                re.fullmatch(pattern.regex, text[result.start : result.end])
+                for pattern in allocated
+            )
+        ]
+
+
 def national_id_recognizers(language: str = "en") -> list[EntityRecognizer]:
     """Presidio's PESEL, codice fiscale, NIF and NIE recognizers for `language`, then ours."""
     return [
@@ -106,4 +146,5 @@ def national_id_recognizers(language: str = "en") -> list[EntityRecognizer]:
         EsNieRecognizer(supported_language=language),
         FrNirRecognizer(language),
         NlBsnRecognizer(language),
+        GbNinoRecognizer(language),
     ]

@@ -19,14 +19,44 @@ from astrabot_pipeline.privacy.recognizers import SpanRecognizer
 
 SOCIAL_HANDLE = "SOCIAL_HANDLE"
 _FLAGS = regex.IGNORECASE
-PLATFORM = (
-    r"(?:insta(?:gram)?|ig|snap(?:chat)?|sc|twitter|tiktok|tt|discord|threads|telegram|tg"
-    r"|bluesky|bsky|mastodon|twitch|youtube|yt|reddit|github|linkedin)"
+_PLATFORM_NAMES = (
+    "insta instagram ig snap snapchat sc twitter tiktok tt discord threads telegram tg "
+    "bluesky bsky mastodon twitch youtube yt reddit github linkedin"
 )
+PLATFORM_NAMES = tuple(_PLATFORM_NAMES.split())
+# Chat types fast: a platform named with two neighbouring letters swapped ("intsa",
+# "isnta", "titkok") is still named. Only names of five letters or more: no such variant
+# is an English word (unit/test_social_handles.py checks it against the dictionary).
+MIN_TRANSPOSED_LETTERS = 5
+
+
+def transpositions(word: str) -> list[str]:
+    """`word` with each pair of neighbouring, different letters swapped."""
+    return [
+        word[:i] + word[i + 1] + word[i] + word[i + 2 :]
+        for i in range(len(word) - 1)
+        if word[i] != word[i + 1]
+    ]
+
+
+_SPELLINGS = sorted(
+    {
+        *PLATFORM_NAMES,
+        *(
+            variant
+            for name in PLATFORM_NAMES
+            if len(name) >= MIN_TRANSPOSED_LETTERS
+            for variant in transpositions(name)
+        ),
+    },
+    key=lambda spelling: (-len(spelling), spelling),
+)
+PLATFORM = "(?:" + "|".join(_SPELLINGS) + ")"
 # Every handle found holds an "@" or names a platform (the prefilter condition).
 PLATFORM_OR_AT = regex.compile(rf"@|\b{PLATFORM}\b", _FLAGS)
 _PLATFORM_NAMED = regex.compile(rf"\b{PLATFORM}\b", _FLAGS)
-_HANDLE = r"[\w.]{2,30}(?:#[0-9]{4})?"
+# Letters, digits, dots, underscores, and hyphens inside ("@van-dijk.anna").
+_HANDLE = r"[\w.][\w.\-]{0,28}[\w.](?:#[0-9]{4})?"
 _AT_HANDLE = regex.compile(rf"(?<![\w@.])@{_HANDLE}", _FLAGS)
 _NAMED_HANDLE = regex.compile(
     rf"\b{PLATFORM}\b(?:[ \t]+(?:handle|username|user|name|id|acc(?:ount)?|@))?"

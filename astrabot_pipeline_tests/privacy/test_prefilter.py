@@ -30,7 +30,11 @@ from astrabot_pipeline.privacy.anonymizer import LANGUAGE, analyze_batch, is_cha
 from astrabot_pipeline.privacy.birth_dates import BirthDateRecognizer
 from astrabot_pipeline.privacy.chat_recognizers import ChatUrlRecognizer
 from astrabot_pipeline.privacy.licence_plates import LicencePlateRecognizer
-from astrabot_pipeline.privacy.national_ids import FrNirRecognizer, NlBsnRecognizer
+from astrabot_pipeline.privacy.national_ids import (
+    FrNirRecognizer,
+    GbNinoRecognizer,
+    NlBsnRecognizer,
+)
 from astrabot_pipeline.privacy.prefilter import (
     AT_SIGN,
     DIGIT,
@@ -89,6 +93,7 @@ EDGE_CASES = [
     "my PESEL is 44051401359, codice fiscale RSSMRA85T10A562S",
     "DNI 12345678Z, NIE X1234567L",
     "NIR 1 85 05 78 006 084 91 and my bsn is 123456782",
+    "my NI number is ZZ 30 38 75 T, hers AB123456C",
 ]
 
 
@@ -206,6 +211,8 @@ CONDITIONS = [
      st.text(_NEAR_NUMBERS + "XYZTRW", min_size=8)),
     (FrNirRecognizer, THREE_DIGITS, st.text(_NEAR_NUMBERS + "AB", min_size=15)),
     (NlBsnRecognizer, FOUR_DIGITS, st.text(_NEAR_NUMBERS, min_size=9).map("bsn ".__add__)),
+    (GbNinoRecognizer, DIGIT,
+     st.text(_NEAR_NUMBERS + "ABCTZ", min_size=9).map("NI number ".__add__)),
 ]  # fmt: skip
 
 

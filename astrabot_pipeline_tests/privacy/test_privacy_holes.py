@@ -157,6 +157,9 @@ FOUND = {
         ("my snap is lenak92", "lenak92", "SOCIAL_HANDLE"),
         ("follow me on tiktok @dancequeen_x", "dancequeen", "SOCIAL_HANDLE"),
         ("discord: lena#4821", "lena#4821", "SOCIAL_HANDLE"),
+        ("add me on intsa @huntann", "huntann", "SOCIAL_HANDLE"),  # a platform mistyped
+        ("follow @brookegriffin on titkok shes hilarious", "brookegriffin", "SOCIAL_HANDLE"),
+        ("add me on insta @van-dijk.anna", "van-dijk.anna", "SOCIAL_HANDLE"),  # hyphens
     ],
     "plates": [
         ("my car is B-KL 4821", "B-KL 4821", "LICENCE_PLATE"),
@@ -176,6 +179,9 @@ FOUND = {
         (f"numéro de sécu {_nir('1850578006084')}", _nir("1850578006084"), "FR_NIR"),
         (f"NIR {_nir('255082A212345')}", _nir("255082A212345")[-6:], "FR_NIR"),
         ("my bsn is 123456782", "123456782", "NL_BSN"),
+        ("my NI number is AB 12 34 56 C", "34 56", "UK_NINO"),
+        ("they need my NI number for the form: ZZ378960T", "378960", "UK_NINO"),  # named
+        ("national insurance no ZZ 303875 T", "303875", "UK_NINO"),
     ],
     "dates of birth": [
         ("DOB 03/04/1990", "03/04/1990", "DATE_OF_BIRTH"),
@@ -191,11 +197,23 @@ FOUND = {
 KEPT = {
     "handles": ["my insta is private lol", "@Sam look at this"],
     "plates": ["the AB-482-QX part number"],
-    "national ids": [f"NIR {_nir('1850578006084')[:-2]}00", "order number 123456782"],
+    "national ids": [
+        f"NIR {_nir('1850578006084')[:-2]}00",
+        "order number 123456782",
+        "order ZZ123456T shipped",  # the shape, unallocated, and no NI number named
+    ],
     "dates of birth": ["see you 03/04/2025"],
     "titled names": ["my dr appointment is at 3", "i miss you"],
 }
-NEW_KINDS = {"SOCIAL_HANDLE", "LICENCE_PLATE", "DATE_OF_BIRTH", "FAMILY_NAME", "FR_NIR", "NL_BSN"}
+NEW_KINDS = {
+    "SOCIAL_HANDLE",
+    "LICENCE_PLATE",
+    "DATE_OF_BIRTH",
+    "FAMILY_NAME",
+    "FR_NIR",
+    "NL_BSN",
+    "UK_NINO",
+}
 
 
 @pytest.mark.parametrize("kind", list(FOUND))
