@@ -39,6 +39,10 @@ the asset with its type and location only (see `defs/errors.py`).
     + TrainingDivergedError (ArithmeticError)  training/stages.py
     + AdapterNotFoundError (FileNotFoundError)  training/stages.py
   x EvaluationError (ValueError)             evaluation/perplexity.py
+  x NitterReplyError                         enrichment/errors.py: a reply not read (a failed fetch)
+    + ReplyTooLargeError
+    + UnsupportedEncodingError
+    + CorruptEncodingError
   x UiCheckError (RuntimeError)              ui_check.py: the UI's server or browser failed
 """
 

@@ -3,12 +3,15 @@
 It serves the fixture pages (`fixtures/nitter/`) per tweet id according to a scenario
 table, and records every request it gets (path, headers, time), so tests can assert what
 the client sent and when. A scenario is one `Reply` or a list of them, answered in turn
-(the last one repeats): e.g. a 429 with Retry-After, then the tweet.
+(the last one repeats): e.g. a 429 with Retry-After, then the tweet. A reply can also be
+trickled a byte at a time, as a hostile instance would, for at most `TRICKLE_FOR` seconds.
 """
 
 from __future__ import annotations
 
+import itertools
 import socket
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -16,10 +19,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any, Literal
 
 import httpx
 
+from astrabot_pipeline.enrichment.request_deadline import DeadlineTransport
+
 FIXTURES = Path(__file__).parent / "fixtures" / "nitter"
+TRICKLE_FOR = 3.0  # seconds a trickling reply goes on before the server gives up
 
 
 def page(name: str) -> bytes:
@@ -32,6 +39,10 @@ class Reply:
     body: bytes = b""
     headers: tuple[tuple[str, str], ...] = ()
     delay: float = 0.0  # seconds before the status line (a slow server)
+    trickle: float = 0.0  # seconds between single bytes of what `trickled` names
+    # "head": endless header lines; "body": the body (the head at once); "chunks": the head
+    # at once, then an endless chunked body
+    trickled: Literal["head", "body", "chunks"] = "body"
 
 
 TWEET = Reply(200, page("single_tweet.html"), (("Set-Cookie", "session=tracker"),))
@@ -95,6 +106,9 @@ def _handler(server: NitterServer) -> type[BaseHTTPRequestHandler]:
             reply = server.reply_for(self.path)
             if reply.delay:
                 time.sleep(reply.delay)
+            if reply.trickle:
+                self.trickle(reply)
+                return
             try:
                 self.send_response(reply.status)
                 for name, value in reply.headers:
@@ -106,18 +120,48 @@ def _handler(server: NitterServer) -> type[BaseHTTPRequestHandler]:
             except (BrokenPipeError, ConnectionResetError):
                 pass  # the client gave up (timeout, size cap): that is what is tested
 
+        def trickle(self, reply: Reply) -> None:
+            self.close_connection = True
+            slowly: Iterator[int]
+            head = f"HTTP/1.1 {reply.status} OK\r\nContent-Type: text/html\r\n".encode()
+            if reply.trickled == "head":
+                at_once, slowly = b"", itertools.chain(head, itertools.cycle(b"X-Slow: 1\r\n"))
+            elif reply.trickled == "body":
+                at_once = head + f"Content-Length: {len(reply.body)}\r\n\r\n".encode()
+                slowly = iter(reply.body)
+            else:
+                at_once = head + b"Transfer-Encoding: chunked\r\n\r\n"
+                slowly = itertools.cycle(b"1\r\nx\r\n")
+            until = time.monotonic() + TRICKLE_FOR
+            try:
+                self.wfile.write(at_once)
+                for byte in slowly:
+                    if time.monotonic() > until:
+                        break
+                    self.wfile.write(bytes((byte,)))
+                    time.sleep(reply.trickle)
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # the client gave up: what the tests want
+
         def log_message(self, *args: object) -> None:
             pass
 
     return Handler
 
 
+class _QuietServer(ThreadingHTTPServer):
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if not isinstance(sys.exc_info()[1], ConnectionError):  # the client hung up
+            super().handle_error(request, client_address)
+
+
 @contextmanager
 def serving(server: NitterServer) -> Iterator[NitterServer]:
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(server))
+    httpd = _QuietServer(("127.0.0.1", 0), _handler(server))
     httpd.daemon_threads = True
     server.url = f"http://127.0.0.1:{httpd.server_address[1]}"
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    # a short poll: shutdown() waits up to one interval (0.5 s by default)
+    thread = threading.Thread(target=httpd.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     try:
         yield server
@@ -135,11 +179,11 @@ def refused_url() -> str:
 
 
 class RecordingTransport(httpx.BaseTransport):
-    """An httpx transport that records every request's host before sending it (and, with
-    `fail_after`, raises as if the process died after that many requests)."""
+    """The client's own transport, recording every request's host before sending it (and,
+    with `fail_after`, raising as if the process died after that many requests)."""
 
     def __init__(self, fail_after: int | None = None) -> None:
-        self.inner = httpx.HTTPTransport()
+        self.inner = DeadlineTransport()
         self.hosts: list[str] = []
         self.fail_after = fail_after
 

@@ -14,11 +14,18 @@ server. So every request is bounded and every failure has a reason:
   instance with exponential backoff and full jitter, up to `max_attempts`; an instance
   that keeps failing (`REST_AFTER_FAILURES` in a row) is rested for a growing time and
   skipped meanwhile; the healthiest instance is tried first.
-- A body is read up to `max_response_bytes` (then: too_large); a page is classified by
+- One request, connect, headers and body together, ends within `timeout_seconds` and
+  within what is left of the run's budget, however slowly the server trickles bytes
+  (`request_deadline`).
+- A body is read from the raw stream and decoded by `reply_body`: at most
+  `max_response_bytes` as sent and decoded (then: too_large), one layer of gzip or deflate
+  (stacked or other encodings: unsupported_encoding; a broken stream: corrupt_encoding).
+  Only a 200 or 404 answer's body is read at all. A page is classified by
   `parser.parse_status_page` (tweet, not found, challenge, error panel, unknown layout),
   and anything but a tweet or a final "not found" sends the lookup to the next instance.
 - A run has a total time budget: when it is spent, the remaining tweets stay unresolved
-  with reason `budget`, before any request that could not finish in time.
+  with reason `budget`, before any request that could not finish in time, and a request
+  still going is cut.
 - The SQLite cache (`cache.TweetCache`) is consulted first: a resolved or gone tweet is
   never fetched again; a transient failure is stored with the earliest time to retry.
 
@@ -49,7 +56,10 @@ from astrabot_pipeline.enrichment.columns import (
     TWEET_QUOTED_TEXT_COLUMN,
     TWEET_TEXT_COLUMN,
 )
+from astrabot_pipeline.enrichment.errors import NitterReplyError
 from astrabot_pipeline.enrichment.parser import PageKind, PageReason, ParsedTweet, parse_status_page
+from astrabot_pipeline.enrichment.reply_body import ACCEPT_ENCODING, read_body
+from astrabot_pipeline.enrichment.request_deadline import DeadlineTransport, request_deadline
 from astrabot_pipeline.enrichment.tweets import (
     TweetReference,
     count_tco_links_many,
@@ -73,6 +83,7 @@ _HEADERS = {
     "User-Agent": USER_AGENT,
     "Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8",
     "Accept-Language": "en-US,en;q=0.5",
+    "Accept-Encoding": ACCEPT_ENCODING,  # what reply_body decodes (httpx would add br, zstd)
 }
 DEFAULT_MAX_RESPONSE_BYTES = 2_000_000
 DEFAULT_MAX_ATTEMPTS = 3  # per tweet and instance, for transient failures
@@ -106,7 +117,7 @@ class LinkStatus(StrEnum):
 # Failure reasons besides the parser's page reasons.
 DISABLED, BUDGET, RETRY_LATER = "disabled", "budget", "retry_later"
 RATE_LIMITED, SERVER_ERROR, TIMEOUT = "rate_limited", "server_error", "timeout"
-CONNECT_ERROR, TOO_LARGE, REDIRECT = "connect_error", "too_large", "redirect"
+CONNECT_ERROR, REDIRECT = "connect_error", "redirect"
 HTTP_ERROR, INSTANCES_RESTING = "http_error", "instances_resting"
 
 
@@ -219,6 +230,7 @@ class TwitterExtractor:
         self.time_budget_seconds = time_budget_seconds
         self.max_attempts = max_attempts
         self.max_response_bytes = max_response_bytes
+        self.timeout_seconds = timeout_seconds
         self.backoff_base_seconds = backoff_base_seconds
         self.cache = cache if cache is not None else TweetCache(None)
         self.stats = EnrichmentStats()
@@ -232,7 +244,7 @@ class TwitterExtractor:
                 cookies=CookieJar(policy=_NoCookies()),
                 follow_redirects=False,
                 trust_env=False,
-                transport=transport,
+                transport=transport if transport is not None else DeadlineTransport(),
             )
             if self.instances
             else None
@@ -318,6 +330,8 @@ class TwitterExtractor:
                 instance.rests = 0
                 return attempt
             self.stats.failed_requests[attempt.reason or HTTP_ERROR] += 1
+            if attempt.reason == BUDGET:
+                return attempt  # the run's time is up, through no fault of the instance
             if attempt.retry_after is not None:
                 retry = min(attempt.retry_after, MAX_RETRY_AFTER_SECONDS)
                 instance.next_request_at = max(instance.next_request_at, self._clock() + retry)
@@ -339,23 +353,26 @@ class TwitterExtractor:
     def _request(self, instance: _Instance, tweet_id: str) -> _Attempt:
         assert self._client is not None
         url = f"{instance.base}/i/status/{tweet_id}"
-        timeout = httpx.Timeout(min(self._client.timeout.read or 10.0, self._budget_left()))
+        seconds = min(self.timeout_seconds, self._budget_left())
         self.stats.requests += 1
         instance.next_request_at = self._clock() + self.rate_limit_delay
         try:
-            with self._client.stream("GET", url, timeout=timeout) as response:
-                body, complete = self._read_capped(response)
+            with request_deadline(seconds), self._client.stream("GET", url) as response:
                 status, headers = response.status_code, response.headers
+                # Only a page is read: a redirect, 429 or 5xx is told by its status line.
+                page = read_body(response, self.max_response_bytes) if status in (200, 404) else b""
         except httpx.TimeoutException:
+            if self._budget_left() <= 0:  # the request was cut by the run's budget
+                return _Attempt(reason=BUDGET)
             return _Attempt(reason=TIMEOUT, transient=True)
         except httpx.TransportError:
             return _Attempt(reason=CONNECT_ERROR, transient=True)
+        except NitterReplyError as error:
+            return _Attempt(reason=error.reason)
         finally:
             self._client.cookies.clear()
         if 300 <= status < 400:
             return _Attempt(reason=REDIRECT)
-        if not complete:
-            return _Attempt(reason=TOO_LARGE)
         retry_after = _retry_after_seconds(headers.get("retry-after"))
         if status == 429:
             return _Attempt(reason=RATE_LIMITED, retry_after=retry_after, transient=True)
@@ -363,7 +380,7 @@ class TwitterExtractor:
             return _Attempt(reason=SERVER_ERROR, retry_after=retry_after, transient=True)
         if status not in (200, 404):
             return _Attempt(reason=HTTP_ERROR)
-        return self._classify(tweet_id, body.decode("utf-8", errors="replace"), retry_after)
+        return self._classify(tweet_id, page.decode("utf-8", errors="replace"), retry_after)
 
     def _classify(self, tweet_id: str, page: str, retry_after: float | None) -> _Attempt:
         parsed = parse_status_page(page, tweet_id)
@@ -379,19 +396,6 @@ class TwitterExtractor:
         if parsed.kind is PageKind.CHALLENGE:
             return _Attempt(reason=f"challenge_{reason}")
         return _Attempt(reason=f"unknown_layout_{reason}")
-
-    def _read_capped(self, response: httpx.Response) -> tuple[bytes, bool]:
-        """The body up to the size cap, and whether it was complete."""
-        declared = response.headers.get("content-length")
-        if declared and declared.isdigit() and int(declared) > self.max_response_bytes:
-            return b"", False
-        chunks, size = [], 0
-        for chunk in response.iter_bytes():
-            size += len(chunk)
-            if size > self.max_response_bytes:
-                return b"", False
-            chunks.append(chunk)
-        return b"".join(chunks), True
 
     # -- time ----------------------------------------------------------------------------
 

@@ -11,5 +11,5 @@ class NitterResource(dg.ConfigurableResource):
     enabled: bool = False
     instances: list[str] = []  # base URLs, e.g. ["http://127.0.0.1:8080"] (self-hosted)
     rate_limit_delay: float = 2.0  # seconds between two requests to one host
-    timeout_seconds: float = 10.0  # connect and read timeouts of one request
+    timeout_seconds: float = 10.0  # the most one request takes: connect, headers and body
     time_budget_seconds: float = 600.0  # the rest stays unresolved after this, per run
