@@ -53,7 +53,10 @@ def decoded_backup(
         passphrase=signal.passphrase,
         aci=signal.aci,
         desktop_key=signal.desktop_key,
-        options={"extract_attachments": config.extract_attachments},
+        options={
+            "extract_attachments": config.extract_attachments,
+            "backup_sha256": signal.fingerprint(backup),
+        },
     )
     tables = read_tables(out_dir)
     generated_demo = is_generated_demo_backup(backup)
