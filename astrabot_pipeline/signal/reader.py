@@ -516,8 +516,8 @@ class BackupReader:
         remaining = self.file_size - offset
         if length + MAC_SIZE > remaining:
             raise TruncatedBackupError(
-                f"the {kind} data after frame {index} (byte offset {offset}) needs "
-                f"{length + MAC_SIZE} bytes but only {remaining} remain: the file is truncated"
+                f"the {kind} data after frame {index} (byte offset {offset}) runs past the end "
+                f"of the file (only {remaining} bytes remain): the file is truncated"
             )
         unit = self._cipher.next_unit()
         target = self._blob_target(kind, row_id, name)
