@@ -155,14 +155,23 @@ def _detect_file(path: Path) -> InputKind | None:
     return None
 
 
+def _member(path: Path) -> bool:
+    """A regular file in an input folder, not a symbolic link: a link in a folder someone
+    sent (`main` -> a file of yours) makes the folder no input of any kind."""
+    try:
+        return stat.S_ISREG(path.lstat().st_mode)
+    except OSError:
+        return False
+
+
 def _detect_folder(path: Path) -> InputKind | None:
-    if (path / "main").is_file():
+    if _member(path / "main"):
         return InputKind.BACKUP_V2
-    if (path / "main.jsonl").is_file():
+    if _member(path / "main.jsonl"):
         return InputKind.BACKUP_V2_EXPORT
-    if (path / "sql" / "db.sqlite").is_file() or (path / "db.sqlite").is_file():
+    if _member(path / "sql" / "db.sqlite") or _member(path / "db.sqlite"):
         return InputKind.DESKTOP
-    if any((path / name).is_file() for name in _CSV_MESSAGE_FILES):
+    if any(_member(path / name) for name in _CSV_MESSAGE_FILES):
         return InputKind.CSV_EXPORT
     return None
 

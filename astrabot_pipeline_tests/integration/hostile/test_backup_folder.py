@@ -224,3 +224,8 @@ def test_a_link_inside_a_backup_folder_input_is_not_part_of_it(tmp_path, folder)
     discovery._hash_files.cache_clear()
     assert content_sha256(snapshot) == before
     assert discovery.input_size(snapshot) == 64
+    # A folder whose `main` itself is a link is no input at all.
+    (snapshot / "main").unlink()
+    (snapshot / "main").symlink_to(outside)
+    with pytest.raises(NoBackupFoundError):
+        newest_backup(folder)
