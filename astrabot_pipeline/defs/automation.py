@@ -14,7 +14,11 @@ import dagster as dg
 
 from astrabot_pipeline.defs.ingest import decoded_backup, signal_backup
 from astrabot_pipeline.defs.resources.backup import SignalBackupResource
-from astrabot_pipeline.signal.discovery import NoBackupFoundError, content_sha256, settledness
+from astrabot_pipeline.signal.discovery import (
+    BackupTooLargeError,
+    NoBackupFoundError,
+    settledness,
+)
 
 full_pipeline_job = dg.define_asset_job(
     "astrabot_full_pipeline",
@@ -52,10 +56,12 @@ def new_backup_sensor(context: dg.SensorEvaluationContext, signal: SignalBackupR
         newest = signal.newest()
     except NoBackupFoundError:
         return dg.SkipReason("no backup in the backup folder yet")
+    except BackupTooLargeError as error:
+        return dg.SkipReason(str(error))
     state = settledness(newest)
     if not state.settled:
         return dg.SkipReason(state.reason)
-    digest = content_sha256(newest)
+    digest = signal.fingerprint(newest)
     if digest == context.cursor:
         return dg.SkipReason("newest backup already processed")
     context.update_cursor(digest)

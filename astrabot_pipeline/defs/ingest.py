@@ -11,7 +11,6 @@ from astrabot_pipeline.defs.resources.decoder import DecoderLauncherResource
 from astrabot_pipeline.defs.resources.paths import AstrabotPathsResource
 from astrabot_pipeline.history_origin import is_generated_demo_backup, record_history_origin
 from astrabot_pipeline.signal import read_tables
-from astrabot_pipeline.signal.discovery import content_sha256
 from astrabot_pipeline.signal.tables import SchemaMismatchError, conform
 
 
@@ -25,7 +24,7 @@ class DecodeConfig(dg.Config):
 )
 @redact_failures
 def signal_backup(signal: SignalBackupResource) -> dg.DataVersion:
-    return dg.DataVersion(content_sha256(signal.newest()))
+    return dg.DataVersion(signal.fingerprint(signal.newest()))
 
 
 @dg.asset(
@@ -54,7 +53,10 @@ def decoded_backup(
         passphrase=signal.passphrase,
         aci=signal.aci,
         desktop_key=signal.desktop_key,
-        options={"extract_attachments": config.extract_attachments},
+        options={
+            "extract_attachments": config.extract_attachments,
+            "backup_sha256": signal.fingerprint(backup),
+        },
     )
     tables = read_tables(out_dir)
     generated_demo = is_generated_demo_backup(backup)

@@ -9,11 +9,15 @@ Android database; and a signalbackup-tools `--exportcsv` folder.
 from __future__ import annotations
 
 import errno
+import fcntl
+import os
 import sqlite3
+import stat
 import struct
 import zipfile
 from enum import StrEnum
 from pathlib import Path
+from typing import BinaryIO
 
 from astrabot_pipeline.signal.errors import CorruptInputError, UnsupportedBackupError
 
@@ -41,8 +45,48 @@ SUPPORTED = (
 )
 
 
+def file_type(mode: int) -> str:
+    """What a non-regular entry is, in words (for messages)."""
+    for test, name in (
+        (stat.S_ISFIFO, "a named pipe"),
+        (stat.S_ISSOCK, "a socket"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISLNK, "a symbolic link"),
+    ):
+        if test(mode):
+            return name
+    return "not a regular file"
+
+
+def not_a_file(name: str, mode: int) -> UnsupportedBackupError:
+    return UnsupportedBackupError(
+        f"{name} is {file_type(mode)}, not a file or folder: a backup is read only from a "
+        "regular file or a backup folder; use the backup itself"
+    )
+
+
+def open_regular(path: str | os.PathLike[str], buffering: int = -1) -> BinaryIO:
+    """Open `path` for reading only if it is a regular file, checked on the open file itself.
+
+    Opening a named pipe with a plain `open` waits forever for a writer; the non-blocking
+    open returns at once, and `fstat` on the descriptor cannot be fooled by a rename
+    between a check and the open. UnsupportedBackupError for anything but a regular file.
+    """
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            raise not_a_file(Path(path).name, mode)
+        fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) & ~os.O_NONBLOCK)
+        return os.fdopen(fd, "rb", buffering=buffering)
+    except BaseException:
+        os.close(fd)
+        raise
+
+
 def _head(path: Path, size: int = 64) -> bytes:
-    with open(path, "rb") as handle:
+    with open_regular(path) as handle:
         return handle.read(size)
 
 
@@ -111,14 +155,23 @@ def _detect_file(path: Path) -> InputKind | None:
     return None
 
 
+def _member(path: Path) -> bool:
+    """A regular file in an input folder, not a symbolic link: a link in a folder someone
+    sent (`main` -> a file of yours) makes the folder no input of any kind."""
+    try:
+        return stat.S_ISREG(path.lstat().st_mode)
+    except OSError:
+        return False
+
+
 def _detect_folder(path: Path) -> InputKind | None:
-    if (path / "main").is_file():
+    if _member(path / "main"):
         return InputKind.BACKUP_V2
-    if (path / "main.jsonl").is_file():
+    if _member(path / "main.jsonl"):
         return InputKind.BACKUP_V2_EXPORT
-    if (path / "sql" / "db.sqlite").is_file() or (path / "db.sqlite").is_file():
+    if _member(path / "sql" / "db.sqlite") or _member(path / "db.sqlite"):
         return InputKind.DESKTOP
-    if any((path / name).is_file() for name in _CSV_MESSAGE_FILES):
+    if any(_member(path / name) for name in _CSV_MESSAGE_FILES):
         return InputKind.CSV_EXPORT
     return None
 
@@ -126,9 +179,16 @@ def _detect_folder(path: Path) -> InputKind | None:
 def detect_input(path: str | Path) -> InputKind:
     """The kind of history at `path`; UnsupportedBackupError (saying what is) otherwise."""
     path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(errno.ENOENT, "no such file or folder", str(path))
-    kind = _detect_folder(path) if path.is_dir() else _detect_file(path)
+    try:
+        mode = path.stat().st_mode  # a symlink's target: the caller named the link
+    except FileNotFoundError:
+        raise FileNotFoundError(errno.ENOENT, "no such file or folder", str(path)) from None
+    if stat.S_ISDIR(mode):
+        kind = _detect_folder(path)
+    elif stat.S_ISREG(mode):
+        kind = _detect_file(path)
+    else:
+        raise not_a_file(path.name, mode)
     if kind is None:
         raise UnsupportedBackupError(f"{path.name} is not a supported input; expected {SUPPORTED}")
     return kind
@@ -139,11 +199,24 @@ DETECTION_ERRORS = (UnsupportedBackupError, OSError, sqlite3.DatabaseError, zipf
 
 
 def is_supported_input(path: Path) -> bool:
-    """True when `path` is an input this project decodes (sidecar and hidden files are not)."""
+    """True when `path` is an input this project decodes (sidecar and hidden files are not).
+
+    Stricter than `detect_input`, which lets a damaged file named `.backup` or `.jsonl`
+    through so the decoder can say what is wrong with it: here the content must look like
+    its kind (a legacy header frame, a JSON object), since whatever is found in the watched
+    folder is hashed and decoded without anyone asking.
+    """
     if path.name.startswith(".") or path.name.endswith(".canaries.json"):
         return False
     try:
-        detect_input(path)
+        kind = detect_input(path)
+        if path.is_dir():
+            return True
+        head = _head(path)
     except DETECTION_ERRORS:
         return False
+    if kind is InputKind.LEGACY_BACKUP:
+        return _is_legacy_backup(head)
+    if kind is InputKind.BACKUP_V2_EXPORT and path.suffix == ".jsonl":
+        return head.removeprefix(b"\xef\xbb\xbf").lstrip().startswith(b"{")
     return True

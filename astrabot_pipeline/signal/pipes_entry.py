@@ -1,7 +1,7 @@
 """The decoder as an external process for Dagster Pipes: `python -m astrabot_pipeline.signal.pipes_entry`.
 
 Launched by the `decoder` resource as a subprocess or in the decoder image. Extras carry
-`backup_path`, `out_dir` and options; the secrets (passphrase, ACI, Desktop key) are read by
+`backup_path`, `out_dir`, the backup's `backup_sha256` (optional) and options; the secrets (passphrase, ACI, Desktop key) are read by
 `settings.read_secrets` from the files named by ASTRABOT_*_FILE (or, failing that, from
 their SIGNAL_* variables), never from extras or arguments. Only counts, versions, timings
 and safe failure messages go back to Dagster.
@@ -42,11 +42,13 @@ __all__ = [
 
 
 def materialization_metadata(
-    result: DecodeResult, backup: Path
+    result: DecodeResult, backup: Path, backup_sha256: str | None = None
 ) -> dict[str, PipesMetadataRawValue]:
-    """Counts, versions and timings of a decode: what the asset shows (never text)."""
+    """Counts, versions and timings of a decode: what the asset shows (never text). The
+    backup's hash is the one the asset passed (from the hash cache) when it passed one: a
+    backup of tens of GB is not read a second time just for this."""
     return {
-        "backup_sha256": content_sha256(backup),
+        "backup_sha256": backup_sha256 or content_sha256(backup),
         "backup_version": result.backup_version,
         "database_version": result.database_version,
         "frames": result.frames,
@@ -103,7 +105,9 @@ def run(pipes: PipesContext) -> int:
         return EXIT_DECODE_FAILED
     for warning in result.warnings:
         pipes.log.warning(warning)
-    pipes.report_asset_materialization(metadata=materialization_metadata(result, backup))
+    digest = pipes.extras.get("backup_sha256")
+    metadata = materialization_metadata(result, backup, digest if isinstance(digest, str) else None)
+    pipes.report_asset_materialization(metadata=metadata)
     return 0
 
 

@@ -35,6 +35,7 @@ from astrabot_pipeline.signal.errors import (
     UnsupportedBackupError,
     WrongPassphraseError,
 )
+from astrabot_pipeline.signal.inputs import open_regular
 from astrabot_pipeline.storage import PRIVATE_FILE_MODE, private_dir
 
 MAX_FRAME_LENGTH = 110 * 1024 * 1024  # signalbackup-tools' cap; real frames are far smaller
@@ -298,7 +299,7 @@ class BackupReader:
                 f"{self.path.name} is a folder: that is the new on-device backup format "
                 "(backup v2), not a legacy .backup file; use the backup-v2 reader"
             )
-        self._file = open(self.path, "rb", buffering=_READ_BUFFER)  # noqa: SIM115 - closed in close()
+        self._file = open_regular(self.path, buffering=_READ_BUFFER)  # closed in close()
         self.file_size = self.path.stat().st_size
         self.header = self._read_header()
         keys = self._key_ring.keys_for(self.header.salt)
@@ -353,9 +354,12 @@ class BackupReader:
             )
         length = _U32.unpack(prefix)[0]
         if not MIN_HEADER_LENGTH <= length <= MAX_HEADER_LENGTH:
+            # The length is not quoted: in a file that is not a backup these are its first
+            # four bytes, which may be anything (a symlink to /etc/shadow shows "root").
             raise UnsupportedBackupError(
-                f"{self.path.name} is not a Signal Android .backup file (header length {length}); "
-                "backup-v2 'main' files and other formats need another reader"
+                f"{self.path.name} is not a Signal Android .backup file (its first bytes are "
+                "not a plausible header frame length); backup-v2 'main' files and other "
+                "formats need another reader"
             )
         raw = self._read_exact(length, "the header")
         try:
@@ -370,7 +374,7 @@ class BackupReader:
             )
         if header.version not in SUPPORTED_BACKUP_VERSIONS:
             raise UnsupportedBackupError(
-                f"backup format version {header.version} is newer than this decoder supports "
+                "the backup's format version is newer than this decoder supports "
                 f"({SUPPORTED_BACKUP_VERSIONS[-1]} at most); update astrabot-pipeline"
             )
         return BackupHeader(version=header.version, iv=header.iv, salt=header.salt)
@@ -469,14 +473,15 @@ class BackupReader:
             raise WrongPassphraseError(self._wrong_passphrase_message())
         if not plausible:
             raise CorruptFrameError(
-                f"implausible frame length {length}; the backup is corrupted",
+                "implausible frame length; the backup is corrupted",
                 frame_index=index,
                 offset=offset,
             )
         if length > remaining:
             raise TruncatedBackupError(
-                f"frame {index} at byte offset {offset} needs {length} bytes but only {remaining} "
-                "remain: the file is truncated (or corrupted) - copy it from the phone again"
+                f"frame {index} at byte offset {offset} runs past the end of the file (only "
+                f"{remaining} bytes remain): the file is truncated (or corrupted) - copy it from "
+                "the phone again"
             )
 
     def _authentication_failed(self, index: int, offset: int, what: str) -> None:
@@ -511,8 +516,8 @@ class BackupReader:
         remaining = self.file_size - offset
         if length + MAC_SIZE > remaining:
             raise TruncatedBackupError(
-                f"the {kind} data after frame {index} (byte offset {offset}) needs "
-                f"{length + MAC_SIZE} bytes but only {remaining} remain: the file is truncated"
+                f"the {kind} data after frame {index} (byte offset {offset}) runs past the end "
+                f"of the file (only {remaining} bytes remain): the file is truncated"
             )
         unit = self._cipher.next_unit()
         target = self._blob_target(kind, row_id, name)

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -60,8 +59,9 @@ class PipelineRun:
 def pipeline_run(tmp_path_factory) -> PipelineRun:
     root = tmp_path_factory.mktemp("e2e")
     data_dir, dagster_home = root / "data", root / "dagster_home"
-    dagster_home.mkdir()
-    shutil.copy(PROJECT_ROOT / "dagster.yaml", dagster_home / "dagster.yaml")
+    # Prepared as `make run` prepares it (test_private_files.py checks every file).
+    make_home = ["make", "-s", "dagster-home", f"DAGSTER_HOME={dagster_home}"]
+    subprocess.run(make_home, cwd=PROJECT_ROOT, check=True, timeout=60)
     demo = write_demo_backup(data_dir / "backups", n_messages=E2E_MESSAGES, seed=7)
     egress_log = root / "egress.log"
     python_path = [str(EGRESS_GUARD_DIR), *filter(None, [os.environ.get("PYTHONPATH")])]

@@ -7,9 +7,9 @@ from __future__ import annotations
 import stat
 
 
-def _modes(root, skip=()):
+def _modes(root):
     for path in [root, *root.rglob("*")]:
-        if path.name not in skip and not path.is_symlink():
+        if not path.is_symlink():
             yield path, stat.S_IMODE(path.stat().st_mode)
 
 
@@ -22,11 +22,16 @@ def test_data_folders_are_0700_and_data_files_0600(pipeline_run):
     assert wrong == []
 
 
-def test_dagster_storage_written_by_the_run_is_private(pipeline_run):
-    # dagster.yaml is the test's own copy of the repository file, not written by the run.
-    loose = [
-        f"{path.relative_to(pipeline_run.dagster_home)} {oct(mode)}"
-        for path, mode in _modes(pipeline_run.dagster_home, skip=("dagster.yaml",))
-        if mode & 0o077
+def test_every_file_in_dagster_storage_is_0600_and_every_folder_0700(pipeline_run):
+    """Run and event-log databases, schedules, compute logs and the instance's dagster.yaml:
+    nothing under DAGSTER_HOME is skipped."""
+    home = pipeline_run.dagster_home
+    wrong = [
+        f"{path.relative_to(home)} {oct(mode)}"
+        for path, mode in _modes(home)
+        if mode != (0o700 if path.is_dir() else 0o600)
     ]
-    assert loose == []
+    assert wrong == []
+    names = {path.name for path in home.rglob("*")}
+    assert {"dagster.yaml", "runs.db", "index.db", "schedules.db"} <= names
+    assert any(path.parent.name == "compute_logs" for path in home.rglob("*.out"))

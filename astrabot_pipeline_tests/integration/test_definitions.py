@@ -9,7 +9,7 @@ import dagster as dg
 from astrabot_pipeline.definitions import defs as load_definitions
 from astrabot_pipeline.defs.automation import new_backup_sensor
 from astrabot_pipeline.defs.resources.backup import SignalBackupResource
-from astrabot_pipeline_tests.conftest import backdate
+from astrabot_pipeline_tests.conftest import backdate, legacy_backup_stub
 
 defs = load_definitions()
 
@@ -100,13 +100,13 @@ def test_sensor_requests_one_run_per_new_backup(tmp_path):
     context = dg.build_sensor_context(resources={"signal": resource})
     assert isinstance(new_backup_sensor(context), dg.SkipReason)
     first = tmp_path / "signal-2026-01-01.backup"
-    first.write_bytes(b"first")
+    legacy_backup_stub(first, b"first")
     backdate(first, 120.0)
     request = new_backup_sensor(context)
     assert isinstance(request, dg.RunRequest)
     assert isinstance(new_backup_sensor(context), dg.SkipReason)
     second = tmp_path / "signal-2026-02-01.backup"
-    second.write_bytes(b"second")
+    legacy_backup_stub(second, b"second")
     backdate(second, 60.0)
     assert new_backup_sensor(context).run_key != request.run_key
 
@@ -116,7 +116,7 @@ def test_the_sensor_is_on_by_default_and_waits_for_a_backup_still_being_copied(t
     resource = SignalBackupResource(backup_dir=str(tmp_path), passphrase="unused")
     context = dg.build_sensor_context(resources={"signal": resource})
     copying = tmp_path / "signal-2026-03-01.backup"
-    copying.write_bytes(b"half of it")  # just written: the copy may still be going on
+    legacy_backup_stub(copying, b"half of it")  # just written: the copy may still be going on
     skip = new_backup_sensor(context)
     assert isinstance(skip, dg.SkipReason) and "still be copying" in skip.skip_message
     assert context.cursor is None  # nothing recorded: it is looked at again next time
@@ -154,7 +154,7 @@ def test_the_nightly_schedule_only_observes_the_backup(tmp_path):
 
     assert nightly_backup_observation.default_status == dg.DefaultScheduleStatus.RUNNING
     backup = tmp_path / "signal-2026-01-01.backup"
-    backup.write_bytes(b"nightly")
+    legacy_backup_stub(backup, b"nightly")
     resource = SignalBackupResource(backup_dir=str(tmp_path), passphrase="unused")
     scoped = dg.Definitions(
         assets=[signal_backup], jobs=[backup_observation_job], resources={"signal": resource}

@@ -14,6 +14,7 @@ from astrabot_pipeline.defs.resources.io_manager import AstrabotIOManager
 from astrabot_pipeline.defs.resources.nitter import NitterResource
 from astrabot_pipeline.defs.resources.paths import AstrabotPathsResource
 from astrabot_pipeline.defs.resources.training import TrainingResource
+from astrabot_pipeline.signal.discovery import HASH_CACHE_FILE
 
 
 def pipeline_resources() -> dict[str, dg.ConfigurableResource | dg.ConfigurableIOManager]:
@@ -28,7 +29,13 @@ def pipeline_resources() -> dict[str, dg.ConfigurableResource | dg.ConfigurableI
     }
     return {
         "paths": AstrabotPathsResource(data_dir=data_dir),
-        "signal": SignalBackupResource(backup_dir=str(settings.backup_dir()), **secrets),
+        "signal": SignalBackupResource(
+            backup_dir=str(settings.backup_dir()),
+            max_backup_bytes=settings.max_backup_bytes(),
+            link_targets=settings.backup_link_targets(),
+            hash_cache=str(settings.data_dir() / HASH_CACHE_FILE),
+            **secrets,
+        ),
         "decoder": DecoderLauncherResource(
             # pydantic checks the value against the Literal when the resource is built.
             launcher=cast(

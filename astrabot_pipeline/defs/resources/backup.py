@@ -8,7 +8,12 @@ import dagster as dg
 
 from astrabot_pipeline import settings
 from astrabot_pipeline.errors import SettingError
-from astrabot_pipeline.signal.discovery import newest_backup
+from astrabot_pipeline.signal.discovery import (
+    DEFAULT_MAX_BACKUP_BYTES,
+    HashCache,
+    content_sha256,
+    newest_backup,
+)
 
 
 class SignalBackupResource(dg.ConfigurableResource):
@@ -19,9 +24,20 @@ class SignalBackupResource(dg.ConfigurableResource):
     passphrase: str | None = None  # plain inputs (decrypted SQLite, CSV, exports) need none
     aci: str | None = None  # for a bare backup-v2 `main` file
     desktop_key: str | None = None  # hex SQLCipher key of a Signal Desktop database
+    max_backup_bytes: int = DEFAULT_MAX_BACKUP_BYTES  # ASTRABOT_MAX_BACKUP_GB
+    link_targets: list[str] = []  # ASTRABOT_BACKUP_LINK_TARGETS: where a symlink may point
+    hash_cache: str | None = None  # the file keeping content hashes between ticks
 
     def newest(self) -> Path:
-        return newest_backup(self.backup_dir)
+        """The newest readable, plausible input within the size cap (signal/discovery.py)."""
+        return newest_backup(
+            self.backup_dir, link_targets=self.link_targets, max_bytes=self.max_backup_bytes
+        )
+
+    def fingerprint(self, backup: Path) -> str:
+        """`backup`'s content hash, read from the hash cache when the file is unchanged."""
+        cache = HashCache(self.hash_cache) if self.hash_cache else None
+        return content_sha256(backup, cache=cache)
 
 
 def refuse_secrets_in_run_config(run_config: Mapping[str, Any]) -> None:
