@@ -16,7 +16,8 @@ reads the words around one):
   from the words frequent in real chat text, and no chat noise ("hey");
 - an ordinary word is a name only with a chat cue ("hey peter!!", "tell joseph",
   "thomas's place", "Max said") or after a label asking for a name ("Name: Jan"); a
-  form label itself ("IBAN:", "Tel:") never is.
+  form label itself ("IBAN:", "Tel:") never is, and a form label's word anywhere ("send
+  me the iban", "IBAN and BIC") is a name only with a chat cue ("hey iban").
 
 A name found takes the family name after it ("Faina D. Yefremova", "monika žilková")
 when the next words are Capitalized (or, after a lower-case name, are no English word).
@@ -34,6 +35,7 @@ from spacy.lang.en.stop_words import STOP_WORDS
 
 from astrabot_pipeline.privacy.name_context import (
     ADDRESS_TERMS,
+    FIELD_LABELS,
     follows_name_label,
     has_name_cue,
     is_field_label,
@@ -115,6 +117,8 @@ class NameGazetteer:
             return False
         if follows_name_label(text, start):
             return True
+        if lower in FIELD_LABELS:  # "send me the iban", "IBAN and BIC"; not "hey iban"
+            return has_name_cue(text, start, end)
         if word[0].isupper() and not word.isupper() and not starts_sentence(text, start):
             return not _is_function_word(lower)
         if not self._is_word(lower):

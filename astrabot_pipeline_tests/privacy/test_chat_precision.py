@@ -79,6 +79,8 @@ def test_names_with_a_chat_cue_or_a_name_label_are_replaced(anonymizer, text, na
         "Pixel or iphone idk",
         "the WIFI is down again",
         "IBAN: please send it",
+        "IBAN and BIC are on the invoice",  # a label's word without its colon
+        "send me the iban pls",
     ],
 )
 def test_sentence_openers_shouting_and_form_labels_are_not_names(anonymizer, text):
