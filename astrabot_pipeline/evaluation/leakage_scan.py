@@ -20,35 +20,18 @@ Results hold counts per kind and character offsets (for redacting a sample), nev
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from astrabot_pipeline.privacy.identifier_digests import (
-    DIGITS,
     KINDS,
-    MAX_NGRAM_WORDS,
-    MIN_OTHER_DIGITS,
-    PHONE_TAILS,
     IdentifierDigests,
-    token_form,
-    word_form,
+    Span,
+    candidate_forms,
+    digit_candidates,
 )
-from astrabot_pipeline.privacy.known_contacts import (
-    MAX_PHONE_GROUPS,
-    fold,
-    phone_candidates,
-)
-
-_WORD = re.compile(r"[^\W_]+")
-_TOKEN = re.compile(r"\S+")
-_EMAIL = re.compile(r"[\w.+\-']+@[\w\-]+(?:\.[\w\-]+)+")
-# How far apart digit groups may be and still be read as one number: "2233 x" stops it.
-MAX_DIGIT_GROUPS = MAX_PHONE_GROUPS + 2
-
-Span = tuple[int, int]
 
 
 @dataclass(frozen=True)
@@ -159,47 +142,13 @@ def summarize(scans: Sequence[TextScan], digests: IdentifierDigests | None = Non
     )
 
 
-def _digit_candidates(text: str) -> Iterable[tuple[Span, str]]:
-    """(span, digits) of every run of consecutive digit groups in each digit run."""
-    for groups in phone_candidates(text):
-        for i in range(len(groups)):
-            digits = ""
-            for j in range(i, min(len(groups), i + MAX_DIGIT_GROUPS)):
-                digits += groups[j][2]
-                if len(digits.lstrip("0")) >= MIN_OTHER_DIGITS:
-                    yield (groups[i][0], groups[j][1]), digits
-
-
-def _digit_forms(digits: str) -> set[tuple[str, str]]:
-    stripped = digits.lstrip("0") or "0"
-    forms = {(DIGITS, stripped)}
-    forms |= {(DIGITS, stripped[-tail:]) for tail in PHONE_TAILS if len(stripped) > tail}
-    return forms
-
-
-def candidate_forms(text: str) -> Iterable[tuple[Span, tuple[str, str]]]:
-    """Every (span, normalized form) the scan hashes in `text`."""
-    words = [(m.start(), m.end(), fold(m.group())) for m in _WORD.finditer(text)]
-    for i in range(len(words)):
-        for n in range(1, min(MAX_NGRAM_WORDS, len(words) - i) + 1):
-            chunk = words[i : i + n]
-            yield (chunk[0][0], chunk[-1][1]), word_form([word for _, _, word in chunk])
-    for span, digits in _digit_candidates(text):
-        for form in _digit_forms(digits):
-            yield span, form
-    for match in (*_TOKEN.finditer(text), *_EMAIL.finditer(text)):
-        form = token_form(match.group())
-        if len(form[1]) >= 3:
-            yield match.span(), form
-
-
 def canary_spans(text: str, secrets: Iterable[str]) -> list[Span]:
     """Where a planted canary's secret digits appear in `text` (any grouping)."""
     wanted = {"".join(ch for ch in secret if ch.isdigit()) for secret in secrets}
     wanted.discard("")
     if not wanted:
         return []
-    return [span for span, digits in _digit_candidates(text) if digits in wanted]
+    return [span for span, digits in digit_candidates(text) if digits in wanted]
 
 
 def _occurrences(spans: Iterable[Span]) -> int:

@@ -28,6 +28,12 @@ Forms (`identifier_forms`, shared with the scan so the two cannot drift apart):
   name topics ("/display/DSPACE/DevMtg", "roadmap"), so a model writing about the
   same topics leaks nothing.
 
+A word or token form that the anonymized history still holds as plain text in at least
+MIN_PLAIN_MESSAGES messages, and in as many as it was replaced in, is not stored: the
+anonymizer read those words as no identifier there ("dev mtg" in hundreds of messages,
+"Dev" replaced as a guessed name in a few), so a model writing them repeats its training
+text. The address book's forms are always stored, and digit forms are never dropped.
+
 The file also lists, per conversation window (by `window_id`), which identifiers its
 messages held before anonymization: the split into train/validation/test happens later
 (`mixed_dataset`), so the evaluation intersects this with the training windows. The
@@ -42,6 +48,7 @@ import hashlib
 import hmac
 import json
 import re
+from collections import Counter
 from collections.abc import Container, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -52,10 +59,12 @@ from spacy.lang.en.stop_words import STOP_WORDS
 from astrabot_pipeline.errors import AstrabotError
 from astrabot_pipeline.privacy.known_contacts import (
     COMMON_WORD_NAMES,
+    MAX_PHONE_GROUPS,
     KnownContacts,
     digits_of,
     fold,
     name_words,
+    phone_candidates,
 )
 from astrabot_pipeline.privacy.language import CHAT_WORDS
 from astrabot_pipeline.privacy.pseudonyms import (
@@ -85,6 +94,9 @@ URL_ENTITY = "URL"
 MIN_ID_CHARS = 8
 MIN_ID_ALTERNATIONS = 3  # "pBy714dGqU0" alternates 3 times; "DSpace7RestTutorial" twice
 MAX_URL_NAME_WORDS = 3
+# A replaced word form the anonymized history keeps as plain text in this many messages (and
+# in as many as it was replaced in) is read as a word there, not digested as an identifier.
+MIN_PLAIN_MESSAGES = 3
 
 # Presidio entity types (privacy/recognizers.py, Presidio's own) -> identifier kind.
 ENTITY_KINDS = {
@@ -108,6 +120,15 @@ _SCHEME = re.compile(r"^[a-z][a-z0-9+.\-]*://", re.IGNORECASE)
 _PATH_SEGMENT = re.compile(r"[^/?#&=]+")
 _LETTER_DIGIT_SWITCH = re.compile(r"[^\W\d_](?=\d)|\d(?=[^\W\d_])")
 HANDLE_MARKS = "~@"
+# What a text's candidate forms are read from (`candidate_forms`, the scan's and the
+# plain-text count's): words, whitespace tokens, e-mail addresses, digit groups.
+_WORD = re.compile(r"[^\W_]+")
+_TOKEN = re.compile(r"\S+")
+_EMAIL = re.compile(r"[\w.+\-']+@[\w\-]+(?:\.[\w\-]+)+")
+# How far apart digit groups may be and still be read as one number: "2233 x" stops it.
+MAX_DIGIT_GROUPS = MAX_PHONE_GROUPS + 2
+
+Span = tuple[int, int]
 
 
 class IdentifierDigestError(AstrabotError, ValueError):
@@ -285,6 +306,40 @@ def identifier_forms(
     return IdentifierForms(kind, frozenset(whole), frozenset(partial))
 
 
+def digit_candidates(text: str) -> Iterable[tuple[Span, str]]:
+    """(span, digits) of every run of consecutive digit groups in each digit run."""
+    for groups in phone_candidates(text):
+        for i in range(len(groups)):
+            digits = ""
+            for j in range(i, min(len(groups), i + MAX_DIGIT_GROUPS)):
+                digits += groups[j][2]
+                if len(digits.lstrip("0")) >= MIN_OTHER_DIGITS:
+                    yield (groups[i][0], groups[j][1]), digits
+
+
+def _digit_forms(digits: str) -> set[tuple[str, str]]:
+    stripped = digits.lstrip("0") or "0"
+    forms = {(DIGITS, stripped)}
+    forms |= {(DIGITS, stripped[-tail:]) for tail in PHONE_TAILS if len(stripped) > tail}
+    return forms
+
+
+def candidate_forms(text: str) -> Iterable[tuple[Span, tuple[str, str]]]:
+    """Every (span, normalized form) the scan hashes in `text`."""
+    words = [(m.start(), m.end(), fold(m.group())) for m in _WORD.finditer(text)]
+    for i in range(len(words)):
+        for n in range(1, min(MAX_NGRAM_WORDS, len(words) - i) + 1):
+            chunk = words[i : i + n]
+            yield (chunk[0][0], chunk[-1][1]), word_form([word for _, _, word in chunk])
+    for span, digits in digit_candidates(text):
+        for form in _digit_forms(digits):
+            yield span, form
+    for match in (*_TOKEN.finditer(text), *_EMAIL.finditer(text)):
+        form = token_form(match.group())
+        if len(form[1]) >= 3:
+            yield match.span(), form
+
+
 def surrogate_kind(entity_type: str) -> str:
     return ENTITY_KINDS.get(entity_type, "other")
 
@@ -307,6 +362,12 @@ class IdentifierDigestBuilder:
     _partial: dict[str, str] = field(default_factory=dict)
     _pseudonyms: dict[str, str] = field(default_factory=dict)
     _windows: dict[str, set[int]] = field(default_factory=dict)
+    # Held in memory while the stage runs, never written: the word and token forms of
+    # what was replaced (beside the address book's), in how many messages each was
+    # replaced and in how many the anonymized history still holds it as plain text.
+    _contact_digests: set[str] = field(default_factory=set)
+    _replaced_in: Counter[tuple[str, str]] = field(default_factory=Counter)
+    _plain_in: Counter[tuple[str, str]] = field(default_factory=Counter)
 
     def _root(self, identifier: int) -> int:
         while self._parent[identifier] != identifier:
@@ -349,13 +410,17 @@ class IdentifierDigestBuilder:
     def add_contacts(self, contacts: KnownContacts) -> None:
         """Every identifier of the owner's address book (owner included), seen in a chat or
         not: name forms as saved (not derived diminutives), numbers, e-mails."""
-        for words, form in contacts.names.items():
-            if not form.derived:
-                self._add(identifier_forms("name", " ".join(words)))
-        for digits in contacts.phones:
-            self._add(identifier_forms("phone", digits))
-        for email in contacts.emails:
-            self._add(identifier_forms("email", email))
+        for forms in (
+            *(
+                identifier_forms("name", " ".join(words))
+                for words, form in contacts.names.items()
+                if not form.derived
+            ),
+            *(identifier_forms("phone", digits) for digits in contacts.phones),
+            *(identifier_forms("email", email) for email in contacts.emails),
+        ):
+            self._contact_digests.update(map(self.hasher.digest, forms.whole | forms.partial))
+            self._add(forms)
 
     def add_replacements(
         self,
@@ -369,6 +434,7 @@ class IdentifierDigestBuilder:
             if not replaced or not isinstance(text, str):
                 continue
             window = set() if window_id is None else self._windows.setdefault(str(window_id), set())
+            plain_forms: set[tuple[str, str]] = set()
             for item in replaced:
                 kind = surrogate_kind(item.entity_type)
                 forms = identifier_forms(
@@ -383,6 +449,29 @@ class IdentifierDigestBuilder:
                 if identifier is not None:
                     window.add(identifier)
                 self.add_pseudonym(kind, item.surrogate)
+                plain_forms.update(
+                    form for form in forms.whole | forms.partial if form[0] in (WORDS, TOKEN)
+                )
+            self._replaced_in.update(plain_forms)
+
+    def add_plain_texts(self, texts: Iterable[str | None]) -> None:
+        """Count, per replaced word or token form, the anonymized texts that still hold it
+        as plain text (where the anonymizer read the same words as no identifier)."""
+        wanted = self._replaced_in.keys()
+        for text in texts:
+            if isinstance(text, str):
+                self._plain_in.update({form for _, form in candidate_forms(text) if form in wanted})
+
+    def _plain_digests(self) -> set[str]:
+        """Digests of forms the anonymized history holds as plain text in at least
+        MIN_PLAIN_MESSAGES messages and in as many as it was replaced in ("Dev", "mtg",
+        "JIRA": a word here, a guessed name there). A model that writes them repeats its
+        training text, not a hidden identifier. The address book's forms always stay."""
+        return {
+            self.hasher.digest(form)
+            for form, plain in self._plain_in.items()
+            if plain >= MIN_PLAIN_MESSAGES and plain >= self._replaced_in[form]
+        } - self._contact_digests
 
     def add_pseudonym(self, kind: str, surrogate: str | None) -> None:
         """A surrogate the stage emitted (e.g. a sender's pseudonym): reported apart."""
@@ -395,19 +484,20 @@ class IdentifierDigestBuilder:
     def payload(self) -> dict:
         """The JSON document `write` saves (digests, kinds and window ids only)."""
         pseudonyms = set(self._pseudonyms)
+        plain = self._plain_digests()
         merged, final = self._identifiers()
         identifiers = []
         ambiguous = 0
         for kind, whole in merged:
-            kept = sorted(whole - pseudonyms)
-            ambiguous += len(whole) - len(kept)
+            kept = sorted(whole - pseudonyms - plain)
+            ambiguous += len(whole & pseudonyms)
             identifiers.append({"kind": kind, "digests": kept})
         partial = {
             digest: kind
             for digest, kind in sorted(self._partial.items())
-            if digest not in pseudonyms
+            if digest not in pseudonyms and digest not in plain
         }
-        ambiguous += len(self._partial) - len(partial)
+        ambiguous += len(self._partial.keys() & pseudonyms)
         windows = {
             window: sorted({final[i] for i in ids}) for window, ids in sorted(self._windows.items())
         }
@@ -435,6 +525,7 @@ class IdentifierDigestBuilder:
             **per_kind,
             "identifier_digests_pseudonyms": len(self._pseudonyms),
             "identifier_digests_windows": sum(1 for ids in self._windows.values() if ids),
+            "identifier_digests_plain_forms": len(self._plain_digests()),
         }
 
 
@@ -537,9 +628,12 @@ def record_identifier_digests(
         load_given_names(),
     )
     builder.add_contacts(contacts)
-    for originals, result in anonymized:
+    columns = list(anonymized)
+    for originals, result in columns:
         rows: list[object] = [None] * len(originals) if window_ids is None else list(window_ids)
         builder.add_replacements(rows, originals, result.replacements)
+    for _, result in columns:
+        builder.add_plain_texts(result.texts)
     for surrogate in sender_pseudonyms:
         builder.add_pseudonym("name", surrogate)
     builder.write(secrets_dir / DIGEST_FILE)

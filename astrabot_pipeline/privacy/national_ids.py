@@ -126,13 +126,12 @@ class GbNinoRecognizer(PatternRecognizer):
         found = super().analyze(text, entities, nlp_artifacts, regex_flags)
         if NINO_CONTEXT.search(text) is not None:
             return found
-        allocated = [p for p in self.patterns if p.name != "nino_named"]
         return [
             result
             for result in found
             if any(
                 re.fullmatch(pattern.regex, text[result.start : result.end])
-                for pattern in allocated
+                for pattern in UkNinoRecognizer.PATTERNS
             )
         ]
 
