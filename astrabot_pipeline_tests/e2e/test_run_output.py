@@ -4,18 +4,10 @@ check stops the run. Every event stays in the run's event log."""
 
 from __future__ import annotations
 
-import json
 import re
-import shutil
-from collections import Counter
 
 import dagster as dg
 
-from astrabot_pipeline import run_pipeline
-from astrabot_pipeline.privacy.canaries import canaries_path_for
-from astrabot_pipeline.synthetic import DEMO_PASSPHRASE, write_demo_backup
-from astrabot_pipeline.synthetic.corpus import generate_corpus
-from astrabot_pipeline_tests.conftest import PROJECT_ROOT
 from astrabot_pipeline_tests.e2e.conftest import (
     FAILED_CHECK,
     VOICE_REFUSAL,
@@ -24,7 +16,6 @@ from astrabot_pipeline_tests.e2e.conftest import (
 
 MAX_LINES = 40
 GATE = "anonymized_windows:no_known_identifiers_survive"
-SMALL_BACKUP = {"n_messages": 400, "seed": 3}
 
 
 def _step_lines(output: str) -> dict[str, str]:
@@ -75,40 +66,8 @@ def test_a_successful_run_is_one_line_per_step_and_a_short_summary(pipeline_run)
         assert re.search(r"^next: .*\S+astrabot chat", output, re.MULTILINE)
 
 
-def _word_every_window_has(n_messages: int, seed: int) -> str:
-    """The demo corpus's most frequent plain word: anonymization keeps it, so planted as a
-    canary it survives and the privacy gate must fail."""
-    corpus = generate_corpus(n_messages=n_messages, seed=seed)
-    words = Counter(
-        word
-        for message in corpus.chat_messages
-        for word in re.findall(r"\b[a-z]{5,}\b", message.body or "")
-    )
-    return words.most_common(1)[0][0]
-
-
-def test_a_failed_check_is_named_with_its_reason_and_the_run_exits_non_zero(
-    tmp_path, monkeypatch, capsys
-):
-    data_dir, dagster_home = tmp_path / "data", tmp_path / "dagster_home"
-    dagster_home.mkdir()
-    shutil.copy(PROJECT_ROOT / "dagster.yaml", dagster_home / "dagster.yaml")
-    demo = write_demo_backup(data_dir / "backups", **SMALL_BACKUP)
-    canary = _word_every_window_has(**SMALL_BACKUP)
-    canaries_path_for(demo.path).write_text(json.dumps({"phrase": [canary]}), encoding="utf-8")
-    for name, value in {
-        "DAGSTER_HOME": str(dagster_home),
-        "ASTRABOT_DATA_DIR": str(data_dir),
-        "ASTRABOT_BACKUP_DIR": str(data_dir / "backups"),
-        "SIGNAL_BACKUP_PASSPHRASE": DEMO_PASSPHRASE,
-        "ASTRABOT_MODEL_PROFILE": "tiny",
-    }.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.chdir(PROJECT_ROOT)
-
-    status = run_pipeline.main([])
-
-    output = capsys.readouterr().out
+def test_a_failed_check_is_named_with_its_reason_and_the_run_exits_non_zero(gate_failure_run):
+    status, output = gate_failure_run.returncode, gate_failure_run.stdout
     assert status != 0
     assert len(output.splitlines()) <= MAX_LINES, output
     [failed] = [line for line in output.splitlines() if line.startswith("  FAILED ")]
