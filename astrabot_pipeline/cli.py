@@ -14,13 +14,16 @@ import getpass
 import os
 import sys
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from tqdm import tqdm
 
 from astrabot_pipeline import interrupts, settings
 from astrabot_pipeline.errors import AstrabotError
 from astrabot_pipeline.generation.settings import DEFAULT_TEMPERATURE
+
+if TYPE_CHECKING:
+    from astrabot_pipeline.inference.adapter import AdapterInfo
 
 MB = 1_000_000
 
@@ -329,9 +332,10 @@ def _chat(args: argparse.Namespace) -> int:
         raise SettingError("--prompt is empty: give the message to answer")
     generation = _generation_settings(args, args.max_new_tokens)
     adapter = _adapter(args)
-    read_adapter_info(adapter)  # a wrong path fails before the model loads
-    _print_quality_notice("chat", adapter)
-    loaded = load_adapter(adapter)
+    info = read_adapter_info(adapter)  # a wrong path fails before the model loads
+    notices = _verdict_notices(info, force=args.force)  # a refusal comes before the load
+    loaded = load_adapter(adapter, adapter_chat_template=args.adapter_chat_template)
+    _print_notices("chat", [*notices, *loaded.notes])
     if args.prompt is not None:
         answer_once(loaded, args.prompt, generation, system=args.system)
     else:
@@ -375,15 +379,18 @@ def _adapter(args: argparse.Namespace) -> Path:
     return approved
 
 
-def _print_quality_notice(command: str, adapter: Path) -> None:
-    """One line on stderr when the adapter passed privacy but failed its quality check."""
-    from astrabot_pipeline.evaluation.verdict import VerdictError, quality_notice, read_verdict
+def _verdict_notices(info: AdapterInfo, *, force: bool) -> list[str]:
+    """Refuse an adapter that failed a privacy check (unless --force); else the line to print
+    when it was not evaluated, was forced, or failed its quality check."""
+    from astrabot_pipeline.inference.verdict_gate import verdict_notices
 
-    try:
-        notice = quality_notice(read_verdict(adapter))
-    except VerdictError as error:
-        notice = str(error)
-    if notice is not None:
+    return verdict_notices(info, force=force)
+
+
+def _print_notices(command: str, notices: list[str]) -> None:
+    """One line each on stderr, printed once the model has loaded (so that a refusal while
+    loading is the only line)."""
+    for notice in notices:
         print(f"astrabot {command}: {notice}", file=sys.stderr, flush=True)
 
 
@@ -410,7 +417,7 @@ def _serve(args: argparse.Namespace) -> int:
     check_bind(args.host, token)
     adapter = _adapter(args)
     info = read_adapter_info(adapter)
-    _print_quality_notice("serve", adapter)
+    notices = _verdict_notices(info, force=args.force)
     config = ServeConfig(
         model_name=info.name,
         host=args.host,
@@ -422,10 +429,12 @@ def _serve(args: argparse.Namespace) -> int:
     )
     server = ChatServer(config)  # bound before the slow load: a busy port fails at once
     try:
-        server.backend = functools.partial(generate_reply, load_adapter(adapter))
+        loaded = load_adapter(adapter, adapter_chat_template=args.adapter_chat_template)
+        server.backend = functools.partial(generate_reply, loaded)
     except BaseException:
         server.server_close()
         raise
+    _print_notices("serve", [*notices, *loaded.notes])
     access = "bearer token required" if token else "no token: this machine only"
     print(
         f"astrabot serve: serving {info.name} at {server.url} ({access}); Ctrl-C stops", flush=True
@@ -457,6 +466,19 @@ def _model_arguments(
     """The options `chat` and `serve` share: which adapter, and how to sample (`note` ends
     the sampling options' help)."""
     parser.add_argument("--adapter", type=Path, help=ADAPTER_HELP)
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help="use the adapter even though its evaluation failed a privacy check (leakage, "
+        "memorization); a warning is printed on every start",
+    )
+    parser.add_argument(
+        "--adapter-chat-template",
+        action="store_true",
+        help="render prompts with the chat template saved in the adapter folder instead of "
+        "the one astrabot trains with (needed for a model without ChatML tokens; it is "
+        "rendered in a separate process under a time and size bound)",
+    )
     parser.add_argument(
         max_tokens_flag,
         type=int,

@@ -4,7 +4,8 @@ The evaluation writes `evaluation.json` into the folder of the adapter it judged
 final stage's): every check with its value, threshold and severity, the headline
 figures, and where the full report is. An adapter passes when every privacy check of
 `error` severity passed (warnings are reported, they do not block): `export` refuses an
-adapter whose verdict failed unless forced. It is approved when it passed and no quality
+adapter whose verdict failed unless forced, and so do `chat` and `serve` (forced, they
+warn on every start). It is approved when it passed and no quality
 check of `error` severity failed either (`writes_like_owner`: it degenerates, or writes
 measurably less like the owner than the base model). Only an approved adapter set is
 recorded (`$ASTRABOT_DATA_DIR/models/approved.json`): that is the one `astrabot chat`,
@@ -202,6 +203,28 @@ def verdict_for(
         report=None if report is None else str(report),
         evaluated_at=now_iso(),
         stage_adapters=tuple(str(Path(s).resolve()) for s in stage_adapters),
+    )
+
+
+def failed_checks_summary(verdict: Verdict) -> str:
+    """`name value, limit threshold` for each failed blocking privacy check (numbers only)."""
+    parts = []
+    for check in verdict.failed_checks:
+        if check.value is None or check.threshold is None:
+            parts.append(f"{check.name} failed")
+        else:
+            parts.append(f"{check.name} {check.value:.4g}, limit {check.threshold:.4g}")
+    return "; ".join(parts)
+
+
+def privacy_failure(verdict: Verdict | None) -> str | None:
+    """Why an adapter may not be used (`export`, `chat`, `serve` refuse it unless forced),
+    or None when its verdict passed or it was never evaluated."""
+    if verdict is None or verdict.passed:
+        return None
+    return (
+        f"failed its evaluation's privacy checks ({failed_checks_summary(verdict)}): it may "
+        "reproduce private data"
     )
 
 

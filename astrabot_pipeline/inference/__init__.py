@@ -13,8 +13,10 @@ from astrabot_pipeline.inference.adapter import (
 )
 from astrabot_pipeline.inference.chat import Conversation, answer_once, run_chat
 from astrabot_pipeline.inference.errors import (
+    AdapterRefusedError,
     AdapterUnusableError,
     BaseModelUnavailableError,
+    ChatTemplateError,
     ExportFolderError,
     InferenceError,
     PromptTooLongError,
@@ -26,9 +28,11 @@ from astrabot_pipeline.inference.server import ChatServer, ServeConfig, check_bi
 
 __all__ = [
     "AdapterInfo",
+    "AdapterRefusedError",
     "AdapterUnusableError",
     "BaseModelUnavailableError",
     "ChatServer",
+    "ChatTemplateError",
     "Conversation",
     "ExportFolderError",
     "ExportResult",

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
 
+from astrabot_pipeline.inference.chat_template_guard import choose_chat_template
 from astrabot_pipeline.inference.errors import AdapterUnusableError, BaseModelUnavailableError
 from astrabot_pipeline.settings import harden_process
 from astrabot_pipeline.training.chat_template import stop_token_ids
@@ -24,9 +25,14 @@ from astrabot_pipeline.training.stages import (
     latest_adapter_dir,
 )
 
-ADAPTER_WEIGHT_FILES = ("adapter_model.safetensors", "adapter_model.bin")
-TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json")
+ADAPTER_WEIGHT_FILE = "adapter_model.safetensors"
+# Pickled weights: loading one may run code, and training never writes it.
+PICKLED_WEIGHT_FILE = "adapter_model.bin"
+TOKENIZER_CONFIG_FILE = "tokenizer_config.json"
+TOKENIZER_FILES = ("tokenizer.json", TOKENIZER_CONFIG_FILE)
 MAX_STAGE_RESULT_BYTES = 1 << 20
+# A tokenizer config holds the added tokens and maybe a template: a few hundred kB at most.
+MAX_CONFIG_BYTES = 16 << 20
 
 
 @dataclass(frozen=True)
@@ -64,6 +70,7 @@ class LoadedModel:
     tokenizer: Any
     info: AdapterInfo
     stop_token_ids: tuple[int, ...]
+    notes: tuple[str, ...] = ()  # one line each, for the commands to print before use
 
     @property
     def reply_line_cap(self) -> int | None:
@@ -98,15 +105,22 @@ def read_adapter_info(adapter_dir: str | os.PathLike[str]) -> AdapterInfo:
         except AdapterNotFoundError as error:
             raise AdapterUnusableError(str(error)) from None
     missing = [
-        name for name in (ADAPTER_CONFIG_FILE, STAGE_RESULT_FILE) if not (folder / name).is_file()
+        name
+        for name in (ADAPTER_CONFIG_FILE, STAGE_RESULT_FILE, ADAPTER_WEIGHT_FILE)
+        if not (folder / name).is_file()
     ]
-    if not any((folder / name).is_file() for name in ADAPTER_WEIGHT_FILES):
-        missing.append(ADAPTER_WEIGHT_FILES[0])
+    if missing == [ADAPTER_WEIGHT_FILE] and (folder / PICKLED_WEIGHT_FILE).is_file():
+        raise AdapterUnusableError(
+            f"{folder} holds its weights only as a pickle ({PICKLED_WEIGHT_FILE}), which can "
+            f"run code when loaded: astrabot reads {ADAPTER_WEIGHT_FILE} only (training "
+            "writes it); train that stage again"
+        )
     if missing:
         raise AdapterUnusableError(
             f"{folder} is not a complete LoRA adapter (missing {', '.join(missing)}): point "
             "--adapter at a folder a training stage finished, or train that stage again"
         )
+    _refuse_foreign_code(folder)
     result_path = folder / STAGE_RESULT_FILE
     try:
         if result_path.stat().st_size > MAX_STAGE_RESULT_BYTES:
@@ -120,6 +134,38 @@ def read_adapter_info(adapter_dir: str | os.PathLike[str]) -> AdapterInfo:
             f"{result_path} is unreadable or names no base_model: train that stage again"
         )
     return AdapterInfo(adapter_dir=folder.resolve(), base_model=base, stage_result=result)
+
+
+def _read_config(path: Path) -> dict[str, Any] | None:
+    """A small JSON object file as a dict; None when absent; refused when not one."""
+    if not path.is_file():
+        return None
+    try:
+        if path.stat().st_size > MAX_CONFIG_BYTES:
+            raise ValueError("too large")
+        payload = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        payload = None
+    if not isinstance(payload, dict):
+        raise AdapterUnusableError(f"{path} is not a readable JSON object: train that stage again")
+    return payload
+
+
+def _refuse_foreign_code(folder: Path) -> None:
+    """Refuse a folder that asks for code of its own (`auto_map`, a non-LoRA PEFT type):
+    astrabot never runs code from an adapter folder, and training writes neither."""
+    adapter_config = _read_config(folder / ADAPTER_CONFIG_FILE) or {}
+    tokenizer_config = _read_config(folder / TOKENIZER_CONFIG_FILE) or {}
+    if adapter_config.get("peft_type", "LORA") != "LORA" or adapter_config.get("auto_mapping"):
+        what = f"{ADAPTER_CONFIG_FILE} names a PEFT type or classes astrabot does not train"
+    elif tokenizer_config.get("auto_map"):
+        what = f"{TOKENIZER_CONFIG_FILE} asks for a tokenizer class defined by code in the folder"
+    else:
+        return
+    raise AdapterUnusableError(
+        f"{folder} is not an adapter astrabot trained ({what}); it is never run: train that "
+        "stage again"
+    )
 
 
 def _unavailable(info: AdapterInfo, reason: str) -> BaseModelUnavailableError:
@@ -147,8 +193,10 @@ def _load_tokenizer(info: AdapterInfo, base_tokenizer: Any) -> Any:
         from transformers import AutoTokenizer
 
         try:
-            tokenizer = AutoTokenizer.from_pretrained(str(info.adapter_dir), local_files_only=True)
-        except (OSError, ValueError) as error:
+            tokenizer = AutoTokenizer.from_pretrained(
+                str(info.adapter_dir), local_files_only=True, trust_remote_code=False
+            )
+        except Exception as error:  # noqa: BLE001 - a damaged file fails in many library types
             raise AdapterUnusableError(
                 f"the tokenizer saved in {info.adapter_dir} cannot be read "
                 f"({type(error).__name__}): train that stage again"
@@ -163,9 +211,16 @@ def _load_tokenizer(info: AdapterInfo, base_tokenizer: Any) -> Any:
     return tokenizer
 
 
-def load_adapter(adapter_dir: str | os.PathLike[str], *, for_export: bool = False) -> LoadedModel:
+def load_adapter(
+    adapter_dir: str | os.PathLike[str],
+    *,
+    for_export: bool = False,
+    adapter_chat_template: bool = False,
+) -> LoadedModel:
     """Base model (from `stage_result.json`) + the LoRA adapter, in eval mode, offline.
 
+    Prompts are rendered with the template astrabot trains with, unless
+    `adapter_chat_template` (then the folder's own, under a bound: `chat_template_guard`).
     `for_export=True` loads the base in full precision and merges the adapter into it
     (`merge_and_unload`), so the result is a plain transformers model. Otherwise the base
     loads as training loaded it (4-bit on CUDA for a real model) with the adapter on top.
@@ -191,11 +246,12 @@ def load_adapter(adapter_dir: str | os.PathLike[str], *, for_export: bool = Fals
     except BaseModelNotFoundError:
         raise _unavailable(info, "is not available offline") from None
     tokenizer = _load_tokenizer(info, base_tokenizer)
+    note = choose_chat_template(tokenizer, info.name, adapter_template=adapter_chat_template)
     model: PeftModel | PreTrainedModel
     try:
         with quiet_progress_bars():
             model = PeftModel.from_pretrained(base, str(info.adapter_dir), is_trainable=False)
-    except (OSError, ValueError, KeyError, RuntimeError) as error:
+    except Exception as error:  # noqa: BLE001 - its type only: a library message is not ours
         raise AdapterUnusableError(
             f"the adapter in {info.adapter_dir} does not fit its recorded base model "
             f"{info.base_model!r} ({type(error).__name__}): train that stage again"
@@ -212,7 +268,13 @@ def load_adapter(adapter_dir: str | os.PathLike[str], *, for_export: bool = Fals
         pad_token_id=tokenizer.pad_token_id,
         bos_token_id=getattr(model.generation_config, "bos_token_id", None),
     )
-    return LoadedModel(model=model, tokenizer=tokenizer, info=info, stop_token_ids=stop_ids)
+    return LoadedModel(
+        model=model,
+        tokenizer=tokenizer,
+        info=info,
+        stop_token_ids=stop_ids,
+        notes=() if note is None else (note,),
+    )
 
 
 __all__ = [

@@ -9,6 +9,9 @@ Each message says what is wrong and what to do next; none holds message text.
     + PromptTooLongError (ValueError)            the last message alone overflows the context
     + ExportFolderError (OSError)                `--out` may not be written
     + ExportRefusedError (PermissionError)       the adapter failed its evaluation (--force)
+    + AdapterRefusedError (PermissionError)      `chat`/`serve`: it failed its privacy checks
+    + ChatTemplateError (ValueError)             an adapter's own chat template failed or ran
+                                                 past its time or size bound
     + NoApprovedAdapterError (FileNotFoundError) no --adapter and no evaluated set passed
     + ServeSetupError (ValueError)               unsafe bind, unreadable or empty token
 """
@@ -42,6 +45,16 @@ class ExportRefusedError(InferenceError, PermissionError):
     """The adapter's evaluation failed a blocking check; `--force` exports it marked unfit."""
 
 
+class AdapterRefusedError(InferenceError, PermissionError):
+    """`chat` or `serve` was pointed at an adapter whose evaluation failed a privacy check;
+    `--force` uses it anyway."""
+
+
+class ChatTemplateError(InferenceError, ValueError):
+    """An adapter's own chat template (used only on request) failed, or ran past its time,
+    memory or output bound."""
+
+
 class NoApprovedAdapterError(InferenceError, FileNotFoundError):
     """No `--adapter` was named and no evaluated adapter set has passed its checks yet."""
 
@@ -51,7 +64,9 @@ class ServeSetupError(InferenceError, ValueError):
 
 
 __all__ = [
+    "AdapterRefusedError",
     "AdapterUnusableError",
+    "ChatTemplateError",
     "BaseModelUnavailableError",
     "ExportFolderError",
     "ExportRefusedError",

@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from astrabot_pipeline.evaluation.verdict import Verdict, read_verdict
+from astrabot_pipeline.evaluation.verdict import privacy_failure, read_verdict
 from astrabot_pipeline.inference.adapter import load_adapter, read_adapter_info
 from astrabot_pipeline.inference.errors import ExportRefusedError
 from astrabot_pipeline.inference.export_folder import check_export_folder, write_marker
@@ -59,10 +59,10 @@ def export_model(
     target = check_export_folder(out)
     info = read_adapter_info(adapter_dir)  # a missing adapter fails before the slow part
     verdict = read_verdict(info.adapter_dir)
-    if verdict is not None and not verdict.passed and not force:
+    failure = privacy_failure(verdict)
+    if failure is not None and not force:
         raise ExportRefusedError(
-            f"{info.name} failed its evaluation ({failed_checks_summary(verdict)}): it may "
-            "reproduce private data. Train again (more anonymization, fewer steps) and "
+            f"{info.name} {failure}. Train again (more anonymization, fewer steps) and "
             "re-evaluate, or export anyway with --force (the model card then says it is not "
             "for use)"
         )
@@ -110,15 +110,4 @@ def export_model(
     )
 
 
-def failed_checks_summary(verdict: Verdict) -> str:
-    """`name value >= threshold` for each failed blocking check (numbers only)."""
-    parts = []
-    for check in verdict.failed_checks:
-        if check.value is None or check.threshold is None:
-            parts.append(f"{check.name} failed")
-        else:
-            parts.append(f"{check.name} {check.value:.4g}, limit {check.threshold:.4g}")
-    return "; ".join(parts)
-
-
-__all__ = ["ExportResult", "export_model", "failed_checks_summary"]
+__all__ = ["ExportResult", "export_model"]

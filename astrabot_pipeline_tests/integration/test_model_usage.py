@@ -239,8 +239,9 @@ def test_chat_prompt_answers_once_through_the_console_script(trained, loaded):
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout == printable(greedy_reply(loaded, QUESTION)) + "\n"
-    # Nothing but the answer: no library notice a user cannot act on (library_notices.py).
-    assert done.stderr == ""
+    # Nothing but the answer and the one-line verdict notice: no library notice a user
+    # cannot act on (library_notices.py).
+    assert done.stderr.count("\n") == 1 and done.stderr.startswith("astrabot chat: Not evaluated")
 
 
 class TypedLines(io.StringIO):
@@ -301,6 +302,160 @@ def test_an_adapter_whose_base_is_gone_says_which_base(trained, tmp_path):
     )
     with pytest.raises(BaseModelUnavailableError, match="deleted-base.*no longer exists"):
         load_adapter(moved)
+
+
+# -- adapter folders from elsewhere (docs/hostile-input.md) ------------------------------
+
+SECRET_PROMPT = "my secret prompt about the harbour"
+CHATML_TURNS = (
+    "{% for m in messages %}{{ '<|im_start|>' + m['role'] + '\n' + m['content'] + "
+    "'<|im_end|>\n' }}{% endfor %}{{ '<|im_start|>assistant\n' }}"
+)
+# Empty loops of 10^10 turns: nothing is written, so only a clock can stop them.
+ENDLESS_TEMPLATE = "{% for i in range(99999) %}{% for j in range(99999) %}{% endfor %}{% endfor %}"
+
+
+class TimeLimit(BaseException):
+    """Raised in the main thread when a command runs past the test's limit."""
+
+
+def run_cli(argv: list[str], capsys, seconds: float = 30) -> tuple[object, str, str]:
+    """`astrabot ARGV` in this process: (exit status, or what escaped `main` or the time
+    limit, by name), stdout, stderr. Every outcome is a value, so a test fails by assertion."""
+
+    def expire(*_) -> None:
+        raise TimeLimit
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        status: object = cli.main(argv)
+    except SystemExit as exit_:
+        status = exit_.code
+    except TimeLimit:
+        status = f"still running after {seconds} s"
+    except Exception as error:  # noqa: BLE001 - an escaped exception is the failure itself
+        status = type(error).__name__
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+    out, errors = capsys.readouterr()
+    return status, out, errors
+
+
+def crafted(trained, tmp_path: Path, *, template: str | None = None, passed: bool = True) -> Path:
+    """A copy of the trained adapter, with its own `template` and a verdict that passed."""
+    from astrabot_pipeline.evaluation.report_model import Check
+    from astrabot_pipeline.evaluation.verdict import verdict_for, write_verdict
+
+    folder = tmp_path / "adapter"
+    folder.mkdir()
+    for item in trained["adapter"].iterdir():
+        (folder / item.name).write_bytes(item.read_bytes())
+    if template is not None:
+        config = json.loads((folder / "tokenizer_config.json").read_text())
+        (folder / "tokenizer_config.json").write_text(
+            json.dumps({**config, "chat_template": template})
+        )
+        (folder / "chat_template.jinja").write_text(template)
+    check = Check("pii_leakage_score", passed, 0.0 if passed else 0.04, 0.01, "error", "leaks")
+    write_verdict(verdict_for(folder, [check]))
+    return folder
+
+
+def chat_argv(adapter: Path, *extra: str) -> list[str]:
+    return [
+        *("chat", "--adapter", str(adapter), "--prompt", SECRET_PROMPT),
+        *("--temperature", "0", "--max-new-tokens", "4", *extra),
+    ]
+
+
+def test_an_adapter_s_own_chat_template_is_set_aside_unless_asked_for(
+    trained, loaded, tmp_path, capsys
+):
+    adapter = crafted(trained, tmp_path, template=ENDLESS_TEMPLATE)
+    status, out, errors = run_cli(chat_argv(adapter), capsys)
+    assert status == 0, errors
+    assert out == printable(greedy_reply(loaded, SECRET_PROMPT, max_new_tokens=4)) + "\n"
+    assert errors.count("\n") == 1 and "Template ignored" in errors
+
+
+@pytest.mark.parametrize(
+    ("template", "reason"),
+    [
+        (ENDLESS_TEMPLATE, "ran past its time limit"),
+        ("{% set s = 'x' * 400000000 %}" + CHATML_TURNS, "ran past its memory limit"),
+        ("{{ 'x' * 5000000 }}" + CHATML_TURNS, "made a prompt past the size limit"),
+        ("{{ messages.__class__.__mro__ }}", "failed (SecurityError)"),
+        ("{{ raise_exception(messages[-1]['content']) }}", "failed (TemplateError)"),
+    ],
+    ids=["endless", "memory", "size", "escape", "raise-with-prompt"],
+)
+def test_an_adapter_s_own_chat_template_is_bounded_and_refused_in_one_line(
+    trained, tmp_path, capsys, template, reason
+):
+    adapter = crafted(trained, tmp_path, template=template)
+    status, out, errors = run_cli(chat_argv(adapter, "--adapter-chat-template"), capsys)
+    assert status == 2 and out == ""
+    assert errors.count("\n") == 1 and f"own chat template {reason}" in errors
+    assert SECRET_PROMPT not in errors
+
+
+def pickled_weights(folder: Path) -> None:
+    (folder / "adapter_model.safetensors").unlink()
+    (folder / "adapter_model.bin").write_bytes(b"\x80\x04cos\nsystem\n.")  # a pickle calling code
+
+
+def remote_tokenizer(folder: Path) -> None:
+    config = json.loads((folder / "tokenizer_config.json").read_text())
+    config["auto_map"] = {"AutoTokenizer": ["evil.EvilTokenizer", None]}
+    (folder / "tokenizer_config.json").write_text(json.dumps(config))
+    (folder / "evil.py").write_text("raise SystemExit('ran')\n")
+
+
+def foreign_peft_type(folder: Path) -> None:
+    config = json.loads((folder / "adapter_config.json").read_text())
+    config.update(peft_type="EVIL", auto_mapping={"base_model_class": "Evil"})
+    (folder / "adapter_config.json").write_text(json.dumps(config))
+
+
+def damaged_tokenizer(folder: Path) -> None:
+    (folder / "tokenizer.json").write_text('{"model": {"type": "BPE", "vocab": 5}}')
+
+
+@pytest.mark.parametrize(
+    ("damage", "reason"),
+    [
+        (pickled_weights, "weights only as a pickle"),
+        (remote_tokenizer, "defined by code in the folder"),
+        (foreign_peft_type, "names a PEFT type or classes astrabot does not train"),
+        (damaged_tokenizer, "cannot be read (KeyError)"),
+    ],
+    ids=["pickle", "remote-code-tokenizer", "remote-code-adapter", "damaged-tokenizer"],
+)
+def test_a_crafted_adapter_folder_is_refused_in_one_line(trained, tmp_path, capsys, damage, reason):
+    adapter = crafted(trained, tmp_path)
+    damage(adapter)
+    status, out, errors = run_cli(chat_argv(adapter), capsys)
+    assert status == 2 and out == ""
+    assert errors.count("\n") == 1 and reason in errors
+    assert SECRET_PROMPT not in errors
+
+
+def test_a_privacy_failure_refuses_the_stage_s_newest_run_and_force_warns(
+    trained, loaded, tmp_path, capsys
+):
+    adapter = crafted(trained, tmp_path, passed=False)
+    stage = tmp_path / "lora_stage_1_conversational"
+    stage.mkdir()
+    adapter.rename(stage / trained["adapter"].name)
+    (stage / "latest.json").write_text((trained["stage"] / "latest.json").read_text())
+    status, out, errors = run_cli(chat_argv(stage), capsys)  # the README's --adapter form
+    assert status == 2 and out == ""
+    assert errors.count("\n") == 1 and "pii_leakage_score 0.04, limit 0.01" in errors
+    status, out, errors = run_cli(chat_argv(stage, "--force"), capsys)
+    assert status == 0 and out == printable(greedy_reply(loaded, SECRET_PROMPT, 4)) + "\n"
+    assert errors.count("\n") == 1 and errors.startswith("astrabot chat: Used with --force")
 
 
 # -- export -----------------------------------------------------------------------------

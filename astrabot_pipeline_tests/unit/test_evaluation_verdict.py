@@ -23,9 +23,14 @@ from astrabot_pipeline.evaluation.verdict import (
     write_verdict,
 )
 from astrabot_pipeline.inference import export_model
-from astrabot_pipeline.inference.adapter import AdapterInfo
-from astrabot_pipeline.inference.errors import ExportRefusedError, NoApprovedAdapterError
+from astrabot_pipeline.inference.adapter import AdapterInfo, read_adapter_info
+from astrabot_pipeline.inference.errors import (
+    AdapterRefusedError,
+    ExportRefusedError,
+    NoApprovedAdapterError,
+)
 from astrabot_pipeline.inference.model_card import render_model_card
+from astrabot_pipeline.inference.verdict_gate import verdict_notices
 
 LEAK = Check("pii_leakage_score", False, 0.04, 0.01, "error", "leaks")
 MEMO = Check("memorization_score", True, 0.0, 0.05, "error", "memorizes")
@@ -143,8 +148,32 @@ def test_a_failed_quality_check_keeps_the_set_out_of_approval_but_export_still_w
     lines = card(verdict).splitlines()
     notice = [line for line in lines if "writes_like_owner" in line and line.startswith("> ")]
     assert len(notice) == 1 and "Not approved" in notice[0] and "NOT FOR USE" not in card(verdict)
-    cli._print_quality_notice("chat", adapter)
+    cli._print_notices("chat", verdict_notices(read_adapter_info(adapter)))
     printed = capsys.readouterr().err.splitlines()
     assert len(printed) == 1 and printed[0].startswith("astrabot chat: Not approved")
-    cli._print_quality_notice("serve", adapter_folder(tmp_path, "unevaluated"))
-    assert capsys.readouterr().err == ""
+
+
+@pytest.mark.parametrize("command", ["chat", "serve"])
+def test_chat_and_serve_refuse_an_adapter_that_failed_a_privacy_check_before_loading(
+    tmp_path, capsys, command
+):
+    adapter = adapter_folder(tmp_path)
+    write_verdict(verdict_for(adapter, [LEAK, MEMO, VOICE_FAILED]))
+    port = ["--port", "0"] if command == "serve" else []
+    status = cli.main([command, "--adapter", os.fspath(adapter), *port])
+    out, errors = capsys.readouterr()
+    assert status == 2 and out == ""
+    assert errors.count("\n") == 1 and errors.startswith(f"astrabot {command}: ")
+    assert "pii_leakage_score 0.04, limit 0.01" in errors and "--force" in errors
+    assert "memorization_score" not in errors  # only the failed checks are named
+
+
+def test_an_adapter_forced_past_its_privacy_checks_or_never_evaluated_is_one_line(tmp_path):
+    adapter = adapter_folder(tmp_path)
+    [unevaluated] = verdict_notices(read_adapter_info(adapter))
+    assert unevaluated.startswith("Not evaluated:") and "\n" not in unevaluated
+    write_verdict(verdict_for(adapter, [LEAK]))
+    [forced] = verdict_notices(read_adapter_info(adapter), force=True)
+    assert forced.startswith("Used with --force:") and "pii_leakage_score" in forced
+    with pytest.raises(AdapterRefusedError, match="pii_leakage_score"):
+        verdict_notices(read_adapter_info(adapter))
