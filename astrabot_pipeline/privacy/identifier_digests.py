@@ -173,14 +173,17 @@ def is_common_word(word: str, english_words: Container[str] = ()) -> bool:
     )
 
 
-def phone_forms(digits: str) -> set[tuple[str, str]]:
-    """A number's digit forms: all its digits (leading zeros off) and its last 10 and 9."""
-    digits = digits.lstrip("0")
-    if len(digits) < MIN_PHONE_DIGITS:
-        return set()
-    forms = {(DIGITS, digits)}
-    forms |= {(DIGITS, digits[-tail:]) for tail in PHONE_TAILS if len(digits) > tail}
+def digit_forms(digits: str) -> set[tuple[str, str]]:
+    """A digit run's forms: all its digits (leading zeros off) and its last 10 and 9."""
+    stripped = digits.lstrip("0") or "0"
+    forms = {(DIGITS, stripped)}
+    forms |= {(DIGITS, stripped[-tail:]) for tail in PHONE_TAILS if len(stripped) > tail}
     return forms
+
+
+def phone_forms(digits: str) -> set[tuple[str, str]]:
+    """A number's digit forms (`digit_forms`), when it has MIN_PHONE_DIGITS or more."""
+    return digit_forms(digits) if len(digits.lstrip("0")) >= MIN_PHONE_DIGITS else set()
 
 
 def word_form(words: Sequence[str]) -> tuple[str, str]:
@@ -317,13 +320,6 @@ def digit_candidates(text: str) -> Iterable[tuple[Span, str]]:
                     yield (groups[i][0], groups[j][1]), digits
 
 
-def _digit_forms(digits: str) -> set[tuple[str, str]]:
-    stripped = digits.lstrip("0") or "0"
-    forms = {(DIGITS, stripped)}
-    forms |= {(DIGITS, stripped[-tail:]) for tail in PHONE_TAILS if len(stripped) > tail}
-    return forms
-
-
 def candidate_forms(text: str) -> Iterable[tuple[Span, tuple[str, str]]]:
     """Every (span, normalized form) the scan hashes in `text`."""
     words = [(m.start(), m.end(), fold(m.group())) for m in _WORD.finditer(text)]
@@ -332,7 +328,7 @@ def candidate_forms(text: str) -> Iterable[tuple[Span, tuple[str, str]]]:
             chunk = words[i : i + n]
             yield (chunk[0][0], chunk[-1][1]), word_form([word for _, _, word in chunk])
     for span, digits in digit_candidates(text):
-        for form in _digit_forms(digits):
+        for form in digit_forms(digits):
             yield span, form
     for match in (*_TOKEN.finditer(text), *_EMAIL.finditer(text)):
         form = token_form(match.group())

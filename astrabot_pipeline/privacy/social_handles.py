@@ -26,7 +26,7 @@ _PLATFORM_NAMES = (
 PLATFORM_NAMES = tuple(_PLATFORM_NAMES.split())
 # Chat types fast: a platform named with two neighbouring letters swapped ("intsa",
 # "isnta", "titkok") is still named. Only names of five letters or more: no such variant
-# is an English word (unit/test_social_handles.py checks it against the dictionary).
+# is an English word (unit/test_social_handles.py checks each against the dictionary).
 MIN_TRANSPOSED_LETTERS = 5
 
 
@@ -39,16 +39,14 @@ def transpositions(word: str) -> list[str]:
     ]
 
 
+MISTYPED_PLATFORM_NAMES = frozenset(
+    variant
+    for name in PLATFORM_NAMES
+    if len(name) >= MIN_TRANSPOSED_LETTERS
+    for variant in transpositions(name)
+)
 _SPELLINGS = sorted(
-    {
-        *PLATFORM_NAMES,
-        *(
-            variant
-            for name in PLATFORM_NAMES
-            if len(name) >= MIN_TRANSPOSED_LETTERS
-            for variant in transpositions(name)
-        ),
-    },
+    {*PLATFORM_NAMES, *MISTYPED_PLATFORM_NAMES},
     key=lambda spelling: (-len(spelling), spelling),
 )
 PLATFORM = "(?:" + "|".join(_SPELLINGS) + ")"
