@@ -234,7 +234,7 @@ def build_analyzer(known_contacts: KnownContacts) -> AnalyzerEngine:
     registry = RecognizerRegistry(supported_languages=[LANGUAGE])
     for recognizer in (
         Prefiltered(EmailRecognizer(), prefilter.AT_SIGN),
-        Prefiltered(PhoneRecognizer(), prefilter.DIGIT),
+        Prefiltered(PhoneRecognizer(), prefilter.PHONE_DIGITS),
         Prefiltered(IbanRecognizer(), prefilter.IBAN_OPENING),
         Prefiltered(CreditCardRecognizer(), prefilter.FOUR_DIGITS),
         Prefiltered(LuhnCardRecognizer(), prefilter.DIGIT),

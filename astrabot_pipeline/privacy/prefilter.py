@@ -15,6 +15,8 @@ digit `re` (phonenumbers, KnownContacts) sees, and more (a test checks).
 from __future__ import annotations
 
 import regex
+from phonenumbers import PhoneMetadata
+from phonenumbers.phonenumberutil import COUNTRY_CODES_FOR_NON_GEO_REGIONS, SUPPORTED_REGIONS
 from presidio_analyzer import EntityRecognizer, RecognizerResult
 from presidio_analyzer.nlp_engine import NlpArtifacts
 
@@ -24,6 +26,42 @@ from presidio_analyzer.nlp_engine import NlpArtifacts
 # only with a house number: privacy/address_patterns.py).
 DIGIT = regex.compile(r"\d")
 AT_SIGN = regex.compile("@")
+
+
+def fewest_digits_of_a_valid_phone_number() -> int:
+    """The shortest national number phonenumbers calls valid, in any region.
+
+    A number is valid only when its national number has one of the possible lengths of
+    its type (checked before the type's pattern), and a region's general lengths are the
+    union of its types'. The national number's digits are all in the text, so a text with
+    fewer digits holds no valid number whatever its country code or region: 4 in today's
+    metadata (Austria, Germany), against the 7 to 10 of most numbers. Local-only lengths
+    (Germany's 2) count only for "possible" numbers, which Presidio's leniency never
+    accepts.
+    """
+    every_region = [PhoneMetadata.metadata_for_region(region) for region in SUPPORTED_REGIONS]
+    every_region += [
+        PhoneMetadata.metadata_for_nongeo_region(code) for code in COUNTRY_CODES_FOR_NON_GEO_REGIONS
+    ]
+    return min(
+        length
+        for metadata in every_region
+        if metadata is not None
+        for length in metadata.general_desc.possible_length
+        if length > 0
+    )
+
+
+def at_least_digits(count: int) -> regex.Pattern[str]:
+    """`count` digits anywhere in a text, whatever stands between them."""
+    # \D and \d never overlap, so a failed search costs one pass per digit, no backtracking.
+    return regex.compile(rf"\d(?:\D*\d){{{count - 1}}}")
+
+
+# PhoneRecognizer (phonenumbers' matcher, leniency VALID): a valid number's national digits.
+# Most chat messages with a digit have fewer ("at 5", "room 12b"), and the matcher is the
+# costliest recognizer: it parses every candidate once per supported region.
+PHONE_DIGITS = at_least_digits(fewest_digits_of_a_valid_phone_number())
 # CreditCardRecognizer: an issuer prefix of four digits, "(4\d{3})|(5[0-5]\d{2})|(6\d{3})…".
 FOUR_DIGITS = regex.compile(r"\d{4}")
 # UsSsnRecognizer: every pattern opens with [0-9]{3} or a longer run.

@@ -61,7 +61,7 @@ _NAME_LIKE = frozenset({"PERSON", "LOCATION"})
 # licence numbers). test_prefilter.py checks the findings are unchanged.
 PREFILTERS = {
     "EmailRecognizer": prefilter.AT_SIGN,
-    "PhoneRecognizer": prefilter.DIGIT,
+    "PhoneRecognizer": prefilter.PHONE_DIGITS,
     "IbanRecognizer": prefilter.IBAN_OPENING,
     "CreditCardRecognizer": prefilter.FOUR_DIGITS,
     "UsSsnRecognizer": prefilter.THREE_DIGITS,

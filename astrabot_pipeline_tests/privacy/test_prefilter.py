@@ -7,10 +7,12 @@ import re
 import sys
 from functools import partial
 
+import phonenumbers
 import pytest
 import regex
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from phonenumbers.phonenumberutil import SUPPORTED_REGIONS
 from presidio_analyzer import AnalyzerEngine, EntityRecognizer, RecognizerRegistry
 from presidio_analyzer.predefined_recognizers import (
     CreditCardRecognizer,
@@ -43,10 +45,12 @@ from astrabot_pipeline.privacy.prefilter import (
     FOUR_DIGITS,
     IBAN_OPENING,
     IP_SEPARATOR,
+    PHONE_DIGITS,
     SEVEN_DIGITS,
     SIXTEEN_SIGNS,
     THREE_DIGITS,
     Prefiltered,
+    fewest_digits_of_a_valid_phone_number,
 )
 from astrabot_pipeline.privacy.recognizers import (
     ChatPhoneRecognizer,
@@ -162,6 +166,21 @@ def test_the_digit_condition_covers_every_digit_phonenumbers_and_known_contacts_
     )
 
 
+def test_no_region_has_a_valid_phone_number_with_fewer_digits_than_the_phone_condition_asks():
+    """Every example number phonenumbers ships (each region, each type) has at least the
+    digits `PHONE_DIGITS` asks for; the shortest (Niue's "+683 7012") has exactly that many."""
+    lengths = [
+        len(phonenumbers.national_significant_number(example))
+        for region in SUPPORTED_REGIONS
+        for kind in phonenumbers.supported_types_for_region(region)
+        if (example := phonenumbers.example_number_for_type(region, kind)) is not None
+    ]
+    assert len(lengths) > 1000
+    assert min(lengths) == fewest_digits_of_a_valid_phone_number() == 4
+    assert PHONE_DIGITS.search("+683 7012") and PHONE_DIGITS.search("1-2-3-4")
+    assert not PHONE_DIGITS.search("room 12b at 5pm") and not PHONE_DIGITS.search("4 u")
+
+
 # -- each condition is necessary: a text without it yields nothing from the raw recognizer --
 
 _CONTACTS = KnownContacts.from_recipients(recipients_frame())
@@ -186,8 +205,8 @@ _ADDRESS_WORDS = (
 
 CONDITIONS = [
     (EmailRecognizer, AT_SIGN, st.text(_NEAR_EMAILS)),
-    (PhoneRecognizer, DIGIT, st.text(st.characters(blacklist_categories=["Nd"]))),
-    (PhoneRecognizer, DIGIT, st.text(_NEAR_NUMBERS)),
+    (PhoneRecognizer, PHONE_DIGITS, st.text(st.characters(blacklist_categories=["Nd"]))),
+    (PhoneRecognizer, PHONE_DIGITS, st.text(_NEAR_NUMBERS)),
     (IbanRecognizer, IBAN_OPENING, st.text(_NEAR_IBANS, min_size=15)),
     (CreditCardRecognizer, FOUR_DIGITS, st.text(_NEAR_NUMBERS, min_size=12)),
     (LuhnCardRecognizer, DIGIT, st.text(_NEAR_NUMBERS)),
