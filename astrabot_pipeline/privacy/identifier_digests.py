@@ -322,14 +322,19 @@ def digit_candidates(text: str) -> Iterable[tuple[Span, str]]:
 
 def candidate_forms(text: str) -> Iterable[tuple[Span, tuple[str, str]]]:
     """Every (span, normalized form) the scan hashes in `text`."""
+    yield from word_and_token_forms(text)
+    for span, digits in digit_candidates(text):
+        for form in digit_forms(digits):
+            yield span, form
+
+
+def word_and_token_forms(text: str) -> Iterable[tuple[Span, tuple[str, str]]]:
+    """The candidate forms of `text` other than its digit forms: word n-grams and tokens."""
     words = [(m.start(), m.end(), fold(m.group())) for m in _WORD.finditer(text)]
     for i in range(len(words)):
         for n in range(1, min(MAX_NGRAM_WORDS, len(words) - i) + 1):
             chunk = words[i : i + n]
             yield (chunk[0][0], chunk[-1][1]), word_form([word for _, _, word in chunk])
-    for span, digits in digit_candidates(text):
-        for form in digit_forms(digits):
-            yield span, form
     for match in (*_TOKEN.finditer(text), *_EMAIL.finditer(text)):
         form = token_form(match.group())
         if len(form[1]) >= 3:
@@ -453,10 +458,12 @@ class IdentifierDigestBuilder:
     def add_plain_texts(self, texts: Iterable[str | None]) -> None:
         """Count, per replaced word or token form, the anonymized texts that still hold it
         as plain text (where the anonymizer read the same words as no identifier)."""
-        wanted = self._replaced_in.keys()
+        wanted = self._replaced_in.keys()  # word and token forms only: no digit form
         for text in texts:
             if isinstance(text, str):
-                self._plain_in.update({form for _, form in candidate_forms(text) if form in wanted})
+                self._plain_in.update(
+                    {form for _, form in word_and_token_forms(text) if form in wanted}
+                )
 
     def _plain_digests(self) -> set[str]:
         """Digests of forms the anonymized history holds as plain text in at least
