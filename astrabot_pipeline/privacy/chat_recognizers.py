@@ -119,6 +119,8 @@ _BEFORE_A_PLACE = regex.compile(
     regex.IGNORECASE,
 )
 _PLACE_LOOK_BACK = 12
+# What makes a short SHOUTED word the name of a number: "your NI number", "a UK no.".
+_BEFORE_A_NUMBER_WORD = regex.compile(r"[ \t]+(?:numbers?|no\.|nr\.?|num)(?![\p{L}\p{N}])", regex.I)
 
 
 def _follows_place_word(text: str, start: int) -> bool:
@@ -150,6 +152,7 @@ class ChatNerRecognizer(SpacyRecognizer):
     - a SHOUTED person or place that is no given or family name: a short person ("JIRA",
       "OAI"), or any, written in Latin letters, in a message written in lower case and not
       after a preposition of place ("between JSPUI and XMLUI"; "grew up in KAJAANI" stays);
+      and a short SHOUTED word that says what kind a number is ("your NI number");
     - a person of several words, all dictionary words or acronyms and none a given or
       family name ("Recent Submissions", "Git Workflow"; "Jack Miller" stays);
     - a form label before a colon ("IBAN:", "Tel:"), a lone form of address ("Dad",
@@ -217,6 +220,8 @@ class ChatNerRecognizer(SpacyRecognizer):
         shouted = word.isupper() and len(word) > 1
         if shouted and self._is_acronym(text, start, word, result.entity_type):
             return True  # "JIRA", "XMLUI", "in SVN"; not "tell JOHN" or "ask SMITH"
+        if shouted and len(word) <= MAX_ACRONYM_LETTERS and _BEFORE_A_NUMBER_WORD.match(text, end):
+            return True  # the kind of a number: "your NI number", "a UK number"
         if not (starts_sentence(text, start) or shouted):
             # Mid-sentence a capital is evidence, but not for a word that no one is called
             # ("in the Wiki", "Java 8", "the Item object"); "saw Will", "ask Baker" stay.

@@ -139,6 +139,8 @@ def test_names_beside_those_rules_are_still_replaced(anonymizer, text, name):
         "are open JIRA tickets considered blockers?",
         "I am testing a PR related to OAI.",
         "DSpace 7 Sprint #2 is ongoing this week",  # was a street address
+        "what's your NI number?",  # the kind of a number, not Northern Ireland
+        "I have a UK number now",
     ],
 )
 def test_product_names_and_acronyms_are_not_people_or_addresses(anonymizer, text):
@@ -199,6 +201,7 @@ def test_words_products_and_acronyms_mid_sentence_are_not_identifiers(anonymizer
         ("we saw Will at the gym", "Will"),  # a given name that is a word
         ("I'm in HELSINKI this week", "HELSINKI"),  # a town in capitals after "in"
         ("grew up in KAJAANI", "KAJAANI"),
+        ("i grew up in NI", "NI"),  # a number's kind only before "number"
         ("flew to ΛΕΥΚΩΣΙΑ on Monday morning", "ΛΕΥΚΩΣΙΑ"),  # capitals, but not Latin
         ("ask SMITH about the patch", "SMITH"),  # shouted family name with a cue
         ("did you hear from Jack Miller yet", "Jack Miller"),
