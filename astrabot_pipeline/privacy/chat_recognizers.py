@@ -24,6 +24,7 @@ from astrabot_pipeline.privacy.name_context import (
     is_field_label,
     starts_sentence,
 )
+from astrabot_pipeline.privacy.name_gazetteer import CALENDAR_WORDS
 
 # The top-level domains Presidio's pattern knows: its pattern is "host[.](?:(?:com)|…)path",
 # and the alternation between the first "[.](" and the closing ")" is that list.
@@ -90,12 +91,7 @@ _LEADING_WORD = regex.compile(r"[\p{L}][\p{L}'’\-]*")
 _NOT_IN_A_NAME = regex.compile(r"-\p{N}|[()\[\]{}<>#_=/\\|$%^*+~`]|\p{L}\.\p{Ll}|\p{L}&\p{L}")
 # Day and month abbreviations and the month and day names nobody is called ("Fri",
 # "Mar", "Sept", "Monday"); "May", "June", "April" and "August" are given names too.
-_CALENDAR_WORDS = (
-    "mon tue tues wed thu thur thurs fri sat sun monday tuesday wednesday thursday friday "
-    "saturday sunday jan feb mar apr jun jul aug sep sept oct nov dec january february "
-    "march july september october november december"
-)
-CALENDAR_WORDS = frozenset(_CALENDAR_WORDS.split())
+NAMELESS_CALENDAR_WORDS = CALENDAR_WORDS - {"may", "june", "april", "august"}
 _POSSESSIVE = regex.compile(r"['’]s?\Z")
 # A product's name has two or more capitals before its first lower-case letter ("DSpace",
 # "EPerson", "ORCiD", "JUnit", "OAuth"); a person's inner capital follows a lower-case
@@ -205,7 +201,7 @@ class ChatNerRecognizer(SpacyRecognizer):
             return len(capitalized) == 1
         if (
             capitalized
-            and all(word.lower() in CALENDAR_WORDS for _, word in capitalized)
+            and all(word.lower() in NAMELESS_CALENDAR_WORDS for _, word in capitalized)
             and not follows_name_label(text, capitalized[0][0])
         ):
             return True  # "out Fri", "end of Feb / start of Mar", "on Mon, Nov 19"

@@ -47,6 +47,7 @@ MAX_FAMILY_WORDS = 2
 _WORD = regex.compile(r"[\p{L}][\p{L}'’\-]+")  # single letters are initials
 _POSSESSIVE = regex.compile(r"['’]s?$")
 _INITIAL = regex.compile(r"[ \t]+(?:\p{Lu}\.?[ \t]+)?")  # "Faina D. Yefremova", "Szabina J G"
+# Days and months, with chat's other abbreviations of them.
 CALENDAR_WORDS = frozenset(
     word.lower()
     for word in (
@@ -54,6 +55,7 @@ CALENDAR_WORDS = frozenset(
         *calendar.month_abbr[1:],
         *calendar.day_name,
         *calendar.day_abbr,
+        *("Tues", "Thur", "Thurs", "Sept"),
     )
 )
 
