@@ -246,7 +246,11 @@ def build_analyzer(known_contacts: KnownContacts) -> AnalyzerEngine:
         KnownContactNameRecognizer(known_contacts),
         Prefiltered(KnownContactPhoneRecognizer(known_contacts), prefilter.DIGIT),
         Prefiltered(KnownContactEmailRecognizer(known_contacts), prefilter.AT_SIGN),
-        GivenNameRecognizer(NameGazetteer(given_names, ordinary, _is_chat_noise)),
+        GivenNameRecognizer(
+            NameGazetteer(
+                given_names, ordinary, _is_chat_noise, load_family_names(), ordinary.in_dictionary
+            )
+        ),
         ChatNerRecognizer(
             OrdinaryUnlessNamed(ordinary, given_names),
             OrdinaryUnlessNamed(ordinary, given_names, dictionary=False),

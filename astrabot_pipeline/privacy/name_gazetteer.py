@@ -15,7 +15,9 @@ reads the words around one):
   (WordNet's nouns, verbs, adjectives and adverbs) that ships with the spaCy model and
   from the words frequent in real chat text, and no chat noise ("hey");
 - an ordinary word is a name only with a chat cue ("hey peter!!", "tell joseph",
-  "thomas's place", "Max said") or after a label asking for a name ("Name: Jan"); a
+  "thomas's place", "Max said"), or in lower case when it is in no dictionary (only
+  frequent in real text, like "larry" or "brenda") and a common family name follows it
+  ("assign to larry stone"), or after a label asking for a name ("Name: Jan"); a
   form label itself ("IBAN:", "Tel:") never is, and a form label's word anywhere ("send
   me the iban", "IBAN and BIC") is a name only with a chat cue ("hey iban").
 
@@ -102,10 +104,14 @@ class NameGazetteer:
         given_names: Iterable[str],
         english_words: Container[str],
         is_noise: Callable[[str], bool] = lambda word: False,
+        family_names: Container[str] = frozenset(),
+        in_dictionary: Callable[[str], bool] = lambda word: True,
     ) -> None:
         self.given_names = frozenset(given_names)
         self.english_words = english_words
         self.is_noise = is_noise
+        self.family_names = family_names
+        self.in_dictionary = in_dictionary
 
     def _is_word(self, lower: str) -> bool:
         return lower in self.english_words or _is_function_word(lower)
@@ -125,8 +131,29 @@ class NameGazetteer:
             return not _is_function_word(lower)
         if not self._is_word(lower):
             return True
-        return has_name_cue(text, start, end) and not (
-            _is_function_word(lower) or lower in ADDRESS_TERMS
+        if _is_function_word(lower) or lower in ADDRESS_TERMS:
+            return False
+        return has_name_cue(text, start, end) or (
+            word.islower()
+            and not self.in_dictionary(lower)
+            and self._family_name_follows(text, end)
+        )
+
+    def _family_name_follows(self, text: str, end: int) -> bool:
+        """Whether a common family name in lower case comes right after (`end`): "assign
+        to larry stone", "brenda robinson from work added me"."""
+        following = _WORD.match(text, end + 1)
+        if following is None or text[end] not in " \t":
+            return False
+        family = _bare(following.group())
+        return family.islower() and self._is_listed_family_name(family)
+
+    def _is_listed_family_name(self, lower: str) -> bool:
+        return (
+            len(lower) >= MIN_NAME_LETTERS
+            and lower in self.family_names
+            and not _is_function_word(lower)
+            and not self.is_noise(lower)
         )
 
     def _is_family_name(self, word: str, after_lower_case: bool) -> bool:
@@ -134,7 +161,11 @@ class NameGazetteer:
             return False
         if word[0].isupper():
             return not _is_function_word(word.lower())
-        return after_lower_case and len(word) >= MIN_NAME_LETTERS and not self._is_word(word)
+        return (
+            after_lower_case
+            and len(word) >= MIN_NAME_LETTERS
+            and (not self._is_word(word) or self._is_listed_family_name(word))
+        )
 
     def find(self, text: str) -> list[NameSpan]:
         words = [(m.start(), _bare(m.group())) for m in _WORD.finditer(text)]

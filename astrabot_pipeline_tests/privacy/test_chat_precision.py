@@ -205,6 +205,7 @@ def test_words_products_and_acronyms_mid_sentence_are_not_identifiers(anonymizer
         ("flew to ΛΕΥΚΩΣΙΑ on Monday morning", "ΛΕΥΚΩΣΙΑ"),  # capitals, but not Latin
         ("ask SMITH about the patch", "SMITH"),  # shouted family name with a cue
         ("did you hear from Jack Miller yet", "Jack Miller"),
+        ("DS-285: +5, for 1.6, assign to larry stone.", "larry stone"),  # real chat, lower case
         ("the site is example.com", "example.com"),  # a classic top-level domain
         ("see example.info", "example.info"),
         ("try mysite.properties/login", "mysite.properties/login"),  # a path says web

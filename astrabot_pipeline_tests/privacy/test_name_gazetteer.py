@@ -70,3 +70,30 @@ def test_english_words_are_known_in_every_inflection():
     assert "silvana" not in lexicon and "runx" not in lexicon
     names_only = NameGazetteer({"ran", "silvana"}, lexicon)
     assert [(s.start, s.end) for s in names_only.find("she ran to silvana")] == [(11, 18)]
+
+
+# Frequent words ("larry") beside dictionary words ("long"), and common family names.
+_FREQUENT = {"larry", "brenda", "long", "crystal", "mike", "stone", "robinson", "way", "clear"}
+_DICTIONARY = {"long", "crystal", "mike", "stone", "way", "clear", "park"}
+_FAMILY = {"stone", "robinson", "way", "clear", "park", "long"}
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("assign to larry stone for 1.6", ["larry stone"]),
+        ("brenda robinson from work added me", ["brenda robinson"]),
+        ("that goes a long way", []),  # a given name that is a dictionary word: a word
+        ("crystal clear", []),
+        ("i saw mike park's email", []),  # the rule's recall cost: "mike" is a word too
+        ("the larry build broke", []),  # a frequent word with no family name after it
+    ],
+)
+def test_a_lower_case_given_name_before_a_common_family_name_is_a_name(text, expected):
+    gazetteer = NameGazetteer(
+        {"larry", "brenda", "long", "crystal", "mike"},
+        _FREQUENT | _DICTIONARY,
+        family_names=_FAMILY,
+        in_dictionary=_DICTIONARY.__contains__,
+    )
+    assert names(gazetteer, text) == expected
