@@ -388,6 +388,21 @@ class EntityFinder:
         self.score_threshold = score_threshold
         self.analyzer = build_analyzer(known_contacts)
         self._nlp = spacy_pipeline(self.analyzer.nlp_engine)
+        self._ner = next(
+            recognizer
+            for recognizer in self.analyzer.registry.recognizers
+            if isinstance(recognizer, ChatNerRecognizer)
+        )
+        self._split_words = frozenset(self._nlp.tokenizer.rules)
+
+    def _ner_texts(self, texts: Sequence[str]) -> list[str | None]:
+        """`ner_texts_of`, less the texts whose every NER span would be dropped."""
+        return [
+            None
+            if ner_text is None or self._ner.drops_everything_in(text, self._split_words)
+            else ner_text
+            for text, ner_text in zip(texts, ner_texts_of(texts), strict=True)
+        ]
 
     def _analyze(
         self, texts: Sequence[str], ner_texts: Sequence[str | None] | None = None
@@ -404,14 +419,16 @@ class EntityFinder:
     def find_entities(self, texts: Sequence[str]) -> list[list[AnalyzerResult]]:
         """What would be replaced in each text: non-overlapping findings, in text order.
 
-        NER runs only on texts holding an upper-case letter: `_tidy_ner_span` keeps an NER
-        span only if it holds a Capitalized word, so on all-lower-case chat (most of it)
-        NER could only be discarded. Skipping it there, spaCy included, changes no result
-        and halves the time; every other recognizer still sees every text. NER reads the
-        text with SHOUTED words Title-cased (`ner_view`), which the small model can read.
+        NER runs only on texts holding an upper-case letter: an NER span counts only if it
+        holds a Capitalized word, so on all-lower-case chat (most of it) NER could only be
+        discarded. Nor does it run where the only capital opens the message with a word
+        every span holding it is dropped for (`ChatNerRecognizer.drops_everything_in`:
+        "Save me some."). Skipping it there, spaCy included, changes no result; every
+        other recognizer still sees every text. NER reads the text with SHOUTED words
+        Title-cased (`ner_view`), which the small model can read.
         """
         texts = list(texts)
-        found = self._analyze(texts, ner_texts_of(texts))
+        found = self._analyze(texts, self._ner_texts(texts))
         return [choose_findings(text, each) for text, each in zip(texts, found, strict=True)]
 
 

@@ -197,6 +197,10 @@ class ChatNerRecognizer(SpacyRecognizer):
         if any(self._names_a_product(word) for _, word in words):
             return True
         capitalized = [(start, word) for start, word in words if word[0].isupper()]
+        if not capitalized:
+            # Lower-case chat noise ("lol", "omg jk"): the anonymizer's tidying drops it
+            # too, but dropped here it never takes part in Presidio's dedupe.
+            return True
         if any(is_field_label(text, start, start + len(word)) for start, word in capitalized):
             return len(capitalized) == 1
         if (
@@ -208,13 +212,48 @@ class ChatNerRecognizer(SpacyRecognizer):
         if len(capitalized) != 1:
             return self._names_no_one(text, result, words)
         start, word = capitalized[0]
+        return self._drops_lone_capital(text, start, word, result.entity_type)
+
+    def drops_everything_in(self, text: str, split_words: Container[str]) -> bool:
+        """Whether every person or place NER could tag in `text` is dropped, so NER need
+        not read it ("Save me some.", "True.", "I did nothing"; phone keyboards write a
+        capital at the start of a message and nowhere else, so this is much of real chat).
+
+        True when the text's only upper-case letter opens a word of letters only that
+        spaCy's tokenizer keeps whole (none of its special cases, `split_words`: "Cannot",
+        "Dont"), and a span with that word as its one Capitalized word is dropped. Any
+        span NER tags then holds that word whole or no Capitalized word at all (dropped
+        as lower-case noise).
+        """
+        capitals = [i for i, char in enumerate(text) if char.isupper()]
+        if len(capitals) != 1:
+            return False
+        match = _LEADING_WORD.match(text, capitals[0])
+        if match is None:
+            return False
+        word = match.group()
+        return (
+            word.isalpha()
+            and word not in split_words
+            and self.drops_every_span_at(text, match.start(), word)
+        )
+
+    def drops_every_span_at(self, text: str, start: int, word: str) -> bool:
+        """Whether every person or place span whose only Capitalized word is `word` at
+        `start` is dropped, whatever lower-case words the span holds around it."""
+        return all(
+            self._drops_lone_capital(text, start, word, entity_type)
+            for entity_type in ("PERSON", "LOCATION")
+        )
+
+    def _drops_lone_capital(self, text: str, start: int, word: str, entity_type: str) -> bool:
         end = start + len(word)
         if word.lower() in ADDRESS_TERMS:  # "Dad says hi", "love you Babe"
             return True
         if has_name_cue(text, start, end) or follows_name_label(text, start):
             return False
         shouted = word.isupper() and len(word) > 1
-        if shouted and self._is_acronym(text, start, word, result.entity_type):
+        if shouted and self._is_acronym(text, start, word, entity_type):
             return True  # "JIRA", "XMLUI", "in SVN"; not "tell JOHN" or "ask SMITH"
         if shouted and len(word) <= MAX_ACRONYM_LETTERS and _BEFORE_A_NUMBER_WORD.match(text, end):
             return True  # the kind of a number: "your NI number", "a UK number"
@@ -222,14 +261,12 @@ class ChatNerRecognizer(SpacyRecognizer):
             # Mid-sentence a capital is evidence, but not for a word that no one is called
             # ("in the Wiki", "Java 8", "the Item object"); "saw Will", "ask Baker" stay.
             return (
-                result.entity_type == "PERSON"
+                entity_type == "PERSON"
                 and self._is_plain_word(word)
                 and not _follows_place_word(text, start)
             )
         ordinary = (
-            self.ordinary_for_places
-            if result.entity_type == "LOCATION"
-            else self.ordinary_for_people
+            self.ordinary_for_places if entity_type == "LOCATION" else self.ordinary_for_people
         )
         return word.lower() in ordinary
 

@@ -1,4 +1,5 @@
-"""Skipping NER on all-lower-case texts must not change a single finding."""
+"""Skipping NER (all-lower-case texts, and texts whose one capital opens an ordinary
+word) must not change a single finding."""
 
 from __future__ import annotations
 
@@ -20,7 +21,20 @@ def test_findings_equal_those_with_ner_run_on_every_text():
     )
     texts = [m.body for m in generate_corpus(n_messages=1500, seed=9).chat_messages if m.body]
     texts += ["meet sam at 4146 marlowe st tomorrow", "call priya on 415.555.0134 🎉", "ok"]
+    # One capital, opening the message: a word the tokenizer splits ("Cannot", "Dont"),
+    # a name, a cue, a word after a name label, a mid-word capital, a place.
+    texts += [
+        "Cannot make it tonight", "Dont tell sam", "Gonna be late", "Sunniva said hi",
+        "Max said no", "name: Jan kowalski", "ok. Tell joseph hi", "iPhone is dead",
+        "Will you come?", "Paris was lovely", "Dad says hi", "I saw larry stone today",
+    ]  # fmt: skip
     assert sum(1 for text in texts if text == text.lower()) > len(texts) / 3
+    assert len(anonymizer._ner_texts(texts)) == len(texts)
+    skipped = [
+        ner is None and any(map(str.isupper, text))
+        for text, ner in zip(texts, anonymizer._ner_texts(texts), strict=True)
+    ]
+    assert sum(skipped) > sum(1 for text in texts if any(map(str.isupper, text))) / 2
     fast = anonymizer.find_entities(texts)
     # The reference: NER on (the NER view of) every text, then the same choice of findings.
     everything = anonymizer._analyze(texts, [ner_view(text) for text in texts])
