@@ -393,7 +393,9 @@ class EntityFinder:
             for recognizer in self.analyzer.registry.recognizers
             if isinstance(recognizer, ChatNerRecognizer)
         )
-        self._split_words = frozenset(self._nlp.tokenizer.rules)
+        # The tokenizer's special cases ("Cannot" -> "Can", "not"). spaCy types a
+        # pipeline's tokenizer as any callable; its compiled Tokenizer has `rules`.
+        self._split_words = frozenset(getattr(self._nlp.tokenizer, "rules", None) or ())
 
     def _ner_texts(self, texts: Sequence[str]) -> list[str | None]:
         """`ner_texts_of`, less the texts whose every NER span would be dropped."""

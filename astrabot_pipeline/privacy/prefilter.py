@@ -46,7 +46,7 @@ def fewest_digits_of_a_valid_phone_number() -> int:
     return min(
         length
         for metadata in every_region
-        if metadata is not None
+        if metadata is not None and metadata.general_desc is not None
         for length in metadata.general_desc.possible_length
         if length > 0
     )
