@@ -84,6 +84,31 @@ def test_compose_keeps_secrets_in_files_and_the_socket_on_the_daemon_only():
     assert {v.get("name") for v in compose["volumes"].values() if v} >= named
 
 
+def test_every_process_of_the_user_code_image_starts_under_umask_077():
+    """Dagster writes its compute logs and local files with the process umask: the image's
+    entry point sets 077 and then runs the command, and nothing overrides it (compose's
+    services give a command; the run launcher starts containers with a command too)."""
+    dockerfile = (DOCKER / "Dockerfile").read_text()
+    entrypoint = re.search(r"^ENTRYPOINT (\[.*\])$", dockerfile, re.MULTILINE)
+    assert entrypoint is not None
+    assert yaml.safe_load(entrypoint.group(1)) == ["/usr/local/bin/astrabot-entrypoint"]
+    assert "docker/entrypoint.sh /usr/local/bin/astrabot-entrypoint" in dockerfile
+    for name, service in _compose()["services"].items():
+        if service.get("image") == "astrabot-user-code" and name != "secrets-init":
+            assert "entrypoint" not in service, name
+    assert _compose()["services"]["secrets-init"]["entrypoint"][-1].startswith("umask 077")
+    launched = _instance_yaml()["run_launcher"]["config"]["container_kwargs"]
+    assert "entrypoint" not in launched
+    umask = subprocess.run(
+        ["sh", str(DOCKER / "entrypoint.sh"), "sh", "-c", "umask"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=10,
+    )
+    assert umask.stdout.strip() == "0077"
+
+
 def _copies(dockerfile: Path) -> list[str]:
     sources = []
     for line in dockerfile.read_text().splitlines():
