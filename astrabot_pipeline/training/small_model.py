@@ -19,8 +19,6 @@ import os
 from pathlib import Path
 from typing import Literal
 
-import torch
-
 from astrabot_pipeline.settings import harden_process
 from astrabot_pipeline.training.base_model import (
     BaseModelNotFoundError,
@@ -104,6 +102,7 @@ def _gguf_parsed_once():
 
 def load_smollm2_gguf(gguf: Path):
     """(fp32 model, tokenizer) from the GGUF file, unpacked at load time."""
+    import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer, GgufConfig
 
     folder, name = str(gguf.parent), gguf.name
@@ -135,6 +134,7 @@ def _plain_copy(model):
     serializable") even once dequantized; a model built from the same config without
     `quantization_config` (on the meta device: no second allocation) takes its tensors.
     """
+    import torch
     from transformers import AutoModelForCausalLM
 
     settings = model.config.to_dict()
