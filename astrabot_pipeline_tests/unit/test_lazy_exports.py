@@ -1,0 +1,48 @@
+"""Packages whose names load their module on first use (lazy_exports.py)."""
+
+from __future__ import annotations
+
+import importlib
+import subprocess
+import sys
+import types
+
+import pytest
+
+from astrabot_pipeline.lazy_exports import lazy_exports
+
+LAZY_PACKAGES = (
+    "astrabot_pipeline.training",
+    "astrabot_pipeline.evaluation",
+    "astrabot_pipeline.privacy",
+)
+
+
+@pytest.mark.parametrize("name", LAZY_PACKAGES)
+def test_every_exported_name_is_the_object_its_module_defines(name):
+    package = importlib.import_module(name)
+    for module_name, exports in package._EXPORTS.items():
+        module = importlib.import_module(f"{name}.{module_name}")
+        for export in exports:
+            assert getattr(package, export) is getattr(module, export), export
+    assert set(package.__all__) <= set(dir(package))
+    with pytest.raises(AttributeError, match="no attribute 'not_exported'"):
+        package.not_exported  # noqa: B018
+
+
+def test_exports_and_all_that_name_different_things_are_refused(monkeypatch):
+    monkeypatch.setitem(sys.modules, "lazy_probe", types.ModuleType("lazy_probe"))
+    with pytest.raises(ValueError, match="__all__"):
+        lazy_exports("lazy_probe", {"module": ("a", "b")}, ["a"])
+
+
+def test_a_light_name_of_the_training_package_does_not_import_torch():
+    probe = (
+        "import sys\n"
+        "from astrabot_pipeline.training import CURRICULUM, STAGE_NAMES, StageResult, TrainingError\n"
+        "print(sorted({'torch', 'transformers'} & set(sys.modules)))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, check=True
+    )
+    assert done.stdout.strip() == "[]"
