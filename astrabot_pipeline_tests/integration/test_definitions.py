@@ -207,7 +207,7 @@ def test_the_local_instance_runs_one_model_step_at_a_time_and_retries_only_crash
 
 
 # What the assets need only while they run. Every Dagster process (the `dagster` CLI, the
-# code server, the webserver's, the daemon's) loads the definitions, and these took ~8 s
+# code server, the webserver's, the daemon's) loads the definitions, and these took ~9 s
 # of each start on a 2-core CPU: spaCy's stop words alone import torch through thinc.
 LIBRARIES_ASSETS_IMPORT_WHEN_RUN = (
     "torch",
