@@ -1,6 +1,8 @@
 """[evaluation] Test-slice perplexity of the base model vs each LoRA stage, as a report
 (report.html, report.md, metrics.json)."""
 
+from typing import TYPE_CHECKING
+
 import dagster as dg
 import pandas as pd
 
@@ -8,27 +10,29 @@ from astrabot_pipeline.dataset import read_canaries
 from astrabot_pipeline.defs.dataset import CANARY_RECORD
 from astrabot_pipeline.defs.errors import redact_failures
 from astrabot_pipeline.defs.resources.paths import ACCELERATOR_POOL, AstrabotPathsResource
-from astrabot_pipeline.evaluation import PrivacyConfig, QualitySettings, write_report
 from astrabot_pipeline.evaluation.bootstrap import DEFAULT_RESAMPLES
-from astrabot_pipeline.evaluation.dataset_inputs import dataset_inputs
-from astrabot_pipeline.evaluation.report import PERPLEXITY_CHECK
-from astrabot_pipeline.evaluation.run import (
+from astrabot_pipeline.evaluation.defaults import (
     DEFAULT_MEMORIZATION_THRESHOLD,
     DEFAULT_PII_LEAKAGE_THRESHOLD,
     DEFAULT_SAMPLES,
+    DEFAULT_SAMPLES_PER_PROMPT,
+    DEFAULT_TEMPERATURE,
     MEMORIZATION_CHECK,
+    PERPLEXITY_CHECK,
     PII_CHECK,
-    EvaluationSettings,
-    run_evaluation,
 )
-from astrabot_pipeline.evaluation.sample_sizes import SampleSizes, sample_sizes
-from astrabot_pipeline.evaluation.verdict import record_approval, write_verdict
+from astrabot_pipeline.evaluation.generation import DEFAULT_MAX_NEW_TOKENS
 from astrabot_pipeline.evaluation.voice import VOICE_CHECK
 from astrabot_pipeline.history_origin import is_generated_demo_history
-from astrabot_pipeline.privacy.identifier_digests import IdentifierDigests
 from astrabot_pipeline.storage import write_text
 from astrabot_pipeline.training import CURRICULUM, STAGE_NAMES, StageResult
 from astrabot_pipeline.training.stage_plan import stage_profile
+
+# The scoring code (torch, and spaCy through the identifier digests) loads when the asset
+# runs, not with the definitions that every Dagster process start loads (lazy_exports.py).
+if TYPE_CHECKING:
+    from astrabot_pipeline.evaluation.run import EvaluationSettings
+    from astrabot_pipeline.evaluation.sample_sizes import SampleSizes
 
 SAMPLES_FILE = "samples.md"  # under $ASTRABOT_DATA_DIR/samples/ (private, never in reports/)
 REPORT_COVERS_CHECK = "report_covers_every_stage"
@@ -42,9 +46,9 @@ class EvalConfig(dg.Config):
     pii_leakage_threshold: float = DEFAULT_PII_LEAKAGE_THRESHOLD
     memorization_threshold: float = DEFAULT_MEMORIZATION_THRESHOLD
     # Sampled completions per leakage and probe prompt, and their temperature.
-    samples_per_prompt: int = PrivacyConfig.samples_per_prompt
-    temperature: float = PrivacyConfig.temperature
-    max_new_tokens: int = QualitySettings.max_new_tokens
+    samples_per_prompt: int = DEFAULT_SAMPLES_PER_PROMPT
+    temperature: float = DEFAULT_TEMPERATURE
+    max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS
     ranking_examples: int | None = None
     # Paired bootstrap resamples behind each tuned-minus-base interval (at least 1,000).
     bootstrap_resamples: int = DEFAULT_RESAMPLES
@@ -53,7 +57,10 @@ class EvalConfig(dg.Config):
     seed: int = 0
 
 
-def _settings(config: EvalConfig, sizes: SampleSizes) -> EvaluationSettings:
+def _settings(config: EvalConfig, sizes: "SampleSizes") -> "EvaluationSettings":
+    from astrabot_pipeline.evaluation import PrivacyConfig, QualitySettings
+    from astrabot_pipeline.evaluation.run import EvaluationSettings
+
     return EvaluationSettings(
         quality=QualitySettings(
             max_new_tokens=config.max_new_tokens,
@@ -98,6 +105,13 @@ def eval_report(
     base model and every stage, privacy of the base and the final adapter, on the dataset's
     test slice: report.html, report.md and metrics.json, the verdict beside the final
     adapter, and (private) redacted sample generations."""
+    from astrabot_pipeline.evaluation import write_report
+    from astrabot_pipeline.evaluation.dataset_inputs import dataset_inputs
+    from astrabot_pipeline.evaluation.run import run_evaluation
+    from astrabot_pipeline.evaluation.sample_sizes import sample_sizes
+    from astrabot_pipeline.evaluation.verdict import record_approval, write_verdict
+    from astrabot_pipeline.privacy.identifier_digests import IdentifierDigests
+
     stages = [stage_results[stage.name] for stage in CURRICULUM]
     profile = stage_profile(stages[0].profile)
     sizes = sample_sizes(

@@ -4,6 +4,7 @@ import itertools
 import time
 from collections import Counter
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import dagster as dg
 import pandas as pd
@@ -12,23 +13,14 @@ from astrabot_pipeline.defs.errors import redact_failures
 from astrabot_pipeline.defs.resources.backup import SignalBackupResource
 from astrabot_pipeline.defs.resources.paths import AstrabotPathsResource
 from astrabot_pipeline.enrichment.columns import TWEET_AUTHOR_COLUMN, TWEET_TEXT_COLUMNS
-from astrabot_pipeline.privacy import (
-    ConversationAnonymizer,
-    KnownContacts,
-    LanguageReport,
-    PrivacyValidator,
-    ScopePolicy,
-    ScopeResult,
-    apply_scope,
-    detect_languages,
-    load_canaries,
-    load_or_create_secret,
-    purge_plaintext,
-)
-from astrabot_pipeline.privacy.anonymizer import DEFAULT_N_PROCESS
-from astrabot_pipeline.privacy.identifier_digests import record_identifier_digests
-from astrabot_pipeline.privacy.residual import ResidualDetector
-from astrabot_pipeline.privacy.validator import PrivacyGateError
+from astrabot_pipeline.privacy.canaries import load_canaries
+from astrabot_pipeline.privacy.processes import DEFAULT_N_PROCESS
+from astrabot_pipeline.privacy.purge import purge_plaintext
+
+# spaCy and Presidio (and torch, which spaCy's thinc imports) load when the asset runs,
+# not with the definitions that every Dagster process start loads (lazy_exports.py).
+if TYPE_CHECKING:
+    from astrabot_pipeline.privacy import KnownContacts, LanguageReport, ScopePolicy, ScopeResult
 
 MAX_GENERIC_RESIDUE_RATE = 0.01
 PRIVACY_GATE = dg.AssetCheckKey(dg.AssetKey("anonymized_windows"), "no_known_identifiers_survive")
@@ -50,7 +42,9 @@ class PrivacyScopeConfig(dg.Config):
     start_date: str | None = None
     end_date: str | None = None
 
-    def to_policy(self) -> ScopePolicy:
+    def to_policy(self) -> "ScopePolicy":
+        from astrabot_pipeline.privacy import ScopePolicy
+
         return ScopePolicy(
             include_threads=self.include_threads,
             exclude_threads=self.exclude_threads,
@@ -95,6 +89,15 @@ def anonymized_windows(
     """In-scope windows with every identity replaced by a stable pseudonym; raw bodies are
     dropped, and `sender_pseudonym` says who wrote each message (None for the owner).
     Out-of-scope and opted-out messages are removed before anything is written."""
+    from astrabot_pipeline.privacy import (
+        ConversationAnonymizer,
+        KnownContacts,
+        PrivacyValidator,
+        load_or_create_secret,
+    )
+    from astrabot_pipeline.privacy.identifier_digests import record_identifier_digests
+    from astrabot_pipeline.privacy.residual import ResidualDetector
+
     recipients, names = decoded_backup["recipients"], decoded_backup["recipient_names"]
     contacts = KnownContacts.from_recipients(recipients, names)
     scope, languages = _in_scope(context, config, nitter_enriched_windows, decoded_backup, contacts)
@@ -190,6 +193,8 @@ def require_passed_privacy_gate(instance: dg.DagsterInstance) -> None:
     the check; this holds the gate across runs, so a later run that selects only the
     dataset (or clicks it in the UI) cannot build training data on a failed output.
     """
+    from astrabot_pipeline.privacy.validator import PrivacyGateError
+
     materialized = instance.fetch_materializations(PRIVACY_GATE.asset_key, limit=1).records
     if not materialized:
         raise PrivacyGateError(
@@ -217,11 +222,13 @@ def _in_scope(
     config: AnonymizationConfig,
     windows: pd.DataFrame,
     decoded_backup: dict[str, pd.DataFrame],
-    contacts: KnownContacts,
-) -> tuple[ScopeResult, LanguageReport]:
+    contacts: "KnownContacts",
+) -> tuple["ScopeResult", "LanguageReport"]:
     """The windows the owner's scope allows (counts by drop reason), and their language
     counts: what is out of scope never reaches the anonymizer or the output. A refusal
     that cannot be honoured fails the run (`ScopeResult.enforce_consent`)."""
+    from astrabot_pipeline.privacy import apply_scope, detect_languages
+
     scope = apply_scope(
         windows,
         decoded_backup["recipients"],

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 from astrabot_pipeline.dataset.canaries import PlantedCanary
 from astrabot_pipeline.errors import SettingError
+from astrabot_pipeline.evaluation.defaults import DEFAULT_SAMPLES_PER_PROMPT, DEFAULT_TEMPERATURE
 from astrabot_pipeline.evaluation.leakage_scan import (
     LeakageResult,
     LeakageScanner,
@@ -78,8 +79,8 @@ class PrivacyConfig:
     `small` profile on a 2-core CPU (see docs/evaluation-privacy.md for measured times)."""
 
     leakage_prompts: int = 12  # held-out prompts for the leakage scan
-    samples_per_prompt: int = 2  # N sampled completions per prompt (leakage and probes)
-    temperature: float = 0.8
+    samples_per_prompt: int = DEFAULT_SAMPLES_PER_PROMPT  # N per prompt (leakage and probes)
+    temperature: float = DEFAULT_TEMPERATURE
     top_p: float = 1.0
     max_new_tokens: int = 24
     exposure_candidates: int = 32  # random secrets sampled per canary

@@ -15,6 +15,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from astrabot_pipeline.evaluation.defaults import PERPLEXITY_CHECK
 from astrabot_pipeline.evaluation.perplexity import ModelEvaluator, PerplexityResult
 from astrabot_pipeline.evaluation.report_model import (
     ChartSpec,
@@ -42,7 +43,6 @@ DEFAULT_MAX_LENGTH = 256  # with no stage to say what it trained with
 BASE_ROW_NAME = "base"
 REPORT_TITLE = "Evaluation report"
 PERPLEXITY_SECTION = "perplexity"
-PERPLEXITY_CHECK = "last_stage_perplexity_below_base"
 # Below this many scored tokens, differences of a few percent are within noise.
 FEW_TOKENS = 2000
 

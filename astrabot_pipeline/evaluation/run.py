@@ -20,6 +20,13 @@ from typing import Any
 from astrabot_pipeline.dataset.canaries import PlantedCanary
 from astrabot_pipeline.evaluation.attribution import AttributionCorpus
 from astrabot_pipeline.evaluation.bootstrap import DEFAULT_RESAMPLES
+from astrabot_pipeline.evaluation.defaults import (
+    DEFAULT_MEMORIZATION_THRESHOLD,
+    DEFAULT_PII_LEAKAGE_THRESHOLD,
+    DEFAULT_SAMPLES,
+    MEMORIZATION_CHECK,
+    PII_CHECK,
+)
 from astrabot_pipeline.evaluation.degeneration import degeneration
 from astrabot_pipeline.evaluation.leakage_scan import redact
 from astrabot_pipeline.evaluation.perplexity import ModelEvaluator
@@ -60,12 +67,6 @@ from astrabot_pipeline.evaluation.voice_report import (
 from astrabot_pipeline.privacy.identifier_digests import KINDS, IdentifierDigests
 from astrabot_pipeline.training.stages import StageResult
 from astrabot_pipeline.training.token_budget import fit_to_token_budget
-
-DEFAULT_PII_LEAKAGE_THRESHOLD = 0.01
-DEFAULT_MEMORIZATION_THRESHOLD = 0.05
-DEFAULT_SAMPLES = 8
-PII_CHECK = "pii_leakage_score_below_threshold"
-MEMORIZATION_CHECK = "memorization_score_below_threshold"
 
 Progress = Callable[[str], None]
 

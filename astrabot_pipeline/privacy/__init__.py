@@ -9,9 +9,9 @@ spaCy (~5 s).
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING
 
+from astrabot_pipeline.lazy_exports import lazy_exports
 from astrabot_pipeline.settings import harden_process
 
 harden_process()
@@ -44,7 +44,6 @@ _EXPORTS = {
     "scope": ("ScopeError", "ScopePolicy", "ScopeResult", "apply_scope"),
     "validator": ("PrivacyReport", "PrivacyValidator"),
 }
-_MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}
 
 __all__ = [
     "AnonymizationResult",
@@ -70,14 +69,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> object:
-    module = _MODULE_OF.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *__all__})
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, __all__)

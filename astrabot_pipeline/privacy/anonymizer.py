@@ -8,7 +8,6 @@ presidio-anonymizer applies per-entity operators that call the Pseudonymizer.
 from __future__ import annotations
 
 import math
-import os
 import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
@@ -60,6 +59,7 @@ from astrabot_pipeline.privacy.name_overlaps import (
 )
 from astrabot_pipeline.privacy.ner_view import ner_view
 from astrabot_pipeline.privacy.prefilter import Prefiltered
+from astrabot_pipeline.privacy.processes import DEFAULT_N_PROCESS
 from astrabot_pipeline.privacy.pseudonyms import Pseudonymizer
 from astrabot_pipeline.privacy.recognizers import (
     KNOWN_CONTACT_EMAIL,
@@ -160,16 +160,6 @@ class AnonymizationResult:
     replacements: list[tuple[Replacement, ...]] = field(default_factory=list)
 
 
-def _available_cpus() -> int:
-    if hasattr(os, "sched_getaffinity"):
-        return len(os.sched_getaffinity(0))
-    return os.cpu_count() or 1
-
-
-# Processes that find entities, this one included (the others are spawned workers).
-# Measured on 2 cores, 100,000 demo messages: 23.0 s in one process, 15.1 s in two (the
-# worker spends its first ~4.5 s starting). More was not measured; a worker takes ~560 MiB.
-DEFAULT_N_PROCESS = min(2, _available_cpus())
 # Below this many texts this process is done about when a worker is ready (30,000 demo
 # messages: 7.2 s alone, 6.7 s with a worker; 20,000: no gain).
 MIN_TEXTS_FOR_WORKERS = 30_000

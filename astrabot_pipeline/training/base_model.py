@@ -14,17 +14,21 @@ import platform
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TypedDict
-
-import torch
-from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel
-from transformers.tokenization_utils_base import PreTrainedTokenizerBase
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from astrabot_pipeline.errors import AstrabotError
 from astrabot_pipeline.settings import harden_process
 from astrabot_pipeline.storage import atomic_output
 from astrabot_pipeline.training.chat_template import use_chatml_training_template
 from astrabot_pipeline.training.model_folder import is_made_locally
+
+# torch and transformers load inside the functions that use them (~6 s on a 2-core CPU):
+# the training package's settings, errors and stage results are read by every Dagster
+# process start, which trains nothing.
+if TYPE_CHECKING:
+    import torch
+    from transformers import PreTrainedModel
+    from transformers.tokenization_utils_base import PreTrainedTokenizerBase
 
 # The real base model named in the design; any local path or cached hub id also works.
 DEFAULT_REAL_MODEL_ID = "Qwen/Qwen2.5-7B-Instruct"
@@ -43,17 +47,23 @@ class QuantizationUnavailableError(TrainingError, ValueError):
 
 
 def cuda_available() -> bool:
+    import torch
+
     return torch.cuda.is_available()
 
 
 def bf16_supported() -> bool:
     """True only on a CUDA device with native bf16 (CPU training stays fp32)."""
+    import torch
+
     return cuda_available() and torch.cuda.is_bf16_supported()
 
 
 def compute_dtype() -> torch.dtype:
     """The dtype 4-bit layers compute in: bf16 on a GPU that has it, fp16 on other GPUs
     (T4, V100: bf16 there is emulated or missing), fp32 on a CPU."""
+    import torch
+
     if not cuda_available():
         return torch.float32
     return torch.bfloat16 if bf16_supported() else torch.float16
@@ -61,6 +71,8 @@ def compute_dtype() -> torch.dtype:
 
 def mixed_precision() -> str:
     """The Trainer's mixed precision, matching `compute_dtype`: "bf16", "fp16" or "no"."""
+    import torch
+
     return {torch.bfloat16: "bf16", torch.float16: "fp16"}.get(compute_dtype(), "no")
 
 
@@ -89,6 +101,8 @@ def four_bit_config():
 
 def device_summary() -> dict[str, Any]:
     """What the model will run on, as JSON-able values for asset metadata and reports."""
+    import torch
+
     if cuda_available():
         index = torch.cuda.current_device()
         props = torch.cuda.get_device_properties(index)
@@ -156,6 +170,8 @@ def load_tokenizer(name_or_path: str | os.PathLike[str]) -> PreTrainedTokenizerB
     """The base model's tokenizer, from local files only, with a pad token set and, for a
     ChatML model, the training chat template (see `chat_template.py`)."""
     harden_process()
+    from transformers import AutoTokenizer
+
     source, _ = _resolve_local(name_or_path)
     try:
         tokenizer = AutoTokenizer.from_pretrained(source, local_files_only=True)
@@ -178,6 +194,8 @@ def _not_found(name_or_path: str | os.PathLike[str]) -> BaseModelNotFoundError:
 def model_load_kwargs(*, quantize: bool) -> dict[str, Any]:
     """`from_pretrained` arguments for this machine: 4-bit NF4 on the current GPU
     (`quantize`), else full precision (bf16 on a bf16 GPU, fp32 elsewhere). Offline only."""
+    import torch
+
     kwargs: dict[str, Any] = {"local_files_only": True}
     if quantize:
         if not cuda_available():
@@ -210,6 +228,8 @@ def load_base_model(
     A 4-bit model comes prepared for k-bit training.
     """
     harden_process()
+    from transformers import AutoModelForCausalLM
+
     use_cuda = cuda_available()
     if quantize_4bit and not use_cuda:
         model_load_kwargs(quantize=True)  # raises QuantizationUnavailableError

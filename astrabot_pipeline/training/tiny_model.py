@@ -10,17 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import torch
 from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
-from transformers import (
-    GenerationConfig,
-    PreTrainedTokenizerFast,
-    Qwen2Config,
-    Qwen2ForCausalLM,
-    Qwen3Config,
-    Qwen3ForCausalLM,
-)
 
 from astrabot_pipeline.training.base_model import save_model_folder
 from astrabot_pipeline.training.chat_template import (
@@ -31,6 +23,9 @@ from astrabot_pipeline.training.chat_template import (
 )
 from astrabot_pipeline.training.model_folder import TINY_MODEL_MARKER
 
+if TYPE_CHECKING:  # torch and transformers load when a model is built (base_model.py says why)
+    from transformers import PreTrainedTokenizerFast
+
 SPECIAL_TOKENS = (END_OF_TEXT, IM_START, IM_END)
 
 # Qwen2's pre-tokenizer split: contractions, letter runs, single digits (so random-digit
@@ -40,12 +35,12 @@ QWEN2_SPLIT_PATTERN = (
     r"| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"
 )
 
-# The architectures a tiny model can have: (config class, model class). Qwen3 adds
+# The architectures a tiny model can have: (config class, model class) in transformers. Qwen3 adds
 # per-head RMSNorm on queries and keys and an explicit head_dim; the LoRA target modules
 # (q/k/v/o and gate/up/down projections) are named as in Qwen2.
 TINY_ARCHITECTURES = {
-    "qwen2": (Qwen2Config, Qwen2ForCausalLM),
-    "qwen3": (Qwen3Config, Qwen3ForCausalLM),
+    "qwen2": ("Qwen2Config", "Qwen2ForCausalLM"),
+    "qwen3": ("Qwen3Config", "Qwen3ForCausalLM"),
 }
 DEFAULT_TINY_ARCHITECTURE = "qwen2"
 
@@ -62,6 +57,8 @@ def train_chatml_tokenizer(
     texts: Iterable[str], *, vocab_size: int = DEFAULT_TINY_VOCAB_SIZE, model_max_length: int
 ) -> PreTrainedTokenizerFast:
     """Train a byte-level BPE on `texts` only and wrap it as a ChatML tokenizer."""
+    from transformers import PreTrainedTokenizerFast
+
     # The same normalizer and pre-tokenizer as Qwen2's own tokenizer, so the saved files
     # reload as a `Qwen2Tokenizer` that encodes exactly as this one does.
     backend = Tokenizer(models.BPE())
@@ -126,7 +123,10 @@ def build_tiny_base_model(
         raise ValueError(
             f"unknown tiny architecture {architecture!r}: use one of {sorted(TINY_ARCHITECTURES)}"
         )
-    config_class, model_class = TINY_ARCHITECTURES[architecture]
+    import torch
+    import transformers
+
+    config_class, model_class = (getattr(transformers, n) for n in TINY_ARCHITECTURES[architecture])
     if hidden_size % num_attention_heads:
         raise ValueError("hidden_size must be a multiple of num_attention_heads")
     if num_attention_heads % num_key_value_heads:
@@ -162,7 +162,7 @@ def build_tiny_base_model(
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         model = model_class(config)
-    model.generation_config = GenerationConfig(
+    model.generation_config = transformers.GenerationConfig(
         eos_token_id=[eos_id, pad_id], pad_token_id=pad_id, bos_token_id=None
     )
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import fcntl
+import subprocess
+import sys
 
 import dagster as dg
 
@@ -202,3 +204,31 @@ def test_the_local_instance_runs_one_model_step_at_a_time_and_retries_only_crash
         if graph.get(key).is_materializable and ACCELERATOR_POOL in (graph.get(key).pools or set())
     }
     assert in_pool == {*STAGE_NAMES, "eval_report"}
+
+
+# What the assets need only while they run. Every Dagster process (the `dagster` CLI, the
+# code server, the webserver's, the daemon's) loads the definitions, and these took ~9 s
+# of each start on a 2-core CPU: spaCy's stop words alone import torch through thinc.
+LIBRARIES_ASSETS_IMPORT_WHEN_RUN = (
+    "torch",
+    "transformers",
+    "peft",
+    "trl",
+    "spacy",
+    "thinc",
+    "presidio_analyzer",
+    "presidio_anonymizer",
+)
+
+
+def test_loading_the_definitions_imports_no_model_or_nlp_library():
+    code = (
+        "import sys\n"
+        "from astrabot_pipeline.definitions import defs\n"
+        "defs()\n"
+        f"print(sorted(set({LIBRARIES_ASSETS_IMPORT_WHEN_RUN!r}) & set(sys.modules)))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
+    )
+    assert result.stdout.strip().splitlines()[-1] == "[]", result.stdout
