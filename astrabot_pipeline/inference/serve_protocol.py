@@ -20,7 +20,7 @@ at a token. This subclass adds, per connection:
   (a stream that breaks half-way must not end like a complete one).
 
 Every closed or refused connection is one log line; none holds a byte of the request.
-docs/hostile-input.md ("`astrabot serve`") has the figures behind each bound.
+docs/hostile-input.md ("`astrabot serve` clients") has the figures behind each bound.
 """
 
 from __future__ import annotations
@@ -209,8 +209,16 @@ class _GuardedH11Protocol(H11Protocol):
             extensions: dict[str, Any] = self.cycle.scope.setdefault("extensions", {})
             extensions[ABORT_EXTENSION] = self._abort
 
-    def _abort(self) -> None:
-        if not self.transport.is_closing():
+    def _abort(self, *, discard: bool = False) -> None:
+        """Close the connection without ending the response: what was sent is flushed
+        first, unless `discard` (a client that stopped reading would never take it)."""
+        if self.cycle is not None:
+            # What connection_lost will record (the transport closes on the next turn of
+            # the loop): the app's remaining sends are dropped, its return is not an error.
+            self.cycle.disconnected = True
+        if discard:
+            self.transport.abort()
+        elif not self.transport.is_closing():
             self.transport.close()
 
     def _request_too_slow(self) -> None:
@@ -218,7 +226,7 @@ class _GuardedH11Protocol(H11Protocol):
         client that stopped reading: its connection is closed (the app logs the request)."""
         self._request_timer = None
         if self.cycle is not None and not self.cycle.response_complete:
-            self._abort()
+            self._abort(discard=True)
 
     def on_response_complete(self) -> None:
         # An idle keep-alive connection is closed by uvicorn's keep-alive timer; the head

@@ -47,7 +47,7 @@ MAX_BODY_BYTES = 1 << 20
 MIN_TOKEN_CHARS = 16
 TOKEN_HINT = "make one with: python3 -c 'import secrets; print(secrets.token_urlsafe(32))'"
 
-# Connection and request bounds (docs/hostile-input.md, "`astrabot serve`", has the figures).
+# Connection and request bounds (docs/hostile-input.md, "`astrabot serve` clients", has the figures).
 # Open connections: an idle or slow one costs a file descriptor and a few KiB, not a thread.
 MAX_CONNECTIONS = 256
 # Connections the kernel holds until they are accepted (Python's default was 5: a burst of
@@ -200,6 +200,7 @@ class ChatServer:
                 log_config=None,
                 access_log=False,  # RequestLog writes the one line per request
                 server_header=False,
+                proxy_headers=False,  # no X-Forwarded-* header is trusted, whoever sends it
                 backlog=BACKLOG,
                 timeout_keep_alive=KEEP_ALIVE_SECONDS,
                 # Not uvicorn's limit_concurrency: it counts idle and half-sent connections
