@@ -15,8 +15,8 @@ from __future__ import annotations
 import hmac
 import ipaddress
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 from starlette.datastructures import Headers
 from starlette.responses import JSONResponse
@@ -66,7 +66,7 @@ def json_error(
 class RequestLog:
     """One log line per request, a deadline per request, no traceback ever."""
 
-    def __init__(self, app: ASGIApp, *, request_timeout: float, log: Any) -> None:
+    def __init__(self, app: ASGIApp, *, request_timeout: float, log: Callable[[str], None]) -> None:
         self.app = app
         self.request_timeout = request_timeout
         self.log = log

@@ -35,11 +35,13 @@ MAX_CONNECTIONS = 48
 
 
 class FakeBackend:
-    """Answers "sure thing" in two pieces; can be held at a gate, or made to go on forever."""
+    """Answers "sure thing" in two pieces; can be held at a gate, or made to go on forever
+    (with `piece` as each piece when it is set)."""
 
     def __init__(self) -> None:
         self.gate: threading.Event | None = None
         self.endless = False
+        self.piece: str | None = None
         self.calls = 0
 
     def __call__(self, messages, settings, *, on_text=None, should_stop=None) -> Reply:
@@ -51,7 +53,7 @@ class FakeBackend:
         pieces = 0
         while self.endless or pieces < 2:
             if on_text is not None:
-                on_text("sure" if pieces == 0 else " thing")
+                on_text(self.piece or ("sure" if pieces == 0 else " thing"))
             pieces += 1
             if should_stop():
                 return Reply("sure thing", len(messages), pieces, "cancelled")
@@ -90,7 +92,7 @@ def served() -> Iterator[Served]:
 @pytest.fixture
 def backend(served: Served) -> Iterator[FakeBackend]:
     yield served.backend
-    served.backend.gate, served.backend.endless = None, False
+    served.backend.gate, served.backend.endless, served.backend.piece = None, False, None
 
 
 # -- raw HTTP ----------------------------------------------------------------------------
@@ -366,6 +368,31 @@ def test_a_reply_that_would_never_end_is_cut_at_the_request_deadline(
     else:
         finish = json.loads(answer.body)["choices"][0]["finish_reason"]
     assert finish == "length"
+
+
+def test_a_client_that_stops_reading_a_stream_is_cut_off_after_the_deadline(
+    served: Served, backend: FakeBackend
+):
+    """A stream nobody reads fills the buffers; its connection is closed past the request
+    deadline (and the grace for the app's own end) instead of held until it is read."""
+    backend.endless, backend.piece = True, "y" * 100_000
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # before the handshake
+        sock.settimeout(5)
+        sock.connect((served.host, served.port))
+        sock.sendall(request_bytes(chat_body(stream=True)))
+        time.sleep(REQUEST_TIMEOUT + 1.5)  # reads nothing until past the deadline and grace
+        sock.settimeout(1.0)
+        until = time.monotonic() + 3.0
+        ended = False
+        while not ended and time.monotonic() < until:
+            try:
+                ended = sock.recv(1 << 20) == b""
+            except ConnectionResetError:
+                ended = True
+            except TimeoutError:
+                break
+    assert ended
 
 
 # -- the official client ----------------------------------------------------------------
