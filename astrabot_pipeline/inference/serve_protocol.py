@@ -14,8 +14,9 @@ at a token. This subclass adds, per connection:
 - a cap on open connections: one over `max_connections` is answered 503 with
   `Retry-After` at once and closed once the client has read it (never a reset);
 - a JSON body (and the right status: 400, or 431 for an oversized head) for requests h11
-  refuses, instead of uvicorn's plain text, and 400 for a head with more than one
-  `Content-Length` (h11 refuses differing values but merges equal ones);
+  refuses, instead of uvicorn's plain text; 431 for a head over `max_head_bytes` that
+  arrives whole (h11 bounds only one still incomplete), and 400 for a head with more than
+  one `Content-Length` (h11 refuses differing values but merges equal ones);
 - an ASGI extension, `scope["extensions"][ABORT_EXTENSION]`, that closes the connection
   (a stream that breaks half-way must not end like a complete one).
 
@@ -34,6 +35,8 @@ from typing import Any
 
 import h11
 from uvicorn.protocols.http.h11_impl import H11Protocol
+
+from astrabot_pipeline.inference import openai_api
 
 ABORT_EXTENSION = "astrabot.abort"
 # A head line naming Content-Length; a value holding a comma lists several lengths.
@@ -59,19 +62,14 @@ class _Guard:
     log: Callable[[str], None]
 
 
-def _json_response(status: int, reason: str, message: str, headers: dict[str, str]) -> bytes:
-    body = json.dumps(
-        {
-            "error": {
-                "message": message,
-                "type": "invalid_request_error",
-                "param": None,
-                "code": None,
-            }
-        }
-    ).encode()
+def _json_response(
+    status: int, reason: str, message: str, headers: dict[str, str] | None = None
+) -> bytes:
+    """A whole response written by the protocol itself (no app runs): JSON, then close."""
+    kind = "server_error" if status >= 500 else "invalid_request_error"
+    body = json.dumps(openai_api.error_body(message, kind)).encode()
     lines = [f"HTTP/1.1 {status} {reason}", "Content-Type: application/json"]
-    lines += [f"{name}: {value}" for name, value in headers.items()]
+    lines += [f"{name}: {value}" for name, value in (headers or {}).items()]
     lines += [f"Content-Length: {len(body)}", "Connection: close", "", ""]
     return "\r\n".join(lines).encode() + body
 
@@ -183,10 +181,19 @@ class _GuardedH11Protocol(H11Protocol):
             self._searched = len(self._head)
             if end is not None:
                 head, self._head, self._searched = self._head[: end.end()], b"", 0
+                if len(head) > self.limits.max_head_bytes:
+                    # h11 bounds only a head still incomplete: one that arrives whole in a
+                    # read (up to 256 KiB) would pass.
+                    self._answer_bad_head(*self._head_too_large())
+                    return
                 if self._content_lengths(head) > 1:
                     self._answer_bad_head(400, "Bad Request", "give one Content-Length header")
                     return
         super().data_received(data)
+
+    def _head_too_large(self) -> tuple[int, str, str]:
+        message = f"the request head is larger than {self.limits.max_head_bytes} bytes"
+        return 431, "Request Header Fields Too Large", message
 
     @staticmethod
     def _content_lengths(head: bytes) -> int:
@@ -241,14 +248,12 @@ class _GuardedH11Protocol(H11Protocol):
     def send_400_response(self, msg: str) -> None:
         error = self.conn.last_error
         if error is not None and error.error_status_hint == 431:
-            status, reason = 431, "Request Header Fields Too Large"
-            message = f"the request head is larger than {self.limits.max_head_bytes} bytes"
+            self._answer_bad_head(*self._head_too_large())
         else:
-            status, reason, message = 400, "Bad Request", "malformed HTTP request"
-        self._answer_bad_head(status, reason, message)
+            self._answer_bad_head(400, "Bad Request", "malformed HTTP request")
 
     def _answer_bad_head(self, status: int, reason: str, message: str) -> None:
         self._cancel_timers()
-        self.transport.write(_json_response(status, reason, message, {}))
+        self.transport.write(_json_response(status, reason, message))
         self.transport.close()
         self.log(f"(other) (other) {status} 0.00s ({message})")

@@ -325,6 +325,14 @@ def test_a_head_with_more_than_one_content_length_is_a_json_400(served: Served, 
     assert "one Content-Length" in answer.error()["message"]
 
 
+@pytest.mark.parametrize("whole", [True, False], ids=["whole", "still arriving"])
+def test_a_request_head_over_16_kib_is_a_json_431(served: Served, whole: bool):
+    head = request_bytes(method="GET", path="/v1/models", extra=("X-Big: " + "a" * 17_000,))
+    answer = send(served, head if whole else head[:-4], timeout=3)
+    assert isinstance(answer, Answer) and answer.status == 431, answer
+    assert "larger than 16384 bytes" in answer.error()["message"]
+
+
 def test_a_body_trickled_past_the_request_deadline_gets_408(served: Served):
     body = chat_body(max_tokens=4)
     with connect(served, timeout=REQUEST_TIMEOUT + 3) as sock:
