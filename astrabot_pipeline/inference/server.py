@@ -254,6 +254,8 @@ class ChatServer:
             try:
                 while not self._uvicorn.started and thread.is_alive():
                     threading.Event().wait(0.01)
+                if not self._uvicorn.started:
+                    raise ServeSetupError("the server stopped while starting (see the log)")
                 yield self.url
             finally:
                 self._uvicorn.should_exit = True
