@@ -432,7 +432,7 @@ def _serve(args: argparse.Namespace) -> int:
         loaded = load_adapter(adapter, adapter_chat_template=args.adapter_chat_template)
         server.backend = functools.partial(generate_reply, loaded)
     except BaseException:
-        server.server_close()
+        server.close()
         raise
     _print_notices("serve", [*notices, *loaded.notes])
     access = "bearer token required" if token else "no token: this machine only"

@@ -1,20 +1,23 @@
-"""The OpenAI chat-completions wire format: request validation and response bodies.
+"""The OpenAI chat-completions wire format: request models and response bodies.
 
 Only what a chat front end (AstrBot, LangBot, Open WebUI, the `openai` client) sends to a
 text chat model is accepted: `messages` with text content, `max_tokens` /
 `max_completion_tokens`, `temperature`, `top_p`, `seed`, `stop`, `n` = 1, `stream` and
-`stream_options.include_usage`; other fields are ignored. A bad request raises
-`BadRequest` naming the parameter, never echoing the message text.
+`stream_options.include_usage`; other fields are ignored. The body is read by pydantic's
+JSON parser, which refuses nesting deeper than `MAX_JSON_DEPTH` before recursing further.
+A bad request raises `BadRequest` naming the parameter, never echoing the message text
+(pydantic's own messages quote the input, so they are never shown).
 """
 
 from __future__ import annotations
 
-import json
 import secrets
 import time
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, Strict, ValidationError
+from pydantic_core import ErrorDetails
 
 from astrabot_pipeline.errors import SettingError
 from astrabot_pipeline.generation import GenerationSettings
@@ -23,6 +26,15 @@ from astrabot_pipeline.inference.generation import Reply
 
 ROLES = {"system": "system", "developer": "system", "user": "user", "assistant": "assistant"}
 MAX_MESSAGES = 10_000
+# pydantic-core's JSON parser (jiter) stops at this depth with "recursion limit exceeded";
+# a chat request needs 4 (body, messages, message, content parts).
+MAX_JSON_DEPTH = 200
+# `seed` is an int64 in OpenAI's API; larger integers are refused rather than wrapped.
+SEED_MIN, SEED_MAX = -(2**63), 2**63 - 1
+
+StrictInt = Annotated[int, Strict()]
+StrictNumber = Annotated[float, Strict()]  # an int is a number too; a bool or string is not
+StrictText = Annotated[str, Strict()]
 
 
 class BadRequest(ValueError):
@@ -31,6 +43,51 @@ class BadRequest(ValueError):
     def __init__(self, message: str, param: str | None = None):
         super().__init__(message)
         self.param = param
+
+
+class TextPart(BaseModel):
+    type: Literal["text"]
+    text: StrictText
+
+
+class ChatMessage(BaseModel):
+    role: Literal["system", "developer", "user", "assistant"]
+    content: StrictText | list[TextPart]
+
+
+class StreamOptions(BaseModel):
+    include_usage: bool = False
+
+
+class ChatCompletionRequest(BaseModel):
+    """The fields of a chat-completions body this server reads; others are ignored."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    messages: list[ChatMessage] = Field(min_length=1, max_length=MAX_MESSAGES)
+    max_completion_tokens: StrictInt | None = None
+    max_tokens: StrictInt | None = None
+    n: StrictInt | None = None
+    stop: StrictText | list[StrictText] | None = None
+    stream: Annotated[bool, Strict()] = False
+    stream_options: StreamOptions | None = None
+    temperature: StrictNumber | None = None
+    top_p: StrictNumber | None = None
+    seed: Annotated[int, Strict(), Field(ge=SEED_MIN, le=SEED_MAX)] | None = None
+
+
+# What each field must be, as a 400 says it (never with the value that was sent).
+FIELD_RULES = {
+    "max_completion_tokens": "must be an integer",
+    "max_tokens": "must be an integer",
+    "n": "must be an integer",
+    "stop": "must be a string or a list of strings",
+    "stream": "must be true or false",
+    "stream_options": "must be an object (include_usage: true or false)",
+    "temperature": "must be a number",
+    "top_p": "must be a number",
+    "seed": f"must be an integer between {SEED_MIN} and {SEED_MAX}",
+}
 
 
 @dataclass(frozen=True)
@@ -43,66 +100,51 @@ class ChatRequest:
     include_usage: bool
 
 
-def _content(value: Any, index: int) -> str:
-    if isinstance(value, str):
-        return value
-    if isinstance(value, list):  # content parts: only text is supported
-        texts = []
-        for part in value:
-            if not isinstance(part, Mapping) or part.get("type") != "text":
-                raise BadRequest(
-                    f"messages[{index}].content: only text parts are supported",
-                    f"messages[{index}].content",
-                )
-            if not isinstance(part.get("text"), str):
-                raise BadRequest(
-                    f"messages[{index}].content: a text part needs a string 'text'",
-                    f"messages[{index}].content",
-                )
-            texts.append(part["text"])
-        return "\n".join(texts)
-    raise BadRequest(
-        f"messages[{index}].content must be a string or a list of text parts",
-        f"messages[{index}].content",
-    )
+def _message_problem(index: int, error: ErrorDetails) -> BadRequest:
+    loc = error["loc"]
+    if len(loc) == 2:
+        return BadRequest(f"messages[{index}] must be an object", f"messages[{index}]")
+    field = loc[2]
+    param = f"messages[{index}].{field}"
+    if field == "role":
+        return BadRequest(
+            f"{param} must be one of {', '.join(sorted(ROLES))} (tools are not supported)", param
+        )
+    if field == "content" and len(loc) > 4:  # inside a content part
+        if loc[-1] == "type":
+            return BadRequest(f"{param}: only text parts are supported", param)
+        return BadRequest(f"{param}: a text part needs a string 'text'", param)
+    return BadRequest(f"{param} must be a string or a list of text parts", param)
 
 
-def _messages(value: Any) -> list[dict[str, str]]:
-    if not isinstance(value, list) or not value:
-        raise BadRequest("'messages' must be a non-empty list", "messages")
-    if len(value) > MAX_MESSAGES:
-        raise BadRequest(f"at most {MAX_MESSAGES} messages per request", "messages")
-    messages = []
-    for index, message in enumerate(value):
-        if not isinstance(message, Mapping):
-            raise BadRequest(f"messages[{index}] must be an object", f"messages[{index}]")
-        role = message.get("role")
-        if role not in ROLES:
-            raise BadRequest(
-                f"messages[{index}].role must be one of {', '.join(sorted(ROLES))} "
-                "(tools are not supported)",
-                f"messages[{index}].role",
+def _problem(errors: list[ErrorDetails]) -> BadRequest:
+    """The first validation error as a `BadRequest` naming its field, without its value."""
+    # A content that is neither form gives one error per form; the first says enough.
+    error = errors[0]
+    loc = error["loc"]
+    if not loc:
+        if error["type"] == "json_invalid":
+            if "recursion limit" in error["msg"]:
+                return BadRequest(
+                    f"the request body nests JSON deeper than {MAX_JSON_DEPTH} levels"
+                )
+            return BadRequest("the request body is not valid JSON")
+        return BadRequest("the request body must be a JSON object")
+    field = str(loc[0])
+    if field == "messages":
+        if len(loc) == 1:
+            return BadRequest(
+                f"'messages' must be a non-empty list of at most {MAX_MESSAGES} messages",
+                "messages",
             )
-        messages.append({"role": ROLES[role], "content": _content(message.get("content"), index)})
-    return messages
+        return _message_problem(int(loc[1]), error)
+    return BadRequest(f"'{field}' {FIELD_RULES[field]}", field)
 
 
-def _number(payload: Mapping[str, Any], key: str, default: float) -> float:
-    value = payload.get(key)
-    if value is None:
-        return default
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise BadRequest(f"'{key}' must be a number", key)
-    return float(value)
-
-
-def _integer(payload: Mapping[str, Any], key: str) -> int | None:
-    value = payload.get(key)
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise BadRequest(f"'{key}' must be an integer", key)
-    return value
+def _content(message: ChatMessage) -> str:
+    if isinstance(message.content, str):
+        return message.content
+    return "\n".join(part.text for part in message.content)
 
 
 def parse_chat_request(
@@ -110,54 +152,39 @@ def parse_chat_request(
 ) -> ChatRequest:
     """Validate a request body; raise `BadRequest` for anything the server cannot honour."""
     try:
-        payload = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        raise BadRequest("the request body is not valid JSON") from None
-    if not isinstance(payload, dict):
-        raise BadRequest("the request body must be a JSON object")
-    messages = _messages(payload.get("messages"))
-    max_tokens = _integer(payload, "max_completion_tokens")
+        request = ChatCompletionRequest.model_validate_json(body)
+    except ValidationError as error:
+        raise _problem(error.errors(include_url=False, include_input=False)) from None
+    max_tokens = request.max_completion_tokens
     if max_tokens is None:
-        max_tokens = _integer(payload, "max_tokens")
+        max_tokens = request.max_tokens
     if max_tokens is None:
         max_tokens = default_max_tokens
     if not 1 <= max_tokens <= max_tokens_limit:
         raise BadRequest(
             f"max_tokens must be between 1 and {max_tokens_limit} on this server", "max_tokens"
         )
-    n = _integer(payload, "n")
-    if n not in (None, 1):
+    if request.n not in (None, 1):
         raise BadRequest("only n = 1 is supported", "n")
-    stop = payload.get("stop")
-    if stop is None:
-        stops: tuple[str, ...] = ()
-    elif isinstance(stop, str):
-        stops = (stop,)
-    elif isinstance(stop, list) and all(isinstance(s, str) for s in stop):
-        stops = tuple(stop)
-    else:
-        raise BadRequest("'stop' must be a string or a list of strings", "stop")
-    stream = payload.get("stream", False)
-    if not isinstance(stream, bool):
-        raise BadRequest("'stream' must be true or false", "stream")
-    options = payload.get("stream_options") or {}
-    if not isinstance(options, Mapping):
-        raise BadRequest("'stream_options' must be an object", "stream_options")
+    stops = (request.stop,) if isinstance(request.stop, str) else tuple(request.stop or ())
     try:
         settings = GenerationSettings(
             max_new_tokens=max_tokens,
-            temperature=_number(payload, "temperature", default_temperature),
-            top_p=_number(payload, "top_p", DEFAULT_TOP_P),
-            seed=_integer(payload, "seed"),
+            temperature=default_temperature if request.temperature is None else request.temperature,
+            top_p=DEFAULT_TOP_P if request.top_p is None else request.top_p,
+            seed=request.seed,
             stop=stops,
         )
     except SettingError as error:
         raise BadRequest(str(error)) from None
     return ChatRequest(
-        messages=messages,
+        messages=[
+            {"role": ROLES[message.role], "content": _content(message)}
+            for message in request.messages
+        ],
         settings=settings,
-        stream=stream,
-        include_usage=bool(options.get("include_usage", False)),
+        stream=request.stream,
+        include_usage=bool(request.stream_options and request.stream_options.include_usage),
     )
 
 

@@ -675,10 +675,7 @@ def test_without_a_token_only_this_machine_s_json_requests_are_answered(loaded):
     server = ChatServer(
         ServeConfig(model_name="m", port=0), backend=functools.partial(generate_reply, loaded)
     )
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
-    thread.start()
-    try:
-        base = server.url
+    with server.serving_in_background() as base:
         assert call(f"{base}/models", token=None)[0] == 200
         # A web page whose name resolves to 127.0.0.1 (DNS rebinding) names itself as Host.
         assert call(f"{base}/models", token=None, headers={"Host": "evil.example"})[0] == 403
@@ -692,7 +689,3 @@ def test_without_a_token_only_this_machine_s_json_requests_are_answered(loaded):
         assert status == 415 and "application/json" in json.loads(body)["error"]["message"]
         status, _, body = call(f"{base}/chat/completions", request.encode(), token=None)
         assert status == 200 and json.loads(body)["usage"]["completion_tokens"] <= 2
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=10)

@@ -87,6 +87,8 @@ def test_max_completion_tokens_wins_and_temperature_zero_is_greedy():
             "temperature",
         ),
         ({"messages": [{"role": "user", "content": SECRET_TEXT}], "seed": 1.5}, "seed"),
+        ({"messages": [{"role": "user", "content": SECRET_TEXT}], "seed": 2**64}, "seed"),
+        ({"messages": [{"role": "user", "content": SECRET_TEXT}], "seed": -(2**63) - 1}, "seed"),
     ],
 )
 def test_bad_requests_name_the_parameter_and_never_echo_the_text(payload, param):
@@ -113,6 +115,12 @@ def test_out_of_range_sampling_settings_are_bad_requests(payload):
 def test_a_body_that_is_not_a_json_object_is_a_bad_request(body):
     with pytest.raises(BadRequest):
         parse_chat_request(body, **LIMITS)
+
+
+def test_json_nested_past_the_parser_bound_is_a_bad_request_not_a_recursion_error():
+    body = b'{"messages": [{"role": "user", "content": "x"}], "extra": ' + b"[" * 5000
+    with pytest.raises(BadRequest, match="deeper than 200 levels"):
+        parse_chat_request(body + b"]" * 5000 + b"}", **LIMITS)
 
 
 @pytest.mark.parametrize(
