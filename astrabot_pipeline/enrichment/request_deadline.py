@@ -7,12 +7,20 @@ an operation after it fails at once with httpcore's timeout (httpx's `TimeoutExc
 for the caller). The deadline lives in a context variable, so a pool shared between
 threads holds each request to its own.
 
-Not covered: the DNS lookup inside `socket.create_connection`, which takes no timeout.
+The name lookup is held to the deadline too: Python's `socket.getaddrinfo` takes no
+timeout (an instance's slow name server could hold a request for as long as the system
+resolver retries), so it runs in a daemon thread the request waits for until the deadline,
+and the connection is made to the addresses it found, in order (TLS still checks the
+certificate against the instance's host name).
 """
 
 from __future__ import annotations
 
+import ipaddress
+import queue
+import socket
 import ssl
+import threading
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -71,6 +79,43 @@ class _DeadlineStream(httpcore.NetworkStream):
         return self._inner.get_extra_info(info)
 
 
+def _is_address(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
+def resolve(host: str, port: int, timeout: float | None) -> list[str]:
+    """The addresses `host` names, in the resolver's order, within `timeout` seconds.
+
+    The lookup runs in a daemon thread: one the deadline gave up on ends when the system
+    resolver does, and holds nothing of the request's.
+    """
+    if _is_address(host):
+        return [host]
+    answers: queue.SimpleQueue[list[str] | OSError] = queue.SimpleQueue()
+
+    def look_up() -> None:
+        try:
+            found = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+            answers.put(list(dict.fromkeys(str(info[4][0]) for info in found)))
+        except OSError as error:
+            answers.put(error)
+
+    threading.Thread(target=look_up, name="nitter-name-lookup", daemon=True).start()
+    try:
+        answer = answers.get(timeout=timeout)
+    except queue.Empty:
+        raise httpcore.ConnectTimeout("the name lookup did not end before the deadline") from None
+    if isinstance(answer, OSError):
+        raise httpcore.ConnectError(f"the name lookup failed ({type(answer).__name__})")
+    if not answer:
+        raise httpcore.ConnectError("the name lookup found no address")
+    return answer
+
+
 class _DeadlineBackend(httpcore.NetworkBackend):
     def __init__(self) -> None:
         self._inner = httpcore.SyncBackend()
@@ -83,9 +128,19 @@ class _DeadlineBackend(httpcore.NetworkBackend):
         local_address: str | None = None,
         socket_options: Iterable[Any] | None = None,
     ) -> httpcore.NetworkStream:
-        left = _left(timeout, httpcore.ConnectTimeout)
-        stream = self._inner.connect_tcp(host, port, left, local_address, socket_options)
-        return _DeadlineStream(stream)
+        addresses = resolve(host, port, _left(timeout, httpcore.ConnectTimeout))
+        failed: httpcore.ConnectError | httpcore.ConnectTimeout = httpcore.ConnectError(
+            "no address to connect to"
+        )
+        for address in addresses:  # as socket.create_connection tries them
+            left = _left(timeout, httpcore.ConnectTimeout)
+            try:
+                stream = self._inner.connect_tcp(address, port, left, local_address, socket_options)
+            except (httpcore.ConnectError, httpcore.ConnectTimeout) as error:
+                failed = error
+                continue
+            return _DeadlineStream(stream)
+        raise failed
 
     def connect_unix_socket(
         self,

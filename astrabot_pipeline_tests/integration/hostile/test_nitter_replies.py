@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import gzip
 import random
+import socket
+import threading
 import time
 import tracemalloc
 import zlib
@@ -140,6 +142,59 @@ def test_a_trickled_reply_is_cut_at_the_request_deadline(bad):
     client, seconds, _ = lookup_through(bad, timeout_seconds=0.5)
     assert client.stats.failed_requests == {"timeout": 1}
     assert seconds < 1.5 < TRICKLE_FOR  # each byte renewed a 0.5 s timeout: 3 s
+
+
+def test_a_name_lookup_that_never_answers_is_cut_at_the_request_deadline(monkeypatch):
+    """An instance's own name server can stall its lookup: Python's resolver takes no
+    timeout, so the lookup waits beside the request, which ends at its deadline and asks
+    the next instance. (This stub answers after TRICKLE_FOR seconds: without the deadline
+    the lookup fails by the time assertion, not by hanging.)"""
+    resolve, released = socket.getaddrinfo, threading.Event()
+
+    def stalled(host, *args, **kwargs):
+        if host == "nitter.stalled.test":
+            released.wait(TRICKLE_FOR)
+            raise socket.gaierror(socket.EAI_AGAIN, "Temporary failure in name resolution")
+        return resolve(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", stalled)
+    with (
+        serving(NitterServer()) as good,
+        TwitterExtractor(
+            ["http://nitter.stalled.test", good.url],
+            rng=random.Random(0),
+            timeout_seconds=0.5,
+            **FAST,
+        ) as client,
+    ):
+        started = time.monotonic()
+        result = client.fetch_tweet("42")
+        seconds = time.monotonic() - started
+    released.set()
+    assert result.status is TweetStatus.RESOLVED  # from the good instance
+    assert client.stats.failed_requests == {"timeout": 1}
+    assert seconds < 1.5 < TRICKLE_FOR
+
+
+def test_a_host_is_connected_at_each_address_it_resolves_to_in_turn(monkeypatch):
+    """The lookup's addresses are tried in order, as the socket layer would: one that
+    refuses the connection (nothing listens on 127.0.0.2) is passed over for the next."""
+    resolve = socket.getaddrinfo
+    with serving(NitterServer()) as good:
+        port = int(good.url.rsplit(":", 1)[1])
+        answers = [
+            (socket.AF_INET, socket.SOCK_STREAM, 6, "", (address, port))
+            for address in ("127.0.0.2", "127.0.0.1")
+        ]
+        monkeypatch.setattr(
+            socket,
+            "getaddrinfo",
+            lambda host, *a, **k: answers if host == "nitter.two.test" else resolve(host, *a, **k),
+        )
+        with TwitterExtractor([f"http://nitter.two.test:{port}"], **FAST) as client:
+            result = client.fetch_tweet("42")
+    assert result.status is TweetStatus.RESOLVED
+    assert good.requests[0].headers["host"] == f"nitter.two.test:{port}"
 
 
 def test_the_run_budget_cuts_a_request_that_is_still_going():
