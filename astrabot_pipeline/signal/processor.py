@@ -210,6 +210,7 @@ class SignalProcessor:
                 self._key_ring,
                 blob_dir=temp if self.extract_attachments else None,
                 verify_mac=self.verify_mac,
+                null_as_nan=True,  # only SqliteReplayer sees the statements
             )
             reader.open()
             frames_good = bytes_good = reported = 0
