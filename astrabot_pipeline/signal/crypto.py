@@ -133,10 +133,10 @@ class CryptoUnit:
         return hmac.compare_digest(self.mac(), expected)
 
 
-def xor_bytes(data: bytes, keystream: bytes) -> bytes:
-    """`data` XOR the first `len(data)` bytes of `keystream` (CTR en/decryption)."""
+def xor_bytes(data: bytes, keystream: bytes, offset: int = 0) -> bytes:
+    """`data` XOR the `len(data)` bytes of `keystream` from `offset` (CTR en/decryption)."""
     size = len(data)
-    mask = int.from_bytes(keystream[:size], "big")
+    mask = int.from_bytes(keystream[offset : offset + size], "big")
     return (int.from_bytes(data, "big") ^ mask).to_bytes(size, "big")
 
 
@@ -178,7 +178,9 @@ class FrameCipher:
                 "big",
             )
             step_block = (1 << 96).to_bytes(_BLOCK, "big")
-            self._blocks_step = int.from_bytes(step_block * (KEYSTREAM_BATCH * _FRAME_BLOCKS), "big")
+            self._blocks_step = int.from_bytes(
+                step_block * (KEYSTREAM_BATCH * _FRAME_BLOCKS), "big"
+            )
         self._batch = b""
         self._batch_first = 0  # the counter value of the batch's first unit
         key = keys.mac_key.ljust(hashlib.sha256().block_size, b"\0")

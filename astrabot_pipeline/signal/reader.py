@@ -439,9 +439,9 @@ class BackupReader:
         iv, keystream = cipher.next_frame()
         raw_length = self._read_exact(4, "a frame length")
         encrypted_length = self.header.version >= 1
-        length = _U32.unpack(xor_bytes(raw_length, keystream) if encrypted_length else raw_length)[
-            0
-        ]
+        length = _U32.unpack(raw_length)[0]
+        if encrypted_length:
+            length ^= _U32.unpack_from(keystream)[0]
         if not (
             MAC_SIZE < length <= self.max_frame_length and length <= self.file_size - offset - 4
         ):
@@ -454,10 +454,11 @@ class BackupReader:
             self._authentication_failed(index, offset, "frame")
         self.frames_read = index
         start = 4 if encrypted_length else 0
-        if start + len(body) > len(keystream):
-            keystream = cipher.keystream(iv, start + len(body))
+        size = len(body)
+        if start + size > len(keystream):
+            keystream = cipher.keystream(iv, start + size)
         try:
-            return protos.RawBackupFrame.FromString(xor_bytes(body, keystream[start:]))
+            return protos.RawBackupFrame.FromString(xor_bytes(body, keystream, start))
         except DecodeError as error:
             raise self._undecodable_frame(index, offset) from error
 
