@@ -583,7 +583,7 @@ class _Normalizer:
             _ints_or_none(raw["sender_id"]),
             strict=True,
         ):
-            if when is None:
+            if when is None or message_id is None:  # raw has no rows without an id
                 continue
             by_time.setdefault(when, []).append(message_id)
             if author is not None:
