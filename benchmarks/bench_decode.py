@@ -114,8 +114,9 @@ def run_cli_decode(tree: Path, backup: Path, out: Path) -> tuple[float, float]:
     env = {**os.environ, "PYTHONPATH": str(tree), "SIGNAL_BACKUP_PASSPHRASE": DEMO_PASSPHRASE}
     command = [sys.executable, "-m", "astrabot_pipeline.cli", "decode", str(backup)]
     start = time.perf_counter()
+    # Run in `tree`: `python -m` puts the working folder ahead of PYTHONPATH.
     child = subprocess.Popen(
-        [*command, "--out", str(out), "--force"], env=env, stdout=subprocess.DEVNULL
+        [*command, "--out", str(out), "--force"], cwd=tree, env=env, stdout=subprocess.DEVNULL
     )
     _, status, usage = os.wait4(child.pid, 0)
     seconds = time.perf_counter() - start
