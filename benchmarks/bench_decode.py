@@ -1,5 +1,10 @@
 """decoded_backup: decode throughput, attachment overhead and memory against bare crypto.
 
+0. End to end: `astrabot decode` (a new process: imports, key derivation, decryption,
+   replay, normalization, Parquet) on the 200,000-message demo backup, alternating with
+   the same command run from a checkout of commit 835d3bd (the decoder before issue 24's
+   speed-ups, unpacked with `git archive` into a temporary folder), median of 5 each, and
+   the two outputs compared table by table and row by row.
 1. Message-heavy: a generated demo backup of >= 200,000 frames; frames/s and MB/s.
 2. Attachment-heavy (>= 1 GB): decode time vs a bare AES-256-CTR + HMAC-SHA256 pass
    over the same bytes in the same run (the floor any decoder must pay).
@@ -11,10 +16,15 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
+import sqlite3
+import statistics
+import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
+import pyarrow.parquet as pq
 from _harness import measure, report
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
@@ -34,6 +44,9 @@ SCHEMA = (
     "content_type TEXT, file_name TEXT, data_size INTEGER)",
 )
 OUTGOING = 10485783
+BASELINE_COMMIT = "835d3bd"
+END_TO_END_RUNS = 5
+REPO = Path(__file__).resolve().parents[1]
 
 
 def bare_crypto_pass(path: Path, sink: Path | None = None) -> int:
@@ -82,8 +95,86 @@ def decode_into(path: Path, out: Path, *, extract: bool = True) -> int:
     return SignalProcessor(DEMO_PASSPHRASE, extract_attachments=extract).decode(path, out).frames
 
 
+def baseline_tree(tmp: Path) -> Path | None:
+    """The package as of BASELINE_COMMIT, unpacked into `tmp` (None without git history)."""
+    archive = subprocess.run(
+        ["git", "-C", str(REPO), "archive", BASELINE_COMMIT, "astrabot_pipeline"],
+        capture_output=True,
+        check=False,
+    )
+    if archive.returncode != 0:
+        return None
+    tmp.mkdir()
+    subprocess.run(["tar", "-x", "-C", str(tmp)], input=archive.stdout, check=True)
+    return tmp
+
+
+def run_cli_decode(tree: Path, backup: Path, out: Path) -> tuple[float, float]:
+    """Wall seconds and peak RSS (MiB) of `astrabot decode` run from `tree` in a new process."""
+    env = {**os.environ, "PYTHONPATH": str(tree), "SIGNAL_BACKUP_PASSPHRASE": DEMO_PASSPHRASE}
+    command = [sys.executable, "-m", "astrabot_pipeline.cli", "decode", str(backup)]
+    start = time.perf_counter()
+    # Run in `tree`: `python -m` puts the working folder ahead of PYTHONPATH.
+    child = subprocess.Popen(
+        [*command, "--out", str(out), "--force"], cwd=tree, env=env, stdout=subprocess.DEVNULL
+    )
+    _, status, usage = os.wait4(child.pid, 0)
+    seconds = time.perf_counter() - start
+    child.returncode = os.waitstatus_to_exitcode(status)
+    if child.returncode != 0:
+        raise RuntimeError(f"astrabot decode from {tree} failed ({child.returncode})")
+    return seconds, usage.ru_maxrss / 1024
+
+
+def output_digest(out: Path) -> str:
+    """A digest of a decode output: every contract table (schema and rows) and every row
+    of every table of the replayed database, in rowid order."""
+    digest = hashlib.sha256()
+    for path in sorted((out / "tables").glob("*.parquet")):
+        table = pq.read_table(path)
+        digest.update(f"{path.name}\n{table.schema}\n{table.to_pylist()!r}".encode())
+    with sqlite3.connect(out / "signal.sqlite") as connection:
+        digest.update(repr(connection.execute("PRAGMA user_version").fetchall()).encode())
+        tables = connection.execute("SELECT name, sql FROM sqlite_master ORDER BY name")
+        for name, sql in tables.fetchall():
+            digest.update(repr((name, sql)).encode())
+            if (sql or "").startswith("CREATE TABLE"):
+                quoted = '"' + name.replace('"', '""') + '"'
+                for row in connection.execute(f"SELECT * FROM {quoted} ORDER BY rowid"):
+                    digest.update(repr(row).encode())
+    return digest.hexdigest()
+
+
+def end_to_end(tmp: Path, backup: Path) -> None:
+    baseline = baseline_tree(tmp / "baseline")
+    if baseline is None:
+        print(f"0. end to end: skipped (no git history holding {BASELINE_COMMIT})")
+        return
+    print(
+        f"0. end to end: astrabot decode, this tree vs commit {BASELINE_COMMIT} "
+        f"(git archive), alternating, median of {END_TO_END_RUNS}"
+    )
+    trees = {"today (835d3bd)": baseline, "this tree": REPO}
+    runs: dict[str, list[tuple[float, float]]] = {label: [] for label in trees}
+    for _ in range(END_TO_END_RUNS):
+        for label, tree in trees.items():
+            runs[label].append(run_cli_decode(tree, backup, tmp / f"e2e-{tree.name}"))
+    medians = {}
+    for label, results in runs.items():
+        seconds = statistics.median(run[0] for run in results)
+        peak = statistics.median(run[1] for run in results)
+        medians[label] = seconds
+        spread = ", ".join(f"{run[0]:.2f}" for run in results)
+        print(f"  {label:<38} {seconds:7.2f} s (runs {spread}), peak RSS {peak:5.0f} MiB")
+    speedup = medians["today (835d3bd)"] / medians["this tree"]
+    print(f"  {'':<38} {speedup:.2f}x faster (goal >= 2.5x, <= 400 MB peak RSS)")
+    same = output_digest(tmp / f"e2e-{baseline.name}") == output_digest(tmp / f"e2e-{REPO.name}")
+    print(f"  {'':<38} outputs identical (tables and database rows): {'yes' if same else 'NO'}")
+
+
 def message_heavy(tmp: Path) -> None:
     demo = write_demo_backup(tmp / "msgs", n_messages=MESSAGE_HEAVY_MESSAGES, seed=2)
+    end_to_end(tmp, demo.path)
     size = demo.path.stat().st_size
     print(f"1. message-heavy: {size / 1e6:.1f} MB demo backup, {MESSAGE_HEAVY_MESSAGES:,} messages")
     seconds, peak, frames = measure(lambda: decode_into(demo.path, tmp / "msgs-out"))

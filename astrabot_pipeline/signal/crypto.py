@@ -27,6 +27,7 @@ MAC_SIZE = 10
 IV_SIZE = 16
 COUNTER_MODULUS = 2**32
 FRAME_KEYSTREAM = 1024  # keystream made per frame up front; longer frames use a CTR context
+KEYSTREAM_BATCH = 64  # units whose frame keystream one AES-ECB call makes ahead
 _BLOCK = 16
 _FRAME_BLOCKS = FRAME_KEYSTREAM // _BLOCK
 
@@ -132,10 +133,10 @@ class CryptoUnit:
         return hmac.compare_digest(self.mac(), expected)
 
 
-def xor_bytes(data: bytes, keystream: bytes) -> bytes:
-    """`data` XOR the first `len(data)` bytes of `keystream` (CTR en/decryption)."""
+def xor_bytes(data: bytes, keystream: bytes, offset: int = 0) -> bytes:
+    """`data` XOR the `len(data)` bytes of `keystream` from `offset` (CTR en/decryption)."""
     size = len(data)
-    mask = int.from_bytes(keystream[:size], "big")
+    mask = int.from_bytes(keystream[offset : offset + size], "big")
     return (int.from_bytes(data, "big") ^ mask).to_bytes(size, "big")
 
 
@@ -145,8 +146,10 @@ class FrameCipher:
     Ordinary frames use the cheaper `next_frame`/`frame_mac` pair: the first
     FRAME_KEYSTREAM bytes of the unit's CTR keystream come from one reused AES-ECB
     context over the unit's counter blocks (IV, IV+1, ... with the full 128-bit
-    big-endian increment), and the HMAC starts from precomputed inner/outer SHA-256
-    states (RFC 2104), so no cipher or HMAC object is built per frame.
+    big-endian increment), made for KEYSTREAM_BATCH units at a time, and the HMAC starts
+    from precomputed inner/outer SHA-256 states (RFC 2104), so no cipher or HMAC object
+    is built per frame. A batch is indexed by counter value, so blobs (which take a
+    counter value of their own, `next_unit`) never invalidate it.
     """
 
     def __init__(self, keys: BackupKeys, iv: bytes) -> None:
@@ -160,12 +163,26 @@ class FrameCipher:
         tail = int.from_bytes(self._iv_tail, "big")
         # Counter blocks of unit c: ((c << 96) + tail + j) for j < _FRAME_BLOCKS, as one
         # big integer; only valid while tail + j never carries into the top 32 bits.
+        # The batch of units c .. c+KEYSTREAM_BATCH-1 is the same big integer with the unit
+        # number added to the top 32 bits of every block: base + c * step, only valid while
+        # tail + j never carries into the top 32 bits and c + KEYSTREAM_BATCH does not wrap.
         self._blocks_base: int | None = None
         self._blocks_step = 0
         if tail + _FRAME_BLOCKS <= 1 << 96:
-            shifts = [8 * _BLOCK * (_FRAME_BLOCKS - 1 - j) for j in range(_FRAME_BLOCKS)]
-            self._blocks_base = sum((tail + j) << shift for j, shift in enumerate(shifts))
-            self._blocks_step = sum(1 << (shift + 96) for shift in shifts)
+            self._blocks_base = int.from_bytes(
+                b"".join(
+                    ((unit << 96) + tail + j).to_bytes(_BLOCK, "big")
+                    for unit in range(KEYSTREAM_BATCH)
+                    for j in range(_FRAME_BLOCKS)
+                ),
+                "big",
+            )
+            step_block = (1 << 96).to_bytes(_BLOCK, "big")
+            self._blocks_step = int.from_bytes(
+                step_block * (KEYSTREAM_BATCH * _FRAME_BLOCKS), "big"
+            )
+        self._batch = b""
+        self._batch_first = 0  # the counter value of the batch's first unit
         key = keys.mac_key.ljust(hashlib.sha256().block_size, b"\0")
         self._mac_inner = hashlib.sha256(bytes(byte ^ 0x36 for byte in key))
         self._mac_outer = hashlib.sha256(bytes(byte ^ 0x5C for byte in key))
@@ -185,10 +202,15 @@ class FrameCipher:
         counter = self.counter
         self.counter = (counter + 1) % COUNTER_MODULUS
         iv = _U32.pack(counter) + self._iv_tail
-        if self._blocks_base is None:
+        start = (counter - self._batch_first) * FRAME_KEYSTREAM
+        if 0 <= start < len(self._batch):
+            return iv, self._batch[start : start + FRAME_KEYSTREAM]
+        if self._blocks_base is None or counter + KEYSTREAM_BATCH > COUNTER_MODULUS:
             return iv, self.keystream(iv, FRAME_KEYSTREAM)
         blocks = self._blocks_base + counter * self._blocks_step
-        return iv, self._ecb.update(blocks.to_bytes(FRAME_KEYSTREAM, "big"))
+        self._batch = self._ecb.update(blocks.to_bytes(FRAME_KEYSTREAM * KEYSTREAM_BATCH, "big"))
+        self._batch_first = counter
+        return iv, self._batch[:FRAME_KEYSTREAM]
 
     def keystream(self, iv: bytes, size: int) -> bytes:
         """The first `size` keystream bytes of the unit that starts at `iv`."""

@@ -186,6 +186,11 @@ def to_int(series: pd.Series) -> pd.Series:
     return pd.to_numeric(series, errors="coerce").round().astype("Int64")
 
 
+def _ints_or_none(series: pd.Series) -> list[int | None]:
+    """A numeric column's values as Python ints, None where missing (no per-cell pandas call)."""
+    return to_int(series).to_numpy(dtype=object, na_value=None).tolist()
+
+
 def to_timestamp(series: pd.Series) -> pd.Series:
     """Unix milliseconds -> UTC timestamps; 0 and missing become NaT."""
     millis = to_int(series)
@@ -547,10 +552,11 @@ class _Normalizer:
         kept["quote_message_id"] = self.resolve_quotes(raw, kept)
         counts = attachments.groupby("message_id").size()
         kept["attachment_count"] = kept["message_id"].map(counts).fillna(0).astype("int32")
-        kept["body"] = [
-            long_texts.get(int(mid), body)
-            for mid, body in zip(kept["message_id"], kept["body"], strict=True)
-        ]
+        if long_texts:
+            kept["body"] = [
+                long_texts.get(int(mid), body)
+                for mid, body in zip(kept["message_id"], kept["body"], strict=True)
+            ]
         kept["sent_at"] = to_timestamp(kept["date_sent"])
         kept["received_at"] = to_timestamp(kept["date_received"])
         kept["thread_id"] = to_int(kept["thread_id"])
@@ -569,26 +575,31 @@ class _Normalizer:
 
     def resolve_quotes(self, raw: pd.DataFrame, kept: pd.DataFrame) -> pd.Series:
         """Map quote_id (the quoted message's sent time) + quote_author to a kept message_id."""
-        sent = to_int(raw["date_sent"])
         by_time_author: dict[tuple[int, int], int] = {}
         by_time: dict[int, list[int]] = {}
-        for message_id, when, author in zip(raw["message_id"], sent, raw["sender_id"], strict=True):
-            if pd.isna(when):
+        for message_id, when, author in zip(
+            _ints_or_none(raw["message_id"]),
+            _ints_or_none(raw["date_sent"]),
+            _ints_or_none(raw["sender_id"]),
+            strict=True,
+        ):
+            if when is None or message_id is None:  # raw has no rows without an id
                 continue
-            by_time.setdefault(int(when), []).append(int(message_id))
-            if not pd.isna(author):
-                by_time_author.setdefault((int(when), int(author)), int(message_id))
+            by_time.setdefault(when, []).append(message_id)
+            if author is not None:
+                by_time_author.setdefault((when, author), message_id)
         latest = self.latest_revisions(raw)
         kept_ids = set(kept["message_id"].astype(int).tolist())
-        quote_ids, quote_authors = to_int(kept["quote_id"]), to_int(kept["quote_author"])
         resolved: list[int | None] = []
-        for quote_id, author in zip(quote_ids, quote_authors, strict=True):
+        for quote_id, author in zip(
+            _ints_or_none(kept["quote_id"]),
+            _ints_or_none(kept["quote_author"]),
+            strict=True,
+        ):
             target = None
-            if not pd.isna(quote_id) and quote_id != 0:
-                target = by_time_author.get(
-                    (int(quote_id), int(author) if not pd.isna(author) else -1)
-                )
-                candidates = by_time.get(int(quote_id), [])
+            if quote_id is not None and quote_id != 0:
+                target = by_time_author.get((quote_id, author if author is not None else -1))
+                candidates = by_time.get(quote_id, [])
                 if target is None and len(candidates) == 1:
                     target = candidates[0]
                 target = latest.get(target, target) if target is not None else None

@@ -6,7 +6,9 @@ import hashlib
 import hmac
 import math
 import os
+import sqlite3
 import struct
+from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
@@ -17,12 +19,20 @@ from hypothesis import strategies as st
 from astrabot_pipeline.signal import protos
 from astrabot_pipeline.signal.crypto import (
     FRAME_KEYSTREAM,
+    KEYSTREAM_BATCH,
     MAC_SIZE,
     BackupKeys,
     FrameCipher,
     xor_bytes,
 )
-from astrabot_pipeline.signal.reader import _param_value, _statement_event
+from astrabot_pipeline.signal.reader import (
+    NULL_AS_NAN,
+    SqlValue,
+    StatementEvent,
+    _param_value,
+    _statement_event,
+)
+from astrabot_pipeline.signal.sqlite_replay import SqliteReplayer
 
 
 def _varint(value: int) -> bytes:
@@ -107,6 +117,34 @@ def test_raw_statement_path_agrees_with_the_protobuf_class(encoded: bytes) -> No
         assert all(map(_same, event.params, values)), (event.params, values)
 
 
+@settings(max_examples=100, deadline=None)
+@given(_STATEMENT)
+def test_null_as_nan_changes_only_the_null_parameters(encoded: bytes) -> None:
+    try:
+        expected = protos.SqlStatement.FromString(encoded)
+    except DecodeError:
+        return
+    values = [_param_value(parameter) for parameter in expected.parameters]
+    for _ in range(2):  # the second pass is served from the NaN cache
+        event = _statement_event(protos.RawSqlStatement.FromString(encoded), null_as_nan=True)
+        assert [value is NULL_AS_NAN for value in event.params] == [v is None for v in values]
+        assert all(map(_same, event.params, [NULL_AS_NAN if v is None else v for v in values]))
+
+
+def test_null_as_nan_parameters_are_stored_as_null(tmp_path: Path) -> None:
+    rows: list[tuple[SqlValue, ...]] = [
+        (1, NULL_AS_NAN, "x", NULL_AS_NAN),
+        (2, 2.5, NULL_AS_NAN, b"\x00"),
+    ]
+    with SqliteReplayer(tmp_path / "db.sqlite") as replayer:
+        replayer.handle(StatementEvent("CREATE TABLE t (a INTEGER PRIMARY KEY, b REAL, c, d)", ()))
+        for row in rows:
+            replayer.handle(StatementEvent("INSERT INTO t VALUES (?,?,?,?)", row))
+    with sqlite3.connect(tmp_path / "db.sqlite") as connection:
+        stored = connection.execute("SELECT *, typeof(b), typeof(c) FROM t ORDER BY a").fetchall()
+    assert stored == [(1, None, "x", None, "null", "text"), (2, 2.5, None, b"\x00", "real", "null")]
+
+
 def test_malformed_parameter_raises_decode_error() -> None:
     truncated = _field(1, 2, b"INSERT") + _field(2, 2, b"\x0a\x05ab")
     with pytest.raises(DecodeError):
@@ -120,8 +158,13 @@ def test_negative_and_large_integers_are_signed_int64() -> None:
     assert event.params == (-1, -(2**63), 2**63 - 1, 0, 300)
 
 
+def cipher_counter_bytes(cipher: FrameCipher, delta: int) -> bytes:
+    """The 4 counter bytes `delta` units from the cipher's next one."""
+    return ((cipher.counter + delta) % 2**32).to_bytes(4, "big")
+
+
 @pytest.mark.parametrize("tail", [os.urandom(12), b"\xff" * 12, b"\x00" * 4 + b"\xff" * 8])
-@pytest.mark.parametrize("counter", [0, 7, 2**32 - 1])
+@pytest.mark.parametrize("counter", [0, 7, 2**32 - 1, 2**32 - KEYSTREAM_BATCH - 3])
 def test_frame_keystream_and_mac_match_ctr_and_hmac(tail: bytes, counter: int) -> None:
     keys = BackupKeys(cipher_key=os.urandom(32), mac_key=os.urandom(32))
     cipher = FrameCipher(keys, counter.to_bytes(4, "big") + tail)
@@ -131,6 +174,13 @@ def test_frame_keystream_and_mac_match_ctr_and_hmac(tail: bytes, counter: int) -
         ctr = Cipher(algorithms.AES(keys.cipher_key), modes.CTR(iv)).encryptor()
         assert keystream == ctr.update(bytes(FRAME_KEYSTREAM))
         assert cipher.keystream(iv, 3000)[:FRAME_KEYSTREAM] == keystream
+    # Past several keystream batches, with blob units taking counter values in between.
+    for step in range(2 * KEYSTREAM_BATCH + 5):
+        if step % 7 == 3:
+            assert cipher.next_unit().iv[:4] == cipher_counter_bytes(cipher, -1)
+        iv, keystream = cipher.next_frame()
+        ctr = Cipher(algorithms.AES(keys.cipher_key), modes.CTR(iv)).encryptor()
+        assert keystream == ctr.update(bytes(FRAME_KEYSTREAM))
     data, prefix = os.urandom(333), os.urandom(4)
     full = hmac.new(keys.mac_key, prefix + data, hashlib.sha256).digest()[:MAC_SIZE]
     assert cipher.frame_mac(data, prefix) == full
