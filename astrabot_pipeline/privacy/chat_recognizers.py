@@ -22,6 +22,7 @@ from astrabot_pipeline.privacy.name_context import (
     follows_name_label,
     has_name_cue,
     is_field_label,
+    is_mostly_lower_case,
     starts_sentence,
 )
 from astrabot_pipeline.privacy.name_gazetteer import CALENDAR_WORDS
@@ -121,13 +122,6 @@ _BEFORE_A_NUMBER_WORD = regex.compile(r"[ \t]+(?:numbers?|no\.|nr\.?|num)(?![\p{
 
 def _follows_place_word(text: str, start: int) -> bool:
     return bool(_BEFORE_A_PLACE.search(text[max(0, start - _PLACE_LOOK_BACK) : start]))
-
-
-def _is_mostly_lower_case(text: str) -> bool:
-    """Whether most of the letters of a message are lower-case (so its capitals mean something)."""
-    lower = sum(1 for char in text if char.islower())
-    upper = sum(1 for char in text if char.isupper())
-    return lower > 2 * upper
 
 
 def holds_product_word(text: str) -> bool:
@@ -294,7 +288,7 @@ class ChatNerRecognizer(SpacyRecognizer):
         if entity_type == "PERSON" and len(word) <= MAX_ACRONYM_LETTERS:
             return True
         return (
-            word.isascii() and _is_mostly_lower_case(text) and not _follows_place_word(text, start)
+            word.isascii() and is_mostly_lower_case(text) and not _follows_place_word(text, start)
         )
 
     def _names_no_one(

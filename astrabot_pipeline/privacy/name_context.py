@@ -86,3 +86,10 @@ def follows_name_label(text: str, start: int) -> bool:
 def is_field_label(text: str, start: int, end: int) -> bool:
     """Whether text[start:end] is a form label ("IBAN:", "Tel :"), a colon right after it."""
     return text[start:end].lower() in FIELD_LABELS and bool(_LABEL_COLON.match(text, end))
+
+
+def is_mostly_lower_case(text: str) -> bool:
+    """Whether most of the letters of a message are lower-case (so its capitals mean something)."""
+    lower = sum(1 for char in text if char.islower())
+    upper = sum(1 for char in text if char.isupper())
+    return lower > 2 * upper

@@ -13,7 +13,9 @@ reads the words around one):
 - Capitalized at the start of a sentence, SHOUTED, or lower-case: a name when it is no
   ordinary word at all, in any inflection ("ran", "prices"): absent from the lemma index
   (WordNet's nouns, verbs, adjectives and adverbs) that ships with the spaCy model and
-  from the words frequent in real chat text, and no chat noise ("hey");
+  from the words frequent in real chat text, and no chat noise ("hey"); SHOUTED in a
+  message written in lower case, it is an acronym ("interested in CRIS") unless a chat
+  cue names it;
 - an ordinary word is a name only with a chat cue ("hey peter!!", "tell joseph",
   "thomas's place", "Max said"), or in lower case when it is in no dictionary (only
   frequent in real text, like "larry" or "brenda") and a common family name follows it
@@ -41,6 +43,7 @@ from astrabot_pipeline.privacy.name_context import (
     follows_name_label,
     has_name_cue,
     is_field_label,
+    is_mostly_lower_case,
     starts_sentence,
 )
 
@@ -130,7 +133,7 @@ class NameGazetteer:
         if word[0].isupper() and not word.isupper() and not starts_sentence(text, start):
             return not _is_function_word(lower)
         if not self._is_word(lower):
-            return True
+            return self._non_word_reads_as_name(text, start, word)
         if _is_function_word(lower) or lower in ADDRESS_TERMS:
             return False
         return has_name_cue(text, start, end) or (
@@ -138,6 +141,15 @@ class NameGazetteer:
             and not self.in_dictionary(lower)
             and self._family_name_follows(text, end)
         )
+
+    def _non_word_reads_as_name(self, text: str, start: int, word: str) -> bool:
+        """A listed given name that is no English word: a name, unless it is SHOUTED in a
+        message written in lower case, where it is an acronym ("interested in CRIS",
+        "whether DAO is") and a name only with a chat cue ("hey KAI"). In a shouted
+        message every word is SHOUTED, so there it is a name."""
+        if word.isupper() and is_mostly_lower_case(text):
+            return has_name_cue(text, start, start + len(word))
+        return True
 
     def _family_name_follows(self, text: str, end: int) -> bool:
         """Whether a common family name in lower case comes right after (`end`): "assign

@@ -6,7 +6,19 @@ import pytest
 
 from astrabot_pipeline.privacy.name_gazetteer import EnglishLexicon, NameGazetteer, load_given_names
 
-GIVEN = {"sunniva", "silvana", "monika", "will", "rose", "hope", "may", "faina", "hey", "sam"}
+GIVEN = {
+    "sunniva",
+    "silvana",
+    "monika",
+    "will",
+    "rose",
+    "hope",
+    "may",
+    "faina",
+    "hey",
+    "sam",
+    "cris",
+}
 ENGLISH = {"will", "rose", "hope", "may", "said", "hey", "soon", "tales"}
 
 
@@ -48,6 +60,19 @@ def test_names_are_found_where_they_read_as_names(gazetteer, text, expected):
 )
 def test_names_that_are_english_words_are_left_as_words(gazetteer, text):
     assert names(gazetteer, text) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("anyone interested in CRIS, author profiles and the like", []),  # an acronym
+        ("hey CRIS, are you coming tonight", ["CRIS"]),  # a chat cue names it
+        ("WHERE IS CRIS", ["CRIS"]),  # a shouted message: every word is SHOUTED
+        ("SUNNIVA IS HERE", ["SUNNIVA"]),
+    ],
+)
+def test_a_shouted_listed_name_in_a_lower_case_message_is_an_acronym(gazetteer, text, expected):
+    assert names(gazetteer, text) == expected
 
 
 def test_lower_case_names_do_not_swallow_english_words_after_them(gazetteer):
