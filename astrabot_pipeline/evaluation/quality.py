@@ -16,7 +16,7 @@ Results are numbers only. The generations themselves go back to the caller in me
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -204,12 +204,14 @@ class ConversationQualityAssessor:
         candidate_sets: Sequence[CandidateSet] | None = None,
         window_ids: Sequence[Any] | None = None,
         max_lines: int | None = None,
+        progress: Callable[[str], None] = lambda line: None,
     ) -> QualityAssessment:
         """All quality numbers of the base (`adapter_dir=None`) or base + `adapter_dir`.
 
         `window_ids` (default: each record's `window_id`) keep ranking distractors from the
         example's own window; ignored when `candidate_sets` are given. `max_lines` caps the
-        generated replies' lines (the owner's burst length the adapters store)."""
+        generated replies' lines (the owner's burst length the adapters store). `progress`
+        gets a line per phase and the ranking's (counts and seconds only)."""
         started = time.perf_counter()
         settings = self.settings
         if candidate_sets is None:
@@ -222,6 +224,8 @@ class ConversationQualityAssessor:
                 max_length=settings.max_length,
                 batch_size=settings.perplexity_batch_size,
             )
+            phase = time.perf_counter()
+            progress(f"perplexity on {len(records)} examples in {phase - started:.0f} s")
             generations = generate_replies(
                 model,
                 evaluator.tokenizer,
@@ -231,7 +235,8 @@ class ConversationQualityAssessor:
                 max_length=settings.max_length,
                 chat_template=evaluator.chat_template,
             )
-            ranking = rank_replies(candidate_sets, self.scorer(model))
+            progress(f"{len(records)} replies generated in {time.perf_counter() - phase:.0f} s")
+            ranking = rank_replies(candidate_sets, self.scorer(model), progress)
         result = QualityResult(
             perplexity=perplexity,
             text_overlap=text_overlap(generations.texts, generations.references),

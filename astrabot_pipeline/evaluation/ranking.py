@@ -26,6 +26,7 @@ from typing import Any
 
 import torch
 
+from astrabot_pipeline.durations import minutes_seconds
 from astrabot_pipeline.errors import SettingError
 from astrabot_pipeline.evaluation.generation import ChatPrompt, chat_prompts, trim_prompt_left
 from astrabot_pipeline.evaluation.lm_batches import continuation_log_likelihoods
@@ -39,6 +40,7 @@ DEFAULT_RANKING_EXAMPLES = 32
 # Candidates are scored on at most this many tokens (their start): chat replies are short,
 # and one very long candidate would dominate the candidates' forward.
 DEFAULT_MAX_REPLY_TOKENS = 48
+PROGRESS_SECONDS = 60.0  # how often a long ranking says how far it is
 
 
 @dataclass(frozen=True)
@@ -222,10 +224,27 @@ def ranking_metrics(
 ReplyScorer = Callable[[Sequence[Mapping[str, str]], Sequence[str]], Sequence[float]]
 
 
-def rank_replies(sets: Sequence[CandidateSet], scorer: ReplyScorer) -> RankingResult:
-    """Score every candidate set with `scorer` and summarise where the true reply landed."""
-    started = time.perf_counter()
-    ranks = [rank_of_true(list(scorer(s.context, s.candidates))) for s in sets]
+def rank_replies(
+    sets: Sequence[CandidateSet],
+    scorer: ReplyScorer,
+    progress: Callable[[str], None] | None = None,
+    every_seconds: float = PROGRESS_SECONDS,
+) -> RankingResult:
+    """Score every candidate set with `scorer` and summarise where the true reply landed.
+    `progress` gets a line (counts and times only) at most every `every_seconds`: on a
+    user's history the ranking is most of the evaluation's time."""
+    started = last = time.perf_counter()
+    ranks = []
+    for done, candidate_set in enumerate(sets, 1):
+        ranks.append(rank_of_true(list(scorer(candidate_set.context, candidate_set.candidates))))
+        now = time.perf_counter()
+        if progress is not None and now - last >= every_seconds and done < len(sets):
+            last = now
+            each = (now - started) / done
+            progress(
+                f"ranking {done}/{len(sets)} examples, {each:.1f} s each, "
+                f"ETA {minutes_seconds(each * (len(sets) - done))}"
+            )
     result = ranking_metrics(
         ranks, [len(s.candidates) for s in sets], time.perf_counter() - started
     )

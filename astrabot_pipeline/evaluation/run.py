@@ -94,6 +94,10 @@ class EvaluationOutcome:
     samples: str | None = field(default=None, repr=False)
 
 
+def _prefixed(progress: Progress, prefix: str) -> Progress:
+    return lambda line: progress(prefix + line)
+
+
 def _assess_quality(
     assessor: ConversationQualityAssessor,
     records: list[dict],
@@ -114,11 +118,18 @@ def _assess_quality(
             continue
         started = time.perf_counter()
         results[name] = assessor.assess(
-            records, adapter, candidate_sets=candidate_sets, max_lines=max_lines
+            records,
+            adapter,
+            candidate_sets=candidate_sets,
+            max_lines=max_lines,
+            progress=_prefixed(progress, f"quality of {name}: "),
         )
         if adapter is not None:
             by_adapter[adapter] = results[name]
-        progress(f"quality of {name}: {time.perf_counter() - started:.0f} s")
+        progress(
+            f"quality of {name}: {time.perf_counter() - started:.0f} s "
+            f"({len(candidate_sets)} examples ranked)"
+        )
     return results
 
 

@@ -20,6 +20,7 @@ from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Any, Protocol
 
+from astrabot_pipeline.durations import minutes_seconds
 from astrabot_pipeline.storage import write_json
 from astrabot_pipeline.training.budget import steps_for_minutes
 
@@ -67,11 +68,11 @@ class RunPlan:
 
     def describe(self) -> str:
         """The plan as one log line."""
-        minutes, seconds = divmod(int(round(self.estimated_seconds)), 60)
         return (
             f"plan ({self.budget}): {self.train_examples} training examples, {self.steps} "
             f"steps of {self.examples_per_step} examples, ~{self.tokens} tokens at "
-            f"{self.tokens_per_second:.0f} tokens/s measured, estimated {minutes}m{seconds:02d}s"
+            f"{self.tokens_per_second:.0f} tokens/s measured, estimated "
+            f"{minutes_seconds(self.estimated_seconds)}"
             + (" (resumed plan)" if self.resumed else "")
         )
 

@@ -32,6 +32,7 @@ from dataclasses import MISSING, asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from astrabot_pipeline.durations import minutes_seconds
 from astrabot_pipeline.errors import SettingError
 from astrabot_pipeline.settings import harden_process
 from astrabot_pipeline.storage import atomic_output, make_parents, write_json
@@ -534,9 +535,7 @@ def format_progress(update: Mapping[str, float]) -> str:
     if "tokens_per_second" in update:
         parts.append(f"{update['tokens_per_second']:.0f} tokens/s")
     if "eta_seconds" in update:
-        parts.append(
-            f"ETA {int(update['eta_seconds'] // 60)}m{int(update['eta_seconds'] % 60):02d}s"
-        )
+        parts.append(f"ETA {minutes_seconds(update['eta_seconds'])}")
     return ", ".join(parts)
 
 

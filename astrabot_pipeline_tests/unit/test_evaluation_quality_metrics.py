@@ -104,6 +104,20 @@ def test_a_scorer_that_ranks_the_true_reply_last_gets_mrr_one_tenth():
     assert result.mean_rank == 10
 
 
+def test_a_long_ranking_says_how_far_it_is_in_counts_and_times_only():
+    lines: list[str] = []
+    rank_replies(sets_of(3), lambda context, cands: [0.0] * len(cands), lines.append, 0.0)
+    # One line after each example but the last (the caller reports the end).
+    assert [line.split(",")[0] for line in lines] == [
+        "ranking 1/3 examples",
+        "ranking 2/3 examples",
+    ]
+    assert all(" s each, ETA " in line and "reply" not in line for line in lines)
+    quiet: list[str] = []
+    rank_replies(sets_of(3), lambda context, cands: [0.0] * len(cands), quiet.append)
+    assert quiet == []  # the default: at most one line a minute
+
+
 def test_ties_count_against_the_true_reply_so_a_constant_scorer_is_not_rewarded():
     assert rank_of_true([1.0, 1.0, 1.0]) == 3
     result = rank_replies(sets_of(3), lambda context, cands: [0.5] * len(cands))
