@@ -237,6 +237,7 @@ def differences(
                     better="higher",
                     resamples=resamples,
                     seed=seed,
+                    method="shifted",
                 ),
             ),
             (

@@ -105,6 +105,27 @@ def test_distinct_2_differences_on_the_full_sample_equal_the_direct_figures_and_
     assert comparison.low <= comparison.difference <= comparison.high
 
 
+def test_a_distinct_2_interval_holds_its_own_estimate_where_resampling_shrinks_the_difference():
+    # The base's replies are all different, the tuned model's share their words: every
+    # resample draws some replies twice, which lowers both distinct-2 figures, the base's
+    # more, so the percentile interval of the difference shrinks towards 0 past the
+    # estimate; the shifted interval takes the resampling's bias off.
+    words = [f"w{i}" for i in range(400)]
+    base = [" ".join(words[4 * i : 4 * i + 4]) for i in range(100)]
+    tuned = [" ".join(words[(i % 12) * 2 : (i % 12) * 2 + 4]) for i in range(100)]
+    statistic = distinct_n_difference(
+        [word_ngrams(t, 2) for t in base], [word_ngrams(t, 2) for t in tuned]
+    )
+    percentile = paired_bootstrap("distinct_2", 100, statistic, better="higher", resamples=1000)
+    assert not percentile.low <= percentile.difference <= percentile.high
+    shifted = paired_bootstrap(
+        "distinct_2", 100, statistic, better="higher", resamples=1000, method="shifted"
+    )
+    assert shifted.difference == percentile.difference
+    assert shifted.low <= shifted.difference <= shifted.high and shifted.outcome == "worse"
+    assert shifted.high - shifted.low == pytest.approx(percentile.high - percentile.low)
+
+
 def test_perplexity_and_style_differences_on_the_full_sample_equal_the_direct_figures():
     statistic = perplexity_difference([4.0, 2.0], [2.0, 1.0], [2, 2])
     assert statistic(np.arange(2)[None, :])[0] == pytest.approx(np.exp(3 / 4) - np.exp(6 / 4))
