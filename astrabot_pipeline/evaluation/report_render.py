@@ -130,8 +130,9 @@ def _differences_intro(report: EvaluationReport) -> str:
     resamples = report.differences[0].comparison.resamples
     return (
         "Each row is a tuned model's figure minus the base model's on the same test "
-        f"examples, with the 2.5th to 97.5th percentile of {resamples} paired resamples. "
-        "It says better or worse only when the whole interval is on one side of 0."
+        f"examples, with the 2.5th to 97.5th percentile of {resamples} paired resamples "
+        "(distinct-2's shifted by the resampling's bias: a reply drawn twice adds no new "
+        "bigram). It says better or worse only when the whole interval is on one side of 0."
     )
 
 
