@@ -10,9 +10,11 @@ every resample's distinct-n is lower than the sample's and the percentile interv
 difference sits shrunk towards 0, even beside its own estimate (−0.089 [−0.072, −0.036]
 on real chat). Its interval is shifted by the resampling's bias instead (Efron and
 Tibshirani 1993, §10: the bias estimated as the resamples' median minus the estimate):
-the same width, centred where the estimate is. The interval says "better" when it lies wholly on the improving side
-of 0, "worse" when wholly on the other, and "inconclusive (n = …)" otherwise, or when
-fewer than `MIN_PAIRS` examples were measured.
+the same width, with the resamples' median moved onto the estimate.
+
+The interval says "better" when it lies wholly on the improving side of 0, "worse" when
+wholly on the other, and "inconclusive (n = …)" otherwise, or when fewer than
+`MIN_PAIRS` examples were measured.
 
 A statistic is a function of an index matrix (one resample per row) that returns one
 tuned-minus-base difference per row, so the resamples are computed as array operations.
