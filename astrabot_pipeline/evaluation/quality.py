@@ -235,7 +235,9 @@ class ConversationQualityAssessor:
                 max_length=settings.max_length,
                 chat_template=evaluator.chat_template,
             )
-            progress(f"{len(records)} replies generated in {time.perf_counter() - phase:.0f} s")
+            progress(
+                f"{len(generations.texts)} replies generated in {time.perf_counter() - phase:.0f} s"
+            )
             ranking = rank_replies(candidate_sets, self.scorer(model), progress)
         result = QualityResult(
             perplexity=perplexity,

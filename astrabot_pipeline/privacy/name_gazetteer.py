@@ -145,9 +145,11 @@ class NameGazetteer:
     def _non_word_reads_as_name(self, text: str, start: int, word: str) -> bool:
         """A listed given name that is no English word: a name, unless it is SHOUTED in a
         message written in lower case, where it is an acronym ("interested in CRIS",
-        "whether DAO is") and a name only with a chat cue ("hey KAI"). In a shouted
-        message every word is SHOUTED, so there it is a name."""
-        if word.isupper() and is_mostly_lower_case(text):
+        "whether DAO is") and a name only with a chat cue ("hey KAI"). Acronyms are
+        written in Latin letters without accents, as `ChatNerRecognizer` reads them ("ask
+        JÖRG" stays a name). In a shouted message every word is SHOUTED, so there it is a
+        name."""
+        if word.isupper() and word.isascii() and is_mostly_lower_case(text):
             return has_name_cue(text, start, start + len(word))
         return True
 

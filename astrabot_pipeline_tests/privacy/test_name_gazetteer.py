@@ -18,6 +18,7 @@ GIVEN = {
     "hey",
     "sam",
     "cris",
+    "jörg",
 }
 ENGLISH = {"will", "rose", "hope", "may", "said", "hey", "soon", "tales"}
 
@@ -69,6 +70,7 @@ def test_names_that_are_english_words_are_left_as_words(gazetteer, text):
         ("hey CRIS, are you coming tonight", ["CRIS"]),  # a chat cue names it
         ("WHERE IS CRIS", ["CRIS"]),  # a shouted message: every word is SHOUTED
         ("SUNNIVA IS HERE", ["SUNNIVA"]),
+        ("did you see what JÖRG posted", ["JÖRG"]),  # acronyms have no accents
     ],
 )
 def test_a_shouted_listed_name_in_a_lower_case_message_is_an_acronym(gazetteer, text, expected):
