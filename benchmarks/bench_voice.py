@@ -5,7 +5,8 @@ is one real person), runs the pipeline on it as a user's backup (`dagster asset
 materialize --select 'decoded_backup*'`, the selection `make run` materializes, with the
 default budget for a user's backup), then again with `curriculum: single` (one adapter
 on the union of the families, the same budget), and prints for the base model, each stage
-and the single adapter: next-reply ranking accuracy, the share attributed to the owner,
+and the single adapter: next-reply ranking accuracy (by context gain, and by likelihood
+alone), the share attributed to the owner,
 distinct-2 and the share of replies with a repeated line, each tuned model with its
 paired bootstrap 95 % interval against the base (read from the run's metrics.json), and
 the wall time and peak RSS of every pipeline step.
@@ -66,6 +67,7 @@ BASE = "base"
 # tuned-minus-base difference in metrics.json's "differences".
 FIGURES: tuple[tuple[str, str, str, str], ...] = (
     ("ranking", "quality", "ranking_accuracy", "ranking accuracy"),
+    ("ranking_likelihood", "quality", "ranking_accuracy_likelihood", "ranking by likelihood"),
     ("attribution", "attribution", "attributed_to_owner", "attributed to owner"),
     ("distinct_2", "degeneration", "distinct_2", "distinct-2"),
     ("repeated_line", "degeneration", "repeated_line_share", "repeated-line share"),

@@ -5,7 +5,8 @@
   (`ModelEvaluator.perplexity`);
 - BLEU and chrF (sacrebleu, corpus level, signatures recorded) of generations against the
   owner's real replies (`generation.py`: chat's own settings, seeded);
-- coherence as next-reply ranking, accuracy and mean reciprocal rank (`ranking.py`);
+- coherence as next-reply ranking by context gain and by likelihood, accuracy and mean
+  reciprocal rank (`ranking.py`);
 - style match of the generations against the owner's real replies (`style.py`);
 - degeneration of the generations: distinct-n, repeated lines, one reply for all
   (`degeneration.py`).
@@ -135,7 +136,8 @@ class QualityResult:
 
     perplexity: PerplexityResult
     text_overlap: TextOverlapResult
-    ranking: RankingResult
+    ranking: RankingResult  # by context gain (the primary score)
+    ranking_likelihood: RankingResult  # the same sets by mean log-likelihood
     style: StyleMatchResult
     degeneration: DegenerationResult
     generation: GenerationStats
@@ -146,6 +148,7 @@ class QualityResult:
             "perplexity": self.perplexity.to_dict(),
             "text_overlap": self.text_overlap.to_dict(),
             "ranking": self.ranking.to_dict(),
+            "ranking_likelihood": self.ranking_likelihood.to_dict(),
             "style": self.style.to_dict(),
             "degeneration": self.degeneration.to_dict(),
             "generation": self.generation.to_dict(),
@@ -238,11 +241,13 @@ class ConversationQualityAssessor:
             progress(
                 f"{len(generations.texts)} replies generated in {time.perf_counter() - phase:.0f} s"
             )
-            ranking = rank_replies(candidate_sets, self.scorer(model), progress)
+            scorer = self.scorer(model)
+            rankings = rank_replies(candidate_sets, scorer, scorer.prior, progress)
         result = QualityResult(
             perplexity=perplexity,
             text_overlap=text_overlap(generations.texts, generations.references),
-            ranking=ranking,
+            ranking=rankings.context_gain,
+            ranking_likelihood=rankings.likelihood,
             style=style_match(generations.texts, generations.references),
             degeneration=degeneration(generations.texts),
             generation=generations.stats,

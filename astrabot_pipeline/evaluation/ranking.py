@@ -7,13 +7,30 @@ validation and test windows first and from training windows only when those run 
 (`ReplyPool`); an example with too few gets fewer candidates and its own chance level, so
 the ranking never fails on a history the dataset stage accepted. The model ranks the candidates by
 the mean per-token log-likelihood of the reply (its end-of-turn token included) given the
-shared context. Accuracy (true reply ranked first; chance 1/candidates) and mean
-reciprocal rank summarise it. Ties count against the true reply, so a model that scores
-every candidate the same gets rank "last", not "first".
+shared context, and by that likelihood *minus* the reply's mean log-likelihood with the
+conversation taken out (the same system prompt, then an empty turn of the other person):
+the context gain, a per-token pointwise mutual information between reply and context.
+Accuracy (true reply ranked first; chance 1/candidates) and mean reciprocal rank summarise
+each. Ties count against the true reply, so a model that scores every candidate the same
+gets rank "last", not "first".
+
+The context gain is the primary score, the one the `writes_like_owner` check judges.
+Every candidate is one of the owner's own replies, so a model that has learned the owner's
+habits finds all of them more likely, his short and frequent ones most: ranked by plain
+likelihood, the reply he writes most often wins over the one that fits. That is the
+generic-reply bias Li et al. (2016, "A Diversity-Promoting Objective Function for Neural
+Conversation Models") correct with the same subtraction, and the "surface form
+competition" Holtzman et al. (2021) remove from multiple-choice scoring with
+domain-conditional PMI. The context gain asks what the ranking means to ask, whether the
+model knows which of the owner's replies answers *this* conversation, and a model that
+ignores the context gains nothing from it. The plain-likelihood ranking is still measured
+and reported beside it.
 
 The context is the same for all candidates of an example, so `LikelihoodScorer` runs it
 through the model once and scores the candidates as one batch on its key/value cache
-(`lm_batches.continuation_log_likelihoods`, which the canary exposure uses too).
+(`lm_batches.continuation_log_likelihoods`, which the canary exposure uses too). A reply's
+no-context likelihood does not depend on the example, so it is scored once per model and
+kept (`LikelihoodScorer.prior`).
 """
 
 from __future__ import annotations
@@ -224,19 +241,45 @@ def ranking_metrics(
 ReplyScorer = Callable[[Sequence[Mapping[str, str]], Sequence[str]], Sequence[float]]
 
 
+@dataclass(frozen=True)
+class Rankings:
+    """One ranking of the same candidate sets, two scores: `context_gain` (likelihood given
+    the context minus likelihood without it; the primary figure) and `likelihood` (mean
+    log-likelihood given the context)."""
+
+    context_gain: RankingResult
+    likelihood: RankingResult
+
+
+def _summarise(sets: Sequence[CandidateSet], ranks: Sequence[int], seconds: float) -> RankingResult:
+    result = ranking_metrics(ranks, [len(s.candidates) for s in sets], seconds)
+    train = sum(s.from_train for s in sets)
+    return replace(
+        result,
+        distractors_held_out=sum(len(s.candidates) - 1 for s in sets) - train,
+        distractors_train=train,
+    )
+
+
 def rank_replies(
     sets: Sequence[CandidateSet],
     scorer: ReplyScorer,
+    prior: ReplyScorer,
     progress: Callable[[str], None] | None = None,
     every_seconds: float = PROGRESS_SECONDS,
-) -> RankingResult:
-    """Score every candidate set with `scorer` and summarise where the true reply landed.
-    `progress` gets a line (counts and times only) at most every `every_seconds`: on a
-    user's history the ranking is most of the evaluation's time."""
+) -> Rankings:
+    """Score every candidate set with `scorer` (given its context) and `prior` (the same
+    candidates with the conversation taken out), and summarise where the true reply landed
+    by context gain and by likelihood. `progress` gets a line (counts and times only) at
+    most every `every_seconds`: on a user's history the ranking is most of the evaluation's
+    time."""
     started = last = time.perf_counter()
-    ranks = []
+    gain_ranks, likelihood_ranks = [], []
     for done, candidate_set in enumerate(sets, 1):
-        ranks.append(rank_of_true(list(scorer(candidate_set.context, candidate_set.candidates))))
+        given = list(scorer(candidate_set.context, candidate_set.candidates))
+        without = list(prior(candidate_set.context, candidate_set.candidates))
+        likelihood_ranks.append(rank_of_true(given))
+        gain_ranks.append(rank_of_true([g - w for g, w in zip(given, without, strict=True)]))
         now = time.perf_counter()
         if progress is not None and now - last >= every_seconds and done < len(sets):
             last = now
@@ -245,14 +288,10 @@ def rank_replies(
                 f"ranking {done}/{len(sets)} examples, {each:.1f} s each, "
                 f"ETA {minutes_seconds(each * (len(sets) - done))}"
             )
-    result = ranking_metrics(
-        ranks, [len(s.candidates) for s in sets], time.perf_counter() - started
-    )
-    train = sum(s.from_train for s in sets)
-    return replace(
-        result,
-        distractors_held_out=sum(len(s.candidates) - 1 for s in sets) - train,
-        distractors_train=train,
+    seconds = time.perf_counter() - started
+    return Rankings(
+        context_gain=_summarise(sets, gain_ranks, seconds),
+        likelihood=_summarise(sets, likelihood_ranks, seconds),
     )
 
 
@@ -262,7 +301,8 @@ class LikelihoodScorer:
     sees for a reply: its `{% generation %}` span, end-of-turn token included.
 
     `shared_context=True` runs the context once and all candidates on its cache; False
-    runs one full forward per candidate (the reference the fast path is tested against)."""
+    runs one full forward per candidate (the reference the fast path is tested against).
+    `prior` scores candidates with the conversation taken out, each reply once."""
 
     def __init__(
         self,
@@ -282,6 +322,7 @@ class LikelihoodScorer:
         self.max_length = max_length
         self.max_reply_tokens = max_reply_tokens
         self.shared_context = shared_context
+        self._priors: dict[tuple[tuple[str, ...], str], float] = {}
 
     def __call__(
         self, context: Sequence[Mapping[str, str]], candidates: Sequence[str]
@@ -318,6 +359,20 @@ class LikelihoodScorer:
         if self.shared_context and all(ctx == contexts[0] for ctx in contexts):
             return self.score_shared(contexts[0], replies)
         return [self.score_one(ctx, reply) for ctx, reply in zip(contexts, replies, strict=True)]
+
+    def prior(self, context: Sequence[Mapping[str, str]], candidates: Sequence[str]) -> list[float]:
+        """Each candidate's mean log-likelihood with the conversation taken out: the
+        context's system messages (the owner's persona, as in training), then an empty
+        turn of the other person. It does not depend on the example, so each reply is
+        scored once (per system prompt) and kept."""
+        system = tuple(m["content"] for m in context if m["role"] == "system")
+        missing = list(dict.fromkeys(r for r in candidates if (system, r) not in self._priors))
+        if missing:
+            empty = [*({"role": "system", "content": c} for c in system)]
+            empty.append({"role": "user", "content": ""})
+            for reply, value in zip(missing, self.score(empty, missing), strict=True):
+                self._priors[(system, reply)] = value
+        return [self._priors[(system, reply)] for reply in candidates]
 
     def score_shared(self, context: list[int], replies: Sequence[list[int]]) -> list[float]:
         """Mean log-likelihood of each reply after `context`: the context runs once and the

@@ -72,7 +72,7 @@ TOPICS: tuple[Topic, ...] = (
     Topic(
         "next-reply ranking",
         r"\branking\b|\breciprocal rank|\bMRR\b",
-        frozenset({"ranking", "ranking_accuracy", "mrr"}),
+        frozenset({"ranking", "ranking_accuracy", "mrr", "ranking_accuracy_likelihood"}),
     ),
     Topic("style match", r"\bstyle\b|\bJensen", frozenset({"style", "style_match"})),
     Topic(

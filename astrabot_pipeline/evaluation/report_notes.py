@@ -66,13 +66,23 @@ NOTES: tuple[Note, ...] = (
         f"Next-reply ranking puts the owner's true reply among up to {RANKING_CANDIDATES - 1} "
         "of the owner's replies from other windows (validation and test windows first, "
         "training windows only when those run short: the settings count both) and ranks "
-        "them by the model's mean log-likelihood per token. With a full set, by chance, "
+        "them by context gain: the model's mean log-likelihood per token of the reply given "
+        "the conversation, minus the same given no conversation. With a full set, by chance, "
         f"accuracy is {RANKING_CHANCE_ACCURACY:.2f} and mean reciprocal rank "
         f"{RANKING_CHANCE_MRR:.2f}; an example with fewer candidates has its own, higher "
         "chance, and the settings give the mean. It shows whether a model prefers the reply "
         "that fits the conversation, not whether it can write one.",
         "ranking_accuracy",
         "mrr",
+    ),
+    _note(
+        "Ranking by likelihood alone scores the same candidates by mean log-likelihood given "
+        "the conversation. Every candidate is one of the owner's replies, so a model that "
+        "has learned the owner's habits finds them all likelier, his short and frequent "
+        "ones most, and can rank worse on it while it knows better which reply fits: the "
+        "generic-reply bias of likelihood (Li et al. 2016) that the context gain removes. "
+        "It is shown, not judged.",
+        "ranking_accuracy_likelihood",
     ),
     _note(
         "Style match compares the model's generations with the owner's real test replies: "

@@ -166,6 +166,12 @@ def _quality_sections(quality: Mapping[str, QualityAssessment]) -> list[ReportSe
             Column("chrf", "chrF", ".2f", "higher"),
             Column("ranking_accuracy", "next-reply ranking accuracy", ".3f", "higher"),
             Column("mrr", "mean reciprocal rank", ".3f", "higher"),
+            Column(
+                "ranking_accuracy_likelihood",
+                "ranking accuracy by likelihood alone",
+                ".3f",
+                "higher",
+            ),
         ],
         rows={
             name: {
@@ -174,6 +180,7 @@ def _quality_sections(quality: Mapping[str, QualityAssessment]) -> list[ReportSe
                 "chrf": a.result.text_overlap.chrf,
                 "ranking_accuracy": a.result.ranking.accuracy,
                 "mrr": a.result.ranking.mean_reciprocal_rank,
+                "ranking_accuracy_likelihood": a.result.ranking_likelihood.accuracy,
             }
             for name, a in quality.items()
         },
@@ -201,6 +208,8 @@ def _quality_sections(quality: Mapping[str, QualityAssessment]) -> list[ReportSe
                 )
             },
             "max_reply_lines": first.generation.settings["max_lines"] or "no cap",
+            "ranking_score": "context gain: mean log-likelihood given the conversation minus "
+            "given none",
             "ranking_examples": first.ranking.examples,
             "ranking_candidates": first.ranking.candidates,
             "ranking_distractors_held_out": first.ranking.distractors_held_out,

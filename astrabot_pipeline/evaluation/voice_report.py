@@ -185,6 +185,19 @@ def differences(
                 ),
             ),
             (
+                "ranking accuracy by likelihood alone",
+                paired_bootstrap(
+                    "ranking_accuracy_likelihood",
+                    len(ours.ranking_likelihood.ranks),
+                    mean_difference(
+                        theirs.ranking_likelihood.correct(), ours.ranking_likelihood.correct()
+                    ),
+                    better="higher",
+                    resamples=resamples,
+                    seed=seed,
+                ),
+            ),
+            (
                 "share attributed to the owner",
                 paired_bootstrap(
                     "attributed_to_owner",
@@ -283,9 +296,9 @@ def voice_check_and_summary(
         severity="error" if judgement.outcome == "failed" else "warning",
         description=f"{judgement.outcome}: {judgement.reason}. The final adapter against the "
         "base model: failed if its replies degenerate (repeated-line or most-common-reply "
-        f"share over the owner's own + {DEGENERATION_MARGIN:.2f}) or next-reply ranking or "
-        "authorship attribution is worse; passed if both are better (paired bootstrap 95 % "
-        "intervals).",
+        f"share over the owner's own + {DEGENERATION_MARGIN:.2f}) or next-reply ranking (by "
+        "context gain) or authorship attribution is worse; passed if both are better (paired "
+        "bootstrap 95 % intervals).",
         gate="quality",
     )
 

@@ -93,6 +93,7 @@ def test_assessment_of_base_and_adapter_gives_bounded_numbers_and_no_text(evalua
         assert result.ranking.examples == 8 and result.ranking.candidates == 8
         assert 0.0 <= result.ranking.accuracy <= 1.0
         assert 1 / 8 <= result.ranking.mean_reciprocal_rank <= 1.0
+        assert result.ranking_likelihood.examples == 8
         assert 0.0 <= result.text_overlap.chrf <= 100.0
         assert all(0.0 <= d <= 1.0 for d in result.style.distances.values())
         # Token-weighted perplexity and bits per character describe the same total.
@@ -137,6 +138,33 @@ def test_shared_context_ranking_scores_equal_one_forward_per_candidate(evaluator
             sums = continuation_log_likelihoods(model, ctx[-12:], secrets, batch_size=3)
             slow = [separate.score_one(ctx[-12:], s) * len(s) for s in secrets]
             assert sums == pytest.approx(slow, abs=1e-4)
+
+
+def test_a_replys_prior_is_its_likelihood_with_the_conversation_taken_out_scored_once(
+    evaluator, adapter_dir
+):
+    assessor = ConversationQualityAssessor(evaluator, SETTINGS)
+    sets = assessor.candidate_sets(RECORDS)
+    system = [m for m in sets[0].context if m["role"] == "system"]
+    empty = [*system, {"role": "user", "content": ""}]
+    with evaluator.attached(adapter_dir) as model:
+        scorer = assessor.scorer(model)
+        scored: list[int] = []
+        score = scorer.score
+
+        def counting(context, candidates):
+            scored.append(len(candidates))
+            return score(context, candidates)
+
+        scorer.score = counting  # type: ignore[method-assign]
+        priors = [scorer.prior(s.context, s.candidates) for s in sets]
+        # Every candidate set draws from the same 8 replies: each is scored once.
+        assert sum(scored) == len({c for s in sets for c in s.candidates}) == 8
+        for candidate_set, prior in zip(sets, priors, strict=True):
+            assert prior == pytest.approx(score(empty, candidate_set.candidates), abs=1e-5)
+        # The conversation changes the likelihood: the gain is not zero.
+        given = score(sets[0].context, sets[0].candidates)
+        assert given != pytest.approx(priors[0], abs=1e-3)
 
 
 @pytest.mark.parametrize("temperature", [0.0, 0.7])

@@ -38,7 +38,11 @@ def test_quick_start_is_the_latest_month_start_with_enough_owner_messages() -> N
 def _metrics() -> dict[str, Any]:
     def row(ranking: float, attributed: float, distinct: float, repeated: float) -> Any:
         return {
-            "quality": {"ranking_accuracy": ranking, "mrr": 0.3},
+            "quality": {
+                "ranking_accuracy": ranking,
+                "mrr": 0.3,
+                "ranking_accuracy_likelihood": ranking / 2,
+            },
             "attribution": {"attributed_to_owner": attributed},
             "degeneration": {"distinct_2": distinct, "repeated_line_share": repeated},
         }
@@ -73,11 +77,13 @@ def test_the_table_shows_each_figure_and_the_tuned_models_intervals() -> None:
     assert table == [
         "  base",
         "    ranking accuracy       0.150",
+        "    ranking by likelihood  0.075",
         "    attributed to owner    0.200",
         "    distinct-2             0.500",
         "    repeated-line share    0.000",
         "  burst",
         "    ranking accuracy       0.300  +0.150 [+0.050, +0.250] better",
+        "    ranking by likelihood  0.150",
         "    attributed to owner    0.600  +0.400 [-0.020, +0.700] inconclusive (n = 40)",
         "    distinct-2             0.450",
         "    repeated-line share    0.050",
@@ -94,7 +100,7 @@ def test_a_single_run_shows_the_base_and_its_one_adapter() -> None:
     assert [r.model for r in rows] == ["base", "burst"]
     lines = bench_voice.format_table(rows).splitlines()
     assert lines[0] == "  base"
-    assert lines[5] == "  single adapter (burst)"
+    assert lines[6] == "  single adapter (burst)"
 
 
 @pytest.mark.parametrize(

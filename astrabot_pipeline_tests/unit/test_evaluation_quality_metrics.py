@@ -90,15 +90,26 @@ def sets_of(count: int, candidates: int = 10) -> list[CandidateSet]:
     ]
 
 
+def no_prior(context, candidates) -> list[float]:
+    """A model that finds every reply equally likely without the conversation."""
+    return [0.0] * len(candidates)
+
+
 def test_a_scorer_that_prefers_the_true_reply_gets_accuracy_and_mrr_one():
-    result = rank_replies(sets_of(5), lambda context, cands: [10.0] + [0.0] * (len(cands) - 1))
+    ranked = rank_replies(
+        sets_of(5), lambda context, cands: [10.0] + [0.0] * (len(cands) - 1), no_prior
+    )
+    result = ranked.context_gain
+    assert ranked.likelihood == result
     assert (result.accuracy, result.mean_reciprocal_rank, result.mean_rank) == (1.0, 1.0, 1.0)
     assert result.examples == 5 and result.candidates == 10
     assert result.chance_accuracy == pytest.approx(0.10)
 
 
 def test_a_scorer_that_ranks_the_true_reply_last_gets_mrr_one_tenth():
-    result = rank_replies(sets_of(4), lambda context, cands: list(range(len(cands))))
+    result = rank_replies(
+        sets_of(4), lambda context, cands: list(range(len(cands))), no_prior
+    ).context_gain
     assert result.accuracy == 0.0
     assert result.mean_reciprocal_rank == pytest.approx(0.1)
     assert result.mean_rank == 10
@@ -106,7 +117,7 @@ def test_a_scorer_that_ranks_the_true_reply_last_gets_mrr_one_tenth():
 
 def test_a_long_ranking_says_how_far_it_is_in_counts_and_times_only():
     lines: list[str] = []
-    rank_replies(sets_of(3), lambda context, cands: [0.0] * len(cands), lines.append, 0.0)
+    rank_replies(sets_of(3), no_prior, no_prior, lines.append, 0.0)
     # One line after each example but the last (the caller reports the end).
     assert [line.split(",")[0] for line in lines] == [
         "ranking 1/3 examples",
@@ -114,14 +125,39 @@ def test_a_long_ranking_says_how_far_it_is_in_counts_and_times_only():
     ]
     assert all(" s each, ETA " in line and "reply" not in line for line in lines)
     quiet: list[str] = []
-    rank_replies(sets_of(3), lambda context, cands: [0.0] * len(cands), quiet.append)
+    rank_replies(sets_of(3), no_prior, no_prior, quiet.append)
     assert quiet == []  # the default: at most one line a minute
 
 
 def test_ties_count_against_the_true_reply_so_a_constant_scorer_is_not_rewarded():
     assert rank_of_true([1.0, 1.0, 1.0]) == 3
-    result = rank_replies(sets_of(3), lambda context, cands: [0.5] * len(cands))
-    assert result.accuracy == 0.0
+    result = rank_replies(sets_of(3), lambda context, cands: [0.5] * len(cands), no_prior)
+    assert result.context_gain.accuracy == result.likelihood.accuracy == 0.0
+
+
+def test_a_model_that_ignores_the_conversation_gains_nothing_from_preferring_the_true_reply():
+    # It finds the true reply likeliest with or without the conversation (say, the owner's
+    # most frequent reply): the likelihood ranks it first, the context gain gives it nothing.
+    def blind(context, cands):
+        return [-1.0] + [-3.0] * (len(cands) - 1)
+
+    ranked = rank_replies(sets_of(4), blind, blind)
+    assert ranked.likelihood.accuracy == 1.0
+    assert ranked.context_gain.accuracy == 0.0
+
+
+def test_the_reply_the_conversation_makes_likelier_wins_over_the_owners_usual_one():
+    # Candidate 1 is the owner's usual reply: likeliest given the conversation too, but
+    # the conversation lifts the true reply (candidate 0) most.
+    def given(context, cands):
+        return [-2.0, -1.0] + [-5.0] * (len(cands) - 2)
+
+    def without(context, cands):
+        return [-4.0, -1.2] + [-5.5] * (len(cands) - 2)
+
+    ranked = rank_replies(sets_of(3), given, without)
+    assert ranked.likelihood.mean_rank == 2
+    assert ranked.context_gain.accuracy == 1.0
 
 
 def test_chance_mrr_is_the_mean_reciprocal_of_a_uniform_rank():
@@ -166,7 +202,7 @@ def test_too_few_replies_from_other_windows_rank_fewer_candidates_instead_of_rai
     assert [len(s.candidates) for s in sets] == [2, 2, 2, 2, 2, 4]
     alone = build_candidate_sets([record("only", "a"), record("only", "b")], distractors=9)
     assert alone == []
-    assert rank_replies(alone, lambda context, cands: [0.0] * len(cands)).accuracy is None
+    assert rank_replies(alone, no_prior, no_prior).context_gain.accuracy is None
 
 
 def test_one_test_window_draws_from_validation_first_then_training_and_counts_them():
@@ -183,7 +219,9 @@ def test_one_test_window_draws_from_validation_first_then_training_and_counts_th
             f"validation reply {i}" for i in range(3)
         }
         assert not any(o.startswith("test") for o in others)
-    result = rank_replies(sets, lambda context, cands: [1.0] + [0.0] * (len(cands) - 1))
+    result = rank_replies(
+        sets, lambda context, cands: [1.0] + [0.0] * (len(cands) - 1), no_prior
+    ).context_gain
     assert (result.distractors_held_out, result.distractors_train) == (18, 36)
 
 

@@ -201,7 +201,12 @@ def test_writes_like_owner_truth_table(final, ranking, attribution, expected):
 # -- the report parts ------------------------------------------------------------------------
 
 
-def _assessment(texts: list[str], references: list[str], ranks: list[int]) -> QualityAssessment:
+def _assessment(
+    texts: list[str],
+    references: list[str],
+    ranks: list[int],
+    likelihood_ranks: list[int] | None = None,
+) -> QualityAssessment:
     n = len(texts)
     stats = GenerationStats(
         prompts=n,
@@ -221,6 +226,9 @@ def _assessment(texts: list[str], references: list[str], ranks: list[int]) -> Qu
             perplexity=PerplexityResult(2.0, 7.4, 2 * n, 10 * n, 1.0, nll, (2,) * n),
             text_overlap=TextOverlapResult(1.0, 10.0, "bleu", "chrf", n),
             ranking=ranking_metrics(ranks, 10),
+            ranking_likelihood=ranking_metrics(
+                likelihood_ranks or [2 * rank for rank in ranks], 10
+            ),
             style=style_match(texts, references),
             degeneration=degeneration(texts),
             generation=stats,
@@ -246,6 +254,7 @@ def test_the_report_opens_with_a_plain_paragraph_and_shows_each_interval_with_it
     found = differences(quality, "base", attribution, resamples=1000)
     assert {d.comparison.metric for d in found} == {
         "ranking_accuracy",
+        "ranking_accuracy_likelihood",
         "attributed_to_owner",
         "style",
         "perplexity",
@@ -277,3 +286,30 @@ def test_the_report_opens_with_a_plain_paragraph_and_shows_each_interval_with_it
     assert "| final | next-reply ranking accuracy ↑ | +1 | \\[+1, +1\\] | 30 | better |" in markdown
     assert "| final | perplexity ↓ | +0 | \\[+0, +0\\] | 30 | inconclusive (n = 30) |" in markdown
     assert report.metrics()["differences"][0]["outcome"] == "better"
+
+
+def test_the_check_judges_ranking_by_context_gain_and_shows_the_likelihood_ranking_beside():
+    # The tuned model ranks the true reply first by context gain and last by likelihood
+    # (it finds the owner's usual replies likelier): better, and "worse" is only shown.
+    rng = random.Random(5)
+    references = _styled(rng, OWNER_WORDS, 40)
+    quality = {
+        "base": _assessment(_styled(rng, OTHER_WORDS, 40), references, [4] * 40, [1] * 40),
+        "final": _assessment(_styled(rng, OWNER_WORDS, 40), references, [1] * 40, [9] * 40),
+    }
+    corpus = AttributionCorpus(
+        tuple(_styled(rng, OWNER_WORDS, 100)),
+        tuple(_styled(rng, OTHER_WORDS, 100)),
+        tuple(_styled(rng, OTHER_WORDS, 20)),
+    )
+    attribution = attribute(corpus, quality, references)
+    found = differences(quality, "base", attribution, resamples=1000)
+    outcome = {d.comparison.metric: d.comparison.outcome for d in found}
+    assert outcome["ranking_accuracy"] == "better"
+    assert outcome["ranking_accuracy_likelihood"] == "worse"
+    check, summary = voice_check_and_summary(
+        quality, "base", "final", degeneration(references), attribution, found
+    )
+    assert outcome["attributed_to_owner"] == "better"
+    assert check.passed, check.description
+    assert "ranked first, by how much likelier the conversation made it, 100 %" in summary
