@@ -238,6 +238,15 @@ def _assessment(
     )
 
 
+def _corpus(rng: random.Random) -> AttributionCorpus:
+    """Training texts in the owner's style against others', and others' test messages."""
+    return AttributionCorpus(
+        tuple(_styled(rng, OWNER_WORDS, 100)),
+        tuple(_styled(rng, OTHER_WORDS, 100)),
+        tuple(_styled(rng, OTHER_WORDS, 20)),
+    )
+
+
 def test_the_report_opens_with_a_plain_paragraph_and_shows_each_interval_with_its_word():
     rng = random.Random(2)
     references = _styled(rng, OWNER_WORDS, 30)
@@ -245,12 +254,7 @@ def test_the_report_opens_with_a_plain_paragraph_and_shows_each_interval_with_it
         "base": _assessment(_styled(rng, OTHER_WORDS, 30), references, [3] * 30),
         "final": _assessment(["ok"] * 30, references, [1] * 30),  # one reply for all
     }
-    corpus = AttributionCorpus(
-        tuple(_styled(rng, OWNER_WORDS, 100)),
-        tuple(_styled(rng, OTHER_WORDS, 100)),
-        tuple(_styled(rng, OTHER_WORDS, 20)),
-    )
-    attribution = attribute(corpus, quality, references)
+    attribution = attribute(_corpus(rng), quality, references)
     found = differences(quality, "base", attribution, resamples=1000)
     assert {d.comparison.metric for d in found} == {
         "ranking_accuracy",
@@ -297,12 +301,7 @@ def test_the_check_judges_ranking_by_context_gain_and_shows_the_likelihood_ranki
         "base": _assessment(_styled(rng, OTHER_WORDS, 40), references, [4] * 40, [1] * 40),
         "final": _assessment(_styled(rng, OWNER_WORDS, 40), references, [1] * 40, [9] * 40),
     }
-    corpus = AttributionCorpus(
-        tuple(_styled(rng, OWNER_WORDS, 100)),
-        tuple(_styled(rng, OTHER_WORDS, 100)),
-        tuple(_styled(rng, OTHER_WORDS, 20)),
-    )
-    attribution = attribute(corpus, quality, references)
+    attribution = attribute(_corpus(rng), quality, references)
     found = differences(quality, "base", attribution, resamples=1000)
     outcome = {d.comparison.metric: d.comparison.outcome for d in found}
     assert outcome["ranking_accuracy"] == "better"
