@@ -362,8 +362,8 @@ class LikelihoodScorer:
 
     def prior(self, context: Sequence[Mapping[str, str]], candidates: Sequence[str]) -> list[float]:
         """Each candidate's mean log-likelihood with the conversation taken out: the
-        context's system messages (the owner's persona, as in training), then an empty
-        turn of the other person. It does not depend on the example, so each reply is
+        context's system messages (the window's description the stages trained with),
+        then an empty turn of the other person. It does not depend on the example, so each reply is
         scored once (per system prompt) and kept."""
         system = tuple(m["content"] for m in context if m["role"] == "system")
         missing = list(dict.fromkeys(r for r in candidates if (system, r) not in self._priors))

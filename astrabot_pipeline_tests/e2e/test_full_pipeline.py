@@ -98,6 +98,7 @@ def test_report_compares_base_and_every_stage_and_training_beat_the_untrained_mo
         for stage in STAGE_NAMES
         for metric in (
             "ranking_accuracy",
+            "ranking_accuracy_likelihood",
             "attributed_to_owner",
             "style",
             "perplexity",

@@ -60,6 +60,9 @@ CONTACTS = (
     FakeContact(5, "Ed", "Lindqvist", "+13125550142", "ed@lindqvist.se"),
 )  # fmt: skip
 SAM, PRIYA, WILL, ED = CONTACTS[1], CONTACTS[2], CONTACTS[3], CONTACTS[4]
+# Sam's real number in any written form. Not just its last digits: the fictional numbers
+# that replace phone numbers are 555-0100..0199 lines, so a surrogate may end in 0134 too.
+SAM_NUMBER = r"415\D{0,2}555\D?0134"
 
 STREET_ADDRESSES = (
     "4114 Linden Avenue\nPortland, OR 97205",

@@ -15,7 +15,7 @@ from astrabot_pipeline.defs.resources.paths import AstrabotPathsResource
 from astrabot_pipeline.privacy.canaries import canaries_path_for
 from astrabot_pipeline.synthetic import write_demo_backup
 
-from .conftest import PRIYA, SAM, recipients_frame
+from .conftest import PRIYA, SAM, SAM_NUMBER, recipients_frame
 from .test_scope import _messages, _names, _threads
 
 PLAINTEXT = ["decoded/latest/signal.sqlite", "assets/conversation_windows.parquet"]
@@ -57,7 +57,7 @@ def test_opted_out_and_out_of_scope_messages_never_reach_the_output(data_dir):
     )
     frame = output.value
     assert SAM.recipient_id not in set(frame["sender_id"])
-    assert not frame["text"].str.contains(r"(?i)\bsam\b|okafor|0134").any()
+    assert not frame["text"].str.contains(rf"(?i)\bsam\b|okafor|{SAM_NUMBER}").any()
     assert output.metadata["scope_dropped_opt_out"].value == 3
     assert output.metadata["scope_dropped_date"].value == 2
     assert output.metadata["language_english"].value >= 1
