@@ -363,13 +363,15 @@ class LikelihoodScorer:
     def prior(self, context: Sequence[Mapping[str, str]], candidates: Sequence[str]) -> list[float]:
         """Each candidate's mean log-likelihood with the conversation taken out: the
         context's system messages (the window's description the stages trained with),
-        then an empty turn of the other person. It does not depend on the example, so each reply is
-        scored once (per system prompt) and kept."""
+        then an empty turn of the other person. It depends on the reply and the system
+        prompt only, so each such pair is scored once and kept."""
         system = tuple(m["content"] for m in context if m["role"] == "system")
         missing = list(dict.fromkeys(r for r in candidates if (system, r) not in self._priors))
         if missing:
-            empty = [*({"role": "system", "content": c} for c in system)]
-            empty.append({"role": "user", "content": ""})
+            empty = [
+                *({"role": "system", "content": content} for content in system),
+                {"role": "user", "content": ""},
+            ]
             for reply, value in zip(missing, self.score(empty, missing), strict=True):
                 self._priors[(system, reply)] = value
         return [self._priors[(system, reply)] for reply in candidates]

@@ -26,6 +26,7 @@ from astrabot_pipeline.evaluation.degeneration import (
     word_ngrams,
 )
 from astrabot_pipeline.evaluation.quality import QualityAssessment
+from astrabot_pipeline.evaluation.ranking import RankingResult
 from astrabot_pipeline.evaluation.report_model import (
     ChartSpec,
     Check,
@@ -163,6 +164,18 @@ def differences(
     seed: int = 0,
 ) -> list[Difference]:
     """Every tuned model minus the base, with paired bootstrap 95 % intervals."""
+
+    def ranking_difference(metric: str, base: RankingResult, tuned: RankingResult) -> Comparison:
+        """Tuned-minus-base share of examples whose true reply ranked first."""
+        return paired_bootstrap(
+            metric,
+            len(tuned.ranks),
+            mean_difference(base.correct(), tuned.correct()),
+            better="higher",
+            resamples=resamples,
+            seed=seed,
+        )
+
     found = []
     reference = quality[base]
     owner_replies = list(reference.generations.references)
@@ -175,26 +188,14 @@ def differences(
         comparisons = [
             (
                 "next-reply ranking accuracy",
-                paired_bootstrap(
-                    "ranking_accuracy",
-                    len(ours.ranking.ranks),
-                    mean_difference(theirs.ranking.correct(), ours.ranking.correct()),
-                    better="higher",
-                    resamples=resamples,
-                    seed=seed,
-                ),
+                ranking_difference("ranking_accuracy", theirs.ranking, ours.ranking),
             ),
             (
                 "ranking accuracy by likelihood alone",
-                paired_bootstrap(
+                ranking_difference(
                     "ranking_accuracy_likelihood",
-                    len(ours.ranking_likelihood.ranks),
-                    mean_difference(
-                        theirs.ranking_likelihood.correct(), ours.ranking_likelihood.correct()
-                    ),
-                    better="higher",
-                    resamples=resamples,
-                    seed=seed,
+                    theirs.ranking_likelihood,
+                    ours.ranking_likelihood,
                 ),
             ),
             (
