@@ -1,6 +1,7 @@
 """eval_report: the whole evaluation (quality of base + every stage, privacy of base + the
-final adapter) with its batched defaults, against a one-at-a-time loop on the same samples (generation and scoring batches of one;
-the ranking keeps its shared context in both).
+final adapter) with its batched defaults, against a one-at-a-time loop on the same samples
+(generation batches of one; scoring rows of one sequence, or of one candidate after its
+context).
 
 Usage: python benchmarks/bench_evaluation.py [DATA_DIR]
 
@@ -48,8 +49,8 @@ def main() -> int:
     batched = EvaluationSettings()
     one_at_a_time = replace(
         batched,
-        quality=replace(batched.quality, batch_size=1, perplexity_batch_size=1),
-        privacy=replace(batched.privacy, batch_size=1, score_batch_size=1),
+        quality=replace(batched.quality, batch_size=1, row_tokens=1),
+        privacy=replace(batched.privacy, batch_size=1, row_tokens=1),
     )
 
     def run(evaluation_settings: EvaluationSettings):

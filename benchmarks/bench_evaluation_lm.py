@@ -6,10 +6,11 @@
   probes use) against `model.generate` (greedy; greedy + 2 samples as the two calls it
   takes), greedy outputs checked equal; and with the default settings chat and the
   quality evaluation use (repetition penalty, no repeated 3-gram, line rules).
-* scoring: `continuation_log_likelihoods` (context once, continuations packed after its
-  cache) against one full forward per continuation, on the canary exposure's shape (1000
-  six-token secrets after a 12-token context; the per-continuation forwards on its first
-  100, scaled) and the ranking's (10 replies of 3-48 tokens after 150). Checked within 1e-4.
+* scoring: `continuation_log_likelihoods` (`score_groups`: continuations packed after one
+  copy of the context in rows of about 512 tokens) against one full forward per
+  continuation, on the canary exposure's shape (1000 six-token secrets after a 12-token
+  context; the per-continuation forwards on its first 100, scaled) and the ranking's (10
+  replies of 3-48 tokens after 150). Checked within 1e-4.
 
 `python benchmarks/bench_evaluation_lm.py [tiny|PATH]` (tiny: built here; PATH: a local
 base model, e.g. the small profile's base-small folder). Times are the best of

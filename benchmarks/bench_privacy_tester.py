@@ -76,7 +76,7 @@ def main() -> int:
             tester.digests,
             tester.canaries,
             train_window_ids=train["window_id"].unique(),
-            config=replace(config, batch_size=1, score_batch_size=1),
+            config=replace(config, batch_size=1, row_tokens=1),
             generic_finder=tester.scanner.generic_finder,
         )
         run = time.perf_counter()

@@ -22,6 +22,7 @@ import torch
 
 from astrabot_pipeline.errors import AstrabotError, SettingError
 from astrabot_pipeline.evaluation.folded_adapter import folded
+from astrabot_pipeline.evaluation.lm_batches import ROW_TOKENS, ScoringGroup, score_groups
 from astrabot_pipeline.settings import harden_process
 from astrabot_pipeline.training.base_model import load_base_model
 from astrabot_pipeline.training.stages import require_adapter_dir, validate_chat_records
@@ -169,39 +170,16 @@ class ModelEvaluator:
                 run = []
         return characters
 
-    @torch.no_grad()
-    def _score(self, model, encoded: list[tuple[list[int], list[int]]], batch_size: int):
-        pad_id = self.tokenizer.pad_token_id
-        example_nll: list[float] = []
-        example_tokens: list[int] = []
+    def _score(self, model, encoded: list[tuple[list[int], list[int]]], row_tokens: int):
         # The first token is never predicted, so it is never scored (nor counted).
         total_chars = sum(self._scored_characters(ids[1:], mask[1:]) for ids, mask in encoded)
-        for start in range(0, len(encoded), batch_size):
-            batch = encoded[start : start + batch_size]
-            width = max(len(ids) for ids, _ in batch)
-            input_ids = torch.full((len(batch), width), pad_id, dtype=torch.long)
-            attention = torch.zeros((len(batch), width), dtype=torch.long)
-            labels = torch.full((len(batch), width), -100, dtype=torch.long)
-            for row, (ids, mask) in enumerate(batch):
-                input_ids[row, : len(ids)] = torch.tensor(ids)
-                attention[row, : len(ids)] = 1
-                labels[row, : len(ids)] = torch.where(
-                    torch.tensor(mask, dtype=torch.bool), torch.tensor(ids), -100
-                )
-            device = self.device
-            logits = model(
-                input_ids=input_ids.to(device), attention_mask=attention.to(device)
-            ).logits
-            # Token t is predicted from the positions before it.
-            targets = labels[:, 1:].to(device)
-            nll = torch.nn.functional.cross_entropy(
-                logits[:, :-1].float().reshape(-1, logits.size(-1)),
-                targets.reshape(-1),
-                ignore_index=-100,
-                reduction="none",
-            ).reshape(targets.shape)
-            example_nll += [float(row) for row in nll.sum(dim=1)]
-            example_tokens += [int(row) for row in (targets != -100).sum(dim=1)]
+        scores = score_groups(
+            model,
+            [ScoringGroup(ids, prefix_scored=[bool(m) for m in mask]) for ids, mask in encoded],
+            row_tokens=row_tokens,
+        )
+        example_nll = [-score.prefix for score in scores]
+        example_tokens = [score.prefix_tokens for score in scores]
         return example_nll, example_tokens, total_chars
 
     def perplexity(
@@ -210,16 +188,16 @@ class ModelEvaluator:
         adapter_dir: str | Path | None = None,
         *,
         max_length: int = 256,
-        batch_size: int = 8,
+        row_tokens: int = ROW_TOKENS,
     ) -> PerplexityResult:
         """Assistant-token loss and perplexity of the base model (or base + `adapter_dir`)."""
-        if max_length < 2 or batch_size < 1:
-            raise SettingError("max_length must be at least 2 and batch_size at least 1")
+        if max_length < 2 or row_tokens < 1:
+            raise SettingError("max_length must be at least 2 and row_tokens at least 1")
         clean = validate_chat_records(records, "evaluation")
         encoded = self._encode(clean, max_length)
 
         with self.attached(adapter_dir) as model:
-            example_nll, example_tokens, characters = self._score(model, encoded, batch_size)
+            example_nll, example_tokens, characters = self._score(model, encoded, row_tokens)
         nll, tokens = sum(example_nll), sum(example_tokens)
 
         if tokens == 0:

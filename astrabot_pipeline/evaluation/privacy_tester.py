@@ -37,7 +37,7 @@ from astrabot_pipeline.evaluation.leakage_scan import (
     TextScan,
     summarize,
 )
-from astrabot_pipeline.evaluation.lm_batches import continuation_log_likelihoods
+from astrabot_pipeline.evaluation.lm_batches import ROW_TOKENS, continuation_log_likelihoods
 from astrabot_pipeline.evaluation.memorization import (
     DEFAULT_K,
     DEFAULT_M,
@@ -90,7 +90,7 @@ class PrivacyConfig:
     max_length: int = 256  # as the stages truncated (memorization examples must fit)
     max_prompt_tokens: int = 128  # leakage and probe prompts keep their last tokens
     batch_size: int = 16  # prompts per batch (each with its greedy and sampled rows)
-    score_batch_size: int = 64
+    row_tokens: int = ROW_TOKENS  # exposure scoring: tokens per packed forward
     seed: int = 0
     generic_recognizers: bool = True
 
@@ -102,7 +102,7 @@ class PrivacyConfig:
             "max_length",
             "max_prompt_tokens",
             "batch_size",
-            "score_batch_size",
+            "row_tokens",
         ):
             if getattr(self, name) < 1:
                 raise SettingError(f"PrivacyConfig.{name} must be at least 1")
@@ -358,7 +358,7 @@ class PrivacyTester:
             losses = [
                 -value
                 for value in continuation_log_likelihoods(
-                    model, context, continuations, batch_size=config.score_batch_size
+                    model, context, continuations, row_tokens=config.row_tokens
                 )
             ]
             secret_loss, references = losses[0], losses[1:]

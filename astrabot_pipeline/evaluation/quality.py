@@ -35,6 +35,7 @@ from astrabot_pipeline.evaluation.generation import (
     generate_replies,
     prompt_budget,
 )
+from astrabot_pipeline.evaluation.lm_batches import ROW_TOKENS
 from astrabot_pipeline.evaluation.perplexity import (
     EvaluationError,
     ModelEvaluator,
@@ -103,7 +104,7 @@ class QualitySettings:
 
     max_length: int = DEFAULT_MAX_LENGTH
     batch_size: int = DEFAULT_GENERATION_BATCH_SIZE  # generation
-    perplexity_batch_size: int = 8
+    row_tokens: int = ROW_TOKENS  # perplexity and ranking: tokens per packed forward
     max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS
     ranking_examples: int | None = DEFAULT_RANKING_EXAMPLES
     distractors: int = DEFAULT_DISTRACTORS
@@ -197,6 +198,7 @@ class ConversationQualityAssessor:
             max_length=self.settings.max_length,
             max_reply_tokens=self.settings.max_reply_tokens,
             shared_context=shared_context,
+            row_tokens=self.settings.row_tokens,
         )
 
     def assess(
@@ -225,7 +227,7 @@ class ConversationQualityAssessor:
                 records,
                 adapter_dir,
                 max_length=settings.max_length,
-                batch_size=settings.perplexity_batch_size,
+                row_tokens=settings.row_tokens,
             )
             phase = time.perf_counter()
             progress(f"perplexity on {len(records)} examples in {phase - started:.0f} s")
@@ -242,7 +244,7 @@ class ConversationQualityAssessor:
                 f"{len(generations.texts)} replies generated in {time.perf_counter() - phase:.0f} s"
             )
             scorer = self.scorer(model)
-            rankings = rank_replies(candidate_sets, scorer, scorer.prior, progress)
+            rankings = rank_replies(candidate_sets, scorer, progress)
         result = QualityResult(
             perplexity=perplexity,
             text_overlap=text_overlap(generations.texts, generations.references),

@@ -27,10 +27,10 @@ ignores the context gains nothing from it. The plain-likelihood ranking is still
 and reported beside it.
 
 The context is the same for all candidates of an example, so `LikelihoodScorer` runs it
-through the model once and scores the candidates as one batch on its key/value cache
-(`lm_batches.continuation_log_likelihoods`, which the canary exposure uses too). A reply's
-no-context likelihood does not depend on the example, so it is scored once per model and
-kept (`LikelihoodScorer.prior`).
+once, with the candidates packed after it, and the same forward holds the candidates
+after the conversation-less context (`lm_batches.score_groups`, which the perplexity and
+the canary exposure use too). A reply's no-context likelihood depends on the reply and
+the system prompt only, so each such pair is scored once per model and kept.
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ import torch
 from astrabot_pipeline.durations import minutes_seconds
 from astrabot_pipeline.errors import SettingError
 from astrabot_pipeline.evaluation.generation import ChatPrompt, chat_prompts, trim_prompt_left
-from astrabot_pipeline.evaluation.lm_batches import continuation_log_likelihoods
+from astrabot_pipeline.evaluation.lm_batches import ROW_TOKENS, ScoringGroup, score_groups
 from astrabot_pipeline.evaluation.perplexity import EvaluationError
 
 DEFAULT_DISTRACTORS = 9
@@ -237,8 +237,11 @@ def ranking_metrics(
     )
 
 
-# (context messages, candidate replies) -> one score per candidate, higher = more likely.
-ReplyScorer = Callable[[Sequence[Mapping[str, str]], Sequence[str]], Sequence[float]]
+# (context messages, candidate replies) -> two scores per candidate, higher = more likely:
+# given the conversation, and with the conversation taken out.
+PairScorer = Callable[
+    [Sequence[Mapping[str, str]], Sequence[str]], tuple[Sequence[float], Sequence[float]]
+]
 
 
 @dataclass(frozen=True)
@@ -263,22 +266,19 @@ def _summarise(sets: Sequence[CandidateSet], ranks: Sequence[int], seconds: floa
 
 def rank_replies(
     sets: Sequence[CandidateSet],
-    scorer: ReplyScorer,
-    prior: ReplyScorer,
+    scorer: PairScorer,
     progress: Callable[[str], None] | None = None,
     every_seconds: float = PROGRESS_SECONDS,
 ) -> Rankings:
-    """Score every candidate set with `scorer` (given its context) and `prior` (the same
-    candidates with the conversation taken out), and summarise where the true reply landed
-    by context gain and by likelihood. `progress` gets a line (counts and times only) at
-    most every `every_seconds`: on a user's history the ranking is most of the evaluation's
-    time."""
+    """Score every candidate set with `scorer` (each candidate given its context, and with
+    the conversation taken out), and summarise where the true reply landed by context gain
+    and by likelihood. `progress` gets a line (counts and times only) at most every
+    `every_seconds`: on a user's history the ranking is most of the evaluation's time."""
     started = last = time.perf_counter()
     gain_ranks, likelihood_ranks = [], []
     for done, candidate_set in enumerate(sets, 1):
-        given = list(scorer(candidate_set.context, candidate_set.candidates))
-        without = list(prior(candidate_set.context, candidate_set.candidates))
-        likelihood_ranks.append(rank_of_true(given))
+        given, without = scorer(candidate_set.context, candidate_set.candidates)
+        likelihood_ranks.append(rank_of_true(list(given)))
         gain_ranks.append(rank_of_true([g - w for g, w in zip(given, without, strict=True)]))
         now = time.perf_counter()
         if progress is not None and now - last >= every_seconds and done < len(sets):
@@ -300,9 +300,11 @@ class LikelihoodScorer:
     (what `ModelEvaluator.attached` yields). The tokens scored are those the training loss
     sees for a reply: its `{% generation %}` span, end-of-turn token included.
 
-    `shared_context=True` runs the context once and all candidates on its cache; False
+    Called with a candidate set, it gives both of the ranking's scores from one packed
+    forward: given the conversation, and with it taken out (`prior`, each reply once).
+    `shared_context=True` packs the candidates after one copy of their context; False
     runs one full forward per candidate (the reference the fast path is tested against).
-    `prior` scores candidates with the conversation taken out, each reply once."""
+    """
 
     def __init__(
         self,
@@ -313,6 +315,7 @@ class LikelihoodScorer:
         max_length: int = 256,
         max_reply_tokens: int = DEFAULT_MAX_REPLY_TOKENS,
         shared_context: bool = True,
+        row_tokens: int = ROW_TOKENS,
     ):
         if max_reply_tokens < 1 or max_length <= max_reply_tokens:
             raise SettingError("max_length must exceed max_reply_tokens, which must be positive")
@@ -322,12 +325,21 @@ class LikelihoodScorer:
         self.max_length = max_length
         self.max_reply_tokens = max_reply_tokens
         self.shared_context = shared_context
+        self.row_tokens = row_tokens
         self._priors: dict[tuple[tuple[str, ...], str], float] = {}
 
     def __call__(
         self, context: Sequence[Mapping[str, str]], candidates: Sequence[str]
-    ) -> list[float]:
-        return self.score(context, candidates)
+    ) -> tuple[list[float], list[float]]:
+        """Each candidate's score given `context`, and its `prior`, in one forward."""
+        system, missing = self._unscored_priors(context, candidates)
+        plans = [self._plan(context, candidates)]
+        if missing:
+            plans.append(self._plan(_without_conversation(system), missing))
+        scores = self._score_plans(plans)
+        if missing:
+            self._keep_priors(system, missing, scores[1])
+        return scores[0], [self._priors[(system, reply)] for reply in candidates]
 
     def encode(
         self, context: Sequence[Mapping[str, str]], reply: str
@@ -350,37 +362,69 @@ class LikelihoodScorer:
         return ids[:start], ids[start:end][: self.max_reply_tokens]
 
     def score(self, context: Sequence[Mapping[str, str]], candidates: Sequence[str]) -> list[float]:
-        encoded = [self.encode(context, reply) for reply in candidates]
-        longest = max(len(reply) for _, reply in encoded)
-        contexts = [trim_prompt_left(ctx, self.max_length - longest)[0] for ctx, _ in encoded]
-        replies = [reply for _, reply in encoded]
-        # The context's tokens are the same for every candidate unless a reply's first
-        # characters merged with the template's tokens before it; then score one by one.
-        if self.shared_context and all(ctx == contexts[0] for ctx in contexts):
-            return self.score_shared(contexts[0], replies)
-        return [self.score_one(ctx, reply) for ctx, reply in zip(contexts, replies, strict=True)]
+        """Each candidate's mean log-likelihood given `context`."""
+        return self._score_plans([self._plan(context, candidates)])[0]
 
     def prior(self, context: Sequence[Mapping[str, str]], candidates: Sequence[str]) -> list[float]:
         """Each candidate's mean log-likelihood with the conversation taken out: the
         context's system messages (the window's description the stages trained with),
         then an empty turn of the other person. It depends on the reply and the system
         prompt only, so each such pair is scored once and kept."""
-        system = tuple(m["content"] for m in context if m["role"] == "system")
-        missing = list(dict.fromkeys(r for r in candidates if (system, r) not in self._priors))
+        system, missing = self._unscored_priors(context, candidates)
         if missing:
-            empty = [
-                *({"role": "system", "content": content} for content in system),
-                {"role": "user", "content": ""},
-            ]
-            for reply, value in zip(missing, self.score(empty, missing), strict=True):
-                self._priors[(system, reply)] = value
+            self._keep_priors(system, missing, self.score(_without_conversation(system), missing))
         return [self._priors[(system, reply)] for reply in candidates]
 
-    def score_shared(self, context: list[int], replies: Sequence[list[int]]) -> list[float]:
-        """Mean log-likelihood of each reply after `context`: the context runs once and the
-        replies are scored on its cache (`lm_batches.continuation_log_likelihoods`)."""
-        sums = continuation_log_likelihoods(self.model, context, replies)
-        return [value / len(reply) for value, reply in zip(sums, replies, strict=True)]
+    def _unscored_priors(
+        self, context: Sequence[Mapping[str, str]], candidates: Sequence[str]
+    ) -> tuple[tuple[str, ...], list[str]]:
+        system = tuple(m["content"] for m in context if m["role"] == "system")
+        missing = list(dict.fromkeys(r for r in candidates if (system, r) not in self._priors))
+        return system, missing
+
+    def _keep_priors(
+        self, system: tuple[str, ...], replies: Sequence[str], values: Sequence[float]
+    ) -> None:
+        for reply, value in zip(replies, values, strict=True):
+            self._priors[(system, reply)] = value
+
+    def _plan(
+        self, context: Sequence[Mapping[str, str]], candidates: Sequence[str]
+    ) -> tuple[list[list[int]], list[list[int]]]:
+        """Each candidate's (context ids, reply ids), contexts trimmed from the left so the
+        longest candidate fits `max_length`."""
+        encoded = [self.encode(context, reply) for reply in candidates]
+        longest = max(len(reply) for _, reply in encoded)
+        contexts = [trim_prompt_left(ctx, self.max_length - longest)[0] for ctx, _ in encoded]
+        return contexts, [reply for _, reply in encoded]
+
+    def _score_plans(
+        self, plans: Sequence[tuple[list[list[int]], list[list[int]]]]
+    ) -> list[list[float]]:
+        """Mean log-likelihoods of each plan's replies. The plans whose candidates share
+        their context tokens go into one `score_groups` call; a plan whose context differs
+        between candidates (a reply's first characters merged with the template's tokens
+        before it) is scored one candidate at a time."""
+        shared = [
+            self.shared_context and all(ctx == contexts[0] for ctx in contexts)
+            for contexts, _ in plans
+        ]
+        groups = [
+            ScoringGroup(contexts[0], replies)
+            for (contexts, replies), one in zip(plans, shared, strict=True)
+            if one
+        ]
+        packed = iter(score_groups(self.model, groups, row_tokens=self.row_tokens))
+        scores = []
+        for (contexts, replies), one in zip(plans, shared, strict=True):
+            if one:
+                sums = next(packed).continuations
+                scores.append([v / len(r) for v, r in zip(sums, replies, strict=True)])
+            else:
+                scores.append(
+                    [self.score_one(c, r) for c, r in zip(contexts, replies, strict=True)]
+                )
+        return scores
 
     @torch.no_grad()
     def score_one(self, context: list[int], reply: list[int]) -> float:
@@ -391,3 +435,12 @@ class LikelihoodScorer:
         logp = torch.log_softmax(logits.float(), dim=-1)
         targets = torch.tensor(reply, device=device)
         return float(logp.gather(1, targets[:, None]).sum()) / len(reply)
+
+
+def _without_conversation(system: Sequence[str]) -> list[dict[str, str]]:
+    """The context a reply's prior is scored after: the system messages, then an empty turn
+    of the other person."""
+    return [
+        *({"role": "system", "content": content} for content in system),
+        {"role": "user", "content": ""},
+    ]

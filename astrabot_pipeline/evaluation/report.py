@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from astrabot_pipeline.evaluation.defaults import PERPLEXITY_CHECK
+from astrabot_pipeline.evaluation.lm_batches import ROW_TOKENS
 from astrabot_pipeline.evaluation.perplexity import ModelEvaluator, PerplexityResult
 from astrabot_pipeline.evaluation.report_model import (
     ChartSpec,
@@ -94,7 +95,7 @@ class EvalResults:
     tiny_model: bool = False
     max_length: int | None = None
     notes: list[str] = field(default_factory=list)
-    batch_size: int | None = None
+    row_tokens: int | None = None
 
 
 def evaluate_stages(
@@ -103,7 +104,7 @@ def evaluate_stages(
     stages: Sequence[StageResult],
     *,
     max_length: int | None = None,
-    batch_size: int = 8,
+    row_tokens: int = ROW_TOKENS,
 ) -> EvalResults:
     """Score the base model, then base + each stage's adapter, on the same held-out records.
 
@@ -115,7 +116,7 @@ def evaluate_stages(
     if max_length is None:
         max_length = stages[-1].max_length if stages else DEFAULT_MAX_LENGTH
     fitted = fit_to_token_budget(records, evaluator.tokenizer, max_length).records
-    measure = partial(evaluator.perplexity, fitted, max_length=max_length, batch_size=batch_size)
+    measure = partial(evaluator.perplexity, fitted, max_length=max_length, row_tokens=row_tokens)
     rows = [ModelRow.from_perplexity(BASE_ROW_NAME, None, measure())]
     for stage in stages:
         adapter_dir = Path(stage.adapter_dir)
@@ -128,7 +129,7 @@ def evaluate_stages(
         validation_examples=len(fitted),
         started=started,
         max_length=max_length,
-        batch_size=batch_size,
+        row_tokens=row_tokens,
     )
 
 
@@ -140,7 +141,7 @@ def eval_results(
     validation_examples: int,
     started: datetime,
     max_length: int,
-    batch_size: int,
+    row_tokens: int,
 ) -> EvalResults:
     """One evaluation run's perplexity rows with what it ran on (base model, device, the
     stages' training examples, the scored records, timing and truncation)."""
@@ -154,7 +155,7 @@ def eval_results(
         finished_at=datetime.now(UTC),
         tiny_model=is_tiny_base_model(evaluator.base_model_path),
         max_length=max_length,
-        batch_size=batch_size,
+        row_tokens=row_tokens,
     )
 
 
@@ -213,8 +214,8 @@ def perplexity_section(results: EvalResults) -> ReportSection:
             "tokens": row.tokens,
         }
     settings: dict[str, Any] = {"max_length": results.max_length}
-    if results.batch_size is not None:
-        settings["batch_size"] = results.batch_size
+    if results.row_tokens is not None:
+        settings["row_tokens"] = results.row_tokens
     section = ReportSection(
         title="Test-slice perplexity (owner's tokens)",
         key=PERPLEXITY_SECTION,
@@ -350,7 +351,7 @@ def build_report(
     ]
     notes += list(results.notes)
     base = _base_row(results.rows)
-    evaluation = {"max_length": results.max_length, "batch_size": results.batch_size}
+    evaluation = {"max_length": results.max_length, "row_tokens": results.row_tokens}
     evaluation |= dict(settings or {})
     return EvaluationReport(
         title=REPORT_TITLE,

@@ -151,7 +151,12 @@ def _assess_privacy(
                 test_records=test_records,
                 train_records=train_records,
             )
-        progress(f"privacy of {name}: {time.perf_counter() - started:.0f} s")
+        parts = ", ".join(
+            f"{part} {seconds:.0f} s"
+            for part, seconds in results[name].seconds.items()
+            if part != "total"
+        )
+        progress(f"privacy of {name}: {time.perf_counter() - started:.0f} s ({parts})")
     return results
 
 
@@ -441,7 +446,7 @@ def run_evaluation(
         validation_examples=len(records),
         started=started,
         max_length=max_length,
-        batch_size=quality_settings.perplexity_batch_size,
+        row_tokens=quality_settings.row_tokens,
     )
     report = build_report(
         results,

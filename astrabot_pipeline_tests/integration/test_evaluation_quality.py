@@ -115,29 +115,63 @@ def test_scored_characters_are_the_characters_of_the_owners_turns(evaluator):
     assert result.characters == owner_chars
 
 
-def test_shared_context_ranking_scores_equal_one_forward_per_candidate(evaluator, adapter_dir):
+def test_packed_ranking_scores_equal_one_forward_per_candidate(evaluator, adapter_dir):
     assessor = ConversationQualityAssessor(evaluator, SETTINGS)
     sets = assessor.candidate_sets(RECORDS)
     for adapter in (None, adapter_dir):
         with evaluator.attached(adapter) as model:
-            shared, separate = assessor.scorer(model), assessor.scorer(model, shared_context=False)
+            packed, separate = assessor.scorer(model), assessor.scorer(model, shared_context=False)
             for candidate_set in sets[:2]:
                 context, candidates = candidate_set.context, candidate_set.candidates
-                ctx, _ = shared.encode(context, candidates[0])
-                replies = [shared.encode(context, c)[1] for c in candidates]
-                fast = shared.score_shared(ctx, replies)
-                slow = separate(context, candidates)
-                assert fast == pytest.approx(slow, abs=1e-4)
-            # Replies of one token, and of mixed lengths, padded in one batch.
-            for replies in ([[5], [7], [9]], [[5, 6, 7, 8], [9], [10, 11]]):
-                fast = shared.score_shared(ctx, replies)
-                slow = [separate.score_one(ctx, reply) for reply in replies]
-                assert fast == pytest.approx(slow, abs=1e-4)
-            # The canary exposure's use: summed log-likelihoods, over several batches.
+                assert packed.score(context, candidates) == pytest.approx(
+                    separate.score(context, candidates), abs=1e-4
+                )
+                # Both scores from one forward equal each scored on its own.
+                given, without = packed(context, candidates)
+                assert given == pytest.approx(separate.score(context, candidates), abs=1e-4)
+                assert without == pytest.approx(separate.prior(context, candidates), abs=1e-4)
+            ctx, _ = packed.encode(sets[0].context, sets[0].candidates[0])
+            # Replies of one token, of mixed lengths, and rows too short for a whole group
+            # (its continuations spread over several rows, each with the context again).
+            for replies, row_tokens in (
+                ([[5], [7], [9]], 512),
+                ([[5, 6, 7, 8], [9], [10, 11]], 512),
+                ([[5, 6, 7, 8], [9], [10, 11]], 1),
+            ):
+                sums = continuation_log_likelihoods(model, ctx, replies, row_tokens=row_tokens)
+                slow = [separate.score_one(ctx, reply) * len(reply) for reply in replies]
+                assert sums == pytest.approx(slow, abs=1e-4)
+            # The canary exposure's use: summed log-likelihoods, over several rows.
             secrets = [[20 + i, 30 + i, 40 + i][: 1 + i % 3] for i in range(7)]
-            sums = continuation_log_likelihoods(model, ctx[-12:], secrets, batch_size=3)
+            sums = continuation_log_likelihoods(model, ctx[-12:], secrets, row_tokens=30)
             slow = [separate.score_one(ctx[-12:], s) * len(s) for s in secrets]
             assert sums == pytest.approx(slow, abs=1e-4)
+
+
+def test_packed_perplexity_equals_one_plain_forward_per_example(evaluator, adapter_dir):
+    packed = evaluator.perplexity(RECORDS, adapter_dir)
+    assert packed.example_nll == pytest.approx(
+        evaluator.perplexity(RECORDS, adapter_dir, row_tokens=1).example_nll, abs=1e-3
+    )
+    # The reference: each record alone, a plain causal forward, its owner's tokens scored.
+    nll, tokens = [], []
+    with evaluator.attached(adapter_dir) as model, torch.no_grad():
+        for record in RECORDS:
+            encoded = evaluator.tokenizer.apply_chat_template(
+                record["messages"],
+                chat_template=evaluator.chat_template,
+                tokenize=True,
+                return_dict=True,
+                return_assistant_tokens_mask=True,
+            )
+            ids = torch.tensor([list(encoded["input_ids"])[:256]])
+            scored = torch.tensor(list(encoded["assistant_masks"])[:256][1:], dtype=torch.bool)
+            logp = torch.log_softmax(model(input_ids=ids).logits[0, :-1].float(), dim=-1)
+            token_logp = logp.gather(1, ids[0, 1:, None])[:, 0]
+            nll.append(-float(token_logp[scored].sum()))
+            tokens.append(int(scored.sum()))
+    assert list(packed.example_tokens) == tokens
+    assert list(packed.example_nll) == pytest.approx(nll, abs=1e-3)
 
 
 def test_a_replys_prior_is_its_likelihood_with_the_conversation_taken_out_scored_once(
