@@ -14,7 +14,7 @@ predicted. Equal to one full forward per sequence (tested, 1e-4).
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -29,12 +29,20 @@ ROW_TOKENS = 512
 @dataclass(frozen=True)
 class ScoringGroup:
     """A prefix and the continuations scored after it. `prefix_scored[t]` scores prefix
-    token t given the tokens before it (token 0 has none and is never scored); every token
-    of a continuation is scored, its first predicted by the prefix's last position."""
+    token t given the tokens before it (token 0 has none and is never scored). Every token
+    of a continuation is scored; the continuations follow the prefix's first `attach`
+    tokens (all of them when None), their first token predicted by the last of those: a
+    test example scored whole (its perplexity) carries the other replies ranked against
+    its own after the same conversation."""
 
     prefix: Sequence[int]
     continuations: Sequence[Sequence[int]] = ()
     prefix_scored: Sequence[bool] = ()
+    attach: int | None = None
+
+    @property
+    def attached_after(self) -> int:
+        return len(self.prefix) if self.attach is None else self.attach
 
 
 @dataclass(frozen=True)
@@ -66,22 +74,27 @@ def _check(groups: Sequence[ScoringGroup]) -> None:
             raise ValueError("prefix_scored must mark each prefix token")
         if any(not c for c in group.continuations):
             raise ValueError("every continuation needs at least one token")
+        if not 1 <= group.attached_after <= len(group.prefix):
+            raise ValueError("continuations attach after 1 to all of the prefix's tokens")
 
 
 def _pieces(groups: Sequence[ScoringGroup], row_tokens: int) -> Iterator[_Piece]:
+    """Each group as one piece, or, when its continuations hold more than `row_tokens`
+    tokens, as several, each with a copy of the prefix and at most that many continuation
+    tokens (a long prefix is never copied for short continuations)."""
     for g, group in enumerate(groups):
         n = len(group.prefix)
         share: list[int] = []
-        size = n
+        size = 0
         first = True
         for c, continuation in enumerate(group.continuations):
             if share and size + len(continuation) > row_tokens:
-                yield _Piece(g, first, tuple(share), size)
-                share, size, first = [], n, False
+                yield _Piece(g, first, tuple(share), n + size)
+                share, size, first = [], 0, False
             share.append(c)
             size += len(continuation)
         if share or first:
-            yield _Piece(g, first, tuple(share), size)
+            yield _Piece(g, first, tuple(share), n + size)
 
 
 def _rows(pieces: Iterator[_Piece], row_tokens: int) -> Iterator[list[_Piece]]:
@@ -97,14 +110,73 @@ def _rows(pieces: Iterator[_Piece], row_tokens: int) -> Iterator[list[_Piece]]:
         yield row
 
 
+# (position whose logits predict, the token predicted, (group, -1 for its prefix or the
+# continuation's index)): where each scored token's log-probability goes.
+Prediction = tuple[int, int, tuple[int, int]]
+
+
+def _row_inputs(
+    groups: Sequence[ScoringGroup], row: Sequence[_Piece]
+) -> tuple[list[int], torch.Tensor, torch.Tensor, list[Prediction]]:
+    """A packed row's token ids, position ids, which token may attend to which (its own
+    piece only: the prefix causally, a continuation to the prefix's first `attach` tokens
+    and its own earlier tokens), and the predictions to read off its logits."""
+    ids: list[int] = []
+    positions: list[int] = []
+    block: list[int] = []  # the piece each token belongs to
+    part: list[int] = []  # -1: the prefix; c: continuation c of the group
+    sees: list[int] = []  # how many of its piece's prefix tokens a token may attend to
+    predictions: list[Prediction] = []
+    for p, piece in enumerate(row):
+        group = groups[piece.group]
+        start, n, attach = len(ids), len(group.prefix), group.attached_after
+        ids += group.prefix
+        positions += range(n)
+        block += [p] * n
+        part += [-1] * n
+        sees += [n] * n  # (the causal rule keeps it to the tokens before it)
+        if piece.first and group.prefix_scored:
+            predictions += [
+                (start + t - 1, group.prefix[t], (piece.group, -1))
+                for t in range(1, n)
+                if group.prefix_scored[t]
+            ]
+        for c in piece.continuations:
+            continuation = list(group.continuations[c])
+            at = len(ids)
+            ids += continuation
+            positions += range(attach, attach + len(continuation))
+            block += [p] * len(continuation)
+            part += [c] * len(continuation)
+            sees += [attach] * len(continuation)
+            predictions += [
+                (start + attach - 1 if i == 0 else at + i - 1, token, (piece.group, c))
+                for i, token in enumerate(continuation)
+            ]
+    blocks, parts, position = torch.tensor(block), torch.tensor(part), torch.tensor(positions)
+    index = torch.arange(len(ids))
+    in_prefix = (parts[None, :] == -1) & (position[None, :] < torch.tensor(sees)[:, None])
+    allowed = (
+        (blocks[:, None] == blocks[None, :])
+        & (index[None, :] <= index[:, None])
+        & (in_prefix | (parts[:, None] == parts[None, :]))
+    )
+    return ids, position, allowed, predictions
+
+
 @torch.no_grad()
 def score_groups(
-    model, groups: Sequence[ScoringGroup], *, row_tokens: int = ROW_TOKENS
+    model,
+    groups: Sequence[ScoringGroup],
+    *,
+    row_tokens: int = ROW_TOKENS,
+    progress: Callable[[int, int], None] | None = None,
 ) -> list[GroupScores]:
     """The log-likelihoods of each group's scored tokens under `model` (see `ScoringGroup`),
     in the groups' order. Groups are packed into rows of about `row_tokens` tokens (a
-    group longer than that gets a row of its own, its continuations spread over several
-    when they do not fit beside the prefix)."""
+    group longer than that gets a row of its own; continuations of more than `row_tokens`
+    tokens are spread over several, each after its own copy of the prefix). `progress`
+    gets (rows done, rows) after each row."""
     if row_tokens < 1:
         raise ValueError("row_tokens must be positive")
     _check(groups)
@@ -113,65 +185,34 @@ def score_groups(
     sums = [[0.0] * len(group.continuations) for group in groups]
     device = model_device(model)
     dtype = model.dtype if model.dtype.is_floating_point else torch.float32
-    for row in _rows(_pieces(groups, row_tokens), row_tokens):
-        ids: list[int] = []
-        positions: list[int] = []
-        block: list[int] = []  # the piece each token belongs to
-        part: list[int] = []  # -1: the prefix; k: continuation k of the piece
-        # (position whose logits predict, the token predicted, where the value goes)
-        predictions: list[tuple[int, int, tuple[int, int]]] = []
-        for p, piece in enumerate(row):
-            group = groups[piece.group]
-            start, n = len(ids), len(group.prefix)
-            ids += group.prefix
-            positions += range(n)
-            block += [p] * n
-            part += [-1] * n
-            if piece.first:
-                for t in range(1, n):
-                    if group.prefix_scored and group.prefix_scored[t]:
-                        predictions.append((start + t - 1, group.prefix[t], (piece.group, -1)))
-            for c in piece.continuations:
-                continuation = list(group.continuations[c])
-                at = len(ids)
-                ids += continuation
-                positions += range(n, n + len(continuation))
-                block += [p] * len(continuation)
-                part += [c] * len(continuation)
-                for i, token in enumerate(continuation):
-                    source = start + n - 1 if i == 0 else at + i - 1
-                    predictions.append((source, token, (piece.group, c)))
-        if not predictions:
-            continue
-        blocks, parts = torch.tensor(block), torch.tensor(part)
-        index = torch.arange(len(ids))
-        allowed = (
-            (blocks[:, None] == blocks[None, :])
-            & (index[None, :] <= index[:, None])
-            & ((parts[None, :] == -1) | (parts[:, None] == parts[None, :]))
-        )
-        mask = torch.zeros(allowed.shape, dtype=dtype).masked_fill_(
-            ~allowed, torch.finfo(dtype).min
-        )
-        kept = sorted({source for source, _, _ in predictions})
-        row_of = {source: r for r, source in enumerate(kept)}
-        logits = model(
-            input_ids=torch.tensor([ids], device=device),
-            attention_mask=mask[None, None].to(device),
-            position_ids=torch.tensor([positions], device=device),
-            logits_to_keep=torch.tensor(kept, dtype=torch.long, device=device),
-        ).logits[0]
-        logp = torch.log_softmax(logits.float(), dim=-1)
-        picked = logp[
-            torch.tensor([row_of[source] for source, _, _ in predictions], device=device),
-            torch.tensor([token for _, token, _ in predictions], device=device),
-        ].tolist()
-        for value, (_, _, (g, c)) in zip(picked, predictions, strict=True):
-            if c == -1:
-                prefix_sums[g] += value
-                prefix_counts[g] += 1
-            else:
-                sums[g][c] += value
+    rows = list(_rows(_pieces(groups, row_tokens), row_tokens))
+    for done, row in enumerate(rows, 1):
+        ids, position, allowed, predictions = _row_inputs(groups, row)
+        if predictions:
+            mask = torch.zeros(allowed.shape, dtype=dtype).masked_fill_(
+                ~allowed, torch.finfo(dtype).min
+            )
+            kept = sorted({source for source, _, _ in predictions})
+            row_of = {source: r for r, source in enumerate(kept)}
+            logits = model(
+                input_ids=torch.tensor([ids], device=device),
+                attention_mask=mask[None, None].to(device),
+                position_ids=position[None].to(device),
+                logits_to_keep=torch.tensor(kept, dtype=torch.long, device=device),
+            ).logits[0]
+            logp = torch.log_softmax(logits.float(), dim=-1)
+            picked = logp[
+                torch.tensor([row_of[source] for source, _, _ in predictions], device=device),
+                torch.tensor([token for _, token, _ in predictions], device=device),
+            ].tolist()
+            for value, (_, _, (g, c)) in zip(picked, predictions, strict=True):
+                if c == -1:
+                    prefix_sums[g] += value
+                    prefix_counts[g] += 1
+                else:
+                    sums[g][c] += value
+        if progress is not None:
+            progress(done, len(rows))
     return [
         GroupScores(prefix=prefix_sums[g], prefix_tokens=prefix_counts[g], continuations=tuple(s))
         for g, s in enumerate(sums)

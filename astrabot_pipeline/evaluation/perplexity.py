@@ -22,7 +22,12 @@ import torch
 
 from astrabot_pipeline.errors import AstrabotError, SettingError
 from astrabot_pipeline.evaluation.folded_adapter import folded
-from astrabot_pipeline.evaluation.lm_batches import ROW_TOKENS, ScoringGroup, score_groups
+from astrabot_pipeline.evaluation.lm_batches import (
+    ROW_TOKENS,
+    GroupScores,
+    ScoringGroup,
+    score_groups,
+)
 from astrabot_pipeline.settings import harden_process
 from astrabot_pipeline.training.base_model import load_base_model
 from astrabot_pipeline.training.stages import require_adapter_dir, validate_chat_records
@@ -170,17 +175,18 @@ class ModelEvaluator:
                 run = []
         return characters
 
-    def _score(self, model, encoded: list[tuple[list[int], list[int]]], row_tokens: int):
+    def perplexity_groups(
+        self, records: Sequence[Mapping[str, Any]], max_length: int
+    ) -> tuple[list[ScoringGroup], int]:
+        """Each record as a scoring group (its first `max_length` tokens, the owner's
+        scored), and the characters of the reply text behind the scored tokens."""
+        if max_length < 2:
+            raise SettingError("max_length must be at least 2")
+        encoded = self._encode(validate_chat_records(records, "evaluation"), max_length)
         # The first token is never predicted, so it is never scored (nor counted).
-        total_chars = sum(self._scored_characters(ids[1:], mask[1:]) for ids, mask in encoded)
-        scores = score_groups(
-            model,
-            [ScoringGroup(ids, prefix_scored=[bool(m) for m in mask]) for ids, mask in encoded],
-            row_tokens=row_tokens,
-        )
-        example_nll = [-score.prefix for score in scores]
-        example_tokens = [score.prefix_tokens for score in scores]
-        return example_nll, example_tokens, total_chars
+        characters = sum(self._scored_characters(ids[1:], mask[1:]) for ids, mask in encoded)
+        groups = [ScoringGroup(ids, prefix_scored=[bool(m) for m in mask]) for ids, mask in encoded]
+        return groups, characters
 
     def perplexity(
         self,
@@ -191,27 +197,32 @@ class ModelEvaluator:
         row_tokens: int = ROW_TOKENS,
     ) -> PerplexityResult:
         """Assistant-token loss and perplexity of the base model (or base + `adapter_dir`)."""
-        if max_length < 2 or row_tokens < 1:
-            raise SettingError("max_length must be at least 2 and row_tokens at least 1")
-        clean = validate_chat_records(records, "evaluation")
-        encoded = self._encode(clean, max_length)
-
+        if row_tokens < 1:
+            raise SettingError("row_tokens must be at least 1")
+        groups, characters = self.perplexity_groups(records, max_length)
         with self.attached(adapter_dir) as model:
-            example_nll, example_tokens, characters = self._score(model, encoded, row_tokens)
-        nll, tokens = sum(example_nll), sum(example_tokens)
+            scores = score_groups(model, groups, row_tokens=row_tokens)
+        return perplexity_result(scores, characters)
 
-        if tokens == 0:
-            raise EvaluationError(
-                "no assistant tokens were left to score: raise max_length or check that the "
-                "records end with the owner's replies"
-            )
-        loss = nll / tokens
-        return PerplexityResult(
-            loss=loss,
-            perplexity=math.exp(min(loss, 700.0)),
-            tokens=tokens,
-            characters=characters,
-            bits_per_character=bits_per_character(nll, characters),
-            example_nll=tuple(example_nll),
-            example_tokens=tuple(example_tokens),
+
+def perplexity_result(scores: Sequence[GroupScores], characters: int) -> PerplexityResult:
+    """The perplexity of the records `ModelEvaluator.perplexity_groups` made, from their
+    scores."""
+    example_nll = [-score.prefix for score in scores]
+    example_tokens = [score.prefix_tokens for score in scores]
+    nll, tokens = sum(example_nll), sum(example_tokens)
+    if tokens == 0:
+        raise EvaluationError(
+            "no assistant tokens were left to score: raise max_length or check that the "
+            "records end with the owner's replies"
         )
+    loss = nll / tokens
+    return PerplexityResult(
+        loss=loss,
+        perplexity=math.exp(min(loss, 700.0)),
+        tokens=tokens,
+        characters=characters,
+        bits_per_character=bits_per_character(nll, characters),
+        example_nll=tuple(example_nll),
+        example_tokens=tuple(example_tokens),
+    )

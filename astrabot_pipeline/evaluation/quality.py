@@ -2,7 +2,7 @@
 
 `ConversationQualityAssessor` (the roadmap's name) measures, with one adapter attach:
 - perplexity on the owner's tokens, token-weighted, and bits per character
-  (`ModelEvaluator.perplexity`);
+  (`ModelEvaluator.perplexity_groups`, scored in one packed pass with the ranking);
 - BLEU and chrF (sacrebleu, corpus level, signatures recorded) of generations against the
   owner's real replies (`generation.py`: chat's own settings, seeded);
 - coherence as next-reply ranking by context gain and by likelihood, accuracy and mean
@@ -40,6 +40,7 @@ from astrabot_pipeline.evaluation.perplexity import (
     EvaluationError,
     ModelEvaluator,
     PerplexityResult,
+    perplexity_result,
 )
 from astrabot_pipeline.evaluation.ranking import (
     DEFAULT_DISTRACTORS,
@@ -50,7 +51,8 @@ from astrabot_pipeline.evaluation.ranking import (
     RankingResult,
     ReplyPool,
     build_candidate_sets,
-    rank_replies,
+    rankings,
+    throttled,
 )
 from astrabot_pipeline.evaluation.style import StyleMatchResult, style_match
 from astrabot_pipeline.generation import GenerationSettings
@@ -223,14 +225,21 @@ class ConversationQualityAssessor:
             candidate_sets = self.candidate_sets(records, window_ids)
         evaluator = self.evaluator
         with evaluator.attached(adapter_dir) as model:
-            perplexity = evaluator.perplexity(
-                records,
-                adapter_dir,
-                max_length=settings.max_length,
-                row_tokens=settings.row_tokens,
+            # One packed pass: each test example's perplexity, with its ranked candidates
+            # scored after the same copy of its conversation, and the replies' priors.
+            groups, characters = evaluator.perplexity_groups(records, settings.max_length)
+            scored = self.scorer(model).score_sets(
+                candidate_sets,
+                groups,
+                throttled(progress, "scoring", "rows"),
             )
+            perplexity = perplexity_result(scored.hosts, characters)
             phase = time.perf_counter()
-            progress(f"perplexity on {len(records)} examples in {phase - started:.0f} s")
+            ranked = rankings(candidate_sets, scored.given, scored.without, phase - started)
+            progress(
+                f"perplexity on {len(records)} examples and {len(candidate_sets)} ranked "
+                f"in {phase - started:.0f} s"
+            )
             generations = generate_replies(
                 model,
                 evaluator.tokenizer,
@@ -243,13 +252,11 @@ class ConversationQualityAssessor:
             progress(
                 f"{len(generations.texts)} replies generated in {time.perf_counter() - phase:.0f} s"
             )
-            scorer = self.scorer(model)
-            rankings = rank_replies(candidate_sets, scorer, progress)
         result = QualityResult(
             perplexity=perplexity,
             text_overlap=text_overlap(generations.texts, generations.references),
-            ranking=rankings.context_gain,
-            ranking_likelihood=rankings.likelihood,
+            ranking=ranked.context_gain,
+            ranking_likelihood=ranked.likelihood,
             style=style_match(generations.texts, generations.references),
             degeneration=degeneration(generations.texts),
             generation=generations.stats,

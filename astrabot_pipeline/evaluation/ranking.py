@@ -27,10 +27,12 @@ ignores the context gains nothing from it. The plain-likelihood ranking is still
 and reported beside it.
 
 The context is the same for all candidates of an example, so `LikelihoodScorer` runs it
-once, with the candidates packed after it, and the same forward holds the candidates
-after the conversation-less context (`lm_batches.score_groups`, which the perplexity and
-the canary exposure use too). A reply's no-context likelihood depends on the reply and
-the system prompt only, so each such pair is scored once per model and kept.
+once with the candidates packed after it (`lm_batches.score_groups`, which the canary
+exposure uses too). In the evaluation that copy is the example's own record, scored whole
+for its perplexity in the same pass (`score_sets`), so a conversation runs through the
+model once per model for both. A reply's no-context likelihood depends on the reply and
+the system prompt only, so each such pair is scored once per model, the replies of one
+system prompt packed after a single copy of it, and kept.
 """
 
 from __future__ import annotations
@@ -46,7 +48,12 @@ import torch
 from astrabot_pipeline.durations import minutes_seconds
 from astrabot_pipeline.errors import SettingError
 from astrabot_pipeline.evaluation.generation import ChatPrompt, chat_prompts, trim_prompt_left
-from astrabot_pipeline.evaluation.lm_batches import ROW_TOKENS, ScoringGroup, score_groups
+from astrabot_pipeline.evaluation.lm_batches import (
+    ROW_TOKENS,
+    GroupScores,
+    ScoringGroup,
+    score_groups,
+)
 from astrabot_pipeline.evaluation.perplexity import EvaluationError
 
 DEFAULT_DISTRACTORS = 9
@@ -68,6 +75,7 @@ class CandidateSet:
     context: tuple[Mapping[str, str], ...] = field(repr=False)
     candidates: tuple[str, ...] = field(repr=False)
     from_train: int = 0
+    example: int | None = None  # its record's index among the records it was built from
 
 
 Window = tuple[str, Any]
@@ -170,6 +178,7 @@ def build_candidate_sets(
                 context=prompts[index].messages,
                 candidates=(true_reply, *drawn, *from_train),
                 from_train=len(from_train),
+                example=index,
             )
         )
     return sets
@@ -271,28 +280,71 @@ def rank_replies(
     every_seconds: float = PROGRESS_SECONDS,
 ) -> Rankings:
     """Score every candidate set with `scorer` (each candidate given its context, and with
-    the conversation taken out), and summarise where the true reply landed by context gain
-    and by likelihood. `progress` gets a line (counts and times only) at most every
-    `every_seconds`: on a user's history the ranking is most of the evaluation's time."""
-    started = last = time.perf_counter()
-    gain_ranks, likelihood_ranks = [], []
+    the conversation taken out), one set at a time, and summarise where the true reply
+    landed. `progress` gets a line (counts and times only) at most every `every_seconds`."""
+    started = time.perf_counter()
+    report = throttled(progress, "ranking", "examples", every_seconds)
+    given, without = [], []
     for done, candidate_set in enumerate(sets, 1):
-        given, without = scorer(candidate_set.context, candidate_set.candidates)
-        likelihood_ranks.append(rank_of_true(list(given)))
-        gain_ranks.append(rank_of_true([g - w for g, w in zip(given, without, strict=True)]))
+        scores = scorer(candidate_set.context, candidate_set.candidates)
+        given.append(scores[0])
+        without.append(scores[1])
+        report(done, len(sets))
+    return rankings(sets, given, without, time.perf_counter() - started)
+
+
+def throttled(
+    progress: Callable[[str], None] | None,
+    what: str,
+    units: str,
+    every_seconds: float = PROGRESS_SECONDS,
+) -> Callable[[int, int], None]:
+    """A (done, total) callback that gives `progress` a line such as "ranking 3/32
+    examples, 1.2 s each, ETA 0:34" (counts and times only) at most every `every_seconds`,
+    and none for the last (the caller reports the end)."""
+    started = last = time.perf_counter()
+
+    def report(done: int, total: int) -> None:
+        nonlocal last
         now = time.perf_counter()
-        if progress is not None and now - last >= every_seconds and done < len(sets):
-            last = now
-            each = (now - started) / done
-            progress(
-                f"ranking {done}/{len(sets)} examples, {each:.1f} s each, "
-                f"ETA {minutes_seconds(each * (len(sets) - done))}"
-            )
-    seconds = time.perf_counter() - started
+        if progress is None or now - last < every_seconds or done >= total:
+            return
+        last = now
+        each = (now - started) / done
+        progress(
+            f"{what} {done}/{total} {units}, {each:.1f} s each, "
+            f"ETA {minutes_seconds(each * (total - done))}"
+        )
+
+    return report
+
+
+def rankings(
+    sets: Sequence[CandidateSet],
+    given: Sequence[Sequence[float]],
+    without: Sequence[Sequence[float]],
+    seconds: float,
+) -> Rankings:
+    """Where each set's true reply landed by context gain (`given` minus `without`) and by
+    likelihood (`given`)."""
+    gain_ranks = [
+        rank_of_true([g - w for g, w in zip(set_given, set_without, strict=True)])
+        for set_given, set_without in zip(given, without, strict=True)
+    ]
     return Rankings(
         context_gain=_summarise(sets, gain_ranks, seconds),
-        likelihood=_summarise(sets, likelihood_ranks, seconds),
+        likelihood=_summarise(sets, [rank_of_true(list(g)) for g in given], seconds),
     )
+
+
+@dataclass(frozen=True)
+class SetScores:
+    """Each candidate set's scores given the conversation and without it, and the scores of
+    the host groups (`LikelihoodScorer.score_sets`)."""
+
+    given: list[list[float]]
+    without: list[list[float]]
+    hosts: list[GroupScores]
 
 
 class LikelihoodScorer:
@@ -300,11 +352,11 @@ class LikelihoodScorer:
     (what `ModelEvaluator.attached` yields). The tokens scored are those the training loss
     sees for a reply: its `{% generation %}` span, end-of-turn token included.
 
-    Called with a candidate set, it gives both of the ranking's scores from one packed
-    forward: given the conversation, and with it taken out (`prior`, each reply once).
-    `shared_context=True` packs the candidates after one copy of their context; False
-    runs one full forward per candidate (the reference the fast path is tested against).
-    """
+    `score_sets` gives the ranking's two scores for many candidate sets in one packed pass:
+    given the conversation, and with it taken out (`prior`, each reply once per system
+    prompt). `shared_context=True` packs the candidates after one copy of their context;
+    False runs one full forward per candidate (the reference the fast path is tested
+    against)."""
 
     def __init__(
         self,
@@ -331,15 +383,82 @@ class LikelihoodScorer:
     def __call__(
         self, context: Sequence[Mapping[str, str]], candidates: Sequence[str]
     ) -> tuple[list[float], list[float]]:
-        """Each candidate's score given `context`, and its `prior`, in one forward."""
-        system, missing = self._unscored_priors(context, candidates)
-        plans = [self._plan(context, candidates)]
-        if missing:
-            plans.append(self._plan(_without_conversation(system), missing))
-        scores = self._score_plans(plans)
-        if missing:
-            self._keep_priors(system, missing, scores[1])
-        return scores[0], [self._priors[(system, reply)] for reply in candidates]
+        """Each candidate's score given `context`, and its `prior`, in one packed pass."""
+        scores = self.score_sets([CandidateSet(tuple(context), tuple(candidates))])
+        return scores.given[0], scores.without[0]
+
+    def score_sets(
+        self,
+        sets: Sequence[CandidateSet],
+        hosts: Sequence[ScoringGroup] = (),
+        progress: Callable[[int, int], None] | None = None,
+    ) -> SetScores:
+        """Both scores of every set, from one `score_groups` pass that also scores `hosts`
+        (the test examples' perplexity groups: `hosts[i]` is example i's whole record).
+        A set whose context is the start of its example's host rides on it (the context is
+        not run twice); the priors not yet kept are scored once per system prompt."""
+        return self._scored(sets, hosts, progress, given=True)
+
+    def _scored(
+        self,
+        sets: Sequence[CandidateSet],
+        hosts: Sequence[ScoringGroup],
+        progress: Callable[[int, int], None] | None,
+        *,
+        given: bool,
+    ) -> SetScores:
+        ranked = sets if given else []
+        plans = [self._plan(s.context, s.candidates) for s in ranked]
+        groups = list(hosts)
+        where: list[int | None] = []  # each set's group, None: one forward per candidate
+        for candidate_set, (contexts, replies) in zip(ranked, plans, strict=True):
+            host = candidate_set.example
+            if not self._shares_context(contexts):
+                where.append(None)
+            elif host is not None and host < len(hosts) and _rides_on(hosts[host], contexts[0]):
+                groups[host] = replace(groups[host], continuations=replies, attach=len(contexts[0]))
+                where.append(host)
+            else:
+                where.append(len(groups))
+                groups.append(ScoringGroup(contexts[0], replies))
+        missing: dict[tuple[str, ...], dict[str, None]] = {}
+        for candidate_set in sets:
+            system = _system_prompt(candidate_set.context)
+            for reply in candidate_set.candidates:
+                if (system, reply) not in self._priors:
+                    missing.setdefault(system, {})[reply] = None
+        prior_plans = [
+            (system, list(replies), self._prior_plan(system, list(replies)))
+            for system, replies in missing.items()
+        ]
+        prior_where: list[int | None] = []
+        for _, _, (contexts, replies) in prior_plans:
+            prior_where.append(len(groups) if self._shares_context(contexts) else None)
+            if self._shares_context(contexts):
+                groups.append(ScoringGroup(contexts[0], replies))
+        scored = score_groups(self.model, groups, row_tokens=self.row_tokens, progress=progress)
+        for (system, texts, (contexts, replies)), at in zip(prior_plans, prior_where, strict=True):
+            values = self._means(scored, at, contexts, replies)
+            self._priors.update(
+                ((system, text), value) for text, value in zip(texts, values, strict=True)
+            )
+        return SetScores(
+            given=[
+                self._means(scored, at, contexts, replies)
+                for (contexts, replies), at in zip(plans, where, strict=True)
+            ],
+            without=[
+                [self._priors[(_system_prompt(s.context), reply)] for reply in s.candidates]
+                for s in sets
+            ],
+            hosts=scored[: len(hosts)],
+        )
+
+    def _shares_context(self, contexts: Sequence[list[int]]) -> bool:
+        """Whether candidates can be packed after one copy of their context: its tokens are
+        the same for each (unless a reply's first characters merged with the template's
+        tokens before it)."""
+        return self.shared_context and all(ctx == contexts[0] for ctx in contexts)
 
     def encode(
         self, context: Sequence[Mapping[str, str]], reply: str
@@ -363,30 +482,19 @@ class LikelihoodScorer:
 
     def score(self, context: Sequence[Mapping[str, str]], candidates: Sequence[str]) -> list[float]:
         """Each candidate's mean log-likelihood given `context`."""
-        return self._score_plans([self._plan(context, candidates)])[0]
+        contexts, replies = self._plan(context, candidates)
+        shared = self._shares_context(contexts)
+        groups = [ScoringGroup(contexts[0], replies)] if shared else []
+        scored = score_groups(self.model, groups, row_tokens=self.row_tokens)
+        return self._means(scored, 0 if shared else None, contexts, replies)
 
     def prior(self, context: Sequence[Mapping[str, str]], candidates: Sequence[str]) -> list[float]:
         """Each candidate's mean log-likelihood with the conversation taken out: the
         context's system messages (the window's description the stages trained with),
         then an empty turn of the other person. It depends on the reply and the system
         prompt only, so each such pair is scored once and kept."""
-        system, missing = self._unscored_priors(context, candidates)
-        if missing:
-            self._keep_priors(system, missing, self.score(_without_conversation(system), missing))
-        return [self._priors[(system, reply)] for reply in candidates]
-
-    def _unscored_priors(
-        self, context: Sequence[Mapping[str, str]], candidates: Sequence[str]
-    ) -> tuple[tuple[str, ...], list[str]]:
-        system = tuple(m["content"] for m in context if m["role"] == "system")
-        missing = list(dict.fromkeys(r for r in candidates if (system, r) not in self._priors))
-        return system, missing
-
-    def _keep_priors(
-        self, system: tuple[str, ...], replies: Sequence[str], values: Sequence[float]
-    ) -> None:
-        for reply, value in zip(replies, values, strict=True):
-            self._priors[(system, reply)] = value
+        only = CandidateSet(tuple(context), tuple(candidates))
+        return self._scored([only], (), None, given=False).without[0]
 
     def _plan(
         self, context: Sequence[Mapping[str, str]], candidates: Sequence[str]
@@ -398,33 +506,29 @@ class LikelihoodScorer:
         contexts = [trim_prompt_left(ctx, self.max_length - longest)[0] for ctx, _ in encoded]
         return contexts, [reply for _, reply in encoded]
 
-    def _score_plans(
-        self, plans: Sequence[tuple[list[list[int]], list[list[int]]]]
-    ) -> list[list[float]]:
-        """Mean log-likelihoods of each plan's replies. The plans whose candidates share
-        their context tokens go into one `score_groups` call; a plan whose context differs
-        between candidates (a reply's first characters merged with the template's tokens
-        before it) is scored one candidate at a time."""
-        shared = [
-            self.shared_context and all(ctx == contexts[0] for ctx in contexts)
-            for contexts, _ in plans
-        ]
-        groups = [
-            ScoringGroup(contexts[0], replies)
-            for (contexts, replies), one in zip(plans, shared, strict=True)
-            if one
-        ]
-        packed = iter(score_groups(self.model, groups, row_tokens=self.row_tokens))
-        scores = []
-        for (contexts, replies), one in zip(plans, shared, strict=True):
-            if one:
-                sums = next(packed).continuations
-                scores.append([v / len(r) for v, r in zip(sums, replies, strict=True)])
-            else:
-                scores.append(
-                    [self.score_one(c, r) for c, r in zip(contexts, replies, strict=True)]
-                )
-        return scores
+    def _prior_plan(
+        self, system: Sequence[str], replies: Sequence[str]
+    ) -> tuple[list[list[int]], list[list[int]]]:
+        """As `_plan`, after the conversation-less context, trimmed so the longest reply
+        the ranking scores fits: a reply's prior does not depend on the others."""
+        encoded = [self.encode(_without_conversation(system), reply) for reply in replies]
+        budget = self.max_length - self.max_reply_tokens
+        return [trim_prompt_left(ctx, budget)[0] for ctx, _ in encoded], [r for _, r in encoded]
+
+    def _means(
+        self,
+        scored: Sequence[GroupScores],
+        at: int | None,
+        contexts: Sequence[list[int]],
+        replies: Sequence[list[int]],
+    ) -> list[float]:
+        """Mean log-likelihood per reply token: from packed group `at`, or (None) one full
+        forward per candidate, for candidates whose context tokens differ (a reply's first
+        characters merged with the template's tokens before it)."""
+        if at is None:
+            return [self.score_one(c, r) for c, r in zip(contexts, replies, strict=True)]
+        sums = scored[at].continuations
+        return [value / len(reply) for value, reply in zip(sums, replies, strict=True)]
 
     @torch.no_grad()
     def score_one(self, context: list[int], reply: list[int]) -> float:
@@ -435,6 +539,16 @@ class LikelihoodScorer:
         logp = torch.log_softmax(logits.float(), dim=-1)
         targets = torch.tensor(reply, device=device)
         return float(logp.gather(1, targets[:, None]).sum()) / len(reply)
+
+
+def _system_prompt(context: Sequence[Mapping[str, str]]) -> tuple[str, ...]:
+    return tuple(m["content"] for m in context if m["role"] == "system")
+
+
+def _rides_on(host: ScoringGroup, context: Sequence[int]) -> bool:
+    """Whether candidates after `context` can be scored inside `host`: the context is the
+    host's start, and the host has no continuations yet."""
+    return not host.continuations and list(host.prefix[: len(context)]) == list(context)
 
 
 def _without_conversation(system: Sequence[str]) -> list[dict[str, str]]:

@@ -20,8 +20,13 @@ from astrabot_pipeline.evaluation import (  # noqa: E402
     ModelEvaluator,
     QualitySettings,
     generate_replies,
+    ranking,  # noqa: E402
 )
-from astrabot_pipeline.evaluation.lm_batches import continuation_log_likelihoods  # noqa: E402
+from astrabot_pipeline.evaluation.lm_batches import (  # noqa: E402
+    continuation_log_likelihoods,
+    score_groups,
+)
+from astrabot_pipeline.evaluation.perplexity import perplexity_result  # noqa: E402
 from astrabot_pipeline.generation import GenerationSettings  # noqa: E402
 from astrabot_pipeline.training import build_tiny_base_model  # noqa: E402
 
@@ -143,7 +148,7 @@ def test_packed_ranking_scores_equal_one_forward_per_candidate(evaluator, adapte
                 assert sums == pytest.approx(slow, abs=1e-4)
             # The canary exposure's use: summed log-likelihoods, over several rows.
             secrets = [[20 + i, 30 + i, 40 + i][: 1 + i % 3] for i in range(7)]
-            sums = continuation_log_likelihoods(model, ctx[-12:], secrets, row_tokens=30)
+            sums = continuation_log_likelihoods(model, ctx[-12:], secrets, row_tokens=4)
             slow = [separate.score_one(ctx[-12:], s) * len(s) for s in secrets]
             assert sums == pytest.approx(slow, abs=1e-4)
 
@@ -175,30 +180,63 @@ def test_packed_perplexity_equals_one_plain_forward_per_example(evaluator, adapt
 
 
 def test_a_replys_prior_is_its_likelihood_with_the_conversation_taken_out_scored_once(
-    evaluator, adapter_dir
+    evaluator, adapter_dir, monkeypatch
 ):
     assessor = ConversationQualityAssessor(evaluator, SETTINGS)
     sets = assessor.candidate_sets(RECORDS)
     system = [m for m in sets[0].context if m["role"] == "system"]
     empty = [*system, {"role": "user", "content": ""}]
+    scored: list[int] = []
+
+    def counting(model, groups, **settings):
+        scored.append(sum(len(group.continuations) for group in groups))
+        return score_groups(model, groups, **settings)
+
+    monkeypatch.setattr(ranking, "score_groups", counting)
     with evaluator.attached(adapter_dir) as model:
         scorer = assessor.scorer(model)
-        scored: list[int] = []
-        score = scorer.score
-
-        def counting(context, candidates):
-            scored.append(len(candidates))
-            return score(context, candidates)
-
-        scorer.score = counting  # type: ignore[method-assign]
         priors = [scorer.prior(s.context, s.candidates) for s in sets]
         # Every candidate set draws from the same 8 replies: each is scored once.
         assert sum(scored) == len({c for s in sets for c in s.candidates}) == 8
         for candidate_set, prior in zip(sets, priors, strict=True):
-            assert prior == pytest.approx(score(empty, candidate_set.candidates), abs=1e-5)
+            assert prior == pytest.approx(scorer.score(empty, candidate_set.candidates), abs=1e-5)
         # The conversation changes the likelihood: the gain is not zero.
-        given = score(sets[0].context, sets[0].candidates)
+        given = scorer.score(sets[0].context, sets[0].candidates)
         assert given != pytest.approx(priors[0], abs=1e-3)
+
+
+def test_the_test_slices_one_pass_equals_perplexity_and_ranking_scored_apart(
+    evaluator, adapter_dir, monkeypatch
+):
+    # Ranked candidates ride on their example's perplexity row; the numbers do not change.
+    assessor = ConversationQualityAssessor(evaluator, SETTINGS)
+    sets = assessor.candidate_sets(RECORDS)
+    passed: list[list] = []
+
+    def capturing(model, groups, **settings):
+        passed.append(list(groups))
+        return score_groups(model, groups, **settings)
+
+    monkeypatch.setattr(ranking, "score_groups", capturing)
+    with evaluator.attached(adapter_dir) as model:
+        groups, characters = evaluator.perplexity_groups(RECORDS, SETTINGS.max_length)
+        together = assessor.scorer(model).score_sets(sets, groups)
+        apart = assessor.scorer(model, shared_context=False)
+        for candidate_set, given, without in zip(
+            sets, together.given, together.without, strict=True
+        ):
+            context, candidates = candidate_set.context, candidate_set.candidates
+            assert given == pytest.approx(apart.score(context, candidates), abs=1e-4)
+            assert without == pytest.approx(apart.prior(context, candidates), abs=1e-4)
+    alone = evaluator.perplexity(RECORDS, adapter_dir, max_length=SETTINGS.max_length)
+    assert perplexity_result(together.hosts, characters).example_nll == pytest.approx(
+        alone.example_nll, abs=1e-3
+    )
+    # The candidates did ride: every ranked example's own record carried them, and no
+    # conversation was scored a second time on its own.
+    riding = [g for g in passed[0] if g.prefix_scored and g.continuations]
+    assert len(riding) == len(sets)
+    assert len(passed[0]) == len(RECORDS) + 1  # the records, and one system prompt's priors
 
 
 @pytest.mark.parametrize("temperature", [0.0, 0.7])
