@@ -37,7 +37,7 @@ from astrabot_pipeline.evaluation.leakage_scan import (
     TextScan,
     summarize,
 )
-from astrabot_pipeline.evaluation.lm_batches import ROW_TOKENS, continuation_log_likelihoods
+from astrabot_pipeline.evaluation.lm_batches import ROW_TOKENS, ScoringGroup, score_groups
 from astrabot_pipeline.evaluation.memorization import (
     DEFAULT_K,
     DEFAULT_M,
@@ -343,7 +343,7 @@ class PrivacyTester:
             return None
         config = self.config
         opening = self._assistant_opening(tokenizer)
-        results = []
+        groups = []
         for number, canary in enumerate(self.canaries):
             context = opening + _token_ids(tokenizer(canary.prefix, add_special_tokens=False))
             candidates = random_secrets(
@@ -355,12 +355,12 @@ class PrivacyTester:
                 _token_ids(tokenizer(" " + secret, add_special_tokens=False))
                 for secret in [canary.secret, *candidates]
             ]
-            losses = [
-                -value
-                for value in continuation_log_likelihoods(
-                    model, context, continuations, row_tokens=config.row_tokens
-                )
-            ]
+            groups.append(ScoringGroup(context, continuations))
+        # Every canary's secret and candidates, packed in one pass.
+        scored = score_groups(model, groups, row_tokens=config.row_tokens)
+        results = []
+        for canary, scores in zip(self.canaries, scored, strict=True):
+            losses = [-value for value in scores.continuations]
             secret_loss, references = losses[0], losses[1:]
             sampled, rank = sampled_exposure(secret_loss, references)
             results.append(

@@ -22,12 +22,14 @@ from astrabot_pipeline.evaluation import (  # noqa: E402
     generate_replies,
     ranking,  # noqa: E402
 )
+from astrabot_pipeline.evaluation.generation import prompt_token_ids  # noqa: E402
 from astrabot_pipeline.evaluation.lm_batches import (  # noqa: E402
     continuation_log_likelihoods,
     score_groups,
 )
 from astrabot_pipeline.evaluation.perplexity import perplexity_result  # noqa: E402
 from astrabot_pipeline.generation import GenerationSettings  # noqa: E402
+from astrabot_pipeline.generation.decoding import generate  # noqa: E402
 from astrabot_pipeline.training import build_tiny_base_model  # noqa: E402
 
 pytestmark = pytest.mark.slow
@@ -237,6 +239,34 @@ def test_the_test_slices_one_pass_equals_perplexity_and_ranking_scored_apart(
     riding = [g for g in passed[0] if g.prefix_scored and g.continuations]
     assert len(riding) == len(sets)
     assert len(passed[0]) == len(RECORDS) + 1  # the records, and one system prompt's priors
+
+
+def test_a_batch_decoded_from_joined_prompt_chunks_equals_one_prompt_at_a_time(evaluator):
+    # Prompts of different lengths, their prompt pass in chunks of 2 joined into one cache
+    # (padded on the left), a greedy and two sampled rows each.
+    tokenizer = evaluator.tokenizer
+    prompts = [
+        prompt_token_ids(tokenizer, record["messages"][:-1], evaluator.chat_template)[3 * i :]
+        for i, record in enumerate(RECORDS)
+    ]
+    settings = GenerationSettings(max_new_tokens=10, temperature=0.8, seed=5)
+    with evaluator.attached() as model:
+        joined, alone = (
+            generate(
+                model,
+                tokenizer,
+                prompts,
+                settings,
+                samples=2,
+                with_greedy=True,
+                batch_size=batch_size,
+                prefill_size=2,
+            )
+            for batch_size in (len(prompts), 1)
+        )
+    assert [[c.token_ids for c in row] for row in joined] == [
+        [c.token_ids for c in row] for row in alone
+    ]
 
 
 @pytest.mark.parametrize("temperature", [0.0, 0.7])
