@@ -7,9 +7,9 @@ candidate replies of about ten tokens after one context. On a CPU a forward pays
 rows' padding, for the output layer at every position, and runs its matrix products
 badly when they are short; so groups are packed, without padding, into rows of about
 `ROW_TOKENS` tokens. Inside a row each token attends to its own group only (a block mask);
-a group's continuations attend to its prefix and to their own earlier tokens, and their
-positions continue the prefix's. The output layer runs only where a scored token is
-predicted. Equal to one full forward per sequence (tested, 1e-4).
+a group's continuations attend to the prefix's first `attach` tokens and to their own
+earlier tokens, and their positions continue from there. The output layer runs only where
+a scored token is predicted. Equal to one full forward per sequence (tested, 1e-4).
 """
 
 from __future__ import annotations
@@ -42,6 +42,7 @@ class ScoringGroup:
 
     @property
     def attached_after(self) -> int:
+        """How many of the prefix's tokens the continuations follow."""
         return len(self.prefix) if self.attach is None else self.attach
 
 
@@ -57,8 +58,8 @@ class GroupScores:
 
 @dataclass(frozen=True)
 class _Piece:
-    """A group, or a share of its continuations when the whole would overflow a row; only
-    a group's first piece scores its prefix."""
+    """A group, or a share of its continuations when they hold more than a row's tokens;
+    only a group's first piece scores its prefix."""
 
     group: int
     first: bool

@@ -57,8 +57,9 @@ from astrabot_pipeline.evaluation.lm_batches import (
 from astrabot_pipeline.evaluation.perplexity import EvaluationError
 
 DEFAULT_DISTRACTORS = 9
-# Ranking costs about 0.75 s of CPU per example (10 candidates) with the small profile on
-# one thread, so 32 examples per model keep base + three stages near 1.5 CPU-minutes;
+# With the small profile on this project's 2-core machine an example's ten candidates,
+# scored given the conversation and without it, take about 0.7 s of a model's scoring
+# pass, so 32 examples keep base + three stages near 1.5 minutes of the demo's 5;
 # accuracy's standard error at chance is then about 0.05.
 DEFAULT_RANKING_EXAMPLES = 32
 # Candidates are scored on at most this many tokens (their start): chat replies are short,
@@ -337,6 +338,10 @@ def rankings(
     )
 
 
+# Each candidate's (context ids, reply ids).
+Plan = tuple[list[list[int]], list[list[int]]]
+
+
 @dataclass(frozen=True)
 class SetScores:
     """Each candidate set's scores given the conversation and without it, and the scores of
@@ -407,37 +412,12 @@ class LikelihoodScorer:
         *,
         given: bool,
     ) -> SetScores:
-        ranked = sets if given else []
-        plans = [self._plan(s.context, s.candidates) for s in ranked]
+        """`score_sets`, or (given=False) only the priors `sets` need."""
         groups = list(hosts)
-        where: list[int | None] = []  # each set's group, None: one forward per candidate
-        for candidate_set, (contexts, replies) in zip(ranked, plans, strict=True):
-            host = candidate_set.example
-            if not self._shares_context(contexts):
-                where.append(None)
-            elif host is not None and host < len(hosts) and _rides_on(hosts[host], contexts[0]):
-                groups[host] = replace(groups[host], continuations=replies, attach=len(contexts[0]))
-                where.append(host)
-            else:
-                where.append(len(groups))
-                groups.append(ScoringGroup(contexts[0], replies))
-        missing: dict[tuple[str, ...], dict[str, None]] = {}
-        for candidate_set in sets:
-            system = _system_prompt(candidate_set.context)
-            for reply in candidate_set.candidates:
-                if (system, reply) not in self._priors:
-                    missing.setdefault(system, {})[reply] = None
-        prior_plans = [
-            (system, list(replies), self._prior_plan(system, list(replies)))
-            for system, replies in missing.items()
-        ]
-        prior_where: list[int | None] = []
-        for _, _, (contexts, replies) in prior_plans:
-            prior_where.append(len(groups) if self._shares_context(contexts) else None)
-            if self._shares_context(contexts):
-                groups.append(ScoringGroup(contexts[0], replies))
+        plans, where = self._given_groups(sets if given else [], groups)
+        priors = self._prior_groups(sets, groups)
         scored = score_groups(self.model, groups, row_tokens=self.row_tokens, progress=progress)
-        for (system, texts, (contexts, replies)), at in zip(prior_plans, prior_where, strict=True):
+        for system, texts, (contexts, replies), at in priors:
             values = self._means(scored, at, contexts, replies)
             self._priors.update(
                 ((system, text), value) for text, value in zip(texts, values, strict=True)
@@ -453,6 +433,49 @@ class LikelihoodScorer:
             ],
             hosts=scored[: len(hosts)],
         )
+
+    def _given_groups(
+        self, sets: Sequence[CandidateSet], groups: list[ScoringGroup]
+    ) -> tuple[list[Plan], list[int | None]]:
+        """Each set's plan, and the index in `groups` its candidates are scored in: on its
+        example's host when the set's context is the host's start, else a group appended
+        for it; None when its candidates' contexts differ (one forward per candidate)."""
+        plans = [self._plan(s.context, s.candidates) for s in sets]
+        hosts = len(groups)
+        where: list[int | None] = []
+        for candidate_set, (contexts, replies) in zip(sets, plans, strict=True):
+            host = candidate_set.example
+            if not self._shares_context(contexts):
+                where.append(None)
+            elif host is not None and host < hosts and _rides_on(groups[host], contexts[0]):
+                groups[host] = replace(groups[host], continuations=replies, attach=len(contexts[0]))
+                where.append(host)
+            else:
+                where.append(len(groups))
+                groups.append(ScoringGroup(contexts[0], replies))
+        return plans, where
+
+    def _prior_groups(
+        self, sets: Sequence[CandidateSet], groups: list[ScoringGroup]
+    ) -> list[tuple[tuple[str, ...], list[str], Plan, int | None]]:
+        """The priors `sets` need and are not kept yet, one group appended to `groups` per
+        system prompt: (system prompt, reply texts, plan, group index or None)."""
+        missing: dict[tuple[str, ...], dict[str, None]] = {}
+        for candidate_set in sets:
+            system = _system_prompt(candidate_set.context)
+            for reply in candidate_set.candidates:
+                if (system, reply) not in self._priors:
+                    missing.setdefault(system, {})[reply] = None
+        priors = []
+        for system, replies in missing.items():
+            texts = list(replies)
+            contexts, ids = plan = self._prior_plan(system, texts)
+            at = None
+            if self._shares_context(contexts):
+                at = len(groups)
+                groups.append(ScoringGroup(contexts[0], ids))
+            priors.append((system, texts, plan, at))
+        return priors
 
     def _shares_context(self, contexts: Sequence[list[int]]) -> bool:
         """Whether candidates can be packed after one copy of their context: its tokens are
@@ -496,9 +519,7 @@ class LikelihoodScorer:
         only = CandidateSet(tuple(context), tuple(candidates))
         return self._scored([only], (), None, given=False).without[0]
 
-    def _plan(
-        self, context: Sequence[Mapping[str, str]], candidates: Sequence[str]
-    ) -> tuple[list[list[int]], list[list[int]]]:
+    def _plan(self, context: Sequence[Mapping[str, str]], candidates: Sequence[str]) -> Plan:
         """Each candidate's (context ids, reply ids), contexts trimmed from the left so the
         longest candidate fits `max_length`."""
         encoded = [self.encode(context, reply) for reply in candidates]
@@ -506,9 +527,7 @@ class LikelihoodScorer:
         contexts = [trim_prompt_left(ctx, self.max_length - longest)[0] for ctx, _ in encoded]
         return contexts, [reply for _, reply in encoded]
 
-    def _prior_plan(
-        self, system: Sequence[str], replies: Sequence[str]
-    ) -> tuple[list[list[int]], list[list[int]]]:
+    def _prior_plan(self, system: Sequence[str], replies: Sequence[str]) -> Plan:
         """As `_plan`, after the conversation-less context, trimmed so the longest reply
         the ranking scores fits: a reply's prior does not depend on the others."""
         encoded = [self.encode(_without_conversation(system), reply) for reply in replies]
