@@ -61,8 +61,8 @@ if TYPE_CHECKING:
         Rankings,
         build_candidate_sets,
         rank_of_true,
-        rank_replies,
         ranking_metrics,
+        rankings,
     )
     from astrabot_pipeline.evaluation.report import (
         EvalResults,
@@ -132,7 +132,7 @@ _EXPORTS = {
         "Rankings",
         "build_candidate_sets",
         "rank_of_true",
-        "rank_replies",
+        "rankings",
         "ranking_metrics",
     ),
     "report": (
@@ -245,7 +245,7 @@ __all__ = [
     "perplexity_check",
     "perplexity_section",
     "rank_of_true",
-    "rank_replies",
+    "rankings",
     "ranking_metrics",
     "redact",
     "render_report",

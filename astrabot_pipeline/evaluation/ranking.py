@@ -247,13 +247,6 @@ def ranking_metrics(
     )
 
 
-# (context messages, candidate replies) -> two scores per candidate, higher = more likely:
-# given the conversation, and with the conversation taken out.
-PairScorer = Callable[
-    [Sequence[Mapping[str, str]], Sequence[str]], tuple[Sequence[float], Sequence[float]]
-]
-
-
 @dataclass(frozen=True)
 class Rankings:
     """One ranking of the same candidate sets, two scores: `context_gain` (likelihood given
@@ -272,26 +265,6 @@ def _summarise(sets: Sequence[CandidateSet], ranks: Sequence[int], seconds: floa
         distractors_held_out=sum(len(s.candidates) - 1 for s in sets) - train,
         distractors_train=train,
     )
-
-
-def rank_replies(
-    sets: Sequence[CandidateSet],
-    scorer: PairScorer,
-    progress: Callable[[str], None] | None = None,
-    every_seconds: float = PROGRESS_SECONDS,
-) -> Rankings:
-    """Score every candidate set with `scorer` (each candidate given its context, and with
-    the conversation taken out), one set at a time, and summarise where the true reply
-    landed. `progress` gets a line (counts and times only) at most every `every_seconds`."""
-    started = time.perf_counter()
-    report = throttled(progress, "ranking", "examples", every_seconds)
-    given, without = [], []
-    for done, candidate_set in enumerate(sets, 1):
-        scores = scorer(candidate_set.context, candidate_set.candidates)
-        given.append(scores[0])
-        without.append(scores[1])
-        report(done, len(sets))
-    return rankings(sets, given, without, time.perf_counter() - started)
 
 
 def throttled(
@@ -384,13 +357,6 @@ class LikelihoodScorer:
         self.shared_context = shared_context
         self.row_tokens = row_tokens
         self._priors: dict[tuple[tuple[str, ...], str], float] = {}
-
-    def __call__(
-        self, context: Sequence[Mapping[str, str]], candidates: Sequence[str]
-    ) -> tuple[list[float], list[float]]:
-        """Each candidate's score given `context`, and its `prior`, in one packed pass."""
-        scores = self.score_sets([CandidateSet(tuple(context), tuple(candidates))])
-        return scores.given[0], scores.without[0]
 
     def score_sets(
         self,
@@ -505,11 +471,12 @@ class LikelihoodScorer:
 
     def score(self, context: Sequence[Mapping[str, str]], candidates: Sequence[str]) -> list[float]:
         """Each candidate's mean log-likelihood given `context`."""
-        contexts, replies = self._plan(context, candidates)
-        shared = self._shares_context(contexts)
-        groups = [ScoringGroup(contexts[0], replies)] if shared else []
+        groups: list[ScoringGroup] = []
+        [(contexts, replies)], [at] = self._given_groups(
+            [CandidateSet(tuple(context), tuple(candidates))], groups
+        )
         scored = score_groups(self.model, groups, row_tokens=self.row_tokens)
-        return self._means(scored, 0 if shared else None, contexts, replies)
+        return self._means(scored, at, contexts, replies)
 
     def prior(self, context: Sequence[Mapping[str, str]], candidates: Sequence[str]) -> list[float]:
         """Each candidate's mean log-likelihood with the conversation taken out: the

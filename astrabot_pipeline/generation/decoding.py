@@ -267,20 +267,20 @@ def generate(
         for step in range(settings.max_new_tokens):
             scores = _penalize_repeats(logits, settings, [replies[row].kept for row in live])
             following = _next_tokens(scores, [samplers[row] for row in live], settings)
-            finished = [
+            # `add` takes the row's token and says whether the row is finished.
+            keep = [
                 index
                 for index, (row, token) in enumerate(zip(live, following.tolist(), strict=True))
-                if replies[row].add(token)
+                if not replies[row].add(token)
             ]
             if should_stop is not None and should_stop():
                 for reply in replies:
                     reply.cancel()
                 break
-            if len(finished) == len(live) or step + 1 == settings.max_new_tokens:
+            if not keep or step + 1 == settings.max_new_tokens:
                 break
-            if finished:
+            if len(keep) < len(live):
                 # A finished row leaves the batch: later steps compute only open rows.
-                keep = [index for index in range(len(live)) if index not in set(finished)]
                 kept = torch.tensor(keep, device=device)
                 cache.batch_select_indices(kept)
                 following, attention, position = following[kept], attention[kept], position[kept]

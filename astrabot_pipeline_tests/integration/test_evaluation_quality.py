@@ -134,7 +134,8 @@ def test_packed_ranking_scores_equal_one_forward_per_candidate(evaluator, adapte
                     separate.score(context, candidates), abs=1e-4
                 )
                 # Both scores from one forward equal each scored on its own.
-                given, without = packed(context, candidates)
+                both = packed.score_sets([candidate_set])
+                given, without = both.given[0], both.without[0]
                 assert given == pytest.approx(separate.score(context, candidates), abs=1e-4)
                 assert without == pytest.approx(separate.prior(context, candidates), abs=1e-4)
             ctx, _ = packed.encode(sets[0].context, sets[0].candidates[0])

@@ -17,15 +17,15 @@ from astrabot_pipeline.evaluation import (
     build_candidate_sets,
     jensen_shannon_distance,
     rank_of_true,
-    rank_replies,
     ranking_metrics,
+    rankings,
     split_last_reply,
     style_match,
     text_overlap,
     trim_prompt_left,
 )
 from astrabot_pipeline.evaluation.generation import prompt_budget
-from astrabot_pipeline.evaluation.ranking import ReplyPool
+from astrabot_pipeline.evaluation.ranking import ReplyPool, throttled
 from astrabot_pipeline.evaluation.style import (
     burst_bin,
     emoji_bin,
@@ -95,15 +95,19 @@ def no_prior(context, candidates) -> list[float]:
     return [0.0] * len(candidates)
 
 
-def pair(given, without=no_prior):
-    """The ranking's scorer from its two scores: given the conversation, and without it."""
-    return lambda context, candidates: (given(context, candidates), without(context, candidates))
+def rank(sets, given, without=no_prior):
+    """`rankings` of what a model scoring each set by `given` (with the conversation) and
+    `without` (the conversation taken out) would give."""
+    return rankings(
+        sets,
+        [given(s.context, s.candidates) for s in sets],
+        [without(s.context, s.candidates) for s in sets],
+        0.0,
+    )
 
 
 def test_a_scorer_that_prefers_the_true_reply_gets_accuracy_and_mrr_one():
-    ranked = rank_replies(
-        sets_of(5), pair(lambda context, cands: [10.0] + [0.0] * (len(cands) - 1))
-    )
+    ranked = rank(sets_of(5), lambda context, cands: [10.0] + [0.0] * (len(cands) - 1))
     result = ranked.context_gain
     assert ranked.likelihood == result
     assert (result.accuracy, result.mean_reciprocal_rank, result.mean_rank) == (1.0, 1.0, 1.0)
@@ -112,9 +116,7 @@ def test_a_scorer_that_prefers_the_true_reply_gets_accuracy_and_mrr_one():
 
 
 def test_a_scorer_that_ranks_the_true_reply_last_gets_mrr_one_tenth():
-    result = rank_replies(
-        sets_of(4), pair(lambda context, cands: list(range(len(cands))))
-    ).context_gain
+    result = rank(sets_of(4), lambda context, cands: list(range(len(cands)))).context_gain
     assert result.accuracy == 0.0
     assert result.mean_reciprocal_rank == pytest.approx(0.1)
     assert result.mean_rank == 10
@@ -122,7 +124,9 @@ def test_a_scorer_that_ranks_the_true_reply_last_gets_mrr_one_tenth():
 
 def test_a_long_ranking_says_how_far_it_is_in_counts_and_times_only():
     lines: list[str] = []
-    rank_replies(sets_of(3), pair(no_prior), lines.append, 0.0)
+    report = throttled(lines.append, "ranking", "examples", 0.0)
+    for done in (1, 2, 3):
+        report(done, 3)
     # One line after each example but the last (the caller reports the end).
     assert [line.split(",")[0] for line in lines] == [
         "ranking 1/3 examples",
@@ -130,13 +134,15 @@ def test_a_long_ranking_says_how_far_it_is_in_counts_and_times_only():
     ]
     assert all(" s each, ETA " in line and "reply" not in line for line in lines)
     quiet: list[str] = []
-    rank_replies(sets_of(3), pair(no_prior), quiet.append)
+    report = throttled(quiet.append, "ranking", "examples")
+    for done in (1, 2, 3):
+        report(done, 3)
     assert quiet == []  # the default: at most one line a minute
 
 
 def test_ties_count_against_the_true_reply_so_a_constant_scorer_is_not_rewarded():
     assert rank_of_true([1.0, 1.0, 1.0]) == 3
-    result = rank_replies(sets_of(3), pair(lambda context, cands: [0.5] * len(cands)))
+    result = rank(sets_of(3), lambda context, cands: [0.5] * len(cands))
     assert result.context_gain.accuracy == result.likelihood.accuracy == 0.0
 
 
@@ -146,7 +152,7 @@ def test_a_model_that_ignores_the_conversation_gains_nothing_from_preferring_the
     def blind(context, cands):
         return [-1.0] + [-3.0] * (len(cands) - 1)
 
-    ranked = rank_replies(sets_of(4), pair(blind, blind))
+    ranked = rank(sets_of(4), blind, blind)
     assert ranked.likelihood.accuracy == 1.0
     assert ranked.context_gain.accuracy == 0.0
 
@@ -160,7 +166,7 @@ def test_the_reply_the_conversation_makes_likelier_wins_over_the_owners_usual_on
     def without(context, cands):
         return [-4.0, -1.2] + [-5.5] * (len(cands) - 2)
 
-    ranked = rank_replies(sets_of(3), pair(given, without))
+    ranked = rank(sets_of(3), given, without)
     assert ranked.likelihood.mean_rank == 2
     assert ranked.context_gain.accuracy == 1.0
 
@@ -207,7 +213,7 @@ def test_too_few_replies_from_other_windows_rank_fewer_candidates_instead_of_rai
     assert [len(s.candidates) for s in sets] == [2, 2, 2, 2, 2, 4]
     alone = build_candidate_sets([record("only", "a"), record("only", "b")], distractors=9)
     assert alone == []
-    assert rank_replies(alone, pair(no_prior)).context_gain.accuracy is None
+    assert rank(alone, no_prior).context_gain.accuracy is None
 
 
 def test_one_test_window_draws_from_validation_first_then_training_and_counts_them():
@@ -224,9 +230,7 @@ def test_one_test_window_draws_from_validation_first_then_training_and_counts_th
             f"validation reply {i}" for i in range(3)
         }
         assert not any(o.startswith("test") for o in others)
-    result = rank_replies(
-        sets, pair(lambda context, cands: [1.0] + [0.0] * (len(cands) - 1))
-    ).context_gain
+    result = rank(sets, lambda context, cands: [1.0] + [0.0] * (len(cands) - 1)).context_gain
     assert (result.distractors_held_out, result.distractors_train) == (18, 36)
 
 
