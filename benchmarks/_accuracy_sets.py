@@ -188,12 +188,14 @@ def owner_styles(text: str) -> frozenset[str]:
     return frozenset(styles)
 
 
-def real_chat_set(quick: bool, path: Path = _real_chat.LABELS_FILE) -> AccuracySet | str:
-    """The hand-labelled real-chat precision set (read by the corpus's own loader), or why
-    it is not there."""
+def real_chat_set(
+    quick: bool, path: Path = _real_chat.LABELS_FILE, title: str = "real-chat clean precision set"
+) -> AccuracySet | str:
+    """A hand-labelled real-chat precision set (read by the corpus's own loader), or why
+    it is not there: the #duraspace set by default, the SMS set with `SMS_LABELS_FILE`."""
     if not path.exists():
         shown = path.relative_to(REPO) if path.is_relative_to(REPO) else path
-        return f"{shown} is missing (the hand-labelled real-chat set)"
+        return f"{shown} is missing (the hand-labelled {title})"
     texts = [
         LabelledText(
             message.text,
@@ -204,7 +206,7 @@ def real_chat_set(quick: bool, path: Path = _real_chat.LABELS_FILE) -> AccuracyS
     ]
     note = "no address book; style flags as labelled (docs/real-chat-corpus.md)"
     return AccuracySet(
-        "real-chat clean precision set",
+        title,
         tuple(_sample(texts, quick)),
         None,
         KnownContacts(),

@@ -1,8 +1,8 @@
 """Privacy accuracy: what our anonymizer finds, next to Presidio's defaults.
 
 `bench_privacy_accuracy.py [--quick]`. First, (d) at span level (docs/privacy-accuracy.md):
-our generic multi-locale set, presidio-research's set and the hand-labelled real-chat clean
-set when present: recall per type, precision, F2, surviving known identifiers, clean and
+our generic multi-locale set, presidio-research's set and the two hand-labelled real-chat
+clean sets (#duraspace IRC, SMS texting) when present: recall per type, precision, F2, surviving known identifiers, clean and
 owner-style messages changed, throughput against a plain Presidio loop. `--quick` stops
 there, on smaller sets. Then three older sections:
 (a) presidio-research's synth_dataset_v2 (template English, no known contacts), scored
@@ -29,6 +29,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import _harness  # noqa: F401  (puts the project on sys.path, hardens the process)
+import _sms_chat
 import spacy
 from _accuracy_sets import (
     QUICK_SAMPLE,
@@ -731,6 +732,8 @@ def main() -> None:
     run_span_level(generic_set(args.quick), "generic multi-locale PII set", presidio)
     run_span_level(presidio_research_set(args.quick), "presidio-research", presidio)
     run_span_level(real_chat_set(args.quick), "real-chat clean set", presidio)
+    sms = real_chat_set(args.quick, _sms_chat.LABELS_FILE, "SMS clean precision set")
+    run_span_level(sms, "SMS clean set", presidio)
     if args.quick:
         return
     predictor = default_presidio_predictor(presidio)

@@ -75,6 +75,7 @@ from astrabot_pipeline.privacy.recognizers import (
     LuhnCardRecognizer,
     StreetAddressRecognizer,
 )
+from astrabot_pipeline.privacy.respellings import frequent_word_respellings
 from astrabot_pipeline.privacy.titled_names import FAMILY_NAME
 from astrabot_pipeline.privacy.workers import find_in_workers
 
@@ -114,10 +115,10 @@ STRUCTURED_ENTITIES = frozenset(
 
 _NON_SPACE = re.compile(r"\S+")
 # Chat words spaCy's small model likes to call a person or a place: laughter, stretched
-# letters ("Nooo", "Heyyy") and common texting abbreviations.
+# letters ("Nooo", "Heyyy"), kisses ("XX", "xoxo") and common texting abbreviations.
 _CHAT_NOISE = re.compile(
     r"a?(?:h[aeiu]+){2,}h*|(?:ja)+j?|lo+l+|lm+f?a+o+|rofl|xd+|o+m+g+|wtf|lmk|idk|tbh|ngl|btw|brb"
-    r"|ikr|smh|thx|pls|plz|ya+y+|ye+s+|no+|o+k+|hm+|u+gh+|a+w+|yo+|hey+|.*(\w)\1\1.*",
+    r"|ikr|smh|thx|pls|plz|ya+y+|ye+s+|no+|o+k+|hm+|u+gh+|a+w+|yo+|hey+|(?:x+o*)+|.*(\w)\1\1.*",
     re.IGNORECASE,
 )
 _LETTERS = re.compile(r"[^\W\d_]+")
@@ -219,8 +220,12 @@ def build_analyzer(known_contacts: KnownContacts) -> AnalyzerEngine:
     nlp = spacy_pipeline(nlp_engine)
     nlp.select_pipes(enable=list(SPACY_KEEP_PIPES))
 
-    given_names = load_given_names()
-    ordinary = OrdinaryWords(EnglishLexicon.from_spacy(nlp), load_frequent_chat_words())
+    given_names, family_names = load_given_names(), load_family_names()
+    ordinary = OrdinaryWords(
+        EnglishLexicon.from_spacy(nlp),
+        load_frequent_chat_words(),
+        frequent_word_respellings().unless_named(given_names, family_names),
+    )
     registry = RecognizerRegistry(supported_languages=[LANGUAGE])
     for recognizer in (
         Prefiltered(EmailRecognizer(), prefilter.AT_SIGN),
@@ -238,7 +243,7 @@ def build_analyzer(known_contacts: KnownContacts) -> AnalyzerEngine:
         Prefiltered(KnownContactEmailRecognizer(known_contacts), prefilter.AT_SIGN),
         GivenNameRecognizer(
             NameGazetteer(
-                given_names, ordinary, _is_chat_noise, load_family_names(), ordinary.in_dictionary
+                given_names, ordinary, _is_chat_noise, family_names, ordinary.in_dictionary
             )
         ),
         ChatNerRecognizer(
@@ -246,7 +251,7 @@ def build_analyzer(known_contacts: KnownContacts) -> AnalyzerEngine:
             OrdinaryUnlessNamed(ordinary, given_names, dictionary=False),
             supported_entities=nlp_engine.get_supported_entities(),
             given_names=given_names,
-            family_names=load_family_names(),
+            family_names=family_names,
             ordinary_words=ordinary,
             supported_language=LANGUAGE,
             name=NER_RECOGNIZER,

@@ -10,6 +10,7 @@ evidence chat needs, read from the text itself (the lemma-based context enhancer
 from __future__ import annotations
 
 from collections.abc import Callable, Container
+from copy import copy
 
 import regex
 from presidio_analyzer import Pattern, RecognizerResult
@@ -20,12 +21,14 @@ from astrabot_pipeline.privacy.chat_words import OrdinaryWords
 from astrabot_pipeline.privacy.name_context import (
     ADDRESS_TERMS,
     follows_name_label,
+    follows_possessive,
     has_name_cue,
     is_field_label,
     is_mostly_lower_case,
+    is_mostly_upper_case,
     starts_sentence,
 )
-from astrabot_pipeline.privacy.name_gazetteer import CALENDAR_WORDS
+from astrabot_pipeline.privacy.name_gazetteer import CALENDAR_WORDS, MIN_NAME_LETTERS
 
 # The top-level domains Presidio's pattern knows: its pattern is "host[.](?:(?:com)|…)path",
 # and the alternation between the first "[.](" and the closing ")" is that list.
@@ -104,6 +107,9 @@ _TECHNICAL_ACRONYMS = (
     "CPU GPU USB DNS SSH VPN"
 )
 TECHNICAL_ACRONYMS = frozenset(_TECHNICAL_ACRONYMS.split())
+# Texting's "you" and "your": no part of a name. NER reads a texted sentence around one
+# as a name ("WHERE U AT", "HOWS U").
+TEXTING_PRONOUNS = frozenset({"u", "ur"})
 # A SHOUTED "person" this short that is no given name is an acronym ("JIRA", "ORCID");
 # longer ones are often places of an address in capitals ("KAJAANI", "LYCKSELE").
 MAX_ACRONYM_LETTERS = 5
@@ -124,6 +130,27 @@ def _follows_place_word(text: str, start: int) -> bool:
     return bool(_BEFORE_A_PLACE.search(text[max(0, start - _PLACE_LOOK_BACK) : start]))
 
 
+def _split_at_texting_pronouns(text: str, result: RecognizerResult) -> list[RecognizerResult]:
+    """`result`, or the parts of it between texting's "U" and "UR" ("CALL ME KATE U MISSED"
+    -> "CALL ME KATE", "MISSED"; "HOWS U" -> "HOWS"), each then judged on its own."""
+    pronouns = [
+        match
+        for match in _LEADING_WORD.finditer(text, result.start, result.end)
+        if match.group().lower() in TEXTING_PRONOUNS
+    ]
+    if not pronouns:
+        return [result]
+    bounds = [result.start, *(b for m in pronouns for b in (m.start(), m.end())), result.end]
+    parts = []
+    for start, end in zip(bounds[::2], bounds[1::2], strict=True):
+        words = list(_LEADING_WORD.finditer(text, start, end))
+        if words:
+            part = copy(result)
+            part.start, part.end = words[0].start(), words[-1].end()
+            parts.append(part)
+    return parts
+
+
 def holds_product_word(text: str) -> bool:
     """Whether a word of `text` is shaped like a product's name ("DSpace 7 Sprint")."""
     return any(_PRODUCT_WORD.match(word) for word in _LEADING_WORD.findall(text))
@@ -132,7 +159,11 @@ def holds_product_word(text: str) -> bool:
 class ChatNerRecognizer(SpacyRecognizer):
     """spaCy's people and places, less the ordinary words it tags where capitals say nothing.
 
-    Dropped:
+    A span holding texting's "U" or "UR" is judged in its parts between them ("HOWS U",
+    "CALL ME KATE U MISSED IT": NER read a texted sentence as one name). Dropped:
+    - in a SHOUTED message, where capitals say nothing, a span holding no given or family
+      name without a chat cue, a name label or (for a place) a preposition of place
+      before it ("HAVENTCN U IN AGES", "I NEED A BREAK"; "TELL RAKHESH HI" stays);
     - a single Capitalized word opening a sentence, or a SHOUTED one, that is ordinary
       (`ordinary_for_people`, or `ordinary_for_places` for a place) with no chat cue
       naming it ("Max said", "Jack's place");
@@ -179,7 +210,8 @@ class ChatNerRecognizer(SpacyRecognizer):
         self, text: str, entities: list[str], nlp_artifacts: NlpArtifacts | None = None
     ) -> list[RecognizerResult]:
         found = super().analyze(text, entities, nlp_artifacts)
-        return [result for result in found if not self._reads_as_word(text, result)]
+        parts = (part for result in found for part in _split_at_texting_pronouns(text, result))
+        return [part for part in parts if not self._reads_as_word(text, part)]
 
     def _reads_as_word(self, text: str, result: RecognizerResult) -> bool:
         if _NOT_IN_A_NAME.search(text, result.start, result.end):
@@ -197,6 +229,8 @@ class ChatNerRecognizer(SpacyRecognizer):
             return True
         if any(is_field_label(text, start, start + len(word)) for start, word in capitalized):
             return len(capitalized) == 1
+        if is_mostly_upper_case(text) and not self._named_in_capitals(text, result, words):
+            return True  # "HAVENTCN U IN AGES", "I NEED A BREAK": NER guesses in capitals
         if (
             capitalized
             and all(word.lower() in NAMELESS_CALENDAR_WORDS for _, word in capitalized)
@@ -244,6 +278,8 @@ class ChatNerRecognizer(SpacyRecognizer):
         end = start + len(word)
         if word.lower() in ADDRESS_TERMS:  # "Dad says hi", "love you Babe"
             return True
+        if follows_possessive(text, start) and self.ordinary_words.in_dictionary(word.lower()):
+            return True  # "my Lion", "your Valentine"
         if has_name_cue(text, start, end) or follows_name_label(text, start):
             return False
         shouted = word.isupper() and len(word) > 1
@@ -263,6 +299,22 @@ class ChatNerRecognizer(SpacyRecognizer):
             self.ordinary_for_places if entity_type == "LOCATION" else self.ordinary_for_people
         )
         return word.lower() in ordinary
+
+    def _named_in_capitals(
+        self, text: str, result: RecognizerResult, words: list[tuple[int, str]]
+    ) -> bool:
+        """In a SHOUTED message, whether the span is still a name or a place: a word of it
+        is a given or family name of `MIN_NAME_LETTERS` or more ("CALL ME KATE"; not "DA",
+        "SO", "YA"), a chat cue or a name label names it
+        ("TELL RAKHESH HI"), or a preposition of place stands before a place ("IM IN
+        LONDON")."""
+        first, last = words[0][0], words[-1][0] + len(words[-1][1])
+        return (
+            any(len(word) >= MIN_NAME_LETTERS and self._is_a_name(word) for _, word in words)
+            or has_name_cue(text, first, last)
+            or follows_name_label(text, first)
+            or (result.entity_type == "LOCATION" and _follows_place_word(text, first))
+        )
 
     def _is_a_name(self, word: str) -> bool:
         lower = word.lower()

@@ -13,7 +13,7 @@ someone's name: the recognizers decide from the word's position and the words ar
 
 from __future__ import annotations
 
-from collections.abc import Container, Iterable
+from collections.abc import Callable, Container, Iterable
 from functools import cache
 
 from spacy.lang.en.stop_words import STOP_WORDS
@@ -42,16 +42,28 @@ def load_frequent_chat_words(min_zipf: float = MIN_CHAT_ZIPF) -> frozenset[str]:
 
 class OrdinaryWords:
     """Is a lower-case word ordinary English or chat? A dictionary word (any inflection),
-    a frequent word of real chat text, a stop word or one of the chat words."""
+    a frequent word of real chat text, a stop word, one of the chat words, or texting's
+    respelling of a frequent word (`respelled`: "jokin", "whenevr"; privacy/respellings.py)."""
 
-    def __init__(self, dictionary: Container[str], frequent: Iterable[str]) -> None:
+    def __init__(
+        self,
+        dictionary: Container[str],
+        frequent: Iterable[str],
+        respelled: Callable[[str], str | None] = lambda word: None,
+    ) -> None:
         self.dictionary = dictionary
         self.frequent = frozenset(frequent)
+        self.respelled = respelled
 
     def __contains__(self, word: object) -> bool:
         if not isinstance(word, str):
             return False
-        return is_chat_vocabulary(word) or word in self.frequent or word in self.dictionary
+        return (
+            is_chat_vocabulary(word)
+            or word in self.frequent
+            or word in self.dictionary
+            or self.respelled(word) is not None
+        )
 
     def in_dictionary(self, word: str) -> bool:
         """A word of the dictionary (or a stop or chat word), whatever real text says."""
@@ -65,8 +77,9 @@ def is_chat_vocabulary(word: str) -> bool:
 
 class OrdinaryUnlessNamed:
     """Ordinary words as a Capitalized word is read: a dictionary word (any inflection),
-    or a frequent chat word that no one in the world name list is called ("Netflix",
-    "WIFI"). A frequent given name that no dictionary has ("Steven") is a name here.
+    or a frequent chat word, or texting's respelling of one ("Whenevr"), that no one in
+    the world name list is called ("Netflix", "WIFI"). A frequent given name that no
+    dictionary has ("Steven") is a name here.
 
     With `dictionary=False` the dictionary says nothing but its stop and chat words
     ("Nice, see you"): WordNet lists cities and countries ("montreal", "paris") beside
@@ -87,4 +100,5 @@ class OrdinaryUnlessNamed:
             return True
         if self.ordinary.in_dictionary(word):
             return self.dictionary
-        return word in self.ordinary.frequent and word not in self.given_names
+        frequent = word in self.ordinary.frequent or self.ordinary.respelled(word) is not None
+        return frequent and word not in self.given_names

@@ -51,9 +51,15 @@ _ENGLISH_WORDS = """
     stuff thing things something anything nothing everything someone anyone everyone
     good morning afternoon evening congrats birthday happy bday
     bro bruh dude sis fam bestie babe hun ttyl omw lmk hbu wyd tysm gn gm
+    ya yah yar yea yeh hee heh nvm okie oki juz jus izzit wat wif dis dat den tmr tmrw
+    tomo 2moro 2mrw frens fren abt bcoz becoz coz cos wen luv nite tonite wkend thk
+    aiyo aiyoh aiyah aiyar alamak lor lar lah leh meh mah hor liao oredi oso noe dun
     """
 # The chat vocabulary above (words, abbreviations and forms of address no one is named):
 # NER sometimes tags them as names or places, and nothing may treat them as identifiers.
+# Its last lines are phone texting and Singlish particles ("Ya lor...", "u noe", "tomo",
+# "my frens"); the world name list holds several of them (Ya, Noe, Tomo, Hee, Wen), and
+# as chat they read as words: a contact so named is still found by the address book.
 CHAT_WORDS = frozenset(_ENGLISH_WORDS.split())
 _COMMON_ENGLISH = CHAT_WORDS | frozenset(STOP_WORDS)
 

@@ -39,7 +39,7 @@ _ADDRESS_TERMS = (
     "love luv honey hun babe baby darling dear sweetie sweetheart sugar angel buddy bud mate "
     "man dude bro sis girl girls boy boys guys fam bestie boss chief king queen sunshine "
     "mum mom mama mommy papa daddy dad grandma grandpa granny gran nana nan auntie aunt "
-    "uncle cuz cousin wife husband hubby bf gf everyone everybody all"
+    "uncle cuz cousin wife husband hubby bf gf everyone everybody all princess cutie"
 )
 ADDRESS_TERMS = frozenset(_ADDRESS_TERMS.split())
 # Labels of a form or signature line, directly before a colon: context, not identifiers.
@@ -58,6 +58,11 @@ _NAME_LABEL = regex.compile(
     regex.IGNORECASE,
 )
 _LOOK_BACK = 24  # characters before a word that the cues above can span
+# A possessive determiner right before a word: "my Love", "your Valentine", "ur Lion"
+# ("my sister Rose" is not: a relation word may stand before a name).
+_POSSESSIVE_BEFORE = regex.compile(
+    r"(?<![\p{L}\p{N}])(?:my|your|ur|his|her|our|their)[ \t]+\Z", regex.IGNORECASE
+)
 
 _SENTENCE_END = frozenset('.!?\n\r"“”:>')
 # What may stand between a sentence's end and its first word: "…ok. (Sam", '…\n"Sam'.
@@ -78,6 +83,12 @@ def has_name_cue(text: str, start: int, end: int) -> bool:
     return bool(_CUE_BEFORE.search(before)) or bool(_CUE_AFTER.match(text, end))
 
 
+def follows_possessive(text: str, start: int) -> bool:
+    """Whether "my", "your", "his"… stands right before `start`: a word there is something
+    someone has ("my Love", "your Valentine")."""
+    return bool(_POSSESSIVE_BEFORE.search(text[max(0, start - _LOOK_BACK) : start]))
+
+
 def follows_name_label(text: str, start: int) -> bool:
     """Whether a field label asking for a name stands right before `start` ("Name: Jan")."""
     return bool(_NAME_LABEL.search(text[max(0, start - _LOOK_BACK) : start]))
@@ -93,3 +104,11 @@ def is_mostly_lower_case(text: str) -> bool:
     lower = sum(1 for char in text if char.islower())
     upper = sum(1 for char in text if char.isupper())
     return lower > 2 * upper
+
+
+def is_mostly_upper_case(text: str) -> bool:
+    """Whether a message is SHOUTED: most of its letters upper-case, so its capitals say
+    nothing ("HOWS U? MY FONE WAS ON CHARGE")."""
+    lower = sum(1 for char in text if char.islower())
+    upper = sum(1 for char in text if char.isupper())
+    return upper > 2 * lower

@@ -41,6 +41,7 @@ from astrabot_pipeline.privacy.name_context import (
     ADDRESS_TERMS,
     FIELD_LABELS,
     follows_name_label,
+    follows_possessive,
     has_name_cue,
     is_field_label,
     is_mostly_lower_case,
@@ -130,6 +131,8 @@ class NameGazetteer:
             return True
         if lower in FIELD_LABELS:  # "send me the iban", "IBAN and BIC"; not "hey iban"
             return has_name_cue(text, start, end)
+        if follows_possessive(text, start) and self.in_dictionary(lower):
+            return False  # "my Love", "your Valentine"
         if word[0].isupper() and not word.isupper() and not starts_sentence(text, start):
             return not _is_function_word(lower)
         if not self._is_word(lower):
@@ -173,6 +176,10 @@ class NameGazetteer:
     def _is_family_name(self, word: str, after_lower_case: bool) -> bool:
         if self.is_noise(word):
             return False
+        if word.isupper() and len(word) > 1:
+            # SHOUTED, every word has its capital: "HEY KATE U MISSED IT", "JOHN SMITH".
+            lower = word.lower()
+            return not self._is_word(lower) or self._is_listed_family_name(lower)
         if word[0].isupper():
             return not _is_function_word(word.lower())
         return (

@@ -213,3 +213,68 @@ def test_words_products_and_acronyms_mid_sentence_are_not_identifiers(anonymizer
 )
 def test_names_places_and_hosts_beside_those_rules_are_still_replaced(anonymizer, text, name):
     assert name not in anonymizer.anonymize_texts([text]).texts[0]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Ya lor... u noe where to meet?",  # Ya, Noe: given names somewhere, texting here
+        "Yar i tot so too. Hee...",
+        "Can meet tomo? Doing project w frens now",
+        "Nvm it's ok, juz go first",
+        "Izzit? Aiyah i forgot 2 check my phone",
+        "Okie see u den",
+    ],
+)
+def test_phone_texting_words_stay(anonymizer, text):
+    assert anonymizer.anonymize_texts([text]).texts == [text]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Whenevr ur sad, remembr im here",
+        "Waitin 4 u at the station lor...",
+        "Guessin you ain't coming before 9?",
+        "Tomarrow i have to go to court.",
+        "Wherre's my charger?",
+        "Somewhr out there someone is waiting",
+    ],
+)
+def test_texting_respellings_of_words_are_not_names_or_places(anonymizer, text):
+    assert anonymizer.anonymize_texts([text]).texts == [text]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Good morning, my Love ... I miss you",
+        "Sleep well my Lion",
+        "So I'm not your Valentine this year?",
+        "HI BABE IM AT HOME NOW WANNA DO SOMETHING? XX",
+        "HOWS U? MY FONE WAS ON CHARGE",
+        "WHERE U AT? ITS LATE",
+    ],
+)
+def test_endearments_kisses_and_shouted_texting_are_not_names(anonymizer, text):
+    assert anonymizer.anonymize_texts([text]).texts == [text]
+
+
+@pytest.mark.parametrize(
+    ("text", "name"),
+    [
+        ("tell tomo i said hi", "tomo"),  # a texting word with a chat cue is a name
+        ("hey noe!!", "noe"),
+        ("my sister Rose is here", "Rose"),  # a relation word before it, not a possessive
+        ("HEY KATE U MISSED IT", "KATE"),
+        ("omg halina just called me", "halina"),  # a rare name, no cue: still a name
+        ("Shuhui says hi", "Shuhui"),
+    ],
+)
+def test_names_beside_the_texting_rules_are_still_replaced(anonymizer, text, name):
+    assert name not in anonymizer.anonymize_texts([text]).texts[0]
+
+
+def test_a_shouted_name_takes_no_shouted_word_after_it_as_a_family_name(anonymizer):
+    assert anonymizer.anonymize_texts(["HEY KATE U MISSED IT"]).texts[0].endswith(" U MISSED IT")
+    assert "SMITH" not in anonymizer.anonymize_texts(["HEY JOHN SMITH"]).texts[0]
