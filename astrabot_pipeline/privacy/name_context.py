@@ -99,16 +99,19 @@ def is_field_label(text: str, start: int, end: int) -> bool:
     return text[start:end].lower() in FIELD_LABELS and bool(_LABEL_COLON.match(text, end))
 
 
+def _letter_cases(text: str) -> tuple[int, int]:
+    """(lower-case letters, upper-case letters) of `text`."""
+    return sum(1 for char in text if char.islower()), sum(1 for char in text if char.isupper())
+
+
 def is_mostly_lower_case(text: str) -> bool:
     """Whether most of the letters of a message are lower-case (so its capitals mean something)."""
-    lower = sum(1 for char in text if char.islower())
-    upper = sum(1 for char in text if char.isupper())
+    lower, upper = _letter_cases(text)
     return lower > 2 * upper
 
 
 def is_mostly_upper_case(text: str) -> bool:
     """Whether a message is SHOUTED: most of its letters upper-case, so its capitals say
     nothing ("HOWS U? MY FONE WAS ON CHARGE")."""
-    lower = sum(1 for char in text if char.islower())
-    upper = sum(1 for char in text if char.isupper())
+    lower, upper = _letter_cases(text)
     return upper > 2 * lower
