@@ -175,6 +175,7 @@ class StreetAddressRecognizer(PatternRecognizer):
 
 
 _EXTENSION = r"(?:[ \t]*(?:x|ext\.?)[ \t]*\d{1,5})?"
+_PHONE_CUE = r"(?:call|ring|text|txt|sms|whatsapp|num|number|tel|phone|mobile|mob|hp|cell|contact)"
 # Chat-tolerant numbers: international (+ or 00), North American (with or without
 # separators and a leading 1, maybe an extension), national numbers with a trunk 0
 # ("07700 900123"), and any 7+ digits typed in 2- to 4-digit groups ("0490 75 40 81",
@@ -195,6 +196,16 @@ CHAT_PHONE_PATTERNS = [
     Pattern(
         "national_trunk",
         r"(?<![\w+])0\d{2,4}[ \t.\-]?\d{3,4}[ \t.\-]?\d{3,4}(?![\w])",
+        0.6,
+    ),
+    # A whole run of 7 to 12 digits right after a word that asks for a number: "call
+    # 67441233", "is da num 98321561 familiar?", "my hp: 91234567". Singapore's and Hong
+    # Kong's numbers are 8 digits typed whole; Presidio's own recognizer needs its context
+    # boost for them, which is off here.
+    Pattern(
+        "cued_digits",
+        rf"(?i)(?<=(?<![\w]){_PHONE_CUE}[ \t]*(?:(?:me|at|on|is)[ \t]+){{0,2}}[:#]?[ \t]*)"
+        r"\+?\d{7,12}(?![\w])",
         0.6,
     ),
     Pattern(

@@ -171,3 +171,21 @@ def test_a_planted_identifier_never_survives(
         assert digits_of(identifier)[-10:] not in digits_of(out[0])
     else:
         assert not set(name_words(identifier)) <= set(name_words(out[0])), (text, out)
+
+
+@pytest.mark.parametrize(
+    ("text", "number"),
+    [
+        ("pls call 67441233 look for the lady", "67441233"),  # 8 digits typed whole
+        ("Is da num 98321561 familiar to u?", "98321561"),
+        ("text me at 91234567 ok", "91234567"),
+        ("my hp: 91234567", "91234567"),
+    ],
+)
+def test_a_whole_digit_run_after_a_word_asking_for_a_number_is_a_phone(anonymizer, text, number):
+    assert number not in anonymizer.anonymize_texts([text]).texts[0]
+
+
+@pytest.mark.parametrize("text", ["I paid 12345678 for it", "order 12345678 arrived"])
+def test_the_same_digits_without_such_a_word_stay(anonymizer, text):
+    assert anonymizer.anonymize_texts([text]).texts == [text]
