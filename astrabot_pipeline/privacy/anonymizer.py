@@ -72,9 +72,11 @@ from astrabot_pipeline.privacy.recognizers import (
     KnownContactNameRecognizer,
     KnownContactPhoneRecognizer,
     LuhnCardRecognizer,
+    SignOffRecognizer,
     StreetAddressRecognizer,
 )
 from astrabot_pipeline.privacy.respellings import frequent_word_respellings
+from astrabot_pipeline.privacy.sign_offs import SignOffs
 from astrabot_pipeline.privacy.titled_names import FAMILY_NAME
 from astrabot_pipeline.privacy.workers import find_in_workers
 
@@ -220,9 +222,10 @@ def build_analyzer(known_contacts: KnownContacts) -> AnalyzerEngine:
     nlp.select_pipes(enable=list(SPACY_KEEP_PIPES))
 
     given_names, family_names = load_given_names(), load_family_names()
+    frequent = load_frequent_chat_words()
     ordinary = OrdinaryWords(
         EnglishLexicon.from_spacy(nlp),
-        load_frequent_chat_words(),
+        frequent,
         frequent_word_respellings().unless_named(given_names, family_names),
     )
     registry = RecognizerRegistry(supported_languages=[LANGUAGE])
@@ -247,6 +250,7 @@ def build_analyzer(known_contacts: KnownContacts) -> AnalyzerEngine:
                 given_names, ordinary, _is_chat_noise, family_names, ordinary.in_dictionary
             )
         ),
+        SignOffRecognizer(SignOffs(given_names, ordinary, frequent)),
         ChatNerRecognizer(
             OrdinaryUnlessNamed(ordinary, given_names),
             OrdinaryUnlessNamed(ordinary, given_names, dictionary=False),

@@ -25,6 +25,7 @@ from astrabot_pipeline.privacy.known_contacts import (
     digits_of,
 )
 from astrabot_pipeline.privacy.name_gazetteer import NameGazetteer, NameSpan
+from astrabot_pipeline.privacy.sign_offs import SignOffs, SignOffSpan
 
 KNOWN_CONTACT_NAME = "KNOWN_CONTACT_NAME"
 KNOWN_CONTACT_PHONE = "KNOWN_CONTACT_PHONE"
@@ -108,6 +109,20 @@ class GivenNameRecognizer(SpanRecognizer):
 
     def find(self, text: str) -> list[NameSpan]:
         return self.gazetteer.find(text)
+
+
+class SignOffRecognizer(SpanRecognizer):
+    """The name a text message is signed with, at its end (privacy/sign_offs.py)."""
+
+    ENTITY = "PERSON"
+    SCORE = GivenNameRecognizer.SCORE  # as a given name found by the world list
+
+    def __init__(self, sign_offs: SignOffs, supported_language: str = "en") -> None:
+        self.sign_offs = sign_offs
+        super().__init__(supported_language)
+
+    def find(self, text: str) -> list[SignOffSpan]:
+        return self.sign_offs.find(text)
 
 
 class KnownContactNameRecognizer(_KnownContactRecognizer):

@@ -4,7 +4,8 @@ A Capitalized word after a title (with its particles: van der, de la, O') is a f
 name. A lower-case one is only where it can be nothing else: no English word at all
 ("dr okafor"), or with a name cue around ("ask mrs smith", "mrs smith said", "mrs
 smith's class": privacy/name_cues.py); "my dr appointment" stays. "Miss", "Sir", "Dame"
-and the one-letter "M." count only Capitalized ("i miss you", "yes sir").
+and the one-letter "M." count only Capitalized ("i miss you", "yes sir"); a lower-case chat
+word after a title is none ("Miss ya", "Dr tmr").
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import regex
 from spacy.lang.en.stop_words import STOP_WORDS
 
 from astrabot_pipeline.privacy.english_words import english_lexicon
+from astrabot_pipeline.privacy.language import CHAT_WORDS
 from astrabot_pipeline.privacy.name_cues import NAME_AFTER, NAME_BEFORE, POSSESSIVES
 from astrabot_pipeline.privacy.recognizers import SpanRecognizer
 
@@ -52,8 +54,8 @@ def find_titled_names(text: str) -> list[FamilySpan]:
     for match in TITLED_NAME.finditer(text):
         start, end = match.span("name")
         last = text[start:end].split()[-1]
-        if last.lower() in STOP_WORDS:
-            continue
+        if last.lower() in STOP_WORDS or (last.islower() and last in CHAT_WORDS):
+            continue  # "Mr Darcy", not "Miss ya, need ya", "Dr appt tmr"
         if last.islower() and last.lower() in english_lexicon():
             cued = (
                 _last_word_before(text, match.start()) in NAME_BEFORE

@@ -278,3 +278,31 @@ def test_names_beside_the_texting_rules_are_still_replaced(anonymizer, text, nam
 def test_a_shouted_name_takes_no_shouted_word_after_it_as_a_family_name(anonymizer):
     assert anonymizer.anonymize_texts(["HEY KATE U MISSED IT"]).texts[0].endswith(" U MISSED IT")
     assert "SMITH" not in anonymizer.anonymize_texts(["HEY JOHN SMITH"]).texts[0]
+
+
+@pytest.mark.parametrize(
+    ("text", "name", "kept"),
+    [
+        ("Have a great week, see you soon. Abiola", "Abiola", "see you soon. "),
+        ("Pls call me up before class. Hrishi.", "Hrishi", "before class. "),
+        ("CANT WAIT 2 SEE U! LOVE JEN XXX", "JEN", " XXX"),
+        ("bring it in 2mrw 4 u luv Franxx", "Fran", "xx"),  # the kisses stay
+    ],
+)
+def test_the_name_a_text_is_signed_with_is_replaced(anonymizer, text, name, kept):
+    out = anonymizer.anonymize_texts([text]).texts[0]
+    assert name not in out and kept in out
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Okie.. Thanx..",  # texting, not a name
+        "Make today count.. GOODMORNING:)",  # two words run together
+        "there is always trust and love... BSLVYL",  # no vowel: an acronym
+        "pls give back the documents we sent from Stapati",  # "from" signs nothing
+        "Miss ya, need ya, love ya",
+    ],
+)
+def test_a_last_word_that_signs_nothing_stays(anonymizer, text):
+    assert anonymizer.anonymize_texts([text]).texts == [text]
