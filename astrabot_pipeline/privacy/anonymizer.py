@@ -239,7 +239,7 @@ def build_analyzer(known_contacts: KnownContacts) -> AnalyzerEngine:
         Prefiltered(ChatUrlRecognizer(is_chat_word, ordinary), prefilter.DOT_AND_TWO_LETTERS),
         # Phones: ours alone. Presidio's PhoneRecognizer (phonenumbers' matcher, region by
         # region) found none it misses on the four accuracy sets or the planted forms,
-        # and took a quarter of the analysis time (docs/privacy-accuracy.md §6).
+        # and took a fifth of the analysis time (docs/privacy-accuracy.md §6).
         Prefiltered(ChatPhoneRecognizer(), prefilter.DIGIT),
         Prefiltered(StreetAddressRecognizer(), prefilter.DIGIT),
         KnownContactNameRecognizer(known_contacts),
