@@ -164,6 +164,12 @@ _A_DATE = re.compile(
 )
 
 
+# Texting's "2" and "4" ("to", "for") between words: "I WANT 2 TALK 2 U", "2 GO BAK 2
+# COLLEGE". No address puts a lone 2 or 4 after its first part and before a word, but for
+# a corner's "Beiteveien 2 and Sieda Radial".
+_TEXTING_DIGIT = re.compile(r"\S[ \t]+[24][ \t]+(?!and\b)[A-Za-z]", re.IGNORECASE)
+
+
 class StreetAddressRecognizer(PatternRecognizer):
     """House number + street name + suffix, optional unit and city/state/ZIP (next line too).
 
@@ -186,7 +192,11 @@ class StreetAddressRecognizer(PatternRecognizer):
         )
 
     def invalidate_result(self, pattern_text: str) -> bool:
-        return bool(_A_DATE.fullmatch(pattern_text)) or holds_product_word(pattern_text)
+        return (
+            bool(_A_DATE.fullmatch(pattern_text))
+            or holds_product_word(pattern_text)
+            or bool(_TEXTING_DIGIT.search(pattern_text))
+        )
 
 
 _EXTENSION = r"(?:[ \t]*(?:x|ext\.?)[ \t]*\d{1,5})?"

@@ -189,3 +189,19 @@ def test_a_whole_digit_run_after_a_word_asking_for_a_number_is_a_phone(anonymize
 @pytest.mark.parametrize("text", ["I paid 12345678 for it", "order 12345678 arrived"])
 def test_the_same_digits_without_such_a_word_stay(anonymizer, text):
     assert anonymizer.anonymize_texts([text]).texts == [text]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "JADE ITS PAUL. I WANT 2 TALK 2 U! TXT ME",  # texting's "to", not house numbers
+        "HOW ARE U? I WANT 2 GO BAK 2 COLLEGE! SAD ISNT IT?xx",
+    ],
+)
+def test_texting_digits_between_words_are_no_address(anonymizer, text):
+    assert anonymizer.anonymize_texts([text]).texts == [text]
+
+
+def test_a_corner_with_a_lone_house_number_is_still_an_address(anonymizer):
+    text = "my new address is the corner of Beiteveien 2 and Sieda Radial"
+    assert "Beiteveien" not in anonymizer.anonymize_texts([text]).texts[0]
