@@ -32,7 +32,6 @@ import _real_chat as real_chat  # noqa: E402
 LABELS_FILE = real_chat.DATA_DIR / "sms_precision_labels.jsonl"
 CHANNEL = "sms"
 HAM = "ham"
-_WORD_CHAR = re.compile(r"[\w]")
 
 
 def read_collection(lines: Iterable[str]) -> list[real_chat.ChatMessage]:
@@ -63,16 +62,7 @@ def load_collection(path: Path) -> list[real_chat.ChatMessage]:
 
 
 def _whole_word_occurrences(text: str, needle: str) -> list[tuple[int, int]]:
-    found = []
-    start = text.find(needle)
-    while start >= 0:
-        end = start + len(needle)
-        before = start > 0 and _WORD_CHAR.match(text[start - 1])
-        after = end < len(text) and _WORD_CHAR.match(text[end])
-        if not before and not after:
-            found.append((start, end))
-        start = text.find(needle, start + 1)
-    return found
+    return [m.span() for m in re.finditer(rf"(?<!\w){re.escape(needle)}(?!\w)", text)]
 
 
 def spans_from_notes(text: str, notes: Sequence[Sequence[str]]) -> tuple[tuple[int, int, str], ...]:

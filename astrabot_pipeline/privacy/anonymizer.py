@@ -222,10 +222,9 @@ def build_analyzer(known_contacts: KnownContacts) -> AnalyzerEngine:
     nlp.select_pipes(enable=list(SPACY_KEEP_PIPES))
 
     given_names, family_names = load_given_names(), load_family_names()
-    frequent = load_frequent_chat_words()
     ordinary = OrdinaryWords(
         EnglishLexicon.from_spacy(nlp),
-        frequent,
+        load_frequent_chat_words(),
         frequent_word_respellings().unless_named(given_names, family_names),
     )
     registry = RecognizerRegistry(supported_languages=[LANGUAGE])
@@ -250,7 +249,7 @@ def build_analyzer(known_contacts: KnownContacts) -> AnalyzerEngine:
                 given_names, ordinary, _is_chat_noise, family_names, ordinary.in_dictionary
             )
         ),
-        SignOffRecognizer(SignOffs(given_names, ordinary, frequent)),
+        SignOffRecognizer(SignOffs(given_names, ordinary)),
         ChatNerRecognizer(
             OrdinaryUnlessNamed(ordinary, given_names),
             OrdinaryUnlessNamed(ordinary, given_names, dictionary=False),

@@ -58,12 +58,11 @@ class OrdinaryWords:
     def __contains__(self, word: object) -> bool:
         if not isinstance(word, str):
             return False
-        return (
-            is_chat_vocabulary(word)
-            or word in self.frequent
-            or word in self.dictionary
-            or self.respelled(word) is not None
-        )
+        return is_chat_vocabulary(word) or word in self.dictionary or self.is_frequent(word)
+
+    def is_frequent(self, word: str) -> bool:
+        """A frequent word of real chat text, or texting's respelling of one."""
+        return word in self.frequent or self.respelled(word) is not None
 
     def in_dictionary(self, word: str) -> bool:
         """A word of the dictionary (or a stop or chat word), whatever real text says."""
@@ -100,5 +99,4 @@ class OrdinaryUnlessNamed:
             return True
         if self.ordinary.in_dictionary(word):
             return self.dictionary
-        frequent = word in self.ordinary.frequent or self.ordinary.respelled(word) is not None
-        return frequent and word not in self.given_names
+        return self.ordinary.is_frequent(word) and word not in self.given_names

@@ -24,6 +24,8 @@ from dataclasses import dataclass
 
 import regex
 
+from astrabot_pipeline.privacy.chat_words import OrdinaryWords
+
 _SIGN_OFF_WORDS = r"(?:lots[ \t]+of[ \t]+love|love|luv|regards|cheers|hugs|xoxo)"
 _LAST_WORD = regex.compile(
     rf"(?:(?P<sign_off>(?<![\p{{L}}\p{{N}}]){_SIGN_OFF_WORDS}[ \t,]+)"
@@ -47,15 +49,9 @@ class SignOffSpan:
 class SignOffs:
     """Finds the sign-off name at the end of a text, if any."""
 
-    def __init__(
-        self,
-        given_names: Container[str],
-        ordinary: Container[str],
-        frequent: Container[str],
-    ) -> None:
+    def __init__(self, given_names: Container[str], ordinary: OrdinaryWords) -> None:
         self.given_names = given_names
         self.ordinary = ordinary
-        self.frequent = frequent
 
     def find(self, text: str) -> list[SignOffSpan]:
         match = _LAST_WORD.search(text)
@@ -81,6 +77,6 @@ class SignOffs:
     def _is_compound(self, lower: str) -> bool:
         """Two frequent words run together: "goodmorning", "goodnoon"."""
         return any(
-            lower[:cut] in self.frequent and lower[cut:] in self.frequent
+            lower[:cut] in self.ordinary.frequent and lower[cut:] in self.ordinary.frequent
             for cut in range(MIN_COMPOUND_PART, len(lower) - MIN_COMPOUND_PART + 1)
         )
