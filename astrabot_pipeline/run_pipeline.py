@@ -26,6 +26,7 @@ from typing import IO, TextIO
 
 import dagster as dg
 
+from astrabot_pipeline.dead_runs import fail_dead_runs, recorded_pid
 from astrabot_pipeline.errors import AstrabotError
 from astrabot_pipeline.interrupts import EXIT_INTERRUPTED
 from astrabot_pipeline.run_progress import RunProgress
@@ -54,15 +55,8 @@ def _started_by(instance: dg.DagsterInstance, pid: int, since: float) -> dg.Dags
     records the pid in an engine event), or None while there is none yet."""
     created_after = datetime.datetime.fromtimestamp(since, tz=datetime.UTC)
     for run in instance.get_runs(filters=dg.RunsFilter(created_after=created_after)):
-        records = instance.get_records_for_run(
-            run.run_id, of_type=dg.DagsterEventType.ENGINE_EVENT, limit=20
-        ).records
-        for record in records:
-            event = record.event_log_entry.dagster_event
-            metadata = getattr(event.event_specific_data, "metadata", None) if event else None
-            pid_entry = metadata.get("pid") if metadata else None
-            if pid_entry is not None and str(getattr(pid_entry, "value", "")) == str(pid):
-                return run
+        if recorded_pid(instance, run.run_id) == pid:
+            return run
     return None
 
 
@@ -113,6 +107,13 @@ def run(selection: str, config_json: str | None, *, verbose: bool, out: TextIO) 
     tail: collections.deque[str] = collections.deque(maxlen=OUTPUT_TAIL_LINES)
     progress = RunProgress()
     with dg.DagsterInstance.get() as instance:
+        for run_id in fail_dead_runs(instance):
+            print(
+                f"run {run_id} was interrupted (its process is gone): marked failed and its "
+                "pool slot freed; this run resumes its training",
+                file=out,
+                flush=True,
+            )
         since = time.time()
         child = subprocess.Popen(
             materialize_command(selection, config_json),

@@ -15,6 +15,9 @@ the wall time and peak RSS of every pipeline step.
 
 Everything it builds (history, data folders, Dagster home, logs, results.json) goes into
 a fresh temporary folder (or --work DIR), never into the repository; it prints where.
+The full run takes many hours: run it again with the same --work and options after an
+interruption and it resumes (a finished run is read, not repeated; training continues
+from its last checkpoint), its figures and step times counting every attempt.
 """
 
 from __future__ import annotations
@@ -41,8 +44,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import _real_chat as real_chat  # noqa: E402
 
+from astrabot_pipeline.dead_runs import fail_dead_runs  # noqa: E402
 from astrabot_pipeline.privacy.identifier_digests import DIGEST_KEY_FILE  # noqa: E402
-from astrabot_pipeline.storage import write_bytes  # noqa: E402
+from astrabot_pipeline.storage import write_bytes, write_json  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 SELECTION = "decoded_backup*"
@@ -61,7 +65,12 @@ SINGLE_RUN_CONFIG: dict[str, Any] = {
 # shared by both runs so they anonymize the history into the same text.
 KEY_FILES = ("pseudonym.key", DIGEST_KEY_FILE)
 RSS_SAMPLE_SECONDS = 0.25
+RSS_FLUSH_SECONDS = 10.0  # samples reach the run's rss.tsv at least this often
 BASE = "base"
+# In the work folder: the options it was started with (a resume must repeat them), and
+# each run's RSS samples ("time<TAB>MiB" lines, appended by every attempt).
+SETTINGS_FILE = "bench.json"
+RSS_FILE = "rss.tsv"
 
 # (section, column) of each figure in metrics.json, and the metric name of its
 # tuned-minus-base difference in metrics.json's "differences".
@@ -197,28 +206,98 @@ def format_table(rows: Sequence[ModelFigures]) -> str:
 @dataclass(frozen=True)
 class StepUsage:
     step: str
-    seconds: float
-    peak_rss_mib: float | None  # None: no sample fell inside the step
+    seconds: float  # the attempt that finished it (or the last one, when none did)
+    peak_rss_mib: float | None  # None: no sample fell inside any of its attempts
+    earlier_seconds: float = 0.0  # the attempts before that one (interrupted or repeated)
+    earlier_attempts: int = 0
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One run's execution of a step: from its start to its end, or, when its process died,
+    to the last event it wrote."""
+
+    start: float
+    end: float
+    finished: bool
 
 
 def step_usage(
-    intervals: Mapping[str, tuple[float, float]], samples: Sequence[tuple[float, float]]
+    attempts: Mapping[str, Sequence[Attempt]], samples: Sequence[tuple[float, float]]
 ) -> list[StepUsage]:
-    """Each step's wall time and the largest sampled RSS (MiB) while it ran, in start order.
-    `samples` are (time, MiB) pairs; `intervals` (start, end) in the same clock."""
+    """Each step's wall time and the largest sampled RSS (MiB) while any of its attempts ran,
+    in start order. The time is the attempt that finished the step (the last attempt when
+    none did); earlier attempts are counted beside it. `samples` are (time, MiB) pairs,
+    `attempts` in the same clock, oldest first."""
     usages = []
-    for step, (start, end) in sorted(intervals.items(), key=lambda item: item[1][0]):
-        inside = [mib for at, mib in samples if start <= at <= end]
-        usages.append(StepUsage(step, end - start, max(inside) if inside else None))
+    for step, tries in sorted(attempts.items(), key=lambda item: item[1][0].start):
+        last = max((i for i, a in enumerate(tries) if a.finished), default=len(tries) - 1)
+        earlier = [a for i, a in enumerate(tries) if i != last]
+        inside = [mib for at, mib in samples if any(a.start <= at <= a.end for a in tries)]
+        usages.append(
+            StepUsage(
+                step,
+                tries[last].end - tries[last].start,
+                max(inside) if inside else None,
+                sum(a.end - a.start for a in earlier),
+                len(earlier),
+            )
+        )
     return usages
 
 
 def format_usage(usages: Sequence[StepUsage]) -> str:
-    return "\n".join(
-        f"  {u.step:<28} {u.seconds:8.1f} s   peak RSS "
-        + (f"{u.peak_rss_mib:6.0f} MiB" if u.peak_rss_mib is not None else "   n/a")
-        for u in usages
-    )
+    lines = []
+    for u in usages:
+        line = f"  {u.step:<28} {u.seconds:8.1f} s   peak RSS " + (
+            f"{u.peak_rss_mib:6.0f} MiB" if u.peak_rss_mib is not None else "   n/a"
+        )
+        if u.earlier_attempts:
+            plural = "s" if u.earlier_attempts > 1 else ""
+            line += (
+                f"   (+{u.earlier_seconds:.0f} s in {u.earlier_attempts} earlier attempt{plural})"
+            )
+        lines.append(line)
+    return "\n".join(lines)
+
+
+def read_samples(path: Path) -> list[tuple[float, float]]:
+    """The (time, MiB) samples of a run's rss.tsv; a line cut short by a kill is skipped."""
+    if not path.is_file():
+        return []
+    samples = []
+    for line in path.read_text().splitlines():
+        fields = line.split("\t")
+        try:
+            samples.append((float(fields[0]), float(fields[1])))
+        except (IndexError, ValueError):
+            continue
+    return samples
+
+
+def check_settings(work: Path, settings: Mapping[str, Any]) -> bool:
+    """Record the options in a new work folder; in one used before, refuse other options
+    (its history and runs were made with those). True when the folder was used before."""
+    record = work / SETTINGS_FILE
+    if not record.is_file():
+        if any(work.iterdir()):
+            raise VoiceBenchError(
+                f"{work} is not empty and holds no {SETTINGS_FILE}: not a voice benchmark's "
+                "work folder; give --work a new or empty folder"
+            )
+        write_json(record, dict(settings))
+        return False
+    recorded = json.loads(record.read_text())
+    if recorded != dict(settings):
+        differ = sorted(
+            k for k in set(recorded) | set(settings) if recorded.get(k) != settings.get(k)
+        )
+        raise VoiceBenchError(
+            f"{work} was started with other options ({', '.join(differ)}: "
+            f"{ {k: recorded.get(k) for k in differ} }); repeat them to resume, or give "
+            "--work a new folder"
+        )
+    return True
 
 
 # --------------------------------------------------------------------------- running
@@ -227,9 +306,10 @@ def format_usage(usages: Sequence[StepUsage]) -> str:
 class RssSampler:
     """Samples the resident memory of a process and its children (summed) in a thread."""
 
-    def __init__(self, pid: int, every: float = RSS_SAMPLE_SECONDS) -> None:
-        self.samples: list[tuple[float, float]] = []
-        self._pid, self._every = pid, every
+    def __init__(self, pid: int, sink: Path, every: float = RSS_SAMPLE_SECONDS) -> None:
+        """Samples are appended to `sink` ("time<TAB>MiB" lines, flushed every
+        RSS_FLUSH_SECONDS), so they outlive a killed benchmark."""
+        self._pid, self._sink, self._every = pid, sink, every
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -246,14 +326,19 @@ class RssSampler:
             root = psutil.Process(self._pid)
         except psutil.NoSuchProcess:
             return
-        while not self._stop.wait(self._every):
-            total = 0
-            try:
-                for process in (root, *root.children(recursive=True)):
-                    total += process.memory_info().rss
-            except psutil.Error:
-                continue  # a child ended between listing and reading: next sample
-            self.samples.append((time.time(), total / 2**20))
+        with open(self._sink, "a") as sink:
+            flushed = time.monotonic()
+            while not self._stop.wait(self._every):
+                total = 0
+                try:
+                    for process in (root, *root.children(recursive=True)):
+                        total += process.memory_info().rss
+                except psutil.Error:
+                    continue  # a child ended between listing and reading: next sample
+                sink.write(f"{time.time():.3f}\t{total / 2**20:.1f}\n")
+                if time.monotonic() - flushed >= RSS_FLUSH_SECONDS:
+                    sink.flush()
+                    flushed = time.monotonic()
 
 
 @dataclass(frozen=True)
@@ -266,31 +351,59 @@ class RunResult:
     figures: list[ModelFigures]
 
 
-def _step_intervals(dagster_home: Path) -> dict[str, tuple[float, float]]:
-    """(start, end) wall-clock times of every step of the newest run in `dagster_home`."""
+@dataclass(frozen=True)
+class History:
+    """What a run's Dagster home recorded over all its attempts (oldest first)."""
+
+    attempts: dict[str, list[Attempt]]  # by step
+    seconds: float  # wall time of all attempts, first event to last step event of each
+    succeeded: bool  # the newest attempt succeeded
+
+
+def read_history(dagster_home: Path) -> History:
+    """Every attempt's steps from the event log in `dagster_home`."""
+    import dagster as dg
+    from dagster._core.instance.ref import InstanceRef
+
+    ends = {dg.DagsterEventType.STEP_SUCCESS, dg.DagsterEventType.STEP_FAILURE}
+    attempts: dict[str, list[Attempt]] = {}
+    seconds = 0.0
+    with dg.DagsterInstance.from_ref(InstanceRef.from_dir(str(dagster_home))) as instance:
+        runs = list(reversed(instance.get_runs()))  # oldest first
+        if not runs:
+            raise VoiceBenchError(f"no run recorded in {dagster_home}")
+        for run in runs:
+            opened: dict[str, float] = {}
+            last: dict[str, float] = {}
+            closed: dict[str, Attempt] = {}
+            first_event: float | None = None
+            for entry in instance.all_logs(run.run_id):
+                first_event = entry.timestamp if first_event is None else first_event
+                event, step = entry.dagster_event, entry.step_key
+                if step is None or event is None:
+                    continue
+                last[step] = entry.timestamp
+                if event.event_type == dg.DagsterEventType.STEP_START:
+                    opened[step] = entry.timestamp
+                elif event.event_type in ends and step in opened:
+                    success = event.event_type == dg.DagsterEventType.STEP_SUCCESS
+                    closed[step] = Attempt(opened[step], entry.timestamp, success)
+            for step, began in opened.items():  # a step its killed process left open
+                attempt = closed.get(step, Attempt(began, last[step], False))
+                attempts.setdefault(step, []).append(attempt)
+            if first_event is not None and last:
+                seconds += max(last.values()) - first_event
+        succeeded = runs[-1].status == dg.DagsterRunStatus.SUCCESS
+    return History(attempts, seconds, succeeded)
+
+
+def fail_interrupted_runs(dagster_home: Path) -> list[str]:
+    """Fail the attempts whose process died (they would hold the model pool's slot)."""
     import dagster as dg
     from dagster._core.instance.ref import InstanceRef
 
     with dg.DagsterInstance.from_ref(InstanceRef.from_dir(str(dagster_home))) as instance:
-        runs = instance.get_runs(limit=1)
-        if not runs:
-            raise VoiceBenchError(f"no run recorded in {dagster_home}")
-        kinds = {
-            dg.DagsterEventType.STEP_START,
-            dg.DagsterEventType.STEP_SUCCESS,
-            dg.DagsterEventType.STEP_FAILURE,
-        }
-        starts: dict[str, float] = {}
-        intervals: dict[str, tuple[float, float]] = {}
-        for entry in instance.all_logs(runs[0].run_id, of_type=kinds):
-            step = entry.step_key
-            if step is None or entry.dagster_event is None:
-                continue
-            if entry.dagster_event.event_type == dg.DagsterEventType.STEP_START:
-                starts[step] = entry.timestamp
-            elif step in starts:
-                intervals[step] = (starts[step], entry.timestamp)
-        return intervals
+        return fail_dead_runs(instance)
 
 
 def share_keys(source_data: Path, target_data: Path) -> None:
@@ -312,10 +425,19 @@ def run_pipeline(
     budget: str | None,
     config: Mapping[str, Any] | None,
 ) -> RunResult:
-    """One `dagster asset materialize` of SELECTION in its own data folder and Dagster home."""
+    """One `dagster asset materialize` of SELECTION in its own data folder and Dagster home;
+    a run whose newest attempt succeeded is read, not repeated, and one that was
+    interrupted is resumed (its dead attempt failed first, so it frees the pool slot)."""
     data_dir, dagster_home = work / run / "data", work / run / "dagster_home"
-    dagster_home.mkdir(parents=True, mode=0o700)
+    metrics = data_dir / "reports" / "metrics.json"
+    log, samples = work / run / "dagster.log", work / run / RSS_FILE
+    if dagster_home.is_dir() and metrics.is_file() and read_history(dagster_home).succeeded:
+        print(f"== {run}: finished before, its figures are read (log: {log})", flush=True)
+        return _result(run, data_dir, log, dagster_home, metrics, samples)
+    dagster_home.mkdir(parents=True, mode=0o700, exist_ok=True)
     shutil.copy(ROOT / "dagster.yaml", dagster_home / "dagster.yaml")
+    for run_id in fail_interrupted_runs(dagster_home):
+        print(f"== {run}: attempt {run_id} was interrupted; resuming", flush=True)
     env = os.environ | {
         "ASTRABOT_DATA_DIR": str(data_dir),
         "ASTRABOT_BACKUP_DIR": str(backup_dir),
@@ -332,35 +454,41 @@ def run_pipeline(
     command += ["-m", "astrabot_pipeline.definitions", "--select", SELECTION]
     if config:
         command += ["--config-json", json.dumps(config)]
-    log = work / run / "dagster.log"
     print(f"== {run}: running the pipeline (log: {log})", flush=True)
     started = time.time()
-    with open(log, "wb") as out:
+    with open(log, "ab") as out:
         process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=out)
         try:
-            with RssSampler(process.pid) as sampler:
+            with RssSampler(process.pid, samples):
                 code = process.wait()
         finally:  # interrupted (Ctrl-C, SIGTERM): the run does not go on without us
             if process.poll() is None:
                 process.terminate()
                 process.wait()
-    seconds = time.time() - started
     if code != 0:
         tail = log.read_text(errors="replace").splitlines()[-25:]
         try:
-            steps = format_usage(step_usage(_step_intervals(dagster_home), sampler.samples))
+            steps = format_usage(
+                step_usage(read_history(dagster_home).attempts, read_samples(samples))
+            )
         except VoiceBenchError as error:  # refused before it started (e.g. its config)
             steps = f"  {error}"
         raise VoiceBenchError(
-            f"the {run} run failed (exit {code}) after {seconds:.0f} s; its steps:\n{steps}\n"
-            f"the end of its log {log}:\n  " + "\n  ".join(tail)
+            f"the {run} run failed (exit {code}) after {time.time() - started:.0f} s; its "
+            f"steps:\n{steps}\nthe end of its log {log}:\n  " + "\n  ".join(tail)
         )
-    metrics = data_dir / "reports" / "metrics.json"
     if not metrics.is_file():
         raise VoiceBenchError(f"the {run} run wrote no {metrics}")
+    return _result(run, data_dir, log, dagster_home, metrics, samples)
+
+
+def _result(
+    run: str, data_dir: Path, log: Path, dagster_home: Path, metrics: Path, samples: Path
+) -> RunResult:
+    history = read_history(dagster_home)
     figures = read_figures(json.loads(metrics.read_text()), run)
-    usages = step_usage(_step_intervals(dagster_home), sampler.samples)
-    return RunResult(run, data_dir, log, seconds, usages, figures)
+    usages = step_usage(history.attempts, read_samples(samples))
+    return RunResult(run, data_dir, log, history.seconds, usages, figures)
 
 
 def check_single_supported() -> None:
@@ -377,12 +505,19 @@ def check_single_supported() -> None:
         )
 
 
+def _history(
+    messages: Sequence[real_chat.ChatMessage], start: date, owner: str
+) -> tuple[list[real_chat.ChatMessage], str]:
+    """`owner`'s history from `start` to the corpus's end, and the owner chosen in it."""
+    chosen = real_chat.between(messages, start, None)
+    return chosen, real_chat.choose_owner(chosen, owner, 1)
+
+
 def build_history(
     messages: Sequence[real_chat.ChatMessage], backup_dir: Path, start: date, owner: str
 ) -> dict[str, int]:
     """The encrypted backup of `owner`'s history from `start` to the corpus's end."""
-    chosen = real_chat.between(messages, start, None)
-    corpus = real_chat.signal_corpus(chosen, real_chat.choose_owner(chosen, owner, 1))
+    corpus = real_chat.signal_corpus(*_history(messages, start, owner))
     real_chat.write_history(corpus, backup_dir, "backup")
     return dict(corpus.counts)
 
@@ -412,10 +547,20 @@ def main(argv: Sequence[str] | None = None, out: Callable[[str], None] = print) 
     if start is None:
         start = quick_start(messages, args.owner) if args.quick else FULL_START
     budget = args.budget or (QUICK_BUDGET if args.quick else None)
-    built = time.perf_counter()
-    counts = build_history(messages, backup_dir, start, args.owner)
+    settings = {"start": start.isoformat(), "owner": args.owner, "profile": args.profile,
+                "budget": budget, "single": not args.no_single}  # fmt: skip
+    resumed = check_settings(work, settings)
     out(f"work folder (not in the repository): {work}")
-    out(f"built {backup_dir / real_chat.BACKUP_NAME} in {time.perf_counter() - built:.0f} s")
+    built = time.perf_counter()
+    backup = backup_dir / real_chat.BACKUP_NAME
+    if resumed and backup.is_file():
+        # The same history, kept: a backup built again would be other bytes (fresh
+        # encryption), so every step would see a new backup.
+        counts = dict(real_chat.signal_corpus(*_history(messages, start, args.owner)).counts)
+        out(f"resuming: the backup {backup} is the one built before")
+    else:
+        counts = build_history(messages, backup_dir, start, args.owner)
+        out(f"built {backup} in {time.perf_counter() - built:.0f} s")
     out(
         f"history from {start}: {counts['chat_messages']:,} messages, owner "
         f"{counts['outgoing']:,}, {counts['contacts'] + 1} speakers; profile {args.profile}, "
@@ -424,7 +569,7 @@ def main(argv: Sequence[str] | None = None, out: Callable[[str], None] = print) 
     runs = [("chain", None)] + ([] if args.no_single else [("single", SINGLE_RUN_CONFIG)])
     results: list[RunResult] = []
     for name, config in runs:
-        if results:
+        if results and not (work / name / "data").is_dir():
             share_keys(results[0].data_dir, work / name / "data")
         results.append(run_pipeline(name, work, backup_dir, args.profile, budget, config))
     for result in results:

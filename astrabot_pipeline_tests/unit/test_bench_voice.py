@@ -122,11 +122,16 @@ def test_a_missing_metrics_key_is_named(remove: tuple[str, ...], named: str) -> 
         bench_voice.read_figures(payload, "chain")
 
 
+def _once(start: float, end: float) -> list[bench_voice.Attempt]:
+    return [bench_voice.Attempt(start, end, True)]
+
+
 def test_each_step_gets_its_time_and_the_peak_of_the_samples_inside_it() -> None:
-    intervals = {"eval_report": (20.0, 30.0), "decoded_backup": (0.0, 5.0), "quiet": (6.0, 6.1)}
+    attempts = {"eval_report": _once(20.0, 30.0), "decoded_backup": _once(0.0, 5.0),
+                "quiet": _once(6.0, 6.1)}  # fmt: skip
     samples = [(1.0, 300.0), (4.0, 350.0), (10.0, 900.0), (21.0, 1200.0), (29.0, 1100.0)]
 
-    usages = bench_voice.step_usage(intervals, samples)
+    usages = bench_voice.step_usage(attempts, samples)
 
     assert usages == [
         bench_voice.StepUsage("decoded_backup", 5.0, 350.0),
@@ -134,6 +139,56 @@ def test_each_step_gets_its_time_and_the_peak_of_the_samples_inside_it() -> None
         bench_voice.StepUsage("eval_report", 10.0, 1200.0),
     ]
     assert "n/a" in bench_voice.format_usage(usages).splitlines()[1]
+
+
+def test_a_resumed_step_counts_its_interrupted_attempts_beside_the_one_that_finished() -> None:
+    Attempt = bench_voice.Attempt
+    attempts = {
+        # killed mid-training, then resumed and finished
+        "lora_stage_1": [Attempt(10.0, 100.0, False), Attempt(200.0, 260.0, True)],
+        # finished in the first attempt, run again (quickly) by the resume
+        "decoded_backup": [Attempt(0.0, 5.0, True), Attempt(190.0, 194.0, True)],
+        # killed twice, never finished
+        "eval_report": [Attempt(300.0, 310.0, False), Attempt(400.0, 430.0, False)],
+    }
+    samples = [(50.0, 2000.0), (250.0, 1500.0), (192.0, 400.0), (305.0, 900.0)]
+
+    usages = {u.step: u for u in bench_voice.step_usage(attempts, samples)}
+
+    assert usages["lora_stage_1"] == bench_voice.StepUsage("lora_stage_1", 60.0, 2000.0, 90.0, 1)
+    assert usages["decoded_backup"] == bench_voice.StepUsage("decoded_backup", 4.0, 400.0, 5.0, 1)
+    assert usages["eval_report"] == bench_voice.StepUsage("eval_report", 30.0, 900.0, 10.0, 1)
+    line = bench_voice.format_usage([usages["lora_stage_1"]])
+    assert line.endswith("(+90 s in 1 earlier attempt)")
+
+
+def test_rss_samples_survive_in_their_file_and_a_line_cut_by_a_kill_is_skipped(
+    tmp_path: Path,
+) -> None:
+    samples = tmp_path / "rss.tsv"
+    samples.write_text("100.000\t512.5\n101.000\t600.0\n102.0")
+
+    assert bench_voice.read_samples(samples) == [(100.0, 512.5), (101.0, 600.0)]
+    assert bench_voice.read_samples(tmp_path / "absent.tsv") == []
+
+
+def test_a_work_folder_resumes_only_with_the_options_it_was_started_with(
+    tmp_path: Path,
+) -> None:
+    settings = {"start": "2016-01-01", "owner": "o", "profile": "small", "budget": None,
+                "single": True}  # fmt: skip
+    work = tmp_path / "work"
+    work.mkdir()
+
+    assert bench_voice.check_settings(work, settings) is False  # new: recorded
+    assert bench_voice.check_settings(work, settings) is True  # the same options: resume
+    with pytest.raises(bench_voice.VoiceBenchError, match=r"other options \(budget, profile"):
+        bench_voice.check_settings(work, settings | {"profile": "tiny", "budget": "minutes:3"})
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "notes.txt").write_text("mine")
+    with pytest.raises(bench_voice.VoiceBenchError, match="not a voice benchmark's work folder"):
+        bench_voice.check_settings(other, settings)
 
 
 def test_the_second_run_gets_the_first_runs_anonymization_keys_privately(tmp_path: Path) -> None:
