@@ -12,14 +12,20 @@ from pathlib import Path
 
 import pytest
 
-# A run with one step in the `gpu` pool that says it holds the slot and then waits.
+# A run with one step in the `gpu` pool that logs its progress a while after it started,
+# says it holds the slot and then waits.
+PROGRESS_AFTER = 0.5
 HOLDING_RUN = textwrap.dedent(
-    """
+    f"""
     import pathlib, sys, time
     import dagster as dg
 
+    PROGRESS_AFTER = {PROGRESS_AFTER}
+
     @dg.asset(pool="gpu")
-    def holds_the_slot() -> None:
+    def holds_the_slot(context: dg.AssetExecutionContext) -> None:
+        time.sleep(PROGRESS_AFTER)
+        context.log.info("a while later: its progress")
         pathlib.Path(sys.argv[1]).write_text("holding")
         time.sleep(120)
 

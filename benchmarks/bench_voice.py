@@ -380,9 +380,11 @@ def read_history(dagster_home: Path) -> History:
             for entry in instance.all_logs(run.run_id):
                 first_event = entry.timestamp if first_event is None else first_event
                 event, step = entry.dagster_event, entry.step_key
-                if step is None or event is None:
+                if step is None:
                     continue
-                last[step] = entry.timestamp
+                last[step] = entry.timestamp  # a step's log lines (its progress) count too
+                if event is None:
+                    continue
                 if event.event_type == dg.DagsterEventType.STEP_START:
                     opened[step] = entry.timestamp
                 elif event.event_type in ends and step in opened:

@@ -10,7 +10,7 @@ import sys
 import dagster as dg
 
 from astrabot_pipeline_tests.conftest import PROJECT_ROOT
-from astrabot_pipeline_tests.dagster_runs import STEP, kill, start_holding_run
+from astrabot_pipeline_tests.dagster_runs import PROGRESS_AFTER, STEP, kill, start_holding_run
 
 sys.path.insert(0, str(PROJECT_ROOT / "benchmarks"))
 
@@ -38,6 +38,7 @@ def test_a_killed_attempt_and_its_resume_are_both_in_the_steps_history(tmp_path,
     first, second = history.attempts[STEP]
     assert (first.finished, second.finished) == (False, True)
     assert first.start <= first.end < second.start <= second.end
+    assert first.end - first.start >= PROGRESS_AFTER  # to its last log line, not its start
     assert history.seconds >= (first.end - first.start) + (second.end - second.start)
     (usage,) = bench_voice.step_usage(history.attempts, [])
     assert (usage.earlier_attempts, usage.seconds) == (1, second.end - second.start)
