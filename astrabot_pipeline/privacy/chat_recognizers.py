@@ -20,9 +20,10 @@ from presidio_analyzer.predefined_recognizers import SpacyRecognizer, UrlRecogni
 from astrabot_pipeline.privacy.chat_words import OrdinaryWords
 from astrabot_pipeline.privacy.name_context import (
     ADDRESS_TERMS,
+    follows_article,
     follows_name_label,
-    follows_possessive,
     has_name_cue,
+    is_determined_word,
     is_field_label,
     is_mostly_lower_case,
     is_mostly_upper_case,
@@ -278,10 +279,14 @@ class ChatNerRecognizer(SpacyRecognizer):
         end = start + len(word)
         if word.lower() in ADDRESS_TERMS:  # "Dad says hi", "love you Babe"
             return True
-        if follows_possessive(text, start) and self.ordinary_words.in_dictionary(word.lower()):
-            return True  # "my Lion", "your Valentine"
+        if is_determined_word(
+            text, start, word, self.ordinary_words.in_dictionary, self.family_names
+        ):
+            return True  # "my Lion", "your Valentine", "a Man was found"
         if has_name_cue(text, start, end) or follows_name_label(text, start):
             return False
+        if entity_type == "PERSON" and follows_article(text, start) and not self._is_a_name(word):
+            return True  # "the Wiki", "a Jira ticket"; not "the Jensen novel" or "the Hague"
         shouted = word.isupper() and len(word) > 1
         if shouted and self._is_acronym(text, start, word, entity_type):
             return True  # "JIRA", "XMLUI", "in SVN"; not "tell JOHN" or "ask SMITH"

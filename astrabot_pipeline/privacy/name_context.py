@@ -12,17 +12,27 @@ a word:
 
 from __future__ import annotations
 
+from collections.abc import Callable, Container
+
 import regex
 
 # Words said to a person or about one, right before the name: "hey peter!!", "tell joseph".
 # "with X" is not among them: "with love", "with joy", "with grace" are more common.
+_GREETINGS = "hey+|hi+|hello|hiya|heya|yo|dear"
 _CUE_WORDS_BEFORE = (
-    "hey+|hi+|hello|hiya|heya|yo|dear|tell|told|ask|asked|text|texted|call|called|ping|"
-    "pinged|thanks|thx|ty|invite|invited|dm|dmed|message|messaged|congrats|congratulations"
+    f"{_GREETINGS}|tell|told|ask|asked|text|texted|call|called|ping|pinged|thanks|thx|ty|"
+    "invite|invited|dm|dmed|message|messaged|congrats|congratulations"
 )
 _CUE_BEFORE = regex.compile(
     rf"(?<![\p{{L}}\p{{N}}])(?:{_CUE_WORDS_BEFORE})[ \t]*,?[ \t]+\Z", regex.IGNORECASE
 )
+_GREETING_BEFORE = regex.compile(
+    rf"(?<![\p{{L}}\p{{N}}])(?:{_GREETINGS})[ \t]*,?[ \t]+\Z", regex.IGNORECASE
+)
+# Where a word greeted is the one greeted, not the start of a sentence: punctuation, a
+# line's end or the text's end right after it ("hey noe!!", "hi kate, ..."), where "hi
+# hope u get this" goes on.
+_VOCATIVE_END = regex.compile(r"[ \t]*(?:[,.!?;:)~\n\r]|\Z)")
 # What follows a name: a possessive with a place or a relation ("thomas's place"), or a
 # verb of saying ("X said").
 _PLACES_AND_RELATIONS = (
@@ -39,7 +49,9 @@ _ADDRESS_TERMS = (
     "love luv honey hun babe baby darling dear sweetie sweetheart sugar angel buddy bud mate "
     "man dude bro sis girl girls boy boys guys fam bestie boss chief king queen sunshine "
     "mum mom mama mommy papa daddy dad grandma grandpa granny gran nana nan auntie aunt "
-    "uncle cuz cousin wife husband hubby bf gf everyone everybody all princess cutie"
+    "uncle cuz cousin wife husband hubby bf gf everyone everybody all princess cutie "
+    # and the names of God, called on in chat ("GOD said", "oh Lord"): no person's data
+    "god lord allah"
 )
 ADDRESS_TERMS = frozenset(_ADDRESS_TERMS.split())
 # Labels of a form or signature line, directly before a colon: context, not identifiers.
@@ -58,11 +70,22 @@ _NAME_LABEL = regex.compile(
     regex.IGNORECASE,
 )
 _LOOK_BACK = 24  # characters before a word that the cues above can span
-# A possessive determiner right before a word: "my Love", "your Valentine", "ur Lion"
-# ("my sister Rose" is not: a relation word may stand before a name).
-_POSSESSIVE_BEFORE = regex.compile(
-    r"(?<![\p{L}\p{N}])(?:my|your|ur|his|her|our|their)[ \t]+\Z", regex.IGNORECASE
+# A determiner right before a word: "my Love", "your Valentine", "ur Lion", "the guy
+# wants", "a Man was found": a word there is a thing or someone's role, not a name ("my
+# sister Rose" is still one: a relation word may stand before a name). Not "that" ("he
+# said that Will is right") nor "no" ("no Jack, I didn't"), which also stand before names.
+_DETERMINER_BEFORE = regex.compile(
+    r"(?<![\p{L}\p{N}])(?:my|your|ur|his|her|our|their|the|a|an|this|these|those|some|any|"
+    r"every|each|another)[ \t]+\Z",
+    regex.IGNORECASE,
 )
+
+# An article right before a word: no one is "the X" or "a X" in chat, whatever the word
+# ("the Wiki", "a Jira ticket"); places are ("the Hague").
+_ARTICLE_BEFORE = regex.compile(r"(?<![\p{L}\p{N}])(?:the|a|an)[ \t]+\Z", regex.IGNORECASE)
+# "the" right before a word: a family name there names someone's work or group ("the
+# Jensen novel", "the Davis Orchestra"), where "a Man" is a man.
+_THE_BEFORE = regex.compile(r"(?<![\p{L}\p{N}])the[ \t]+\Z", regex.IGNORECASE)
 
 _SENTENCE_END = frozenset('.!?\n\r"“”:>')
 # What may stand between a sentence's end and its first word: "…ok. (Sam", '…\n"Sam'.
@@ -83,10 +106,46 @@ def has_name_cue(text: str, start: int, end: int) -> bool:
     return bool(_CUE_BEFORE.search(before)) or bool(_CUE_AFTER.match(text, end))
 
 
-def follows_possessive(text: str, start: int) -> bool:
-    """Whether "my", "your", "his"… stands right before `start`: a word there is something
-    someone has ("my Love", "your Valentine")."""
-    return bool(_POSSESSIVE_BEFORE.search(text[max(0, start - _LOOK_BACK) : start]))
+def greets(text: str, start: int) -> bool:
+    """Whether a greeting stands right before `start` ("hey ", "hi, ", "yo ", "dear ")."""
+    return bool(_GREETING_BEFORE.search(text[max(0, start - _LOOK_BACK) : start]))
+
+
+def is_vocative(text: str, end: int) -> bool:
+    """Whether the word ending at `end` ends its phrase: punctuation or the end follows."""
+    return bool(_VOCATIVE_END.match(text, end))
+
+
+def follows_determiner(text: str, start: int) -> bool:
+    """Whether "my", "your", "the", "a"… stands right before `start`: a word there is
+    something someone has or a role ("my Love", "your Valentine", "the guy")."""
+    return bool(_DETERMINER_BEFORE.search(text[max(0, start - _LOOK_BACK) : start]))
+
+
+def is_determined_word(
+    text: str,
+    start: int,
+    word: str,
+    in_dictionary: Callable[[str], bool],
+    family_names: Container[str],
+) -> bool:
+    """Whether `word` at `start` is a dictionary word after a determiner, so a thing or a
+    role rather than a name ("my Love", "your Valentine", "the guy wants"). A Capitalized
+    family name after "the" is still a name ("the Jensen novel", "the Davis Orchestra":
+    the dictionary lists famous surnames)."""
+    lower = word.lower()
+    if not (follows_determiner(text, start) and in_dictionary(lower)):
+        return False
+    return not (
+        word[0].isupper()
+        and lower in family_names
+        and _THE_BEFORE.search(text[max(0, start - _LOOK_BACK) : start])
+    )
+
+
+def follows_article(text: str, start: int) -> bool:
+    """Whether "the", "a" or "an" stands right before `start` ("the Wiki", "a Jira ticket")."""
+    return bool(_ARTICLE_BEFORE.search(text[max(0, start - _LOOK_BACK) : start]))
 
 
 def follows_name_label(text: str, start: int) -> bool:

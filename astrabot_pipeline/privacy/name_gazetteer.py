@@ -37,14 +37,17 @@ from dataclasses import dataclass
 import regex
 from spacy.lang.en.stop_words import STOP_WORDS
 
+from astrabot_pipeline.privacy.chat_words import is_chat_vocabulary
 from astrabot_pipeline.privacy.name_context import (
     ADDRESS_TERMS,
     FIELD_LABELS,
     follows_name_label,
-    follows_possessive,
+    greets,
     has_name_cue,
+    is_determined_word,
     is_field_label,
     is_mostly_lower_case,
+    is_vocative,
     starts_sentence,
 )
 
@@ -53,7 +56,8 @@ MAX_FAMILY_WORDS = 2
 _WORD = regex.compile(r"[\p{L}][\p{L}'’\-]+")  # single letters are initials
 _POSSESSIVE = regex.compile(r"['’]s?$")
 _INITIAL = regex.compile(r"[ \t]+(?:\p{Lu}\.?[ \t]+)?")  # "Faina D. Yefremova", "Szabina J G"
-# Days and months, with chat's other abbreviations of them.
+# Days, months and times of day, with chat's other abbreviations of them ("Good Night",
+# "Peaceful Morning": the world list holds Night).
 CALENDAR_WORDS = frozenset(
     word.lower()
     for word in (
@@ -62,8 +66,13 @@ CALENDAR_WORDS = frozenset(
         *calendar.day_name,
         *calendar.day_abbr,
         *("Tues", "Thur", "Thurs", "Sept"),
+        *("Morning", "Afternoon", "Evening", "Night", "Nite", "Tonight", "Midnight", "Noon"),
     )
 )
+
+# Texting's spellings of function words that the world name list also holds: "they wer
+# told dat the plane", "ask cos u know", "i dun mind". As stop words, never names.
+TEXTING_FUNCTION_WORDS = frozenset({"dat", "cos", "dun"})
 
 
 @dataclass(frozen=True)
@@ -131,10 +140,12 @@ class NameGazetteer:
             return True
         if lower in FIELD_LABELS:  # "send me the iban", "IBAN and BIC"; not "hey iban"
             return has_name_cue(text, start, end)
-        if follows_possessive(text, start) and self.in_dictionary(lower):
-            return False  # "my Love", "your Valentine"
+        if is_determined_word(text, start, word, self.in_dictionary, self.family_names):
+            return False  # "my Love", "your Valentine", "the guy wants"
         if word[0].isupper() and not word.isupper() and not starts_sentence(text, start):
             return not _is_function_word(lower)
+        if is_chat_vocabulary(lower) and greets(text, start) and not is_vocative(text, end):
+            return False  # "hi hope u get this", "yo theres no class"; "hey noe!!" is a name
         if not self._is_word(lower):
             return self._non_word_reads_as_name(text, start, word)
         if _is_function_word(lower) or lower in ADDRESS_TERMS:
@@ -217,8 +228,9 @@ def _bare(word: str) -> str:
 
 
 def _is_function_word(lower: str) -> bool:
-    """A stop word or a month or weekday: a word wherever it stands, even Capitalized."""
-    return lower in STOP_WORDS or lower in CALENDAR_WORDS
+    """A stop word, texting's spelling of one, or a month or weekday: a word wherever it
+    stands, even Capitalized."""
+    return lower in STOP_WORDS or lower in TEXTING_FUNCTION_WORDS or lower in CALENDAR_WORDS
 
 
 class EnglishLexicon:

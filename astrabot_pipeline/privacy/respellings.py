@@ -11,7 +11,8 @@ only in these forms, each of which keeps the word's consonants in order:
   "becaus" -> because, "thts" -> thats;
 - one vowel changed, in a word of `MIN_SWAP_LETTERS` letters or more: "tomarrow" ->
   tomorrow;
-- a letter doubled or stretched: "wherre" -> where, "sooooo" -> so.
+- a letter doubled or stretched: "wherre" -> where, "sooooo" -> so;
+- a doubled letter written once: "realy" -> really, "wana" -> wanna.
 
 Names keep their vowels, so a rare name is seldom one of these ("Tessy", "Yunny", "Raji"
 are not), and a word of the world name lists is never read as a respelling
@@ -52,9 +53,11 @@ class Respellings:
             word for word in frequent if word.isascii() and word.isalpha() and len(word) >= 2
         )
         self.by_skeleton: dict[str, list[str]] = defaultdict(list)
-        for word in self.frequent:
+        self.by_single_letters: dict[str, str] = {}  # "realy" -> really
+        for word in sorted(self.frequent):
             if len(word) >= MIN_TARGET_LETTERS:
                 self.by_skeleton[_skeleton(word)].append(word)
+                self.by_single_letters.setdefault(_RUN.sub(r"\1", word), word)
 
     def original(self, word: str) -> str | None:
         """The frequent word `word` respells, or None (also for a frequent word itself)."""
@@ -66,6 +69,8 @@ class Respellings:
         for collapsed in (_RUN.sub(r"\1\1", word), _RUN.sub(r"\1", word)):
             if collapsed != word and collapsed in self.frequent:
                 return collapsed
+        if word in self.by_single_letters:
+            return self.by_single_letters[word]
         if word.endswith("in") and word + "g" in self.frequent:
             return word + "g"
         for target in self.by_skeleton.get(_skeleton(word), ()):

@@ -306,3 +306,38 @@ def test_the_name_a_text_is_signed_with_is_replaced(anonymizer, text, name, kept
 )
 def test_a_last_word_that_signs_nothing_stays(anonymizer, text):
     assert anonymizer.anonymize_texts([text]).texts == [text]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Yo theres no class tmrw right?",  # a chat word greeted, and the sentence goes on
+        "Hi hope u get this txt",
+        "What happen dear tell me",
+        "Aftr they sat they wer told dat the plane ws made by their students",
+        "we jus tot u would ask cos u ba gua",  # texting's "that" and "because"
+        "the guy wants sell wifi only for now",  # a word after a determiner is a role
+        "Sad story of a Man - Last week was my b'day",
+        "I put the latest status into the Jira ticket.",  # no one is "the X"
+        "Are there any usage statistics for the Wiki?",
+        "Realy sorry-i don't recognise this number",  # a doubled letter written once
+        "Same. Wana plan a trip sometme then",
+        "my SMS to give you warm and Peaceful Sleep. Good Night",  # a time of day
+        'When I was born, GOD said, "Oh No! Another IDIOT".',  # no person's data
+    ],
+)
+def test_greeted_chat_words_determined_words_and_texting_spellings_stay(anonymizer, text):
+    assert anonymizer.anonymize_texts([text]).texts == [text]
+
+
+@pytest.mark.parametrize(
+    ("text", "name"),
+    [
+        ("Hi Hope! how was the trip", "Hope"),  # Capitalized after the greeting
+        ("hey hope, u there?", "hope"),  # greeted, and the greeting ends there
+        ("Unlike the Jensen novel, it is short", "Jensen"),  # a family name after "the"
+        ("i met Will at the station", "Will"),
+    ],
+)
+def test_names_beside_the_greeting_and_determiner_rules_are_still_replaced(anonymizer, text, name):
+    assert name not in anonymizer.anonymize_texts([text]).texts[0]

@@ -7,7 +7,7 @@ import pytest
 from astrabot_pipeline.privacy.respellings import Respellings
 
 FREQUENT = ["joking", "guessing", "whenever", "somewhere", "because", "thats", "tomorrow",
-            "where", "so", "daring", "class", "never"]  # fmt: skip
+            "where", "so", "daring", "class", "never", "really", "wanna", "could"]  # fmt: skip
 
 
 @pytest.mark.parametrize(
@@ -22,6 +22,9 @@ FREQUENT = ["joking", "guessing", "whenever", "somewhere", "because", "thats", "
         ("Tomarrow", "tomorrow"),  # one vowel changed, any case
         ("wherre", "where"),  # a letter doubled
         ("sooooo", "so"),  # stretched
+        ("realy", "really"),  # a doubled letter written once
+        ("wana", "wanna"),
+        ("clas", "class"),
     ],
 )
 def test_texting_respellings_name_the_word_they_respell(word, original):
@@ -36,7 +39,7 @@ def test_texting_respellings_name_the_word_they_respell(word, original):
         "raji",
         "smwhr",  # four vowels dropped: more than texting drops
         "tomorrow",  # a frequent word is no respelling
-        "clas",  # a consonant dropped
+        "coud",  # a consonant dropped (not one of a double)
         "so",  # too short to tell
         "tomorrows",  # a letter added
         "nevar",  # a vowel changed in a short word
