@@ -108,6 +108,8 @@ _TECHNICAL_ACRONYMS = (
     "CPU GPU USB DNS SSH VPN"
 )
 TECHNICAL_ACRONYMS = frozenset(_TECHNICAL_ACRONYMS.split())
+# The pronoun "I", alone or with its contraction: a capital that never opens a name.
+_I_PRONOUN = regex.compile(r"I(?:['’](?:m|ll|ve|d))?")
 # Texting's "you" and "your": no part of a name. NER reads a texted sentence around one
 # as a name ("WHERE U AT", "HOWS U").
 TEXTING_PRONOUNS = frozenset({"u", "ur"})
@@ -228,6 +230,11 @@ class ChatNerRecognizer(SpacyRecognizer):
             # Lower-case chat noise ("lol", "omg jk"): the anonymizer's tidying drops it
             # too, but dropped here it never takes part in Presidio's dedupe.
             return True
+        if all(
+            _I_PRONOUN.fullmatch(word) or self.drops_every_span_at(text, start, word)
+            for start, word in capitalized
+        ):
+            return True  # "Ok. I will come", "Yes I can": each capital alone says nothing
         if any(is_field_label(text, start, start + len(word)) for start, word in capitalized):
             return len(capitalized) == 1
         if is_mostly_upper_case(text) and not self._named_in_capitals(text, result, words):
@@ -245,27 +252,33 @@ class ChatNerRecognizer(SpacyRecognizer):
 
     def drops_everything_in(self, text: str, split_words: Container[str]) -> bool:
         """Whether every person or place NER could tag in `text` is dropped, so NER need
-        not read it ("Save me some.", "True.", "I did nothing"; phone keyboards write a
-        capital at the start of a message and nowhere else, so this is much of real chat).
+        not read it ("Save me some.", "Ok. I will come. See u"; phone keyboards write a
+        capital at the start of each sentence and in "I" and nowhere else, so this is
+        much of real chat).
 
-        True when the text's only upper-case letter opens a word of letters only that
-        spaCy's tokenizer keeps whole (none of its special cases, `split_words`: "Cannot",
-        "Dont"), and a span with that word as its one Capitalized word is dropped. Any
-        span NER tags then holds that word whole or no Capitalized word at all (dropped
-        as lower-case noise).
+        True when every word holding an upper-case letter is the pronoun "I" (alone or
+        with its "'m", "'ll", "'ve", "'d") or a word of letters only that spaCy's tokenizer
+        keeps whole (none of its special cases, `split_words`: "Cannot", "Dont") and that
+        is dropped wherever it is a span's one Capitalized word (`drops_every_span_at`).
+        Any span NER tags then holds only such words whole, and `_reads_as_word` drops a
+        span whose every Capitalized word is one, or no Capitalized word at all
+        (lower-case noise).
         """
-        capitals = [i for i, char in enumerate(text) if char.isupper()]
-        if len(capitals) != 1:
-            return False
-        match = _LEADING_WORD.match(text, capitals[0])
-        if match is None:
-            return False
-        word = match.group()
-        return (
-            word.isalpha()
-            and word not in split_words
-            and self.drops_every_span_at(text, match.start(), word)
-        )
+        found = False
+        for match in _LEADING_WORD.finditer(text):
+            word = match.group()
+            if word.islower():
+                continue
+            found = True
+            if _I_PRONOUN.fullmatch(word):
+                continue
+            if not (
+                word.isalpha()
+                and word not in split_words
+                and self.drops_every_span_at(text, match.start(), word)
+            ):
+                return False
+        return found
 
     def drops_every_span_at(self, text: str, start: int, word: str) -> bool:
         """Whether every person or place span whose only Capitalized word is `word` at
