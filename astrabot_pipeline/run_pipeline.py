@@ -110,7 +110,7 @@ def run(selection: str, config_json: str | None, *, verbose: bool, out: TextIO) 
         for run_id in fail_dead_runs(instance):
             print(
                 f"run {run_id} was interrupted (its process is gone): marked failed and its "
-                "pool slot freed; this run resumes its training",
+                "pool slot freed; a training stage it left resumes from its last checkpoint",
                 file=out,
                 flush=True,
             )

@@ -4,6 +4,7 @@ training step is not blocked forever. Runs whose process lives are left alone.""
 
 from __future__ import annotations
 
+import io
 import os
 import shutil
 import time
@@ -12,6 +13,7 @@ import dagster as dg
 import psutil  # type: ignore[import-untyped]  # no stubs installed
 import pytest
 
+from astrabot_pipeline import run_pipeline
 from astrabot_pipeline.dead_runs import fail_dead_runs, process_lives, recorded_pid
 from astrabot_pipeline_tests.conftest import PROJECT_ROOT
 from astrabot_pipeline_tests.dagster_runs import kill, start_holding_run
@@ -66,3 +68,24 @@ def test_a_pid_the_system_gave_to_a_later_process_is_not_the_runs():
     assert process_lives(os.getpid(), since=None)
     assert process_lives(os.getpid(), since=time.time())
     assert not process_lives(os.getpid(), since=this_process_started - 60)
+
+
+def test_make_run_fails_a_dead_run_before_it_starts_its_own(dagster_home, tmp_path, monkeypatch):
+    kill(start_holding_run(tmp_path))
+
+    class EndedAtOnce:  # Dagster itself is not under test here: only what runs before it
+        pid, stdout, returncode = -1, None, 3
+
+        def poll(self) -> int:
+            return self.returncode
+
+    monkeypatch.setattr(run_pipeline.subprocess, "Popen", lambda *args, **kw: EndedAtOnce())
+    out = io.StringIO()
+
+    assert run_pipeline.run("decoded_backup*", None, verbose=True, out=out) == 3
+
+    assert "was interrupted (its process is gone): marked failed" in out.getvalue()
+    with dg.DagsterInstance.get() as instance:
+        (run,) = instance.get_runs()
+        assert run.status == dg.DagsterRunStatus.FAILURE
+        assert instance.event_log_storage.get_concurrency_info("gpu").claimed_slots == []
