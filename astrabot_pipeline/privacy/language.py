@@ -54,7 +54,7 @@ _ENGLISH_WORDS = """
     ya yah yar yea yeh hee heh nvm okie oki juz jus izzit wat wif dis dat den tmr tmrw
     tomo 2moro 2mrw frens fren abt bcoz becoz coz cos wen luv nite tonite wkend thk
     aiyo aiyoh aiyah aiyar alamak lor lar lah leh meh mah hor liao oredi oso noe dun
-    thanx thanq muah mwah sux woohoo
+    thanx thanq muah mwah sux woohoo gud hav mrng evng nyt ni8 frnd frnds msgs
     """
 # The chat vocabulary above (words, abbreviations and forms of address no one is named):
 # NER sometimes tags them as names or places, and nothing may treat them as identifiers.

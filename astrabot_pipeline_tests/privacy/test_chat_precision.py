@@ -224,6 +224,8 @@ def test_names_places_and_hosts_beside_those_rules_are_still_replaced(anonymizer
         "Nvm it's ok, juz go first",
         "Izzit? Aiyah i forgot 2 check my phone",
         "Okie see u den",
+        "But can send my care as msg to U. Gud evng",  # texting's "good evening"
+        "The Xmas miracle is love.. Hav a blessed month ahead",
     ],
 )
 def test_phone_texting_words_stay(anonymizer, text):
