@@ -74,18 +74,24 @@ _LOOK_BACK = 24  # characters before a word that the cues above can span
 # wants", "a Man was found": a word there is a thing or someone's role, not a name ("my
 # sister Rose" is still one: a relation word may stand before a name). Not "that" ("he
 # said that Will is right") nor "no" ("no Jack, I didn't"), which also stand before names.
-_DETERMINER_BEFORE = regex.compile(
-    r"(?<![\p{L}\p{N}])(?:my|your|ur|his|her|our|their|the|a|an|this|these|those|some|any|"
-    r"every|each|another)[ \t]+\Z",
-    regex.IGNORECASE,
+_ARTICLES = "the|a|an"
+_DETERMINERS = (
+    f"my|your|ur|his|her|our|their|{_ARTICLES}|this|these|those|some|any|every|each|another"
 )
 
+
+def _word_right_before(words: str) -> regex.Pattern[str]:
+    """One of `words` (an alternation), then spaces, at the end of what it searches."""
+    return regex.compile(rf"(?<![\p{{L}}\p{{N}}])(?:{words})[ \t]+\Z", regex.IGNORECASE)
+
+
+_DETERMINER_BEFORE = _word_right_before(_DETERMINERS)
 # An article right before a word: no one is "the X" or "a X" in chat, whatever the word
 # ("the Wiki", "a Jira ticket"); places are ("the Hague").
-_ARTICLE_BEFORE = regex.compile(r"(?<![\p{L}\p{N}])(?:the|a|an)[ \t]+\Z", regex.IGNORECASE)
+_ARTICLE_BEFORE = _word_right_before(_ARTICLES)
 # "the" right before a word: a family name there names someone's work or group ("the
 # Jensen novel", "the Davis Orchestra"), where "a Man" is a man.
-_THE_BEFORE = regex.compile(r"(?<![\p{L}\p{N}])the[ \t]+\Z", regex.IGNORECASE)
+_THE_BEFORE = _word_right_before("the")
 
 _SENTENCE_END = frozenset('.!?\n\r"“”:>')
 # What may stand between a sentence's end and its first word: "…ok. (Sam", '…\n"Sam'.
@@ -100,15 +106,19 @@ def starts_sentence(text: str, start: int) -> bool:
     return i == 0 or text[i - 1] in _SENTENCE_END
 
 
+def _stands_before(pattern: regex.Pattern[str], text: str, start: int) -> bool:
+    """Whether `pattern` (anchored at its end) matches what stands right before `start`."""
+    return bool(pattern.search(text[max(0, start - _LOOK_BACK) : start]))
+
+
 def has_name_cue(text: str, start: int, end: int) -> bool:
     """Whether the word at text[start:end] stands where chat puts a person's name."""
-    before = text[max(0, start - _LOOK_BACK) : start]
-    return bool(_CUE_BEFORE.search(before)) or bool(_CUE_AFTER.match(text, end))
+    return _stands_before(_CUE_BEFORE, text, start) or bool(_CUE_AFTER.match(text, end))
 
 
 def greets(text: str, start: int) -> bool:
     """Whether a greeting stands right before `start` ("hey ", "hi, ", "yo ", "dear ")."""
-    return bool(_GREETING_BEFORE.search(text[max(0, start - _LOOK_BACK) : start]))
+    return _stands_before(_GREETING_BEFORE, text, start)
 
 
 def is_vocative(text: str, end: int) -> bool:
@@ -119,7 +129,7 @@ def is_vocative(text: str, end: int) -> bool:
 def follows_determiner(text: str, start: int) -> bool:
     """Whether "my", "your", "the", "a"… stands right before `start`: a word there is
     something someone has or a role ("my Love", "your Valentine", "the guy")."""
-    return bool(_DETERMINER_BEFORE.search(text[max(0, start - _LOOK_BACK) : start]))
+    return _stands_before(_DETERMINER_BEFORE, text, start)
 
 
 def is_determined_word(
@@ -137,20 +147,18 @@ def is_determined_word(
     if not (follows_determiner(text, start) and in_dictionary(lower)):
         return False
     return not (
-        word[0].isupper()
-        and lower in family_names
-        and _THE_BEFORE.search(text[max(0, start - _LOOK_BACK) : start])
+        word[0].isupper() and lower in family_names and _stands_before(_THE_BEFORE, text, start)
     )
 
 
 def follows_article(text: str, start: int) -> bool:
     """Whether "the", "a" or "an" stands right before `start` ("the Wiki", "a Jira ticket")."""
-    return bool(_ARTICLE_BEFORE.search(text[max(0, start - _LOOK_BACK) : start]))
+    return _stands_before(_ARTICLE_BEFORE, text, start)
 
 
 def follows_name_label(text: str, start: int) -> bool:
     """Whether a field label asking for a name stands right before `start` ("Name: Jan")."""
-    return bool(_NAME_LABEL.search(text[max(0, start - _LOOK_BACK) : start]))
+    return _stands_before(_NAME_LABEL, text, start)
 
 
 def is_field_label(text: str, start: int, end: int) -> bool:
