@@ -23,6 +23,7 @@ from its last checkpoint), its figures and step times counting every attempt.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
@@ -32,7 +33,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -360,15 +361,25 @@ class History:
     succeeded: bool  # the newest attempt succeeded
 
 
+@contextlib.contextmanager
+def _instance(dagster_home: Path) -> Iterator[Any]:
+    """The Dagster instance stored in `dagster_home` (imported here: Dagster is slow to
+    import and the pure parts above do not need it)."""
+    import dagster as dg
+    from dagster._core.instance.ref import InstanceRef
+
+    with dg.DagsterInstance.from_ref(InstanceRef.from_dir(str(dagster_home))) as instance:
+        yield instance
+
+
 def read_history(dagster_home: Path) -> History:
     """Every attempt's steps from the event log in `dagster_home`."""
     import dagster as dg
-    from dagster._core.instance.ref import InstanceRef
 
     ends = {dg.DagsterEventType.STEP_SUCCESS, dg.DagsterEventType.STEP_FAILURE}
     attempts: dict[str, list[Attempt]] = {}
     seconds = 0.0
-    with dg.DagsterInstance.from_ref(InstanceRef.from_dir(str(dagster_home))) as instance:
+    with _instance(dagster_home) as instance:
         runs = list(reversed(instance.get_runs()))  # oldest first
         if not runs:
             raise VoiceBenchError(f"no run recorded in {dagster_home}")
@@ -401,10 +412,7 @@ def read_history(dagster_home: Path) -> History:
 
 def fail_interrupted_runs(dagster_home: Path) -> list[str]:
     """Fail the attempts whose process died (they would hold the model pool's slot)."""
-    import dagster as dg
-    from dagster._core.instance.ref import InstanceRef
-
-    with dg.DagsterInstance.from_ref(InstanceRef.from_dir(str(dagster_home))) as instance:
+    with _instance(dagster_home) as instance:
         return fail_dead_runs(instance)
 
 
@@ -433,9 +441,11 @@ def run_pipeline(
     data_dir, dagster_home = work / run / "data", work / run / "dagster_home"
     metrics = data_dir / "reports" / "metrics.json"
     log, samples = work / run / "dagster.log", work / run / RSS_FILE
-    if dagster_home.is_dir() and metrics.is_file() and read_history(dagster_home).succeeded:
-        print(f"== {run}: finished before, its figures are read (log: {log})", flush=True)
-        return _result(run, data_dir, log, dagster_home, metrics, samples)
+    if dagster_home.is_dir() and metrics.is_file():
+        history = read_history(dagster_home)
+        if history.succeeded:
+            print(f"== {run}: finished before, its figures are read (log: {log})", flush=True)
+            return _result(run, data_dir, log, history, metrics, samples)
     dagster_home.mkdir(parents=True, mode=0o700, exist_ok=True)
     shutil.copy(ROOT / "dagster.yaml", dagster_home / "dagster.yaml")
     for run_id in fail_interrupted_runs(dagster_home):
@@ -481,13 +491,12 @@ def run_pipeline(
         )
     if not metrics.is_file():
         raise VoiceBenchError(f"the {run} run wrote no {metrics}")
-    return _result(run, data_dir, log, dagster_home, metrics, samples)
+    return _result(run, data_dir, log, read_history(dagster_home), metrics, samples)
 
 
 def _result(
-    run: str, data_dir: Path, log: Path, dagster_home: Path, metrics: Path, samples: Path
+    run: str, data_dir: Path, log: Path, history: History, metrics: Path, samples: Path
 ) -> RunResult:
-    history = read_history(dagster_home)
     figures = read_figures(json.loads(metrics.read_text()), run)
     usages = step_usage(history.attempts, read_samples(samples))
     return RunResult(run, data_dir, log, history.seconds, usages, figures)
