@@ -47,13 +47,26 @@ class ScoringGroup:
 
 
 @dataclass(frozen=True)
+class TokenScore:
+    """One scored token: its log-probability (nats), and how far that lies above what the
+    model expects at that position, in standard deviations of the log-probability of a
+    token drawn from the model's own distribution there: (log p(x) − μ) / σ, where
+    μ = E[log p(z)] and σ² = Var[log p(z)] for z ~ p (Min-K%++, Zhang et al. 2024)."""
+
+    log_prob: float
+    standardized: float
+
+
+@dataclass(frozen=True)
 class GroupScores:
     """Log-likelihoods in nats, summed: over the prefix's scored tokens (and how many there
-    were), and over each continuation's tokens."""
+    were), and over each continuation's tokens; with `token_detail`, each scored prefix
+    token's own score, in order."""
 
     prefix: float
     prefix_tokens: int
     continuations: tuple[float, ...]
+    prefix_token_scores: tuple[TokenScore, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -172,17 +185,20 @@ def score_groups(
     *,
     row_tokens: int = ROW_TOKENS,
     progress: Callable[[int, int], None] | None = None,
+    token_detail: bool = False,
 ) -> list[GroupScores]:
     """The log-likelihoods of each group's scored tokens under `model` (see `ScoringGroup`),
     in the groups' order. Groups are packed into rows of about `row_tokens` tokens (a
     group longer than that gets a row of its own; continuations of more than `row_tokens`
     tokens are spread over several, each after its own copy of the prefix). `progress`
-    gets (rows done, rows) after each row."""
+    gets (rows done, rows) after each row. `token_detail` adds each scored prefix token's
+    `TokenScore` (the membership audit's per-token attacks)."""
     if row_tokens < 1:
         raise ValueError("row_tokens must be positive")
     _check(groups)
     prefix_sums = [0.0] * len(groups)
     prefix_counts = [0] * len(groups)
+    details: list[list[TokenScore]] = [[] for _ in groups]
     sums = [[0.0] * len(group.continuations) for group in groups]
     device = model_device(model)
     dtype = model.dtype if model.dtype.is_floating_point else torch.float32
@@ -202,22 +218,46 @@ def score_groups(
                 logits_to_keep=torch.tensor(kept, dtype=torch.long, device=device),
             ).logits[0]
             logp = torch.log_softmax(logits.float(), dim=-1)
-            picked = logp[
-                torch.tensor([row_of[source] for source, _, _ in predictions], device=device),
-                torch.tensor([token for _, token, _ in predictions], device=device),
-            ].tolist()
-            for value, (_, _, (g, c)) in zip(picked, predictions, strict=True):
+            rows_of = torch.tensor([row_of[source] for source, _, _ in predictions], device=device)
+            picked_tensor = logp[
+                rows_of, torch.tensor([token for _, token, _ in predictions], device=device)
+            ]
+            picked = picked_tensor.tolist()
+            standardized = (
+                _standardized(logp, rows_of, picked_tensor).tolist()
+                if token_detail
+                else [0.0] * len(picked)
+            )
+            for value, z, (_, _, (g, c)) in zip(picked, standardized, predictions, strict=True):
                 if c == -1:
                     prefix_sums[g] += value
                     prefix_counts[g] += 1
+                    if token_detail:
+                        details[g].append(TokenScore(value, z))
                 else:
                     sums[g][c] += value
         if progress is not None:
             progress(done, len(rows))
     return [
-        GroupScores(prefix=prefix_sums[g], prefix_tokens=prefix_counts[g], continuations=tuple(s))
+        GroupScores(
+            prefix=prefix_sums[g],
+            prefix_tokens=prefix_counts[g],
+            continuations=tuple(s),
+            prefix_token_scores=tuple(details[g]),
+        )
         for g, s in enumerate(sums)
     ]
+
+
+def _standardized(logp: torch.Tensor, rows: torch.Tensor, picked: torch.Tensor) -> torch.Tensor:
+    """(log p(x) − μ) / σ for each picked token, μ and σ² the mean and variance of log p(z)
+    over the vocabulary z at its position, weighted by p(z) (a zero probability adds 0)."""
+    probs = logp.exp()
+    weighted = torch.where(probs > 0, probs * logp, torch.zeros_like(logp))
+    mean = weighted.sum(dim=-1)
+    second = torch.where(probs > 0, weighted * logp, torch.zeros_like(logp)).sum(dim=-1)
+    std = (second - mean.square()).clamp_min(1e-12).sqrt()
+    return (picked - mean[rows]) / std[rows]
 
 
 def continuation_log_likelihoods(

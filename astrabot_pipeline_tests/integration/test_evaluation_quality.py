@@ -182,6 +182,34 @@ def test_packed_perplexity_equals_one_plain_forward_per_example(evaluator, adapt
     assert list(packed.example_nll) == pytest.approx(nll, abs=1e-3)
 
 
+def test_packed_token_detail_equals_each_tokens_log_prob_and_min_k_pp_score_alone(
+    evaluator, adapter_dir
+):
+    groups, _ = evaluator.perplexity_groups(RECORDS, 256)
+    with evaluator.attached(adapter_dir) as model, torch.no_grad():
+        packed = score_groups(model, groups, token_detail=True)
+        for group, scores in zip(groups, packed, strict=True):
+            ids = torch.tensor([list(group.prefix)])
+            logp = torch.log_softmax(model(input_ids=ids).logits[0, :-1].float(), dim=-1)
+            scored = torch.tensor(list(group.prefix_scored)[1:], dtype=torch.bool)
+            token_logp = logp.gather(1, ids[0, 1:, None])[:, 0][scored]
+            probs = logp.exp()[scored]
+            mean = (probs * logp[scored]).sum(-1)
+            std = ((probs * logp[scored] ** 2).sum(-1) - mean**2).sqrt()
+            assert len(scores.prefix_token_scores) == scores.prefix_tokens == int(scored.sum())
+            assert [t.log_prob for t in scores.prefix_token_scores] == pytest.approx(
+                token_logp.tolist(), abs=1e-3
+            )
+            assert [t.standardized for t in scores.prefix_token_scores] == pytest.approx(
+                ((token_logp - mean) / std).tolist(), abs=1e-3
+            )
+            assert sum(t.log_prob for t in scores.prefix_token_scores) == pytest.approx(
+                scores.prefix, abs=1e-3
+            )
+    # Without the detail nothing per token is kept.
+    assert all(not s.prefix_token_scores for s in score_groups(evaluator.model, groups))
+
+
 def test_a_replys_prior_is_its_likelihood_with_the_conversation_taken_out_scored_once(
     evaluator, adapter_dir, monkeypatch
 ):
