@@ -30,6 +30,7 @@ from astrabot_pipeline.dataset.split import (
     DEFAULT_TEST_FRACTION,
     DEFAULT_VALIDATION_FRACTION,
     MIN_WINDOWS,
+    AuditSlice,
     TestSliceSize,
     assign_splits,
 )
@@ -85,6 +86,8 @@ class MixedDataset:
     filtered: FilterCounts = field(default_factory=FilterCounts)
     skipped_families: dict[str, str] = field(default_factory=dict)
     windows: int = 0
+    # Why no window was held out for the membership audit (None: some were).
+    no_audit_reason: str | None = None
 
 
 class CombineOptions(TypedDict, total=False):
@@ -95,6 +98,7 @@ class CombineOptions(TypedDict, total=False):
     trivial_cap: float
     seed: int
     test_slice: TestSliceSize
+    audit: AuditSlice
 
 
 class TrainingDataCreator:
@@ -264,11 +268,13 @@ class TrainingDataCreator:
         trivial_cap: float = DEFAULT_TRIVIAL_CAP,
         seed: int = 0,
         test_slice: TestSliceSize | None = None,
+        audit: AuditSlice | None = None,
     ) -> MixedDataset:
         """Filter, split by window and time, and leave out families too small to train.
 
         `test_slice` (default `TestSliceSize()`) grows the test slice of a long history
-        until it is big enough to decide.
+        until it is big enough to decide; `audit` (default `AuditSlice(seed=seed)`) then
+        holds a random sample of the training windows out for the membership audit.
 
         A family needs training and validation examples to train its stage; one without
         is reported in `skipped_families` (its examples stay out of every split). Raises
@@ -300,6 +306,7 @@ class TrainingDataCreator:
             owner_replies=int(replies),
             test_slice=test_slice,
         )
+        by_window, no_audit_reason = (audit or AuditSlice(seed=seed)).carve(by_window)
         combined["split"] = combined["window_id"].map(by_window).astype("string")
         skipped: dict[str, str] = {}
         for kind, family in combined.groupby("kind", sort=True):
@@ -313,7 +320,11 @@ class TrainingDataCreator:
         combined = combined[~combined["kind"].isin(list(skipped))]
         examples = combined.sort_values(["window_start", "example_id"], kind="stable")
         return MixedDataset(
-            examples.reset_index(drop=True)[list(EXAMPLE_COLUMNS)], filtered, skipped, windows
+            examples.reset_index(drop=True)[list(EXAMPLE_COLUMNS)],
+            filtered,
+            skipped,
+            windows,
+            no_audit_reason,
         )
 
     def combine_datasets(

@@ -58,14 +58,19 @@ def _quantiles(values: pd.Series) -> str:
     return f"{int(values.median())} / {int(values.quantile(0.9))} / {int(values.max())}"
 
 
-def dataset_card(examples: pd.DataFrame, skipped: dict[str, str] | None = None) -> str:
-    """Markdown: examples per family and split, reply and context lengths, and the shares of
-    trivial replies, of replies opening with a trivial word ("ok …") and of the most common
-    first word (filters.py `trivial_shares`). Never text."""
+def dataset_card(
+    examples: pd.DataFrame,
+    skipped: dict[str, str] | None = None,
+    no_audit_reason: str | None = None,
+) -> str:
+    """Markdown: examples per family and split (the audit slice: held out of training for
+    the membership audit, or why there is none), reply and context lengths, and the shares
+    of trivial replies, of replies opening with a trivial word ("ok …") and of the most
+    common first word (filters.py `trivial_shares`). Never text."""
     lines = [
-        "| family | train | validation | test | reply chars (median / p90 / max) "
+        "| family | train | validation | test | audit | reply chars (median / p90 / max) "
         "| context turns (median / p90 / max) | trivial | opens trivially | top first word |",
-        "| --- | ---: | ---: | ---: | --- | --- | ---: | ---: | ---: |",
+        "| --- | ---: | ---: | ---: | ---: | --- | --- | ---: | ---: | ---: |",
     ]
     shares = trivial_shares(examples)
     for kind, family in examples.groupby("kind", sort=True):
@@ -76,13 +81,23 @@ def dataset_card(examples: pd.DataFrame, skipped: dict[str, str] | None = None) 
         )
         lines.append(
             f"| {kind} | {int(per_split.get('train', 0))} | {int(per_split.get('validation', 0))} "
-            f"| {int(per_split.get('test', 0))} | {_quantiles(reply_chars)} "
+            f"| {int(per_split.get('test', 0))} | {int(per_split.get('audit', 0))} "
+            f"| {_quantiles(reply_chars)} "
             f"| {_quantiles(context_turns)} | {shares[str(kind)]['trivial']:.1%} "
             f"| {shares[str(kind)]['opens_trivially']:.1%} "
             f"| {shares[str(kind)]['top_first_word']:.1%} |"
         )
     for kind, reason in sorted((skipped or {}).items()):
-        lines.append(f"| {kind} | skipped: {reason} | | | | | | | |")
+        lines.append(f"| {kind} | skipped: {reason} | | | | | | | | |")
+    audit = examples[examples["split"] == "audit"]
+    if no_audit_reason is not None:
+        lines.append(f"\nNo membership audit slice: {no_audit_reason}.")
+    elif len(audit):
+        lines.append(
+            f"\nAudit slice: {audit['window_id'].nunique()} windows drawn at random from the "
+            f"training windows ({len(audit)} examples), trained on by no stage: the "
+            "membership audit's non-members."
+        )
     return "\n".join(lines) + "\n"
 
 

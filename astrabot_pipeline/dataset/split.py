@@ -1,4 +1,4 @@
-"""Train / validation / test by window and time, so no window is in two splits.
+"""Train / validation / test / audit by window and time, so no window is in two splits.
 
 Windows are ordered by when they started: the newest ones are the test slice (what the
 evaluation scores: "does it write like me now?"), the ones just before them validation,
@@ -6,6 +6,12 @@ everything older training. The assignment is per window, for every example famil
 once: conversational and adaptive examples come from the same windows, so a per-family
 assignment would put one window's replies in one stage's training data and another
 family's test slice.
+
+The audit slice is then carved out of the training windows: a seeded random sample that
+no stage trains on, the non-members of the evaluation's membership audit. Random, not the
+newest: members and non-members drawn from different times differ in distribution, and
+an attack that only tells old text from new would look like one that finds members
+(Duan et al. 2024, "Do Membership Inference Attacks Work on Large Language Models?").
 """
 
 from __future__ import annotations
@@ -13,17 +19,22 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
 from astrabot_pipeline.errors import SettingError
 
-SPLITS = ("train", "validation", "test")
+SPLITS = ("train", "validation", "test", "audit")
 DEFAULT_VALIDATION_FRACTION = 0.1
 DEFAULT_TEST_FRACTION = 0.1
 MIN_WINDOWS = 3  # one per split
 DEFAULT_MIN_TEST_EXAMPLES = 200
 DEFAULT_MIN_TEST_FROM_REPLIES = 2000
 DEFAULT_MAX_TEST_FRACTION = 0.15
+DEFAULT_AUDIT_FRACTION = 0.1
+# An audit needs a few windows of its own, and must leave the stages enough to train on.
+MIN_AUDIT_WINDOWS = 2
+MIN_TRAINING_WINDOWS_AFTER_AUDIT = 10
 
 
 @dataclass(frozen=True)
@@ -101,6 +112,43 @@ def assign_splits(
             elif rank >= count - n_test - n_validation:
                 labels[position] = "validation"
     return pd.Series(labels, index=window_starts.index, dtype="string")
+
+
+@dataclass(frozen=True)
+class AuditSlice:
+    """The membership audit's slice: `fraction` of all windows (rounded down), drawn at
+    random (`seed`) from the training windows, as long as that is at least
+    MIN_AUDIT_WINDOWS windows and leaves MIN_TRAINING_WINDOWS_AFTER_AUDIT to train on.
+    A fraction of 0 turns the audit slice off."""
+
+    fraction: float = DEFAULT_AUDIT_FRACTION
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.fraction < 1:
+            raise SettingError("the audit slice's fraction must be at least 0 and below 1")
+
+    def carve(self, splits: pd.Series) -> tuple[pd.Series, str | None]:
+        """`splits` (per window, from `assign_splits`) with the audit windows relabelled
+        "audit", and why there is no audit slice (None when there is one)."""
+        if self.fraction == 0:
+            return splits, "the audit slice is turned off (audit_fraction 0)"
+        train = sorted(str(window) for window in splits.index[splits == "train"])
+        wanted = math.floor(len(splits) * self.fraction)
+        if wanted < MIN_AUDIT_WINDOWS or len(train) - wanted < MIN_TRAINING_WINDOWS_AFTER_AUDIT:
+            return splits, (
+                f"the history is too small to hold windows out for the audit: "
+                f"{len(splits)} windows, {len(train)} of them for training; an audit slice "
+                f"of {MIN_AUDIT_WINDOWS} or more windows ({self.fraction:.0%} of them) must "
+                f"leave {MIN_TRAINING_WINDOWS_AFTER_AUDIT} to train on"
+            )
+        chosen = set(
+            np.random.default_rng(self.seed).choice(len(train), size=wanted, replace=False).tolist()
+        )
+        audit = {train[i] for i in chosen}
+        carved = splits.copy()
+        carved[splits.index.astype(str).isin(audit)] = "audit"
+        return carved, None
 
 
 def held_out_sample(examples: pd.DataFrame, max_examples: int) -> pd.DataFrame:

@@ -13,9 +13,11 @@ from astrabot_pipeline.dataset.canaries import (
 )
 from astrabot_pipeline.dataset.filters import DEFAULT_TRIVIAL_CAP, textless_owner_messages
 from astrabot_pipeline.dataset.split import (
+    DEFAULT_AUDIT_FRACTION,
     DEFAULT_MAX_TEST_FRACTION,
     DEFAULT_MIN_TEST_EXAMPLES,
     DEFAULT_MIN_TEST_FROM_REPLIES,
+    AuditSlice,
     TestSliceSize,
 )
 from astrabot_pipeline.defs.errors import redact_failures
@@ -34,6 +36,9 @@ class DatasetConfig(dg.Config):
     min_test_examples: int = DEFAULT_MIN_TEST_EXAMPLES
     min_test_from_replies: int = DEFAULT_MIN_TEST_FROM_REPLIES
     max_test_fraction: float = DEFAULT_MAX_TEST_FRACTION
+    # The membership audit's non-members: this fraction of the windows, drawn at random
+    # from the training windows and trained on by no stage (0: no audit slice).
+    audit_fraction: float = DEFAULT_AUDIT_FRACTION
     max_context_turns: int = 6
     max_context_chars: int = DEFAULT_MAX_CONTEXT_CHARS
     trivial_reply_cap: float = DEFAULT_TRIVIAL_CAP
@@ -80,6 +85,7 @@ def mixed_dataset(
             from_owner_replies=config.min_test_from_replies,
             max_fraction=config.max_test_fraction,
         ),
+        audit=AuditSlice(config.audit_fraction, seed=config.seed),
     )
     examples = mixed.examples
     record = paths.sub("canaries", CANARY_RECORD)
@@ -96,6 +102,9 @@ def mixed_dataset(
     exported = export_jsonl(examples, paths.sub("dataset"))
     for kind, reason in mixed.skipped_families.items():
         context.log.warning(f"family {kind} is too small to train and is skipped: {reason}")
+    if mixed.no_audit_reason is not None:
+        context.log.info(f"no membership audit slice: {mixed.no_audit_reason}")
+    audit_windows = int(examples.loc[examples["split"] == "audit", "window_id"].nunique())
     counts = examples.groupby(["kind", "split"]).size()
     filtered = mixed.filtered
     yield dg.Output(
@@ -112,10 +121,14 @@ def mixed_dataset(
             "dropped_duplicates": sum(filtered.duplicates.values()),
             "dropped_trivial_over_cap": sum(filtered.trivial_capped.values()),
             "families_skipped": len(mixed.skipped_families),
+            "audit_windows": audit_windows,
+            "no_audit_reason": mixed.no_audit_reason or "",
             "canaries_planted": len(planted),
             "jsonl": dg.MetadataValue.path(str(paths.sub("dataset"))),
             "jsonl_files": len(exported),
-            "dataset_card": dg.MetadataValue.md(dataset_card(examples, mixed.skipped_families)),
+            "dataset_card": dg.MetadataValue.md(
+                dataset_card(examples, mixed.skipped_families, mixed.no_audit_reason)
+            ),
         },
     )
     splits_per_window = examples.groupby("window_id")["split"].nunique()

@@ -57,7 +57,9 @@ def stage_examples(
     """The family's training and validation records from the dataset frame
     (columns kind, split, messages)."""
     train, validation = (
-        records_from_frame(examples[(examples["kind"] == family) & (examples["split"] == split)])
+        records_from_frame(
+            examples[(examples["kind"] == family) & (examples["split"] == split)], with_id=True
+        )
         for split in ("train", "validation")
     )
     if profile.max_validation_examples is not None:
@@ -71,7 +73,9 @@ def single_adapter_examples(
     """Every family's training and validation records in one shuffled list each (seeded),
     for a single adapter trained on the union (`curriculum: single`)."""
     train, validation = (
-        records_from_frame(examples[examples["split"] == split].sample(frac=1.0, random_state=seed))
+        records_from_frame(
+            examples[examples["split"] == split].sample(frac=1.0, random_state=seed), with_id=True
+        )
         for split in ("train", "validation")
     )
     if profile.max_validation_examples is not None:

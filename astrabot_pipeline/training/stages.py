@@ -44,6 +44,7 @@ from astrabot_pipeline.training.base_model import (
     quiet_progress_bars,
 )
 from astrabot_pipeline.training.loss_plot import LOSS_CURVE_FILE, render_loss_curve
+from astrabot_pipeline.training.members import ConsumedExamples, read_members
 from astrabot_pipeline.training.run_plan import RunPlan, plan_run
 from astrabot_pipeline.training.token_budget import BudgetFit, fit_to_token_budget, token_length
 
@@ -279,6 +280,18 @@ class StageResult:
         return cls.from_dict(payload)
 
 
+# The key a training record's row travels under through the token-budget fitting.
+ROW_KEY = "_row"
+
+
+def record_ids(records: Sequence[Mapping[str, Any]]) -> list[str]:
+    """Each record's `example_id` (the dataset's), or its position where it has none."""
+    return [
+        str(record.get("example_id", i)) if isinstance(record, Mapping) else str(i)
+        for i, record in enumerate(records)
+    ]
+
+
 def validate_chat_records(records: Sequence[Mapping[str, Any]], what: str) -> list[dict]:
     """Check the record shape and return plain `{"messages": [...]}` dicts.
 
@@ -489,6 +502,22 @@ def _owner_token_trainer():
     from trl import SFTTrainer
 
     class OwnerTokenSFTTrainer(SFTTrainer):
+        # Set by the stage: records which training examples the steps consume (members.py).
+        consumed: ConsumedExamples | None = None
+
+        def get_train_dataloader(self):
+            loader = super().get_train_dataloader()
+            if self.consumed is not None:
+                self.consumed.hook(loader.dataset)
+            return loader
+
+        def _save(self, output_dir=None, state_dict=None):
+            # Every save of the adapter (a checkpoint's comes before its trainer state)
+            # records the examples trained on so far beside it.
+            super()._save(output_dir, state_dict)
+            if self.consumed is not None and output_dir is not None:
+                self.consumed.write(output_dir, self.state.global_step)
+
         def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
             labels = inputs.get("labels")
             if return_outputs or labels is None or labels.device.type in ("cuda", "xpu"):
@@ -646,6 +675,7 @@ def train_lora_stage(
     """
     harden_process()
     started = time.perf_counter()
+    train_ids = record_ids(train_records)
     train = validate_chat_records(train_records, "training")
     validation = validate_chat_records(validation_records, "validation")
     if previous_adapter_dir is not None:
@@ -677,6 +707,7 @@ def train_lora_stage(
             on_plan=on_plan,
             started=started,
             record={"profile": profile, "dataset_hash": data_hash, "cap": reply_line_cap},
+            train_ids=train_ids,
         )
     _record_latest(out_dir, key, final_dir)
     return result
@@ -771,6 +802,7 @@ def _run_stage(
     on_plan: Callable[[RunPlan], None] | None,
     started: float,
     record: dict[str, Any],
+    train_ids: list[str],
 ) -> StageResult:
     from datasets import Dataset
     from peft import PeftModel
@@ -780,8 +812,12 @@ def _run_stage(
     model, tokenizer = load_base_model(str(base_model_path))
     # Contexts trimmed from the left to max_length, so truncation never cuts a reply (and
     # padding-free batches, which TRL does not truncate, stay within it).
-    train_fit = _fit(train, tokenizer, config.max_length, "training")
+    # Each record carries its row through the fitting, which may drop some.
+    train_fit = _fit(
+        [{**r, ROW_KEY: i} for i, r in enumerate(train)], tokenizer, config.max_length, "training"
+    )
     validation_fit = _fit(validation, tokenizer, config.max_length, "validation")
+    kept_ids = [train_ids[r.pop(ROW_KEY)] for r in train_fit.records]
     train, validation = train_fit.records, validation_fit.records
     padding_free = _padding_free_attention(model)
     attention = str(getattr(model.config, "_attn_implementation", "") or "unknown")
@@ -794,6 +830,18 @@ def _run_stage(
     run_dir = out_dir / RUNS_DIR / key
     make_parents(run_dir)
     resume_from = last_checkpoint(run_dir)
+    saved = (
+        TrainerState.load_from_json(str(resume_from / "trainer_state.json"))
+        if resume_from
+        else None
+    )
+    resumed_from_step = saved.global_step if saved is not None else 0
+    consumed = ConsumedExamples(
+        kept_ids,
+        batches_per_step=config.gradient_accumulation_steps,
+        previous=(read_members(resume_from) or []) if resume_from else [],
+        resumed_from_step=resumed_from_step,
+    )
     trainer = _owner_token_trainer()(
         model=model,
         args=_training_args(config, run_dir, len(train), padding_free),
@@ -810,12 +858,9 @@ def _run_stage(
     plan = plan_run(trainer, config, run_dir, lengths)
     if on_plan is not None:
         on_plan(plan)
+    # Recorded from here: the plan's probe batches are measured, not trained on.
+    trainer.consumed = consumed
     train_started = time.perf_counter()
-    saved = (
-        TrainerState.load_from_json(str(resume_from / "trainer_state.json"))
-        if resume_from
-        else None
-    )
     if resume_from is not None and saved is not None and saved.global_step >= saved.max_steps:
         # Interrupted after its last checkpoint (while saving the adapter). Resuming would
         # train one step too many, so take the checkpoint (or the best one) as it is.
@@ -829,7 +874,6 @@ def _run_stage(
     runtime = time.perf_counter() - train_started
     state = trainer.state
     history = loss_history(state.log_history, loss_before)
-    resumed_from_step = saved.global_step if saved is not None else 0
     loss_after = float(trainer.evaluate()["eval_loss"])
     if session_loss is None:
         logged = [row["train_loss"] for row in history if row["train_loss"] is not None]
@@ -851,6 +895,8 @@ def _run_stage(
         best_step = None
         if config.eval_steps and state.best_model_checkpoint:
             best_step = int(Path(state.best_model_checkpoint).name.split("-")[-1])
+        # The saved adapter is the best one when kept: its members are that step's.
+        consumed.write(temp, int(state.global_step) if best_step is None else best_step)
         result = StageResult(
             stage=config.name,
             adapter_dir=str(final_dir.resolve()),

@@ -62,8 +62,17 @@ def run(
 def test_the_dataset_is_exported_carded_and_checked(tmp_path):
     output, checks = run(tmp_path)
     examples = output.value
-    assert set(examples["split"]) == {"train", "validation", "test"}
+    assert set(examples["split"]) == {"train", "validation", "test", "audit"}
     assert checks["no_window_in_both_splits"].passed and checks["every_family_trainable"].passed
+    # The audit slice's windows are in no file a stage trains or validates on.
+    audit = set(examples.loc[examples["split"] == "audit", "window_id"])
+    assert output.metadata["audit_windows"].value == len(audit) > 0
+    exported = [
+        json.loads(line)["window_id"]
+        for path in (tmp_path / "dataset").rglob("*.jsonl")
+        for line in path.read_text().splitlines()
+    ]
+    assert exported and not audit & set(exported)
     test_lines = (tmp_path / "dataset" / "test.jsonl").read_text().splitlines()
     assert len(test_lines) == int((examples["split"] == "test").sum())
     assert {json.loads(line)["kind"] for line in test_lines} == set(examples["kind"])

@@ -35,6 +35,7 @@ from astrabot_pipeline.training import (  # noqa: E402
     stages,  # noqa: E402
     train_lora_stage,
 )
+from astrabot_pipeline.training.members import member_ids, read_members  # noqa: E402
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 WORDS = ["kayak", "violin", "garden", "comet", "pretzel", "lantern", "meadow", "orbit"]
@@ -58,6 +59,7 @@ def records(count: int, start: int = 0) -> list[dict]:
 
 
 TRAIN = records(48)
+TRAIN_WITH_IDS = [{**record, "example_id": f"ex-{i}"} for i, record in enumerate(TRAIN)]
 VALIDATION = records(12, start=500)
 
 
@@ -241,7 +243,7 @@ def test_a_killed_stage_resumes_from_its_last_checkpoint(evaluated, base, tmp_pa
         json.dumps(
             {
                 "base": str(base),
-                "train": TRAIN,
+                "train": TRAIN_WITH_IDS,
                 "validation": VALIDATION,
                 "out_dir": str(out_dir),
                 "config": KILLED_CONFIG,
@@ -278,7 +280,7 @@ def test_a_killed_stage_resumes_from_its_last_checkpoint(evaluated, base, tmp_pa
 
     result = train_lora_stage(
         base,
-        TRAIN,
+        TRAIN_WITH_IDS,
         VALIDATION,
         out_dir,
         StageConfig(**KILLED_CONFIG),
@@ -293,6 +295,35 @@ def test_a_killed_stage_resumes_from_its_last_checkpoint(evaluated, base, tmp_pa
     loaded = PeftModel.from_pretrained(model, result.adapter_dir)
     assert any("lora_" in name for name, _ in loaded.named_parameters())
     assert result.validation_loss_after < evaluated["result"].validation_loss_before
+    # What it trained on, in order, is the same as a run that was never interrupted: the
+    # resumed attempt starts from its checkpoint's record.
+    resumed = read_members(result.adapter_dir)
+    fresh = train_lora_stage(
+        base,
+        TRAIN_WITH_IDS,
+        VALIDATION,
+        tmp_path / "uninterrupted",
+        StageConfig(**KILLED_CONFIG),
+        previous_adapter_dir=previous,
+    )
+    assert resumed == read_members(fresh.adapter_dir)
+    assert resumed is not None and [len(batch) for batch in resumed] == [4] * 8
+    assert {i for batch in resumed for i in batch} <= {f"ex-{i}" for i in range(48)}
+
+
+@pytest.mark.slow
+def test_a_stage_records_the_examples_its_kept_adapter_trained_on(evaluated):
+    result = evaluated["result"]
+    batches = read_members(result.adapter_dir)
+    assert batches is not None
+    # The kept adapter is the best step's: 2 batches of 4 a step up to it, no further.
+    assert len(batches) == 2 * result.best_step and all(len(b) == 4 for b in batches)
+    # Records without an example_id are named by position; an epoch takes each once.
+    epoch = [i for batch in batches[:12] for i in batch]
+    if len(batches) >= 12:
+        assert sorted(epoch, key=int) == [str(i) for i in range(48)]
+    assert member_ids(result.adapter_dir) == {i for batch in batches for i in batch}
+    assert member_ids(Path(result.adapter_dir) / "missing") == set()
 
 
 @pytest.mark.slow

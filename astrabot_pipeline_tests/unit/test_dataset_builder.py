@@ -18,6 +18,8 @@ from astrabot_pipeline.dataset import (
     held_out_sample,
     records_from_frame,
 )
+from astrabot_pipeline.dataset.split import AuditSlice
+from astrabot_pipeline.errors import SettingError
 from astrabot_pipeline_tests.conftest import make_messages
 
 
@@ -87,7 +89,7 @@ def test_no_window_lands_in_two_splits_and_the_newest_windows_are_the_test_slice
     mixed = creator.combine(*_all_families(creator, _windows(60)), seed=3)
     examples = mixed.examples
     assert (examples.groupby("window_id")["split"].nunique() == 1).all()
-    assert set(examples["split"]) == {"train", "validation", "test"}
+    assert set(examples["split"]) == {"train", "validation", "test", "audit"}
     starts = examples.groupby("split")["window_start"]
     assert starts.max()["train"] < starts.min()["validation"] <= starts.max()["validation"]
     assert starts.max()["validation"] < starts.min()["test"]
@@ -96,6 +98,43 @@ def test_no_window_lands_in_two_splits_and_the_newest_windows_are_the_test_slice
     assert (per_family > 0).all().all()
     again = creator.combine(*_all_families(creator, _windows(60)), seed=3).examples
     pd.testing.assert_frame_equal(examples.drop(columns="messages"), again.drop(columns="messages"))
+
+
+def test_the_audit_slice_is_a_seeded_random_sample_of_the_training_windows():
+    creator = TrainingDataCreator()
+    families = _all_families(creator, _windows(60))
+    mixed = creator.combine(*families, seed=3)
+    examples = mixed.examples
+    assert mixed.no_audit_reason is None
+    split_of = examples.groupby("window_id")["split"].first()
+    audit = split_of.index[split_of == "audit"]
+    assert len(audit) == 6  # 10 % of 60 windows
+    # Drawn from the training period, not its newest end: training windows lie on both sides.
+    starts = examples.groupby("window_id")["window_start"].min()
+    train_starts = starts[split_of == "train"]
+    assert train_starts.min() < starts[audit].min() and starts[audit].max() < train_starts.max()
+    assert starts[audit].max() < starts[split_of == "validation"].min()
+    # Another seed draws other windows; the same seed the same ones.
+    other = creator.combine(*families, seed=4).examples
+    other_audit = set(other.loc[other["split"] == "audit", "window_id"])
+    assert other_audit != set(audit) and len(other_audit) == 6
+    card = dataset_card(examples, no_audit_reason=mixed.no_audit_reason)
+    assert "Audit slice: 6 windows" in card
+
+
+def test_a_history_too_small_for_an_audit_says_why_and_trains_on_everything():
+    creator = TrainingDataCreator()
+    mixed = creator.combine(*_all_families(creator, _windows(12)))
+    assert "audit" not in set(mixed.examples["split"])
+    assert mixed.no_audit_reason is not None and "too small" in mixed.no_audit_reason
+    assert "No membership audit slice: the history is too small" in dataset_card(
+        mixed.examples, no_audit_reason=mixed.no_audit_reason
+    )
+    off = creator.combine(*_all_families(creator, _windows(60)), audit=AuditSlice(0.0))
+    assert "audit" not in set(off.examples["split"])
+    assert off.no_audit_reason == "the audit slice is turned off (audit_fraction 0)"
+    with pytest.raises(SettingError, match="fraction"):
+        AuditSlice(1.0)
 
 
 def test_a_family_too_small_to_split_is_skipped_not_fatal():

@@ -23,6 +23,7 @@ def _examples() -> pd.DataFrame:
             for index in range(count):
                 rows.append(
                     {
+                        "example_id": f"{kind}:{split}-{index}",
                         "kind": kind,
                         "split": split,
                         "messages": [
@@ -72,6 +73,8 @@ def test_a_stage_gets_its_familys_rows_and_at_most_the_profiles_validation_cap()
     train, validation = stage_examples(examples, "burst", small)
     assert len(train) == 3 and len(validation) == 16
     assert all(r["messages"][0]["content"].startswith("burst train") for r in train)
+    # Each record names its example, so the stage can record which ones it trained on.
+    assert [r["example_id"] for r in train] == [f"burst:train-{i}" for i in range(3)]
     uncapped = dataclasses.replace(small, max_validation_examples=None)
     assert len(stage_examples(examples, "conversational", uncapped)[1]) == 40
     assert stage_examples(examples, "adaptive", small) == ([], [])
