@@ -12,11 +12,14 @@ from astrabot_pipeline.defs.errors import redact_failures
 from astrabot_pipeline.defs.resources.paths import ACCELERATOR_POOL, AstrabotPathsResource
 from astrabot_pipeline.evaluation.bootstrap import DEFAULT_RESAMPLES
 from astrabot_pipeline.evaluation.defaults import (
+    DEFAULT_MEMBERSHIP_EXAMPLES,
     DEFAULT_MEMORIZATION_THRESHOLD,
+    DEFAULT_NEAR_CHANCE_AUC,
     DEFAULT_PII_LEAKAGE_THRESHOLD,
     DEFAULT_SAMPLES,
     DEFAULT_SAMPLES_PER_PROMPT,
     DEFAULT_TEMPERATURE,
+    MEMBERSHIP_CHECK,
     MEMORIZATION_CHECK,
     PERPLEXITY_CHECK,
     PII_CHECK,
@@ -54,11 +57,17 @@ class EvalConfig(dg.Config):
     bootstrap_resamples: int = DEFAULT_RESAMPLES
     # Redacted side-by-side generations written to samples/samples.md (0 writes none).
     samples: int = DEFAULT_SAMPLES
+    # The membership audit: at most this many members and as many non-members (the
+    # dataset's audit slice), and the AUC the reference attack's interval must end at or
+    # below for membership_inference_near_chance to pass (a warning otherwise, never a block).
+    membership_examples: int = DEFAULT_MEMBERSHIP_EXAMPLES
+    membership_near_chance_auc: float = DEFAULT_NEAR_CHANCE_AUC
     seed: int = 0
 
 
 def _settings(config: EvalConfig, sizes: "SampleSizes") -> "EvaluationSettings":
     from astrabot_pipeline.evaluation import PrivacyConfig, QualitySettings
+    from astrabot_pipeline.evaluation.membership_audit import MembershipSettings
     from astrabot_pipeline.evaluation.run import EvaluationSettings
 
     return EvaluationSettings(
@@ -76,6 +85,10 @@ def _settings(config: EvalConfig, sizes: "SampleSizes") -> "EvaluationSettings":
         memorization_threshold=config.memorization_threshold,
         samples=config.samples,
         bootstrap_resamples=config.bootstrap_resamples,
+        membership=MembershipSettings(
+            examples=config.membership_examples,
+            near_chance_auc=config.membership_near_chance_auc,
+        ),
     )
 
 
@@ -90,6 +103,7 @@ def _settings(config: EvalConfig, sizes: "SampleSizes") -> "EvaluationSettings":
         dg.AssetCheckSpec(VOICE_CHECK, asset="eval_report"),
         dg.AssetCheckSpec(PII_CHECK, asset="eval_report"),
         dg.AssetCheckSpec(MEMORIZATION_CHECK, asset="eval_report"),
+        dg.AssetCheckSpec(MEMBERSHIP_CHECK, asset="eval_report"),
         dg.AssetCheckSpec(PERPLEXITY_CHECK, asset="eval_report"),
     ],
 )
@@ -132,6 +146,7 @@ def eval_report(
         train_window_ids=inputs.train_window_ids,
         reply_pool=inputs.reply_pool,
         attribution_corpus=inputs.attribution_corpus,
+        audit_candidates=inputs.audit_candidates,
         settings=_settings(config, sizes),
         profile=profile.name,
         report_path=reports,

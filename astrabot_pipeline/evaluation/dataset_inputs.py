@@ -1,6 +1,7 @@
 """What the evaluation reads from the mixed dataset, in one place for the asset and the
 benchmarks: the held-out sample, the training records, the replies ranking distractors
-are drawn from, and the texts authorship attribution learns from."""
+are drawn from, the texts authorship attribution learns from, and the records the
+membership audit draws its members and non-members from."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import pandas as pd
 
 from astrabot_pipeline.dataset import held_out_sample, records_from_frame
 from astrabot_pipeline.evaluation.attribution import AttributionCorpus
+from astrabot_pipeline.evaluation.membership_audit import AuditCandidates
 from astrabot_pipeline.evaluation.ranking import ReplyPool
 
 
@@ -24,6 +26,7 @@ class DatasetInputs:
     train_window_ids: list[Any] = field(repr=False)
     reply_pool: ReplyPool = field(repr=False)
     attribution_corpus: AttributionCorpus = field(repr=False)
+    audit_candidates: AuditCandidates = field(repr=False)
 
 
 def dataset_inputs(examples: pd.DataFrame, max_examples: int) -> DatasetInputs:
@@ -42,5 +45,9 @@ def dataset_inputs(examples: pd.DataFrame, max_examples: int) -> DatasetInputs:
         ),
         attribution_corpus=AttributionCorpus.from_records(
             train_records, records_from_frame(examples[examples["split"] == "test"])
+        ),
+        audit_candidates=AuditCandidates(
+            records_from_frame(train, with_id=True),
+            records_from_frame(examples[examples["split"] == "audit"]),
         ),
     )

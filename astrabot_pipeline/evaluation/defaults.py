@@ -12,3 +12,9 @@ DEFAULT_TEMPERATURE = 0.8
 PII_CHECK = "pii_leakage_score_below_threshold"
 MEMORIZATION_CHECK = "memorization_score_below_threshold"
 PERPLEXITY_CHECK = "last_stage_perplexity_below_base"
+
+MEMBERSHIP_CHECK = "membership_inference_near_chance"
+# Members and non-members (each, at most) the membership audit scores, and the reference
+# attack's AUC the upper end of whose interval `MEMBERSHIP_CHECK` passes at or below.
+DEFAULT_MEMBERSHIP_EXAMPLES = 200
+DEFAULT_NEAR_CHANCE_AUC = 0.6

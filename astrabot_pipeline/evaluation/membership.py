@@ -256,7 +256,7 @@ def audit_membership(
         draws_difference = tuned_drawn[attack]["auc"] - base_drawn[attack]["auc"]
         estimate = _estimate(tuned[attack].auc.value - base[attack].auc.value, draws_difference)
         differences[attack] = Comparison(
-            f"membership AUC ({attack})",
+            f"mia_{attack}_auc",
             estimate.value,
             estimate.low,
             estimate.high,

@@ -99,6 +99,7 @@ TOPICS: tuple[Topic, ...] = (
         r"\bdegenerat|\bdistinct-[12]\b|\brepeated line",
         frozenset({"degeneration", "distinct_1", "distinct_2", "repeated_line_share"}),
     ),
+    Topic("membership inference", r"\bmembership\b", frozenset({"membership"})),
     Topic(
         "canary exposure",
         r"\bexposure\b|\bcanar",

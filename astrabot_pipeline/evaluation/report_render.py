@@ -211,7 +211,7 @@ def render_markdown(report: EvaluationReport) -> str:
             lines += [BETTER_LEGEND, ""]
         if section.settings:
             lines += [f"Settings: {_md(_settings_text(section))}", ""]
-        if section.chart is not None and section.chart.caption:
+        if section.chart is not None and section.chart.caption and _drawable(section):
             lines += [f"*Chart in report.html: {_md(section.chart.caption)}*", ""]
         lines += [f"- {_md(note)}" for note in section.notes]
         if section.notes:
@@ -267,11 +267,21 @@ def _image(png: bytes, caption: str) -> str:
     )
 
 
+def _drawable(section: ReportSection) -> bool:
+    """Whether the section's chart has a figure to draw (a blank column draws nothing)."""
+    return section.chart is not None and any(
+        isinstance(section.value(model, key), int | float)
+        and not isinstance(section.value(model, key), bool)
+        for key in section.chart.columns
+        for model in section.rows
+    )
+
+
 def _section_chart(section: ReportSection) -> bytes | None:
     from astrabot_pipeline.training.loss_plot import render_metric_bars
 
     chart = section.chart
-    if chart is None:
+    if chart is None or not _drawable(section):
         return None
     labels = {c.key: c.label for c in section.columns}
     models = list(section.rows)
@@ -281,8 +291,6 @@ def _section_chart(section: ReportSection) -> bytes | None:
         values = [section.value(model, key) for model in models]
         panels.append((labels[key], [None if isinstance(v, bool) else v for v in values]))
         references[index] = [(r.value, r.label) for r in chart.references if r.column == key]
-    if all(v is None for _, values in panels for v in values):
-        return None
     return render_metric_bars(
         models, panels, title=section.title, references=references, log_scale=chart.log_scale
     )

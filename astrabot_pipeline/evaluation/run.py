@@ -29,6 +29,14 @@ from astrabot_pipeline.evaluation.defaults import (
 )
 from astrabot_pipeline.evaluation.degeneration import degeneration
 from astrabot_pipeline.evaluation.leakage_scan import redact
+from astrabot_pipeline.evaluation.membership_audit import (
+    AuditCandidates,
+    MembershipSettings,
+    membership_check,
+    membership_differences,
+    membership_sections,
+    run_membership_audit,
+)
 from astrabot_pipeline.evaluation.perplexity import ModelEvaluator
 from astrabot_pipeline.evaluation.privacy_tester import PrivacyConfig, PrivacyResult, PrivacyTester
 from astrabot_pipeline.evaluation.quality import (
@@ -81,6 +89,7 @@ class EvaluationSettings:
     memorization_threshold: float = DEFAULT_MEMORIZATION_THRESHOLD
     samples: int = DEFAULT_SAMPLES  # side-by-side generations for samples.md; 0: none
     bootstrap_resamples: int = DEFAULT_RESAMPLES  # paired, seeded with quality.seed
+    membership: MembershipSettings = field(default_factory=MembershipSettings)
 
 
 @dataclass
@@ -382,6 +391,7 @@ def run_evaluation(
     train_window_ids: Sequence[Any] = (),
     reply_pool: ReplyPool | None = None,
     attribution_corpus: AttributionCorpus | None = None,
+    audit_candidates: AuditCandidates | None = None,
     settings: EvaluationSettings | None = None,
     profile: str = "",
     report_path: str | Path | None = None,
@@ -392,7 +402,9 @@ def run_evaluation(
     `train_records` feed the memorization measurement; `digests`, `canaries` and
     `train_window_ids` the privacy scan. Ranking distractors come from `reply_pool`
     (default: the test records' own replies); authorship attribution learns from
-    `attribution_corpus` (none: not measured). `report_path` is recorded in the verdict.
+    `attribution_corpus` (none: not measured); the membership audit draws from
+    `audit_candidates` (none: not run, the report says why). `report_path` is recorded
+    in the verdict.
     """
     settings = settings or EvaluationSettings()
     started = datetime.now(UTC)
@@ -431,6 +443,15 @@ def run_evaluation(
     )
     train = [{"messages": r["messages"]} for r in train_records]
     privacy = _assess_privacy(evaluator, tester, final, records, train, progress)
+    membership = run_membership_audit(
+        evaluator,
+        stages,
+        audit_candidates,
+        settings.membership,
+        resamples=settings.bootstrap_resamples,
+        seed=settings.quality.seed,
+        progress=progress,
+    )
 
     results = eval_results(
         evaluator,
@@ -464,9 +485,14 @@ def run_evaluation(
         degeneration_section(quality, owner_degeneration),
         attribution_section(attribution, quality),
         _privacy_section(privacy),
+        *membership_sections(membership, final.stage, BASE_ROW_NAME, settings.membership),
     ]
-    report.checks += [voice_check, *_privacy_checks(privacy[final.stage], settings)]
-    report.differences = found
+    report.checks += [
+        voice_check,
+        *_privacy_checks(privacy[final.stage], settings),
+        membership_check(membership, settings.membership),
+    ]
+    report.differences = [*found, *membership_differences(membership, final.stage)]
     report.summary = summary
     report.finished_at = datetime.now(UTC)
     report.validate()

@@ -41,6 +41,10 @@ def test_every_asset_check_passes(pipeline_run):
     # A random tiny model is not expected to write like its owner: that check judges the
     # voice (its truth table is unit-tested), so here it only has to be there.
     assert results.pop("eval_report:writes_like_owner") in (True, False)
+    # Nor to sit at chance in the membership audit: its tokenizer is built from the
+    # training split, so even the untrained model favours members (the audit's controls
+    # are tested in integration/test_membership_audit.py).
+    assert results.pop("eval_report:membership_inference_near_chance") in (True, False)
     assert all(results.values()), {k: v for k, v in results.items() if not v}
 
 
@@ -78,6 +82,15 @@ def test_report_compares_base_and_every_stage_and_training_beat_the_untrained_mo
     assert perplexity["lora_stage_3_burst"] < perplexity["base"]
     checks = {c["name"]: c["passed"] for c in metrics["checks"]}
     assert checks.pop("writes_like_owner") in (True, False)
+    # The membership audit ran (the demo holds an audit slice, the adapters their record);
+    # whether the tiny model's figure is near chance is not this test's question.
+    assert checks.pop("membership_inference_near_chance") in (True, False)
+    membership = next(
+        c for c in metrics["checks"] if c["name"] == "membership_inference_near_chance"
+    )
+    assert membership["value"] is not None and membership["severity"] == "warning"
+    audit = next(s for s in metrics["sections"] if s["key"] == "membership")["settings"]
+    assert audit["members"] > 0 and audit["non_members"] > 0
     assert checks == {
         "last_stage_perplexity_below_base": True,
         "pii_leakage_score_below_threshold": True,
@@ -91,6 +104,8 @@ def test_report_compares_base_and_every_stage_and_training_beat_the_untrained_mo
         "degeneration",
         "attribution",
         "privacy",
+        "membership",
+        "membership_tpr",
     ]
     # Every tuned-minus-base difference has its interval, and the page opens with a verdict.
     assert {(d["model"], d["metric"]) for d in metrics["differences"]} == {
@@ -105,7 +120,7 @@ def test_report_compares_base_and_every_stage_and_training_beat_the_untrained_mo
             "distinct_2",
             "repeated_line_share",
         )
-    }
+    } | {(STAGE_NAMES[-1], f"mia_{attack}_auc") for attack in ("loss", "zlib", "min_k_pp")}
     assert metrics["summary"].startswith("Does the final adapter")
     assert page.index('<p class="summary">') < page.index("<h2>")
     # Privacy is measured on the base model and the final adapter (the one a user exports).
@@ -128,8 +143,12 @@ def test_report_compares_base_and_every_stage_and_training_beat_the_untrained_mo
     # Self-contained: charts inline, nothing fetched, nothing run.
     text = without_images(page)
     assert "http" not in text and "<script" not in text and "href" not in text
-    # Loss curves and one chart per section.
-    assert page.count('src="data:image/png;base64,') == 1 + len(sections)
+    # Loss curves and one chart per section with a figure to draw: the demo's audit slice
+    # holds fewer than the 100 non-members a TPR at 1 % FPR needs, so that one is blank.
+    tpr = metrics["metrics"][STAGE_NAMES[-1]]["membership_tpr"]
+    assert all(value is None for value in tpr.values())
+    assert page.count('src="data:image/png;base64,') == len(sections)
+    assert "Members found at 1 % false positives" not in markdown
     for name in STAGE_NAMES:
         stage = pipeline_run.asset_json(name)
         assert stage["validation_loss_after"] < stage["validation_loss_before"]

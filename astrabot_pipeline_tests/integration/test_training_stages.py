@@ -259,6 +259,7 @@ def test_the_whole_evaluation_finishes_on_the_thinnest_history_the_dataset_accep
         train_window_ids=inputs.train_window_ids,
         reply_pool=inputs.reply_pool,
         attribution_corpus=inputs.attribution_corpus,
+        audit_candidates=inputs.audit_candidates,
         settings=settings,
         report_path=tmp_path / "reports",
     )
@@ -271,4 +272,11 @@ def test_the_whole_evaluation_finishes_on_the_thinnest_history_the_dataset_accep
     assert "inconclusive" in voice["description"]
     outcomes = {d["metric"]: d["outcome"] for d in metrics["differences"] if d["model"] == final}
     assert outcomes["ranking_accuracy"] == "inconclusive"  # n = 1 never decides
+    # Too small to hold windows out for a membership audit: said, not failed.
+    membership = next(
+        c for c in metrics["checks"] if c["name"] == "membership_inference_near_chance"
+    )
+    assert membership["severity"] == "warning" and membership["value"] is None
+    assert "no audit slice" in membership["description"]
+    assert outcome.verdict.passed
     assert outcome.report.summary
