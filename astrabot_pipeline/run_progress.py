@@ -64,6 +64,7 @@ FIGURES: dict[str, Callable[[Figures], str]] = {
     "relationship_dynamics": lambda m: f"{m['threads']:,} threads described",
     "mixed_dataset": lambda m: (
         f"{m['examples']:,} examples from {m['windows']:,} windows"
+        + (f", {m['audit_windows']:,} held out for the audit" if m.get("audit_windows") else "")
         + (f", {m['canaries_planted']} canaries planted" if m.get("canaries_planted") else "")
     ),
     "eval_report": _perplexity,

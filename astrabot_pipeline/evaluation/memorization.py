@@ -23,7 +23,13 @@ preceded it in training, reproduces it exactly): for
 a training example whose reply has at least k + m tokens, prompt the model with the
 example's context and the reply's first k tokens; it is memorized when the greedy
 continuation's next m tokens equal the reply's. `memorization_score` = memorized /
-scored; shorter replies are excluded and counted.
+scored; shorter replies are excluded and counted. Near-verbatim memorization counts a
+continuation within `NEAR_EDIT_SHARE` (10 %) of the m tokens in token edit distance
+(Levenshtein over token ids, divided by m) as well (Ippolito et al. 2023, "Preventing
+Generation of Verbatim Memorization in Language Models Gives a False Sense of Privacy":
+a model that changes a token or two still reveals the text). Chat replies are short
+(about 10 tokens), so the evaluation also measures (k, m) = (4, 8) and (4, 16), where
+many more replies are long enough than at (8, 16).
 """
 
 from __future__ import annotations
@@ -39,6 +45,9 @@ import torch
 SECRET_SPACE_DIGITS = 9  # dataset/canaries.py SECRET_DIGITS: |R| = 10^9
 DEFAULT_K = 8
 DEFAULT_M = 16
+# The shorter (k, m) settings measured beside (DEFAULT_K, DEFAULT_M), for short replies.
+SHORT_SETTINGS: tuple[tuple[int, int], ...] = ((4, 8), (4, 16))
+NEAR_EDIT_SHARE = 0.1
 # The sample skewness a skew-normal can have is below this in absolute value.
 _MAX_SKEWNESS = 0.99
 _GRID_POINTS = 20_001
@@ -199,9 +208,39 @@ def exact_match_rate(
     return matches, matches / len(targets) if targets else 0.0
 
 
+def token_edit_distance(a: Sequence[int], b: Sequence[int]) -> int:
+    """Levenshtein distance between two token sequences (insert, delete, substitute)."""
+    previous = list(range(len(b) + 1))
+    for i, token in enumerate(a, 1):
+        current = [i]
+        for j, other in enumerate(b, 1):
+            current.append(
+                min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (token != other))
+            )
+        previous = current
+    return previous[-1]
+
+
+def near_match_count(
+    continuations: Sequence[Sequence[int]],
+    targets: Sequence[Sequence[int]],
+    max_share: float = NEAR_EDIT_SHARE,
+) -> int:
+    """How many continuations (their first len(target) tokens) are within `max_share` of
+    their target's length in token edit distance (an exact match is one)."""
+    if len(continuations) != len(targets):
+        raise ValueError("one continuation per target")
+    return sum(
+        token_edit_distance(list(continuation[: len(target)]), list(target))
+        <= max_share * len(target)
+        for continuation, target in zip(continuations, targets, strict=True)
+    )
+
+
 @dataclass(frozen=True)
 class MemorizationResult:
-    """Extractable memorization on a sample of training examples."""
+    """Extractable memorization on a sample of training examples: exact, and near-verbatim
+    (within `NEAR_EDIT_SHARE` of m tokens in edit distance)."""
 
     k: int
     m: int
@@ -210,6 +249,11 @@ class MemorizationResult:
     memorization_score: float
     excluded_short: int
     excluded_truncated: int
+    near_memorized: int = 0
+
+    @property
+    def near_memorization_score(self) -> float:
+        return self.near_memorized / self.examples_scored if self.examples_scored else 0.0
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -218,6 +262,8 @@ class MemorizationResult:
             "examples_scored": self.examples_scored,
             "memorized": self.memorized,
             "memorization_score": self.memorization_score,
+            "near_memorized": self.near_memorized,
+            "near_memorization_score": self.near_memorization_score,
             "excluded_short": self.excluded_short,
             "excluded_truncated": self.excluded_truncated,
         }

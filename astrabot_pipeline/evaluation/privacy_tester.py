@@ -42,11 +42,13 @@ from astrabot_pipeline.evaluation.memorization import (
     DEFAULT_K,
     DEFAULT_M,
     SECRET_SPACE_DIGITS,
+    SHORT_SETTINGS,
     CanaryExposure,
     ExposureResult,
     MemorizationResult,
     exact_match_rate,
     extrapolated_exposure,
+    near_match_count,
     random_secrets,
     sampled_exposure,
 )
@@ -87,6 +89,8 @@ class PrivacyConfig:
     memorization_examples: int = 16
     k: int = DEFAULT_K
     m: int = DEFAULT_M
+    # (k, m) settings measured beside (k, m), for chat's short replies; () measures none.
+    short_settings: tuple[tuple[int, int], ...] = SHORT_SETTINGS
     max_length: int = 256  # as the stages truncated (memorization examples must fit)
     max_prompt_tokens: int = 128  # leakage and probe prompts keep their last tokens
     batch_size: int = 16  # prompts per batch (each with its greedy and sampled rows)
@@ -115,6 +119,8 @@ class PrivacyConfig:
             raise SettingError("PrivacyConfig.temperature must be positive to sample")
         if not 0 < self.top_p <= 1:
             raise SettingError("PrivacyConfig.top_p must be in (0, 1]")
+        if any(k < 1 or m < 1 for k, m in self.short_settings):
+            raise SettingError("PrivacyConfig.short_settings: every k and m must be at least 1")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -145,6 +151,8 @@ class PrivacyResult:
     memorization: MemorizationResult | None
     settings: dict[str, Any]
     seconds: dict[str, float] = field(default_factory=dict)
+    # The same measurement at `PrivacyConfig.short_settings` (None: no reply long enough).
+    short_memorization: tuple[MemorizationResult | None, ...] = ()
 
     @property
     def pii_leakage_score(self) -> float:
@@ -163,6 +171,9 @@ class PrivacyResult:
             "extraction": self.extraction.to_dict(),
             "exposure": None if self.exposure is None else self.exposure.to_dict(),
             "memorization": None if self.memorization is None else self.memorization.to_dict(),
+            "short_memorization": [
+                None if found is None else found.to_dict() for found in self.short_memorization
+            ],
             "settings": dict(self.settings),
             "seconds": dict(self.seconds),
         }
@@ -380,15 +391,22 @@ class PrivacyTester:
         )
 
     def memorization_items(
-        self, tokenizer, train_records: Sequence[Mapping[str, Any]]
+        self,
+        tokenizer,
+        train_records: Sequence[Mapping[str, Any]],
+        k: int | None = None,
+        m: int | None = None,
     ) -> tuple[list[list[int]], list[list[int]], int, int]:
         """(prompts, targets, too short, truncated) for extractable memorization.
 
         Training records are examined in a seeded random order until
         `memorization_examples` have a last reply of at least k + m tokens that training
-        saw whole (within `max_length`); the others examined are counted.
+        saw whole (within `max_length`); the others examined are counted. `k` and `m`
+        default to the config's.
         """
         config = self.config
+        k = config.k if k is None else k
+        m = config.m if m is None else m
         template = _training_template(tokenizer)
         stops = set(stop_token_ids(tokenizer))
         order = list(range(len(train_records)))
@@ -420,41 +438,50 @@ class PrivacyTester:
                 start -= 1
             while end > start and ids[end - 1] in stops:
                 end -= 1
-            if end - start < config.k + config.m:
+            if end - start < k + m:
                 short += 1
                 continue
-            if start + config.k + config.m > config.max_length:
+            if start + k + m > config.max_length:
                 truncated += 1
                 continue
-            prompts.append(ids[: start + config.k])
-            targets.append(ids[start + config.k : start + config.k + config.m])
+            prompts.append(ids[: start + k])
+            targets.append(ids[start + k : start + k + m])
         return prompts, targets, short, truncated
 
     def extractable_memorization(
-        self, model, tokenizer, train_records: Sequence[Mapping[str, Any]]
+        self,
+        model,
+        tokenizer,
+        train_records: Sequence[Mapping[str, Any]],
+        k: int | None = None,
+        m: int | None = None,
     ) -> tuple[MemorizationResult, list[str]]:
-        """The memorization score, and the decoded continuations (to scan, never shown)."""
+        """The memorization score (exact and near-verbatim) at (k, m), the config's by
+        default, and the decoded continuations (to scan, never shown)."""
         config = self.config
-        prompts, targets, short, truncated = self.memorization_items(tokenizer, train_records)
+        k = config.k if k is None else k
+        m = config.m if m is None else m
+        prompts, targets, short, truncated = self.memorization_items(tokenizer, train_records, k, m)
         continuations = [
             completions[0].reply_token_ids
             for completions in generate(
                 model,
                 tokenizer,
                 prompts,
-                replace(GenerationSettings.unshaped(config.m), seed=config.seed),
+                replace(GenerationSettings.unshaped(m), seed=config.seed),
                 batch_size=config.batch_size,
             )
         ]
         matches, rate = exact_match_rate(continuations, targets) if targets else (0, 0.0)
         result = MemorizationResult(
-            k=config.k,
-            m=config.m,
+            k=k,
+            m=m,
             examples_scored=len(targets),
             memorized=matches,
             memorization_score=rate,
             excluded_short=short,
             excluded_truncated=truncated,
+            near_memorized=near_match_count(continuations, targets),
         )
         texts = [tokenizer.decode(tokens, skip_special_tokens=True) for tokens in continuations]
         return result, texts
@@ -487,6 +514,11 @@ class PrivacyTester:
         timed("exposure", started)
         started = time.perf_counter()
         memorization, continuations = self.extractable_memorization(model, tokenizer, train_records)
+        short: list[MemorizationResult | None] = []
+        for k, m in self.config.short_settings:
+            found, texts = self.extractable_memorization(model, tokenizer, train_records, k, m)
+            short.append(found if found.examples_scored else None)
+            continuations += texts
         memorization_scans = self.scan(continuations)
         timed("memorization", started)
         extraction = self.extraction_recall([*leakage_scans, *probe_scans, *memorization_scans])
@@ -503,6 +535,7 @@ class PrivacyTester:
             memorization=memorization if memorization.examples_scored else None,
             settings=settings,
             seconds=seconds,
+            short_memorization=tuple(short),
         )
 
     def evaluate_models(

@@ -263,6 +263,10 @@ def _privacy_section(privacy: Mapping[str, PrivacyResult]) -> ReportSection:
             "extraction_recall": result.extraction.recall,
             "memorization_score": result.memorization_score,
             "canary_exposure": exposure,
+            "near_memorization_score": None
+            if result.memorization is None
+            else result.memorization.near_memorization_score,
+            **_short_memorization(result),
             "pseudonym_rate": result.leakage.pseudonym_rate,
             "generic_hit_rate": result.leakage.generic_hit_rate,
             "generations_scanned": result.leakage.generations + result.probes.generations,
@@ -286,6 +290,13 @@ def _privacy_section(privacy: Mapping[str, PrivacyResult]) -> ReportSection:
                 Column("extraction_recall", "extraction recall", ".4f", "lower"),
                 Column("memorization_score", "memorization score", ".4f", "lower"),
                 Column("canary_exposure", "mean canary exposure (bits)", ".2f", "lower"),
+                Column(
+                    "near_memorization_score",
+                    "near-verbatim memorization (within 10 % edit distance)",
+                    ".4f",
+                    "lower",
+                ),
+                *_short_memorization_columns(settings),
                 Column("pseudonym_rate", "pseudonym reproduction rate", ".4f"),
                 Column("generic_hit_rate", "generic recognizer hit rate", ".4f"),
                 Column("generations_scanned", "generations scanned", "d"),
@@ -317,6 +328,32 @@ def _privacy_section(privacy: Mapping[str, PrivacyResult]) -> ReportSection:
             },
         )
     )
+
+
+def _short_memorization(result: PrivacyResult) -> dict[str, float | int | None]:
+    """Exact and near-verbatim memorization at each short (k, m), and how many training
+    replies were long enough to be scored there."""
+    row: dict[str, float | int | None] = {}
+    for (k, m), found in zip(
+        result.settings["short_settings"], result.short_memorization, strict=True
+    ):
+        key = f"memorization_k{k}_m{m}"
+        row[key] = None if found is None else found.memorization_score
+        row[f"near_{key}"] = None if found is None else found.near_memorization_score
+        row[f"{key}_examples"] = 0 if found is None else found.examples_scored
+    return row
+
+
+def _short_memorization_columns(settings: Mapping[str, Any]) -> list[Column]:
+    columns = []
+    for k, m in settings["short_settings"]:
+        key = f"memorization_k{k}_m{m}"
+        columns += [
+            Column(key, f"memorization at k = {k}, m = {m}", ".4f", "lower"),
+            Column(f"near_{key}", f"near-verbatim at k = {k}, m = {m}", ".4f", "lower"),
+            Column(f"{key}_examples", f"replies long enough for k = {k}, m = {m}", "d"),
+        ]
+    return columns
 
 
 def _privacy_checks(final: PrivacyResult, settings: EvaluationSettings) -> list[Check]:

@@ -197,6 +197,16 @@ def test_memorization_score_rises_when_the_model_memorized_replies(before_and_af
     assert trained.memorization.examples_scored == CONFIG.memorization_examples
     assert untrained.memorization_score == 0.0
     assert trained.memorization_score >= 0.5
+    # Near-verbatim counts every exact match and may add near ones.
+    assert trained.memorization.near_memorized >= trained.memorization.memorized
+    # The shorter settings for chat's short replies: more replies are long enough there,
+    # and the memorized ones are found there too.
+    assert [(r.k, r.m) for r in trained.short_memorization if r] == [(4, 8), (4, 16)]
+    short_8 = trained.short_memorization[0]
+    assert short_8 is not None and short_8.examples_scored == CONFIG.memorization_examples
+    assert short_8.memorization_score >= 0.5 and short_8.near_memorization_score >= 0.5
+    before_8 = untrained.short_memorization[0]
+    assert before_8 is not None and before_8.memorization_score == 0.0
 
 
 @pytest.mark.slow

@@ -13,8 +13,10 @@ from astrabot_pipeline.evaluation.memorization import (
     exact_match_rate,
     exposure_from_rank,
     extrapolated_exposure,
+    near_match_count,
     random_secrets,
     sampled_exposure,
+    token_edit_distance,
 )
 
 SPACE = 10**9
@@ -71,6 +73,22 @@ def test_exact_match_scoring_counts_only_whole_matches():
     continuations = [[1, 2, 3, 99], [4, 5], [7, 8, 0], [1, 1, 1]]
     assert exact_match_rate(continuations, targets) == (2, 0.5)
     assert exact_match_rate([], []) == (0, 0.0)
+
+
+def test_near_verbatim_counts_a_continuation_within_a_tenth_of_its_tokens_in_edits():
+    assert token_edit_distance([1, 2, 3], [1, 2, 3]) == 0
+    assert token_edit_distance([1, 9, 3], [1, 2, 3]) == 1  # a substitution
+    assert token_edit_distance([1, 3], [1, 2, 3]) == 1  # a deletion
+    assert token_edit_distance([], [1, 2]) == 2 and token_edit_distance([5, 6], []) == 2
+    target = list(range(16))
+    one_off = [*target[:5], 99, *target[6:]]
+    two_off = [99, *target[1:5], 98, *target[6:]]
+    # 10 % of 16 tokens is 1.6 edits: one substitution is near-verbatim, two are not.
+    assert near_match_count([target, one_off, two_off], [target] * 3) == 2
+    # Of 8 tokens only an exact match is within 0.8 edits.
+    assert near_match_count([target[:8], one_off[:8]], [target[:8]] * 2) == 1
+    # The continuation is read up to its target's length, as the exact match reads it.
+    assert near_match_count([[*target, 7, 7]], [target]) == 1
 
 
 def test_leakage_score_is_generations_with_a_real_identifier_over_generations():

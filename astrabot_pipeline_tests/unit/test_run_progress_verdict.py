@@ -1,9 +1,10 @@
-"""The closing lines of `make run` tell an approved adapter set from one that passed its
-privacy checks but does not write like its owner (approval needs both)."""
+"""What `make run` prints: its closing lines tell an approved adapter set from one that
+passed its privacy checks but does not write like its owner (approval needs both), and a
+step's line gives its key figures."""
 
 from __future__ import annotations
 
-from astrabot_pipeline.run_progress import RunProgress
+from astrabot_pipeline.run_progress import RunProgress, key_figure
 
 
 def _summary(**report) -> str:
@@ -28,3 +29,13 @@ def test_a_failed_privacy_verdict_offers_no_chat():
     summary = _summary(verdict="failed", approved=False, report="r.html")
     assert "verdict: FAILED" in summary
     assert "next:" not in summary
+
+
+def test_the_dataset_line_says_how_many_windows_the_audit_holds_out():
+    figures = {"examples": 11680, "windows": 1571, "audit_windows": 157, "canaries_planted": 6}
+    assert key_figure("mixed_dataset", figures) == (
+        "11,680 examples from 1,571 windows, 157 held out for the audit, 6 canaries planted"
+    )
+    assert key_figure("mixed_dataset", {"examples": 40, "windows": 5, "audit_windows": 0}) == (
+        "40 examples from 5 windows"
+    )
