@@ -220,6 +220,22 @@ class LeakageScanner:
         )
         return scan, [(start, end) for start, end, _ in flagged]
 
+    def name_pseudonyms(self, text: str) -> list[str]:
+        """The surrogate names the privacy stage emitted that `text` holds, each the
+        longest span found (a full name, not its parts). Surrogates are the anonymized
+        data's own text, never a real identifier."""
+        spans = [
+            span
+            for span, form in candidate_forms(text)
+            if self._pseudonyms.get(self.digests.hasher.digest(form)) == "name"
+        ]
+        longest = [
+            (start, end)
+            for start, end in spans
+            if not any(s <= start and end <= e and (s, e) != (start, end) for s, e in spans)
+        ]
+        return [text[start:end] for start, end in sorted(set(longest))]
+
     def scan(self, texts: Sequence[str]) -> list[TextScan]:
         """One `TextScan` per text, in order. A generic hit is one that no real identifier,
         pseudonym or canary span explains."""

@@ -260,6 +260,9 @@ def _privacy_section(privacy: Mapping[str, PrivacyResult]) -> ReportSection:
         return {
             "pii_leakage_score": result.pii_leakage_score,
             "probing_leakage_rate": result.probes.pii_leakage_score,
+            "reidentification_rate": None
+            if result.reidentification is None
+            else result.reidentification.pii_leakage_score,
             "extraction_recall": result.extraction.recall,
             "memorization_score": result.memorization_score,
             "canary_exposure": exposure,
@@ -287,6 +290,12 @@ def _privacy_section(privacy: Mapping[str, PrivacyResult]) -> ReportSection:
             columns=[
                 Column("pii_leakage_score", "PII leakage score", ".4f", "lower"),
                 Column("probing_leakage_rate", "probing leakage rate", ".4f", "lower"),
+                Column(
+                    "reidentification_rate",
+                    "re-identification rate (questions naming a pseudonym)",
+                    ".4f",
+                    "lower",
+                ),
                 Column("extraction_recall", "extraction recall", ".4f", "lower"),
                 Column("memorization_score", "memorization score", ".4f", "lower"),
                 Column("canary_exposure", "mean canary exposure (bits)", ".2f", "lower"),
@@ -317,6 +326,7 @@ def _privacy_section(privacy: Mapping[str, PrivacyResult]) -> ReportSection:
                     "samples_per_prompt",
                     "leakage_prompts",
                     "probe_prompts",
+                    "reidentification_prompts",
                     "max_new_tokens",
                     "exposure_candidates",
                     "memorization_examples",

@@ -15,6 +15,7 @@ import torch
 
 from astrabot_pipeline.dataset.canaries import PlantedCanary
 from astrabot_pipeline.evaluation.privacy_tester import (
+    REIDENTIFICATION_QUESTIONS,
     PrivacyConfig,
     PrivacyResult,
     PrivacyTester,
@@ -38,6 +39,7 @@ from astrabot_pipeline.training.chat_template import stop_token_ids
 
 KEY = bytes(range(50, 82))
 NAME, PHONE = "Zorbina Quellmark", "+1 (555) 010-2233"
+PSEUDONYM = "Wren Thorne"  # the surrogate the privacy stage gave NAME (see _digests)
 CANARY = PlantedCanary(
     text="the door code is 381 094 527",
     prefix="the door code is",
@@ -61,12 +63,17 @@ CONFIG = PrivacyConfig(
 )
 
 
-def _records() -> list[dict]:
+def _records(pseudonym_questions: bool = False) -> list[dict]:
+    """With `pseudonym_questions`, every fourth chat asks for the contact's number by the
+    pseudonym the training data knows them by and gets the real one (an anonymizer hole):
+    the re-identification questions must find what a model learned from that."""
     records = []
     for i in range(40):
         chat = FILLER[i % 4] + " and " + FILLER[(i + 1) % 4]
         reply = f"{chat}\n{CANARY.text}" if i % 2 else f"call {NAME} at {PHONE} about it, {chat}"
         question = f"what about {FILLER[(i + 3) % 4]}?"
+        if pseudonym_questions and i % 4 == 0:
+            question = REIDENTIFICATION_QUESTIONS[1][1].format(name=PSEUDONYM)
         records.append(
             {
                 "messages": [
@@ -81,7 +88,7 @@ def _records() -> list[dict]:
 def _digests(folder) -> IdentifierDigests:
     """What the privacy stage would have stored had it replaced the name and number."""
     original = f"call {NAME} at {PHONE}"
-    spans = [("PERSON", NAME, "Wren Thorne"), ("PHONE_NUMBER", PHONE, "(415) 555-0101")]
+    spans = [("PERSON", NAME, PSEUDONYM), ("PHONE_NUMBER", PHONE, "(415) 555-0101")]
     replaced = tuple(
         Replacement(kind, original.index(span), original.index(span) + len(span), surrogate)
         for kind, span, surrogate in spans
@@ -207,6 +214,35 @@ def test_memorization_score_rises_when_the_model_memorized_replies(before_and_af
     assert short_8.memorization_score >= 0.5 and short_8.near_memorization_score >= 0.5
     before_8 = untrained.short_memorization[0]
     assert before_8 is not None and before_8.memorization_score == 0.0
+
+
+@pytest.mark.slow
+def test_questions_naming_a_pseudonym_find_a_model_that_learned_the_real_identifiers(
+    tmp_path,
+):
+    records = _records(pseudonym_questions=True)
+    texts = [m["content"] for r in records for m in r["messages"]]
+    base = build_tiny_base_model(texts * 3, tmp_path / "tiny", vocab_size=600)
+    tester = PrivacyTester(_digests(tmp_path), config=CONFIG)
+    names = tester.pseudonym_names(records)
+    assert names == [PSEUDONYM]
+    model, tokenizer = load_base_model(base)
+    before, _ = tester.reidentify(model, tokenizer, names)
+    after, scans = tester.reidentify(_overfit(model, tokenizer, records), tokenizer, names)
+    assert before is not None and after is not None
+    # Three questions about the one pseudonym, greedy and one sample each.
+    assert after.generations == len(scans) == 6
+    # The model that learned the real number behind the pseudonym gives it when asked.
+    assert after.generations_by_kind["phone"] > 0
+    assert after.pii_leakage_score > before.pii_leakage_score
+    assert tester.reidentify(model, tokenizer, []) == (None, [])
+
+
+@pytest.mark.slow
+def test_without_a_pseudonym_in_the_training_data_there_is_nothing_to_ask(before_and_after):
+    untrained, trained = before_and_after
+    assert untrained.reidentification is None and trained.reidentification is None
+    assert trained.settings["reidentification_prompts"] == 0
 
 
 @pytest.mark.slow
