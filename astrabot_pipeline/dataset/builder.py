@@ -17,8 +17,9 @@ turns just before it (reply_context.py).
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
-from typing import TypedDict, Unpack
+from typing import Any, TypedDict, Unpack
 
 import pandas as pd
 
@@ -31,6 +32,7 @@ from astrabot_pipeline.dataset.split import (
     DEFAULT_VALIDATION_FRACTION,
     MIN_WINDOWS,
     AuditSlice,
+    ContactAudit,
     TestSliceSize,
     assign_splits,
 )
@@ -88,6 +90,9 @@ class MixedDataset:
     windows: int = 0
     # Why no window was held out for the membership audit (None: some were).
     no_audit_reason: str | None = None
+    # The contact-level audit: the contacts held out, or why none are (None: not asked).
+    held_out_contacts: int = 0
+    no_contact_audit_reason: str | None = None
 
 
 class CombineOptions(TypedDict, total=False):
@@ -99,6 +104,8 @@ class CombineOptions(TypedDict, total=False):
     seed: int
     test_slice: TestSliceSize
     audit: AuditSlice
+    contact_audit: ContactAudit
+    one_to_one_threads: Collection[Any]
 
 
 class TrainingDataCreator:
@@ -269,12 +276,16 @@ class TrainingDataCreator:
         seed: int = 0,
         test_slice: TestSliceSize | None = None,
         audit: AuditSlice | None = None,
+        contact_audit: ContactAudit | None = None,
+        one_to_one_threads: Collection[Any] = (),
     ) -> MixedDataset:
         """Filter, split by window and time, and leave out families too small to train.
 
         `test_slice` (default `TestSliceSize()`) grows the test slice of a long history
         until it is big enough to decide; `audit` (default `AuditSlice(seed=seed)`) then
-        holds a random sample of the training windows out for the membership audit.
+        holds a random sample of the training windows out for the membership audit. With
+        `contact_audit`, a random sample of the contacts of `one_to_one_threads` is held
+        out first, every window of theirs ("contact_audit"), for the contact-level audit.
 
         A family needs training and validation examples to train its stage; one without
         is reported in `skipped_families` (its examples stay out of every split). Raises
@@ -295,19 +306,27 @@ class TrainingDataCreator:
                 f"{MIN_TRAINING_EXAMPLES} replies in {MIN_WINDOWS} windows are needed "
                 "(widen the scope, or add an older backup)"
             )
-        starts = combined.groupby("window_id")["window_start"].min()
         # One owner reply can feed an example of each family: count the replies apart.
-        replies = combined["example_id"].str.split(":", n=1).str[1].nunique()
+        reply_ids = combined["example_id"].str.split(":", n=1).str[1]
+        held: list[Any] = []
+        no_contact_reason = None
+        if contact_audit is not None:
+            one_to_one = combined["thread_id"].isin(list(one_to_one_threads))
+            per_contact = reply_ids[one_to_one].groupby(combined["thread_id"][one_to_one]).nunique()
+            held, no_contact_reason = contact_audit.held_out(per_contact.to_dict())
+        held_rows = combined["thread_id"].isin(held)
+        rest = combined[~held_rows]
         by_window = assign_splits(
-            starts,
+            rest.groupby("window_id")["window_start"].min(),
             validation_fraction,
             test_fraction,
-            examples_per_window=combined.groupby("window_id").size(),
-            owner_replies=int(replies),
+            examples_per_window=rest.groupby("window_id").size(),
+            owner_replies=int(reply_ids[~held_rows].nunique()),
             test_slice=test_slice,
         )
         by_window, no_audit_reason = (audit or AuditSlice(seed=seed)).carve(by_window)
         combined["split"] = combined["window_id"].map(by_window).astype("string")
+        combined.loc[held_rows, "split"] = "contact_audit"
         skipped: dict[str, str] = {}
         for kind, family in combined.groupby("kind", sort=True):
             present = set(family["split"])
@@ -325,6 +344,8 @@ class TrainingDataCreator:
             skipped,
             windows,
             no_audit_reason,
+            len(held),
+            no_contact_reason,
         )
 
     def combine_datasets(

@@ -62,9 +62,11 @@ def dataset_card(
     examples: pd.DataFrame,
     skipped: dict[str, str] | None = None,
     no_audit_reason: str | None = None,
+    no_contact_audit_reason: str | None = None,
 ) -> str:
     """Markdown: examples per family and split (the audit slice: held out of training for
-    the membership audit, or why there is none), reply and context lengths, and the shares
+    the membership audit, or why there is none; the contacts the contact-level audit holds
+    out), reply and context lengths, and the shares
     of trivial replies, of replies opening with a trivial word ("ok …") and of the most
     common first word (filters.py `trivial_shares`). Never text."""
     lines = [
@@ -98,6 +100,14 @@ def dataset_card(
             f"training windows ({len(audit)} examples), trained on by no stage: the "
             "membership audit's non-members."
         )
+    held = examples[examples["split"] == "contact_audit"]
+    if len(held):
+        lines.append(
+            f"\nContact-level audit: every window of {held['thread_id'].nunique()} contacts' "
+            f"one-to-one chats ({len(held)} examples) is trained on by no stage."
+        )
+    elif no_contact_audit_reason is not None:
+        lines.append(f"\nNo contact-level audit: {no_contact_audit_reason}.")
     return "\n".join(lines) + "\n"
 
 

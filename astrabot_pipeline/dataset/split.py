@@ -17,14 +17,16 @@ an attack that only tells old text from new would look like one that finds membe
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from astrabot_pipeline.errors import SettingError
 
-SPLITS = ("train", "validation", "test", "audit")
+SPLITS = ("train", "validation", "test", "audit", "contact_audit")
 DEFAULT_VALIDATION_FRACTION = 0.1
 DEFAULT_TEST_FRACTION = 0.1
 MIN_WINDOWS = 3  # one per split
@@ -149,6 +151,52 @@ class AuditSlice:
         carved = splits.copy()
         carved[splits.index.astype(str).isin(audit)] = "audit"
         return carved, None
+
+
+DEFAULT_CONTACT_AUDIT_FRACTION = 0.25
+DEFAULT_CONTACT_AUDIT_MIN_REPLIES = 20
+# Contacts held out, and at least as many left in training, for a contact-level audit.
+MIN_AUDIT_CONTACTS = 2
+
+
+@dataclass(frozen=True)
+class ContactAudit:
+    """The contact-level audit's held-out contacts: every window of a seeded random
+    `fraction` (at least MIN_AUDIT_CONTACTS) of the contacts whose one-to-one chat holds
+    at least `min_replies` of the owner's replies is trained on by no stage. Group chats
+    stay in training; a contact is their one-to-one thread."""
+
+    fraction: float = DEFAULT_CONTACT_AUDIT_FRACTION
+    min_replies: int = DEFAULT_CONTACT_AUDIT_MIN_REPLIES
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if not 0 < self.fraction < 1:
+            raise SettingError("the contact audit's fraction must be between 0 and 1")
+        if self.min_replies < 1:
+            raise SettingError("the contact audit's min_replies must be at least 1")
+
+    def held_out(self, replies_per_contact: Mapping[Any, int]) -> tuple[list[Any], str | None]:
+        """The one-to-one threads held out (`replies_per_contact`: the owner's replies in
+        each one-to-one thread), and why none are (None when some are)."""
+        eligible = sorted(
+            (
+                thread
+                for thread, replies in replies_per_contact.items()
+                if replies >= self.min_replies
+            ),
+            key=str,
+        )
+        wanted = max(MIN_AUDIT_CONTACTS, math.floor(len(eligible) * self.fraction))
+        if len(eligible) - wanted < MIN_AUDIT_CONTACTS:
+            return [], (
+                f"{len(eligible)} contacts have a one-to-one chat with {self.min_replies} or "
+                f"more of the owner's replies; a contact-level audit holds out "
+                f"{MIN_AUDIT_CONTACTS} or more ({self.fraction:.0%}) and needs as many left "
+                "in training"
+            )
+        chosen = np.random.default_rng(self.seed).choice(len(eligible), size=wanted, replace=False)
+        return sorted((eligible[i] for i in chosen.tolist()), key=str), None
 
 
 def held_out_sample(examples: pd.DataFrame, max_examples: int) -> pd.DataFrame:

@@ -14,10 +14,13 @@ from astrabot_pipeline.dataset.canaries import (
 from astrabot_pipeline.dataset.filters import DEFAULT_TRIVIAL_CAP, textless_owner_messages
 from astrabot_pipeline.dataset.split import (
     DEFAULT_AUDIT_FRACTION,
+    DEFAULT_CONTACT_AUDIT_FRACTION,
+    DEFAULT_CONTACT_AUDIT_MIN_REPLIES,
     DEFAULT_MAX_TEST_FRACTION,
     DEFAULT_MIN_TEST_EXAMPLES,
     DEFAULT_MIN_TEST_FROM_REPLIES,
     AuditSlice,
+    ContactAudit,
     TestSliceSize,
 )
 from astrabot_pipeline.defs.errors import redact_failures
@@ -39,6 +42,13 @@ class DatasetConfig(dg.Config):
     # The membership audit's non-members: this fraction of the windows, drawn at random
     # from the training windows and trained on by no stage (0: no audit slice).
     audit_fraction: float = DEFAULT_AUDIT_FRACTION
+    # The contact-level audit (were my friend's chats used?): holds out every window of a
+    # random contact_audit_fraction of the contacts whose one-to-one chat holds
+    # contact_audit_min_replies or more owner replies, so the shipped adapter never learns
+    # those chats. Unset (auto): on for the generated demo only; true or false decides.
+    privacy_audit: bool | None = None
+    contact_audit_fraction: float = DEFAULT_CONTACT_AUDIT_FRACTION
+    contact_audit_min_replies: int = DEFAULT_CONTACT_AUDIT_MIN_REPLIES
     max_context_turns: int = 6
     max_context_chars: int = DEFAULT_MAX_CONTEXT_CHARS
     trivial_reply_cap: float = DEFAULT_TRIVIAL_CAP
@@ -71,6 +81,9 @@ def mixed_dataset(
     test by window and time; also written as JSON lines under `dataset/`. Refused unless
     the anonymized windows it reads passed their privacy gate."""
     require_passed_privacy_gate(context.instance)
+    contact_audit = config.privacy_audit
+    if contact_audit is None:
+        contact_audit = is_generated_demo_history(paths.root())
     creator = TrainingDataCreator(
         max_context_turns=config.max_context_turns, max_context_chars=config.max_context_chars
     )
@@ -86,6 +99,14 @@ def mixed_dataset(
             max_fraction=config.max_test_fraction,
         ),
         audit=AuditSlice(config.audit_fraction, seed=config.seed),
+        contact_audit=ContactAudit(
+            config.contact_audit_fraction, config.contact_audit_min_replies, seed=config.seed
+        )
+        if contact_audit
+        else None,
+        one_to_one_threads=relationship_dynamics.loc[
+            ~relationship_dynamics["is_group"].astype(bool), "thread_id"
+        ].tolist(),
     )
     examples = mixed.examples
     record = paths.sub("canaries", CANARY_RECORD)
@@ -104,6 +125,8 @@ def mixed_dataset(
         context.log.warning(f"family {kind} is too small to train and is skipped: {reason}")
     if mixed.no_audit_reason is not None:
         context.log.info(f"no membership audit slice: {mixed.no_audit_reason}")
+    if mixed.no_contact_audit_reason is not None:
+        context.log.info(f"no contact-level audit: {mixed.no_contact_audit_reason}")
     audit_windows = int(examples.loc[examples["split"] == "audit", "window_id"].nunique())
     counts = examples.groupby(["kind", "split"]).size()
     filtered = mixed.filtered
@@ -122,12 +145,19 @@ def mixed_dataset(
             "dropped_trivial_over_cap": sum(filtered.trivial_capped.values()),
             "families_skipped": len(mixed.skipped_families),
             "audit_windows": audit_windows,
+            "audit_contacts_held_out": mixed.held_out_contacts,
+            "no_contact_audit_reason": mixed.no_contact_audit_reason or "",
             "no_audit_reason": mixed.no_audit_reason or "",
             "canaries_planted": len(planted),
             "jsonl": dg.MetadataValue.path(str(paths.sub("dataset"))),
             "jsonl_files": len(exported),
             "dataset_card": dg.MetadataValue.md(
-                dataset_card(examples, mixed.skipped_families, mixed.no_audit_reason)
+                dataset_card(
+                    examples,
+                    mixed.skipped_families,
+                    mixed.no_audit_reason,
+                    mixed.no_contact_audit_reason,
+                )
             ),
         },
     )

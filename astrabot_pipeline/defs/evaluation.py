@@ -95,7 +95,10 @@ def _settings(config: EvalConfig, sizes: "SampleSizes") -> "EvaluationSettings":
 @dg.asset(
     group_name="evaluation",
     pool=ACCELERATOR_POOL,
-    ins={"mixed_dataset": dg.AssetIn("mixed_dataset")}
+    ins={
+        "mixed_dataset": dg.AssetIn("mixed_dataset"),
+        "relationship_dynamics": dg.AssetIn("relationship_dynamics"),
+    }
     | {name: dg.AssetIn(name, dagster_type=StageResult) for name in STAGE_NAMES},
     kinds={"pytorch", "html"},
     check_specs=[
@@ -113,6 +116,7 @@ def eval_report(
     config: EvalConfig,
     paths: AstrabotPathsResource,
     mixed_dataset: pd.DataFrame,
+    relationship_dynamics: pd.DataFrame,
     **stage_results: StageResult,
 ):
     """Does it write like the owner, and could it leak their friends' data? Quality of the
@@ -134,7 +138,8 @@ def eval_report(
         max_examples=config.max_examples,
         ranking_examples=config.ranking_examples,
     )
-    inputs = dataset_inputs(mixed_dataset, sizes.test_examples)
+    one_to_one = relationship_dynamics.loc[~relationship_dynamics["is_group"].astype(bool)]
+    inputs = dataset_inputs(mixed_dataset, sizes.test_examples, one_to_one["thread_id"].tolist())
     held_out = inputs.held_out
     reports = paths.sub("reports")
     outcome = run_evaluation(
@@ -147,6 +152,7 @@ def eval_report(
         reply_pool=inputs.reply_pool,
         attribution_corpus=inputs.attribution_corpus,
         audit_candidates=inputs.audit_candidates,
+        contacts=inputs.contacts,
         settings=_settings(config, sizes),
         profile=profile.name,
         report_path=reports,

@@ -5,6 +5,7 @@ membership audit draws its members and non-members from."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -12,6 +13,7 @@ import pandas as pd
 
 from astrabot_pipeline.dataset import held_out_sample, records_from_frame
 from astrabot_pipeline.evaluation.attribution import AttributionCorpus
+from astrabot_pipeline.evaluation.contact_audit import Contact
 from astrabot_pipeline.evaluation.membership_audit import AuditCandidates
 from astrabot_pipeline.evaluation.ranking import ReplyPool
 
@@ -27,10 +29,14 @@ class DatasetInputs:
     reply_pool: ReplyPool = field(repr=False)
     attribution_corpus: AttributionCorpus = field(repr=False)
     audit_candidates: AuditCandidates = field(repr=False)
+    contacts: dict[Any, Contact] = field(repr=False, default_factory=dict)
 
 
-def dataset_inputs(examples: pd.DataFrame, max_examples: int) -> DatasetInputs:
-    """Up to `max_examples` test examples (`held_out_sample`) and what goes with them."""
+def dataset_inputs(
+    examples: pd.DataFrame, max_examples: int, one_to_one_threads: Collection[Any] = ()
+) -> DatasetInputs:
+    """Up to `max_examples` test examples (`held_out_sample`) and what goes with them;
+    the contact-level audit's contacts are the `one_to_one_threads`."""
     held_out = held_out_sample(examples, max_examples)
     train = examples[examples["split"] == "train"]
     train_records = records_from_frame(train, with_window=True)
@@ -50,4 +56,21 @@ def dataset_inputs(examples: pd.DataFrame, max_examples: int) -> DatasetInputs:
             records_from_frame(train, with_id=True),
             records_from_frame(examples[examples["split"] == "audit"]),
         ),
+        contacts=contacts(examples, one_to_one_threads),
     )
+
+
+def contacts(examples: pd.DataFrame, one_to_one_threads: Collection[Any]) -> dict[Any, Contact]:
+    """Each one-to-one thread as a `Contact`: held out or not, its training examples' ids,
+    and its conversational examples (one per owner reply) as records with their ids."""
+    found = {}
+    for thread, rows in examples[examples["thread_id"].isin(list(one_to_one_threads))].groupby(
+        "thread_id", sort=True
+    ):
+        replies = rows[rows["kind"] == "conversational"]
+        found[thread] = Contact(
+            held_out=bool((rows["split"] == "contact_audit").any()),
+            training_ids=frozenset(rows.loc[rows["split"] == "train", "example_id"].astype(str)),
+            records=records_from_frame(replies, with_id=True),
+        )
+    return found

@@ -16,5 +16,8 @@ PERPLEXITY_CHECK = "last_stage_perplexity_below_base"
 MEMBERSHIP_CHECK = "membership_inference_near_chance"
 # Members and non-members (each, at most) the membership audit scores, and the reference
 # attack's AUC the upper end of whose interval `MEMBERSHIP_CHECK` passes at or below.
-DEFAULT_MEMBERSHIP_EXAMPLES = 200
+DEFAULT_MEMBERSHIP_EXAMPLES = 80
 DEFAULT_NEAR_CHANCE_AUC = 0.6
+# The audits fit each record to this many tokens (the context trimmed from the left, as
+# training trims it; the owner's reply whole), or to the stages' max_length if smaller.
+DEFAULT_AUDIT_MAX_TOKENS = 256

@@ -176,6 +176,19 @@ def _estimate(full: float, draws: np.ndarray) -> Estimate:
     return Estimate(full, low, high)
 
 
+def auc_estimate(
+    scores: Sequence[float], members: Sequence[bool], *, resamples: int, seed: int
+) -> Estimate:
+    """The ROC AUC of `scores` for `members` and its stratified bootstrap 95 % interval."""
+    labels = np.asarray(members, dtype=bool)
+    if labels.all() or not labels.any():
+        raise ValueError("an AUC needs members and non-members")
+    values = np.asarray(scores, dtype=float)
+    draws = _stratified_draws(labels, resamples, seed)
+    full = float(roc_auc(values, labels)[0])
+    return _estimate(full, roc_auc(values[draws], labels[draws]))
+
+
 def _figures(scores: np.ndarray, members: np.ndarray, rows: np.ndarray) -> dict[str, np.ndarray]:
     """AUC and TPR at each low FPR on each row of indices."""
     labels = members[rows]
@@ -274,6 +287,7 @@ __all__ = [
     "MembershipAudit",
     "RecordScore",
     "attack_scores",
+    "auc_estimate",
     "audit_membership",
     "compressed_size",
     "roc_auc",

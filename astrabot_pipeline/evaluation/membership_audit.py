@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from astrabot_pipeline.evaluation.defaults import (
+    DEFAULT_AUDIT_MAX_TOKENS,
     DEFAULT_MEMBERSHIP_EXAMPLES,
     DEFAULT_NEAR_CHANCE_AUC,
     MEMBERSHIP_CHECK,
@@ -62,11 +63,17 @@ FPR_KEYS = {0.01: "1pct", 0.001: "0_1pct"}
 @dataclass(frozen=True)
 class MembershipSettings:
     """At most `examples` members and as many non-members; Min-K%++'s `min_k`; the AUC at
-    or below which the upper end of the reference attack's interval passes the check."""
+    or below which the upper end of the reference attack's interval passes the check; the
+    tokens each scored record is fitted to (`budget`)."""
 
     examples: int = DEFAULT_MEMBERSHIP_EXAMPLES
     min_k: float = DEFAULT_MIN_K
     near_chance_auc: float = DEFAULT_NEAR_CHANCE_AUC
+    max_tokens: int = DEFAULT_AUDIT_MAX_TOKENS
+
+    def budget(self, max_length: int) -> int:
+        """The tokens a scored record is fitted to: `max_tokens`, or less if training had less."""
+        return min(self.max_tokens, max_length)
 
 
 @dataclass(frozen=True)
@@ -137,10 +144,10 @@ def run_membership_audit(
     fitted = fit_to_token_budget(
         [{**r, "member": label} for r, label in zip(drawn, labels, strict=True)],
         evaluator.tokenizer,
-        final.max_length,
+        settings.budget(final.max_length),
     )
     records = [{"messages": r["messages"]} for r in fitted.records]
-    groups, _ = evaluator.perplexity_groups(records, final.max_length)
+    groups, _ = evaluator.perplexity_groups(records, settings.budget(final.max_length))
     scored: dict[str, list] = {}
     for name, adapter in (("base", None), ("tuned", final.adapter_dir)):
         with evaluator.attached(adapter) as model:
@@ -234,7 +241,11 @@ TPR_NOTE = (
 
 
 def membership_sections(
-    outcome: MembershipOutcome, final: str, base: str, settings: MembershipSettings
+    outcome: MembershipOutcome,
+    final: str,
+    base: str,
+    settings: MembershipSettings,
+    max_length: int,
 ) -> list[ReportSection]:
     """The AUC of each attack, and its true-positive rate at low false-positive rates, for
     the base model and the final adapter (blank, with the reason, when not measured)."""
@@ -265,6 +276,7 @@ def membership_sections(
             "non_members": audit.non_members if audit else 0,
             "max_examples_each": settings.examples,
             "min_k": settings.min_k,
+            "max_tokens": settings.budget(max_length),
             "seconds": round(outcome.seconds, 1),
         },
     )

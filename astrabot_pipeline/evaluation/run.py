@@ -20,6 +20,12 @@ from typing import Any
 from astrabot_pipeline.dataset.canaries import PlantedCanary
 from astrabot_pipeline.evaluation.attribution import AttributionCorpus
 from astrabot_pipeline.evaluation.bootstrap import DEFAULT_RESAMPLES
+from astrabot_pipeline.evaluation.contact_audit import (
+    DEFAULT_CONTACT_EXAMPLES,
+    Contact,
+    contact_section,
+    run_contact_audit,
+)
 from astrabot_pipeline.evaluation.defaults import (
     DEFAULT_MEMORIZATION_THRESHOLD,
     DEFAULT_PII_LEAKAGE_THRESHOLD,
@@ -90,6 +96,7 @@ class EvaluationSettings:
     samples: int = DEFAULT_SAMPLES  # side-by-side generations for samples.md; 0: none
     bootstrap_resamples: int = DEFAULT_RESAMPLES  # paired, seeded with quality.seed
     membership: MembershipSettings = field(default_factory=MembershipSettings)
+    contact_examples: int = DEFAULT_CONTACT_EXAMPLES  # replies scored per contact, at most
 
 
 @dataclass
@@ -439,6 +446,7 @@ def run_evaluation(
     reply_pool: ReplyPool | None = None,
     attribution_corpus: AttributionCorpus | None = None,
     audit_candidates: AuditCandidates | None = None,
+    contacts: Mapping[Any, Contact] | None = None,
     settings: EvaluationSettings | None = None,
     profile: str = "",
     report_path: str | Path | None = None,
@@ -450,8 +458,8 @@ def run_evaluation(
     `train_window_ids` the privacy scan. Ranking distractors come from `reply_pool`
     (default: the test records' own replies); authorship attribution learns from
     `attribution_corpus` (none: not measured); the membership audit draws from
-    `audit_candidates` (none: not run, the report says why). `report_path` is recorded
-    in the verdict.
+    `audit_candidates` (none: not run, the report says why), the contact-level audit
+    scores `contacts`. `report_path` is recorded in the verdict.
     """
     settings = settings or EvaluationSettings()
     started = datetime.now(UTC)
@@ -499,6 +507,16 @@ def run_evaluation(
         seed=settings.quality.seed,
         progress=progress,
     )
+    contact_outcome = run_contact_audit(
+        evaluator,
+        stages,
+        contacts or {},
+        examples=settings.contact_examples,
+        max_tokens=settings.membership.max_tokens,
+        resamples=settings.bootstrap_resamples,
+        seed=settings.quality.seed,
+        progress=progress,
+    )
 
     results = eval_results(
         evaluator,
@@ -532,7 +550,10 @@ def run_evaluation(
         degeneration_section(quality, owner_degeneration),
         attribution_section(attribution, quality),
         _privacy_section(privacy),
-        *membership_sections(membership, final.stage, BASE_ROW_NAME, settings.membership),
+        *membership_sections(
+            membership, final.stage, BASE_ROW_NAME, settings.membership, max_length
+        ),
+        contact_section(contact_outcome, final.stage, settings.contact_examples),
     ]
     report.checks += [
         voice_check,

@@ -91,6 +91,10 @@ def test_report_compares_base_and_every_stage_and_training_beat_the_untrained_mo
     assert membership["value"] is not None and membership["severity"] == "warning"
     audit = next(s for s in metrics["sections"] if s["key"] == "membership")["settings"]
     assert audit["members"] > 0 and audit["non_members"] > 0
+    # The generated demo holds contacts out for the contact-level audit (auto on for it).
+    contacts = metrics["metrics"][STAGE_NAMES[-1]]["contact_inference"]
+    assert contacts["contacts_held_out"] >= 2 and contacts["contacts_trained"] >= 2
+    assert contacts["contact_auc"] is not None
     assert checks == {
         "last_stage_perplexity_below_base": True,
         "pii_leakage_score_below_threshold": True,
@@ -106,6 +110,7 @@ def test_report_compares_base_and_every_stage_and_training_beat_the_untrained_mo
         "privacy",
         "membership",
         "membership_tpr",
+        "contact_inference",
     ]
     # Every tuned-minus-base difference has its interval, and the page opens with a verdict.
     assert {(d["model"], d["metric"]) for d in metrics["differences"]} == {

@@ -18,21 +18,22 @@ from astrabot_pipeline.dataset import (
     held_out_sample,
     records_from_frame,
 )
-from astrabot_pipeline.dataset.split import AuditSlice
+from astrabot_pipeline.dataset.split import AuditSlice, ContactAudit
 from astrabot_pipeline.errors import SettingError
 from astrabot_pipeline_tests.conftest import make_messages
 
 
-def _windows(n_windows: int = 30, reply: str = "sure") -> pd.DataFrame:
+def _windows(n_windows: int = 30, reply: str = "sure", threads: int = 3) -> pd.DataFrame:
     rows = []
     for w in range(n_windows):
         start = w * 10_000
+        thread = 1 + w % threads
         rows += [
-            (1 + w % 3, 2, False, start, f"question {w}?"),
-            (1 + w % 3, 1, True, start + 30, f"{reply} {w}"),
-            (1 + w % 3, 1, True, start + 40, "see you"),
-            (1 + w % 3, 2, False, start + 100, f"great {w}"),
-            (1 + w % 3, 1, True, start + 130, f"🙂 {w} then"),
+            (thread, 2, False, start, f"question {w}?"),
+            (thread, 1, True, start + 30, f"{reply} {w}"),
+            (thread, 1, True, start + 40, "see you"),
+            (thread, 2, False, start + 100, f"great {w}"),
+            (thread, 1, True, start + 130, f"🙂 {w} then"),
         ]
     windows = ConversationProcessor().create_conversation_windows(make_messages(rows))
     return windows.rename(columns={"body": "text"})
@@ -340,3 +341,36 @@ def test_canaries_go_only_into_training_replies_and_are_recorded_privately(tmp_p
     assert read_canaries(record) == planted
     again = plant_canaries(examples, count=5, seed=1)[1]
     assert again == planted  # same dataset and seed, same canaries
+
+
+def test_the_contact_audit_holds_out_every_window_of_a_random_sample_of_contacts():
+    creator = TrainingDataCreator()
+    families = _all_families(creator, _windows(80, threads=8))
+    audit = ContactAudit(0.25, min_replies=20, seed=1)
+    one_to_one = list(range(1, 9))
+    mixed = creator.combine(*families, contact_audit=audit, one_to_one_threads=one_to_one)
+    examples = mixed.examples
+    held = set(examples.loc[examples["split"] == "contact_audit", "thread_id"])
+    assert len(held) == mixed.held_out_contacts == 2 and mixed.no_contact_audit_reason is None
+    # All of a held-out contact's windows, and nothing of anyone else's.
+    assert (examples.loc[examples["thread_id"].isin(held), "split"] == "contact_audit").all()
+    rest = examples[~examples["thread_id"].isin(held)]
+    assert {"train", "validation", "test"} <= set(rest["split"])
+    assert "Contact-level audit: every window of 2 contacts" in dataset_card(examples)
+    # Group chats (here: threads not listed as one-to-one) are never held out.
+    groups_only = creator.combine(*families, contact_audit=audit, one_to_one_threads=[1, 2, 3])
+    assert groups_only.held_out_contacts == 0
+    assert "3 contacts have a one-to-one chat" in (groups_only.no_contact_audit_reason or "")
+    # Off unless asked: every contact trains.
+    assert "contact_audit" not in set(creator.combine(*families).examples["split"])
+
+
+def test_the_contact_audit_picks_only_contacts_with_enough_replies():
+    audit = ContactAudit(0.5, min_replies=10, seed=0)
+    held, reason = audit.held_out({"a": 50, "b": 9, "c": 10, "d": 30, "e": 12})
+    assert reason is None and len(held) == 2 and "b" not in held
+    assert held == audit.held_out({"e": 12, "d": 30, "c": 10, "b": 9, "a": 50})[0]
+    none, why = audit.held_out({"a": 50, "b": 40, "c": 3})
+    assert none == [] and why is not None and "2 contacts" in why
+    with pytest.raises(SettingError, match="fraction"):
+        ContactAudit(0.0)
