@@ -21,8 +21,10 @@ For each attack and model: the ROC AUC (the probability that a random member sco
 a random non-member, ties half) and the true-positive rate at a low false-positive rate (the
 share of members scored above the threshold that at most that share of non-members
 exceed, Carlini et al. 2022, "Membership Inference Attacks From First Principles": an attack
-that identifies a few members with confidence matters more than an average). A TPR at FPR
-α needs at least 1/α non-members, else it is not reported. Every figure gets a seeded
+that identifies a few members with confidence matters more than an average). TPR at 1 %
+FPR is always reported (with fewer than 100 non-members none may be exceeded, so it is
+the TPR at no false positive at all); TPR at 0.1 % FPR needs at least 1,000 non-members,
+else it is not reported. Every figure gets a seeded
 percentile bootstrap 95 % interval, members and non-members resampled apart (their counts
 fixed), and the tuned-minus-base difference is resampled in pairs (the same draw for both
 models), so it carries its own interval.
@@ -51,6 +53,8 @@ ATTACKS = ("loss", "reference", "zlib", "min_k_pp")
 SELF_ATTACKS = ("loss", "zlib", "min_k_pp")
 DEFAULT_MIN_K = 0.2  # Min-K%++'s k: the lowest 20 % of the tokens (Zhang et al. 2024)
 LOW_FPRS = (0.01, 0.001)
+# The non-members a TPR at each low FPR needs to be reported.
+MIN_NON_MEMBERS = {0.01: 1, 0.001: 1000}
 
 
 @dataclass(frozen=True)
@@ -253,7 +257,7 @@ def audit_membership(
                 _estimate(float(full["auc"][0]), drawn[attack]["auc"]),
                 {
                     fpr: _estimate(float(full[f"tpr@{fpr:g}"][0]), drawn[attack][f"tpr@{fpr:g}"])
-                    if n_out * fpr >= 1
+                    if n_out >= MIN_NON_MEMBERS[fpr]
                     else None
                     for fpr in LOW_FPRS
                 },

@@ -234,9 +234,10 @@ AUC_NOTES = (
 TPR_NOTE = (
     "TPR at a low FPR is the share of members an attacker finds when at most that share of "
     "non-members may be wrongly accused (Carlini et al. 2022: an attack that is sure of a "
-    "few members matters more than its average). It needs at least 1/FPR non-members and "
-    "is left blank with fewer; raise membership_examples (and the dataset's audit_fraction) "
-    "for more."
+    "few members matters more than its average). With fewer than 100 non-members not one "
+    "may be exceeded, so TPR at 1 % FPR is then the TPR at no false positive; TPR at 0.1 % "
+    "FPR needs 1,000 non-members and is left blank with fewer. Raise membership_examples "
+    "(and the dataset's audit_fraction) for more."
 )
 
 

@@ -148,12 +148,11 @@ def test_report_compares_base_and_every_stage_and_training_beat_the_untrained_mo
     # Self-contained: charts inline, nothing fetched, nothing run.
     text = without_images(page)
     assert "http" not in text and "<script" not in text and "href" not in text
-    # Loss curves and one chart per section with a figure to draw: the demo's audit slice
-    # holds fewer than the 100 non-members a TPR at 1 % FPR needs, so that one is blank.
+    # Loss curves and one chart per section.
     tpr = metrics["metrics"][STAGE_NAMES[-1]]["membership_tpr"]
-    assert all(value is None for value in tpr.values())
-    assert page.count('src="data:image/png;base64,') == len(sections)
-    assert "Members found at 1 % false positives" not in markdown
+    assert tpr["mia_reference_tpr_at_1pct"] is not None
+    assert tpr["mia_reference_tpr_at_0_1pct"] is None  # needs 1,000 non-members
+    assert page.count('src="data:image/png;base64,') == 1 + len(sections)
     for name in STAGE_NAMES:
         stage = pipeline_run.asset_json(name)
         assert stage["validation_loss_after"] < stage["validation_loss_before"]

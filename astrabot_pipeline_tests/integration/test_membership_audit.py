@@ -92,8 +92,11 @@ def test_an_overfit_adapter_is_caught_and_the_untouched_base_sits_at_chance(over
     )
     assert auc.value(stage.stage, "mia_reference_auc") == audit.tuned["reference"].auc.value
     assert auc.value("base", "mia_reference_auc") is None
-    # 40 non-members: TPR at 1 % FPR needs 100, so it is left blank.
-    assert tpr.value(stage.stage, "mia_loss_tpr_at_1pct") is None
+    # 40 non-members: TPR at 1 % FPR is the TPR above every non-member; 0.1 % needs 1,000.
+    at_1pct = audit.tuned["loss"].tpr_at_fpr[0.01]
+    assert at_1pct is not None
+    assert tpr.value(stage.stage, "mia_loss_tpr_at_1pct") == at_1pct.value
+    assert tpr.value(stage.stage, "mia_loss_tpr_at_0_1pct") is None
 
 
 def test_an_audit_without_an_audit_slice_or_a_record_says_why_and_does_not_fail(overfit):

@@ -94,8 +94,8 @@ def test_tpr_at_an_fpr_needs_enough_non_members_to_be_measured():
         _scores(rng, 50, 150, 0.0), _scores(rng, 50, 150, 1.0), members, resamples=1000
     )
     result = audit.tuned["loss"]
-    assert result.tpr_at_fpr[0.01] is not None  # 150 non-members: 1 % is 1.5 of them
-    assert result.tpr_at_fpr[0.001] is None  # 0.1 % needs 1,000
+    assert result.tpr_at_fpr[0.01] is not None  # always reported
+    assert result.tpr_at_fpr[0.001] is None  # 0.1 % needs 1,000 non-members
     assert audit.to_dict()["tuned"]["loss"]["tpr_at_fpr"]["0.001"] is None
 
 
