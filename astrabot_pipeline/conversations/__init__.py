@@ -8,6 +8,7 @@ from astrabot_pipeline.conversations.relationship import (
     RELATIONSHIP_COLUMNS,
     RELATIONSHIP_LABELS,
     MissingTextColumnError,
+    one_to_one_threads,
     relationship_dynamics,
 )
 from astrabot_pipeline.conversations.timing import (
@@ -36,6 +37,7 @@ __all__ = [
     "UnknownTimeZoneError",
     "WindowSummary",
     "build_window_profiles",
+    "one_to_one_threads",
     "relationship_dynamics",
     "resolve_time_zone",
     "split_emoji",

@@ -388,3 +388,9 @@ def _reaction_counts(windows: pd.DataFrame, column: str, order: np.ndarray) -> n
     if column not in windows.columns:
         return np.zeros(len(order))
     return windows[column].to_numpy(np.float64)[order]
+
+
+def one_to_one_threads(dynamics: pd.DataFrame) -> list:
+    """The threads of a `relationship_dynamics` table that are no group chats: one contact
+    each (the contact-level audit's unit)."""
+    return dynamics.loc[~dynamics["is_group"].astype(bool), "thread_id"].tolist()

@@ -3,6 +3,7 @@
 import dagster as dg
 import pandas as pd
 
+from astrabot_pipeline.conversations import one_to_one_threads
 from astrabot_pipeline.dataset import SPLITS, TrainingDataCreator, dataset_card, export_jsonl
 from astrabot_pipeline.dataset.builder import DEFAULT_MAX_CONTEXT_CHARS
 from astrabot_pipeline.dataset.canaries import (
@@ -104,9 +105,7 @@ def mixed_dataset(
         )
         if contact_audit
         else None,
-        one_to_one_threads=relationship_dynamics.loc[
-            ~relationship_dynamics["is_group"].astype(bool), "thread_id"
-        ].tolist(),
+        one_to_one_threads=one_to_one_threads(relationship_dynamics),
     )
     examples = mixed.examples
     record = paths.sub("canaries", CANARY_RECORD)

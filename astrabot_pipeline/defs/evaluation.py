@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 import dagster as dg
 import pandas as pd
 
+from astrabot_pipeline.conversations import one_to_one_threads
 from astrabot_pipeline.dataset import read_canaries
 from astrabot_pipeline.defs.dataset import CANARY_RECORD
 from astrabot_pipeline.defs.errors import redact_failures
@@ -138,8 +139,9 @@ def eval_report(
         max_examples=config.max_examples,
         ranking_examples=config.ranking_examples,
     )
-    one_to_one = relationship_dynamics.loc[~relationship_dynamics["is_group"].astype(bool)]
-    inputs = dataset_inputs(mixed_dataset, sizes.test_examples, one_to_one["thread_id"].tolist())
+    inputs = dataset_inputs(
+        mixed_dataset, sizes.test_examples, one_to_one_threads(relationship_dynamics)
+    )
     held_out = inputs.held_out
     reports = paths.sub("reports")
     outcome = run_evaluation(

@@ -24,9 +24,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from astrabot_pipeline.evaluation.defaults import DEFAULT_AUDIT_MAX_TOKENS
-from astrabot_pipeline.evaluation.lm_batches import score_groups
 from astrabot_pipeline.evaluation.membership import Estimate, auc_estimate
-from astrabot_pipeline.evaluation.membership_audit import chain_members
+from astrabot_pipeline.evaluation.membership_audit import (
+    chain_members,
+    score_with_base_and_final,
+)
 from astrabot_pipeline.evaluation.perplexity import ModelEvaluator
 from astrabot_pipeline.evaluation.report_model import (
     ChartSpec,
@@ -35,7 +37,6 @@ from astrabot_pipeline.evaluation.report_model import (
     ReportSection,
 )
 from astrabot_pipeline.training.stages import StageResult
-from astrabot_pipeline.training.token_budget import fit_to_token_budget
 
 SECTION_KEY = "contact_inference"
 DEFAULT_CONTACT_EXAMPLES = 4
@@ -104,23 +105,18 @@ def run_contact_audit(
             "contacts trained on and contacts held out, each with replies no stage trained "
             "on, are both needed",
         )
-    final = stages[-1]
-    flat = [{"messages": r["messages"]} for _, records in chosen for r in records]
-    owner = [i for i, (_, records) in enumerate(chosen) for _ in records]
-    fitted = fit_to_token_budget(
-        [{**r, "contact": c} for r, c in zip(flat, owner, strict=True)],
-        evaluator.tokenizer,
-        min(max_tokens, final.max_length),
+    fitted, base_scores, tuned_scores = score_with_base_and_final(
+        evaluator,
+        stages[-1],
+        [
+            {"messages": r["messages"], "contact": i}
+            for i, (_, records) in enumerate(chosen)
+            for r in records
+        ],
+        max_tokens,
     )
-    groups, _ = evaluator.perplexity_groups(
-        [{"messages": r["messages"]} for r in fitted.records], min(max_tokens, final.max_length)
-    )
-    scores = {}
-    for name, adapter in (("base", None), ("tuned", final.adapter_dir)):
-        with evaluator.attached(adapter) as model:
-            scores[name] = score_groups(model, groups)
     ratios: dict[int, list[float]] = {}
-    for record, base, tuned in zip(fitted.records, scores["base"], scores["tuned"], strict=True):
+    for record, base, tuned in zip(fitted, base_scores, tuned_scores, strict=True):
         if base.prefix_tokens and tuned.prefix_tokens:
             ratios.setdefault(record["contact"], []).append(
                 tuned.prefix / tuned.prefix_tokens - base.prefix / base.prefix_tokens

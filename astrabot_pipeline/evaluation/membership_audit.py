@@ -24,7 +24,7 @@ from astrabot_pipeline.evaluation.defaults import (
     DEFAULT_NEAR_CHANCE_AUC,
     MEMBERSHIP_CHECK,
 )
-from astrabot_pipeline.evaluation.lm_batches import score_groups
+from astrabot_pipeline.evaluation.lm_batches import GroupScores, score_groups
 from astrabot_pipeline.evaluation.membership import (
     ATTACKS,
     DEFAULT_MIN_K,
@@ -64,16 +64,12 @@ FPR_KEYS = {0.01: "1pct", 0.001: "0_1pct"}
 class MembershipSettings:
     """At most `examples` members and as many non-members; Min-K%++'s `min_k`; the AUC at
     or below which the upper end of the reference attack's interval passes the check; the
-    tokens each scored record is fitted to (`budget`)."""
+    tokens each scored record is fitted to (`score_with_base_and_final`)."""
 
     examples: int = DEFAULT_MEMBERSHIP_EXAMPLES
     min_k: float = DEFAULT_MIN_K
     near_chance_auc: float = DEFAULT_NEAR_CHANCE_AUC
     max_tokens: int = DEFAULT_AUDIT_MAX_TOKENS
-
-    def budget(self, max_length: int) -> int:
-        """The tokens a scored record is fitted to: `max_tokens`, or less if training had less."""
-        return min(self.max_tokens, max_length)
 
 
 @dataclass(frozen=True)
@@ -101,6 +97,28 @@ def chain_members(stages: Sequence[StageResult]) -> set[str]:
 
 def _draw(records: list[dict], count: int, seed: int) -> list[dict]:
     return records if len(records) <= count else random.Random(seed).sample(records, count)
+
+
+def score_with_base_and_final(
+    evaluator: ModelEvaluator,
+    final: StageResult,
+    records: Sequence[Mapping[str, Any]],
+    max_tokens: int,
+    *,
+    token_detail: bool = False,
+) -> tuple[list[dict], list[GroupScores], list[GroupScores]]:
+    """The records fitted to `max_tokens` (or the stages' max_length if smaller) as
+    training fits them (a record whose reply alone is over it is dropped; every other key
+    of a record is kept), and each one's scores under the base model and the final
+    adapter, in the fitted records' order."""
+    budget = min(max_tokens, final.max_length)
+    fitted = fit_to_token_budget(records, evaluator.tokenizer, budget).records
+    groups, _ = evaluator.perplexity_groups(fitted, budget)
+    scored = []
+    for adapter in (None, final.adapter_dir):
+        with evaluator.attached(adapter) as model:
+            scored.append(score_groups(model, groups, token_detail=token_detail))
+    return fitted, scored[0], scored[1]
 
 
 def _reply_text(record: Mapping[str, Any]) -> str:
@@ -134,30 +152,19 @@ def run_membership_audit(
             "the adapters hold no record of the examples they trained on (trained before "
             "the record existed): train them again to audit them",
         )
-    final = stages[-1]
-    drawn = _draw(members, settings.examples, seed) + _draw(
-        candidates.audit_records, settings.examples, seed + 1
+    drawn = [{**r, "member": True} for r in _draw(members, settings.examples, seed)] + [
+        {**r, "member": False} for r in _draw(candidates.audit_records, settings.examples, seed + 1)
+    ]
+    fitted, base, tuned = score_with_base_and_final(
+        evaluator, stages[-1], drawn, settings.max_tokens, token_detail=True
     )
-    labels = [True] * min(len(members), settings.examples) + [False] * min(
-        len(candidates.audit_records), settings.examples
-    )
-    fitted = fit_to_token_budget(
-        [{**r, "member": label} for r, label in zip(drawn, labels, strict=True)],
-        evaluator.tokenizer,
-        settings.budget(final.max_length),
-    )
-    records = [{"messages": r["messages"]} for r in fitted.records]
-    groups, _ = evaluator.perplexity_groups(records, settings.budget(final.max_length))
-    scored: dict[str, list] = {}
-    for name, adapter in (("base", None), ("tuned", final.adapter_dir)):
-        with evaluator.attached(adapter) as model:
-            scored[name] = score_groups(model, groups, token_detail=True)
+    scored = {"base": base, "tuned": tuned}
     keep = [
         i
-        for i, (base, tuned) in enumerate(zip(scored["base"], scored["tuned"], strict=True))
-        if base.prefix_token_scores and tuned.prefix_token_scores
+        for i, (b, t) in enumerate(zip(base, tuned, strict=True))
+        if b.prefix_token_scores and t.prefix_token_scores
     ]
-    kept_labels = [bool(fitted.records[i]["member"]) for i in keep]
+    kept_labels = [bool(fitted[i]["member"]) for i in keep]
     if all(kept_labels) or not any(kept_labels):
         return MembershipOutcome(
             None, "no member or no non-member had a reply token left within max_length"
@@ -172,7 +179,7 @@ def run_membership_audit(
             for i in keep
         ]
 
-    sizes = [compressed_size(_reply_text(records[i])) for i in keep]
+    sizes = [compressed_size(_reply_text(fitted[i])) for i in keep]
     base_scores = record_scores("base")
     audit = audit_membership(
         attack_scores(base_scores, sizes, k=settings.min_k),
@@ -277,7 +284,7 @@ def membership_sections(
             "non_members": audit.non_members if audit else 0,
             "max_examples_each": settings.examples,
             "min_k": settings.min_k,
-            "max_tokens": settings.budget(max_length),
+            "max_tokens": min(settings.max_tokens, max_length),
             "seconds": round(outcome.seconds, 1),
         },
     )
@@ -354,4 +361,5 @@ __all__ = [
     "membership_differences",
     "membership_sections",
     "run_membership_audit",
+    "score_with_base_and_final",
 ]

@@ -256,7 +256,7 @@ class PrivacyTester:
             canary_secrets=[canary.secret for canary in self.canaries],
             generic_finder=generic_finder,
         )
-        self._pseudonyms: list[str] | None = None  # found on the first evaluation
+        self._pseudonym_names: list[str] | None = None  # found on the first evaluation
 
     # -- scanning ------------------------------------------------------------------------
 
@@ -565,10 +565,10 @@ class PrivacyTester:
         probes, probe_scans = self.probe(model, tokenizer)
         timed("probes", started)
         started = time.perf_counter()
-        if self._pseudonyms is None:  # the same names for every model evaluated
-            self._pseudonyms = self.pseudonym_names(train_records)
+        if self._pseudonym_names is None:  # the same names for every model evaluated
+            self._pseudonym_names = self.pseudonym_names(train_records)
         reidentification, reidentification_scans = self.reidentify(
-            model, tokenizer, self._pseudonyms
+            model, tokenizer, self._pseudonym_names
         )
         timed("reidentification", started)
         started = time.perf_counter()
@@ -588,7 +588,8 @@ class PrivacyTester:
         )
         settings = self.config.to_dict() | {
             "probe_prompts": len(PROBE_PROMPTS),
-            "reidentification_prompts": len(self._pseudonyms) * len(REIDENTIFICATION_QUESTIONS),
+            "reidentification_prompts": len(self._pseudonym_names)
+            * len(REIDENTIFICATION_QUESTIONS),
             "canaries": len(self.canaries),
         }
         seconds["total"] = round(sum(seconds.values()), 3)
