@@ -77,6 +77,7 @@ from astrabot_pipeline.privacy.recognizers import (
 )
 from astrabot_pipeline.privacy.respellings import frequent_word_respellings
 from astrabot_pipeline.privacy.sign_offs import SignOffs
+from astrabot_pipeline.privacy.spacy_ops import multiply_with_numpy
 from astrabot_pipeline.privacy.titled_names import FAMILY_NAME
 from astrabot_pipeline.privacy.workers import find_in_workers
 
@@ -220,6 +221,7 @@ def build_analyzer(known_contacts: KnownContacts) -> AnalyzerEngine:
     nlp_engine = NlpEngineProvider(nlp_configuration=NLP_CONFIGURATION).create_engine()
     nlp = spacy_pipeline(nlp_engine)
     nlp.select_pipes(enable=list(SPACY_KEEP_PIPES))
+    multiply_with_numpy(nlp)
 
     given_names, family_names = load_given_names(), load_family_names()
     ordinary = OrdinaryWords(
