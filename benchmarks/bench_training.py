@@ -11,22 +11,31 @@ training records, the same records the pipeline's mixed_dataset gives the first 
   same chat template and assistant-only labels, padded batches (`DataCollatorForSeq2Seq`),
   random order, no grouping, no packing.
 
-Both train the same examples (same seed, so the same random order), batch size,
+Ours runs twice: in fp32, and in bf16 (training/precision.py) where this CPU has bf16
+instructions (where it has none, the bench says so and measures fp32 only: CI's and many
+users' CPUs). The baseline runs in fp32, as a plain Trainer does on a CPU.
+
+All train the same examples (same seed, so the same random order), batch size,
 max_length, learning rate, warmup and number of steps, each in its own child process (its
 own peak RSS). Tokens/s = non-padding tokens trained / seconds of the training loop only
-(model loading, tokenization and evaluation excluded). The two alternate (ours, baseline,
-baseline, ours) so that a machine shared with other work slows both alike; the load average
-is printed beside each figure. Goal of the issue: ours >= 1.5x the baseline.
+(model loading, tokenization and evaluation excluded). They take turns, `ROUNDS` rounds,
+so that a machine shared with other work slows all alike; the figure of each is the median
+of its rounds, and the load average is printed beside each run. Goal of the issue: ours
+>= 1.5x the baseline, peak RSS not above the baseline's. The bf16 run's training loss is
+checked against the fp32 run's (same steps, same examples): within `BF16_LOSS_TOLERANCE`.
 
-`BENCH_TRAINING_STEPS` (default 12) sets the steps per run, `BENCH_TRAINING_THREADS` the
-torch threads of both runs (default: torch's own choice, one per core).
+`BENCH_TRAINING_STEPS` (default 12) sets the steps per run, `BENCH_TRAINING_ROUNDS`
+(default 5) the rounds, `BENCH_TRAINING_THREADS` the torch threads of every run (default:
+torch's own choice, one per core).
 """
 
 from __future__ import annotations
 
 import os
+import statistics
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from _harness import measure
@@ -46,15 +55,18 @@ from astrabot_pipeline.training import (
     train_lora_stage,
 )
 from astrabot_pipeline.training.base_model import load_tokenizer, quiet_progress_bars
+from astrabot_pipeline.training.precision import choose_precision, model_widths
 from astrabot_pipeline.training.stages import _lora_config
 
 N_MESSAGES = 5_000
 STEPS = int(os.environ.get("BENCH_TRAINING_STEPS", "12"))
+ROUNDS = int(os.environ.get("BENCH_TRAINING_ROUNDS", "5"))
 # Intra-op threads of both runs alike (default: torch's, one per core). On a machine shared
 # with other work, one thread avoids OpenMP's oversubscription stalls.
 THREADS = int(os.environ.get("BENCH_TRAINING_THREADS", "0"))
 VALIDATION_EXAMPLES = 4  # scored before and after by train_lora_stage; not timed
 GOAL = 1.5
+BF16_LOSS_TOLERANCE = 0.02  # relative: bf16's training loss against fp32's, same steps
 
 
 def _records(tmp: Path) -> tuple[list[dict], list[dict]]:
@@ -94,13 +106,14 @@ def _threads() -> int:
     return torch.get_num_threads()
 
 
-def _ours(base: Path, train, validation, out: Path, config) -> tuple[int, float, str]:
+def _ours(base: Path, train, validation, out: Path, config) -> tuple[int, float, str, float]:
     _threads()
     result = train_lora_stage(base, train, validation, out, config, profile="small")
-    return result.tokens_seen, result.runtime_seconds, result.batching
+    label = f"{result.batching}, {result.precision}"
+    return result.tokens_seen, result.runtime_seconds, label, result.train_loss
 
 
-def _baseline(base: Path, train, config, out: Path) -> tuple[int, float, str]:
+def _baseline(base: Path, train, config, out: Path) -> tuple[int, float, str, float]:
     """Plain HF Trainer + PEFT: padded batches in random order, nothing else."""
     from datasets import Dataset
     from peft import get_peft_model
@@ -148,14 +161,15 @@ def _baseline(base: Path, train, config, out: Path) -> tuple[int, float, str]:
         )
         trainer.remove_callback(PrinterCallback)  # it prints the final metrics dict
         started = time.perf_counter()
-        trainer.train()
-    return trainer.state.num_input_tokens_seen, time.perf_counter() - started, "padded, random"
+        loss = trainer.train().training_loss
+    seconds = time.perf_counter() - started
+    return trainer.state.num_input_tokens_seen, seconds, "padded, random, fp32", loss
 
 
 def _row(label: str, tokens: int, seconds: float, peak_mib: float, load: float) -> float:
     rate = tokens / seconds
     print(
-        f"  {label:<30} {tokens:>7,} tokens in {seconds:6.1f} s = {rate:6.1f} tokens/s, "
+        f"  {label:<46} {tokens:>7,} tokens in {seconds:6.1f} s = {rate:6.1f} tokens/s, "
         f"peak RSS {peak_mib:6.0f} MiB (load {load:.1f})"
     )
     return rate
@@ -170,7 +184,7 @@ def main() -> None:
         config = profile.stage_config("bench", max_steps=STEPS)
         tokenizer = load_tokenizer(base)
         lengths = _token_lengths(tokenizer, train)
-        # Both runs see every record whole (the pipeline trims contexts to max_length
+        # Every run sees every record whole (the pipeline trims contexts to max_length
         # tokens before training; the demo's examples fit).
         train = [r for r, n in zip(train, lengths, strict=True) if n <= config.max_length]
         validation = validation[:VALIDATION_EXAMPLES]
@@ -181,32 +195,64 @@ def main() -> None:
             f"{config.batch_size}, max_length {config.max_length}; {len(train)} conversational "
             f"training records, tokens median {lengths[len(lengths) // 2]}, max {lengths[-1]}"
         )
-        rates: dict[str, list[float]] = {"ours": [], "baseline": []}
-        for round_, order in enumerate((("ours", "baseline"), ("baseline", "ours"))):
-            for which in order:
-                out = tmp / f"{which}-{round_}"
-                if which == "ours":
-                    fn = lambda out=out: _ours(base, train, validation, out, config)  # noqa: E731
-                else:
+        # In a child, as every torch call here: a parent that used torch's thread pool
+        # would hand its children a pool that deadlocks.
+        auto = measure(lambda: choose_precision("auto", lambda: model_widths(base)))[2]
+        print(f"  precision on this machine: {auto.reason}")
+        runs = {"ours fp32": replace(config, precision="fp32"), "baseline": None}
+        if auto.bf16:
+            runs["ours bf16"] = replace(config, precision="bf16")
+        rates: dict[str, list[float]] = {name: [] for name in runs}
+        peaks: dict[str, list[float]] = {name: [] for name in runs}
+        losses: dict[str, float] = {}
+        for round_ in range(ROUNDS):
+            # Each round starts with another run, so no run always follows the same one.
+            names = list(runs)
+            names = names[round_ % len(names) :] + names[: round_ % len(names)]
+            for name in names:
+                out = tmp / f"{name.replace(' ', '-')}-{round_}"
+                stage = runs[name]
+                if stage is None:
                     fn = lambda out=out: _baseline(base, train, config, out)  # noqa: E731
-                _, peak, (tokens, seconds, batching) = measure(fn)
-                label = f"{which} ({batching})"
-                rates[which].append(_row(label, tokens, seconds, peak, os.getloadavg()[0]))
-        ours = sum(rates["ours"]) / len(rates["ours"])
-        baseline = sum(rates["baseline"]) / len(rates["baseline"])
-        ratio = ours / baseline
-        # Runs of one side that differ by more than 20 % mean the machine's load changed
-        # under them: the ratio is then noise, whatever it says.
+                else:
+                    fn = lambda out=out, stage=stage: _ours(  # noqa: E731
+                        base, train, validation, out, stage
+                    )
+                _, peak, (tokens, seconds, batching, loss) = measure(fn)
+                losses.setdefault(name, loss)
+                peaks[name].append(peak)
+                rate = _row(f"{name} ({batching})", tokens, seconds, peak, os.getloadavg()[0])
+                rates[name].append(rate)
+        median = {name: statistics.median(values) for name, values in rates.items()}
+        # Runs of one kind that differ by more than 20 % mean the machine's load changed
+        # under them: the ratios are then noise, whatever they say.
         spread = max(max(r) / min(r) for r in rates.values())
         if spread > 1.2:
             print(
-                f"  WARNING: runs of the same side differ {spread:.1f}x (a busy machine); "
+                f"  WARNING: runs of the same kind differ {spread:.1f}x (a busy machine); "
                 "rerun on an idle one or with BENCH_TRAINING_THREADS=1"
             )
-        print(
-            f"  training tokens/s, mean of 2 runs: ours {ours:.1f}, baseline {baseline:.1f}: "
-            f"{ratio:.2f}x, goal >= {GOAL}x {'met' if ratio >= GOAL else 'NOT met'}"
-        )
+        baseline = median["baseline"]
+        print(f"  training tokens/s, median of {ROUNDS} rounds (peak RSS, largest of the rounds):")
+        for name in runs:
+            ratio = median[name] / baseline
+            verdict = (
+                ""
+                if name == "baseline"
+                else (
+                    f": {ratio:.2f}x the baseline, goal >= {GOAL}x "
+                    f"{'met' if ratio >= GOAL else 'NOT met'}"
+                )
+            )
+            print(f"    {name:<10} {median[name]:6.1f} ({max(peaks[name]):5.0f} MiB){verdict}")
+        if "ours bf16" in losses:
+            fp32, bf16 = losses["ours fp32"], losses["ours bf16"]
+            difference = abs(bf16 - fp32) / abs(fp32)
+            print(
+                f"  training loss over the {STEPS} steps: fp32 {fp32:.4f}, bf16 {bf16:.4f} "
+                f"({difference:.2%} apart, tolerance {BF16_LOSS_TOLERANCE:.0%}: "
+                f"{'agrees' if difference <= BF16_LOSS_TOLERANCE else 'DISAGREES'})"
+            )
 
 
 if __name__ == "__main__":

@@ -53,6 +53,9 @@ class LoraStageConfig(dg.Config):
     batch_size: int | None = None
     gradient_accumulation_steps: int | None = None
     max_length: int | None = None
+    # "auto": bf16 on a CPU with bf16 instructions (and a wide enough model), else fp32;
+    # "bf16" or "fp32" force it (training/precision.py). A GPU follows its hardware.
+    precision: str | None = None
     seed: int = 0
 
 
@@ -147,6 +150,7 @@ def _run_stage(
             "train_examples": result.train_examples,
             "validation_examples": result.validation_examples,
             "tokens_seen": result.tokens_seen,
+            "precision": result.precision_reason or result.precision,
             "runtime_seconds": round(result.runtime_seconds, 2),
             "best_step": result.best_step,
             "reply_line_cap": result.reply_line_cap,

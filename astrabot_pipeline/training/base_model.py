@@ -14,7 +14,7 @@ import platform
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypedDict
+from typing import TYPE_CHECKING, Any
 
 from astrabot_pipeline.errors import AstrabotError
 from astrabot_pipeline.settings import harden_process
@@ -74,17 +74,6 @@ def mixed_precision() -> str:
     import torch
 
     return {torch.bfloat16: "bf16", torch.float16: "fp16"}.get(compute_dtype(), "no")
-
-
-class MixedPrecisionFlags(TypedDict):
-    bf16: bool
-    fp16: bool
-
-
-def mixed_precision_flags() -> MixedPrecisionFlags:
-    """`bf16=` and `fp16=` for a TrainingArguments, from `mixed_precision`."""
-    choice = mixed_precision()
-    return MixedPrecisionFlags(bf16=choice == "bf16", fp16=choice == "fp16")
 
 
 def four_bit_config():
@@ -191,9 +180,10 @@ def _not_found(name_or_path: str | os.PathLike[str]) -> BaseModelNotFoundError:
     )
 
 
-def model_load_kwargs(*, quantize: bool) -> dict[str, Any]:
+def model_load_kwargs(*, quantize: bool, cpu_bf16: bool = False) -> dict[str, Any]:
     """`from_pretrained` arguments for this machine: 4-bit NF4 on the current GPU
-    (`quantize`), else full precision (bf16 on a bf16 GPU, fp32 elsewhere). Offline only."""
+    (`quantize`), else full precision (bf16 on a bf16 GPU, fp32 elsewhere, bf16 on a CPU
+    with `cpu_bf16`: training/precision.py). Offline only."""
     import torch
 
     kwargs: dict[str, Any] = {"local_files_only": True}
@@ -213,18 +203,22 @@ def model_load_kwargs(*, quantize: bool) -> dict[str, Any]:
         kwargs["dtype"] = torch.bfloat16 if bf16_supported() else torch.float32
         kwargs["device_map"] = {"": torch.cuda.current_device()}
     else:
-        kwargs["dtype"] = torch.float32
+        kwargs["dtype"] = torch.bfloat16 if cpu_bf16 else torch.float32
     return kwargs
 
 
 def load_base_model(
-    name_or_path: str | os.PathLike[str], *, quantize_4bit: bool | None = None
+    name_or_path: str | os.PathLike[str],
+    *,
+    quantize_4bit: bool | None = None,
+    cpu_bf16: bool = False,
 ) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
     """Load (model, tokenizer) from a local directory or the local hub cache, never the network.
 
     `quantize_4bit=None` means "4-bit NF4 when CUDA is available, except for the models
     made locally (tiny, small)"; `True` without CUDA raises
-    `QuantizationUnavailableError`; `False` loads full precision (see `model_load_kwargs`).
+    `QuantizationUnavailableError`; `False` loads full precision (see `model_load_kwargs`;
+    `cpu_bf16` loads it in bf16 on a CPU, for a stage that trains in bf16).
     A 4-bit model comes prepared for k-bit training.
     """
     harden_process()
@@ -239,7 +233,7 @@ def load_base_model(
     else:
         quantize = quantize_4bit
     tokenizer = load_tokenizer(name_or_path)
-    kwargs = model_load_kwargs(quantize=quantize)
+    kwargs = model_load_kwargs(quantize=quantize, cpu_bf16=cpu_bf16)
 
     try:
         with quiet_progress_bars():

@@ -65,6 +65,7 @@ class RunPlan:
     estimated_seconds: float
     probe_batches: int
     resumed: bool = False  # read back from the run folder rather than measured now
+    precision: str = ""  # the arithmetic the stage trains in (training/precision.py)
 
     def describe(self) -> str:
         """The plan as one log line."""
@@ -73,6 +74,7 @@ class RunPlan:
             f"steps of {self.examples_per_step} examples, ~{self.tokens} tokens at "
             f"{self.tokens_per_second:.0f} tokens/s measured, estimated "
             f"{minutes_seconds(self.estimated_seconds)}"
+            + (f", in {self.precision}" if self.precision else "")
             + (" (resumed plan)" if self.resumed else "")
         )
 

@@ -40,11 +40,16 @@ from astrabot_pipeline.training.base_model import (
     TrainingError,
     cuda_available,
     load_base_model,
-    mixed_precision_flags,
     quiet_progress_bars,
 )
 from astrabot_pipeline.training.loss_plot import LOSS_CURVE_FILE, render_loss_curve
 from astrabot_pipeline.training.members import ConsumedExamples, read_members
+from astrabot_pipeline.training.precision import (
+    Precision,
+    check_precision_setting,
+    choose_precision,
+    model_widths,
+)
 from astrabot_pipeline.training.run_plan import RunPlan, plan_run
 from astrabot_pipeline.training.token_budget import BudgetFit, fit_to_token_budget, token_length
 
@@ -124,6 +129,7 @@ class StageConfig:
     save_steps: int = 0
     max_minutes: float | None = None
     lr_scheduler_type: str = "linear"
+    precision: str = "auto"  # "auto", "bf16" or "fp32" (training/precision.py)
 
     def __post_init__(self) -> None:
         if not self.name:
@@ -158,6 +164,7 @@ class StageConfig:
             raise SettingError(
                 f"StageConfig.lr_scheduler_type must be one of {list(LR_SCHEDULERS)}"
             )
+        check_precision_setting(self.precision)
         if isinstance(self.lora_target_modules, str):
             raise SettingError("StageConfig.lora_target_modules must be a list of module names")
         self.lora_target_modules = tuple(self.lora_target_modules)
@@ -249,6 +256,8 @@ class StageResult:
     skipped: bool = False
     plan: dict[str, Any] = field(default_factory=dict)
     reply_line_cap: int | None = None  # generation's line cap (dataset/reply_lines.py)
+    precision: str = ""  # what the stage trained in: "bf16", "fp16" or "fp32"
+    precision_reason: str = ""  # why, in words (training/precision.py)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -386,8 +395,11 @@ def run_key(
     config: StageConfig,
     base_model_path: str | Path,
     previous_adapter_dir: Path | None,
+    precision: str,
 ) -> str:
-    """The directory key of a stage run: same inputs, same key; any change, a new one."""
+    """The directory key of a stage run: same inputs, same key; any change, a new one.
+    `precision` is the arithmetic chosen ("auto" resolves per machine): a checkpoint
+    trained in fp32 is never resumed in bf16."""
     previous = None
     if previous_adapter_dir is not None:
         previous = _files_digest(
@@ -399,6 +411,7 @@ def run_key(
         "config": config.to_dict(),
         "base_model": _base_model_identity(base_model_path),
         "previous_adapter": previous,
+        "precision": precision,
     }
     return _canonical_hash(payload)[:_KEY_LENGTH]
 
@@ -683,7 +696,8 @@ def train_lora_stage(
 
     out_dir = Path(out_dir)
     data_hash = dataset_hash(train, validation)
-    key = run_key(data_hash, config, base_model_path, previous_adapter_dir)
+    precision = choose_precision(config.precision, lambda: model_widths(base_model_path))
+    key = run_key(data_hash, config, base_model_path, previous_adapter_dir, precision.name)
     final_dir = out_dir / key
     if (final_dir / STAGE_RESULT_FILE).is_file() and (final_dir / ADAPTER_CONFIG_FILE).is_file():
         # These exact inputs were trained before: the finished adapter is the answer.
@@ -706,6 +720,7 @@ def train_lora_stage(
             progress_interval=progress_interval,
             on_plan=on_plan,
             started=started,
+            precision=precision,
             record={"profile": profile, "dataset_hash": data_hash, "cap": reply_line_cap},
             train_ids=train_ids,
         )
@@ -717,7 +732,13 @@ def _record_latest(out_dir: Path, key: str, final_dir: Path) -> None:
     write_json(out_dir / LATEST_FILE, {"key": key, "adapter_dir": str(final_dir.resolve())})
 
 
-def _training_args(config: StageConfig, run_dir: Path, train_examples: int, padding_free: bool):
+def _training_args(
+    config: StageConfig,
+    run_dir: Path,
+    train_examples: int,
+    padding_free: bool,
+    precision: Precision,
+):
     from trl import SFTConfig
 
     use_cuda = cuda_available()
@@ -744,8 +765,9 @@ def _training_args(config: StageConfig, run_dir: Path, train_examples: int, padd
         assistant_only_loss=config.assistant_only_loss,
         seed=config.seed,
         data_seed=config.seed,
-        # bf16 where the GPU has it, fp16 on older GPUs, neither on a CPU.
-        **mixed_precision_flags(),
+        # bf16 where the GPU has it, fp16 on older GPUs; on a CPU, bf16 where it pays.
+        bf16=precision.bf16,
+        fp16=precision.fp16,
         # Recomputing activations only pays off for a real model on a GPU.
         activation_checkpointing=use_cuda,
         use_cpu=not use_cuda,
@@ -801,6 +823,7 @@ def _run_stage(
     progress_interval: float,
     on_plan: Callable[[RunPlan], None] | None,
     started: float,
+    precision: Precision,
     record: dict[str, Any],
     train_ids: list[str],
 ) -> StageResult:
@@ -809,7 +832,9 @@ def _run_stage(
     from transformers import PreTrainedModel, PrinterCallback, TrainerState
 
     model: PreTrainedModel | PeftModel
-    model, tokenizer = load_base_model(str(base_model_path))
+    model, tokenizer = load_base_model(
+        str(base_model_path), cpu_bf16=precision.name == "bf16" and not cuda_available()
+    )
     # Contexts trimmed from the left to max_length, so truncation never cuts a reply (and
     # padding-free batches, which TRL does not truncate, stay within it).
     # Each record carries its row through the fitting, which may drop some.
@@ -844,7 +869,7 @@ def _run_stage(
     )
     trainer = _owner_token_trainer()(
         model=model,
-        args=_training_args(config, run_dir, len(train), padding_free),
+        args=_training_args(config, run_dir, len(train), padding_free, precision),
         train_dataset=Dataset.from_list(train),
         eval_dataset=Dataset.from_list(validation),
         processing_class=tokenizer,
@@ -855,7 +880,7 @@ def _run_stage(
     trainer.remove_callback(PrinterCallback)
     loss_before = float(trainer.evaluate()["eval_loss"])
     lengths = [token_length(tokenizer, record["messages"], None) for record in train]
-    plan = plan_run(trainer, config, run_dir, lengths)
+    plan = replace(plan_run(trainer, config, run_dir, lengths), precision=precision.name)
     if on_plan is not None:
         on_plan(plan)
     # Recorded from here: the plan's probe batches are measured, not trained on.
@@ -930,6 +955,8 @@ def _run_stage(
                 for split, fit in (("train", train_fit), ("validation", validation_fit))
             },
             plan=plan.to_dict(),
+            precision=precision.name,
+            precision_reason=precision.reason,
         )
         (temp / STAGE_RESULT_FILE).write_text(json.dumps(result.to_dict(), indent=2) + "\n")
         (temp / LOSS_CURVE_FILE).write_bytes(render_loss_curve(history, config.name))

@@ -17,6 +17,8 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+import torch
+from safetensors.torch import load_file
 
 from astrabot_pipeline.settings import harden_process
 
@@ -36,8 +38,12 @@ from astrabot_pipeline.training import (  # noqa: E402
     train_lora_stage,
 )
 from astrabot_pipeline.training.members import member_ids, read_members  # noqa: E402
+from astrabot_pipeline.training.precision import Precision  # noqa: E402
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+FP32 = Precision("fp32", "the test's choice")
+# bf16 keeps 8 bits of mantissa: over a few steps its losses stay within 2 % of fp32's.
+BF16_LOSS_TOLERANCE = 0.02
 WORDS = ["kayak", "violin", "garden", "comet", "pretzel", "lantern", "meadow", "orbit"]
 
 
@@ -197,9 +203,13 @@ def test_same_inputs_reuse_and_a_changed_config_gets_a_new_directory(evaluated, 
     assert latest_adapter_dir(evaluated["out_dir"]) == Path(new.adapter_dir)
     # A different dataset, base model or previous adapter is another key too.
     data_hash = stages.dataset_hash(TRAIN, VALIDATION)
-    assert stages.run_key(data_hash, changed, base, None) == new.run_key
-    other_data = stages.run_key(stages.dataset_hash(TRAIN[:40], VALIDATION), changed, base, None)
-    other_base = stages.run_key(data_hash, changed, "some/hub-model", None)
+    assert new.precision == "fp32"  # the tiny model is too narrow for bf16 to pay
+    assert stages.run_key(data_hash, changed, base, None, "fp32") == new.run_key
+    other_data = stages.run_key(
+        stages.dataset_hash(TRAIN[:40], VALIDATION), changed, base, None, "fp32"
+    )
+    other_base = stages.run_key(data_hash, changed, "some/hub-model", None, "fp32")
+    other_precision = stages.run_key(data_hash, changed, base, None, "bf16")
     continued = train_lora_stage(
         base,
         TRAIN,
@@ -208,7 +218,8 @@ def test_same_inputs_reuse_and_a_changed_config_gets_a_new_directory(evaluated, 
         replace(changed, eval_steps=1),
         previous_adapter_dir=old_dir,
     )
-    assert len({old.run_key, new.run_key, other_data, other_base, continued.run_key}) == 5
+    keys = {old.run_key, new.run_key, other_data, other_base, other_precision, continued.run_key}
+    assert len(keys) == 6
     # Continuing an adapter starts from its loss, and still keeps the best of its evaluations.
     assert continued.validation_loss_before == pytest.approx(old.validation_loss_after, rel=1e-6)
     during = [row["validation_loss"] for row in continued.loss_history[1:]]
@@ -394,7 +405,7 @@ def test_config_validation_names_the_setting():
 
 def test_training_arguments_padded_and_padding_free(monkeypatch, tmp_path):
     config = StageConfig("s", max_steps=50, warmup_ratio=0.1, gradient_accumulation_steps=4)
-    args = stages._training_args(config, tmp_path, 100, padding_free=False)
+    args = stages._training_args(config, tmp_path, 100, padding_free=False, precision=FP32)
     assert (args.warmup_steps, args.gradient_accumulation_steps) == (0.1, 4)
     assert args.get_warmup_steps(50) == 5
     assert args.train_sampling_strategy == "group_by_length" and not args.packing
@@ -404,24 +415,55 @@ def test_training_arguments_padded_and_padding_free(monkeypatch, tmp_path):
     assert not args.load_best_model_at_end and not args.activation_checkpointing
 
     evaluating = StageConfig("s", max_steps=50, eval_steps=5)
-    args = stages._training_args(evaluating, tmp_path, 100, padding_free=False)
+    args = stages._training_args(evaluating, tmp_path, 100, padding_free=False, precision=FP32)
     assert args.load_best_model_at_end and args.metric_for_best_model == "eval_loss"
     assert (args.eval_strategy, args.eval_steps, args.save_steps) == ("steps", 5, 5)
 
     epochs = StageConfig("s", num_train_epochs=1.5)
-    args = stages._training_args(epochs, tmp_path, 100, padding_free=False)
+    args = stages._training_args(epochs, tmp_path, 100, padding_free=False, precision=FP32)
     assert args.max_steps == -1 and args.num_train_epochs == 1.5
 
     # Padding-free: no packing (a step keeps batch_size examples), random order, and
     # max_length left to the records (TRL refuses it without packing).
-    args = stages._training_args(config, tmp_path, 100, padding_free=True)
+    args = stages._training_args(config, tmp_path, 100, padding_free=True, precision=FP32)
     assert args.padding_free and not args.packing and args.max_length is None
     assert args.train_sampling_strategy == "random"
     assert args.include_num_input_tokens_seen == "all"
     assert not args.activation_checkpointing  # no CUDA here
+    assert not args.bf16 and not args.fp16
+    args = stages._training_args(
+        config, tmp_path, 100, padding_free=True, precision=Precision("bf16", "test")
+    )
+    assert args.bf16 and not args.fp16 and args.use_cpu  # bf16 autocast on the CPU
     monkeypatch.setattr(stages, "cuda_available", lambda: True)
-    args = stages._training_args(config, tmp_path, 100, padding_free=True)
+    args = stages._training_args(config, tmp_path, 100, padding_free=True, precision=FP32)
     assert args.padding_free and not args.packing and args.activation_checkpointing
+
+
+def test_bf16_training_on_a_cpu_agrees_with_fp32_over_the_first_steps(base, tmp_path):
+    config = StageConfig("conversational", max_steps=8, batch_size=4, learning_rate=0.01)
+    results = {
+        precision: train_lora_stage(
+            base, TRAIN, VALIDATION, tmp_path / precision, replace(config, precision=precision)
+        )
+        for precision in ("fp32", "bf16")
+    }
+    fp32, bf16 = results["fp32"], results["bf16"]
+    assert (fp32.precision, bf16.precision) == ("fp32", "bf16")
+    assert "setting" in bf16.precision_reason and bf16.plan["precision"] == "bf16"
+    assert bf16.run_key != fp32.run_key
+    assert bf16.validation_loss_before == pytest.approx(
+        fp32.validation_loss_before, rel=BF16_LOSS_TOLERANCE
+    )
+    assert bf16.train_loss == pytest.approx(fp32.train_loss, rel=BF16_LOSS_TOLERANCE)
+    assert bf16.validation_loss_after == pytest.approx(
+        fp32.validation_loss_after, rel=BF16_LOSS_TOLERANCE
+    )
+    assert bf16.validation_loss_after < bf16.validation_loss_before
+    assert bf16.train_loss != fp32.train_loss  # the products did run in bf16
+    # The base model's weights were bf16; the adapter's own stay fp32.
+    adapter = load_file(str(Path(bf16.adapter_dir) / "adapter_model.safetensors"))
+    assert adapter and all(tensor.dtype == torch.float32 for tensor in adapter.values())
 
 
 def test_progress_is_throttled_and_ends_with_the_last_update():

@@ -51,7 +51,7 @@ def test_a_resumed_run_continues_the_plan_it_stored(base, tmp_path):
     out_dir = tmp_path / "stage"
     train = validate_chat_records(TRAIN, "training")
     validation = validate_chat_records(VALIDATION, "validation")
-    key = run_key(dataset_hash(train, validation), MINUTES, base, None)
+    key = run_key(dataset_hash(train, validation), MINUTES, base, None, "fp32")
     stored = RunPlan("minutes:0.02", len(TRAIN), 8, 3, 300, 100.0, 0.4, 3.0, 3)
     write_json(out_dir / RUNS_DIR / key / PLAN_FILE, stored.to_dict())
     plans: list[RunPlan] = []

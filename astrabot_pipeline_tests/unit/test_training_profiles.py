@@ -24,6 +24,7 @@ from astrabot_pipeline.training import (
     use_chatml_training_template,
 )
 from astrabot_pipeline.training import base_model as base_model_module
+from astrabot_pipeline.training.precision import choose_precision
 from astrabot_pipeline.training.small_model import SMOLLM2_INSTALL_COMMAND
 
 
@@ -119,7 +120,10 @@ def test_qlora_computes_in_bf16_where_the_gpu_has_it_and_fp16_otherwise(
 ):
     _fake_gpu(monkeypatch, bf16=bf16)
     assert base_model_module.compute_dtype() is dtype
-    assert base_model_module.mixed_precision_flags() == flags
+    # Whatever a stage's setting, a GPU trains as its hardware allows.
+    for setting in ("auto", "bf16", "fp32"):
+        chosen = choose_precision(setting, lambda: (64, 128))
+        assert {"bf16": chosen.bf16, "fp16": chosen.fp16} == flags
     config = base_model_module.four_bit_config()
     assert config.load_in_4bit and not config.load_in_8bit
     assert config.bnb_4bit_quant_type == "nf4"
@@ -139,11 +143,12 @@ def test_full_precision_on_a_gpu_without_bf16_stays_fp32_under_fp16_autocast(mon
     assert base_model_module.mixed_precision() == "fp16"
 
 
-def test_a_cpu_trains_in_fp32_and_refuses_4bit(monkeypatch):
+def test_a_cpu_loads_fp32_unless_a_stage_trains_in_bf16_and_refuses_4bit(monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     assert base_model_module.compute_dtype() is torch.float32
-    assert base_model_module.mixed_precision_flags() == {"bf16": False, "fp16": False}
     assert base_model_module.model_load_kwargs(quantize=False)["dtype"] is torch.float32
+    bf16 = base_model_module.model_load_kwargs(quantize=False, cpu_bf16=True)
+    assert bf16["dtype"] is torch.bfloat16
     with pytest.raises(QuantizationUnavailableError):
         base_model_module.model_load_kwargs(quantize=True)
 
