@@ -878,6 +878,11 @@ def _run_stage(
     )
     # With tqdm off the Trainer prints every log dict to stdout; `progress` gets them instead.
     trainer.remove_callback(PrinterCallback)
+    if not cuda_available():
+        # PyTorch's CPU generator is serial: LoRA's dropout masks from far fewer draws.
+        from astrabot_pipeline.training.lora_dropout import use_poisson_dropout
+
+        use_poisson_dropout(trainer.model)
     loss_before = float(trainer.evaluate()["eval_loss"])
     lengths = [token_length(tokenizer, record["messages"], None) for record in train]
     plan = replace(plan_run(trainer, config, run_dir, lengths), precision=precision.name)
