@@ -6,7 +6,8 @@ training records, the same records the pipeline's mixed_dataset gives the first 
 * ours: `train_lora_stage` as the pipeline runs it: TRL's SFTTrainer, loss on the owner's
   tokens only, padding-free batches where the attention keeps flattened examples apart
   (`stages._padding_free_attention`), and on a CPU only the scored (owner) positions
-  projected through the LM head (`stages._owner_token_trainer`).
+  projected through the LM head (`stages._owner_token_trainer`), and LoRA's dropout
+  drawing only the dropped positions (`training/lora_dropout.py`).
 * baseline: `transformers.Trainer` + `peft.get_peft_model` with the same LoRA config, the
   same chat template and assistant-only labels, padded batches (`DataCollatorForSeq2Seq`),
   random order, no grouping, no packing.
