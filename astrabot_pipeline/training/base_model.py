@@ -76,6 +76,11 @@ def mixed_precision() -> str:
     return {torch.bfloat16: "bf16", torch.float16: "fp16"}.get(compute_dtype(), "no")
 
 
+def cpu_name() -> str:
+    """The CPU as the platform names it ("x86_64" where it gives no model)."""
+    return platform.processor() or platform.machine() or "cpu"
+
+
 def four_bit_config():
     """QLoRA's quantization: 4-bit NF4 weights, double quantization, `compute_dtype` math."""
     from transformers import BitsAndBytesConfig
@@ -106,7 +111,7 @@ def device_summary() -> dict[str, Any]:
         }
         description = f"cuda: {name} ({summary['memory_gib']} GiB, {summary['mixed_precision']})"
     else:
-        name = platform.processor() or platform.machine() or "cpu"
+        name = cpu_name()
         threads = torch.get_num_threads()
         summary = {
             "device": "cpu",

@@ -25,13 +25,12 @@ in fp32 is never resumed in bf16) and is recorded, with its reason, in the resul
 from __future__ import annotations
 
 import functools
-import platform
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from astrabot_pipeline.errors import SettingError
-from astrabot_pipeline.training.base_model import cuda_available, mixed_precision
+from astrabot_pipeline.training.base_model import cpu_name, cuda_available, mixed_precision
 
 PRECISION_SETTINGS = ("auto", "bf16", "fp32")
 # x86's AVX-512 BF16 and AMX-BF16 extensions, Arm's BF16 extension (as Linux names them).
@@ -127,7 +126,7 @@ def choose_precision(
     when the choice depends on it."""
     check_precision_setting(setting)
     if cuda_available():
-        name = {"bf16": "bf16", "fp16": "fp16"}.get(mixed_precision(), "fp32")
+        name = mixed_precision()  # "bf16" or "fp16" on a GPU
         return Precision(name, f"{name} on the CUDA GPU, as its hardware allows")
     if setting == "fp32":
         return Precision("fp32", "fp32: the stage's precision setting")
@@ -135,7 +134,7 @@ def choose_precision(
         return Precision("bf16", "bf16 autocast: the stage's precision setting")
     flag = bf16_flag()
     if not flag:
-        return Precision("fp32", f"fp32: this CPU ({_cpu_name()}) has no bf16 instructions")
+        return Precision("fp32", f"fp32: this CPU ({cpu_name()}) has no bf16 instructions")
     hidden_size, intermediate_size = widths()
     if hidden_size < MIN_BF16_HIDDEN_SIZE:
         return Precision(
@@ -164,7 +163,3 @@ def model_widths(base_model_path: str | Path) -> tuple[int, int]:
     text = getattr(config, "text_config", None) or config
     hidden = int(text.hidden_size)
     return hidden, int(getattr(text, "intermediate_size", None) or 4 * hidden)
-
-
-def _cpu_name() -> str:
-    return platform.processor() or platform.machine() or "cpu"

@@ -832,9 +832,8 @@ def _run_stage(
     from transformers import PreTrainedModel, PrinterCallback, TrainerState
 
     model: PreTrainedModel | PeftModel
-    model, tokenizer = load_base_model(
-        str(base_model_path), cpu_bf16=precision.name == "bf16" and not cuda_available()
-    )
+    # A GPU loads in its own dtype (model_load_kwargs); a CPU in bf16 when training in it.
+    model, tokenizer = load_base_model(str(base_model_path), cpu_bf16=precision.bf16)
     # Contexts trimmed from the left to max_length, so truncation never cuts a reply (and
     # padding-free batches, which TRL does not truncate, stay within it).
     # Each record carries its row through the fitting, which may drop some.
