@@ -55,8 +55,12 @@ from astrabot_pipeline.training import (
     prepare_small_base_model,
     train_lora_stage,
 )
-from astrabot_pipeline.training.base_model import load_tokenizer, quiet_progress_bars
-from astrabot_pipeline.training.precision import choose_precision, model_widths
+from astrabot_pipeline.training.base_model import (
+    load_tokenizer,
+    model_widths,
+    quiet_progress_bars,
+)
+from astrabot_pipeline.training.precision import choose_precision
 from astrabot_pipeline.training.stages import _lora_config
 
 N_MESSAGES = 5_000

@@ -177,6 +177,22 @@ def load_tokenizer(name_or_path: str | os.PathLike[str]) -> PreTrainedTokenizerB
     return tokenizer
 
 
+def model_widths(name_or_path: str | os.PathLike[str]) -> tuple[int, int]:
+    """The base model's hidden and MLP sizes, from its config alone (no weights loaded),
+    found as `load_base_model` finds it."""
+    harden_process()
+    from transformers import AutoConfig
+
+    source, _ = _resolve_local(name_or_path)
+    try:
+        config = AutoConfig.from_pretrained(source, local_files_only=True)
+    except OSError as error:
+        raise _not_found(name_or_path) from error
+    text = getattr(config, "text_config", None) or config
+    hidden = int(text.hidden_size)
+    return hidden, int(getattr(text, "intermediate_size", None) or 4 * hidden)
+
+
 def _not_found(name_or_path: str | os.PathLike[str]) -> BaseModelNotFoundError:
     return BaseModelNotFoundError(
         f"base model {str(name_or_path)!r} is not available offline. The pipeline never "

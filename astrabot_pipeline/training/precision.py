@@ -153,13 +153,3 @@ def choose_precision(
         "bf16",
         f"bf16 autocast: the CPU has {flag} and the probe agreed with fp32 within {difference:.2%}",
     )
-
-
-def model_widths(base_model_path: str | Path) -> tuple[int, int]:
-    """The base model's hidden and MLP sizes, from its config (no weights are loaded)."""
-    from transformers import AutoConfig
-
-    config = AutoConfig.from_pretrained(str(base_model_path), local_files_only=True)
-    text = getattr(config, "text_config", None) or config
-    hidden = int(text.hidden_size)
-    return hidden, int(getattr(text, "intermediate_size", None) or 4 * hidden)

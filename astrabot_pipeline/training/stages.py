@@ -40,6 +40,7 @@ from astrabot_pipeline.training.base_model import (
     TrainingError,
     cuda_available,
     load_base_model,
+    model_widths,
     quiet_progress_bars,
 )
 from astrabot_pipeline.training.loss_plot import LOSS_CURVE_FILE, render_loss_curve
@@ -48,7 +49,6 @@ from astrabot_pipeline.training.precision import (
     Precision,
     check_precision_setting,
     choose_precision,
-    model_widths,
 )
 from astrabot_pipeline.training.run_plan import RunPlan, plan_run
 from astrabot_pipeline.training.token_budget import BudgetFit, fit_to_token_budget, token_length

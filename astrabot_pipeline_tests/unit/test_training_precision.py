@@ -9,6 +9,7 @@ import torch
 from astrabot_pipeline.errors import SettingError
 from astrabot_pipeline.training import StageConfig
 from astrabot_pipeline.training import precision as precision_module
+from astrabot_pipeline.training.base_model import BaseModelNotFoundError, model_widths
 from astrabot_pipeline.training.precision import (
     MIN_BF16_HIDDEN_SIZE,
     choose_precision,
@@ -66,6 +67,14 @@ def test_a_forced_setting_wins_without_asking_the_cpu():
 def test_the_probe_measures_bf16s_rounding_not_zero():
     difference = probe_bf16(256, 512)
     assert 1e-4 < difference < 0.02  # bf16 keeps 8 bits of mantissa
+
+
+def test_a_missing_base_model_is_named_as_such_before_its_width_is_read(tmp_path):
+    # As load_base_model says it: a folder that is not there, a hub id not in the cache.
+    with pytest.raises(BaseModelNotFoundError, match="does not exist"):
+        model_widths(tmp_path / "no-such-model")
+    with pytest.raises(BaseModelNotFoundError, match="not available offline"):
+        model_widths("nobody-here/no-such-model")
 
 
 def test_an_unknown_precision_setting_is_refused():
