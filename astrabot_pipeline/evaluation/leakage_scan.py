@@ -25,13 +25,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from astrabot_pipeline.privacy.identifier_digests import (
-    KINDS,
-    IdentifierDigests,
-    Span,
-    candidate_forms,
-    digit_candidates,
-)
+from astrabot_pipeline.privacy.identifier_digests import KINDS, IdentifierDigests
+from astrabot_pipeline.privacy.identifier_forms import Span, candidate_forms, digit_candidates
 
 
 @dataclass(frozen=True)
