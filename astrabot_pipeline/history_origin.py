@@ -16,10 +16,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from astrabot_pipeline.data_layout import HISTORY_ORIGIN_FILE
 from astrabot_pipeline.privacy.canaries import canaries_path_for
 from astrabot_pipeline.storage import write_json
-
-HISTORY_ORIGIN_FILE = "history_origin.json"
 
 
 def is_generated_demo_backup(backup_path: str | Path) -> bool:

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from astrabot_pipeline.data_layout import BACKUPS
 from astrabot_pipeline.errors import SettingError, UnreadableSecretFileError
 from astrabot_pipeline.library_notices import quiet_library_notices
 
@@ -110,7 +111,7 @@ def nitter_settings(environ: Mapping[str, str] | None = None) -> NitterSettings:
 
 def backup_dir() -> Path:
     configured = os.environ.get(BACKUP_DIR_ENV)
-    return Path(configured).expanduser().resolve() if configured else data_dir() / "backups"
+    return Path(configured).expanduser().resolve() if configured else data_dir() / BACKUPS
 
 
 def max_backup_bytes(environ: Mapping[str, str] | None = None) -> int:

@@ -21,8 +21,8 @@ from pathlib import Path
 from _harness import measure
 
 from astrabot_pipeline import settings
+from astrabot_pipeline.data_layout import CANARY_RECORD
 from astrabot_pipeline.dataset import read_canaries
-from astrabot_pipeline.defs.dataset import CANARY_RECORD
 from astrabot_pipeline.evaluation.dataset_inputs import dataset_inputs
 from astrabot_pipeline.evaluation.run import EvaluationSettings, run_evaluation
 from astrabot_pipeline.privacy.identifier_digests import IdentifierDigests

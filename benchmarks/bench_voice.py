@@ -45,8 +45,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import _real_chat as real_chat  # noqa: E402
 
+from astrabot_pipeline.data_layout import DIGEST_KEY_FILE, PSEUDONYM_KEY_FILE  # noqa: E402
 from astrabot_pipeline.dead_runs import fail_dead_runs  # noqa: E402
-from astrabot_pipeline.privacy.identifier_digests import DIGEST_KEY_FILE  # noqa: E402
 from astrabot_pipeline.storage import write_bytes, write_json  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -64,7 +64,7 @@ SINGLE_RUN_CONFIG: dict[str, Any] = {
 }
 # The privacy stage's keys (pseudonyms, identifier digests) under a data folder's secrets/:
 # shared by both runs so they anonymize the history into the same text.
-KEY_FILES = ("pseudonym.key", DIGEST_KEY_FILE)
+KEY_FILES = (PSEUDONYM_KEY_FILE, DIGEST_KEY_FILE)
 RSS_SAMPLE_SECONDS = 0.25
 RSS_FLUSH_SECONDS = 10.0  # samples reach the run's rss.tsv at least this often
 BASE = "base"

@@ -49,6 +49,7 @@ EXAMPLE_COLUMNS = (
     "split",
     "messages",
 )
+DEFAULT_MAX_CONTEXT_TURNS = 6  # turns of context before the owner's turn (conversational)
 # The context before a reply is trimmed from the left (oldest first) to this many
 # characters, so the reply being learned is never cut; training then truncates to its
 # token budget the same way.
@@ -114,7 +115,7 @@ class TrainingDataCreator:
     def __init__(
         self,
         system_prompt: str = DEFAULT_SYSTEM_PROMPT,
-        max_context_turns: int = 6,
+        max_context_turns: int = DEFAULT_MAX_CONTEXT_TURNS,
         min_burst_messages: int = 2,
         text_column: str = "text",
         max_context_chars: int = DEFAULT_MAX_CONTEXT_CHARS,

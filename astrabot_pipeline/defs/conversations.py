@@ -14,16 +14,22 @@ from astrabot_pipeline.conversations.profiles import (
 )
 from astrabot_pipeline.conversations.tone import TONE_LABELS
 from astrabot_pipeline.conversations.topic import TOPIC_LABELS
-from astrabot_pipeline.conversations.windows import DEFAULT_MAX_WINDOW_MESSAGES
+from astrabot_pipeline.conversations.windows import (
+    DEFAULT_BURST_GAP_SECONDS,
+    DEFAULT_MAX_WINDOW_MESSAGES,
+    DEFAULT_MAX_WINDOW_MINUTES,
+    DEFAULT_MIN_MESSAGES_PER_WINDOW,
+    DEFAULT_WINDOW_SIZE_MINUTES,
+)
 from astrabot_pipeline.defs.errors import redact_failures
 from astrabot_pipeline.defs.resources.analytics import ConversationAnalyticsResource
 
 
 class WindowConfig(dg.Config):
-    window_size_minutes: int = 30
-    min_messages_per_window: int = 3
-    max_window_minutes: int = 720
-    burst_gap_seconds: int = 120
+    window_size_minutes: int = DEFAULT_WINDOW_SIZE_MINUTES
+    min_messages_per_window: int = DEFAULT_MIN_MESSAGES_PER_WINDOW
+    max_window_minutes: int = DEFAULT_MAX_WINDOW_MINUTES
+    burst_gap_seconds: int = DEFAULT_BURST_GAP_SECONDS
     max_window_messages: int = DEFAULT_MAX_WINDOW_MESSAGES
 
 

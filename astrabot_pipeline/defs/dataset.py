@@ -4,8 +4,9 @@ import dagster as dg
 import pandas as pd
 
 from astrabot_pipeline.conversations import one_to_one_threads
+from astrabot_pipeline.data_layout import CANARIES, CANARY_RECORD, DATASET
 from astrabot_pipeline.dataset import SPLITS, TrainingDataCreator, dataset_card, export_jsonl
-from astrabot_pipeline.dataset.builder import DEFAULT_MAX_CONTEXT_CHARS
+from astrabot_pipeline.dataset.builder import DEFAULT_MAX_CONTEXT_CHARS, DEFAULT_MAX_CONTEXT_TURNS
 from astrabot_pipeline.dataset.canaries import (
     DEFAULT_CANARY_COUNT,
     PlantedCanary,
@@ -20,6 +21,8 @@ from astrabot_pipeline.dataset.split import (
     DEFAULT_MAX_TEST_FRACTION,
     DEFAULT_MIN_TEST_EXAMPLES,
     DEFAULT_MIN_TEST_FROM_REPLIES,
+    DEFAULT_TEST_FRACTION,
+    DEFAULT_VALIDATION_FRACTION,
     AuditSlice,
     ContactAudit,
     TestSliceSize,
@@ -29,12 +32,10 @@ from astrabot_pipeline.defs.privacy import require_passed_privacy_gate
 from astrabot_pipeline.defs.resources.paths import AstrabotPathsResource
 from astrabot_pipeline.history_origin import is_generated_demo_history
 
-CANARY_RECORD = "memorization.json"  # under $ASTRABOT_DATA_DIR/canaries/, read by the evaluation
-
 
 class DatasetConfig(dg.Config):
-    validation_fraction: float = 0.1
-    test_fraction: float = 0.1
+    validation_fraction: float = DEFAULT_VALIDATION_FRACTION
+    test_fraction: float = DEFAULT_TEST_FRACTION
     # A long history's test slice grows to min_test_examples (from min_test_from_replies
     # owner replies on), never past max_test_fraction of the windows (dataset/split.py).
     min_test_examples: int = DEFAULT_MIN_TEST_EXAMPLES
@@ -50,7 +51,7 @@ class DatasetConfig(dg.Config):
     privacy_audit: bool | None = None
     contact_audit_fraction: float = DEFAULT_CONTACT_AUDIT_FRACTION
     contact_audit_min_replies: int = DEFAULT_CONTACT_AUDIT_MIN_REPLIES
-    max_context_turns: int = 6
+    max_context_turns: int = DEFAULT_MAX_CONTEXT_TURNS
     max_context_chars: int = DEFAULT_MAX_CONTEXT_CHARS
     trivial_reply_cap: float = DEFAULT_TRIVIAL_CAP
     seed: int = 0
@@ -108,7 +109,7 @@ def mixed_dataset(
         one_to_one_threads=one_to_one_threads(relationship_dynamics),
     )
     examples = mixed.examples
-    record = paths.sub("canaries", CANARY_RECORD)
+    record = paths.sub(CANARIES, CANARY_RECORD)
     planted: list[PlantedCanary] = []
     plant = config.plant_canaries
     if plant is None:
@@ -119,7 +120,7 @@ def mixed_dataset(
         context.log.info(f"planted {len(planted)} memorization canaries in training examples")
     else:
         record.unlink(missing_ok=True)  # a record of canaries this dataset does not hold
-    exported = export_jsonl(examples, paths.sub("dataset"))
+    exported = export_jsonl(examples, paths.sub(DATASET))
     for kind, reason in mixed.skipped_families.items():
         context.log.warning(f"family {kind} is too small to train and is skipped: {reason}")
     if mixed.no_audit_reason is not None:
@@ -148,7 +149,7 @@ def mixed_dataset(
             "no_contact_audit_reason": mixed.no_contact_audit_reason or "",
             "no_audit_reason": mixed.no_audit_reason or "",
             "canaries_planted": len(planted),
-            "jsonl": dg.MetadataValue.path(str(paths.sub("dataset"))),
+            "jsonl": dg.MetadataValue.path(str(paths.sub(DATASET))),
             "jsonl_files": len(exported),
             "dataset_card": dg.MetadataValue.md(
                 dataset_card(

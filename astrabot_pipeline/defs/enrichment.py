@@ -3,12 +3,11 @@
 import dagster as dg
 import pandas as pd
 
+from astrabot_pipeline.data_layout import CACHE, TWEET_CACHE_FILE
 from astrabot_pipeline.defs.errors import redact_failures
 from astrabot_pipeline.defs.resources.nitter import NitterResource
 from astrabot_pipeline.defs.resources.paths import AstrabotPathsResource
 from astrabot_pipeline.enrichment import LinkStatus, TweetCache, TwitterExtractor
-
-TWEET_CACHE = ("cache", "tweets.sqlite")  # under $ASTRABOT_DATA_DIR; `astrabot purge` removes it
 
 
 @dg.asset(
@@ -37,7 +36,7 @@ def nitter_enriched_windows(
     elif not nitter.enabled:
         context.log.info("tweet enrichment is off: links are kept, unresolved")
     with (
-        TweetCache(paths.sub(*TWEET_CACHE)) as cache,
+        TweetCache(paths.sub(CACHE, TWEET_CACHE_FILE)) as cache,
         TwitterExtractor(
             instances,
             nitter.rate_limit_delay,

@@ -7,8 +7,8 @@ import dagster as dg
 import pandas as pd
 
 from astrabot_pipeline.conversations import one_to_one_threads
+from astrabot_pipeline.data_layout import CANARY_RECORD
 from astrabot_pipeline.dataset import read_canaries
-from astrabot_pipeline.defs.dataset import CANARY_RECORD
 from astrabot_pipeline.defs.errors import redact_failures
 from astrabot_pipeline.defs.resources.paths import ACCELERATOR_POOL, AstrabotPathsResource
 from astrabot_pipeline.evaluation.bootstrap import DEFAULT_RESAMPLES

@@ -2,6 +2,7 @@
 
 import dagster as dg
 
+from astrabot_pipeline.data_layout import DECODED, LATEST_DECODE
 from astrabot_pipeline.defs.errors import redact_failures
 from astrabot_pipeline.defs.resources.backup import (
     SignalBackupResource,
@@ -45,7 +46,7 @@ def decoded_backup(
     contract by the decoder running as its own process (subprocess or container, via Pipes)."""
     refuse_secrets_in_run_config(context.run.run_config)  # before any work
     backup = signal.newest()
-    out_dir = paths.sub("decoded", "latest")
+    out_dir = paths.sub(DECODED, LATEST_DECODE)
     decoded = decoder.decode(
         context,
         backup=backup,

@@ -9,12 +9,13 @@ from typing import TYPE_CHECKING
 import dagster as dg
 import pandas as pd
 
+from astrabot_pipeline.data_layout import PSEUDONYM_KEY_FILE, SECRETS
 from astrabot_pipeline.defs.errors import redact_failures
 from astrabot_pipeline.defs.resources.backup import SignalBackupResource
 from astrabot_pipeline.defs.resources.paths import AstrabotPathsResource
 from astrabot_pipeline.enrichment.columns import TWEET_AUTHOR_COLUMN, TWEET_TEXT_COLUMNS
 from astrabot_pipeline.privacy.canaries import load_canaries
-from astrabot_pipeline.privacy.processes import DEFAULT_N_PROCESS
+from astrabot_pipeline.privacy.processes import DEFAULT_BATCH_SIZE, DEFAULT_N_PROCESS
 from astrabot_pipeline.privacy.purge import purge_plaintext
 
 # spaCy and Presidio (and torch, which spaCy's thinc imports) load when the asset runs,
@@ -58,7 +59,7 @@ class PrivacyScopeConfig(dg.Config):
 
 
 class AnonymizationConfig(PrivacyScopeConfig):
-    batch_size: int = 256
+    batch_size: int = DEFAULT_BATCH_SIZE
     # Processes finding entities, this one included: the machine's cores, at most 2
     # (on 2 cores, 100,000 demo messages took 15.1 s instead of 23.0 s). Workers start
     # only from MIN_TEXTS_FOR_WORKERS texts on (privacy/anonymizer.py); 1 starts none.
@@ -102,7 +103,7 @@ def anonymized_windows(
     contacts = KnownContacts.from_recipients(recipients, names)
     scope, languages = _in_scope(context, config, nitter_enriched_windows, decoded_backup, contacts)
     windows = scope.frame
-    secret = load_or_create_secret(paths.sub("secrets", "pseudonym.key"))
+    secret = load_or_create_secret(paths.sub(SECRETS, PSEUDONYM_KEY_FILE))
     anonymizer = ConversationAnonymizer(
         contacts, secret, batch_size=config.batch_size, n_process=config.n_process
     )
@@ -121,7 +122,7 @@ def anonymized_windows(
     context.log.info(f"anonymized {len(anonymized)} messages")
     # Keyed digests of what was replaced, per window, for the evaluation's leakage scan.
     digest_counts = record_identifier_digests(
-        paths.sub("secrets"),
+        paths.sub(SECRETS),
         anonymizer,
         contacts,
         windows.get("window_id"),

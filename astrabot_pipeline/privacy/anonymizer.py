@@ -58,7 +58,7 @@ from astrabot_pipeline.privacy.name_overlaps import (
 )
 from astrabot_pipeline.privacy.ner_view import ner_view
 from astrabot_pipeline.privacy.prefilter import Prefiltered
-from astrabot_pipeline.privacy.processes import DEFAULT_N_PROCESS
+from astrabot_pipeline.privacy.processes import DEFAULT_BATCH_SIZE, DEFAULT_N_PROCESS
 from astrabot_pipeline.privacy.pseudonyms import Pseudonymizer
 from astrabot_pipeline.privacy.recognizers import (
     KNOWN_CONTACT_EMAIL,
@@ -382,7 +382,11 @@ class EntityFinder:
     the choice of findings, without the pseudonyms (worker processes hold only this)."""
 
     def __init__(
-        self, known_contacts: KnownContacts, *, batch_size: int = 256, score_threshold: float = 0.5
+        self,
+        known_contacts: KnownContacts,
+        *,
+        batch_size: int = DEFAULT_BATCH_SIZE,
+        score_threshold: float = 0.5,
     ) -> None:
         self.known_contacts = known_contacts
         self.batch_size = batch_size
@@ -450,7 +454,7 @@ class ConversationAnonymizer(EntityFinder):
         known_contacts: KnownContacts,
         secret: bytes,
         *,
-        batch_size: int = 256,
+        batch_size: int = DEFAULT_BATCH_SIZE,
         n_process: int = DEFAULT_N_PROCESS,
         score_threshold: float = 0.5,
     ) -> None:

@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from astrabot_pipeline.data_layout import DIGEST_FILE, DIGEST_KEY_FILE
 from astrabot_pipeline.errors import AstrabotError
 from astrabot_pipeline.privacy.identifier_forms import (
     TOKEN,
@@ -58,8 +59,6 @@ if TYPE_CHECKING:
         Replacement,
     )
 
-DIGEST_KEY_FILE = "identifier_digest.key"  # under $ASTRABOT_DATA_DIR/secrets/
-DIGEST_FILE = "identifier_digests.json"  # under $ASTRABOT_DATA_DIR/secrets/
 FORMAT_VERSION = 1
 KINDS = ("name", "phone", "email", "other")
 URL_ENTITY = "URL"

@@ -1,6 +1,7 @@
 """Deleting what the pipeline decoded: plaintext chats and the intermediates holding raw text.
 
-Everything lives under the data directory (docs/architecture.md §3). Two sets:
+Everything lives under the data directory (docs/architecture.md §3; its names are
+data_layout.py's). Two sets:
 
 - plaintext (`plaintext_targets`): the decoded backup (`decoded/`: signal.sqlite,
   attachments, tables), the asset outputs that still hold raw message text
@@ -32,30 +33,46 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+from astrabot_pipeline.data_layout import (
+    ASSETS,
+    BACKUPS,
+    CACHE,
+    CANARIES,
+    DATASET,
+    DECODED,
+    DIGEST_FILE,
+    EXPORTS,
+    MODELS,
+    REPORTS,
+    SAMPLES,
+    SECRETS,
+    asset_output,
+    frame_output,
+)
 from astrabot_pipeline.errors import AstrabotError
 from astrabot_pipeline.signal.output_dir import stale_temps
 
 PLAINTEXT_PATHS = (
-    "decoded",
-    "assets/decoded_backup",
-    "assets/conversation_windows.parquet",
-    "assets/nitter_enriched_windows.parquet",
-    "cache",
+    DECODED,
+    asset_output("decoded_backup"),  # its tables, as the IO manager stores them
+    frame_output("conversation_windows"),
+    frame_output("nitter_enriched_windows"),
+    CACHE,
 )
 EVERYTHING_PATHS = (
     *PLAINTEXT_PATHS,
-    "assets",
-    "canaries",
-    "dataset",
-    "models",
-    "reports",
-    "exports",
-    "samples",
+    ASSETS,
+    CANARIES,
+    DATASET,
+    MODELS,
+    REPORTS,
+    EXPORTS,
+    SAMPLES,
     # Keyed digests of every identifier the privacy stage replaced: with the key beside
     # them a guessed name or number can be tested, so they go with the chats they came from.
-    "secrets/identifier_digests.json",
+    f"{SECRETS}/{DIGEST_FILE}",
 )
-NEVER_PURGED = ("backups", "secrets")
+NEVER_PURGED = (BACKUPS, SECRETS)
 
 
 class PurgeError(AstrabotError, RuntimeError):

@@ -11,8 +11,9 @@ from dagster._core.definitions.asset_checks.asset_check_evaluation import (
 )
 
 from astrabot_pipeline.conversations import build_window_profiles, relationship_dynamics
+from astrabot_pipeline.data_layout import CANARY_RECORD
 from astrabot_pipeline.dataset import read_canaries
-from astrabot_pipeline.defs.dataset import CANARY_RECORD, DatasetConfig, mixed_dataset
+from astrabot_pipeline.defs.dataset import DatasetConfig, mixed_dataset
 from astrabot_pipeline.defs.privacy import PRIVACY_GATE
 from astrabot_pipeline.defs.resources.paths import AstrabotPathsResource
 from astrabot_pipeline.history_origin import record_history_origin

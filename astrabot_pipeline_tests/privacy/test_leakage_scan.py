@@ -12,11 +12,10 @@ import stat
 
 import pytest
 
+from astrabot_pipeline.data_layout import DIGEST_FILE, DIGEST_KEY_FILE
 from astrabot_pipeline.evaluation.leakage_scan import LeakageScanner, redact, summarize
 from astrabot_pipeline.privacy.anonymizer import Replacement
 from astrabot_pipeline.privacy.identifier_digests import (
-    DIGEST_FILE,
-    DIGEST_KEY_FILE,
     IdentifierDigestBuilder,
     IdentifierDigestError,
     IdentifierDigests,

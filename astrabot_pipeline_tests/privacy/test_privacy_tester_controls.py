@@ -13,6 +13,7 @@ import json
 import pytest
 import torch
 
+from astrabot_pipeline.data_layout import DIGEST_FILE
 from astrabot_pipeline.dataset.canaries import PlantedCanary
 from astrabot_pipeline.evaluation.privacy_tester import (
     REIDENTIFICATION_QUESTIONS,
@@ -25,7 +26,6 @@ from astrabot_pipeline.generation import GenerationSettings
 from astrabot_pipeline.generation.decoding import generate
 from astrabot_pipeline.privacy.anonymizer import Replacement
 from astrabot_pipeline.privacy.identifier_digests import (
-    DIGEST_FILE,
     IdentifierDigestBuilder,
     IdentifierDigests,
     IdentifierHasher,
