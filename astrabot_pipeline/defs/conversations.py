@@ -23,6 +23,7 @@ from astrabot_pipeline.conversations.windows import (
 )
 from astrabot_pipeline.defs.errors import redact_failures
 from astrabot_pipeline.defs.resources.analytics import ConversationAnalyticsResource
+from astrabot_pipeline.signal.tables import owner_ids
 
 
 class WindowConfig(dg.Config):
@@ -51,8 +52,10 @@ def conversation_windows(config: WindowConfig, decoded_backup: dict[str, pd.Data
         max_window_messages=config.max_window_messages,
     )
     messages = decoded_backup["messages"]
+    # Whose reactions are the owner's; none named: the sender of outgoing messages.
+    owners = owner_ids(decoded_backup.get("recipients"))
     windows = processor.create_conversation_windows(
-        messages, reactions=decoded_backup.get("reactions"), owner_id=_owner_id(decoded_backup)
+        messages, reactions=decoded_backup.get("reactions"), owner_id=owners[0] if owners else None
     )
     windows = with_mentioned_ids(windows, decoded_backup.get("mentions"))
     summary = processor.summarize(messages, windows)
@@ -68,16 +71,6 @@ def conversation_windows(config: WindowConfig, decoded_backup: dict[str, pd.Data
         ),
         metadata={"largest_gap_seconds": float(max_gap or 0), "smallest_window": int(smallest)},
     )
-
-
-def _owner_id(decoded_backup: dict[str, pd.DataFrame]) -> int | None:
-    """The backup owner's recipient id (whose reactions are the owner's), if the backup
-    names one; None lets the windowing take the sender of outgoing messages."""
-    recipients = decoded_backup.get("recipients")
-    if recipients is None or not {"is_self", "recipient_id"} <= set(recipients.columns):
-        return None
-    owner = recipients.loc[recipients["is_self"].fillna(False).astype(bool), "recipient_id"]
-    return int(owner.iloc[0]) if len(owner) else None
 
 
 def _label_table(counts: dict[str, int], heading: str) -> str:

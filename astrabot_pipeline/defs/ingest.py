@@ -12,7 +12,7 @@ from astrabot_pipeline.defs.resources.decoder import DecoderLauncherResource
 from astrabot_pipeline.defs.resources.paths import AstrabotPathsResource
 from astrabot_pipeline.history_origin import is_generated_demo_backup, record_history_origin
 from astrabot_pipeline.signal import read_tables
-from astrabot_pipeline.signal.tables import SchemaMismatchError, conform
+from astrabot_pipeline.signal.tables import SchemaMismatchError, conform, owner_ids
 
 
 class DecodeConfig(dg.Config):
@@ -72,7 +72,7 @@ def decoded_backup(
             conform(name, frame)
         except SchemaMismatchError:
             problems.append(name)
-    owners = int(tables["recipients"]["is_self"].sum())
+    owners = len(owner_ids(tables["recipients"]))
     yield dg.AssetCheckResult(
         check_name="decoded_tables_match_contract",
         passed=not problems and owners == 1 and len(tables["messages"]) > 0,

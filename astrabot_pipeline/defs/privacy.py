@@ -1,19 +1,16 @@
 """[privacy] Anonymized windows and the blocking gate that keeps real identities out of training."""
 
-import itertools
-import time
-from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import dagster as dg
 import pandas as pd
 
-from astrabot_pipeline.data_layout import PSEUDONYM_KEY_FILE, SECRETS
+from astrabot_pipeline.data_layout import SECRETS
 from astrabot_pipeline.defs.errors import redact_failures
 from astrabot_pipeline.defs.resources.backup import SignalBackupResource
 from astrabot_pipeline.defs.resources.paths import AstrabotPathsResource
-from astrabot_pipeline.enrichment.columns import TWEET_AUTHOR_COLUMN, TWEET_TEXT_COLUMNS
+from astrabot_pipeline.privacy.anonymized_windows import anonymize_windows
 from astrabot_pipeline.privacy.canaries import load_canaries
 from astrabot_pipeline.privacy.processes import DEFAULT_BATCH_SIZE, DEFAULT_N_PROCESS
 from astrabot_pipeline.privacy.purge import purge_plaintext
@@ -21,9 +18,8 @@ from astrabot_pipeline.privacy.purge import purge_plaintext
 # spaCy and Presidio (and torch, which spaCy's thinc imports) load when the asset runs,
 # not with the definitions that every Dagster process start loads (lazy_exports.py).
 if TYPE_CHECKING:
-    from astrabot_pipeline.privacy import KnownContacts, LanguageReport, ScopePolicy, ScopeResult
+    from astrabot_pipeline.privacy import ScopePolicy
 
-MAX_GENERIC_RESIDUE_RATE = 0.01
 PRIVACY_GATE = dg.AssetCheckKey(dg.AssetKey("anonymized_windows"), "no_known_identifiers_survive")
 
 
@@ -90,78 +86,22 @@ def anonymized_windows(
     """In-scope windows with every identity replaced by a stable pseudonym; raw bodies are
     dropped, and `sender_pseudonym` says who wrote each message (None for the owner).
     Out-of-scope and opted-out messages are removed before anything is written."""
-    from astrabot_pipeline.privacy import (
-        ConversationAnonymizer,
-        KnownContacts,
-        PrivacyValidator,
-        load_or_create_secret,
-    )
-    from astrabot_pipeline.privacy.identifier_digests import record_identifier_digests
-    from astrabot_pipeline.privacy.residual import ResidualDetector
-
-    recipients, names = decoded_backup["recipients"], decoded_backup["recipient_names"]
-    contacts = KnownContacts.from_recipients(recipients, names)
-    scope, languages = _in_scope(context, config, nitter_enriched_windows, decoded_backup, contacts)
-    windows = scope.frame
-    secret = load_or_create_secret(paths.sub(SECRETS, PSEUDONYM_KEY_FILE))
-    anonymizer = ConversationAnonymizer(
-        contacts, secret, batch_size=config.batch_size, n_process=config.n_process
-    )
-    bodies = anonymizer.anonymize_texts(windows["body"].tolist())
-    # What a resolved tweet brought in (its text and the tweet it quotes) is anonymized like
-    # message text; its author is replaced as a whole by a stable surrogate.
-    tweet_columns = [c for c in TWEET_TEXT_COLUMNS if c in windows.columns]
-    tweets = {c: anonymizer.anonymize_texts(windows[c].tolist()) for c in tweet_columns}
-    senders = anonymizer.sender_pseudonyms(windows["sender_id"], windows["is_outgoing"])
-    replaced = {"text": bodies.texts, **{c: result.texts for c, result in tweets.items()}}
-    if TWEET_AUTHOR_COLUMN in windows.columns:
-        replaced[TWEET_AUTHOR_COLUMN] = anonymizer.author_pseudonyms(windows[TWEET_AUTHOR_COLUMN])
-    anonymized = windows.drop(columns=["body", *tweet_columns]).assign(
-        **replaced, sender_pseudonym=senders
-    )
-    context.log.info(f"anonymized {len(anonymized)} messages")
-    # Keyed digests of what was replaced, per window, for the evaluation's leakage scan.
-    digest_counts = record_identifier_digests(
+    result = anonymize_windows(
+        nitter_enriched_windows,
+        decoded_backup,
+        config.to_policy(),
         paths.sub(SECRETS),
-        anonymizer,
-        contacts,
-        windows.get("window_id"),
-        [
-            (windows["body"].tolist(), bodies),
-            *((windows[c].tolist(), result) for c, result in tweets.items()),
-        ],
-        senders,
+        batch_size=config.batch_size,
+        n_process=config.n_process,
+        warn=context.log.warning,
     )
-    entity_counts = Counter(bodies.entity_counts)
-    for result in tweets.values():
-        entity_counts.update(result.entity_counts)
-    yield dg.Output(
-        anonymized,
-        metadata={
-            "messages": len(anonymized),
-            **{f"scope_{key}": int(value) for key, value in scope.counts.items()},
-            **languages.to_metadata(),
-            **{f"replaced_{kind.lower()}": int(count) for kind, count in entity_counts.items()},
-            **digest_counts,
-        },
-    )
-    validator = PrivacyValidator(contacts, canaries=load_canaries(signal.newest()))
-    scanned = ["text", *tweet_columns, TWEET_AUTHOR_COLUMN, "sender_pseudonym"]
-    gated = list(
-        itertools.chain.from_iterable(anonymized[c] for c in scanned if c in anonymized.columns)
-    )
-    report = validator.scan(gated)
-    # The second opinion (privacy/residual.py): counted, never blocking.
-    started = time.perf_counter()
-    residual = ResidualDetector(anonymizer.analyzer.nlp_engine).scan(gated)
+    context.log.info(f"anonymized {len(result.frame)} messages")
+    yield dg.Output(result.frame, metadata=result.to_metadata())
+    gate = result.gate(canaries=load_canaries(signal.newest()))
     yield dg.AssetCheckResult(
         check_name=PRIVACY_GATE.name,
-        passed=report.passed,
-        metadata={
-            **report.to_metadata(),
-            **residual.to_metadata(),
-            "residual_seconds": round(time.perf_counter() - started, 3),
-        },
+        passed=gate.passed,
+        metadata=gate.to_metadata(),
         description=(
             "Fails (and blocks training) if any known contact identifier or canary survives. "
             "residual_* counts are a warning only: what Presidio's default recognizers still "
@@ -171,14 +111,11 @@ def anonymized_windows(
     )
     yield dg.AssetCheckResult(
         check_name="generic_pii_residue_rate",
-        passed=report.generic_residue_rate <= MAX_GENERIC_RESIDUE_RATE,
+        passed=gate.generic_residue_passed,
         severity=dg.AssetCheckSeverity.WARN,
-        metadata={
-            "generic_residue_rate": report.generic_residue_rate,
-            "threshold": MAX_GENERIC_RESIDUE_RATE,
-        },
+        metadata=gate.residue_metadata(),
     )
-    if config.delete_plaintext_after_gate and report.passed:
+    if config.delete_plaintext_after_gate and gate.passed:
         purged = purge_plaintext(paths.root(), keep=(Path(signal.backup_dir),))
         context.log.info(
             f"gate passed: deleted {len(purged)} plaintext paths "
@@ -216,34 +153,3 @@ def require_passed_privacy_gate(instance: dg.DagsterInstance) -> None:
             "identifiers or canaries survived, so no training data is built on it; see the "
             "check's counts, fix the contacts or scope and re-materialize anonymized_windows"
         )
-
-
-def _in_scope(
-    context: dg.AssetExecutionContext,
-    config: AnonymizationConfig,
-    windows: pd.DataFrame,
-    decoded_backup: dict[str, pd.DataFrame],
-    contacts: "KnownContacts",
-) -> tuple["ScopeResult", "LanguageReport"]:
-    """The windows the owner's scope allows (counts by drop reason), and their language
-    counts: what is out of scope never reaches the anonymizer or the output. A refusal
-    that cannot be honoured fails the run (`ScopeResult.enforce_consent`)."""
-    from astrabot_pipeline.privacy import apply_scope, detect_languages
-
-    scope = apply_scope(
-        windows,
-        decoded_backup["recipients"],
-        decoded_backup["recipient_names"],
-        config.to_policy(),
-        threads=decoded_backup.get("threads"),
-    )
-    for warning in scope.enforce_consent(contacts.keys):
-        context.log.warning(warning)
-    languages = detect_languages(scope.frame["body"])
-    if languages.needs_warning:
-        context.log.warning(
-            f"{languages.non_english} of {languages.english + languages.non_english} "
-            f"messages ({languages.non_english_share:.1%}) do not look English: the NER model "
-            "is English, so names in them rely on the contact deny-list alone"
-        )
-    return scope, languages

@@ -1,5 +1,5 @@
-"""Privacy behind the `anonymized_windows` asset: consent scope, recognizers, pseudonymizer,
-validator, language counts, and purging the decoded plaintext.
+"""Privacy behind the `anonymized_windows` asset (`anonymize_windows`): consent scope,
+recognizers, pseudonymizer, validator, language counts, and purging the decoded plaintext.
 
 Plain Python (no Dagster). Importing it hardens the process first (see settings), so
 Presidio and tldextract never reach the network. The names below load their module on
@@ -17,6 +17,11 @@ from astrabot_pipeline.settings import harden_process
 harden_process()
 
 if TYPE_CHECKING:
+    from astrabot_pipeline.privacy.anonymized_windows import (
+        AnonymizedWindows,
+        PrivacyGate,
+        anonymize_windows,
+    )
     from astrabot_pipeline.privacy.anonymizer import (
         AnonymizationResult,
         ConversationAnonymizer,
@@ -36,6 +41,7 @@ if TYPE_CHECKING:
 
 _EXPORTS = {
     "anonymizer": ("AnonymizationResult", "ConversationAnonymizer", "SpacyModelMissingError"),
+    "anonymized_windows": ("AnonymizedWindows", "PrivacyGate", "anonymize_windows"),
     "canaries": ("load_canaries",),
     "known_contacts": ("ContactMatch", "KnownContacts"),
     "language": ("LanguageReport", "detect_languages"),
@@ -47,10 +53,12 @@ _EXPORTS = {
 
 __all__ = [
     "AnonymizationResult",
+    "AnonymizedWindows",
     "ContactMatch",
     "ConversationAnonymizer",
     "KnownContacts",
     "LanguageReport",
+    "PrivacyGate",
     "PrivacyReport",
     "PrivacyValidator",
     "Pseudonymizer",
@@ -61,6 +69,7 @@ __all__ = [
     "ScopeResult",
     "SecretFileError",
     "SpacyModelMissingError",
+    "anonymize_windows",
     "apply_scope",
     "detect_languages",
     "load_canaries",

@@ -35,7 +35,7 @@ import pandas as pd
 
 from astrabot_pipeline.errors import AstrabotError
 from astrabot_pipeline.privacy.known_contacts import digits_of, fold
-from astrabot_pipeline.signal.tables import conform
+from astrabot_pipeline.signal.tables import conform, owner_ids
 
 DROP_REASONS = ("thread", "group", "contact", "opt_out", "date")
 _NAME_COLUMNS = ("display_name", "given_name", "family_name", "nickname", "username", "aci")
@@ -247,7 +247,7 @@ def _thread_kinds(
             if not is_group[int(t.thread_id)]
         }
         return is_group, partner
-    owners = set(recipients.loc[recipients["is_self"].astype(bool), "recipient_id"].astype("int64"))
+    owners = set(owner_ids(recipients))
     others = frame[~frame["sender_id"].astype("int64").isin(owners)]
     senders = others.groupby(others["thread_id"].astype("int64"))["sender_id"].unique()
     is_group = {int(tid): len(ids) > 1 for tid, ids in senders.items()}

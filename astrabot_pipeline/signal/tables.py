@@ -118,3 +118,12 @@ def conform(name: str, frame: pd.DataFrame) -> pd.DataFrame:
             f"table {name!r} has values outside its contract types"
         ) from error
     return table.to_pandas()
+
+
+def owner_ids(recipients: pd.DataFrame | None) -> list[int]:
+    """The recipient ids the backup marks as its owner (`is_self`), in table order: one in
+    a well-formed backup; none when the table or its columns are missing."""
+    if recipients is None or not {"is_self", "recipient_id"} <= set(recipients.columns):
+        return []
+    owner = recipients["is_self"].fillna(False).astype(bool)
+    return [int(recipient_id) for recipient_id in recipients.loc[owner, "recipient_id"]]
