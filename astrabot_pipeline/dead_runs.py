@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import dagster as dg
 import psutil  # type: ignore[import-untyped]  # no stubs installed
-from dagster._core.storage.runs.sqlite.sqlite_run_storage import SqliteRunStorage
 
 # The statuses of a run that has not ended; a dead process leaves its run in one of them.
 UNFINISHED = (
@@ -27,6 +26,16 @@ UNFINISHED = (
     dg.DagsterRunStatus.CANCELING,
 )
 ENGINE_EVENTS_READ = 20  # the in-process executor's pid event is among a run's first
+# The run storage of a local instance (dagster.yaml's `storage: sqlite`, and the default).
+# Dagster exports no public name for it, nor a public way to ask whether runs are local,
+# so the class is recognised by its name: no private module is imported.
+LOCAL_RUN_STORAGE = "SqliteRunStorage"
+
+
+def is_local_instance(instance: dg.DagsterInstance) -> bool:
+    """Whether the instance keeps its runs in SQLite under DAGSTER_HOME, which only this
+    machine's processes write."""
+    return any(kind.__name__ == LOCAL_RUN_STORAGE for kind in type(instance.run_storage).__mro__)
 
 
 def recorded_pid(instance: dg.DagsterInstance, run_id: str) -> int | None:
@@ -61,7 +70,7 @@ def fail_dead_runs(instance: dg.DagsterInstance) -> list[str]:
     """Fail every unfinished run of the local instance whose process is gone and free the
     pool slots it held; the ids of the runs failed (none on a shared, non-SQLite instance,
     whose runs may live on other machines)."""
-    if not isinstance(instance.run_storage, SqliteRunStorage):
+    if not is_local_instance(instance):
         return []
     failed = []
     for record in instance.get_run_records(filters=dg.RunsFilter(statuses=list(UNFINISHED))):

@@ -95,3 +95,69 @@ def test_modules_import_each_other_without_a_cycle():
     modules = {m for m, path in MODULES.items() if path.name != "__init__.py"}
     assert {f"{PACKAGE}.training.base_model", f"{PACKAGE}.training.tiny_model"} <= modules
     assert _cycles(modules) == []
+
+
+# The Dagster layer: the wiring under defs/ and the entry points that start or read runs.
+# Every other module is domain code, usable without Dagster.
+DAGSTER_LAYER = tuple(
+    f"{PACKAGE}.{name}"
+    for name in ("defs", "definitions", "devserver", "run_pipeline", "run_progress", "dead_runs")
+)
+# The decoder's Pipes entry point runs in its own process (or image) and speaks Pipes.
+PIPES_ENTRY = f"{PACKAGE}.signal.pipes_entry"
+
+
+def _external_imports(tree: ast.AST) -> Iterator[str]:
+    """Every absolute import in the code, as dotted names (`from a import b`: a and a.b)."""
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            yield from (alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and not node.level and node.module:
+            yield node.module
+            yield from (f"{node.module}.{alias.name}" for alias in node.names)
+
+
+EXTERNAL = {
+    module: set(_external_imports(ast.parse(path.read_text(encoding="utf-8"))))
+    for module, path in MODULES.items()
+}
+
+
+def _is_dagster(name: str) -> bool:
+    """A module of Dagster or of one of its libraries (dagster_pipes, dagster_docker…)."""
+    top = name.partition(".")[0]
+    return top == "dagster" or top.startswith("dagster_")
+
+
+def test_the_graph_sees_dagster_imports():
+    assert "dagster" in EXTERNAL[f"{PACKAGE}.definitions"]
+    assert "dagster_pipes" in EXTERNAL[PIPES_ENTRY]
+
+
+def test_no_module_imports_a_private_dagster_path():
+    private = {
+        module: sorted(
+            name
+            for name in names
+            if _is_dagster(name) and any(part.startswith("_") for part in name.split(".")[1:])
+        )
+        for module, names in EXTERNAL.items()
+    }
+    assert {module: names for module, names in private.items() if names} == {}
+
+
+def test_only_the_dagster_layer_imports_dagster():
+    domain = {
+        module for module in MODULES if not any(_within(module, layer) for layer in DAGSTER_LAYER)
+    }
+    assert f"{PACKAGE}.privacy.anonymized_windows" in domain
+    imports = {
+        module: sorted(
+            name
+            for name in EXTERNAL[module]
+            if _is_dagster(name)
+            and not (module == PIPES_ENTRY and name.partition(".")[0] == "dagster_pipes")
+        )
+        for module in domain
+    }
+    assert {module: names for module, names in imports.items() if names} == {}

@@ -2,6 +2,8 @@
 each secret handed over as a 0600 file."""
 
 import os
+import signal
+import subprocess
 import sys
 import tempfile
 from collections.abc import Iterator, Mapping
@@ -10,7 +12,6 @@ from pathlib import Path
 from typing import Any, Literal
 
 import dagster as dg
-from dagster._core.errors import DagsterPipesExecutionError  # not exported by `dagster`
 from dagster_docker import PipesDockerClient
 from dagster_docker.pipes import PipesDockerLogsMessageReader
 from dagster_pipes import PipesParams
@@ -19,6 +20,8 @@ from astrabot_pipeline import settings
 from astrabot_pipeline.signal.pipes_entry import FAILURE_KEY, PIPES_ENTRY_MODULE
 from astrabot_pipeline.storage import private_dir
 
+# How long an interrupted decoder has, after SIGINT, to remove its temporary output.
+TERMINATION_TIMEOUT_SECONDS = 20
 CONTAINER_SECRETS_DIR = "/run/secrets"
 CONTAINER_SECRET_PATH = f"{CONTAINER_SECRETS_DIR}/astrabot_passphrase"
 CONTAINER_ACI_PATH = f"{CONTAINER_SECRETS_DIR}/astrabot_aci"
@@ -74,12 +77,9 @@ class DecoderLauncherResource(dg.ConfigurableResource):
         with _secret_files(secrets) as files:
             try:
                 invocation = launch(context, reader, backup, out_dir, files, dict(options or {}))
-            except Exception as error:
+            except Exception:
                 if failure := reader.reported_failure():
                     raise dg.Failure(description=failure) from None
-                if isinstance(error, DagsterPipesExecutionError):
-                    # "External execution process failed with code N": Dagster's own words.
-                    raise dg.Failure(description=f"{type(error).__name__}: {error}") from None
                 raise
         return invocation.get_materialize_result()
 
@@ -90,12 +90,30 @@ class DecoderLauncherResource(dg.ConfigurableResource):
             # The file wins over the value variable; blanking the value only keeps the
             # secret out of the child's environment (it is the same secret).
             env.update({file_env: str(path), value_env: ""})
-        return dg.PipesSubprocessClient(message_reader=reader).run(
+        # Dagster's PipesSubprocessClient does the same, but reports a failed exit only as
+        # an exception class that `dagster` does not export; this session is its public API.
+        with dg.open_pipes_session(
             context=context,
-            command=[sys.executable, "-m", PIPES_ENTRY_MODULE],
+            context_injector=dg.PipesTempFileContextInjector(),
+            message_reader=reader,
             extras={**extras, "backup_path": str(backup), "out_dir": str(out_dir)},
-            env=env,
-        )
+        ) as session:
+            process = subprocess.Popen(
+                [sys.executable, "-m", PIPES_ENTRY_MODULE],
+                env={**os.environ, **env, **session.get_bootstrap_env_vars()},
+            )
+            try:
+                returncode = process.wait()
+            except dg.DagsterExecutionInterruptedError:
+                process.send_signal(signal.SIGINT)
+                process.wait(timeout=TERMINATION_TIMEOUT_SECONDS)
+                raise
+            if returncode != 0:
+                # Checked by `decode` after the decoder's own reported failure, if any.
+                raise dg.Failure(
+                    description=f"External execution process failed with code {returncode}"
+                )
+        return dg.PipesClientCompletedInvocation(session)
 
     def _in_docker(self, context, reader, backup, out_dir, files, extras):
         private_dir(out_dir.parent)  # created by us (0700), not by the Docker daemon as root
