@@ -13,7 +13,8 @@ ACCELERATOR_POOL = "gpu"
 
 
 class AstrabotPathsResource(dg.ConfigurableResource):
-    """Where the pipeline writes: everything lives under `data_dir` (0700)."""
+    """Where the pipeline writes: everything lives under `data_dir` (0700), laid out as
+    data_layout.py names it."""
 
     data_dir: str
 
