@@ -2,8 +2,6 @@
 each secret handed over as a 0600 file."""
 
 import os
-import signal
-import subprocess
 import sys
 import tempfile
 from collections.abc import Iterator, Mapping
@@ -20,8 +18,9 @@ from astrabot_pipeline import settings
 from astrabot_pipeline.signal.pipes_entry import FAILURE_KEY, PIPES_ENTRY_MODULE
 from astrabot_pipeline.storage import private_dir
 
-# How long an interrupted decoder has, after SIGINT, to remove its temporary output.
-TERMINATION_TIMEOUT_SECONDS = 20
+# The error a Pipes client raises when the decoder exits non-zero without reporting why.
+# `dagster` does not export its class, so it is recognised by name: no private import.
+PIPES_EXECUTION_ERROR = "DagsterPipesExecutionError"
 CONTAINER_SECRETS_DIR = "/run/secrets"
 CONTAINER_SECRET_PATH = f"{CONTAINER_SECRETS_DIR}/astrabot_passphrase"
 CONTAINER_ACI_PATH = f"{CONTAINER_SECRETS_DIR}/astrabot_aci"
@@ -77,9 +76,12 @@ class DecoderLauncherResource(dg.ConfigurableResource):
         with _secret_files(secrets) as files:
             try:
                 invocation = launch(context, reader, backup, out_dir, files, dict(options or {}))
-            except Exception:
+            except Exception as error:
                 if failure := reader.reported_failure():
                     raise dg.Failure(description=failure) from None
+                if type(error).__name__ == PIPES_EXECUTION_ERROR:
+                    # "External execution process failed with code N": Dagster's own words.
+                    raise dg.Failure(description=f"{type(error).__name__}: {error}") from None
                 raise
         return invocation.get_materialize_result()
 
@@ -90,30 +92,12 @@ class DecoderLauncherResource(dg.ConfigurableResource):
             # The file wins over the value variable; blanking the value only keeps the
             # secret out of the child's environment (it is the same secret).
             env.update({file_env: str(path), value_env: ""})
-        # Dagster's PipesSubprocessClient does the same, but reports a failed exit only as
-        # an exception class that `dagster` does not export; this session is its public API.
-        with dg.open_pipes_session(
+        return dg.PipesSubprocessClient(message_reader=reader).run(
             context=context,
-            context_injector=dg.PipesTempFileContextInjector(),
-            message_reader=reader,
+            command=[sys.executable, "-m", PIPES_ENTRY_MODULE],
             extras={**extras, "backup_path": str(backup), "out_dir": str(out_dir)},
-        ) as session:
-            process = subprocess.Popen(
-                [sys.executable, "-m", PIPES_ENTRY_MODULE],
-                env={**os.environ, **env, **session.get_bootstrap_env_vars()},
-            )
-            try:
-                returncode = process.wait()
-            except dg.DagsterExecutionInterruptedError:
-                process.send_signal(signal.SIGINT)
-                process.wait(timeout=TERMINATION_TIMEOUT_SECONDS)
-                raise
-            if returncode != 0:
-                # Checked by `decode` after the decoder's own reported failure, if any.
-                raise dg.Failure(
-                    description=f"External execution process failed with code {returncode}"
-                )
-        return dg.PipesClientCompletedInvocation(session)
+            env=env,
+        )
 
     def _in_docker(self, context, reader, backup, out_dir, files, extras):
         private_dir(out_dir.parent)  # created by us (0700), not by the Docker daemon as root
