@@ -20,7 +20,14 @@ from tqdm import tqdm
 
 from astrabot_pipeline import interrupts, settings
 from astrabot_pipeline.errors import AstrabotError
-from astrabot_pipeline.generation.settings import DEFAULT_TEMPERATURE
+from astrabot_pipeline.generation.settings import DEFAULT_MAX_NEW_TOKENS, DEFAULT_TEMPERATURE
+from astrabot_pipeline.inference.serve_defaults import (
+    DEFAULT_HOST,
+    DEFAULT_MAX_TOKENS,
+    DEFAULT_MAX_TOKENS_LIMIT,
+    DEFAULT_PORT,
+    TOKEN_ENV,
+)
 
 if TYPE_CHECKING:
     from astrabot_pipeline.inference.adapter import AdapterInfo
@@ -578,7 +585,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="talk to a trained model in the terminal (offline; the conversation is never saved)",
         allow_abbrev=False,
     )
-    _model_arguments(chat, max_tokens_flag="--max-new-tokens", max_tokens_default=128)
+    _model_arguments(
+        chat, max_tokens_flag="--max-new-tokens", max_tokens_default=DEFAULT_MAX_NEW_TOKENS
+    )
     chat.add_argument("--seed", type=int, help="seed for sampling (reproducible answers)")
     chat.add_argument(
         "--max-lines",
@@ -620,22 +629,26 @@ def build_parser() -> argparse.ArgumentParser:
     _model_arguments(
         serve,
         max_tokens_flag="--max-tokens",
-        max_tokens_default=256,
+        max_tokens_default=DEFAULT_MAX_TOKENS,
         note="; a request's own value wins",
     )
-    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
-    serve.add_argument("--port", type=int, default=8000, help="port (default 8000; 0: any free)")
+    serve.add_argument(
+        "--host", default=DEFAULT_HOST, help=f"address to bind (default {DEFAULT_HOST})"
+    )
+    serve.add_argument(
+        "--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT}; 0: any free)"
+    )
     serve.add_argument(
         "--token-file",
         type=Path,
-        help="file holding the bearer token clients must send (or set ASTRABOT_SERVE_TOKEN); "
+        help=f"file holding the bearer token clients must send (or set {TOKEN_ENV}); "
         "required to bind an address other than loopback",
     )
     serve.add_argument(
         "--max-tokens-limit",
         type=int,
-        default=1024,
-        help="largest max_tokens a request may ask for (default 1024)",
+        default=DEFAULT_MAX_TOKENS_LIMIT,
+        help=f"largest max_tokens a request may ask for (default {DEFAULT_MAX_TOKENS_LIMIT})",
     )
     serve.set_defaults(handler=_serve)
 
