@@ -2,8 +2,9 @@
 
 One module per command group, each adding its commands to the parser and holding their
 handlers: `backup` (decode, inspect), `demo` (demo, demo-passphrase), `purge`, `model`
-(chat, export, serve). Handlers import what they need (the decoder, torch, Presidio), so a
-command loads only its own code. Secrets never travel as arguments (`secret_input`).
+(chat, export, serve). Handlers import what they need (the decoder, the demo generator,
+the model code with torch), so a command loads only its own code. Secrets never travel
+as arguments (`secret_input`).
 """
 
 from __future__ import annotations

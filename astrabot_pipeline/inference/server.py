@@ -11,7 +11,8 @@ answers every error as a JSON body without a traceback, and logs one line per re
 The modules behind it: `serve_protocol` (connections: head and request deadlines, the
 connection cap, malformed HTTP), `serve_middleware` (the log line, the deadline, the
 token and Host rules), `serve_app` (the routes), `serve_queue` (the generation line),
-`openai_api` (the wire format). docs/hostile-input.md says why each limit is what it is.
+`openai_api` (the wire format), `serve_defaults` (host, port and reply-length defaults,
+shared with the command line). docs/hostile-input.md says why each limit is what it is.
 """
 
 from __future__ import annotations
