@@ -11,8 +11,6 @@ Nothing here reads or prints a secret: the server's output goes to a log file on
 from __future__ import annotations
 
 import argparse
-import html.parser
-import json
 import os
 import shutil
 import signal
@@ -22,12 +20,14 @@ import sys
 import tempfile
 import time
 import urllib.parse
-import urllib.request
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import httpx
+from selectolax.lexbor import LexborHTMLParser
 
 from astrabot_pipeline.errors import AstrabotError
 from astrabot_pipeline.settings import harden_process
@@ -72,9 +72,8 @@ ASSET_GROUPS_QUERY = """query($selector: RepositorySelector!) {
 def answers(url: str) -> bool:
     """Whether the server answers HTTP yet (it listens only once the workspace is read)."""
     try:
-        with urllib.request.urlopen(f"{url}/server_info", timeout=2) as reply:
-            return bool(reply.status == 200)
-    except OSError:
+        return httpx.get(f"{url}/server_info", timeout=2).status_code == 200
+    except httpx.HTTPError:
         return False
 
 
@@ -100,15 +99,17 @@ class Webserver:
 
     def graphql(self, query: str, variables: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """POST one GraphQL query; its `data`, or UiCheckError with the API's errors."""
-        body = json.dumps({"query": query, "variables": dict(variables or {})}).encode()
-        request = urllib.request.Request(
-            f"{self.url}/graphql", data=body, headers={"Content-Type": "application/json"}
-        )
+        body = {"query": query, "variables": dict(variables or {})}
+        unanswered = f"the GraphQL API at {self.url} did not answer"
         try:
-            with urllib.request.urlopen(request, timeout=30) as reply:
-                answer = json.load(reply)
-        except (OSError, ValueError) as error:
-            raise UiCheckError(f"the GraphQL API at {self.url} did not answer: {error}") from None
+            reply = httpx.post(f"{self.url}/graphql", json=body, timeout=30)
+            if not reply.is_success:  # a malformed query is answered 400
+                raise UiCheckError(
+                    f"{unanswered}: HTTP Error {reply.status_code}: {reply.reason_phrase}"
+                )
+            answer = reply.json()
+        except (httpx.HTTPError, ValueError) as error:
+            raise UiCheckError(f"{unanswered}: {error}") from None
         if answer.get("errors"):
             messages = "; ".join(str(e.get("message")) for e in answer["errors"])
             raise UiCheckError(f"the GraphQL API answered with errors: {messages}")
@@ -292,30 +293,19 @@ def _run_browser(command: list[str], deadline: float) -> str:
         return out.read().decode(errors="replace")
 
 
-class _TextCollector(html.parser.HTMLParser):
-    def __init__(self) -> None:
-        super().__init__()
-        self.texts: set[str] = set()
-        self._skipping = 0
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag in ("script", "style"):
-            self._skipping += 1
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag in ("script", "style") and self._skipping:
-            self._skipping -= 1
-
-    def handle_data(self, data: str) -> None:
-        if not self._skipping and data.strip():
-            self.texts.add(data.strip())
-
-
 def page_texts(dom: str) -> set[str]:
-    """The visible text pieces of a rendered page (no script or style)."""
-    collector = _TextCollector()
-    collector.feed(dom)
-    return collector.texts
+    """The visible text pieces of a rendered page (no script or style): each text node's
+    text, stripped."""
+    tree = LexborHTMLParser(dom)
+    for hidden in tree.css("script, style"):
+        hidden.decompose()
+    if tree.root is None:
+        return set()
+    return {
+        text
+        for node in tree.root.traverse(include_text=True)
+        if node.tag == "-text" and (text := node.text(deep=False).strip())
+    }
 
 
 def shown(name: str, texts: set[str]) -> bool:

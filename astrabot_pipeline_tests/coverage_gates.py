@@ -39,7 +39,7 @@ LAYERS = (
             "training/",
             "evaluation/",
             "defs/",
-            "cli.py",
+            "cli/",
             "storage.py",
             "settings.py",
             "definitions.py",

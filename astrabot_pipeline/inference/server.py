@@ -11,7 +11,8 @@ answers every error as a JSON body without a traceback, and logs one line per re
 The modules behind it: `serve_protocol` (connections: head and request deadlines, the
 connection cap, malformed HTTP), `serve_middleware` (the log line, the deadline, the
 token and Host rules), `serve_app` (the routes), `serve_queue` (the generation line),
-`openai_api` (the wire format). docs/hostile-input.md says why each limit is what it is.
+`openai_api` (the wire format), `serve_defaults` (host, port and reply-length defaults,
+shared with the command line). docs/hostile-input.md says why each limit is what it is.
 """
 
 from __future__ import annotations
@@ -37,12 +38,16 @@ from astrabot_pipeline.generation.settings import DEFAULT_TEMPERATURE
 from astrabot_pipeline.inference import openai_api
 from astrabot_pipeline.inference.errors import ServeSetupError
 from astrabot_pipeline.inference.serve_app import ServeState, build_app
+from astrabot_pipeline.inference.serve_defaults import (
+    DEFAULT_HOST,
+    DEFAULT_MAX_TOKENS,
+    DEFAULT_MAX_TOKENS_LIMIT,
+    DEFAULT_PORT,
+    TOKEN_ENV,
+)
 from astrabot_pipeline.inference.serve_protocol import ConnectionLimits, guarded_protocol
 from astrabot_pipeline.inference.serve_queue import Backend, GenerationQueue
 
-TOKEN_ENV = "ASTRABOT_SERVE_TOKEN"
-DEFAULT_HOST = "127.0.0.1"
-DEFAULT_PORT = 8000
 MAX_BODY_BYTES = 1 << 20
 MIN_TOKEN_CHARS = 16
 TOKEN_HINT = "make one with: python3 -c 'import secrets; print(secrets.token_urlsafe(32))'"
@@ -78,8 +83,8 @@ class ServeConfig:
     host: str = DEFAULT_HOST
     port: int = DEFAULT_PORT
     token: str | None = None
-    default_max_tokens: int = 256
-    max_tokens_limit: int = 1024
+    default_max_tokens: int = DEFAULT_MAX_TOKENS
+    max_tokens_limit: int = DEFAULT_MAX_TOKENS_LIMIT
     default_temperature: float = DEFAULT_TEMPERATURE
     max_body_bytes: int = MAX_BODY_BYTES
     max_connections: int = MAX_CONNECTIONS
@@ -343,9 +348,6 @@ def _listening_socket(host: str, port: int) -> socket.socket:
 
 
 __all__ = [
-    "DEFAULT_HOST",
-    "DEFAULT_PORT",
-    "TOKEN_ENV",
     "ChatServer",
     "ServeConfig",
     "check_bind",

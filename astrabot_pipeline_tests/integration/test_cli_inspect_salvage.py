@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from astrabot_pipeline.cli import ProgressBar
+from astrabot_pipeline.cli.progress import ProgressBar
 from astrabot_pipeline.signal import BackupReader, BlobEvent
 from astrabot_pipeline.synthetic import DEMO_PASSPHRASE, write_demo_backup
 

@@ -173,7 +173,7 @@ def _module_level_imports(path: Path) -> set[str]:
 
 
 def test_the_decoder_image_installs_every_package_its_modules_import():
-    """`astrabot decode` in the image loads cli.py and signal/: each library they import at
+    """`astrabot decode` in the image loads cli/ and signal/: each library they import at
     module level must be in the image's `pip install` (the image has no pyproject install)."""
     dockerfile = (DOCKER / "decoder" / "Dockerfile").read_text()
     installed = set(re.findall(r'"([A-Za-z0-9_.\-]+)[<>=!~]', dockerfile))

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from astrabot_pipeline import cli
+from astrabot_pipeline.cli.model import chosen_adapter, print_notices
 from astrabot_pipeline.evaluation.report_model import Check
 from astrabot_pipeline.evaluation.verdict import (
     APPROVED_FILE,
@@ -118,14 +119,14 @@ def test_commands_default_to_the_approved_adapter_or_say_how_to_get_one(tmp_path
     monkeypatch.setenv("ASTRABOT_DATA_DIR", str(tmp_path))
     args = cli.build_parser().parse_args(["chat", "--prompt", "hi"])
     with pytest.raises(NoApprovedAdapterError, match="make run"):
-        cli._adapter(args)
+        chosen_adapter(args)
     adapter = adapter_folder(tmp_path)
     record_approval(tmp_path / "models", verdict_for(adapter, [MEMO]))
-    assert cli._adapter(args) == adapter.resolve()
+    assert chosen_adapter(args) == adapter.resolve()
     named = cli.build_parser().parse_args(
         ["export", "--adapter", os.fspath(tmp_path), "--out", "o"]
     )
-    assert cli._adapter(named) == tmp_path
+    assert chosen_adapter(named) == tmp_path
 
 
 VOICE_FAILED = Check(
@@ -148,7 +149,7 @@ def test_a_failed_quality_check_keeps_the_set_out_of_approval_but_export_still_w
     lines = card(verdict).splitlines()
     notice = [line for line in lines if "writes_like_owner" in line and line.startswith("> ")]
     assert len(notice) == 1 and "Not approved" in notice[0] and "NOT FOR USE" not in card(verdict)
-    cli._print_notices("chat", verdict_notices(read_adapter_info(adapter)))
+    print_notices("chat", verdict_notices(read_adapter_info(adapter)))
     printed = capsys.readouterr().err.splitlines()
     assert len(printed) == 1 and printed[0].startswith("astrabot chat: Not approved")
 

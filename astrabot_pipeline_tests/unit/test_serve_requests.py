@@ -8,7 +8,8 @@ import pytest
 
 from astrabot_pipeline.inference.errors import ServeSetupError
 from astrabot_pipeline.inference.openai_api import BadRequest, parse_chat_request
-from astrabot_pipeline.inference.server import TOKEN_ENV, check_bind, is_loopback, read_token
+from astrabot_pipeline.inference.serve_defaults import TOKEN_ENV
+from astrabot_pipeline.inference.server import check_bind, is_loopback, read_token
 
 SECRET_TEXT = "meet me at the old lighthouse"
 LIMITS = {"default_max_tokens": 64, "max_tokens_limit": 256, "default_temperature": 0.7}

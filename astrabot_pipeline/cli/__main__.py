@@ -1,0 +1,6 @@
+"""`python -m astrabot_pipeline.cli …`: the `astrabot` command, as the decoder image and
+benchmarks/bench_decode.py run it."""
+
+from astrabot_pipeline.cli import main
+
+raise SystemExit(main())
