@@ -39,7 +39,7 @@ the asset with its type and location only (see `defs/errors.py`).
     + InvalidRecordError (ValueError)        training/stages.py
     + TrainingDivergedError (ArithmeticError)  training/stages.py
     + AdapterNotFoundError (FileNotFoundError)  training/stages.py
-  x EvaluationError (ValueError)             evaluation/perplexity.py
+  x EvaluationError (ValueError)             evaluation/quality/perplexity.py
   x NitterReplyError                         enrichment/errors.py: a reply not read (a failed fetch)
     + ReplyTooLargeError
     + UnsupportedEncodingError

@@ -26,7 +26,7 @@ from astrabot_pipeline.settings import harden_process
 harden_process()
 
 from astrabot_pipeline.dataset import read_canaries, records_from_frame  # noqa: E402
-from astrabot_pipeline.evaluation.privacy_tester import PrivacyConfig, PrivacyTester  # noqa: E402
+from astrabot_pipeline.evaluation.privacy.tester import PrivacyConfig, PrivacyTester  # noqa: E402
 from astrabot_pipeline.privacy.identifier_digests import IdentifierDigests  # noqa: E402
 from astrabot_pipeline.storage import read_parquet  # noqa: E402
 from astrabot_pipeline.training import latest_adapter_dir  # noqa: E402

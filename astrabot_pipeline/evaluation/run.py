@@ -18,14 +18,6 @@ from pathlib import Path
 from typing import Any
 
 from astrabot_pipeline.dataset.canaries import PlantedCanary
-from astrabot_pipeline.evaluation.attribution import AttributionCorpus
-from astrabot_pipeline.evaluation.bootstrap import DEFAULT_RESAMPLES
-from astrabot_pipeline.evaluation.contact_audit import (
-    DEFAULT_CONTACT_EXAMPLES,
-    Contact,
-    contact_section,
-    run_contact_audit,
-)
 from astrabot_pipeline.evaluation.defaults import (
     DEFAULT_MEMORIZATION_THRESHOLD,
     DEFAULT_PII_LEAKAGE_THRESHOLD,
@@ -33,9 +25,14 @@ from astrabot_pipeline.evaluation.defaults import (
     MEMORIZATION_CHECK,
     PII_CHECK,
 )
-from astrabot_pipeline.evaluation.degeneration import degeneration
-from astrabot_pipeline.evaluation.leakage_scan import redact
-from astrabot_pipeline.evaluation.membership_audit import (
+from astrabot_pipeline.evaluation.privacy.contact_audit import (
+    DEFAULT_CONTACT_EXAMPLES,
+    Contact,
+    contact_section,
+    run_contact_audit,
+)
+from astrabot_pipeline.evaluation.privacy.leakage_scan import redact
+from astrabot_pipeline.evaluation.privacy.membership_audit import (
     AuditCandidates,
     MembershipSettings,
     membership_check,
@@ -43,21 +40,19 @@ from astrabot_pipeline.evaluation.membership_audit import (
     membership_sections,
     run_membership_audit,
 )
-from astrabot_pipeline.evaluation.perplexity import ModelEvaluator
-from astrabot_pipeline.evaluation.privacy_tester import PrivacyConfig, PrivacyResult, PrivacyTester
-from astrabot_pipeline.evaluation.quality import (
+from astrabot_pipeline.evaluation.privacy.tester import PrivacyConfig, PrivacyResult, PrivacyTester
+from astrabot_pipeline.evaluation.quality.assessor import (
     ConversationQualityAssessor,
     QualityAssessment,
     QualitySettings,
 )
-from astrabot_pipeline.evaluation.ranking import ReplyPool
-from astrabot_pipeline.evaluation.report import (
-    BASE_ROW_NAME,
-    ModelRow,
-    build_report,
-    eval_results,
-)
-from astrabot_pipeline.evaluation.report_model import (
+from astrabot_pipeline.evaluation.quality.attribution import AttributionCorpus
+from astrabot_pipeline.evaluation.quality.bootstrap import DEFAULT_RESAMPLES
+from astrabot_pipeline.evaluation.quality.degeneration import degeneration
+from astrabot_pipeline.evaluation.quality.perplexity import ModelEvaluator
+from astrabot_pipeline.evaluation.quality.ranking import ReplyPool
+from astrabot_pipeline.evaluation.report.build import build_report
+from astrabot_pipeline.evaluation.report.model import (
     ChartSpec,
     Check,
     Column,
@@ -65,13 +60,18 @@ from astrabot_pipeline.evaluation.report_model import (
     ReferenceLine,
     ReportSection,
 )
-from astrabot_pipeline.evaluation.report_notes import (
+from astrabot_pipeline.evaluation.report.notes import (
     RANKING_CHANCE_ACCURACY,
     RANKING_CHANCE_MRR,
     with_standard_notes,
 )
-from astrabot_pipeline.evaluation.verdict import Verdict, verdict_for
-from astrabot_pipeline.evaluation.voice_report import (
+from astrabot_pipeline.evaluation.report.perplexity_section import (
+    BASE_ROW_NAME,
+    ModelRow,
+    eval_results,
+)
+from astrabot_pipeline.evaluation.report.verdict import Verdict, verdict_for
+from astrabot_pipeline.evaluation.report.voice_sections import (
     attribute,
     attribution_section,
     degeneration_section,

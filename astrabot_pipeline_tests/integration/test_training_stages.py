@@ -225,7 +225,7 @@ def test_the_whole_evaluation_finishes_on_the_thinnest_history_the_dataset_accep
     are, and a `writes_like_owner` verdict that says the sample cannot decide."""
     from astrabot_pipeline.dataset.builder import MIN_TRAINING_EXAMPLES
     from astrabot_pipeline.evaluation.dataset_inputs import dataset_inputs
-    from astrabot_pipeline.evaluation.privacy_tester import PrivacyConfig
+    from astrabot_pipeline.evaluation.privacy.tester import PrivacyConfig
     from astrabot_pipeline.evaluation.run import EvaluationSettings, run_evaluation
     from astrabot_pipeline.privacy.identifier_digests import (
         DIGEST_FILE,

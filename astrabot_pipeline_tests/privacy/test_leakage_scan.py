@@ -12,7 +12,7 @@ import stat
 
 import pytest
 
-from astrabot_pipeline.evaluation.leakage_scan import LeakageScanner, redact, summarize
+from astrabot_pipeline.evaluation.privacy.leakage_scan import LeakageScanner, redact, summarize
 from astrabot_pipeline.privacy.anonymizer import Replacement
 from astrabot_pipeline.privacy.identifier_digests import (
     DIGEST_FILE,

@@ -14,7 +14,7 @@ import pytest
 import torch
 
 from astrabot_pipeline.dataset.canaries import PlantedCanary
-from astrabot_pipeline.evaluation.privacy_tester import (
+from astrabot_pipeline.evaluation.privacy.tester import (
     REIDENTIFICATION_QUESTIONS,
     PrivacyConfig,
     PrivacyResult,

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from astrabot_pipeline import cli
-from astrabot_pipeline.evaluation.report_model import Check
-from astrabot_pipeline.evaluation.verdict import (
+from astrabot_pipeline.evaluation.report.model import Check
+from astrabot_pipeline.evaluation.report.verdict import (
     APPROVED_FILE,
     EVALUATION_FILE,
     VerdictError,

@@ -36,14 +36,14 @@ from typing import TYPE_CHECKING, Any
 from astrabot_pipeline.dataset.canaries import PlantedCanary
 from astrabot_pipeline.errors import SettingError
 from astrabot_pipeline.evaluation.defaults import DEFAULT_SAMPLES_PER_PROMPT, DEFAULT_TEMPERATURE
-from astrabot_pipeline.evaluation.leakage_scan import (
+from astrabot_pipeline.evaluation.lm_batches import ROW_TOKENS, ScoringGroup, score_groups
+from astrabot_pipeline.evaluation.privacy.leakage_scan import (
     LeakageResult,
     LeakageScanner,
     TextScan,
     summarize,
 )
-from astrabot_pipeline.evaluation.lm_batches import ROW_TOKENS, ScoringGroup, score_groups
-from astrabot_pipeline.evaluation.memorization import (
+from astrabot_pipeline.evaluation.privacy.memorization import (
     DEFAULT_K,
     DEFAULT_M,
     SECRET_SPACE_DIGITS,

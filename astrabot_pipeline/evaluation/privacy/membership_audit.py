@@ -25,7 +25,7 @@ from astrabot_pipeline.evaluation.defaults import (
     MEMBERSHIP_CHECK,
 )
 from astrabot_pipeline.evaluation.lm_batches import GroupScores, score_groups
-from astrabot_pipeline.evaluation.membership import (
+from astrabot_pipeline.evaluation.privacy.membership import (
     ATTACKS,
     DEFAULT_MIN_K,
     AttackResult,
@@ -36,8 +36,8 @@ from astrabot_pipeline.evaluation.membership import (
     audit_membership,
     compressed_size,
 )
-from astrabot_pipeline.evaluation.perplexity import ModelEvaluator
-from astrabot_pipeline.evaluation.report_model import (
+from astrabot_pipeline.evaluation.quality.perplexity import ModelEvaluator
+from astrabot_pipeline.evaluation.report.model import (
     ChartSpec,
     Check,
     Column,

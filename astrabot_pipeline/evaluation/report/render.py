@@ -14,7 +14,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from astrabot_pipeline.evaluation.report_model import (
+from astrabot_pipeline.evaluation.report.model import (
     CHECK_FORMAT,
     Check,
     Difference,
