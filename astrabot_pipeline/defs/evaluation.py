@@ -42,10 +42,13 @@ SAMPLES_FILE = "samples.md"  # under $ASTRABOT_DATA_DIR/samples/ (private, never
 REPORT_COVERS_CHECK = "report_covers_every_stage"
 
 
-class EvalConfig(dg.Config):
+# What a run of `eval_report` may set in the launchpad; `_settings` turns it into the
+# domain's `EvaluationSettings` (with its `QualitySettings` and `PrivacyTestSettings`).
+class EvaluationConfig(dg.Config):
     # Test examples scored per model, and how many of them are ranked. None: the model
     # profile's `eval_examples` and 32 ranked on the generated demo; on your own history at
-    # least 200 (when the test slice holds them), every one ranked (evaluation/quality/sample_sizes.py).
+    # least 200 (when the test slice holds them), every one ranked
+    # (evaluation/quality/sample_sizes.py).
     max_examples: int | None = None
     pii_leakage_threshold: float = DEFAULT_PII_LEAKAGE_THRESHOLD
     memorization_threshold: float = DEFAULT_MEMORIZATION_THRESHOLD
@@ -66,8 +69,8 @@ class EvalConfig(dg.Config):
     seed: int = 0
 
 
-def _settings(config: EvalConfig, sizes: "SampleSizes") -> "EvaluationSettings":
-    from astrabot_pipeline.evaluation import PrivacyConfig, QualitySettings
+def _settings(config: EvaluationConfig, sizes: "SampleSizes") -> "EvaluationSettings":
+    from astrabot_pipeline.evaluation import PrivacyTestSettings, QualitySettings
     from astrabot_pipeline.evaluation.privacy.membership_audit import MembershipSettings
     from astrabot_pipeline.evaluation.run import EvaluationSettings
 
@@ -77,7 +80,7 @@ def _settings(config: EvalConfig, sizes: "SampleSizes") -> "EvaluationSettings":
             ranking_examples=sizes.ranking_examples,
             seed=config.seed,
         ),
-        privacy=PrivacyConfig(
+        privacy=PrivacyTestSettings(
             samples_per_prompt=config.samples_per_prompt,
             temperature=config.temperature,
             seed=config.seed,
@@ -114,7 +117,7 @@ def _settings(config: EvalConfig, sizes: "SampleSizes") -> "EvaluationSettings":
 @redact_failures
 def eval_report(
     context: dg.AssetExecutionContext,
-    config: EvalConfig,
+    config: EvaluationConfig,
     paths: AstrabotPathsResource,
     mixed_dataset: pd.DataFrame,
     relationship_dynamics: pd.DataFrame,

@@ -38,13 +38,10 @@ if TYPE_CHECKING:
         ExposureResult,
         MemorizationResult,
     )
-    from astrabot_pipeline.evaluation.privacy.tester import (
-        PROBE_PROMPTS,
-        ExtractionRecall,
-        PrivacyConfig,
-        PrivacyResult,
-        PrivacyTester,
-    )
+    from astrabot_pipeline.evaluation.privacy.prompts import PROBE_PROMPTS
+    from astrabot_pipeline.evaluation.privacy.results import ExtractionRecall, PrivacyResult
+    from astrabot_pipeline.evaluation.privacy.settings import PrivacyTestSettings
+    from astrabot_pipeline.evaluation.privacy.tester import PrivacyTester
     from astrabot_pipeline.evaluation.quality.assessor import (
         BLEU_NOTE,
         ConversationQualityAssessor,
@@ -190,13 +187,10 @@ _EXPORTS = {
         "ExposureResult",
         "MemorizationResult",
     ),
-    "privacy.tester": (
-        "PROBE_PROMPTS",
-        "ExtractionRecall",
-        "PrivacyConfig",
-        "PrivacyResult",
-        "PrivacyTester",
-    ),
+    "privacy.prompts": ("PROBE_PROMPTS",),
+    "privacy.results": ("ExtractionRecall", "PrivacyResult"),
+    "privacy.settings": ("PrivacyTestSettings",),
+    "privacy.tester": ("PrivacyTester",),
     "run": ("EvaluationOutcome", "EvaluationSettings", "run_evaluation"),
 }
 
@@ -228,8 +222,8 @@ __all__ = [
     "ModelRow",
     "PROBE_PROMPTS",
     "PerplexityResult",
-    "PrivacyConfig",
     "PrivacyResult",
+    "PrivacyTestSettings",
     "PrivacyTester",
     "QualityAssessment",
     "QualityResult",

@@ -40,7 +40,9 @@ from astrabot_pipeline.evaluation.privacy.membership_audit import (
     membership_sections,
     run_membership_audit,
 )
-from astrabot_pipeline.evaluation.privacy.tester import PrivacyConfig, PrivacyResult, PrivacyTester
+from astrabot_pipeline.evaluation.privacy.results import PrivacyResult
+from astrabot_pipeline.evaluation.privacy.settings import PrivacyTestSettings
+from astrabot_pipeline.evaluation.privacy.tester import PrivacyTester
 from astrabot_pipeline.evaluation.quality.assessor import (
     ConversationQualityAssessor,
     QualityAssessment,
@@ -90,7 +92,7 @@ class EvaluationSettings:
     """Sample sizes, decoding and the check thresholds (all recorded in the report)."""
 
     quality: QualitySettings = field(default_factory=QualitySettings)
-    privacy: PrivacyConfig = field(default_factory=PrivacyConfig)
+    privacy: PrivacyTestSettings = field(default_factory=PrivacyTestSettings)
     pii_leakage_threshold: float = DEFAULT_PII_LEAKAGE_THRESHOLD
     memorization_threshold: float = DEFAULT_MEMORIZATION_THRESHOLD
     samples: int = DEFAULT_SAMPLES  # side-by-side generations for samples.md; 0: none
