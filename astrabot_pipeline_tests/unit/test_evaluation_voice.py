@@ -38,8 +38,9 @@ from astrabot_pipeline.evaluation.quality.perplexity import PerplexityResult
 from astrabot_pipeline.evaluation.quality.ranking import ranking_metrics
 from astrabot_pipeline.evaluation.quality.style import style_distance_difference, style_match
 from astrabot_pipeline.evaluation.quality.voice import judge_voice
+from astrabot_pipeline.evaluation.report.html_page import render_html
+from astrabot_pipeline.evaluation.report.markdown import render_markdown
 from astrabot_pipeline.evaluation.report.model import EvaluationReport
-from astrabot_pipeline.evaluation.report.render import render_html, render_markdown
 from astrabot_pipeline.evaluation.report.voice_sections import (
     attribute,
     attribution_section,
