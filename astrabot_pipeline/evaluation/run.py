@@ -79,7 +79,9 @@ Progress = Callable[[str], None]
 
 @dataclass(frozen=True)
 class EvaluationSettings:
-    """Sample sizes, decoding and the check thresholds (all recorded in the report)."""
+    """How a whole evaluation runs: the quality assessment's, the privacy test's and the
+    membership audit's settings, the check thresholds and the sample counts (all recorded
+    in the report). The Dagster layer builds it from the launchpad's `EvaluationConfig`."""
 
     quality: QualitySettings = field(default_factory=QualitySettings)
     privacy: PrivacyTestSettings = field(default_factory=PrivacyTestSettings)

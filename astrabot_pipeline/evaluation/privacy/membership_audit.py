@@ -6,8 +6,8 @@ them, training/members.py; the final adapter's members are those of every stage 
 chain); non-members are the dataset's audit slice, windows drawn at random from the
 training period that no stage trained on (dataset/split.py). At most `examples` of each
 are drawn (seeded), fitted to the stages' token budget as training fitted them, and scored
-once per model by the packed scorer with per-token detail (lm_batches.py). The attacks and
-their statistics are in membership.py. Only numbers leave this module.
+once per model by the packed scorer with per-token detail (evaluation/lm_batches.py). The
+attacks and their statistics are in membership.py. Only numbers leave this module.
 """
 
 from __future__ import annotations
