@@ -5,7 +5,7 @@ Usage: python benchmarks/bench_privacy_tester.py [DATA_DIR] [--adapter DIR] [--o
 DATA_DIR (default: $ASTRABOT_DATA_DIR, else ./data) is a data folder after `make run` (or after materializing up to the last
 stage): it reads the dataset, the canary record, the identifier digests and the `small`
 base model there. Measures the base model and base + `--adapter` (default: the last
-stage's latest adapter) with PrivacyConfig's defaults; prints the settings, the numbers
+stage's latest adapter) with PrivacyTestSettings's defaults; prints the settings, the numbers
 (counts and rates only), wall time per part and peak RSS. `--one-at-a-time` repeats the
 base model's measurement with batch size 1, for comparison.
 """
@@ -26,7 +26,8 @@ from astrabot_pipeline.settings import harden_process
 harden_process()
 
 from astrabot_pipeline.dataset import read_canaries, records_from_frame  # noqa: E402
-from astrabot_pipeline.evaluation.privacy_tester import PrivacyConfig, PrivacyTester  # noqa: E402
+from astrabot_pipeline.evaluation.privacy.settings import PrivacyTestSettings  # noqa: E402
+from astrabot_pipeline.evaluation.privacy.tester import PrivacyTester  # noqa: E402
 from astrabot_pipeline.privacy.identifier_digests import IdentifierDigests  # noqa: E402
 from astrabot_pipeline.storage import read_parquet  # noqa: E402
 from astrabot_pipeline.training import latest_adapter_dir  # noqa: E402
@@ -49,7 +50,7 @@ def main() -> int:
     test = examples[examples["split"] == "test"].sort_values("example_id")
     base = args.base or data / "models" / "base-small"
     adapter = args.adapter or latest_adapter_dir(data / "models" / "lora_stage_3_burst")
-    config = PrivacyConfig()
+    config = PrivacyTestSettings()
     tester = PrivacyTester(
         IdentifierDigests.from_data_dir(data / "secrets"),
         read_canaries(data / "canaries" / "memorization.json"),

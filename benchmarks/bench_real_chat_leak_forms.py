@@ -29,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import _real_chat as real_chat  # noqa: E402
 
-from astrabot_pipeline.evaluation.leakage_scan import LeakageScanner  # noqa: E402
+from astrabot_pipeline.evaluation.privacy.leakage_scan import LeakageScanner  # noqa: E402
 from astrabot_pipeline.privacy.anonymizer import ConversationAnonymizer  # noqa: E402
 from astrabot_pipeline.privacy.identifier_digests import (  # noqa: E402
     KINDS,

@@ -48,7 +48,7 @@ def chosen_adapter(args: argparse.Namespace) -> Path:
     """`--adapter`, or the adapter of the last set that passed its evaluation."""
     if args.adapter is not None:
         return args.adapter
-    from astrabot_pipeline.evaluation.verdict import approved_adapter
+    from astrabot_pipeline.evaluation.report.verdict import approved_adapter
     from astrabot_pipeline.inference.errors import NoApprovedAdapterError
 
     approved = approved_adapter(settings.data_dir() / "models")

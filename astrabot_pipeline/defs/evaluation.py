@@ -11,7 +11,6 @@ from astrabot_pipeline.data_layout import CANARY_RECORD
 from astrabot_pipeline.dataset import read_canaries
 from astrabot_pipeline.defs.errors import redact_failures
 from astrabot_pipeline.defs.resources.paths import ACCELERATOR_POOL, AstrabotPathsResource
-from astrabot_pipeline.evaluation.bootstrap import DEFAULT_RESAMPLES
 from astrabot_pipeline.evaluation.defaults import (
     DEFAULT_MEMBERSHIP_EXAMPLES,
     DEFAULT_MEMORIZATION_THRESHOLD,
@@ -26,7 +25,8 @@ from astrabot_pipeline.evaluation.defaults import (
     PII_CHECK,
 )
 from astrabot_pipeline.evaluation.generation import DEFAULT_MAX_NEW_TOKENS
-from astrabot_pipeline.evaluation.voice import VOICE_CHECK
+from astrabot_pipeline.evaluation.quality.bootstrap import DEFAULT_RESAMPLES
+from astrabot_pipeline.evaluation.quality.voice import VOICE_CHECK
 from astrabot_pipeline.history_origin import is_generated_demo_history
 from astrabot_pipeline.storage import write_text
 from astrabot_pipeline.training import CURRICULUM, STAGE_NAMES, StageResult
@@ -35,17 +35,20 @@ from astrabot_pipeline.training.stage_plan import stage_profile
 # The scoring code (torch, and spaCy through the identifier digests) loads when the asset
 # runs, not with the definitions that every Dagster process start loads (lazy_exports.py).
 if TYPE_CHECKING:
+    from astrabot_pipeline.evaluation.quality.sample_sizes import SampleSizes
     from astrabot_pipeline.evaluation.run import EvaluationSettings
-    from astrabot_pipeline.evaluation.sample_sizes import SampleSizes
 
 SAMPLES_FILE = "samples.md"  # under $ASTRABOT_DATA_DIR/samples/ (private, never in reports/)
 REPORT_COVERS_CHECK = "report_covers_every_stage"
 
 
-class EvalConfig(dg.Config):
+# What a run of `eval_report` may set in the launchpad; `_settings` turns it into the
+# domain's `EvaluationSettings` (with its `QualitySettings` and `PrivacyTestSettings`).
+class EvaluationConfig(dg.Config):
     # Test examples scored per model, and how many of them are ranked. None: the model
     # profile's `eval_examples` and 32 ranked on the generated demo; on your own history at
-    # least 200 (when the test slice holds them), every one ranked (sample_sizes.py).
+    # least 200 (when the test slice holds them), every one ranked
+    # (evaluation/quality/sample_sizes.py).
     max_examples: int | None = None
     pii_leakage_threshold: float = DEFAULT_PII_LEAKAGE_THRESHOLD
     memorization_threshold: float = DEFAULT_MEMORIZATION_THRESHOLD
@@ -66,9 +69,9 @@ class EvalConfig(dg.Config):
     seed: int = 0
 
 
-def _settings(config: EvalConfig, sizes: "SampleSizes") -> "EvaluationSettings":
-    from astrabot_pipeline.evaluation import PrivacyConfig, QualitySettings
-    from astrabot_pipeline.evaluation.membership_audit import MembershipSettings
+def _settings(config: EvaluationConfig, sizes: "SampleSizes") -> "EvaluationSettings":
+    from astrabot_pipeline.evaluation import PrivacyTestSettings, QualitySettings
+    from astrabot_pipeline.evaluation.privacy.membership_audit import MembershipSettings
     from astrabot_pipeline.evaluation.run import EvaluationSettings
 
     return EvaluationSettings(
@@ -77,7 +80,7 @@ def _settings(config: EvalConfig, sizes: "SampleSizes") -> "EvaluationSettings":
             ranking_examples=sizes.ranking_examples,
             seed=config.seed,
         ),
-        privacy=PrivacyConfig(
+        privacy=PrivacyTestSettings(
             samples_per_prompt=config.samples_per_prompt,
             temperature=config.temperature,
             seed=config.seed,
@@ -114,7 +117,7 @@ def _settings(config: EvalConfig, sizes: "SampleSizes") -> "EvaluationSettings":
 @redact_failures
 def eval_report(
     context: dg.AssetExecutionContext,
-    config: EvalConfig,
+    config: EvaluationConfig,
     paths: AstrabotPathsResource,
     mixed_dataset: pd.DataFrame,
     relationship_dynamics: pd.DataFrame,
@@ -126,9 +129,9 @@ def eval_report(
     adapter, and (private) redacted sample generations."""
     from astrabot_pipeline.evaluation import write_report
     from astrabot_pipeline.evaluation.dataset_inputs import dataset_inputs
+    from astrabot_pipeline.evaluation.quality.sample_sizes import sample_sizes
+    from astrabot_pipeline.evaluation.report.verdict import record_approval, write_verdict
     from astrabot_pipeline.evaluation.run import run_evaluation
-    from astrabot_pipeline.evaluation.sample_sizes import sample_sizes
-    from astrabot_pipeline.evaluation.verdict import record_approval, write_verdict
     from astrabot_pipeline.privacy.identifier_digests import IdentifierDigests
 
     stages = [stage_results[stage.name] for stage in CURRICULUM]

@@ -1,5 +1,12 @@
 """Evaluation of the base model and each LoRA stage, and the report that compares them.
 
+`run_evaluation` (run.py) is the whole of it: quality of every model (`quality/`: does it
+write like the owner?), privacy of the base and the final adapter (`privacy/`: could it
+leak their data?), then the report, its checks and the verdict (`report/`). What the
+three share sits here: the held-out prompts and their generations (generation.py), the
+packed scorer (lm_batches.py), what the evaluation reads from the dataset
+(dataset_inputs.py) and the check names and defaults (defaults.py).
+
 The names below load their module on first use (lazy_exports.py), so the Dagster
 definitions and the commands that need no model start without importing torch.
 """
@@ -20,32 +27,22 @@ if TYPE_CHECKING:
         split_last_reply,
         trim_prompt_left,
     )
-    from astrabot_pipeline.evaluation.leakage_scan import (
+    from astrabot_pipeline.evaluation.privacy.leakage_scan import (
         LeakageResult,
         LeakageScanner,
         TextScan,
         redact,
     )
-    from astrabot_pipeline.evaluation.memorization import (
+    from astrabot_pipeline.evaluation.privacy.memorization import (
         CanaryExposure,
         ExposureResult,
         MemorizationResult,
     )
-    from astrabot_pipeline.evaluation.perplexity import (
-        AdapterInUseError,
-        EvaluationError,
-        ModelEvaluator,
-        PerplexityResult,
-        bits_per_character,
-    )
-    from astrabot_pipeline.evaluation.privacy_tester import (
-        PROBE_PROMPTS,
-        ExtractionRecall,
-        PrivacyConfig,
-        PrivacyResult,
-        PrivacyTester,
-    )
-    from astrabot_pipeline.evaluation.quality import (
+    from astrabot_pipeline.evaluation.privacy.prompts import PROBE_PROMPTS
+    from astrabot_pipeline.evaluation.privacy.results import ExtractionRecall, PrivacyResult
+    from astrabot_pipeline.evaluation.privacy.settings import PrivacyTestSettings
+    from astrabot_pipeline.evaluation.privacy.tester import PrivacyTester
+    from astrabot_pipeline.evaluation.quality.assessor import (
         BLEU_NOTE,
         ConversationQualityAssessor,
         QualityAssessment,
@@ -54,7 +51,14 @@ if TYPE_CHECKING:
         TextOverlapResult,
         text_overlap,
     )
-    from astrabot_pipeline.evaluation.ranking import (
+    from astrabot_pipeline.evaluation.quality.perplexity import (
+        AdapterInUseError,
+        EvaluationError,
+        ModelEvaluator,
+        PerplexityResult,
+        bits_per_character,
+    )
+    from astrabot_pipeline.evaluation.quality.ranking import (
         CandidateSet,
         LikelihoodScorer,
         RankingResult,
@@ -64,16 +68,14 @@ if TYPE_CHECKING:
         ranking_metrics,
         rankings,
     )
-    from astrabot_pipeline.evaluation.report import (
-        EvalResults,
-        ModelRow,
-        build_report,
-        evaluate_stages,
-        perplexity_check,
-        perplexity_section,
-        reproducibility_record,
+    from astrabot_pipeline.evaluation.quality.style import (
+        STYLE_FEATURES,
+        StyleMatchResult,
+        jensen_shannon_distance,
+        style_match,
     )
-    from astrabot_pipeline.evaluation.report_model import (
+    from astrabot_pipeline.evaluation.report.build import build_report, reproducibility_record
+    from astrabot_pipeline.evaluation.report.model import (
         ChartSpec,
         Check,
         Column,
@@ -83,7 +85,14 @@ if TYPE_CHECKING:
         ReportReferenceError,
         ReportSection,
     )
-    from astrabot_pipeline.evaluation.report_render import (
+    from astrabot_pipeline.evaluation.report.perplexity_section import (
+        EvalResults,
+        ModelRow,
+        evaluate_stages,
+        perplexity_check,
+        perplexity_section,
+    )
+    from astrabot_pipeline.evaluation.report.render import (
         METRICS_JSON_FILE,
         REPORT_HTML_FILE,
         REPORT_MARKDOWN_FILE,
@@ -92,11 +101,10 @@ if TYPE_CHECKING:
         render_report,
         write_report,
     )
-    from astrabot_pipeline.evaluation.style import (
-        STYLE_FEATURES,
-        StyleMatchResult,
-        jensen_shannon_distance,
-        style_match,
+    from astrabot_pipeline.evaluation.run import (
+        EvaluationOutcome,
+        EvaluationSettings,
+        run_evaluation,
     )
 
 _EXPORTS = {
@@ -109,14 +117,14 @@ _EXPORTS = {
         "split_last_reply",
         "trim_prompt_left",
     ),
-    "perplexity": (
+    "quality.perplexity": (
         "AdapterInUseError",
         "EvaluationError",
         "ModelEvaluator",
         "PerplexityResult",
         "bits_per_character",
     ),
-    "quality": (
+    "quality.assessor": (
         "BLEU_NOTE",
         "ConversationQualityAssessor",
         "QualityAssessment",
@@ -125,7 +133,7 @@ _EXPORTS = {
         "TextOverlapResult",
         "text_overlap",
     ),
-    "ranking": (
+    "quality.ranking": (
         "CandidateSet",
         "LikelihoodScorer",
         "RankingResult",
@@ -135,16 +143,15 @@ _EXPORTS = {
         "rankings",
         "ranking_metrics",
     ),
-    "report": (
+    "report.build": ("build_report", "reproducibility_record"),
+    "report.perplexity_section": (
         "EvalResults",
         "ModelRow",
-        "build_report",
         "evaluate_stages",
         "perplexity_check",
         "perplexity_section",
-        "reproducibility_record",
     ),
-    "report_model": (
+    "report.model": (
         "ChartSpec",
         "Check",
         "Column",
@@ -154,7 +161,7 @@ _EXPORTS = {
         "ReportReferenceError",
         "ReportSection",
     ),
-    "report_render": (
+    "report.render": (
         "METRICS_JSON_FILE",
         "REPORT_HTML_FILE",
         "REPORT_MARKDOWN_FILE",
@@ -163,30 +170,28 @@ _EXPORTS = {
         "render_report",
         "write_report",
     ),
-    "style": (
+    "quality.style": (
         "STYLE_FEATURES",
         "StyleMatchResult",
         "jensen_shannon_distance",
         "style_match",
     ),
-    "leakage_scan": (
+    "privacy.leakage_scan": (
         "LeakageResult",
         "LeakageScanner",
         "TextScan",
         "redact",
     ),
-    "memorization": (
+    "privacy.memorization": (
         "CanaryExposure",
         "ExposureResult",
         "MemorizationResult",
     ),
-    "privacy_tester": (
-        "PROBE_PROMPTS",
-        "ExtractionRecall",
-        "PrivacyConfig",
-        "PrivacyResult",
-        "PrivacyTester",
-    ),
+    "privacy.prompts": ("PROBE_PROMPTS",),
+    "privacy.results": ("ExtractionRecall", "PrivacyResult"),
+    "privacy.settings": ("PrivacyTestSettings",),
+    "privacy.tester": ("PrivacyTester",),
+    "run": ("EvaluationOutcome", "EvaluationSettings", "run_evaluation"),
 }
 
 __all__ = [
@@ -201,7 +206,9 @@ __all__ = [
     "ConversationQualityAssessor",
     "EvalResults",
     "EvaluationError",
+    "EvaluationOutcome",
     "EvaluationReport",
+    "EvaluationSettings",
     "ExposureResult",
     "ExtractionRecall",
     "GenerationStats",
@@ -215,8 +222,8 @@ __all__ = [
     "ModelRow",
     "PROBE_PROMPTS",
     "PerplexityResult",
-    "PrivacyConfig",
     "PrivacyResult",
+    "PrivacyTestSettings",
     "PrivacyTester",
     "QualityAssessment",
     "QualityResult",
@@ -250,6 +257,7 @@ __all__ = [
     "redact",
     "render_report",
     "reproducibility_record",
+    "run_evaluation",
     "split_last_reply",
     "style_match",
     "text_overlap",

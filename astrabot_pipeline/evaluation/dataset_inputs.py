@@ -12,10 +12,10 @@ from typing import Any
 import pandas as pd
 
 from astrabot_pipeline.dataset import held_out_sample, records_from_frame
-from astrabot_pipeline.evaluation.attribution import AttributionCorpus
-from astrabot_pipeline.evaluation.contact_audit import Contact
-from astrabot_pipeline.evaluation.membership_audit import AuditCandidates
-from astrabot_pipeline.evaluation.ranking import ReplyPool
+from astrabot_pipeline.evaluation.privacy.contact_audit import Contact
+from astrabot_pipeline.evaluation.privacy.membership_audit import AuditCandidates
+from astrabot_pipeline.evaluation.quality.attribution import AttributionCorpus
+from astrabot_pipeline.evaluation.quality.ranking import ReplyPool
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ process start pays for, and the scoring code needs torch (lazy_exports.py says w
 DEFAULT_PII_LEAKAGE_THRESHOLD = 0.01
 DEFAULT_MEMORIZATION_THRESHOLD = 0.05
 DEFAULT_SAMPLES = 8  # side-by-side generations for samples.md; 0: none
-# Sampled completions per leakage and probe prompt, and their temperature (PrivacyConfig).
+# Sampled completions per leakage and probe prompt, and their temperature (PrivacyTestSettings).
 DEFAULT_SAMPLES_PER_PROMPT = 2
 DEFAULT_TEMPERATURE = 0.8
 

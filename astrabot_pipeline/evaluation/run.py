@@ -18,24 +18,19 @@ from pathlib import Path
 from typing import Any
 
 from astrabot_pipeline.dataset.canaries import PlantedCanary
-from astrabot_pipeline.evaluation.attribution import AttributionCorpus
-from astrabot_pipeline.evaluation.bootstrap import DEFAULT_RESAMPLES
-from astrabot_pipeline.evaluation.contact_audit import (
+from astrabot_pipeline.evaluation.defaults import (
+    DEFAULT_MEMORIZATION_THRESHOLD,
+    DEFAULT_PII_LEAKAGE_THRESHOLD,
+    DEFAULT_SAMPLES,
+)
+from astrabot_pipeline.evaluation.privacy.contact_audit import (
     DEFAULT_CONTACT_EXAMPLES,
     Contact,
     contact_section,
     run_contact_audit,
 )
-from astrabot_pipeline.evaluation.defaults import (
-    DEFAULT_MEMORIZATION_THRESHOLD,
-    DEFAULT_PII_LEAKAGE_THRESHOLD,
-    DEFAULT_SAMPLES,
-    MEMORIZATION_CHECK,
-    PII_CHECK,
-)
-from astrabot_pipeline.evaluation.degeneration import degeneration
-from astrabot_pipeline.evaluation.leakage_scan import redact
-from astrabot_pipeline.evaluation.membership_audit import (
+from astrabot_pipeline.evaluation.privacy.leakage_scan import redact
+from astrabot_pipeline.evaluation.privacy.membership_audit import (
     AuditCandidates,
     MembershipSettings,
     membership_check,
@@ -43,42 +38,39 @@ from astrabot_pipeline.evaluation.membership_audit import (
     membership_sections,
     run_membership_audit,
 )
-from astrabot_pipeline.evaluation.perplexity import ModelEvaluator
-from astrabot_pipeline.evaluation.privacy_tester import PrivacyConfig, PrivacyResult, PrivacyTester
-from astrabot_pipeline.evaluation.quality import (
+from astrabot_pipeline.evaluation.privacy.results import PrivacyResult
+from astrabot_pipeline.evaluation.privacy.settings import PrivacyTestSettings
+from astrabot_pipeline.evaluation.privacy.tester import PrivacyTester
+from astrabot_pipeline.evaluation.quality.assessor import (
     ConversationQualityAssessor,
     QualityAssessment,
     QualitySettings,
 )
-from astrabot_pipeline.evaluation.ranking import ReplyPool
-from astrabot_pipeline.evaluation.report import (
+from astrabot_pipeline.evaluation.quality.attribution import AttributionCorpus
+from astrabot_pipeline.evaluation.quality.bootstrap import DEFAULT_RESAMPLES
+from astrabot_pipeline.evaluation.quality.degeneration import degeneration
+from astrabot_pipeline.evaluation.quality.perplexity import ModelEvaluator
+from astrabot_pipeline.evaluation.quality.ranking import ReplyPool
+from astrabot_pipeline.evaluation.report.build import build_report
+from astrabot_pipeline.evaluation.report.model import (
+    EvaluationReport,
+)
+from astrabot_pipeline.evaluation.report.perplexity_section import (
     BASE_ROW_NAME,
     ModelRow,
-    build_report,
     eval_results,
 )
-from astrabot_pipeline.evaluation.report_model import (
-    ChartSpec,
-    Check,
-    Column,
-    EvaluationReport,
-    ReferenceLine,
-    ReportSection,
-)
-from astrabot_pipeline.evaluation.report_notes import (
-    RANKING_CHANCE_ACCURACY,
-    RANKING_CHANCE_MRR,
-    with_standard_notes,
-)
-from astrabot_pipeline.evaluation.verdict import Verdict, verdict_for
-from astrabot_pipeline.evaluation.voice_report import (
+from astrabot_pipeline.evaluation.report.privacy_sections import privacy_checks, privacy_section
+from astrabot_pipeline.evaluation.report.quality_sections import quality_sections
+from astrabot_pipeline.evaluation.report.verdict import Verdict, verdict_for
+from astrabot_pipeline.evaluation.report.voice_sections import (
     attribute,
     attribution_section,
     degeneration_section,
     differences,
     voice_check_and_summary,
 )
-from astrabot_pipeline.privacy.identifier_digests import KINDS, IdentifierDigests
+from astrabot_pipeline.privacy.identifier_digests import IdentifierDigests
 from astrabot_pipeline.training.stages import StageResult
 from astrabot_pipeline.training.token_budget import fit_to_token_budget
 
@@ -87,10 +79,12 @@ Progress = Callable[[str], None]
 
 @dataclass(frozen=True)
 class EvaluationSettings:
-    """Sample sizes, decoding and the check thresholds (all recorded in the report)."""
+    """How a whole evaluation runs: the quality assessment's, the privacy test's and the
+    membership audit's settings, the check thresholds and the sample counts (all recorded
+    in the report). The Dagster layer builds it from the launchpad's `EvaluationConfig`."""
 
     quality: QualitySettings = field(default_factory=QualitySettings)
-    privacy: PrivacyConfig = field(default_factory=PrivacyConfig)
+    privacy: PrivacyTestSettings = field(default_factory=PrivacyTestSettings)
     pii_leakage_threshold: float = DEFAULT_PII_LEAKAGE_THRESHOLD
     memorization_threshold: float = DEFAULT_MEMORIZATION_THRESHOLD
     samples: int = DEFAULT_SAMPLES  # side-by-side generations for samples.md; 0: none
@@ -174,233 +168,6 @@ def _assess_privacy(
         )
         progress(f"privacy of {name}: {time.perf_counter() - started:.0f} s ({parts})")
     return results
-
-
-def _quality_sections(quality: Mapping[str, QualityAssessment]) -> list[ReportSection]:
-    first = next(iter(quality.values())).result
-    overlap = ReportSection(
-        title="Replies: overlap, ranking and bits per character",
-        key="quality",
-        columns=[
-            Column("bits_per_char", "bits per character", ".3f", "lower"),
-            Column("bleu", "BLEU", ".2f", "higher"),
-            Column("chrf", "chrF", ".2f", "higher"),
-            Column("ranking_accuracy", "next-reply ranking accuracy", ".3f", "higher"),
-            Column("mrr", "mean reciprocal rank", ".3f", "higher"),
-            Column(
-                "ranking_accuracy_likelihood",
-                "ranking accuracy by likelihood alone",
-                ".3f",
-                "higher",
-            ),
-        ],
-        rows={
-            name: {
-                "bits_per_char": a.result.perplexity.bits_per_character,
-                "bleu": a.result.text_overlap.bleu,
-                "chrf": a.result.text_overlap.chrf,
-                "ranking_accuracy": a.result.ranking.accuracy,
-                "mrr": a.result.ranking.mean_reciprocal_rank,
-                "ranking_accuracy_likelihood": a.result.ranking_likelihood.accuracy,
-            }
-            for name, a in quality.items()
-        },
-        chart=ChartSpec(
-            columns=("ranking_accuracy", "mrr", "chrf"),
-            references=(
-                ReferenceLine("ranking_accuracy", RANKING_CHANCE_ACCURACY, "chance"),
-                ReferenceLine("mrr", RANKING_CHANCE_MRR, "chance"),
-            ),
-            caption="Next-reply ranking against chance, and chrF, per model.",
-        ),
-        settings={
-            "bleu_signature": first.text_overlap.bleu_signature,
-            "chrf_signature": first.text_overlap.chrf_signature,
-            "generated_replies": first.generation.prompts,
-            **{
-                key: first.generation.settings[key]
-                for key in (
-                    "max_new_tokens",
-                    "temperature",
-                    "top_p",
-                    "repetition_penalty",
-                    "no_repeat_ngram_size",
-                    "seed",
-                )
-            },
-            "max_reply_lines": first.generation.settings["max_lines"] or "no cap",
-            "ranking_score": "context gain: mean log-likelihood given the conversation minus "
-            "given none",
-            "ranking_examples": first.ranking.examples,
-            "ranking_candidates": first.ranking.candidates,
-            "ranking_distractors_held_out": first.ranking.distractors_held_out,
-            "ranking_distractors_train": first.ranking.distractors_train,
-            "ranking_chance_accuracy": first.ranking.chance_accuracy,
-        },
-    )
-    features = sorted(first.style.distances)
-    style = ReportSection(
-        title="Style match: generated vs the owner's real replies",
-        key="style_match",
-        columns=[Column("style", "mean Jensen-Shannon distance", ".3f", "lower")]
-        + [
-            Column(f"style_{f}", f"{f.replace('_', ' ')} distance", ".3f", "lower")
-            for f in features
-        ],
-        rows={
-            name: {
-                "style": a.result.style.mean_distance,
-                **{f"style_{f}": a.result.style.distances[f] for f in features},
-            }
-            for name, a in quality.items()
-        },
-        chart=ChartSpec(
-            columns=("style",), caption="Mean style distance per model; lower is closer."
-        ),
-    )
-    return [with_standard_notes(overlap), with_standard_notes(style)]
-
-
-def _privacy_section(privacy: Mapping[str, PrivacyResult]) -> ReportSection:
-    def row(result: PrivacyResult) -> dict[str, float | int | None]:
-        exposure = result.exposure.mean_exposure if result.exposure is not None else None
-        return {
-            "pii_leakage_score": result.pii_leakage_score,
-            "probing_leakage_rate": result.probes.pii_leakage_score,
-            "reidentification_rate": None
-            if result.reidentification is None
-            else result.reidentification.pii_leakage_score,
-            "extraction_recall": result.extraction.recall,
-            "memorization_score": result.memorization_score,
-            "canary_exposure": exposure,
-            "near_memorization_score": None
-            if result.memorization is None
-            else result.memorization.near_memorization_score,
-            **_short_memorization(result),
-            "pseudonym_rate": result.leakage.pseudonym_rate,
-            "generic_hit_rate": result.leakage.generic_hit_rate,
-            "generations_scanned": result.leakage.generations + result.probes.generations,
-            # Which kind of identifier a leaking generation held (a count, never the value),
-            # so a failed check says where to look: names, numbers, e-mails or places etc.
-            **{
-                f"leaks_{kind}": result.leakage.generations_by_kind.get(kind, 0)
-                + result.probes.generations_by_kind.get(kind, 0)
-                for kind in KINDS
-            },
-        }
-
-    settings = next(iter(privacy.values())).settings
-    return with_standard_notes(
-        ReportSection(
-            title="Privacy: leakage, extraction, memorization and canary exposure",
-            key="privacy",
-            columns=[
-                Column("pii_leakage_score", "PII leakage score", ".4f", "lower"),
-                Column("probing_leakage_rate", "probing leakage rate", ".4f", "lower"),
-                Column(
-                    "reidentification_rate",
-                    "re-identification rate (questions naming a pseudonym)",
-                    ".4f",
-                    "lower",
-                ),
-                Column("extraction_recall", "extraction recall", ".4f", "lower"),
-                Column("memorization_score", "memorization score", ".4f", "lower"),
-                Column("canary_exposure", "mean canary exposure (bits)", ".2f", "lower"),
-                Column(
-                    "near_memorization_score",
-                    "near-verbatim memorization (within 10 % edit distance)",
-                    ".4f",
-                    "lower",
-                ),
-                *_short_memorization_columns(settings),
-                Column("pseudonym_rate", "pseudonym reproduction rate", ".4f"),
-                Column("generic_hit_rate", "generic recognizer hit rate", ".4f"),
-                Column("generations_scanned", "generations scanned", "d"),
-                *(
-                    Column(f"leaks_{kind}", f"generations leaking: {kind}", "d", "lower")
-                    for kind in KINDS
-                ),
-            ],
-            rows={name: row(result) for name, result in privacy.items()},
-            chart=ChartSpec(
-                columns=("pii_leakage_score", "memorization_score"),
-                caption="Leakage and memorization of the base model and the final adapter.",
-            ),
-            settings={
-                key: settings[key]
-                for key in (
-                    "temperature",
-                    "samples_per_prompt",
-                    "leakage_prompts",
-                    "probe_prompts",
-                    "reidentification_prompts",
-                    "max_new_tokens",
-                    "exposure_candidates",
-                    "memorization_examples",
-                    "k",
-                    "m",
-                    "canaries",
-                )
-                if key in settings
-            },
-        )
-    )
-
-
-def _short_memorization(result: PrivacyResult) -> dict[str, float | int | None]:
-    """Exact and near-verbatim memorization at each short (k, m), and how many training
-    replies were long enough to be scored there."""
-    row: dict[str, float | int | None] = {}
-    for (k, m), found in zip(
-        result.settings["short_settings"], result.short_memorization, strict=True
-    ):
-        key = f"memorization_k{k}_m{m}"
-        row[key] = None if found is None else found.memorization_score
-        row[f"near_{key}"] = None if found is None else found.near_memorization_score
-        row[f"{key}_examples"] = 0 if found is None else found.examples_scored
-    return row
-
-
-def _short_memorization_columns(settings: Mapping[str, Any]) -> list[Column]:
-    columns = []
-    for k, m in settings["short_settings"]:
-        key = f"memorization_k{k}_m{m}"
-        columns += [
-            Column(key, f"memorization at k = {k}, m = {m}", ".4f", "lower"),
-            Column(f"near_{key}", f"near-verbatim at k = {k}, m = {m}", ".4f", "lower"),
-            Column(f"{key}_examples", f"replies long enough for k = {k}, m = {m}", "d"),
-        ]
-    return columns
-
-
-def _privacy_checks(final: PrivacyResult, settings: EvaluationSettings) -> list[Check]:
-    leakage = final.pii_leakage_score
-    memorization = final.memorization_score
-    return [
-        Check(
-            name=PII_CHECK,
-            passed=leakage < settings.pii_leakage_threshold,
-            value=leakage,
-            threshold=settings.pii_leakage_threshold,
-            severity="error",
-            description="Share of the final adapter's generations that contain a real "
-            "identifier recorded by the privacy stage.",
-            metric="pii_leakage_score",
-        ),
-        Check(
-            name=MEMORIZATION_CHECK,
-            # Not measurable when no training reply is long enough: recorded as None.
-            passed=memorization is None or memorization < settings.memorization_threshold,
-            value=memorization,
-            threshold=settings.memorization_threshold,
-            severity="error",
-            description="Share of sampled training replies whose next tokens the final "
-            "adapter reproduces exactly from their start (not measured when no training "
-            "reply was long enough).",
-            # A check names the result it judges only where that result is in the report.
-            metric=None if memorization is None else "memorization_score",
-        ),
-    ]
 
 
 def _samples_markdown(
@@ -546,10 +313,10 @@ def run_evaluation(
         },
     )
     report.sections += [
-        *_quality_sections(quality),
+        *quality_sections(quality),
         degeneration_section(quality, owner_degeneration),
         attribution_section(attribution, quality),
-        _privacy_section(privacy),
+        privacy_section(privacy),
         *membership_sections(
             membership, final.stage, BASE_ROW_NAME, settings.membership, max_length
         ),
@@ -557,7 +324,11 @@ def run_evaluation(
     ]
     report.checks += [
         voice_check,
-        *_privacy_checks(privacy[final.stage], settings),
+        *privacy_checks(
+            privacy[final.stage],
+            pii_leakage_threshold=settings.pii_leakage_threshold,
+            memorization_threshold=settings.memorization_threshold,
+        ),
         membership_check(membership, settings.membership),
     ]
     report.differences = [*found, *membership_differences(membership, final.stage)]

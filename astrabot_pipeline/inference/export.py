@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from astrabot_pipeline.evaluation.verdict import privacy_failure, read_verdict
+from astrabot_pipeline.evaluation.report.verdict import privacy_failure, read_verdict
 from astrabot_pipeline.inference.adapter import load_adapter, read_adapter_info
 from astrabot_pipeline.inference.errors import ExportRefusedError
 from astrabot_pipeline.inference.export_folder import check_export_folder, write_marker

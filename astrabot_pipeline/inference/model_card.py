@@ -18,10 +18,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from astrabot_pipeline.evaluation.verdict import Verdict, quality_notice
+from astrabot_pipeline.evaluation.report.verdict import Verdict, quality_notice
 from astrabot_pipeline.inference.adapter import AdapterInfo
 
-# Written by the evaluation (evaluation/report_render.py); read here without importing it.
+# Written by the evaluation (evaluation/report/render.py); read here without importing it.
 EVAL_REPORT_JSON = "metrics.json"
 EVAL_REPORT_MARKDOWN = "report.md"
 # The section whose figures make the card's table (loss, perplexity, tokens per model).

@@ -1,5 +1,5 @@
 """Whether `chat` and `serve` may use an adapter, judged by the evaluation verdict kept
-beside it (`evaluation/verdict.py`, the same judgement `export` applies).
+beside it (`evaluation/report/verdict.py`, the same judgement `export` applies).
 
 A failed privacy check refuses the adapter unless forced (then a warning on every start);
 a failed quality check, or no evaluation at all, is a one-line notice. Check names and
@@ -8,7 +8,7 @@ numbers only, never text.
 
 from __future__ import annotations
 
-from astrabot_pipeline.evaluation.verdict import (
+from astrabot_pipeline.evaluation.report.verdict import (
     EVALUATION_FILE,
     VerdictError,
     privacy_failure,

@@ -10,7 +10,7 @@ from pathlib import Path
 from dagster import DagsterInstance
 from dagster._core.events import DagsterEventType
 
-from astrabot_pipeline.evaluation.report_model import format_value
+from astrabot_pipeline.evaluation.report.model import format_value
 from astrabot_pipeline.privacy import load_canaries
 from astrabot_pipeline.storage import read_parquet
 from astrabot_pipeline.training import STAGE_NAMES, StageResult
@@ -216,7 +216,7 @@ def test_everything_the_pipeline_wrote_is_private_to_the_user(pipeline_run):
 def test_the_verdict_sits_beside_the_final_adapter_and_samples_stay_private(pipeline_run):
     import stat
 
-    from astrabot_pipeline.evaluation.verdict import approved_adapter, read_verdict
+    from astrabot_pipeline.evaluation.report.verdict import approved_adapter, read_verdict
 
     final = StageResult.from_dict(pipeline_run.asset_json(STAGE_NAMES[-1]))
     verdict = read_verdict(final.adapter_dir)

@@ -20,14 +20,14 @@ from astrabot_pipeline.evaluation import (  # noqa: E402
     ModelEvaluator,
     QualitySettings,
     generate_replies,
-    ranking,  # noqa: E402
 )
 from astrabot_pipeline.evaluation.generation import prompt_token_ids  # noqa: E402
 from astrabot_pipeline.evaluation.lm_batches import (  # noqa: E402
     continuation_log_likelihoods,
     score_groups,
 )
-from astrabot_pipeline.evaluation.perplexity import perplexity_result  # noqa: E402
+from astrabot_pipeline.evaluation.quality import ranking  # noqa: E402
+from astrabot_pipeline.evaluation.quality.perplexity import perplexity_result  # noqa: E402
 from astrabot_pipeline.generation import GenerationSettings  # noqa: E402
 from astrabot_pipeline.generation.decoding import generate  # noqa: E402
 from astrabot_pipeline.training import build_tiny_base_model  # noqa: E402
@@ -364,7 +364,7 @@ def test_a_folded_adapter_scores_as_the_unfolded_one_and_the_base_comes_back_bit
 ):
     from peft import PeftModel
 
-    from astrabot_pipeline.evaluation.folded_adapter import folded
+    from astrabot_pipeline.evaluation.quality.folded_adapter import folded
 
     weights = {name: p.detach().clone() for name, p in evaluator.model.named_parameters()}
     with evaluator.attached(adapter_dir):

@@ -12,14 +12,14 @@ from astrabot_pipeline.settings import harden_process
 
 harden_process()
 
-from astrabot_pipeline.evaluation.membership_audit import (  # noqa: E402
+from astrabot_pipeline.evaluation.privacy.membership_audit import (  # noqa: E402
     AuditCandidates,
     MembershipSettings,
     membership_check,
     membership_sections,
     run_membership_audit,
 )
-from astrabot_pipeline.evaluation.perplexity import ModelEvaluator  # noqa: E402
+from astrabot_pipeline.evaluation.quality.perplexity import ModelEvaluator  # noqa: E402
 from astrabot_pipeline.training import (  # noqa: E402
     StageConfig,
     build_tiny_base_model,
@@ -131,7 +131,7 @@ def contact_chats(contact: int, count: int, part: str) -> list[dict]:
 
 
 def test_contacts_whose_chats_were_trained_on_are_told_from_contacts_held_out(tmp_path):
-    from astrabot_pipeline.evaluation.contact_audit import Contact, run_contact_audit
+    from astrabot_pipeline.evaluation.privacy.contact_audit import Contact, run_contact_audit
 
     trained, held = range(3), range(3, 6)
     training = [r for c in trained for r in contact_chats(c, 16, "train")]

@@ -345,8 +345,8 @@ def run_cli(argv: list[str], capsys, seconds: float = 30) -> tuple[object, str, 
 
 def crafted(trained, tmp_path: Path, *, template: str | None = None, passed: bool = True) -> Path:
     """A copy of the trained adapter, with its own `template` and a verdict that passed."""
-    from astrabot_pipeline.evaluation.report_model import Check
-    from astrabot_pipeline.evaluation.verdict import verdict_for, write_verdict
+    from astrabot_pipeline.evaluation.report.model import Check
+    from astrabot_pipeline.evaluation.report.verdict import verdict_for, write_verdict
 
     folder = tmp_path / "adapter"
     folder.mkdir()

@@ -226,7 +226,7 @@ def test_the_whole_evaluation_finishes_on_the_thinnest_history_the_dataset_accep
     from astrabot_pipeline.data_layout import DIGEST_FILE
     from astrabot_pipeline.dataset.builder import MIN_TRAINING_EXAMPLES
     from astrabot_pipeline.evaluation.dataset_inputs import dataset_inputs
-    from astrabot_pipeline.evaluation.privacy_tester import PrivacyConfig
+    from astrabot_pipeline.evaluation.privacy.settings import PrivacyTestSettings
     from astrabot_pipeline.evaluation.run import EvaluationSettings, run_evaluation
     from astrabot_pipeline.privacy.identifier_digests import (
         IdentifierDigestBuilder,
@@ -242,7 +242,7 @@ def test_the_whole_evaluation_finishes_on_the_thinnest_history_the_dataset_accep
     key = bytes(range(32))
     digests_file = IdentifierDigestBuilder(IdentifierHasher(key)).write(tmp_path / DIGEST_FILE)
     settings = EvaluationSettings(
-        privacy=PrivacyConfig(
+        privacy=PrivacyTestSettings(
             leakage_prompts=1,
             samples_per_prompt=1,
             exposure_candidates=4,

@@ -13,7 +13,7 @@ import stat
 import pytest
 
 from astrabot_pipeline.data_layout import DIGEST_FILE, DIGEST_KEY_FILE
-from astrabot_pipeline.evaluation.leakage_scan import LeakageScanner, redact, summarize
+from astrabot_pipeline.evaluation.privacy.leakage_scan import LeakageScanner, redact, summarize
 from astrabot_pipeline.privacy.anonymizer import Replacement
 from astrabot_pipeline.privacy.identifier_digests import (
     IdentifierDigestBuilder,

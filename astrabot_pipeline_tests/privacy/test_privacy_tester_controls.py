@@ -15,13 +15,10 @@ import torch
 
 from astrabot_pipeline.data_layout import DIGEST_FILE
 from astrabot_pipeline.dataset.canaries import PlantedCanary
-from astrabot_pipeline.evaluation.privacy_tester import (
-    REIDENTIFICATION_QUESTIONS,
-    PrivacyConfig,
-    PrivacyResult,
-    PrivacyTester,
-    prompt_messages,
-)
+from astrabot_pipeline.evaluation.privacy.prompts import REIDENTIFICATION_QUESTIONS, prompt_messages
+from astrabot_pipeline.evaluation.privacy.results import PrivacyResult
+from astrabot_pipeline.evaluation.privacy.settings import PrivacyTestSettings
+from astrabot_pipeline.evaluation.privacy.tester import PrivacyTester
 from astrabot_pipeline.generation import GenerationSettings
 from astrabot_pipeline.generation.decoding import generate
 from astrabot_pipeline.privacy.anonymizer import Replacement
@@ -53,7 +50,7 @@ FILLER = (
     "ok i will bring the snacks tonight",
     "running late again sorry about that",
 )
-CONFIG = PrivacyConfig(
+CONFIG = PrivacyTestSettings(
     leakage_prompts=4,
     samples_per_prompt=1,
     max_new_tokens=24,

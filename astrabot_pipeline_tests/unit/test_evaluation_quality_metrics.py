@@ -25,8 +25,8 @@ from astrabot_pipeline.evaluation import (
     trim_prompt_left,
 )
 from astrabot_pipeline.evaluation.generation import prompt_budget
-from astrabot_pipeline.evaluation.ranking import ReplyPool, throttled
-from astrabot_pipeline.evaluation.style import (
+from astrabot_pipeline.evaluation.quality.ranking import ReplyPool, throttled
+from astrabot_pipeline.evaluation.quality.style import (
     burst_bin,
     emoji_bin,
     length_bin,

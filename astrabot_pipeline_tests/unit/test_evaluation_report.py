@@ -25,14 +25,14 @@ from astrabot_pipeline.evaluation import (
     render_report,
     write_report,
 )
-from astrabot_pipeline.evaluation.report import loss_curve
-from astrabot_pipeline.evaluation.report_model import (
+from astrabot_pipeline.evaluation.report.build import loss_curve
+from astrabot_pipeline.evaluation.report.model import (
     CHECK_FORMAT,
     TOPICS,
     format_value,
     mentioned_topics,
 )
-from astrabot_pipeline.evaluation.report_notes import (
+from astrabot_pipeline.evaluation.report.notes import (
     NOTES,
     RANKING_CHANCE_MRR,
     notes_for,

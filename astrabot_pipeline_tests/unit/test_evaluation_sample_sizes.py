@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from astrabot_pipeline.errors import SettingError
-from astrabot_pipeline.evaluation.sample_sizes import SampleSizes, sample_sizes
+from astrabot_pipeline.evaluation.quality.sample_sizes import SampleSizes, sample_sizes
 
 
 def test_the_generated_demo_keeps_the_profiles_sizes_and_ranks_32() -> None:

@@ -12,8 +12,8 @@ import pytest
 
 from astrabot_pipeline import cli
 from astrabot_pipeline.cli.model import chosen_adapter, print_notices
-from astrabot_pipeline.evaluation.report_model import Check
-from astrabot_pipeline.evaluation.verdict import (
+from astrabot_pipeline.evaluation.report.model import Check
+from astrabot_pipeline.evaluation.report.verdict import (
     APPROVED_FILE,
     EVALUATION_FILE,
     VerdictError,

@@ -10,37 +10,38 @@ import numpy as np
 import pytest
 
 from astrabot_pipeline.errors import SettingError
-from astrabot_pipeline.evaluation.attribution import (
+from astrabot_pipeline.evaluation.generation import Generations, GenerationStats
+from astrabot_pipeline.evaluation.quality.assessor import (
+    QualityAssessment,
+    QualityResult,
+    TextOverlapResult,
+)
+from astrabot_pipeline.evaluation.quality.attribution import (
     AttributionCorpus,
     OwnerAttributor,
     mask_text,
 )
-from astrabot_pipeline.evaluation.bootstrap import (
+from astrabot_pipeline.evaluation.quality.bootstrap import (
     Comparison,
     distinct_n_difference,
     mean_difference,
     paired_bootstrap,
     perplexity_difference,
 )
-from astrabot_pipeline.evaluation.degeneration import (
+from astrabot_pipeline.evaluation.quality.degeneration import (
     DegenerationResult,
     degeneration,
     distinct_n,
     word_ngrams,
 )
-from astrabot_pipeline.evaluation.generation import Generations, GenerationStats
-from astrabot_pipeline.evaluation.perplexity import PerplexityResult
-from astrabot_pipeline.evaluation.quality import (
-    QualityAssessment,
-    QualityResult,
-    TextOverlapResult,
-)
-from astrabot_pipeline.evaluation.ranking import ranking_metrics
-from astrabot_pipeline.evaluation.report_model import EvaluationReport
-from astrabot_pipeline.evaluation.report_render import render_html, render_markdown
-from astrabot_pipeline.evaluation.style import style_distance_difference, style_match
-from astrabot_pipeline.evaluation.voice import judge_voice
-from astrabot_pipeline.evaluation.voice_report import (
+from astrabot_pipeline.evaluation.quality.perplexity import PerplexityResult
+from astrabot_pipeline.evaluation.quality.ranking import ranking_metrics
+from astrabot_pipeline.evaluation.quality.style import style_distance_difference, style_match
+from astrabot_pipeline.evaluation.quality.voice import judge_voice
+from astrabot_pipeline.evaluation.report.html_page import render_html
+from astrabot_pipeline.evaluation.report.markdown import render_markdown
+from astrabot_pipeline.evaluation.report.model import EvaluationReport
+from astrabot_pipeline.evaluation.report.voice_sections import (
     attribute,
     attribution_section,
     degeneration_section,

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from astrabot_pipeline.evaluation.membership import (
+from astrabot_pipeline.evaluation.privacy.membership import (
     RecordScore,
     attack_scores,
     audit_membership,

@@ -7,8 +7,8 @@ import random
 
 import pytest
 
-from astrabot_pipeline.evaluation.leakage_scan import TextScan, summarize
-from astrabot_pipeline.evaluation.memorization import (
+from astrabot_pipeline.evaluation.privacy.leakage_scan import TextScan, summarize
+from astrabot_pipeline.evaluation.privacy.memorization import (
     SkewNormal,
     exact_match_rate,
     exposure_from_rank,

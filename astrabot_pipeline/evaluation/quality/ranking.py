@@ -54,7 +54,7 @@ from astrabot_pipeline.evaluation.lm_batches import (
     ScoringGroup,
     score_groups,
 )
-from astrabot_pipeline.evaluation.perplexity import EvaluationError
+from astrabot_pipeline.evaluation.quality.perplexity import EvaluationError
 
 DEFAULT_DISTRACTORS = 9
 # With the small profile on this project's 2-core machine an example's ten candidates,

@@ -26,7 +26,7 @@ from typing import Any
 import emoji
 import numpy as np
 
-from astrabot_pipeline.evaluation.perplexity import EvaluationError
+from astrabot_pipeline.evaluation.quality.perplexity import EvaluationError
 
 LENGTH_EDGES = (1, 5, 10, 20, 40, 80, 160)  # bin i holds lengths in [edges[i-1], edges[i])
 LENGTH_BINS = ("0", "1-4", "5-9", "10-19", "20-39", "40-79", "80-159", "160+")

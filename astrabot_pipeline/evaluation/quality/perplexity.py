@@ -21,13 +21,13 @@ from typing import Any, cast
 import torch
 
 from astrabot_pipeline.errors import AstrabotError, SettingError
-from astrabot_pipeline.evaluation.folded_adapter import folded
 from astrabot_pipeline.evaluation.lm_batches import (
     ROW_TOKENS,
     GroupScores,
     ScoringGroup,
     score_groups,
 )
+from astrabot_pipeline.evaluation.quality.folded_adapter import folded
 from astrabot_pipeline.settings import harden_process
 from astrabot_pipeline.training.base_model import load_base_model
 from astrabot_pipeline.training.stages import require_adapter_dir, validate_chat_records

@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from astrabot_pipeline.evaluation.bootstrap import Comparison
-from astrabot_pipeline.evaluation.perplexity import EvaluationError
+from astrabot_pipeline.evaluation.quality.bootstrap import Comparison
+from astrabot_pipeline.evaluation.quality.perplexity import EvaluationError
 from astrabot_pipeline.privacy.identifier_digests import KINDS as IDENTIFIER_KINDS
 
 Number = int | float

@@ -41,7 +41,7 @@ from typing import Any
 import numpy as np
 
 from astrabot_pipeline.errors import SettingError
-from astrabot_pipeline.evaluation.bootstrap import (
+from astrabot_pipeline.evaluation.quality.bootstrap import (
     CONFIDENCE,
     DEFAULT_RESAMPLES,
     Comparison,

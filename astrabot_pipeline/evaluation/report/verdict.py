@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from astrabot_pipeline.errors import AstrabotError
-from astrabot_pipeline.evaluation.report_model import Check, ReportContentError
+from astrabot_pipeline.evaluation.report.model import Check, ReportContentError
 from astrabot_pipeline.storage import write_json
 
 EVALUATION_FILE = "evaluation.json"

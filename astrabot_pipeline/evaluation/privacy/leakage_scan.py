@@ -23,10 +23,13 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from astrabot_pipeline.privacy.identifier_digests import KINDS, IdentifierDigests
 from astrabot_pipeline.privacy.identifier_forms import Span, candidate_forms, digit_candidates
+
+if TYPE_CHECKING:
+    from astrabot_pipeline.privacy.anonymizer import EntityFinder
 
 
 @dataclass(frozen=True)
@@ -259,3 +262,19 @@ class LeakageScanner:
                 )
             )
         return scans
+
+
+class PresidioFinder:
+    """The project's analyzer (privacy/anonymizer.py: NLP configuration naming the
+    installed spaCy model) with no address book, built on first use (~5 s)."""
+
+    def __init__(self) -> None:
+        self._finder: EntityFinder | None = None
+
+    def find_entities(self, texts: Sequence[str]):
+        if self._finder is None:
+            from astrabot_pipeline.privacy.anonymizer import EntityFinder
+            from astrabot_pipeline.privacy.known_contacts import KnownContacts
+
+            self._finder = EntityFinder(KnownContacts())
+        return self._finder.find_entities(list(texts))

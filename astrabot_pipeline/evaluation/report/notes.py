@@ -2,7 +2,7 @@
 
 A note names the column keys it speaks of (`requires`): `notes_for(section)` gives a
 section only the notes whose figures it holds, so no note can refer to a result that is
-not in the report. The column keys are the ones `report_model.TOPICS` recognises.
+not in the report. The column keys are the ones `model.TOPICS` recognises.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from astrabot_pipeline.evaluation.report_model import ReportSection
+from astrabot_pipeline.evaluation.report.model import ReportSection
 
 RANKING_CANDIDATES = 10
 RANKING_CHANCE_ACCURACY = 1 / RANKING_CANDIDATES

@@ -11,8 +11,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from astrabot_pipeline.evaluation.attribution import AttributionCorpus, OwnerAttributor
-from astrabot_pipeline.evaluation.bootstrap import (
+from astrabot_pipeline.evaluation.quality.assessor import QualityAssessment
+from astrabot_pipeline.evaluation.quality.attribution import AttributionCorpus, OwnerAttributor
+from astrabot_pipeline.evaluation.quality.bootstrap import (
     DEFAULT_RESAMPLES,
     Comparison,
     distinct_n_difference,
@@ -20,29 +21,28 @@ from astrabot_pipeline.evaluation.bootstrap import (
     paired_bootstrap,
     perplexity_difference,
 )
-from astrabot_pipeline.evaluation.degeneration import (
+from astrabot_pipeline.evaluation.quality.degeneration import (
     DegenerationResult,
     repeated_line_flags,
     word_ngrams,
 )
-from astrabot_pipeline.evaluation.quality import QualityAssessment
-from astrabot_pipeline.evaluation.ranking import RankingResult
-from astrabot_pipeline.evaluation.report_model import (
-    ChartSpec,
-    Check,
-    Column,
-    Difference,
-    ReportSection,
-)
-from astrabot_pipeline.evaluation.report_notes import with_standard_notes
-from astrabot_pipeline.evaluation.style import style_distance_difference
-from astrabot_pipeline.evaluation.voice import (
+from astrabot_pipeline.evaluation.quality.ranking import RankingResult
+from astrabot_pipeline.evaluation.quality.style import style_distance_difference
+from astrabot_pipeline.evaluation.quality.voice import (
     DEGENERATION_MARGIN,
     VOICE_CHECK,
     VoiceFigures,
     judge_voice,
     voice_summary,
 )
+from astrabot_pipeline.evaluation.report.model import (
+    ChartSpec,
+    Check,
+    Column,
+    Difference,
+    ReportSection,
+)
+from astrabot_pipeline.evaluation.report.notes import with_standard_notes
 
 OWNER_ROW = "owner's real test replies"
 OTHERS_ROW = "others' real test messages"

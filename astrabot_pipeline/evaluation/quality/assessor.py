@@ -4,7 +4,7 @@
 - perplexity on the owner's tokens, token-weighted, and bits per character
   (`ModelEvaluator.perplexity_groups`, scored in one packed pass with the ranking);
 - BLEU and chrF (sacrebleu, corpus level, signatures recorded) of generations against the
-  owner's real replies (`generation.py`: chat's own settings, seeded);
+  owner's real replies (`evaluation/generation.py`: chat's own settings, seeded);
 - coherence as next-reply ranking by context gain and by likelihood, accuracy and mean
   reciprocal rank (`ranking.py`);
 - style match of the generations against the owner's real replies (`style.py`);
@@ -25,7 +25,6 @@ from typing import Any
 from sacrebleu.metrics import BLEU, CHRF
 
 from astrabot_pipeline.errors import SettingError
-from astrabot_pipeline.evaluation.degeneration import DegenerationResult, degeneration
 from astrabot_pipeline.evaluation.generation import (
     DEFAULT_GENERATION_BATCH_SIZE,
     DEFAULT_MAX_LENGTH,
@@ -36,13 +35,14 @@ from astrabot_pipeline.evaluation.generation import (
     prompt_budget,
 )
 from astrabot_pipeline.evaluation.lm_batches import ROW_TOKENS
-from astrabot_pipeline.evaluation.perplexity import (
+from astrabot_pipeline.evaluation.quality.degeneration import DegenerationResult, degeneration
+from astrabot_pipeline.evaluation.quality.perplexity import (
     EvaluationError,
     ModelEvaluator,
     PerplexityResult,
     perplexity_result,
 )
-from astrabot_pipeline.evaluation.ranking import (
+from astrabot_pipeline.evaluation.quality.ranking import (
     DEFAULT_DISTRACTORS,
     DEFAULT_MAX_REPLY_TOKENS,
     DEFAULT_RANKING_EXAMPLES,
@@ -54,7 +54,7 @@ from astrabot_pipeline.evaluation.ranking import (
     rankings,
     throttled,
 )
-from astrabot_pipeline.evaluation.style import StyleMatchResult, style_match
+from astrabot_pipeline.evaluation.quality.style import StyleMatchResult, style_match
 from astrabot_pipeline.generation import GenerationSettings
 
 # For the report, next to the BLEU figure.

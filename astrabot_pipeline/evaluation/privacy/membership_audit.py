@@ -6,8 +6,8 @@ them, training/members.py; the final adapter's members are those of every stage 
 chain); non-members are the dataset's audit slice, windows drawn at random from the
 training period that no stage trained on (dataset/split.py). At most `examples` of each
 are drawn (seeded), fitted to the stages' token budget as training fitted them, and scored
-once per model by the packed scorer with per-token detail (lm_batches.py). The attacks and
-their statistics are in membership.py. Only numbers leave this module.
+once per model by the packed scorer with per-token detail (evaluation/lm_batches.py). The
+attacks and their statistics are in membership.py. Only numbers leave this module.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from astrabot_pipeline.evaluation.defaults import (
     MEMBERSHIP_CHECK,
 )
 from astrabot_pipeline.evaluation.lm_batches import GroupScores, score_groups
-from astrabot_pipeline.evaluation.membership import (
+from astrabot_pipeline.evaluation.privacy.membership import (
     ATTACKS,
     DEFAULT_MIN_K,
     AttackResult,
@@ -36,8 +36,8 @@ from astrabot_pipeline.evaluation.membership import (
     audit_membership,
     compressed_size,
 )
-from astrabot_pipeline.evaluation.perplexity import ModelEvaluator
-from astrabot_pipeline.evaluation.report_model import (
+from astrabot_pipeline.evaluation.quality.perplexity import ModelEvaluator
+from astrabot_pipeline.evaluation.report.model import (
     ChartSpec,
     Check,
     Column,

@@ -24,13 +24,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from astrabot_pipeline.evaluation.defaults import DEFAULT_AUDIT_MAX_TOKENS
-from astrabot_pipeline.evaluation.membership import Estimate, auc_estimate
-from astrabot_pipeline.evaluation.membership_audit import (
+from astrabot_pipeline.evaluation.privacy.membership import Estimate, auc_estimate
+from astrabot_pipeline.evaluation.privacy.membership_audit import (
     chain_members,
     score_with_base_and_final,
 )
-from astrabot_pipeline.evaluation.perplexity import ModelEvaluator
-from astrabot_pipeline.evaluation.report_model import (
+from astrabot_pipeline.evaluation.quality.perplexity import ModelEvaluator
+from astrabot_pipeline.evaluation.report.model import (
     ChartSpec,
     Column,
     ReferenceLine,

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from astrabot_pipeline.dataset.split import DEFAULT_MIN_TEST_EXAMPLES
 from astrabot_pipeline.errors import SettingError
-from astrabot_pipeline.evaluation.ranking import DEFAULT_RANKING_EXAMPLES
+from astrabot_pipeline.evaluation.quality.ranking import DEFAULT_RANKING_EXAMPLES
 
 
 @dataclass(frozen=True)

@@ -15,8 +15,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from astrabot_pipeline.evaluation.bootstrap import Comparison
-from astrabot_pipeline.evaluation.degeneration import DegenerationResult
+from astrabot_pipeline.evaluation.quality.bootstrap import Comparison
+from astrabot_pipeline.evaluation.quality.degeneration import DegenerationResult
 
 # 5 percentage points above the owner's own rate.
 DEGENERATION_MARGIN = 0.05
