@@ -6,14 +6,7 @@ Typical use::
     tables = read_tables(result.out_dir)
 """
 
-from astrabot_pipeline.signal.crypto import (
-    BackupKeys,
-    KeyRing,
-    derive_backup_key,
-    derive_keys,
-    normalize_passphrase,
-)
-from astrabot_pipeline.signal.encoder import BackupWriter, encode_sqlite_to_backup
+from astrabot_pipeline.signal.android_db.database_tables import NormalizedBackup, normalize_database
 from astrabot_pipeline.signal.errors import (
     BackupError,
     CorruptFrameError,
@@ -22,14 +15,15 @@ from astrabot_pipeline.signal.errors import (
     UnsupportedBackupError,
     WrongPassphraseError,
 )
-from astrabot_pipeline.signal.normalize import NormalizedBackup, normalize_database
-from astrabot_pipeline.signal.processor import (
-    DecodeResult,
-    IntegrityReport,
-    SignalProcessor,
-    read_tables,
+from astrabot_pipeline.signal.legacy.crypto import (
+    BackupKeys,
+    KeyRing,
+    derive_backup_key,
+    derive_keys,
+    normalize_passphrase,
 )
-from astrabot_pipeline.signal.reader import (
+from astrabot_pipeline.signal.legacy.encoder import BackupWriter, encode_sqlite_to_backup
+from astrabot_pipeline.signal.legacy.reader import (
     BackupHeader,
     BackupReader,
     BlobEvent,
@@ -40,7 +34,17 @@ from astrabot_pipeline.signal.reader import (
     PreferenceEvent,
     StatementEvent,
 )
-from astrabot_pipeline.signal.sqlite_replay import ReplayStats, SqliteReplayer, replay_into_sqlite
+from astrabot_pipeline.signal.legacy.sqlite_replay import (
+    ReplayStats,
+    SqliteReplayer,
+    replay_into_sqlite,
+)
+from astrabot_pipeline.signal.processor import (
+    DecodeResult,
+    IntegrityReport,
+    SignalProcessor,
+    read_tables,
+)
 from astrabot_pipeline.signal.tables import SCHEMAS, TABLE_NAMES, SchemaMismatchError, conform
 
 __all__ = [

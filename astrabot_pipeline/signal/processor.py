@@ -21,11 +21,12 @@ from pathlib import Path
 import pandas as pd
 
 from astrabot_pipeline import storage
+from astrabot_pipeline.signal.android_db.csv_export import normalize_csv_export
+from astrabot_pipeline.signal.android_db.database_tables import NormalizedBackup, normalize_database
+from astrabot_pipeline.signal.android_db.plain_sqlite import normalize_plain_android_db
 from astrabot_pipeline.signal.backup_v2 import decode_backup_v2
-from astrabot_pipeline.signal.backup_v2.normalize import BackupV2Decode
-from astrabot_pipeline.signal.crypto import KeyRing, as_key_ring
-from astrabot_pipeline.signal.csv_export import normalize_csv_export
-from astrabot_pipeline.signal.desktop import normalize_desktop_db
+from astrabot_pipeline.signal.backup_v2.frame_tables import BackupV2Decode
+from astrabot_pipeline.signal.desktop.reader import normalize_desktop_db
 from astrabot_pipeline.signal.discovery import input_size
 from astrabot_pipeline.signal.errors import (
     BackupError,
@@ -34,21 +35,20 @@ from astrabot_pipeline.signal.errors import (
     TruncatedBackupError,
 )
 from astrabot_pipeline.signal.inputs import InputKind, detect_input
-from astrabot_pipeline.signal.normalize import NormalizedBackup, normalize_database
-from astrabot_pipeline.signal.output_dir import (
-    check_output_dir,
-    check_readable_input,
-    decode_output,
-)
-from astrabot_pipeline.signal.plain_sqlite import normalize_plain_android_db
-from astrabot_pipeline.signal.reader import (
+from astrabot_pipeline.signal.legacy.crypto import KeyRing, as_key_ring
+from astrabot_pipeline.signal.legacy.reader import (
     BackupReader,
     BlobEvent,
     KeyValueEvent,
     PreferenceEvent,
     StatementEvent,
 )
-from astrabot_pipeline.signal.sqlite_replay import SqliteReplayer
+from astrabot_pipeline.signal.legacy.sqlite_replay import SqliteReplayer
+from astrabot_pipeline.signal.output_dir import (
+    check_output_dir,
+    check_readable_input,
+    decode_output,
+)
 from astrabot_pipeline.signal.tables import SCHEMAS, TABLE_NAMES, conform
 
 DB_FILE = "signal.sqlite"

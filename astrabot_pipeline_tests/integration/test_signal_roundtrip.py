@@ -32,7 +32,7 @@ from astrabot_pipeline.signal import (
     encode_sqlite_to_backup,
     read_tables,
 )
-from astrabot_pipeline.signal.protos import ReactionList
+from astrabot_pipeline.signal.legacy.protos import ReactionList
 
 PASSPHRASE = "98765 43210 98765 43210 98765 43210"
 SALT = bytes(range(100, 132))

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from astrabot_pipeline.signal.crypto import (
+from astrabot_pipeline.signal.errors import BackupError, PassphraseFormatError
+from astrabot_pipeline.signal.legacy.crypto import (
     BackupKeys,
     FrameCipher,
     KeyRing,
@@ -13,7 +14,6 @@ from astrabot_pipeline.signal.crypto import (
     normalize_passphrase,
     split_backup_key,
 )
-from astrabot_pipeline.signal.errors import BackupError, PassphraseFormatError
 
 FIXTURE_PASSPHRASE = "12345 67890 12345 67890 12345 67890"
 

@@ -13,6 +13,7 @@ from astrabot_pipeline.signal.backup_v2.errors import (
     MissingAciError,
     MissingRecoveryKeyError,
 )
+from astrabot_pipeline.signal.backup_v2.frame_tables import normalize_frames
 from astrabot_pipeline.signal.backup_v2.keys import (
     MessageBackupKey,
     derive_backup_id,
@@ -21,7 +22,6 @@ from astrabot_pipeline.signal.backup_v2.keys import (
     message_backup_key_for,
     normalize_recovery_key,
 )
-from astrabot_pipeline.signal.backup_v2.normalize import normalize_frames
 from astrabot_pipeline.signal.backup_v2.reader import decode_backup_v2, read_backup_frames
 
 __all__ = [

@@ -17,9 +17,9 @@ from astrabot_pipeline.signal.backup_v2.errors import (
     ForwardSecrecyTokenRequiredError,
     MissingRecoveryKeyError,
 )
+from astrabot_pipeline.signal.backup_v2.frame_tables import BackupV2Decode, normalize_frames
 from astrabot_pipeline.signal.backup_v2.frames import FrameSource, ReadStats
 from astrabot_pipeline.signal.backup_v2.keys import RECOVERY_KEY_HINT, message_backup_key_for
-from astrabot_pipeline.signal.backup_v2.normalize import BackupV2Decode, normalize_frames
 from astrabot_pipeline.signal.errors import UnsupportedBackupError
 from astrabot_pipeline.signal.proto_builder import DynamicMessage
 

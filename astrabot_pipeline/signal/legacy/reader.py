@@ -18,8 +18,15 @@ from typing import BinaryIO, Literal
 
 from google.protobuf.message import DecodeError
 
-from astrabot_pipeline.signal import protos
-from astrabot_pipeline.signal.crypto import (
+from astrabot_pipeline.signal.errors import (
+    CorruptFrameError,
+    TruncatedBackupError,
+    UnsupportedBackupError,
+    WrongPassphraseError,
+)
+from astrabot_pipeline.signal.inputs import open_regular
+from astrabot_pipeline.signal.legacy import protos
+from astrabot_pipeline.signal.legacy.crypto import (
     MAC_SIZE,
     PASSPHRASE_HINT,
     CryptoUnit,
@@ -28,13 +35,6 @@ from astrabot_pipeline.signal.crypto import (
     as_key_ring,
     xor_bytes,
 )
-from astrabot_pipeline.signal.errors import (
-    CorruptFrameError,
-    TruncatedBackupError,
-    UnsupportedBackupError,
-    WrongPassphraseError,
-)
-from astrabot_pipeline.signal.inputs import open_regular
 from astrabot_pipeline.storage import PRIVATE_FILE_MODE, private_dir
 
 MAX_FRAME_LENGTH = 110 * 1024 * 1024  # signalbackup-tools' cap; real frames are far smaller

@@ -29,8 +29,7 @@ from astrabot_pipeline.signal.errors import (
     ResourceLimitError,
     UnsupportedBackupError,
 )
-from astrabot_pipeline.signal.output_dir import file_size_limited, free_bytes, translate_os_error
-from astrabot_pipeline.signal.reader import (
+from astrabot_pipeline.signal.legacy.reader import (
     BlobEvent,
     DatabaseVersionEvent,
     FrameEvent,
@@ -39,6 +38,7 @@ from astrabot_pipeline.signal.reader import (
     SqlValue,
     StatementEvent,
 )
+from astrabot_pipeline.signal.output_dir import file_size_limited, free_bytes, translate_os_error
 from astrabot_pipeline.signal.sqlite_guard import (
     ALLOWED_FUNCTIONS,
     ALLOWED_VIRTUAL_TABLE_MODULES,

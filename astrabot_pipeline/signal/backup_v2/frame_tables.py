@@ -35,13 +35,13 @@ from typing import TypedDict
 
 import pandas as pd
 
-from astrabot_pipeline.signal.backup_v2.frames import ReadStats
-from astrabot_pipeline.signal.normalize import (
+from astrabot_pipeline.signal.android_db.database_tables import (
     NormalizedBackup,
     stripped_text,
     to_int,
     to_timestamp,
 )
+from astrabot_pipeline.signal.backup_v2.frames import ReadStats
 from astrabot_pipeline.signal.proto_builder import DynamicMessage
 from astrabot_pipeline.signal.tables import SCHEMAS, conform
 

@@ -20,13 +20,13 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 from astrabot_pipeline import storage
-from astrabot_pipeline.signal.errors import UnsupportedBackupError
-from astrabot_pipeline.signal.normalize import (
+from astrabot_pipeline.signal.android_db.database_tables import (
     BASE_TYPE_MASK,
     OUTGOING_BASES,
     NormalizedBackup,
     normalize_database,
 )
+from astrabot_pipeline.signal.errors import UnsupportedBackupError
 from astrabot_pipeline.signal.sqlite_guard import quote_identifier
 
 DB_FILE = "csv-export.sqlite"

@@ -19,10 +19,10 @@ from typing import Any, Protocol
 import pandas as pd
 from google.protobuf.message import DecodeError
 
-from astrabot_pipeline.signal import protos
 from astrabot_pipeline.signal.errors import UnsupportedBackupError
+from astrabot_pipeline.signal.legacy import protos
+from astrabot_pipeline.signal.legacy.sqlite_replay import KEY_VALUE_TABLE, PREFERENCE_TABLE
 from astrabot_pipeline.signal.sqlite_guard import ReadGuard, quote_identifier
-from astrabot_pipeline.signal.sqlite_replay import KEY_VALUE_TABLE, PREFERENCE_TABLE
 from astrabot_pipeline.signal.tables import conform
 
 BASE_TYPE_MASK = 0x1F

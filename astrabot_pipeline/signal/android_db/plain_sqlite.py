@@ -16,9 +16,9 @@ import sqlite3
 from pathlib import Path
 
 from astrabot_pipeline import storage
+from astrabot_pipeline.signal.android_db.database_tables import NormalizedBackup, normalize_database
 from astrabot_pipeline.signal.errors import UnsupportedBackupError
-from astrabot_pipeline.signal.normalize import NormalizedBackup, normalize_database
-from astrabot_pipeline.signal.sqlite_replay import BLOB_TABLE
+from astrabot_pipeline.signal.legacy.sqlite_replay import BLOB_TABLE
 
 COPY_FILE = "plain-signal.sqlite"
 MESSAGE_TABLES = ("message", "mms", "sms")
