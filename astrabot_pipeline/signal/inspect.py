@@ -10,10 +10,10 @@ from pathlib import Path
 
 from astrabot_pipeline.signal.backup_v2.inspect import BackupV2Inspection, inspect_backup_v2
 from astrabot_pipeline.signal.errors import PassphraseMissingError, UnsupportedBackupError
+from astrabot_pipeline.signal.input_reader import DecodeProgress
 from astrabot_pipeline.signal.inputs import InputKind, detect_input
 from astrabot_pipeline.signal.legacy.crypto import KeyRing
 from astrabot_pipeline.signal.legacy.inspect import BackupInspection, inspect_backup
-from astrabot_pipeline.signal.processor import ProgressCallback
 
 
 def inspect_input(
@@ -21,7 +21,7 @@ def inspect_input(
     passphrase: str | KeyRing | None,
     *,
     aci: str | None = None,
-    progress: ProgressCallback | None = None,
+    progress: DecodeProgress | None = None,
 ) -> BackupInspection | BackupV2Inspection:
     """Inspect a legacy `.backup` or a backup-v2 input, whichever `backup_path` holds."""
     kind = detect_input(backup_path)

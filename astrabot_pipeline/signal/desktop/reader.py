@@ -14,26 +14,40 @@ import re
 import shutil
 import sqlite3
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from astrabot_pipeline import settings, storage
-from astrabot_pipeline.signal.android_db.database_tables import (
-    NormalizedBackup,
-    normalize_database,
-)
+from astrabot_pipeline.signal.android_db.database_tables import normalize_database
 from astrabot_pipeline.signal.desktop.to_android import convert_to_android
 from astrabot_pipeline.signal.errors import (
     PassphraseFormatError,
     UnsupportedBackupError,
     WrongPassphraseError,
 )
+from astrabot_pipeline.signal.input_reader import (
+    DecodedInput,
+    DecodeRequest,
+    decoded_from_normalized,
+)
+from astrabot_pipeline.signal.inputs import InputKind
 from astrabot_pipeline.signal.sqlite_guard import ReadGuard
+from astrabot_pipeline.signal.tables import NormalizedBackup
 
 KEY_ENV_VAR = settings.DESKTOP_KEY_ENV
 HEX_KEY = re.compile(r"[0-9a-fA-F]{64}")
 SQLITE_MAGIC = b"SQLite format 3\x00"
 COPY_FILE = "desktop.sqlite"
 CONVERTED_FILE = "desktop-as-android.sqlite"
+
+
+class DesktopReader:
+    """Signal Desktop's `db.sqlite` (SQLCipher, opened with its key) or data folder."""
+
+    kind: ClassVar[InputKind] = InputKind.DESKTOP
+
+    def decode(self, path: Path, work_dir: Path, request: DecodeRequest) -> DecodedInput:
+        normalized = normalize_desktop_db(path, work_dir, key_hex=request.secrets.desktop_key)
+        return decoded_from_normalized(normalized, path, work_dir)
 
 
 def looks_like_desktop_db(path: str | Path) -> bool:
@@ -159,4 +173,4 @@ def _probe(connection: Any, database_error: type[Exception]) -> None:
         ) from None
 
 
-__all__ = ["KEY_ENV_VAR", "looks_like_desktop_db", "normalize_desktop_db"]
+__all__ = ["KEY_ENV_VAR", "DesktopReader", "looks_like_desktop_db", "normalize_desktop_db"]

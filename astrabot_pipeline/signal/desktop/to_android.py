@@ -25,10 +25,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from astrabot_pipeline.signal.android_db.database_tables import INCOMING_BASE, stripped_text
+from astrabot_pipeline.signal.android_db.schema import INCOMING_BASE
 from astrabot_pipeline.signal.errors import UnsupportedBackupError
 from astrabot_pipeline.signal.legacy.sqlite_replay import KEY_VALUE_TABLE
 from astrabot_pipeline.signal.sqlite_guard import ReadGuard, quote_identifier
+from astrabot_pipeline.signal.tables import stripped_text
 
 PUSH_SECURE_BITS = 0x200000 | 0x800000
 INCOMING_TYPE = INCOMING_BASE | PUSH_SECURE_BITS

@@ -11,6 +11,11 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from astrabot_pipeline.signal.input_reader import (
+    PROGRESS_EVERY_BYTES,
+    PROGRESS_EVERY_FRAMES,
+    DecodeProgress,
+)
 from astrabot_pipeline.signal.legacy.crypto import KeyRing, as_key_ring
 from astrabot_pipeline.signal.legacy.reader import (
     BackupReader,
@@ -23,11 +28,6 @@ from astrabot_pipeline.signal.legacy.reader import (
 )
 from astrabot_pipeline.signal.legacy.sqlite_replay import inserted_table
 from astrabot_pipeline.signal.output_dir import check_readable_input
-from astrabot_pipeline.signal.processor import (
-    PROGRESS_EVERY_BYTES,
-    PROGRESS_EVERY_FRAMES,
-    ProgressCallback,
-)
 
 _EVENT_KINDS: dict[type, str] = {
     StatementEvent: "statement",
@@ -59,7 +59,7 @@ def inspect_backup(
     backup_path: str | Path,
     passphrase: str | KeyRing,
     *,
-    progress: ProgressCallback | None = None,
+    progress: DecodeProgress | None = None,
 ) -> BackupInspection:
     """MAC-check every frame and blob of `backup_path` and count what it holds.
 

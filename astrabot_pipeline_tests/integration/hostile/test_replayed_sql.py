@@ -21,15 +21,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from astrabot_pipeline import interrupts
-from astrabot_pipeline.signal import (
-    BackupError,
-    BackupWriter,
-    KeyRing,
-    SignalProcessor,
-    read_tables,
-    sqlite_guard,
-)
+from astrabot_pipeline.signal import BackupError, SignalProcessor, read_tables, sqlite_guard
 from astrabot_pipeline.signal.errors import ResourceLimitError
+from astrabot_pipeline.signal.legacy.crypto import KeyRing
+from astrabot_pipeline.signal.legacy.encoder import BackupWriter
 from astrabot_pipeline.signal.legacy.inspect import inspect_backup
 from astrabot_pipeline.signal.legacy.reader import StatementEvent
 from astrabot_pipeline.signal.legacy.sqlite_replay import SqliteReplayer, inserted_table
