@@ -98,6 +98,25 @@ SCHEMAS: dict[str, pa.Schema] = {
 TABLE_NAMES = tuple(SCHEMAS)
 
 
+# -- our side tables ------------------------------------------------------------------------
+# A replayed legacy backup keeps its key-values, preferences and blob list beside Signal's
+# own tables, under a prefix a backup's SQL may not create or write (sqlite_guard); the
+# Android normalizer reads them back to find the owner, and Desktop's conversion writes
+# the key-values it knows.
+SIDE_TABLE_PREFIX = "astrabot_"
+KEY_VALUE_TABLE = "astrabot_key_value"
+PREFERENCE_TABLE = "astrabot_preference"
+BLOB_TABLE = "astrabot_blob"
+
+SIDE_TABLES = (
+    f"CREATE TABLE {KEY_VALUE_TABLE} (key TEXT PRIMARY KEY, value, value_type TEXT NOT NULL)",
+    f"CREATE TABLE {PREFERENCE_TABLE} (file TEXT NOT NULL, key TEXT NOT NULL, value, "
+    "value_type TEXT NOT NULL, PRIMARY KEY (file, key))",
+    f"CREATE TABLE {BLOB_TABLE} (kind TEXT NOT NULL, row_id INTEGER, attachment_id INTEGER, "
+    "name TEXT, length INTEGER NOT NULL, path TEXT)",
+)
+
+
 class SchemaMismatchError(AstrabotError, ValueError):
     """A table does not match the data contract (missing columns or uncastable values)."""
 

@@ -25,7 +25,7 @@ from astrabot_pipeline.signal.legacy.crypto import (
     FrameCipher,
     xor_bytes,
 )
-from astrabot_pipeline.signal.legacy.reader import (
+from astrabot_pipeline.signal.legacy.events import (
     NULL_AS_NAN,
     SqlValue,
     StatementEvent,

@@ -38,9 +38,10 @@ from astrabot_pipeline.signal.android_db.schema import (
 )
 from astrabot_pipeline.signal.errors import UnsupportedBackupError
 from astrabot_pipeline.signal.legacy import protos
-from astrabot_pipeline.signal.legacy.sqlite_replay import KEY_VALUE_TABLE, PREFERENCE_TABLE
 from astrabot_pipeline.signal.sqlite_guard import ReadGuard, quote_identifier
 from astrabot_pipeline.signal.tables import (
+    KEY_VALUE_TABLE,
+    PREFERENCE_TABLE,
     NormalizedBackup,
     conform,
     stripped_text,

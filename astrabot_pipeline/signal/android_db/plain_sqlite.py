@@ -7,7 +7,7 @@ the same `normalize_database` the `.backup` decoder uses.
 
 Without account key-values (signalbackup-tools drops them) the owner is found from the
 `from_recipient_id` of outgoing messages (DB >= 185); older databases get a placeholder
-owner and a warning (see `normalize.py`).
+owner and a warning (see `database_tables.py`).
 """
 
 from __future__ import annotations
@@ -24,13 +24,11 @@ from astrabot_pipeline.signal.input_reader import (
     DecodeRequest,
     decoded_from_normalized,
 )
-from astrabot_pipeline.signal.inputs import InputKind
-from astrabot_pipeline.signal.legacy.sqlite_replay import BLOB_TABLE
-from astrabot_pipeline.signal.tables import NormalizedBackup
+from astrabot_pipeline.signal.inputs import SQLITE_MAGIC, InputKind
+from astrabot_pipeline.signal.tables import BLOB_TABLE, NormalizedBackup
 
 COPY_FILE = "plain-signal.sqlite"
 MESSAGE_TABLES = ("message", "mms", "sms")
-SQLITE_MAGIC = b"SQLite format 3\x00"
 
 
 class PlainSqliteReader:

@@ -16,8 +16,8 @@ from astrabot_pipeline.signal.backup_v2.errors import (
 from astrabot_pipeline.signal.backup_v2.frame_tables import normalize_frames
 from astrabot_pipeline.signal.backup_v2.keys import (
     MessageBackupKey,
+    derive_account_backup_key,
     derive_backup_id,
-    derive_backup_key,
     derive_message_backup_key,
     message_backup_key_for,
     normalize_recovery_key,
@@ -32,7 +32,7 @@ __all__ = [
     "MissingRecoveryKeyError",
     "decode_backup_v2",
     "derive_backup_id",
-    "derive_backup_key",
+    "derive_account_backup_key",
     "derive_message_backup_key",
     "message_backup_key_for",
     "normalize_frames",

@@ -29,13 +29,12 @@ from astrabot_pipeline.signal.input_reader import (
     DecodeRequest,
     decoded_from_normalized,
 )
-from astrabot_pipeline.signal.inputs import InputKind
+from astrabot_pipeline.signal.inputs import SQLITE_MAGIC, InputKind
 from astrabot_pipeline.signal.sqlite_guard import ReadGuard
 from astrabot_pipeline.signal.tables import NormalizedBackup
 
 KEY_ENV_VAR = settings.DESKTOP_KEY_ENV
 HEX_KEY = re.compile(r"[0-9a-fA-F]{64}")
-SQLITE_MAGIC = b"SQLite format 3\x00"
 COPY_FILE = "desktop.sqlite"
 CONVERTED_FILE = "desktop-as-android.sqlite"
 

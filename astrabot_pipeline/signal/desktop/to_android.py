@@ -7,11 +7,12 @@ The Desktop schema (`conversations`, `messages` with most data in a `json` colum
   rowid order; a message keeps its `messages.rowid`; attachments are numbered 1.. in
   message order. The same numbers are used across all tables of one decode.
 * owner: `items` `uuid_id` ("<aci>.<device>") or `number_id` ("<e164>.<device>") matched
-  to `conversations.serviceId` / `e164`; without them normalize adds a placeholder owner
-  and says so in the warnings.
+  to `conversations.serviceId` / `e164`; without them `normalize_database` adds a
+  placeholder owner and says so in the warnings.
 * chat messages: `type` 'incoming' / 'outgoing' only (calls, key changes, group and timer
   updates, profile changes are left out), no stories; a message deleted for everyone is
-  kept out by normalize (`remote_deleted`). Edited messages keep their latest body.
+  kept out by `normalize_database` (`remote_deleted`). Edited messages keep their latest
+  body.
 * attachments: counted and described, never read (Desktop encrypts them at rest), so
   their `path` is empty.
 """
@@ -27,9 +28,8 @@ from typing import Any
 
 from astrabot_pipeline.signal.android_db.schema import INCOMING_BASE
 from astrabot_pipeline.signal.errors import UnsupportedBackupError
-from astrabot_pipeline.signal.legacy.sqlite_replay import KEY_VALUE_TABLE
 from astrabot_pipeline.signal.sqlite_guard import ReadGuard, quote_identifier
-from astrabot_pipeline.signal.tables import stripped_text
+from astrabot_pipeline.signal.tables import KEY_VALUE_TABLE, stripped_text
 
 PUSH_SECURE_BITS = 0x200000 | 0x800000
 INCOMING_TYPE = INCOMING_BASE | PUSH_SECURE_BITS
@@ -212,7 +212,8 @@ class _Converter:
         target.executemany("INSERT INTO groups VALUES (?, ?, ?, ?)", groups)
 
     def write_owner(self, target: sqlite3.Connection) -> None:
-        """Account key-values from `items`, so normalize finds the owner as for Android."""
+        """Account key-values from `items`, so `normalize_database` finds the owner as it
+        does for Android."""
         items = self.items()
         aci, e164 = _strip_device(items.get("uuid_id")), _strip_device(items.get("number_id"))
         self.self_id = self.lookup(aci, e164)

@@ -26,13 +26,13 @@ from astrabot_pipeline.signal.input_reader import (
 )
 from astrabot_pipeline.signal.inputs import InputKind
 from astrabot_pipeline.signal.legacy.crypto import KeyRing
-from astrabot_pipeline.signal.legacy.reader import (
-    BackupReader,
+from astrabot_pipeline.signal.legacy.events import (
     BlobEvent,
     KeyValueEvent,
     PreferenceEvent,
     StatementEvent,
 )
+from astrabot_pipeline.signal.legacy.reader import BackupReader
 from astrabot_pipeline.signal.legacy.sqlite_replay import SqliteReplayer
 
 DB_FILE = "signal.sqlite"

@@ -19,9 +19,9 @@ from typing import BinaryIO
 
 from astrabot_pipeline.signal.legacy import protos
 from astrabot_pipeline.signal.legacy.crypto import MAC_SIZE, FrameCipher, KeyRing, as_key_ring
-from astrabot_pipeline.signal.legacy.reader import SqlValue
-from astrabot_pipeline.signal.legacy.sqlite_replay import SIDE_TABLE_PREFIX
+from astrabot_pipeline.signal.legacy.events import SqlValue
 from astrabot_pipeline.signal.sqlite_guard import quote_identifier
+from astrabot_pipeline.signal.tables import SIDE_TABLE_PREFIX
 from astrabot_pipeline.storage import atomic_output
 
 KeyValueInput = str | int | float | bool | bytes

@@ -17,8 +17,7 @@ from astrabot_pipeline.signal.input_reader import (
     DecodeProgress,
 )
 from astrabot_pipeline.signal.legacy.crypto import KeyRing, as_key_ring
-from astrabot_pipeline.signal.legacy.reader import (
-    BackupReader,
+from astrabot_pipeline.signal.legacy.events import (
     BlobEvent,
     DatabaseVersionEvent,
     EndEvent,
@@ -26,6 +25,7 @@ from astrabot_pipeline.signal.legacy.reader import (
     PreferenceEvent,
     StatementEvent,
 )
+from astrabot_pipeline.signal.legacy.reader import BackupReader
 from astrabot_pipeline.signal.legacy.sqlite_replay import inserted_table
 from astrabot_pipeline.signal.output_dir import check_readable_input
 

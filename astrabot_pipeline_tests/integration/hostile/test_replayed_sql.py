@@ -25,8 +25,8 @@ from astrabot_pipeline.signal import BackupError, SignalProcessor, read_tables, 
 from astrabot_pipeline.signal.errors import ResourceLimitError
 from astrabot_pipeline.signal.legacy.crypto import KeyRing
 from astrabot_pipeline.signal.legacy.encoder import BackupWriter
+from astrabot_pipeline.signal.legacy.events import StatementEvent
 from astrabot_pipeline.signal.legacy.inspect import inspect_backup
-from astrabot_pipeline.signal.legacy.reader import StatementEvent
 from astrabot_pipeline.signal.legacy.sqlite_replay import SqliteReplayer, inserted_table
 
 KEYS = KeyRing("13579 24680 13579 24680 13579 24680")
