@@ -30,8 +30,8 @@ from astrabot_pipeline.signal.android_db.plain_sqlite import (
     looks_like_plain_android_db,
     normalize_plain_android_db,
 )
+from astrabot_pipeline.signal.android_db.schema import ReactionList
 from astrabot_pipeline.signal.desktop.reader import looks_like_desktop_db, normalize_desktop_db
-from astrabot_pipeline.signal.legacy.protos import ReactionList
 from astrabot_pipeline.synthetic import (
     DEMO_PASSPHRASE,
     generate_corpus,

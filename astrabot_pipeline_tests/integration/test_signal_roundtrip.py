@@ -26,10 +26,10 @@ from astrabot_pipeline.signal import (
     WrongPassphraseError,
     read_tables,
 )
+from astrabot_pipeline.signal.android_db.schema import ReactionList
 from astrabot_pipeline.signal.legacy.crypto import KeyRing
 from astrabot_pipeline.signal.legacy.encoder import BackupWriter, encode_sqlite_to_backup
 from astrabot_pipeline.signal.legacy.events import BlobEvent, StatementEvent
-from astrabot_pipeline.signal.legacy.protos import ReactionList
 from astrabot_pipeline.signal.legacy.reader import BackupReader
 
 PASSPHRASE = "98765 43210 98765 43210 98765 43210"

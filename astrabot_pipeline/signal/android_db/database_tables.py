@@ -35,9 +35,9 @@ from astrabot_pipeline.signal.android_db.schema import (
     REACTION_COLUMNS,
     RECIPIENT_COLUMNS,
     THREAD_COLUMNS,
+    ReactionList,
 )
 from astrabot_pipeline.signal.errors import UnsupportedBackupError
-from astrabot_pipeline.signal.legacy import protos
 from astrabot_pipeline.signal.sqlite_guard import ReadGuard, quote_identifier
 from astrabot_pipeline.signal.tables import (
     KEY_VALUE_TABLE,
@@ -473,7 +473,7 @@ class _Normalizer:
             if not isinstance(blob, bytes) or not blob:
                 continue
             try:
-                reaction_list = protos.ReactionList.FromString(blob)
+                reaction_list = ReactionList.FromString(blob)
             except DecodeError:
                 undecodable += 1
                 continue

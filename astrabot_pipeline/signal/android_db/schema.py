@@ -1,12 +1,16 @@
 """Signal Android's database schema as the normalizer reads it: the message `type` bit field
 and, per canonical column, the names that column has had across database versions.
 
-Schema landmarks and the `type` bits: docs/backup-formats.md §6, §6.2.
+Schema landmarks and the `type` bits: docs/backup-formats.md §6, §6.2. `ReactionList`
+(Signal's Database.proto) decodes the pre-v121 `reactions` BLOB column of sms/mms rows.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING, TypeAlias
+
+from astrabot_pipeline.signal.proto_builder import DynamicMessage, build_messages
 
 BASE_TYPE_MASK = 0x1F
 INCOMING_BASE = 20
@@ -94,3 +98,22 @@ MENTION_COLUMNS: dict[str, Sequence[str]] = {
     "start": ["range_start"],
     "length": ["range_length"],
 }
+
+_message_class = build_messages(
+    "signal",
+    "astrabot/signal/Database.proto",
+    {
+        "ReactionList.Reaction": [
+            ("emoji", 1, "string", ""),
+            ("author", 2, "uint64", ""),
+            ("sentTime", 3, "uint64", ""),
+            ("receivedTime", 4, "uint64", ""),
+        ],
+        "ReactionList": [("reactions", 1, "ReactionList.Reaction", "repeated")],
+    },
+)
+
+if TYPE_CHECKING:
+    ReactionList: TypeAlias = DynamicMessage  # built at run time (see proto_builder)
+else:
+    ReactionList = _message_class("ReactionList")
