@@ -28,7 +28,8 @@ import pyarrow.parquet as pq
 from _harness import measure, report
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
-from astrabot_pipeline.signal import BackupWriter, SignalProcessor
+from astrabot_pipeline.signal import SignalProcessor
+from astrabot_pipeline.signal.legacy.encoder import BackupWriter
 from astrabot_pipeline.synthetic import DEMO_PASSPHRASE, write_demo_backup
 
 MESSAGE_HEAVY_MESSAGES = 200_000

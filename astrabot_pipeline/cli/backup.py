@@ -90,7 +90,8 @@ def _decode(args: argparse.Namespace) -> int:
 
 def _inspect(args: argparse.Namespace) -> int:
     from astrabot_pipeline.signal import BackupError
-    from astrabot_pipeline.signal.inspect import BackupV2Inspection, inspect_input
+    from astrabot_pipeline.signal.backup_v2.inspect import BackupV2Inspection
+    from astrabot_pipeline.signal.inspect import inspect_input
     from astrabot_pipeline.signal.output_dir import check_readable_input
 
     bar = ProgressBar("checking")

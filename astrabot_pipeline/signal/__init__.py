@@ -1,4 +1,12 @@
-"""Signal Android legacy `.backup` decoding: stream, verify, replay to SQLite, normalize.
+"""Signal histories -> the contract tables: every input kind this project reads, decoded alike.
+
+Six input kinds, each a reader in `registry.READERS`: the legacy Android `.backup`
+(`legacy/`), backup v2 and its plaintext export (`backup_v2/`), Signal Desktop's database
+(`desktop/`), an already-decrypted Android database and a signalbackup-tools CSV export
+(`android_db/`, which also reads the databases the other kinds produce). What every kind
+shares sits here: detection (`inputs.py`), the watched folder (`discovery.py`), the
+processor, the tables (`tables.py`), the output folder and the errors. Formats:
+docs/backup-formats.md.
 
 Typical use::
 
@@ -6,14 +14,6 @@ Typical use::
     tables = read_tables(result.out_dir)
 """
 
-from astrabot_pipeline.signal.crypto import (
-    BackupKeys,
-    KeyRing,
-    derive_backup_key,
-    derive_keys,
-    normalize_passphrase,
-)
-from astrabot_pipeline.signal.encoder import BackupWriter, encode_sqlite_to_backup
 from astrabot_pipeline.signal.errors import (
     BackupError,
     CorruptFrameError,
@@ -22,61 +22,19 @@ from astrabot_pipeline.signal.errors import (
     UnsupportedBackupError,
     WrongPassphraseError,
 )
-from astrabot_pipeline.signal.normalize import NormalizedBackup, normalize_database
-from astrabot_pipeline.signal.processor import (
-    DecodeResult,
-    IntegrityReport,
-    SignalProcessor,
-    read_tables,
-)
-from astrabot_pipeline.signal.reader import (
-    BackupHeader,
-    BackupReader,
-    BlobEvent,
-    DatabaseVersionEvent,
-    EndEvent,
-    FrameEvent,
-    KeyValueEvent,
-    PreferenceEvent,
-    StatementEvent,
-)
-from astrabot_pipeline.signal.sqlite_replay import ReplayStats, SqliteReplayer, replay_into_sqlite
-from astrabot_pipeline.signal.tables import SCHEMAS, TABLE_NAMES, SchemaMismatchError, conform
+from astrabot_pipeline.signal.inputs import InputKind, detect_input
+from astrabot_pipeline.signal.processor import DecodeResult, SignalProcessor, read_tables
 
 __all__ = [
-    "SCHEMAS",
-    "TABLE_NAMES",
     "BackupError",
-    "BackupHeader",
-    "BackupKeys",
-    "BackupReader",
-    "BackupWriter",
-    "BlobEvent",
     "CorruptFrameError",
-    "DatabaseVersionEvent",
     "DecodeResult",
-    "EndEvent",
-    "FrameEvent",
-    "IntegrityReport",
-    "KeyRing",
-    "KeyValueEvent",
-    "NormalizedBackup",
+    "InputKind",
     "PassphraseFormatError",
-    "PreferenceEvent",
-    "ReplayStats",
-    "SchemaMismatchError",
     "SignalProcessor",
-    "SqliteReplayer",
-    "StatementEvent",
     "TruncatedBackupError",
     "UnsupportedBackupError",
     "WrongPassphraseError",
-    "conform",
-    "derive_backup_key",
-    "derive_keys",
-    "encode_sqlite_to_backup",
-    "normalize_database",
-    "normalize_passphrase",
+    "detect_input",
     "read_tables",
-    "replay_into_sqlite",
 ]

@@ -1,6 +1,6 @@
 """Protobuf message classes from a compact field table, built at import time without protoc.
 
-Used for Signal's legacy Backups.proto (`signal/protos.py`) and the subset of libsignal's
+Used for Signal's legacy Backups.proto (`signal/legacy/protos.py`) and the subset of libsignal's
 backup.proto that backup v2 needs (`signal/backup_v2/frames.py`). Real protobuf parsing
 (upb), proto2 semantics; fields not declared are skipped as unknown fields.
 """

@@ -29,8 +29,8 @@ from typing import Any
 
 from astrabot_pipeline import interrupts
 from astrabot_pipeline.signal.errors import ResourceLimitError, UnsupportedBackupError
+from astrabot_pipeline.signal.tables import SIDE_TABLE_PREFIX
 
-RESERVED_PREFIX = "astrabot_"  # our side tables in the replayed database
 SCHEMA_TABLES = ("sqlite_master", "sqlite_schema", "sqlite_temp_master")
 
 # Cheap, deterministic scalar functions a schema's DEFAULT, CHECK, index or generated-column
@@ -102,7 +102,7 @@ _ALWAYS_DENIED = {sqlite3.SQLITE_ATTACH, sqlite3.SQLITE_DETACH}
 
 def is_reserved(name: str | None) -> bool:
     """Whether `name` is one of our own side tables (any spelling or case)."""
-    return name is not None and name.lower().startswith(RESERVED_PREFIX)
+    return name is not None and name.lower().startswith(SIDE_TABLE_PREFIX)
 
 
 class SqlAuthorizer:

@@ -1,10 +1,15 @@
 """The decoded-table data contract (docs/architecture.md §2), written down once.
 
-Every input kind (legacy backup, backup v2, Desktop, CSV) normalizes to these tables;
-`conform` checks and casts a DataFrame at the edge so nothing downstream guesses.
+Every input kind (legacy backup, backup v2, Desktop, CSV) normalizes to these tables
+(`NormalizedBackup`); `conform` checks and casts a DataFrame at the edge so nothing
+downstream guesses. `to_int`, `to_timestamp` and `stripped_text` read a cell the same way
+for every normalizer.
 """
 
 from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
 
 import pandas as pd
 import pyarrow as pa
@@ -93,6 +98,25 @@ SCHEMAS: dict[str, pa.Schema] = {
 TABLE_NAMES = tuple(SCHEMAS)
 
 
+# -- our side tables ------------------------------------------------------------------------
+# A replayed legacy backup keeps its key-values, preferences and blob list beside Signal's
+# own tables, under a prefix a backup's SQL may not create or write (sqlite_guard); the
+# Android normalizer reads them back to find the owner, and Desktop's conversion writes
+# the key-values it knows.
+SIDE_TABLE_PREFIX = "astrabot_"
+KEY_VALUE_TABLE = "astrabot_key_value"
+PREFERENCE_TABLE = "astrabot_preference"
+BLOB_TABLE = "astrabot_blob"
+
+SIDE_TABLES = (
+    f"CREATE TABLE {KEY_VALUE_TABLE} (key TEXT PRIMARY KEY, value, value_type TEXT NOT NULL)",
+    f"CREATE TABLE {PREFERENCE_TABLE} (file TEXT NOT NULL, key TEXT NOT NULL, value, "
+    "value_type TEXT NOT NULL, PRIMARY KEY (file, key))",
+    f"CREATE TABLE {BLOB_TABLE} (kind TEXT NOT NULL, row_id INTEGER, attachment_id INTEGER, "
+    "name TEXT, length INTEGER NOT NULL, path TEXT)",
+)
+
+
 class SchemaMismatchError(AstrabotError, ValueError):
     """A table does not match the data contract (missing columns or uncastable values)."""
 
@@ -118,6 +142,40 @@ def conform(name: str, frame: pd.DataFrame) -> pd.DataFrame:
             f"table {name!r} has values outside its contract types"
         ) from error
     return table.to_pandas()
+
+
+@dataclass
+class NormalizedBackup:
+    """The contract tables, the owner's recipient id and non-fatal warnings."""
+
+    tables: dict[str, pd.DataFrame]
+    self_id: int | None
+    database_version: int
+    warnings: list[str] = field(default_factory=list)
+
+
+# -- cell values, as every normalizer reads them -------------------------------------------
+
+
+def to_int(series: pd.Series) -> pd.Series:
+    """Nullable Int64 from a column SQLite may have filled with ints, floats or digit strings."""
+    return pd.to_numeric(series, errors="coerce").round().astype("Int64")
+
+
+def to_timestamp(series: pd.Series) -> pd.Series:
+    """Unix milliseconds -> UTC timestamps; 0 and missing become NaT."""
+    millis = to_int(series)
+    millis = millis.where(millis != 0)
+    return pd.to_datetime(millis, unit="ms", utc=True, errors="coerce")
+
+
+def stripped_text(value: object) -> str | None:
+    """Any cell or field value as stripped text; None for a missing value (None, NaN, pd.NA)
+    or one that is blank. Shared by the Android, Desktop and backup-v2 normalizers."""
+    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
+        return None
+    text = str(value).strip()
+    return text or None
 
 
 def owner_ids(recipients: pd.DataFrame | None) -> list[int]:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from astrabot_pipeline import storage
 from astrabot_pipeline.privacy.canaries import canaries_path_for
-from astrabot_pipeline.signal.encoder import encode_sqlite_to_backup
+from astrabot_pipeline.signal.legacy.encoder import encode_sqlite_to_backup
 from astrabot_pipeline.synthetic.corpus import Corpus, generate_corpus
 from astrabot_pipeline.synthetic.signal_db import write_signal_database
 

@@ -21,8 +21,8 @@ from astrabot_pipeline.signal.backup_v2 import (
     MissingRecoveryKeyError,
     container,
     decode_backup_v2,
+    derive_account_backup_key,
     derive_backup_id,
-    derive_backup_key,
     derive_message_backup_key,
     frames,
     jsonl,
@@ -67,7 +67,7 @@ def _decode_objects(objects: list[dict]):
 
 
 def test_derived_keys_match_the_documented_vectors() -> None:
-    backup_key = derive_backup_key(normalize_recovery_key(RECOVERY_KEY))
+    backup_key = derive_account_backup_key(normalize_recovery_key(RECOVERY_KEY))
     backup_id = derive_backup_id(backup_key, aci_bytes(ACI))
     keys = derive_message_backup_key(backup_key, backup_id)
     assert backup_key.hex() == "2afc757bc8e86cc317848227ab79c41298d6b0688c5f40960c600966512bd736"
@@ -83,7 +83,7 @@ def test_derived_keys_match_the_documented_vectors() -> None:
 
 def test_libsignal_unit_vector_matches_its_published_prefixes_and_suffixes() -> None:
     aep = "dtjs858asj6tv0jzsqrsmj0ubp335pisj98e9ssnss8myoc08drhtcktyawvx45l"
-    backup_key = derive_backup_key(normalize_recovery_key(aep))
+    backup_key = derive_account_backup_key(normalize_recovery_key(aep))
     backup_id = derive_backup_id(backup_key, aci_bytes("659aa5f4-a28d-fcc1-1ea1-b997537a3d95"))
     keys = derive_message_backup_key(backup_key, backup_id)
     assert keys.hmac_key.hex().startswith("f425e22a")

@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from astrabot_pipeline.cli.progress import ProgressBar
-from astrabot_pipeline.signal import BackupReader, BlobEvent
+from astrabot_pipeline.signal.legacy.events import BlobEvent
+from astrabot_pipeline.signal.legacy.reader import BackupReader
 from astrabot_pipeline.synthetic import DEMO_PASSPHRASE, write_demo_backup
 
 WRONG = "999998888877777666665555544444"

@@ -22,13 +22,16 @@ from astrabot_pipeline.signal import (
     UnsupportedBackupError,
     WrongPassphraseError,
 )
-from astrabot_pipeline.signal.csv_export import looks_like_csv_export, normalize_csv_export
-from astrabot_pipeline.signal.desktop import looks_like_desktop_db, normalize_desktop_db
-from astrabot_pipeline.signal.plain_sqlite import (
+from astrabot_pipeline.signal.android_db.csv_export import (
+    looks_like_csv_export,
+    normalize_csv_export,
+)
+from astrabot_pipeline.signal.android_db.plain_sqlite import (
     looks_like_plain_android_db,
     normalize_plain_android_db,
 )
-from astrabot_pipeline.signal.protos import ReactionList
+from astrabot_pipeline.signal.android_db.schema import ReactionList
+from astrabot_pipeline.signal.desktop.reader import looks_like_desktop_db, normalize_desktop_db
 from astrabot_pipeline.synthetic import (
     DEMO_PASSPHRASE,
     generate_corpus,

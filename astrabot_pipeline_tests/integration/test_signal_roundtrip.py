@@ -18,21 +18,19 @@ from hypothesis import strategies as st
 
 from astrabot_pipeline.signal import (
     BackupError,
-    BackupReader,
-    BackupWriter,
-    BlobEvent,
     CorruptFrameError,
-    KeyRing,
     PassphraseFormatError,
     SignalProcessor,
-    StatementEvent,
     TruncatedBackupError,
     UnsupportedBackupError,
     WrongPassphraseError,
-    encode_sqlite_to_backup,
     read_tables,
 )
-from astrabot_pipeline.signal.protos import ReactionList
+from astrabot_pipeline.signal.android_db.schema import ReactionList
+from astrabot_pipeline.signal.legacy.crypto import KeyRing
+from astrabot_pipeline.signal.legacy.encoder import BackupWriter, encode_sqlite_to_backup
+from astrabot_pipeline.signal.legacy.events import BlobEvent, StatementEvent
+from astrabot_pipeline.signal.legacy.reader import BackupReader
 
 PASSPHRASE = "98765 43210 98765 43210 98765 43210"
 SALT = bytes(range(100, 132))

@@ -4,28 +4,28 @@ from __future__ import annotations
 
 import pytest
 
-from astrabot_pipeline.signal.crypto import (
+from astrabot_pipeline.signal.errors import BackupError, PassphraseFormatError
+from astrabot_pipeline.signal.legacy.crypto import (
     BackupKeys,
     FrameCipher,
     KeyRing,
-    derive_backup_key,
     derive_keys,
+    derive_passphrase_key,
     normalize_passphrase,
     split_backup_key,
 )
-from astrabot_pipeline.signal.errors import BackupError, PassphraseFormatError
 
 FIXTURE_PASSPHRASE = "12345 67890 12345 67890 12345 67890"
 
 
 def test_view_signal_backup_vector_without_salt() -> None:
-    assert derive_backup_key(b"password", None).hex() == (
+    assert derive_passphrase_key(b"password", None).hex() == (
         "c996f5b52d80d5053af9d1f6fded9c2f227f9000408637c4450ba15442b3e8a9"
     )
 
 
 def test_view_signal_backup_vector_with_salt_and_hkdf_split() -> None:
-    backup_key = derive_backup_key(b"password", bytes.fromhex("00010203"))
+    backup_key = derive_passphrase_key(b"password", bytes.fromhex("00010203"))
     assert backup_key.hex() == "648c165f7981d0505ddf3b6c79bc5437b61edccfcef7077e08ebaf6d3c82e538"
     keys = split_backup_key(backup_key)
     assert keys.cipher_key.hex() == (
@@ -37,7 +37,7 @@ def test_view_signal_backup_vector_with_salt_and_hkdf_split() -> None:
 def test_hxp_2021_vector() -> None:
     salt = bytes.fromhex("0e6621b28a618a652893e84299b8fc8204e80f0a3a00d612c31a8cb890f9f8e9")
     digits = normalize_passphrase("0" * 30)
-    assert derive_backup_key(digits, salt).hex() == (
+    assert derive_passphrase_key(digits, salt).hex() == (
         "f31d9f1ec458aca7d9b266002fd72f27fdca2458067e6b17dd5ef68e47e4d662"
     )
     keys = derive_keys(digits, salt)
@@ -49,7 +49,7 @@ def test_hxp_2021_vector() -> None:
 
 def test_synthetic_fixture_vector() -> None:
     digits = normalize_passphrase(FIXTURE_PASSPHRASE)
-    assert derive_backup_key(digits, bytes(range(32))).hex() == (
+    assert derive_passphrase_key(digits, bytes(range(32))).hex() == (
         "b8bf308eddb216d1c606fe0192b5d91f93b4bbd76e3b4954d72de8f443e76f10"
     )
     keys = derive_keys(digits, bytes(range(32)))

@@ -16,8 +16,8 @@ from google.protobuf.message import DecodeError
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from astrabot_pipeline.signal import protos
-from astrabot_pipeline.signal.crypto import (
+from astrabot_pipeline.signal.legacy import protos
+from astrabot_pipeline.signal.legacy.crypto import (
     FRAME_KEYSTREAM,
     KEYSTREAM_BATCH,
     MAC_SIZE,
@@ -25,14 +25,14 @@ from astrabot_pipeline.signal.crypto import (
     FrameCipher,
     xor_bytes,
 )
-from astrabot_pipeline.signal.reader import (
+from astrabot_pipeline.signal.legacy.events import (
     NULL_AS_NAN,
     SqlValue,
     StatementEvent,
     _param_value,
     _statement_event,
 )
-from astrabot_pipeline.signal.sqlite_replay import SqliteReplayer
+from astrabot_pipeline.signal.legacy.sqlite_replay import SqliteReplayer
 
 
 def _varint(value: int) -> bytes:

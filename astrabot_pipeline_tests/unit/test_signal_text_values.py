@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from astrabot_pipeline.signal.normalize import stripped_text
+from astrabot_pipeline.signal.tables import stripped_text
 
 
 @pytest.mark.parametrize(

@@ -13,15 +13,15 @@ from astrabot_pipeline.signal.backup_v2.errors import (
     MissingAciError,
     MissingRecoveryKeyError,
 )
+from astrabot_pipeline.signal.backup_v2.frame_tables import normalize_frames
 from astrabot_pipeline.signal.backup_v2.keys import (
     MessageBackupKey,
+    derive_account_backup_key,
     derive_backup_id,
-    derive_backup_key,
     derive_message_backup_key,
     message_backup_key_for,
     normalize_recovery_key,
 )
-from astrabot_pipeline.signal.backup_v2.normalize import normalize_frames
 from astrabot_pipeline.signal.backup_v2.reader import decode_backup_v2, read_backup_frames
 
 __all__ = [
@@ -32,7 +32,7 @@ __all__ = [
     "MissingRecoveryKeyError",
     "decode_backup_v2",
     "derive_backup_id",
-    "derive_backup_key",
+    "derive_account_backup_key",
     "derive_message_backup_key",
     "message_backup_key_for",
     "normalize_frames",

@@ -39,8 +39,8 @@ from astrabot_pipeline.signal.backup_v2.limits import (
     expansion_message,
 )
 from astrabot_pipeline.signal.errors import TruncatedBackupError, WrongPassphraseError
+from astrabot_pipeline.signal.inputs import BACKUP_V2_MAGIC
 
-MAGIC = b"SBACKUP\x01"
 IV_SIZE = 16
 MAC_SIZE = 32
 BLOCK_SIZE = 16
@@ -86,7 +86,7 @@ def inspect_container(path: Path) -> ContainerLayout:
     size = path.stat().st_size
     offset, pairs = 0, 0
     with path.open("rb") as stream:
-        if stream.read(len(MAGIC)) == MAGIC:
+        if stream.read(len(BACKUP_V2_MAGIC)) == BACKUP_V2_MAGIC:
             length = read_varint(stream)
             if length is None or length > MAX_METADATA_SIZE:
                 raise CorruptBackupV2Error("the SBACKUP metadata length is missing or implausible")
@@ -263,11 +263,10 @@ def open_encrypted_records(
 
 def starts_with_magic(path: Path) -> bool:
     with path.open("rb") as stream:
-        return stream.read(len(MAGIC)) == MAGIC
+        return stream.read(len(BACKUP_V2_MAGIC)) == BACKUP_V2_MAGIC
 
 
 __all__ = [
-    "MAGIC",
     "ContainerLayout",
     "decrypted_plaintext",
     "delimited_records",

@@ -1,6 +1,6 @@
 """The subset of libsignal's backup.proto (package `signal.backup`) this decoder reads.
 
-Built at import time without protoc, like signal/protos.py. Field numbers and names
+Built at import time without protoc, like signal/legacy/protos.py. Field numbers and names
 follow libsignal `rust/message-backup/src/proto/backup.proto`; only fields the
 normalizer uses are declared, so everything else (settings, enums, call details, ...)
 is skipped as an unknown field, in binary and in protobuf-JSON alike. Items that are not

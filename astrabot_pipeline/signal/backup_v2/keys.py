@@ -78,8 +78,9 @@ def _hkdf(ikm: bytes, info: bytes, length: int, salt: bytes | None = None) -> by
     return HKDF(algorithm=hashes.SHA256(), length=length, salt=salt, info=info).derive(ikm)
 
 
-def derive_backup_key(account_entropy_pool: bytes) -> bytes:
-    """BackupKey = HKDF(ikm = AEP ASCII, no salt, info = 20240801_SIGNAL_BACKUP_KEY), 32 bytes."""
+def derive_account_backup_key(account_entropy_pool: bytes) -> bytes:
+    """The account's BackupKey, from its account entropy pool (the recovery key):
+    HKDF(ikm = AEP ASCII, no salt, info = 20240801_SIGNAL_BACKUP_KEY), 32 bytes."""
     return _hkdf(account_entropy_pool, BACKUP_KEY_INFO, 32)
 
 
@@ -126,6 +127,6 @@ def message_backup_key_for(
     forward_secrecy_token: bytes | None = None,
 ) -> MessageBackupKey:
     """The whole chain from the user's inputs: recovery key text and ACI."""
-    backup_key = derive_backup_key(normalize_recovery_key(recovery_key))
+    backup_key = derive_account_backup_key(normalize_recovery_key(recovery_key))
     backup_id = derive_backup_id(backup_key, aci_bytes(aci))
     return derive_message_backup_key(backup_key, backup_id, forward_secrecy_token)

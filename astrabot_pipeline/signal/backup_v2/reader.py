@@ -10,17 +10,27 @@ from __future__ import annotations
 import codecs
 import zipfile
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 from astrabot_pipeline.signal.backup_v2 import container, frames, jsonl
 from astrabot_pipeline.signal.backup_v2.errors import (
     ForwardSecrecyTokenRequiredError,
     MissingRecoveryKeyError,
 )
+from astrabot_pipeline.signal.backup_v2.frame_tables import BackupV2Decode, normalize_frames
 from astrabot_pipeline.signal.backup_v2.frames import FrameSource, ReadStats
 from astrabot_pipeline.signal.backup_v2.keys import RECOVERY_KEY_HINT, message_backup_key_for
-from astrabot_pipeline.signal.backup_v2.normalize import BackupV2Decode, normalize_frames
+from astrabot_pipeline.signal.discovery import input_size
 from astrabot_pipeline.signal.errors import UnsupportedBackupError
+from astrabot_pipeline.signal.input_reader import (
+    DecodedInput,
+    DecodeRequest,
+    KindReport,
+    first_database,
+)
+from astrabot_pipeline.signal.inputs import InputKind
 from astrabot_pipeline.signal.proto_builder import DynamicMessage
 
 MAIN_FILE = "main"
@@ -149,4 +159,62 @@ def decode_backup_v2(
     return normalize_frames(source.info, source.frames, self_aci=aci, stats=source.stats)
 
 
-__all__ = ["decode_backup_v2", "open_frames", "read_backup_frames", "resolve_main"]
+@dataclass(frozen=True)
+class BackupV2Report(KindReport):
+    """What only a backup-v2 input reports: records read (BackupInfo too) and its version."""
+
+    records: int  # JSON lines or protobuf records
+    format_version: int | None  # the BackupInfo version of the input
+
+
+class BackupV2Reader:
+    """An encrypted backup-v2 `main` or its snapshot folder, opened with the recovery key."""
+
+    kind: ClassVar[InputKind] = InputKind.BACKUP_V2
+
+    def decode(self, path: Path, work_dir: Path, request: DecodeRequest) -> DecodedInput:
+        backup = decode_backup_v2(
+            path,
+            work_dir,
+            recovery_key=request.secrets.passphrase,
+            aci=request.secrets.aci,
+            salvage=request.salvage,
+        )
+        return _decoded(backup, path, work_dir)
+
+
+class BackupV2ExportReader:
+    """Signal's plaintext export of a backup v2 (ZIP, folder or `main.jsonl`): no key."""
+
+    kind: ClassVar[InputKind] = InputKind.BACKUP_V2_EXPORT
+
+    def decode(self, path: Path, work_dir: Path, request: DecodeRequest) -> DecodedInput:
+        backup = decode_backup_v2(
+            path, work_dir, recovery_key=None, aci=request.secrets.aci, salvage=request.salvage
+        )
+        return _decoded(backup, path, work_dir)
+
+
+def _decoded(backup: BackupV2Decode, path: Path, work_dir: Path) -> DecodedInput:
+    return DecodedInput(
+        tables=backup.tables,
+        database=first_database(work_dir),
+        bytes_read=input_size(path),
+        database_version=None,
+        warnings=tuple(backup.warnings),
+        bytes_not_decoded=backup.stats.bytes_not_decoded,
+        report=BackupV2Report(
+            records=backup.stats.records, format_version=backup.stats.format_version
+        ),
+    )
+
+
+__all__ = [
+    "BackupV2ExportReader",
+    "BackupV2Reader",
+    "BackupV2Report",
+    "decode_backup_v2",
+    "open_frames",
+    "read_backup_frames",
+    "resolve_main",
+]

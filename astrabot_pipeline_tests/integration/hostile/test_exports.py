@@ -34,11 +34,11 @@ from astrabot_pipeline.signal.backup_v2.errors import (
     DecompressionLimitError,
     FrameTooLargeError,
 )
+from astrabot_pipeline.signal.backup_v2.inspect import inspect_backup_v2
 from astrabot_pipeline.signal.backup_v2.keys import message_backup_key_for
 from astrabot_pipeline.signal.backup_v2.limits import EXPANSION_FLOOR, MAX_FRAME_BYTES
 from astrabot_pipeline.signal.errors import CorruptInputError
 from astrabot_pipeline.signal.inputs import detect_input
-from astrabot_pipeline.signal.inspect import inspect_backup_v2
 from astrabot_pipeline_tests.conftest import SHARED_DIR
 
 MiB = 1 << 20

@@ -21,18 +21,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from astrabot_pipeline import interrupts
-from astrabot_pipeline.signal import (
-    BackupError,
-    BackupWriter,
-    KeyRing,
-    SignalProcessor,
-    read_tables,
-    sqlite_guard,
-)
+from astrabot_pipeline.signal import BackupError, SignalProcessor, read_tables, sqlite_guard
 from astrabot_pipeline.signal.errors import ResourceLimitError
-from astrabot_pipeline.signal.inspect import inspect_backup
-from astrabot_pipeline.signal.reader import StatementEvent
-from astrabot_pipeline.signal.sqlite_replay import SqliteReplayer, inserted_table
+from astrabot_pipeline.signal.legacy.crypto import KeyRing
+from astrabot_pipeline.signal.legacy.encoder import BackupWriter
+from astrabot_pipeline.signal.legacy.events import StatementEvent
+from astrabot_pipeline.signal.legacy.inspect import inspect_backup
+from astrabot_pipeline.signal.legacy.sqlite_replay import SqliteReplayer, inserted_table
 
 KEYS = KeyRing("13579 24680 13579 24680 13579 24680")
 # One header salt for every backup here: KEYS then runs Signal's 250,000-round KDF (about

@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 from astrabot_pipeline.signal import SignalProcessor, read_tables
-from astrabot_pipeline.signal.desktop import normalize_desktop_db
+from astrabot_pipeline.signal.desktop.reader import normalize_desktop_db
 from astrabot_pipeline_tests.integration.hostile.test_replayed_sql import ROWS, SCHEMA
 from astrabot_pipeline_tests.integration.test_plain_inputs import build_desktop_db
 

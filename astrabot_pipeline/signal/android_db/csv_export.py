@@ -18,16 +18,20 @@ import sqlite3
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
+from typing import ClassVar
 
 from astrabot_pipeline import storage
+from astrabot_pipeline.signal.android_db.database_tables import normalize_database
+from astrabot_pipeline.signal.android_db.schema import BASE_TYPE_MASK, OUTGOING_BASES
 from astrabot_pipeline.signal.errors import UnsupportedBackupError
-from astrabot_pipeline.signal.normalize import (
-    BASE_TYPE_MASK,
-    OUTGOING_BASES,
-    NormalizedBackup,
-    normalize_database,
+from astrabot_pipeline.signal.input_reader import (
+    DecodedInput,
+    DecodeRequest,
+    decoded_from_normalized,
 )
+from astrabot_pipeline.signal.inputs import InputKind
 from astrabot_pipeline.signal.sqlite_guard import quote_identifier
+from astrabot_pipeline.signal.tables import NormalizedBackup
 
 DB_FILE = "csv-export.sqlite"
 MESSAGE_TABLES = ("message", "mms", "sms")
@@ -78,6 +82,15 @@ EXPORT_HINT = (
     "(databases older than 2023 have `sms` and `mms` instead of `message`, and `part` "
     "instead of `attachment`)"
 )
+
+
+class CsvExportReader:
+    """A signalbackup-tools `--exportcsv` folder, loaded into an Android-schema database."""
+
+    kind: ClassVar[InputKind] = InputKind.CSV_EXPORT
+
+    def decode(self, path: Path, work_dir: Path, request: DecodeRequest) -> DecodedInput:
+        return decoded_from_normalized(normalize_csv_export(path, work_dir), path, work_dir)
 
 
 def csv_tables(path: str | Path) -> dict[str, Path]:

@@ -36,14 +36,15 @@ from typing import TypedDict
 import pandas as pd
 
 from astrabot_pipeline.signal.backup_v2.frames import ReadStats
-from astrabot_pipeline.signal.normalize import (
+from astrabot_pipeline.signal.proto_builder import DynamicMessage
+from astrabot_pipeline.signal.tables import (
+    SCHEMAS,
     NormalizedBackup,
+    conform,
     stripped_text,
     to_int,
     to_timestamp,
 )
-from astrabot_pipeline.signal.proto_builder import DynamicMessage
-from astrabot_pipeline.signal.tables import SCHEMAS, conform
 
 MAX_ID = (1 << 63) - 1  # the tables' ids are int64
 MAX_MILLIS = int(pd.Timestamp.max.value // 1_000_000)  # 2262-04-11, the last pandas time

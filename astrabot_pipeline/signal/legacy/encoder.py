@@ -17,11 +17,11 @@ from pathlib import Path
 from types import TracebackType
 from typing import BinaryIO
 
-from astrabot_pipeline.signal import protos
-from astrabot_pipeline.signal.crypto import MAC_SIZE, FrameCipher, KeyRing, as_key_ring
-from astrabot_pipeline.signal.reader import SqlValue
+from astrabot_pipeline.signal.legacy import protos
+from astrabot_pipeline.signal.legacy.crypto import MAC_SIZE, FrameCipher, KeyRing, as_key_ring
+from astrabot_pipeline.signal.legacy.events import SqlValue
 from astrabot_pipeline.signal.sqlite_guard import quote_identifier
-from astrabot_pipeline.signal.sqlite_replay import SIDE_TABLE_PREFIX
+from astrabot_pipeline.signal.tables import SIDE_TABLE_PREFIX
 from astrabot_pipeline.storage import atomic_output
 
 KeyValueInput = str | int | float | bool | bytes

@@ -29,8 +29,7 @@ from astrabot_pipeline.signal.errors import (
     ResourceLimitError,
     UnsupportedBackupError,
 )
-from astrabot_pipeline.signal.output_dir import file_size_limited, free_bytes, translate_os_error
-from astrabot_pipeline.signal.reader import (
+from astrabot_pipeline.signal.legacy.events import (
     BlobEvent,
     DatabaseVersionEvent,
     FrameEvent,
@@ -39,10 +38,10 @@ from astrabot_pipeline.signal.reader import (
     SqlValue,
     StatementEvent,
 )
+from astrabot_pipeline.signal.output_dir import file_size_limited, free_bytes, translate_os_error
 from astrabot_pipeline.signal.sqlite_guard import (
     ALLOWED_FUNCTIONS,
     ALLOWED_VIRTUAL_TABLE_MODULES,
-    RESERVED_PREFIX,
     SqlAuthorizer,
     WorkBudget,
     apply_limits,
@@ -51,20 +50,14 @@ from astrabot_pipeline.signal.sqlite_guard import (
     is_reserved,
     quote_identifier,
 )
-
-SIDE_TABLE_PREFIX = RESERVED_PREFIX
-KEY_VALUE_TABLE = "astrabot_key_value"
-PREFERENCE_TABLE = "astrabot_preference"
-BLOB_TABLE = "astrabot_blob"
-DEFAULT_BATCH_SIZE = 2_000
-
-_SIDE_TABLES = (
-    f"CREATE TABLE {KEY_VALUE_TABLE} (key TEXT PRIMARY KEY, value, value_type TEXT NOT NULL)",
-    f"CREATE TABLE {PREFERENCE_TABLE} (file TEXT NOT NULL, key TEXT NOT NULL, value, "
-    "value_type TEXT NOT NULL, PRIMARY KEY (file, key))",
-    f"CREATE TABLE {BLOB_TABLE} (kind TEXT NOT NULL, row_id INTEGER, attachment_id INTEGER, "
-    "name TEXT, length INTEGER NOT NULL, path TEXT)",
+from astrabot_pipeline.signal.tables import (
+    BLOB_TABLE,
+    KEY_VALUE_TABLE,
+    PREFERENCE_TABLE,
+    SIDE_TABLES,
 )
+
+DEFAULT_BATCH_SIZE = 2_000
 
 # -- the statement shapes Signal's exporter writes ---------------------------------------
 # An identifier, bare or quoted in any of SQLite's three ways, optionally schema-qualified
@@ -226,7 +219,7 @@ class SqliteReplayer:
         self._budget.install(self._conn)
         with self._ours():
             self._conn.execute("BEGIN")
-            for ddl in _SIDE_TABLES:
+            for ddl in SIDE_TABLES:
                 self._conn.execute(ddl)
         self._plans: dict[str, _Plan] = {}
         self._skipped_tables: set[str] = set()

@@ -1,7 +1,6 @@
 """Signal's Backups.proto (proto2, package `signal`) built at import time, without protoc.
 
-Field numbers follow docs/backup-formats.md §4. `ReactionList` (Signal's Database.proto)
-decodes the pre-v121 `reactions` BLOB column of sms/mms rows.
+Field numbers follow docs/backup-formats.md §4.
 """
 
 from __future__ import annotations
@@ -73,13 +72,6 @@ _MESSAGES: dict[str, list[FieldSpec]] = {
         ("statement", 1, "string", ""),
         ("parameters", 2, "bytes", "repeated"),
     ],
-    "ReactionList.Reaction": [
-        ("emoji", 1, "string", ""),
-        ("author", 2, "uint64", ""),
-        ("sentTime", 3, "uint64", ""),
-        ("receivedTime", 4, "uint64", ""),
-    ],
-    "ReactionList": [("reactions", 1, "ReactionList.Reaction", "repeated")],
 }
 
 
@@ -105,7 +97,6 @@ if TYPE_CHECKING:
     Avatar: TypeAlias = DynamicMessage
     DatabaseVersion: TypeAlias = DynamicMessage
     KeyValue: TypeAlias = DynamicMessage
-    ReactionList: TypeAlias = DynamicMessage
     RawBackupFrame: TypeAlias = DynamicMessage
     RawSqlStatement: TypeAlias = DynamicMessage
 else:
@@ -119,7 +110,6 @@ else:
     Avatar = _message_class("Avatar")
     DatabaseVersion = _message_class("DatabaseVersion")
     KeyValue = _message_class("KeyValue")
-    ReactionList = _message_class("ReactionList")
     RawBackupFrame = _message_class("RawBackupFrame")
     RawSqlStatement = _message_class("RawSqlStatement")
 
@@ -132,7 +122,6 @@ __all__ = [
     "KeyValue",
     "RawBackupFrame",
     "RawSqlStatement",
-    "ReactionList",
     "SharedPreference",
     "SqlParameter",
     "SqlStatement",

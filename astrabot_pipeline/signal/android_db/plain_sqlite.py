@@ -7,22 +7,37 @@ the same `normalize_database` the `.backup` decoder uses.
 
 Without account key-values (signalbackup-tools drops them) the owner is found from the
 `from_recipient_id` of outgoing messages (DB >= 185); older databases get a placeholder
-owner and a warning (see `normalize.py`).
+owner and a warning (see `database_tables.py`).
 """
 
 from __future__ import annotations
 
 import sqlite3
 from pathlib import Path
+from typing import ClassVar
 
 from astrabot_pipeline import storage
+from astrabot_pipeline.signal.android_db.database_tables import normalize_database
 from astrabot_pipeline.signal.errors import UnsupportedBackupError
-from astrabot_pipeline.signal.normalize import NormalizedBackup, normalize_database
-from astrabot_pipeline.signal.sqlite_replay import BLOB_TABLE
+from astrabot_pipeline.signal.input_reader import (
+    DecodedInput,
+    DecodeRequest,
+    decoded_from_normalized,
+)
+from astrabot_pipeline.signal.inputs import SQLITE_MAGIC, InputKind
+from astrabot_pipeline.signal.tables import BLOB_TABLE, NormalizedBackup
 
 COPY_FILE = "plain-signal.sqlite"
 MESSAGE_TABLES = ("message", "mms", "sms")
-SQLITE_MAGIC = b"SQLite format 3\x00"
+
+
+class PlainSqliteReader:
+    """An already-decrypted Signal Android database (`.sqlite`), read from a copy."""
+
+    kind: ClassVar[InputKind] = InputKind.PLAIN_SQLITE
+
+    def decode(self, path: Path, work_dir: Path, request: DecodeRequest) -> DecodedInput:
+        return decoded_from_normalized(normalize_plain_android_db(path, work_dir), path, work_dir)
 
 
 def looks_like_plain_android_db(path: str | Path) -> bool:

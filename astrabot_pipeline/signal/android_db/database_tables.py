@@ -8,146 +8,46 @@ Schema landmarks and the `type` bit field: docs/backup-formats.md §6, §6.2.
 
 from __future__ import annotations
 
-import math
 import sqlite3
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
 
 import pandas as pd
 from google.protobuf.message import DecodeError
 
-from astrabot_pipeline.signal import protos
+from astrabot_pipeline.signal.android_db.recipients import (
+    RECIPIENT_FIELDS,
+    recipient_name_forms,
+    recipient_record,
+)
+from astrabot_pipeline.signal.android_db.schema import (
+    ATTACHMENT_COLUMNS,
+    BASE_TYPE_MASK,
+    FIRST_RECIPIENT_TABLE_VERSION,
+    INCOMING_BASE,
+    LONG_TEXT_CONTENT_TYPE,
+    MAX_LONG_TEXT_BYTES,
+    MENTION_COLUMNS,
+    MESSAGE_COLUMNS,
+    NON_CHAT_BITS,
+    OUTGOING_BASES,
+    REACTION_COLUMNS,
+    RECIPIENT_COLUMNS,
+    THREAD_COLUMNS,
+    ReactionList,
+)
 from astrabot_pipeline.signal.errors import UnsupportedBackupError
 from astrabot_pipeline.signal.sqlite_guard import ReadGuard, quote_identifier
-from astrabot_pipeline.signal.sqlite_replay import KEY_VALUE_TABLE, PREFERENCE_TABLE
-from astrabot_pipeline.signal.tables import conform
-
-BASE_TYPE_MASK = 0x1F
-INCOMING_BASE = 20
-OUTGOING_BASES = frozenset({21, 22, 23, 24, 25, 26})
-GROUP_UPDATE_BIT = 0x10000
-GROUP_QUIT_BIT = 0x20000
-EXPIRATION_TIMER_UPDATE_BIT = 0x40000
-END_SESSION_BIT = 0x400000
-IDENTITY_NOTICE_BITS = 0xFE00  # key-exchange / identity verified / identity changed notices
-SPECIAL_TYPES_MASK = 0xF00000000  # payments, gift badges, story reactions, spam reports...
-NON_CHAT_BITS = (
-    GROUP_UPDATE_BIT
-    | GROUP_QUIT_BIT
-    | EXPIRATION_TIMER_UPDATE_BIT
-    | END_SESSION_BIT
-    | IDENTITY_NOTICE_BITS
-    | SPECIAL_TYPES_MASK
+from astrabot_pipeline.signal.tables import (
+    KEY_VALUE_TABLE,
+    PREFERENCE_TABLE,
+    NormalizedBackup,
+    conform,
+    stripped_text,
+    to_int,
+    to_timestamp,
 )
-LONG_TEXT_CONTENT_TYPE = "text/x-signal-plain"
-# Signal caps a message at a few kB of body plus a long-text attachment of at most tens of
-# kB; a "long text" of megabytes is not one, and reading it whole would cost memory.
-MAX_LONG_TEXT_BYTES = 1 << 20
-FIRST_RECIPIENT_TABLE_VERSION = 24
-
-# canonical name -> candidate column names, newest first
-MESSAGE_COLUMNS: dict[str, Sequence[str]] = {
-    "row_id": ["_id"],
-    "thread_id": ["thread_id"],
-    "date_sent": ["date_sent", "date"],  # old mms: `date` is the sent time
-    "date_received": ["date_received", "date"],  # old sms: `date` is the received time
-    "type": ["type", "msg_box"],
-    "body": ["body"],
-    "other_party": ["recipient_id", "address"],  # pre-185: the other party (author if incoming)
-    "from_recipient_id": ["from_recipient_id"],
-    "to_recipient_id": ["to_recipient_id"],
-    "quote_id": ["quote_id"],
-    "quote_author": ["quote_author"],
-    "story_type": ["story_type"],
-    "remote_deleted": ["remote_deleted"],
-    "latest_revision_id": ["latest_revision_id"],
-    "original_message_id": ["original_message_id"],
-    "revision_number": ["revision_number"],
-    "reactions_blob": ["reactions"],  # DB 37-120: protobuf ReactionList
-}
-RECIPIENT_COLUMNS: dict[str, Sequence[str]] = {
-    "recipient_id": ["_id"],
-    "type": ["type", "group_type"],
-    "group_id": ["group_id"],
-    "e164": ["e164", "phone"],
-    "aci": ["aci", "uuid"],
-    "email": ["email"],
-    "username": ["username"],
-    "system_joined": ["system_joined_name", "system_display_name"],
-    "system_given": ["system_given_name"],
-    "system_family": ["system_family_name"],
-    "given_name": ["profile_given_name", "signal_profile_name"],
-    "family_name": ["profile_family_name"],
-    "profile_joined": ["profile_joined_name"],
-    "nickname_joined": ["nickname_joined_name"],
-    "nickname_given": ["nickname_given_name"],
-    "nickname_family": ["nickname_family_name"],
-}
-THREAD_COLUMNS: dict[str, Sequence[str]] = {
-    "thread_id": ["_id"],
-    "recipient_id": ["recipient_id", "thread_recipient_id", "recipient_ids"],
-}
-ATTACHMENT_COLUMNS: dict[str, Sequence[str]] = {
-    "attachment_id": ["_id"],
-    "message_id": ["message_id", "mid"],
-    "content_type": ["content_type", "ct"],
-    "file_name": ["file_name"],
-    "size": ["data_size"],
-    "quote": ["quote"],
-}
-REACTION_COLUMNS: dict[str, Sequence[str]] = {
-    "message_id": ["message_id"],
-    "author_id": ["author_id"],
-    "emoji": ["emoji"],
-    "date_sent": ["date_sent"],
-    "is_mms": ["is_mms"],
-}
-MENTION_COLUMNS: dict[str, Sequence[str]] = {
-    "message_id": ["message_id"],
-    "recipient_id": ["recipient_id"],
-    "start": ["range_start"],
-    "length": ["range_length"],
-}
-
-
-@dataclass
-class NormalizedBackup:
-    """The contract tables, the owner's recipient id and non-fatal warnings."""
-
-    tables: dict[str, pd.DataFrame]
-    self_id: int | None
-    database_version: int
-    warnings: list[str] = field(default_factory=list)
-
-
-# Recipient columns that hold a person's name, by the role the name plays.
-NAME_SOURCES = (
-    "system_joined",
-    "system_given",
-    "system_family",
-    "given_name",
-    "family_name",
-    "profile_joined",
-    "nickname_joined",
-    "nickname_given",
-    "nickname_family",
-    "username",
-)
-
-
-def recipient_name_forms(raw: pd.DataFrame) -> pd.DataFrame:
-    """One row per (recipient, source column, name) for every non-empty name column."""
-    present = [source for source in NAME_SOURCES if source in raw.columns]
-    long = raw.melt(
-        id_vars=["recipient_id"], value_vars=present, var_name="source", value_name="name"
-    )
-    long["name"] = long["name"].map(stripped_text)
-    long["recipient_id"] = to_int(long["recipient_id"])
-    long = long.dropna(subset=["recipient_id", "name"])
-    return long.sort_values(["recipient_id", "source"]).reset_index(drop=True)
 
 
 def normalize_database(
@@ -181,83 +81,9 @@ def normalize_database(
 # -- small helpers ------------------------------------------------------------------------
 
 
-def to_int(series: pd.Series) -> pd.Series:
-    """Nullable Int64 from a column SQLite may have filled with ints, floats or digit strings."""
-    return pd.to_numeric(series, errors="coerce").round().astype("Int64")
-
-
 def _ints_or_none(series: pd.Series) -> list[int | None]:
     """A numeric column's values as Python ints, None where missing (no per-cell pandas call)."""
     return to_int(series).to_numpy(dtype=object, na_value=None).tolist()
-
-
-def to_timestamp(series: pd.Series) -> pd.Series:
-    """Unix milliseconds -> UTC timestamps; 0 and missing become NaT."""
-    millis = to_int(series)
-    millis = millis.where(millis != 0)
-    return pd.to_datetime(millis, unit="ms", utc=True, errors="coerce")
-
-
-def stripped_text(value: object) -> str | None:
-    """Any cell or field value as stripped text; None for a missing value (None, NaN, pd.NA)
-    or one that is blank. Shared by the Android, Desktop and backup-v2 normalizers."""
-    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
-        return None
-    text = str(value).strip()
-    return text or None
-
-
-class _RawRecipientRow(Protocol):
-    """One `itertuples()` row of the raw recipient query (cells of any type, NaN for none)."""
-
-    @property
-    def recipient_id(self) -> object: ...
-    @property
-    def type(self) -> object: ...
-    @property
-    def group_id(self) -> object: ...
-    @property
-    def nickname_joined(self) -> object: ...
-    @property
-    def nickname_given(self) -> object: ...
-    @property
-    def nickname_family(self) -> object: ...
-    @property
-    def system_joined(self) -> object: ...
-    @property
-    def system_given(self) -> object: ...
-    @property
-    def system_family(self) -> object: ...
-    @property
-    def profile_joined(self) -> object: ...
-    @property
-    def given_name(self) -> object: ...
-    @property
-    def family_name(self) -> object: ...
-    @property
-    def e164(self) -> object: ...
-    @property
-    def email(self) -> object: ...
-    @property
-    def username(self) -> object: ...
-    @property
-    def aci(self) -> object: ...
-
-
-def _joined(*parts: object) -> str | None:
-    return stripped_text(" ".join(p for p in (stripped_text(part) for part in parts) if p))
-
-
-def _first(*values: object) -> str | None:
-    return next((text for text in map(stripped_text, values) if text), None)
-
-
-def _int_or_none(value: Any) -> int | None:
-    """`int(value)` for any cell (str, float, numpy scalar), None where int() refuses it."""
-    try:
-        return int(value)
-    except (TypeError, ValueError, OverflowError):
-        return None
 
 
 def _nonzero(series: pd.Series) -> pd.Series:
@@ -394,8 +220,8 @@ class _Normalizer:
 
     def recipients(self, raw: pd.DataFrame) -> pd.DataFrame:
         titles = self.group_titles()
-        records = [self._recipient(row, titles) for row in raw.itertuples(index=False)]
-        frame = pd.DataFrame.from_records(records, columns=_RECIPIENT_FIELDS)
+        records = [recipient_record(row, titles) for row in raw.itertuples(index=False)]
+        frame = pd.DataFrame.from_records(records, columns=RECIPIENT_FIELDS)
         frame["recipient_id"] = to_int(frame["recipient_id"])
         return frame.dropna(subset=["recipient_id"])
 
@@ -408,37 +234,6 @@ class _Normalizer:
             int(row.recipient_id): row.title
             for row in frame.dropna(subset=["recipient_id"]).itertuples(index=False)
         }
-
-    @staticmethod
-    def _recipient(row: _RawRecipientRow, titles: Mapping[int, str]) -> tuple[object, ...]:
-        recipient_id = _int_or_none(row.recipient_id)
-        group_title = stripped_text(titles.get(recipient_id)) if recipient_id is not None else None
-        is_group = bool(_int_or_none(row.type)) or stripped_text(row.group_id) is not None
-        nickname = _first(row.nickname_joined, _joined(row.nickname_given, row.nickname_family))
-        system_name = _first(row.system_joined, _joined(row.system_given, row.system_family))
-        profile_name = _first(row.profile_joined, _joined(row.given_name, row.family_name))
-        display_name = _first(
-            group_title if is_group else None,
-            nickname,
-            system_name,
-            profile_name,
-            row.e164,
-            row.username,
-        )
-        return (
-            recipient_id,
-            False,
-            is_group,
-            display_name,
-            stripped_text(row.given_name),
-            stripped_text(row.family_name),
-            nickname,
-            stripped_text(row.e164),
-            stripped_text(row.email),
-            stripped_text(row.username),
-            stripped_text(row.aci),
-            group_title,
-        )
 
     def find_self_id(self, recipients: pd.DataFrame, raw: pd.DataFrame) -> int | None:
         """The owner's recipient: account ACI/E164 key-values, else the sender of outgoing rows."""
@@ -467,7 +262,7 @@ class _Normalizer:
             "the owner's own recipient was not found (no account key-values); outgoing "
             f"messages use a placeholder recipient {self_id}"
         )
-        placeholder = dict.fromkeys(_RECIPIENT_FIELDS)
+        placeholder = dict.fromkeys(RECIPIENT_FIELDS)
         placeholder.update(recipient_id=self_id, is_self=True, is_group=False)
         recipients.loc[len(recipients)] = placeholder
         return self_id
@@ -678,7 +473,7 @@ class _Normalizer:
             if not isinstance(blob, bytes) or not blob:
                 continue
             try:
-                reaction_list = protos.ReactionList.FromString(blob)
+                reaction_list = ReactionList.FromString(blob)
             except DecodeError:
                 undecodable += 1
                 continue
@@ -702,19 +497,4 @@ class _Normalizer:
         return frame[frame["message_id"].isin(kept_ids)]
 
 
-_RECIPIENT_FIELDS = [
-    "recipient_id",
-    "is_self",
-    "is_group",
-    "display_name",
-    "given_name",
-    "family_name",
-    "nickname",
-    "e164",
-    "email",
-    "username",
-    "aci",
-    "group_title",
-]
-
-__all__ = ["NormalizedBackup", "normalize_database", "to_int", "to_timestamp"]
+__all__ = ["normalize_database"]

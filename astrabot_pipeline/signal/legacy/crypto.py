@@ -58,8 +58,9 @@ def normalize_passphrase(passphrase: str) -> bytes:
     return digits.encode("ascii")
 
 
-def derive_backup_key(passphrase: bytes, salt: bytes | None) -> bytes:
-    """Signal's iterated SHA-512: H = SHA512(salt||P||P), then SHA512(H||P); first 32 bytes."""
+def derive_passphrase_key(passphrase: bytes, salt: bytes | None) -> bytes:
+    """The legacy backup key, from the 30 passphrase digits and the header salt: Signal's
+    iterated SHA-512, H = SHA512(salt||P||P), then SHA512(H||P); first 32 bytes."""
     digest = hashlib.sha512((salt or b"") + passphrase + passphrase).digest()
     sha512 = hashlib.sha512
     for _ in range(DIGEST_ROUNDS - 1):
@@ -83,7 +84,7 @@ def split_backup_key(backup_key: bytes) -> BackupKeys:
 
 def derive_keys(passphrase_digits: bytes, salt: bytes | None) -> BackupKeys:
     """Derive both keys from the normalized passphrase and the header salt."""
-    return split_backup_key(derive_backup_key(passphrase_digits, salt))
+    return split_backup_key(derive_passphrase_key(passphrase_digits, salt))
 
 
 class KeyRing:
