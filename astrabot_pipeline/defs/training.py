@@ -59,7 +59,7 @@ class LoraStageConfig(dg.Config):
     seed: int = 0
 
 
-def _run_stage(
+def _materialize_stage(
     stage: CurriculumStage,
     context: dg.AssetExecutionContext,
     config: LoraStageConfig,
@@ -68,6 +68,7 @@ def _run_stage(
     mixed_dataset: pd.DataFrame,
     previous_stage: StageResult | None,
 ):
+    """Train one stage (or pass the previous adapter on), then yield its output and check."""
     name = stage.name
     single = training.curriculum == "single"
     if single and previous_stage is not None:
@@ -271,7 +272,9 @@ def _lora_stage(stage: CurriculumStage) -> dg.AssetsDefinition:
             training: TrainingResource,
             mixed_dataset: pd.DataFrame,
         ):
-            yield from _run_stage(stage, context, config, paths, training, mixed_dataset, None)
+            yield from _materialize_stage(
+                stage, context, config, paths, training, mixed_dataset, None
+            )
 
         return _first_stage
 
@@ -285,7 +288,7 @@ def _lora_stage(stage: CurriculumStage) -> dg.AssetsDefinition:
         mixed_dataset: pd.DataFrame,
         previous_stage: StageResult,
     ):
-        yield from _run_stage(
+        yield from _materialize_stage(
             stage, context, config, paths, training, mixed_dataset, previous_stage
         )
 

@@ -79,7 +79,7 @@ from astrabot_pipeline.evaluation.voice_report import (
     voice_check_and_summary,
 )
 from astrabot_pipeline.privacy.identifier_digests import KINDS, IdentifierDigests
-from astrabot_pipeline.training.stages import StageResult
+from astrabot_pipeline.training.stage_result import StageResult
 from astrabot_pipeline.training.token_budget import fit_to_token_budget
 
 Progress = Callable[[str], None]
