@@ -1,11 +1,12 @@
 """What a stage produced (`StageResult`): where its adapter is, and numbers only, never text.
 
-The result is saved beside the adapter as stage_result.json and crosses asset boundaries
-typed.
+The result is saved beside the adapter as stage_result.json, crosses asset boundaries
+typed, and says which of its figures a run shows (`to_metadata`).
 """
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import MISSING, asdict, dataclass, field, fields
@@ -13,6 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from astrabot_pipeline.training.base_model import TrainingError
+from astrabot_pipeline.training.loss_plot import LOSS_CURVE_FILE
+from astrabot_pipeline.training.run_plan import RunPlan, actual_figures
 
 STAGE_RESULT_FILE = "stage_result.json"
 
@@ -73,6 +76,40 @@ class StageResult:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    def to_metadata(self) -> dict[str, Any]:
+        """The figures a run shows for this stage, as plain JSON-able values: the adapter's
+        path, losses, counts and timings, the plan beside what the stage did, the loss
+        curve's rows and its PNG inline in Markdown. A skipped stage shows only that it
+        was skipped and the adapter it passed on."""
+        if self.skipped:
+            return {"skipped": True, "adapter_dir": self.adapter_dir}
+        return {
+            "adapter_dir": str(self.adapter_dir),
+            "train_loss": self.train_loss,
+            "validation_loss_before": self.validation_loss_before,
+            "validation_loss_after": self.validation_loss_after,
+            "steps": self.steps,
+            "seconds": round(self.seconds, 2),
+            "train_examples": self.train_examples,
+            "validation_examples": self.validation_examples,
+            "tokens_seen": self.tokens_seen,
+            "precision": self.precision_reason or self.precision,
+            "runtime_seconds": round(self.runtime_seconds, 2),
+            "best_step": self.best_step,
+            "reply_line_cap": self.reply_line_cap,
+            "resumed_from_step": self.resumed_from_step,
+            **self._plan_figures(),
+            "loss_curve": _plottable(self.loss_history),
+            **_loss_curve_markdown(Path(self.adapter_dir)),
+        }
+
+    def _plan_figures(self) -> dict[str, float]:
+        """The plan made before the first step beside what the stage did (numbers only)."""
+        if not self.plan:  # a result reused from before plans were recorded
+            return {}
+        plan = RunPlan.from_dict(self.plan)
+        return actual_figures(plan, self.steps, self.tokens_seen, self.runtime_seconds)
+
     @classmethod
     def from_dict(cls, payload: Mapping[str, Any]) -> StageResult:
         """Tolerant reader: missing newer keys take their defaults, unknown keys are ignored."""
@@ -102,6 +139,27 @@ class StageResult:
         if not isinstance(payload, Mapping):
             raise StageResultError(f"{path} does not hold a JSON object: re-run the stage")
         return cls.from_dict(payload)
+
+
+def _plottable(history: list[dict]) -> list[dict]:
+    """Loss history rows (step 0: before training); a loss not measured at a step is None."""
+    return [
+        {
+            "step": int(row["step"]),
+            "train_loss": row.get("train_loss"),
+            "validation_loss": row.get("validation_loss"),
+        }
+        for row in history
+    ]
+
+
+def _loss_curve_markdown(adapter_dir: Path) -> dict[str, str]:
+    """The stage's loss-curve PNG inline in Markdown (the Dagster UI renders it)."""
+    image = adapter_dir / LOSS_CURVE_FILE
+    if not image.is_file():  # adapters trained before the plot existed
+        return {}
+    encoded = base64.b64encode(image.read_bytes()).decode("ascii")
+    return {"loss_curve_plot": f"![loss curve](data:image/png;base64,{encoded})"}
 
 
 def loss_history(log_history: Sequence[Mapping[str, Any]], loss_before: float) -> list[dict]:
