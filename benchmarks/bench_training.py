@@ -5,8 +5,8 @@ training records, the same records the pipeline's mixed_dataset gives the first 
 
 * ours: `train_lora_stage` as the pipeline runs it: TRL's SFTTrainer, loss on the owner's
   tokens only, padding-free batches where the attention keeps flattened examples apart
-  (`stages._padding_free_attention`), and on a CPU only the scored (owner) positions
-  projected through the LM head (`stages._owner_token_trainer`), and LoRA's dropout
+  (`trainer.padding_free_attention`), and on a CPU only the scored (owner) positions
+  projected through the LM head (`trainer.owner_token_trainer`), and LoRA's dropout
   drawing only the dropped positions (`training/lora_dropout.py`).
 * baseline: `transformers.Trainer` + `peft.get_peft_model` with the same LoRA config, the
   same chat template and assistant-only labels, padded batches (`DataCollatorForSeq2Seq`),
@@ -61,7 +61,7 @@ from astrabot_pipeline.training.base_model import (
     quiet_progress_bars,
 )
 from astrabot_pipeline.training.precision import choose_precision
-from astrabot_pipeline.training.stages import _lora_config
+from astrabot_pipeline.training.trainer import lora_config
 
 N_MESSAGES = 5_000
 STEPS = int(os.environ.get("BENCH_TRAINING_STEPS", "12"))
@@ -126,7 +126,7 @@ def _baseline(base: Path, train, config, out: Path) -> tuple[int, float, str, fl
 
     _threads()
     model, tokenizer = load_base_model(base)
-    model = get_peft_model(model, _lora_config(config))
+    model = get_peft_model(model, lora_config(config))
 
     def encode(record: dict) -> dict:
         encoded = tokenizer.apply_chat_template(

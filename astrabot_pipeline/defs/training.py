@@ -8,10 +8,10 @@ How long each stage trains is the `training` resource's budget (training/budget.
 setting for all stages; a stage's own `max_steps` wins over it.
 """
 
-import base64
+from collections.abc import Callable
 from dataclasses import asdict, replace
 from pathlib import Path
-from typing import TypedDict
+from typing import Any, TypedDict
 
 import dagster as dg
 import pandas as pd
@@ -28,8 +28,6 @@ from astrabot_pipeline.training import (
     device_summary,
     train_lora_stage,
 )
-from astrabot_pipeline.training.loss_plot import LOSS_CURVE_FILE
-from astrabot_pipeline.training.run_plan import RunPlan, actual_figures
 from astrabot_pipeline.training.stage_plan import (
     single_adapter_examples,
     stage_base_model,
@@ -59,7 +57,7 @@ class LoraStageConfig(dg.Config):
     seed: int = 0
 
 
-def _run_stage(
+def _materialize_stage(
     stage: CurriculumStage,
     context: dg.AssetExecutionContext,
     config: LoraStageConfig,
@@ -68,6 +66,7 @@ def _run_stage(
     mixed_dataset: pd.DataFrame,
     previous_stage: StageResult | None,
 ):
+    """Train one stage (or pass the previous adapter on), then yield its output and check."""
     name = stage.name
     single = training.curriculum == "single"
     if single and previous_stage is not None:
@@ -135,34 +134,15 @@ def _run_stage(
     yield dg.Output(
         result,
         metadata={
-            "adapter_dir": dg.MetadataValue.path(str(result.adapter_dir)),
+            **_dagster_metadata(result.to_metadata()),
             "model_profile": profile.name,
             "base_model": str(base),
             "hardware": hardware["description"],
             "stage_config": dg.MetadataValue.json(
                 {k: v for k, v in asdict(stage_config).items() if k != "name"}
             ),
-            "train_loss": result.train_loss,
-            "validation_loss_before": result.validation_loss_before,
-            "validation_loss_after": result.validation_loss_after,
-            "steps": result.steps,
-            "seconds": round(result.seconds, 2),
-            "train_examples": result.train_examples,
-            "validation_examples": result.validation_examples,
-            "tokens_seen": result.tokens_seen,
-            "precision": result.precision_reason or result.precision,
-            "runtime_seconds": round(result.runtime_seconds, 2),
-            "best_step": result.best_step,
-            "reply_line_cap": result.reply_line_cap,
-            "resumed_from_step": result.resumed_from_step,
             "training_budget": str(budget) if config.max_steps is None else "max_steps",
             "curriculum": training.curriculum,
-            **_plan_metadata(result),
-            "loss_curve": dg.MetadataValue.table(
-                records=[dg.TableRecord(row) for row in _plottable(result.loss_history)],
-                schema=LOSS_CURVE_SCHEMA,
-            ),
-            **_loss_curve_image(Path(result.adapter_dir)),
         },
     )
     yield dg.AssetCheckResult(
@@ -175,14 +155,6 @@ def _run_stage(
     )
 
 
-def _plan_metadata(result: StageResult) -> dict[str, float]:
-    """The plan made before the first step beside what the stage did (numbers only)."""
-    if not result.plan:  # a result reused from before plans were recorded
-        return {}
-    plan = RunPlan.from_dict(result.plan)
-    return actual_figures(plan, result.steps, result.tokens_seen, result.runtime_seconds)
-
-
 LOSS_CURVE_SCHEMA = dg.TableSchema(
     columns=[
         dg.TableColumn("step", "int"),
@@ -192,26 +164,26 @@ LOSS_CURVE_SCHEMA = dg.TableSchema(
 )
 
 
-def _plottable(history: list[dict]) -> list[dict]:
-    """Loss history rows (step 0: before training); a loss not measured at a step is None."""
-    return [
-        {
-            "step": int(row["step"]),
-            "train_loss": row.get("train_loss"),
-            "validation_loss": row.get("validation_loss"),
-        }
-        for row in history
-    ]
+def _loss_curve_table(rows: list[dict]) -> dg.MetadataValue:
+    return dg.MetadataValue.table(
+        records=[dg.TableRecord(row) for row in rows], schema=LOSS_CURVE_SCHEMA
+    )
 
 
-def _loss_curve_image(adapter_dir: Path) -> dict[str, dg.MetadataValue]:
-    """The stage's loss-curve PNG inline in Markdown metadata (the UI renders it)."""
-    image = adapter_dir / LOSS_CURVE_FILE
-    if not image.is_file():  # adapters trained before the plot existed
-        return {}
-    encoded = base64.b64encode(image.read_bytes()).decode("ascii")
+# The figures of `StageResult.to_metadata()` that the UI shows as more than plain values.
+_METADATA_KINDS: dict[str, Callable[[Any], dg.MetadataValue]] = {
+    "adapter_dir": dg.MetadataValue.path,
+    "loss_curve": _loss_curve_table,
+    "loss_curve_plot": dg.MetadataValue.md,
+}
+
+
+def _dagster_metadata(figures: dict[str, Any]) -> dict[str, Any]:
+    """A stage result's figures as Dagster metadata: the adapter as a path, the loss curve
+    as a table the UI plots, its image as Markdown; every other value as it is."""
     return {
-        "loss_curve_plot": dg.MetadataValue.md(f"![loss curve](data:image/png;base64,{encoded})")
+        key: _METADATA_KINDS[key](value) if key in _METADATA_KINDS else value
+        for key, value in figures.items()
     }
 
 
@@ -222,13 +194,8 @@ def _skipped_stage(
     why: str,
 ):
     context.log.warning(f"{stage.name}: {why}; passing the previous stage's adapter on unchanged")
-    yield dg.Output(
-        replace(previous_stage, stage=stage.name, skipped=True),
-        metadata={
-            "skipped": True,
-            "adapter_dir": dg.MetadataValue.path(previous_stage.adapter_dir),
-        },
-    )
+    skipped = replace(previous_stage, stage=stage.name, skipped=True)
+    yield dg.Output(skipped, metadata=_dagster_metadata(skipped.to_metadata()))
     yield dg.AssetCheckResult(
         check_name="validation_loss_improved",
         passed=True,
@@ -271,7 +238,9 @@ def _lora_stage(stage: CurriculumStage) -> dg.AssetsDefinition:
             training: TrainingResource,
             mixed_dataset: pd.DataFrame,
         ):
-            yield from _run_stage(stage, context, config, paths, training, mixed_dataset, None)
+            yield from _materialize_stage(
+                stage, context, config, paths, training, mixed_dataset, None
+            )
 
         return _first_stage
 
@@ -285,7 +254,7 @@ def _lora_stage(stage: CurriculumStage) -> dg.AssetsDefinition:
         mixed_dataset: pd.DataFrame,
         previous_stage: StageResult,
     ):
-        yield from _run_stage(
+        yield from _materialize_stage(
             stage, context, config, paths, training, mixed_dataset, previous_stage
         )
 

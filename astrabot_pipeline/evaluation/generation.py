@@ -19,7 +19,7 @@ from typing import Any
 
 from astrabot_pipeline.errors import SettingError
 from astrabot_pipeline.generation import FINISH_LENGTH, GenerationSettings
-from astrabot_pipeline.training.stages import validate_chat_records
+from astrabot_pipeline.training.chat_records import validate_chat_records
 
 # The owner's real replies average under 40 characters (about 10 tokens); 32 new tokens
 # leave room for a long one. Measured with the small profile (SmolLM2-135M) on 47 demo test

@@ -71,7 +71,7 @@ from astrabot_pipeline.evaluation.report.voice_sections import (
     voice_check_and_summary,
 )
 from astrabot_pipeline.privacy.identifier_digests import IdentifierDigests
-from astrabot_pipeline.training.stages import StageResult
+from astrabot_pipeline.training.stage_result import StageResult
 from astrabot_pipeline.training.token_budget import fit_to_token_budget
 
 Progress = Callable[[str], None]

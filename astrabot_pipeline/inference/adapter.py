@@ -17,13 +17,13 @@ from astrabot_pipeline.inference.chat_template_guard import choose_chat_template
 from astrabot_pipeline.inference.errors import AdapterUnusableError, BaseModelUnavailableError
 from astrabot_pipeline.settings import harden_process
 from astrabot_pipeline.training.chat_template import stop_token_ids
-from astrabot_pipeline.training.stages import (
+from astrabot_pipeline.training.checkpoints import (
     ADAPTER_CONFIG_FILE,
     LATEST_FILE,
-    STAGE_RESULT_FILE,
     AdapterNotFoundError,
     latest_adapter_dir,
 )
+from astrabot_pipeline.training.stage_result import STAGE_RESULT_FILE
 
 ADAPTER_WEIGHT_FILE = "adapter_model.safetensors"
 # Pickled weights: loading one may run code, and training never writes it.

@@ -23,15 +23,29 @@ if TYPE_CHECKING:
         load_tokenizer,
         mixed_precision,
     )
+    from astrabot_pipeline.training.chat_records import (
+        EmptyDatasetError,
+        InvalidRecordError,
+        validate_chat_records,
+    )
     from astrabot_pipeline.training.chat_template import (
         CHATML_TRAINING_TEMPLATE,
         use_chatml_training_template,
+    )
+    from astrabot_pipeline.training.checkpoints import (
+        AdapterNotFoundError,
+        latest_adapter_dir,
+        require_adapter_dir,
     )
     from astrabot_pipeline.training.curriculum import (
         CURRICULUM,
         FINAL_STAGE,
         STAGE_NAMES,
         CurriculumStage,
+    )
+    from astrabot_pipeline.training.lora_stage import (
+        TrainingDivergedError,
+        train_lora_stage,
     )
     from astrabot_pipeline.training.model_folder import (
         is_small_base_model,
@@ -44,27 +58,23 @@ if TYPE_CHECKING:
         get_model_profile,
         model_profile_from_env,
     )
+    from astrabot_pipeline.training.progress import (
+        ProgressUpdate,
+        format_progress,
+    )
     from astrabot_pipeline.training.small_model import (
         SmallModelNotInstalledError,
         locate_smollm2_gguf,
         prepare_small_base_model,
     )
-    from astrabot_pipeline.training.stages import (
+    from astrabot_pipeline.training.stage_config import (
         QWEN_LORA_TARGET_MODULES,
-        STAGE_RESULT_FILE,
-        AdapterNotFoundError,
-        EmptyDatasetError,
-        InvalidRecordError,
-        ProgressUpdate,
         StageConfig,
+    )
+    from astrabot_pipeline.training.stage_result import (
+        STAGE_RESULT_FILE,
         StageResult,
         StageResultError,
-        TrainingDivergedError,
-        format_progress,
-        latest_adapter_dir,
-        require_adapter_dir,
-        train_lora_stage,
-        validate_chat_records,
     )
     from astrabot_pipeline.training.tiny_model import (
         build_tiny_base_model,
@@ -110,22 +120,32 @@ _EXPORTS = {
         "locate_smollm2_gguf",
         "prepare_small_base_model",
     ),
-    "stages": (
-        "QWEN_LORA_TARGET_MODULES",
-        "STAGE_RESULT_FILE",
-        "AdapterNotFoundError",
+    "chat_records": (
         "EmptyDatasetError",
         "InvalidRecordError",
-        "ProgressUpdate",
-        "StageConfig",
-        "StageResult",
-        "StageResultError",
-        "TrainingDivergedError",
-        "format_progress",
+        "validate_chat_records",
+    ),
+    "checkpoints": (
+        "AdapterNotFoundError",
         "latest_adapter_dir",
         "require_adapter_dir",
+    ),
+    "lora_stage": (
+        "TrainingDivergedError",
         "train_lora_stage",
-        "validate_chat_records",
+    ),
+    "progress": (
+        "ProgressUpdate",
+        "format_progress",
+    ),
+    "stage_config": (
+        "QWEN_LORA_TARGET_MODULES",
+        "StageConfig",
+    ),
+    "stage_result": (
+        "STAGE_RESULT_FILE",
+        "StageResult",
+        "StageResultError",
     ),
     "tiny_model": (
         "build_tiny_base_model",

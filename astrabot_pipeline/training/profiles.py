@@ -34,7 +34,7 @@ from astrabot_pipeline.training.base_model import (
     cuda_available,
 )
 from astrabot_pipeline.training.small_model import prepare_small_base_model
-from astrabot_pipeline.training.stages import QWEN_LORA_TARGET_MODULES, StageConfig
+from astrabot_pipeline.training.stage_config import QWEN_LORA_TARGET_MODULES, StageConfig
 from astrabot_pipeline.training.tiny_model import build_tiny_base_model
 
 # (models folder, the anonymized training texts, seed) -> what load_base_model is given.

@@ -26,7 +26,7 @@ from astrabot_pipeline.training.budget import steps_for_minutes
 
 
 class PlanSettings(Protocol):
-    """What a plan reads of a stage's settings (training/stages.py `StageConfig`); a
+    """What a plan reads of a stage's settings (stage_config.py `StageConfig`); a
     Protocol, so the stage imports the plan and not the other way round."""
 
     @property

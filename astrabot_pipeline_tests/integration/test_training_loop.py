@@ -31,14 +31,20 @@ from astrabot_pipeline.training import (  # noqa: E402
     STAGE_RESULT_FILE,
     StageConfig,
     StageResult,
+    StageResultError,
     build_tiny_base_model,
     latest_adapter_dir,
     load_base_model,
-    stages,  # noqa: E402
     train_lora_stage,
 )
+from astrabot_pipeline.training import checkpoints as checkpoints_module  # noqa: E402
+from astrabot_pipeline.training import trainer as trainer_module  # noqa: E402
+from astrabot_pipeline.training.checkpoints import last_checkpoint  # noqa: E402
 from astrabot_pipeline.training.members import member_ids, read_members  # noqa: E402
 from astrabot_pipeline.training.precision import Precision  # noqa: E402
+from astrabot_pipeline.training.progress import throttled_progress  # noqa: E402
+from astrabot_pipeline.training.run_key import dataset_hash, run_key  # noqa: E402
+from astrabot_pipeline.training.trainer import training_args  # noqa: E402
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 FP32 = Precision("fp32", "the test's choice")
@@ -202,14 +208,12 @@ def test_same_inputs_reuse_and_a_changed_config_gets_a_new_directory(evaluated, 
     assert _digest(old_dir) == before
     assert latest_adapter_dir(evaluated["out_dir"]) == Path(new.adapter_dir)
     # A different dataset, base model or previous adapter is another key too.
-    data_hash = stages.dataset_hash(TRAIN, VALIDATION)
+    data_hash = dataset_hash(TRAIN, VALIDATION)
     assert new.precision == "fp32"  # the tiny model is too narrow for bf16 to pay
-    assert stages.run_key(data_hash, changed, base, None, "fp32") == new.run_key
-    other_data = stages.run_key(
-        stages.dataset_hash(TRAIN[:40], VALIDATION), changed, base, None, "fp32"
-    )
-    other_base = stages.run_key(data_hash, changed, "some/hub-model", None, "fp32")
-    other_precision = stages.run_key(data_hash, changed, base, None, "bf16")
+    assert run_key(data_hash, changed, base, None, "fp32") == new.run_key
+    other_data = run_key(dataset_hash(TRAIN[:40], VALIDATION), changed, base, None, "fp32")
+    other_base = run_key(data_hash, changed, "some/hub-model", None, "fp32")
+    other_precision = run_key(data_hash, changed, base, None, "bf16")
     continued = train_lora_stage(
         base,
         TRAIN,
@@ -276,7 +280,7 @@ def test_a_killed_stage_resumes_from_its_last_checkpoint(evaluated, base, tmp_pa
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and child.poll() is None:
             runs = out_dir / "runs"
-            if runs.is_dir() and any(stages.last_checkpoint(run) for run in runs.iterdir()):
+            if runs.is_dir() and any(last_checkpoint(run) for run in runs.iterdir()):
                 break  # a complete checkpoint (its trainer_state.json parses)
             time.sleep(0.02)
         assert child.poll() is None, log.read_text(errors="replace")[-2000:]
@@ -347,12 +351,10 @@ def test_a_stage_interrupted_while_saving_finishes_without_training_again(
         raise KeyboardInterrupt
 
     with monkeypatch.context() as patch:
-        patch.setattr(stages, "atomic_output", interrupted)
+        patch.setattr(checkpoints_module, "atomic_output", interrupted)
         with pytest.raises(KeyboardInterrupt):
             train_lora_stage(base, TRAIN, VALIDATION, tmp_path / "stage", config)
-    assert stages.last_checkpoint(next((tmp_path / "stage" / "runs").iterdir())).name == (
-        "checkpoint-4"
-    )
+    assert last_checkpoint(next((tmp_path / "stage" / "runs").iterdir())).name == ("checkpoint-4")
     result = train_lora_stage(base, TRAIN, VALIDATION, tmp_path / "stage", config)
     assert (result.steps, result.steps_trained, result.resumed_from_step) == (4, 0, 4)
     assert math.isfinite(result.train_loss) and result.train_loss > 0
@@ -378,7 +380,7 @@ def test_old_format_results_still_load():
     result = StageResult.from_dict(old)
     assert result.max_length == 256 and result.loss_history == [] and result.profile == ""
     assert result.to_dict()["steps"] == 200
-    with pytest.raises(stages.StageResultError, match="steps"):
+    with pytest.raises(StageResultError, match="steps"):
         StageResult.from_dict({k: v for k, v in old.items() if k != "steps"})
 
 
@@ -405,7 +407,7 @@ def test_config_validation_names_the_setting():
 
 def test_training_arguments_padded_and_padding_free(monkeypatch, tmp_path):
     config = StageConfig("s", max_steps=50, warmup_ratio=0.1, gradient_accumulation_steps=4)
-    args = stages._training_args(config, tmp_path, 100, padding_free=False, precision=FP32)
+    args = training_args(config, tmp_path, 100, padding_free=False, precision=FP32)
     assert (args.warmup_steps, args.gradient_accumulation_steps) == (0.1, 4)
     assert args.get_warmup_steps(50) == 5
     assert args.train_sampling_strategy == "group_by_length" and not args.packing
@@ -415,28 +417,28 @@ def test_training_arguments_padded_and_padding_free(monkeypatch, tmp_path):
     assert not args.load_best_model_at_end and not args.activation_checkpointing
 
     evaluating = StageConfig("s", max_steps=50, eval_steps=5)
-    args = stages._training_args(evaluating, tmp_path, 100, padding_free=False, precision=FP32)
+    args = training_args(evaluating, tmp_path, 100, padding_free=False, precision=FP32)
     assert args.load_best_model_at_end and args.metric_for_best_model == "eval_loss"
     assert (args.eval_strategy, args.eval_steps, args.save_steps) == ("steps", 5, 5)
 
     epochs = StageConfig("s", num_train_epochs=1.5)
-    args = stages._training_args(epochs, tmp_path, 100, padding_free=False, precision=FP32)
+    args = training_args(epochs, tmp_path, 100, padding_free=False, precision=FP32)
     assert args.max_steps == -1 and args.num_train_epochs == 1.5
 
     # Padding-free: no packing (a step keeps batch_size examples), random order, and
     # max_length left to the records (TRL refuses it without packing).
-    args = stages._training_args(config, tmp_path, 100, padding_free=True, precision=FP32)
+    args = training_args(config, tmp_path, 100, padding_free=True, precision=FP32)
     assert args.padding_free and not args.packing and args.max_length is None
     assert args.train_sampling_strategy == "random"
     assert args.include_num_input_tokens_seen == "all"
     assert not args.activation_checkpointing  # no CUDA here
     assert not args.bf16 and not args.fp16
-    args = stages._training_args(
+    args = training_args(
         config, tmp_path, 100, padding_free=True, precision=Precision("bf16", "test")
     )
     assert args.bf16 and not args.fp16 and args.use_cpu  # bf16 autocast on the CPU
-    monkeypatch.setattr(stages, "cuda_available", lambda: True)
-    args = stages._training_args(config, tmp_path, 100, padding_free=True, precision=FP32)
+    monkeypatch.setattr(trainer_module, "cuda_available", lambda: True)
+    args = training_args(config, tmp_path, 100, padding_free=True, precision=FP32)
     assert args.padding_free and not args.packing and args.activation_checkpointing
 
 
@@ -469,7 +471,7 @@ def test_bf16_training_on_a_cpu_agrees_with_fp32_over_the_first_steps(base, tmp_
 def test_progress_is_throttled_and_ends_with_the_last_update():
     now = [0.0]
     sent: list[dict] = []
-    callback = stages._progress_callback(sent.append, interval=10, clock=lambda: now[0])
+    callback = throttled_progress(sent.append, interval=10, clock=lambda: now[0])
     state = SimpleNamespace(global_step=0, max_steps=100, num_input_tokens_seen=0)
     callback.on_train_begin(None, state, None)
     for step in range(1, 101):

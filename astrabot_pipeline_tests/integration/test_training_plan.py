@@ -14,13 +14,10 @@ harden_process()
 from astrabot_pipeline.storage import write_json  # noqa: E402
 from astrabot_pipeline.training import StageConfig, build_tiny_base_model, train_lora_stage  # noqa: E402
 from astrabot_pipeline.training.budget import steps_for_minutes  # noqa: E402
+from astrabot_pipeline.training.chat_records import validate_chat_records  # noqa: E402
+from astrabot_pipeline.training.checkpoints import RUNS_DIR  # noqa: E402
+from astrabot_pipeline.training.run_key import dataset_hash, run_key  # noqa: E402
 from astrabot_pipeline.training.run_plan import PLAN_FILE, RunPlan  # noqa: E402
-from astrabot_pipeline.training.stages import (  # noqa: E402
-    RUNS_DIR,
-    dataset_hash,
-    run_key,
-    validate_chat_records,
-)
 from astrabot_pipeline_tests.integration.test_training_loop import TRAIN, VALIDATION  # noqa: E402
 
 pytestmark = pytest.mark.slow

@@ -24,8 +24,13 @@ from transformers import AutoModelForCausalLM  # noqa: E402
 from trl import SFTConfig, SFTTrainer  # noqa: E402
 from trl.trainer.sft_trainer import DataCollatorForLanguageModeling  # noqa: E402
 
-from astrabot_pipeline.training import build_tiny_base_model, stages  # noqa: E402, I001
+from astrabot_pipeline.training import build_tiny_base_model  # noqa: E402
+from astrabot_pipeline.training import trainer as trainer_module  # noqa: E402
 from astrabot_pipeline.training.base_model import load_tokenizer  # noqa: E402
+from astrabot_pipeline.training.trainer import (  # noqa: E402
+    owner_token_trainer,
+    padding_free_attention,
+)
 
 ARCHITECTURES = ("qwen2", "qwen3")
 LENGTHS = (9, 1, 31, 17)  # one single-token example: its row starts and ends at once
@@ -73,8 +78,8 @@ def _alone(model, examples) -> torch.Tensor:
 def test_packed_examples_get_the_logits_they_get_alone(tiny_models, arch, attention, monkeypatch):
     model = _model(tiny_models[arch], attention)  # on the CPU, where the stages use it
     assert model.config._attn_implementation == attention
-    monkeypatch.setattr(stages, "cuda_available", lambda: False)
-    assert stages._padding_free_attention(model)
+    monkeypatch.setattr(trainer_module, "cuda_available", lambda: False)
+    assert padding_free_attention(model)
     examples = _examples(model.config.vocab_size)
     alone = _alone(model, examples)
     # The batch exactly as the stages' collator builds it.
@@ -156,7 +161,7 @@ def test_trl_loss_and_gradients_of_a_padding_free_batch_equal_the_padded_ones(ti
     assert torch.allclose(free_grads, padded_grads, atol=1e-6)
     # The stages' trainer projects only the owner's positions: same loss, same gradients,
     # padding-free (what the stages use) and padded (the fallback).
-    owner_only = stages._owner_token_trainer()
+    owner_only = owner_token_trainer()
     for padding_free in (True, False):
         loss, grads, _ = _loss_and_grads(tiny_models["qwen3"], padding_free, owner_only)
         assert loss == pytest.approx(padded_loss, abs=1e-5)
@@ -171,10 +176,10 @@ def test_padding_free_wherever_attention_keeps_examples_apart(monkeypatch):
     flash = ("flash_attention_2", "flash_attention_3")
     masked = ("sdpa", "eager")
     fallback = ("flex_attention", "paged|sdpa", "", None)
-    monkeypatch.setattr(stages, "cuda_available", lambda: False)
-    assert all(stages._padding_free_attention(_attention(name)) for name in flash + masked)
-    assert not any(stages._padding_free_attention(_attention(name)) for name in fallback)
+    monkeypatch.setattr(trainer_module, "cuda_available", lambda: False)
+    assert all(padding_free_attention(_attention(name)) for name in flash + masked)
+    assert not any(padding_free_attention(_attention(name)) for name in fallback)
     # On CUDA a mask-based row would cost (sum of lengths)^2 attention: FlashAttention only.
-    monkeypatch.setattr(stages, "cuda_available", lambda: True)
-    assert all(stages._padding_free_attention(_attention(name)) for name in flash)
-    assert not any(stages._padding_free_attention(_attention(name)) for name in masked + fallback)
+    monkeypatch.setattr(trainer_module, "cuda_available", lambda: True)
+    assert all(padding_free_attention(_attention(name)) for name in flash)
+    assert not any(padding_free_attention(_attention(name)) for name in masked + fallback)

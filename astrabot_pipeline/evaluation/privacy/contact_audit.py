@@ -36,7 +36,7 @@ from astrabot_pipeline.evaluation.report.model import (
     ReferenceLine,
     ReportSection,
 )
-from astrabot_pipeline.training.stages import StageResult
+from astrabot_pipeline.training.stage_result import StageResult
 
 SECTION_KEY = "contact_inference"
 DEFAULT_CONTACT_EXAMPLES = 4

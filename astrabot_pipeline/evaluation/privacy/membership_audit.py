@@ -46,7 +46,7 @@ from astrabot_pipeline.evaluation.report.model import (
     ReportSection,
 )
 from astrabot_pipeline.training.members import member_ids
-from astrabot_pipeline.training.stages import StageResult
+from astrabot_pipeline.training.stage_result import StageResult
 from astrabot_pipeline.training.token_budget import fit_to_token_budget
 
 SECTION_KEY = "membership"

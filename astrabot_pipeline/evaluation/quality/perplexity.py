@@ -30,7 +30,8 @@ from astrabot_pipeline.evaluation.lm_batches import (
 from astrabot_pipeline.evaluation.quality.folded_adapter import folded
 from astrabot_pipeline.settings import harden_process
 from astrabot_pipeline.training.base_model import load_base_model
-from astrabot_pipeline.training.stages import require_adapter_dir, validate_chat_records
+from astrabot_pipeline.training.chat_records import validate_chat_records
+from astrabot_pipeline.training.checkpoints import require_adapter_dir
 
 
 class EvaluationError(AstrabotError, ValueError):

@@ -20,7 +20,7 @@ from astrabot_pipeline.evaluation.report.perplexity_section import (
     perplexity_check,
     perplexity_section,
 )
-from astrabot_pipeline.training.stages import StageResult
+from astrabot_pipeline.training.stage_result import StageResult
 
 REPORT_TITLE = "Evaluation report"
 

@@ -22,7 +22,7 @@ from astrabot_pipeline.evaluation.report.model import ChartSpec, Check, Column, 
 from astrabot_pipeline.evaluation.report.notes import with_standard_notes
 from astrabot_pipeline.training.base_model import device_summary
 from astrabot_pipeline.training.model_folder import is_tiny_base_model
-from astrabot_pipeline.training.stages import StageResult
+from astrabot_pipeline.training.stage_result import StageResult
 from astrabot_pipeline.training.token_budget import fit_to_token_budget
 
 DEFAULT_MAX_LENGTH = 256  # with no stage to say what it trained with
