@@ -230,36 +230,81 @@ def test_the_docker_launcher_reports_the_decoders_error_and_removes_the_secret(
     assert WRONG not in event_log
 
 
-def test_the_decoder_image_holds_every_module_the_pipes_entry_point_imports(tmp_path):
-    """Copy what docker/decoder/Dockerfile copies, and import the entry point from there alone."""
+def _decoder_image_copy(root: Path) -> Path:
+    """Copy what docker/decoder/Dockerfile copies into `root`, laid out as in the image."""
     dockerfile = (PROJECT_ROOT / "docker" / "decoder" / "Dockerfile").read_text()
     for line in re.findall(r"^COPY (.+)$", dockerfile, re.MULTILINE):
         *sources, target = line.split()
         for source in sources:
             origin = PROJECT_ROOT / source
-            destination = tmp_path / target / (origin.name if target.endswith("/") else "")
+            destination = root / target / (origin.name if target.endswith("/") else "")
             if origin.is_dir():
                 shutil.copytree(origin, destination, ignore=shutil.ignore_patterns("__pycache__"))
             else:
                 destination.parent.mkdir(parents=True, exist_ok=True)
                 shutil.copy(origin, destination)
-    probe = (
-        "import json, sys; sys.path.insert(0, sys.argv[1]);"
-        f"import {PIPES_ENTRY_MODULE};"
-        "mods = {m: getattr(sys.modules[m], '__file__', None) or '' for m in sys.modules};"
-        "ours = [m for m in mods if m.startswith('astrabot_pipeline')];"
-        "print(json.dumps({'ours': ours, 'outside': [m for m in ours"
-        " if not mods[m].startswith(sys.argv[1])],"
-        " 'heavy': [m for m in ('dagster', 'torch', 'presidio_analyzer') if m in mods]}))"
+    return root
+
+
+def _loaded_from_the_image(image: Path, script: str, *args: str) -> dict:
+    """Run `script` (sys.argv[2:] are `args`) with only `image` ahead of the libraries: which
+    of our modules it loaded, which came from outside the image, which heavy libraries."""
+    probe = "\n".join(
+        [
+            "import json, sys",
+            "sys.path.insert(0, sys.argv[1])",
+            script,
+            "mods = {m: getattr(sys.modules[m], '__file__', None) or '' for m in sys.modules}",
+            "ours = [m for m in mods if m.startswith('astrabot_pipeline')]",
+            "outside = [m for m in ours if not mods[m].startswith(sys.argv[1])]",
+            "heavy = [m for m in ('dagster', 'torch', 'presidio_analyzer') if m in mods]",
+            "print(json.dumps({'ours': ours, 'outside': outside, 'heavy': heavy}))",
+        ]
     )
     done = subprocess.run(
-        [sys.executable, "-c", probe, str(tmp_path)], capture_output=True, text=True, timeout=120
+        [sys.executable, "-c", probe, str(image), *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "PYTHONPATH": ""},
     )
     assert done.returncode == 0, done.stderr
-    loaded = json.loads(done.stdout)
+    return json.loads(done.stdout.splitlines()[-1])
+
+
+def test_the_decoder_image_holds_every_module_the_pipes_entry_point_imports(tmp_path):
+    """Copy what docker/decoder/Dockerfile copies, and import the entry point from there alone."""
+    loaded = _loaded_from_the_image(_decoder_image_copy(tmp_path), f"import {PIPES_ENTRY_MODULE}")
     assert PIPES_ENTRY_MODULE in loaded["ours"]
     assert loaded["outside"] == [], "imported from outside the image"
     assert loaded["heavy"] == []
+
+
+def test_the_decoder_images_command_line_decodes_and_inspects_from_the_image_alone(
+    tmp_path, demo, monkeypatch
+):
+    """The image's entry point is `python -m astrabot_pipeline.cli`: its help, `decode` and
+    `inspect` must load only what the Dockerfile copies (and nothing heavy)."""
+    image = _decoder_image_copy(tmp_path / "image")
+    monkeypatch.setenv("SIGNAL_BACKUP_PASSPHRASE", DEMO_PASSPHRASE)
+    run_cli = "\n".join(
+        [
+            "import contextlib, io",
+            "from astrabot_pipeline.cli import main",
+            "backup, out = sys.argv[2:]",
+            "assert main(['decode', '--no-attachments', backup, '--out', out]) == 0",
+            "assert main(['inspect', backup]) == 0",
+            "shown = io.StringIO()",
+            "with contextlib.redirect_stdout(shown), contextlib.suppress(SystemExit):",
+            "    main(['--help'])",
+            "assert 'decode' in shown.getvalue()",
+        ]
+    )
+    loaded = _loaded_from_the_image(image, run_cli, str(demo.path), str(tmp_path / "out"))
+    assert "astrabot_pipeline.cli" in loaded["ours"]
+    assert loaded["outside"] == [], "imported from outside the image"
+    assert loaded["heavy"] == []
+    assert (tmp_path / "out" / "tables" / "messages.parquet").is_file()
 
 
 def test_a_plain_database_input_materializes_without_any_passphrase(tmp_path, secrets_dir):
