@@ -14,6 +14,7 @@ LATEST_DECODE = "latest"  # in decoded/: signal.sqlite, attachments, tables, dec
 ASSETS = "assets"  # each asset's output, written by the IO manager (below)
 CACHE = "cache"
 TWEET_CACHE_FILE = "tweets.sqlite"  # in cache/: what is known about each tweet id
+BACKUP_HASHES_FILE = "backup-sha256.json"  # in cache/: content hashes of the backups seen
 SECRETS = "secrets"  # keys, kept by every purge, and the identifier digests
 PSEUDONYM_KEY_FILE = "pseudonym.key"  # in secrets/
 DIGEST_KEY_FILE = "identifier_digest.key"  # in secrets/
@@ -24,6 +25,7 @@ DATASET = "dataset"  # the JSONL export of the examples
 MODELS = "models"  # adapters per stage and the approval record
 REPORTS = "reports"
 SAMPLES = "samples"  # redacted sample generations (private, never in reports/)
+SAMPLES_FILE = "samples.md"  # in samples/
 EXPORTS = "exports"  # `astrabot export` outputs
 HISTORY_ORIGIN_FILE = "history_origin.json"  # whether the decoded history is the demo
 

@@ -3,4 +3,5 @@ benchmarks/bench_decode.py run it."""
 
 from astrabot_pipeline.cli import main
 
-raise SystemExit(main())
+if __name__ == "__main__":  # importing this module (a package walk) runs nothing
+    raise SystemExit(main())

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from astrabot_pipeline import interrupts, settings
 from astrabot_pipeline.cli.sizes import readable_size
+from astrabot_pipeline.data_layout import MODELS, REPORTS
 from astrabot_pipeline.generation.settings import DEFAULT_MAX_NEW_TOKENS, DEFAULT_TEMPERATURE
 from astrabot_pipeline.inference.serve_defaults import (
     DEFAULT_HOST,
@@ -51,7 +52,7 @@ def chosen_adapter(args: argparse.Namespace) -> Path:
     from astrabot_pipeline.evaluation.report.verdict import approved_adapter
     from astrabot_pipeline.inference.errors import NoApprovedAdapterError
 
-    approved = approved_adapter(settings.data_dir() / "models")
+    approved = approved_adapter(settings.data_dir() / MODELS)
     if approved is None:
         raise NoApprovedAdapterError(
             "no --adapter given and no evaluated adapter has passed its checks yet: run "
@@ -107,7 +108,7 @@ def _export(args: argparse.Namespace) -> int:
     result = export_model(
         chosen_adapter(args),
         args.out,
-        reports_dir=settings.data_dir() / "reports",
+        reports_dir=settings.data_dir() / REPORTS,
         force=args.force,
     )
     evaluation = "with" if result.evaluation_found else "no evaluation report found, so without"

@@ -7,7 +7,15 @@ import dagster as dg
 import pandas as pd
 
 from astrabot_pipeline.conversations import one_to_one_threads
-from astrabot_pipeline.data_layout import CANARY_RECORD
+from astrabot_pipeline.data_layout import (
+    CANARIES,
+    CANARY_RECORD,
+    MODELS,
+    REPORTS,
+    SAMPLES,
+    SAMPLES_FILE,
+    SECRETS,
+)
 from astrabot_pipeline.dataset import read_canaries
 from astrabot_pipeline.defs.errors import redact_failures
 from astrabot_pipeline.defs.resources.paths import ACCELERATOR_POOL, AstrabotPathsResource
@@ -38,7 +46,6 @@ if TYPE_CHECKING:
     from astrabot_pipeline.evaluation.quality.sample_sizes import SampleSizes
     from astrabot_pipeline.evaluation.run import EvaluationSettings
 
-SAMPLES_FILE = "samples.md"  # under $ASTRABOT_DATA_DIR/samples/ (private, never in reports/)
 REPORT_COVERS_CHECK = "report_covers_every_stage"
 
 
@@ -146,13 +153,13 @@ def eval_report(
         mixed_dataset, sizes.test_examples, one_to_one_threads(relationship_dynamics)
     )
     held_out = inputs.held_out
-    reports = paths.sub("reports")
+    reports = paths.sub(REPORTS)
     outcome = run_evaluation(
         stages,
         inputs.test_records,
         inputs.train_records,
-        digests=IdentifierDigests.from_data_dir(paths.sub("secrets")),
-        canaries=read_canaries(paths.sub("canaries", CANARY_RECORD)),
+        digests=IdentifierDigests.from_data_dir(paths.sub(SECRETS)),
+        canaries=read_canaries(paths.sub(CANARIES, CANARY_RECORD)),
         train_window_ids=inputs.train_window_ids,
         reply_pool=inputs.reply_pool,
         attribution_corpus=inputs.attribution_corpus,
@@ -165,8 +172,8 @@ def eval_report(
     )
     files = write_report(outcome.report, reports)
     write_verdict(outcome.verdict)
-    approved = record_approval(paths.sub("models"), outcome.verdict)
-    samples = paths.sub("samples", SAMPLES_FILE)
+    approved = record_approval(paths.sub(MODELS), outcome.verdict)
+    samples = paths.sub(SAMPLES, SAMPLES_FILE)
     if outcome.samples is not None:
         write_text(samples, outcome.samples)
     else:

@@ -16,6 +16,7 @@ from typing import Any, TypedDict
 import dagster as dg
 import pandas as pd
 
+from astrabot_pipeline.data_layout import MODELS
 from astrabot_pipeline.dataset import reply_line_cap
 from astrabot_pipeline.defs.errors import redact_failures
 from astrabot_pipeline.defs.resources.paths import ACCELERATOR_POOL, AstrabotPathsResource
@@ -85,7 +86,7 @@ def _materialize_stage(
         profile,
         previous_base=previous_stage.base_model if previous_stage else None,
         configured_base=config.base_model,
-        models_dir=paths.sub("models"),
+        models_dir=paths.sub(MODELS),
         examples=mixed_dataset,
         seed=config.seed,
     )
@@ -119,7 +120,7 @@ def _materialize_stage(
         base,
         train,
         validation,
-        paths.sub("models", name),
+        paths.sub(MODELS, name),
         stage_config,
         previous_adapter_dir=Path(previous_stage.adapter_dir) if previous_stage else None,
         progress=lambda update: context.log.info(f"{name}: {update}"),

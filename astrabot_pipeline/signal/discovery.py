@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from astrabot_pipeline import storage
+from astrabot_pipeline.data_layout import BACKUP_HASHES_FILE, CACHE
 from astrabot_pipeline.errors import AstrabotError
 from astrabot_pipeline.signal.inputs import is_supported_input, open_regular
 
@@ -39,7 +40,7 @@ SPARSE_MIN_BYTES = 64 << 20
 SPARSE_RATIO = 64
 # Where the pipeline keeps the hashes, relative to the data directory; hashes and file
 # identities only (no names), 0600, written atomically.
-HASH_CACHE_FILE = Path("cache") / "backup-sha256.json"
+HASH_CACHE_FILE = Path(CACHE) / BACKUP_HASHES_FILE
 _CACHE_MAGIC = b"astrabot-backup-sha256\n"
 _CACHE_MAX_BYTES = 1 << 20
 _CACHE_ENTRIES = 64
